@@ -1,0 +1,364 @@
+//! The control-flow graph of one flow and the dataflow over it.
+//!
+//! Each statement becomes a node; the things a statement defines are attached to its out-edges,
+//! because they differ per edge (a webhook defines `@flow.NAME` and `@extra` only on success, a wait
+//! defines its variable only when a reply arrives). Two analyses run over the graph:
+//! * *must*: facts true on every path to a node (definite assignment, "has responded");
+//! * *may*: facts true on some path (which webhooks may have filled `@extra`, "may have responded").
+//!
+//! When a must-fact is missing at a node, [`Graph::path_without`] finds a path that shows why.
+
+use std::collections::HashMap;
+
+use crate::ast::{Block, Stmt, StmtKind, TestKind};
+use crate::span::{Span, line_col};
+
+/// Something that can be true at a point of the flow.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Fact {
+    /// `@flow.NAME` holds a value.
+    FlowVar(String),
+    /// `@input` holds a reply.
+    Input,
+    /// Some webhook succeeded, so `@extra` holds its answer.
+    Extra,
+    /// `@webhook.NAME.*` describes a finished call.
+    WebhookMeta(String),
+    /// The webhook statement with this index succeeded.
+    WebhookSucceeded(usize),
+    /// The run has answered its trigger.
+    Responded,
+}
+
+/// A set of facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Facts(Vec<u64>);
+
+impl Facts {
+    fn empty(n: usize) -> Self {
+        Facts(vec![0; n.div_ceil(64).max(1)])
+    }
+
+    pub(crate) fn has(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn insert(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    /// `self &= other`; whether it changed.
+    fn intersect(&mut self, other: &Facts) -> bool {
+        let mut changed = false;
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            let n = *a & b;
+            changed |= n != *a;
+            *a = n;
+        }
+        changed
+    }
+
+    /// `self |= other`; whether it changed.
+    fn union(&mut self, other: &Facts) -> bool {
+        let mut changed = false;
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            let n = *a | b;
+            changed |= n != *a;
+            *a = n;
+        }
+        changed
+    }
+}
+
+/// An edge: where it goes, what it defines, and how to describe it in a path.
+#[derive(Debug)]
+pub(crate) struct Edge {
+    pub(crate) to: usize,
+    pub(crate) defines: Vec<usize>,
+    pub(crate) label: Option<(String, Span)>,
+}
+
+/// What a node stands for.
+#[derive(Debug)]
+pub(crate) enum NodeKind<'a> {
+    /// Where the run starts.
+    Entry,
+    /// The end of the flow's body, reached by falling through.
+    Exit,
+    /// A statement.
+    Stmt(&'a Stmt),
+}
+
+/// A node and its out-edges.
+#[derive(Debug)]
+pub(crate) struct Node<'a> {
+    pub(crate) kind: NodeKind<'a>,
+    pub(crate) edges: Vec<Edge>,
+}
+
+/// The graph of one flow with the results of both analyses.
+pub(crate) struct Graph<'a> {
+    pub(crate) nodes: Vec<Node<'a>>,
+    pub(crate) facts: HashMap<Fact, usize>,
+    /// Must-facts at each node's entry; `None` where no path reaches the node.
+    pub(crate) must: Vec<Option<Facts>>,
+    /// May-facts at each node's entry.
+    pub(crate) may: Vec<Facts>,
+    /// Statement (by address) → node.
+    pub(crate) node_of: HashMap<*const Stmt, usize>,
+    /// Step name → its node.
+    pub(crate) steps: HashMap<&'a str, usize>,
+    /// The webhook statements in order; `Fact::WebhookSucceeded(i)` refers to `webhooks[i]`.
+    pub(crate) webhooks: Vec<&'a Stmt>,
+}
+
+pub(crate) const ENTRY: usize = 0;
+pub(crate) const EXIT: usize = 1;
+
+type Pending = (usize, Vec<usize>, Option<(String, Span)>);
+
+struct Lower<'a> {
+    src: &'a str,
+    nodes: Vec<Node<'a>>,
+    facts: HashMap<Fact, usize>,
+    node_of: HashMap<*const Stmt, usize>,
+    steps: HashMap<&'a str, usize>,
+    gotos: Vec<(usize, &'a str, Span)>,
+    webhooks: Vec<&'a Stmt>,
+}
+
+impl<'a> Lower<'a> {
+    fn fact(&mut self, f: Fact) -> usize {
+        let n = self.facts.len();
+        *self.facts.entry(f).or_insert(n)
+    }
+
+    fn at(&self, span: Span) -> String {
+        format!("line {}", line_col(self.src, span.start).0)
+    }
+
+    fn connect(&mut self, preds: Vec<Pending>, to: usize) {
+        for (from, defines, label) in preds {
+            self.nodes[from].edges.push(Edge { to, defines, label });
+        }
+    }
+
+    fn block(&mut self, block: &'a Block, mut preds: Vec<Pending>) -> Vec<Pending> {
+        for stmt in &block.stmts {
+            preds = self.stmt(stmt, preds);
+        }
+        preds
+    }
+
+    fn stmt(&mut self, stmt: &'a Stmt, preds: Vec<Pending>) -> Vec<Pending> {
+        let n = self.nodes.len();
+        self.nodes.push(Node { kind: NodeKind::Stmt(stmt), edges: Vec::new() });
+        self.node_of.insert(stmt as *const Stmt, n);
+        self.connect(preds, n);
+        match &stmt.kind {
+            StmtKind::Numbers { .. } | StmtKind::Send { .. } | StmtKind::Email { .. } => vec![(n, vec![], None)],
+            StmtKind::Set { name, .. } => {
+                let f = self.fact(Fact::FlowVar(name.node.clone()));
+                vec![(n, vec![f], None)]
+            }
+            StmtKind::Wait { name, timeout, on_timeout } => {
+                let var = self.fact(Fact::FlowVar(name.node.clone()));
+                let input = self.fact(Fact::Input);
+                let at = self.at(stmt.span);
+                let mut outs = vec![(n, vec![var, input], Some((format!("{at}: a reply to `wait {}`", name.node), stmt.span)))];
+                if let (Some(_), Some(block)) = (timeout, on_timeout.first()) {
+                    let label = Some((format!("{at}: `wait {}` times out", name.node), stmt.span));
+                    outs.extend(self.block(block, vec![(n, vec![], label)]));
+                }
+                outs
+            }
+            StmtKind::Webhook(w) => {
+                let index = self.webhooks.len();
+                self.webhooks.push(stmt);
+                let var = self.fact(Fact::FlowVar(w.name.node.clone()));
+                let extra = self.fact(Fact::Extra);
+                let meta = self.fact(Fact::WebhookMeta(w.name.node.clone()));
+                let ok = self.fact(Fact::WebhookSucceeded(index));
+                let at = self.at(stmt.span);
+                let mut outs = vec![(n, vec![var, extra, meta, ok], Some((format!("{at}: `webhook {}` succeeds", w.name.node), stmt.span)))];
+                if let Some(block) = &w.on_failure {
+                    let label = Some((format!("{at}: `webhook {}` fails", w.name.node), stmt.span));
+                    outs.extend(self.block(block, vec![(n, vec![meta], label)]));
+                }
+                outs
+            }
+            StmtKind::Split(split) => {
+                let defines: Vec<usize> = split.result.iter().map(|r| self.fact(Fact::FlowVar(r.node.clone()))).collect();
+                let mut outs = Vec::new();
+                for case in &split.cases {
+                    let what = match &case.test.kind {
+                        TestKind::Named { name, .. } => name.node.clone(),
+                        TestKind::Compare { op, .. } => op.as_str().to_string(),
+                    };
+                    let at = self.at(case.span);
+                    let label = Some((format!("{at}: `case {what}` matches"), case.span));
+                    outs.extend(self.block(&case.body, vec![(n, defines.clone(), label)]));
+                }
+                let at = self.at(stmt.span);
+                match &split.other {
+                    Some(other) => {
+                        let label = Some((format!("{at}: the split goes to `other`"), other.span));
+                        outs.extend(self.block(other, vec![(n, defines, label)]));
+                    }
+                    None => outs.push((n, defines, Some((format!("{at}: no case of the split matches"), stmt.span)))),
+                }
+                outs
+            }
+            StmtKind::Step { name, body } => {
+                self.steps.entry(name.node.as_str()).or_insert(n);
+                self.block(body, vec![(n, vec![], None)])
+            }
+            StmtKind::Goto { target } => {
+                self.gotos.push((n, target.node.as_str(), stmt.span));
+                Vec::new()
+            }
+            StmtKind::Respond(_) => {
+                let f = self.fact(Fact::Responded);
+                vec![(n, vec![f], None)]
+            }
+            StmtKind::Stop => Vec::new(),
+        }
+    }
+}
+
+impl<'a> Graph<'a> {
+    /// Builds the graph of a flow body and runs both analyses.
+    pub(crate) fn build(src: &'a str, body: &'a Block) -> Graph<'a> {
+        let mut lower = Lower {
+            src,
+            nodes: vec![Node { kind: NodeKind::Entry, edges: vec![] }, Node { kind: NodeKind::Exit, edges: vec![] }],
+            facts: HashMap::new(),
+            node_of: HashMap::new(),
+            steps: HashMap::new(),
+            gotos: Vec::new(),
+            webhooks: Vec::new(),
+        };
+        let outs = lower.block(body, vec![(ENTRY, vec![], None)]);
+        lower.connect(outs, EXIT);
+        for (from, target, span) in std::mem::take(&mut lower.gotos) {
+            if let Some(&to) = lower.steps.get(target) {
+                let at = lower.at(span);
+                lower.nodes[from].edges.push(Edge { to, defines: vec![], label: Some((format!("{at}: `goto {target}`"), span)) });
+            }
+        }
+        let mut g = Graph {
+            must: Vec::new(),
+            may: Vec::new(),
+            nodes: lower.nodes,
+            facts: lower.facts,
+            node_of: lower.node_of,
+            steps: lower.steps,
+            webhooks: lower.webhooks,
+        };
+        g.analyse();
+        g
+    }
+
+    fn analyse(&mut self) {
+        let n_facts = self.facts.len();
+        let n = self.nodes.len();
+        self.must = vec![None; n];
+        self.may = vec![Facts::empty(n_facts); n];
+        self.must[ENTRY] = Some(Facts::empty(n_facts));
+        let mut work = vec![ENTRY];
+        let mut queued = vec![false; n];
+        queued[ENTRY] = true;
+        while let Some(node) = work.pop() {
+            queued[node] = false;
+            let must_in = self.must[node].clone().expect("a queued node has been reached");
+            let may_in = self.may[node].clone();
+            for e in &self.nodes[node].edges {
+                let mut must_out = must_in.clone();
+                let mut may_out = may_in.clone();
+                for &f in &e.defines {
+                    must_out.insert(f);
+                    may_out.insert(f);
+                }
+                let changed = match &mut self.must[e.to] {
+                    slot @ None => {
+                        *slot = Some(must_out);
+                        true
+                    }
+                    Some(existing) => existing.intersect(&must_out),
+                };
+                let changed = self.may[e.to].union(&may_out) | changed;
+                if changed && !queued[e.to] {
+                    queued[e.to] = true;
+                    work.push(e.to);
+                }
+            }
+        }
+    }
+
+    /// The index of a fact, if the flow ever defines it.
+    pub(crate) fn fact(&self, f: &Fact) -> Option<usize> {
+        self.facts.get(f).copied()
+    }
+
+    /// Whether `fact` holds on every path to `node`. An undefined fact never holds.
+    pub(crate) fn must_have(&self, node: usize, fact: &Fact) -> bool {
+        match (self.fact(fact), &self.must[node]) {
+            (Some(i), Some(facts)) => facts.has(i),
+            (None, _) => false,
+            (_, None) => true,
+        }
+    }
+
+    /// Whether `fact` holds on some path to `node`.
+    pub(crate) fn may_have(&self, node: usize, fact: &Fact) -> bool {
+        self.fact(fact).is_some_and(|i| self.may[node].has(i))
+    }
+
+    /// Whether some path reaches `node`.
+    pub(crate) fn reachable(&self, node: usize) -> bool {
+        self.must[node].is_some()
+    }
+
+    /// A shortest path from the start to `target` on which `fact` is never established, described by
+    /// the decisions taken on it (`line 7: \`wait x\` times out`, ...).
+    pub(crate) fn path_without(&self, target: usize, fact: &Fact) -> Vec<String> {
+        let avoid = self.fact(fact);
+        let n = self.nodes.len();
+        let mut prev: Vec<Option<(usize, usize)>> = vec![None; n];
+        let mut seen = vec![false; n];
+        let mut queue = std::collections::VecDeque::from([ENTRY]);
+        seen[ENTRY] = true;
+        while let Some(node) = queue.pop_front() {
+            if node == target {
+                break;
+            }
+            for (i, e) in self.nodes[node].edges.iter().enumerate() {
+                if seen[e.to] || avoid.is_some_and(|f| e.defines.contains(&f)) {
+                    continue;
+                }
+                seen[e.to] = true;
+                prev[e.to] = Some((node, i));
+                queue.push_back(e.to);
+            }
+        }
+        let mut labels = Vec::new();
+        let mut cur = target;
+        while let Some((p, i)) = prev[cur] {
+            if let Some((label, _)) = &self.nodes[p].edges[i].label {
+                labels.push(label.clone());
+            }
+            cur = p;
+        }
+        labels.reverse();
+        labels
+    }
+}
+
+/// Formats a path for a help line.
+pub(crate) fn describe_path(steps: &[String]) -> String {
+    if steps.is_empty() {
+        "straight from the start of the flow".to_string()
+    } else {
+        steps.join(" → ")
+    }
+}

@@ -1,0 +1,319 @@
+//! Diagnostics: stable codes, severities, labelled spans and help, rendered with miette.
+//!
+//! Every stage returns plain [`Diagnostic`] values (data apart from wording); rendering to text or JSON
+//! happens only at the edge, in the CLI.
+
+use std::fmt;
+
+use crate::span::{Span, line_col};
+
+macro_rules! codes {
+    ($($variant:ident => $group:literal / $name:literal : $summary:literal,)*) => {
+        /// Every stable diagnostic code. Each has a page in `docs/codes/` that `flowc explain` prints.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $(#[doc = $summary] $variant,)*
+        }
+
+        impl Code {
+            /// All codes, in documentation order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable name, e.g. `flowc::check::undefined_variable`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => concat!("flowc::", $group, "::", $name),)*
+                }
+            }
+
+            /// The documentation page (Markdown).
+            pub fn page(self) -> &'static str {
+                match self {
+                    $(Code::$variant => include_str!(concat!("../docs/codes/", $group, "/", $name, ".md")),)*
+                }
+            }
+
+            /// One line saying what the code is about.
+            pub fn summary(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $summary,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    Unexpected => "syntax" / "unexpected": "The parser met something it did not expect.",
+    UnterminatedString => "syntax" / "unterminated_string": "A string has no closing quote on its line.",
+    InvalidEscape => "syntax" / "invalid_escape": "A backslash escape that strings do not support.",
+    ControlCharacter => "syntax" / "control_character": "A raw control character (such as a tab) inside a string.",
+    UnclosedBlock => "syntax" / "unclosed_block": "A `{` that is never closed.",
+    TooDeep => "syntax" / "too_deep": "Nesting or an expression beyond the parser's limits.",
+    DurationUnit => "syntax" / "duration_unit": "A duration without a valid unit.",
+    InvalidMethod => "syntax" / "invalid_method": "An HTTP method that is not an upper-case method name.",
+    ChainedComparison => "syntax" / "chained_comparison": "Two comparisons in a row without parentheses.",
+    DuplicateOption => "syntax" / "duplicate_option": "An option written twice in one webhook, wait or respond.",
+    ReservedName => "syntax" / "reserved_name": "A keyword used as a name.",
+    UnknownType => "syntax" / "unknown_type": "A shape type other than text, number, bool, json, [T] or { ... }.",
+    UndefinedVariable => "check" / "undefined_variable": "A variable read where some path has not defined it.",
+    ExtraBeforeWebhook => "check" / "extra_before_webhook": "`@extra` read where no webhook has succeeded on some path.",
+    NoTrigger => "check" / "no_trigger": "`@trigger` in a flow that no trigger starts.",
+    UnknownVariable => "check" / "unknown_variable": "A reference to a variable that does not exist anywhere.",
+    UnknownKey => "check" / "unknown_key": "A key outside a declared shape.",
+    TypeMismatch => "check" / "type_mismatch": "A value of the wrong type for its place.",
+    UnknownStep => "check" / "unknown_step": "`goto` to a step that does not exist.",
+    DuplicateName => "check" / "duplicate_name": "Two things of one kind with the same name.",
+    InvalidUrl => "check" / "invalid_url": "A webhook URL that cannot be sent.",
+    InsecureUrl => "check" / "insecure_url": "A plain `http://` URL to a host that is not loopback.",
+    InvalidSuffix => "check" / "invalid_suffix": "A trigger suffix that does not start with `/` or has spaces.",
+    RetriesRange => "check" / "retries_range": "`retries` outside 0 to 4.",
+    InvalidStatus => "check" / "invalid_status": "A `respond` status code outside 200, 201, 202, 204.",
+    UnknownConnector => "check" / "unknown_connector": "`auth` names a connector that does not exist.",
+    InvalidRegex => "check" / "invalid_regex": "A `has_pattern` regular expression that does not compile.",
+    EmptyRange => "check" / "empty_range": "`has_number_between MIN MAX` with MIN greater than MAX.",
+    UnknownTest => "check" / "unknown_test": "A split test name that does not exist.",
+    TestArguments => "check" / "test_arguments": "A split test with the wrong number or kind of arguments.",
+    UnknownFunction => "check" / "unknown_function": "A call to a function that does not exist.",
+    FunctionArguments => "check" / "function_arguments": "A function called with the wrong number of arguments.",
+    UnknownFlow => "check" / "unknown_flow": "A trigger starts a flow that does not exist.",
+    TriggerStart => "check" / "trigger_start": "A trigger without exactly one `start`.",
+    TriggerMethod => "check" / "trigger_method": "A trigger method other than POST, GET, DELETE, PATCH.",
+    TriggerAuth => "check" / "trigger_auth": "A trigger authenticated by a connector that is not `api_key`.",
+    MissingRespond => "check" / "missing_respond": "A path that ends without `respond` while another path responds.",
+    DoubleRespond => "check" / "double_respond": "Two `respond`s on one path.",
+    WaitBeforeRespond => "check" / "wait_before_respond": "A `wait` before the `respond` the caller is waiting for.",
+    RespondWithoutTrigger => "check" / "respond_without_trigger": "`respond` in a flow that no trigger starts.",
+    TimeoutBlock => "check" / "timeout_block": "An `on timeout` without a `timeout`, or more than one.",
+    NumbersDecimal => "check" / "numbers_decimal": "A misplaced or invalid `numbers decimal`.",
+    EnvOutsideConnector => "check" / "env_outside_connector": "`env \"X\"` outside a connector or signature.",
+    DurationRange => "check" / "duration_range": "A duration of zero or beyond its limit.",
+    Unreachable => "check" / "unreachable": "Statements that no path reaches.",
+    UnusedResult => "check" / "unused_result": "A result that nothing reads.",
+    UnhandledFailure => "check" / "unhandled_failure": "A webhook whose failure nothing handles.",
+    SuspiciousReference => "check" / "suspicious_reference": "Literal `@text` that looks like a misspelt variable.",
+    LiteralSecret => "check" / "literal_secret": "A connector secret written into the file instead of `env`.",
+}
+
+impl Code {
+    /// Finds a code by its full name (`flowc::check::unknown_step`) or its last part (`unknown_step`).
+    pub fn lookup(name: &str) -> Option<Code> {
+        let name = name.trim();
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == name || c.as_str().rsplit("::").next() == Some(name))
+    }
+
+    /// The severity diagnostics with this code have.
+    pub fn severity(self) -> Severity {
+        match self {
+            Code::Unreachable
+            | Code::UnusedResult
+            | Code::UnhandledFailure
+            | Code::SuspiciousReference
+            | Code::LiteralSecret => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How bad a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The file is wrong; `flowc check` exits 1.
+    Error,
+    /// Probably a mistake; exits 1 only under `--deny-warnings`.
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// A labelled span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    /// Where.
+    pub span: Span,
+    /// What to say there.
+    pub text: String,
+}
+
+/// One finding about a source file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// The stable code.
+    pub code: Code,
+    /// Error or warning (from the code).
+    pub severity: Severity,
+    /// One sentence saying what is wrong.
+    pub message: String,
+    /// The primary label first, then related places.
+    pub labels: Vec<Label>,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic with `code` at `span`, labelled `label`.
+    pub fn new(code: Code, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: code.severity(),
+            message: message.into(),
+            labels: vec![Label { span, text: label.into() }],
+            help: None,
+        }
+    }
+
+    /// Adds a help line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a secondary label.
+    pub fn with_label(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label { span, text: text.into() });
+        self
+    }
+
+    /// The primary span.
+    pub fn span(&self) -> Span {
+        self.labels.first().map_or(Span::default(), |l| l.span)
+    }
+
+    /// Whether it is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Renders the diagnostic as miette does, with the source excerpt. `color` selects ANSI colours;
+    /// without it the output is stable text for snapshots.
+    pub fn render(&self, file_name: &str, src: &str, color: bool) -> String {
+        use miette::{GraphicalReportHandler, GraphicalTheme};
+        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let handler = GraphicalReportHandler::new_themed(theme).with_links(false).with_width(100);
+        let report = Rendered { diag: self, source: miette::NamedSource::new(file_name, src.to_string()) };
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = handler.render_report(&mut out, &report);
+        out
+    }
+
+    /// The JSON object `flowc check --format json` prints for this diagnostic.
+    pub fn to_json(&self, file_name: &str, src: &str) -> serde_json::Value {
+        let span = self.span();
+        let (line, column) = line_col(src, span.start);
+        serde_json::json!({
+            "file": file_name,
+            "line": line,
+            "column": column,
+            "span": { "start": span.start, "end": span.end },
+            "severity": self.severity.as_str(),
+            "code": self.code.as_str(),
+            "message": self.message,
+            "help": self.help,
+        })
+    }
+}
+
+/// Sorts diagnostics by position, then code, and drops exact duplicates.
+pub fn sort(diags: &mut Vec<Diagnostic>) {
+    diags.sort_by(|a, b| (a.span().start, a.span().end, a.code).cmp(&(b.span().start, b.span().end, b.code)));
+    diags.dedup();
+}
+
+struct Rendered<'a> {
+    diag: &'a Diagnostic,
+    source: miette::NamedSource<String>,
+}
+
+impl fmt::Debug for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl std::error::Error for Rendered<'_> {}
+
+impl miette::Diagnostic for Rendered<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.diag.code.as_str()))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let src_len = self.source.inner().len();
+        Some(Box::new(self.diag.labels.iter().enumerate().map(move |(i, l)| {
+            let start = l.span.start.min(src_len);
+            let end = l.span.end.clamp(start, src_len);
+            let text = if l.text.is_empty() { None } else { Some(l.text.clone()) };
+            if i == 0 {
+                miette::LabeledSpan::new_primary_with_span(text, Span::new(start, end))
+            } else {
+                miette::LabeledSpan::new_with_span(text, Span::new(start, end))
+            }
+        })))
+    }
+}
+
+/// Edit distance for did-you-mean suggestions.
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `word`, if it is close enough to be a plausible typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(&word.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}

@@ -1,0 +1,980 @@
+//! Turns pest pairs into the owned AST at once, reporting what the grammar accepts leniently (units,
+//! methods, escapes, reserved names, shape types, nesting) with precise diagnostics.
+
+use pest::iterators::{Pair, Pairs};
+
+use super::Rule;
+use crate::ast::*;
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::span::{Span, Spanned};
+
+/// Nesting deeper than this (blocks, parentheses, literals, `@(`) is an error (LANGUAGE.md §2).
+pub(crate) const MAX_DEPTH: usize = 100;
+/// Operators, prefixes and postfixes allowed in one expression, so every later tree walk stays shallow.
+pub(crate) const MAX_EXPR_NODES: usize = 1000;
+
+/// Words that cannot be names.
+const RESERVED: &[&str] = &[
+    "flow", "connector", "trigger", "webhook", "methods", "auth", "signature", "expect", "start", "basic",
+    "bearer", "api_key", "header", "query", "body", "env", "numbers", "decimal", "send", "wait", "timeout",
+    "on", "failure", "split", "case", "other", "as", "set", "step", "goto", "email", "subject", "respond",
+    "status", "stop", "retries", "backoff", "true", "false", "null",
+];
+
+pub(crate) struct Builder {
+    offset: usize,
+    depth: usize,
+    too_deep_reported: bool,
+    expr_nodes: usize,
+    expr_nesting: usize,
+    pub(crate) diags: Vec<Diagnostic>,
+}
+
+fn is_keyword(rule: Rule) -> bool {
+    use Rule::*;
+    matches!(
+        rule,
+        kw_flow | kw_connector | kw_trigger | kw_webhook | kw_methods | kw_auth | kw_signature | kw_expect
+            | kw_start | kw_basic | kw_bearer | kw_api_key | kw_header | kw_query | kw_body | kw_env
+            | kw_numbers | kw_decimal | kw_send | kw_wait | kw_timeout | kw_on | kw_failure | kw_split
+            | kw_case | kw_other | kw_as | kw_set | kw_step | kw_goto | kw_email | kw_subject | kw_respond
+            | kw_status | kw_stop | kw_retries | kw_backoff | kw_json | kw_xml | kw_text | kw_form
+    )
+}
+
+/// The children of a pair without keyword tokens.
+fn inner(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
+    pair.into_inner().filter(|p| !is_keyword(p.as_rule()))
+}
+
+impl Builder {
+    pub(crate) fn new(offset: usize) -> Self {
+        Builder { offset, depth: 0, too_deep_reported: false, expr_nodes: 0, expr_nesting: 0, diags: Vec::new() }
+    }
+
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(s.start() + self.offset, s.end() + self.offset)
+    }
+
+    fn error(&mut self, code: Code, span: Span, message: impl Into<String>, label: impl Into<String>, help: Option<String>) {
+        let mut d = Diagnostic::new(code, span, message, label);
+        d.help = help;
+        self.diags.push(d);
+    }
+
+    /// Enters one level of nesting; false (after reporting once) when the limit is passed.
+    fn enter(&mut self, span: Span) -> bool {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            if !self.too_deep_reported {
+                self.too_deep_reported = true;
+                self.error(
+                    Code::TooDeep,
+                    span,
+                    format!("nesting deeper than {MAX_DEPTH} levels"),
+                    "this is one level too deep",
+                    Some("split the logic into steps, or flatten the expression with `set`".into()),
+                );
+            }
+            return false;
+        }
+        true
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    pub(crate) fn chunk(&mut self, pair: Pair<'_, Rule>, file: &mut SourceFile) {
+        for item in pair.into_inner() {
+            match item.as_rule() {
+                Rule::flow_def => {
+                    let flow = self.flow(item);
+                    file.flows.push(flow);
+                }
+                Rule::connector_def => {
+                    let c = self.connector(item);
+                    file.connectors.push(c);
+                }
+                Rule::trigger_def => {
+                    let t = self.trigger(item);
+                    file.triggers.push(t);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn name(&mut self, pair: Pair<'_, Rule>) -> Name {
+        let span = self.span(&pair);
+        let text = pair.as_str().to_string();
+        if RESERVED.contains(&text.as_str()) {
+            self.error(
+                Code::ReservedName,
+                span,
+                format!("`{text}` is a keyword and cannot be used as a name"),
+                "reserved word",
+                Some(format!("choose another name, such as `{text}_1` or `my_{text}`")),
+            );
+        }
+        Spanned::new(text, span)
+    }
+
+    fn flow(&mut self, pair: Pair<'_, Rule>) -> Flow {
+        let span = self.span(&pair);
+        let mut it = inner(pair);
+        let name = self.name(it.next().expect("grammar: flow name"));
+        let mut label = None;
+        let mut body = Block { stmts: Vec::new(), span };
+        for p in it {
+            match p.as_rule() {
+                Rule::plain_string => label = Some(self.plain_string(p)),
+                Rule::block => body = self.block(p),
+                _ => {}
+            }
+        }
+        Flow { name, label, body, span }
+    }
+
+    fn block(&mut self, pair: Pair<'_, Rule>) -> Block {
+        let span = self.span(&pair);
+        if !self.enter(span) {
+            self.leave();
+            return Block { stmts: Vec::new(), span };
+        }
+        let stmts = pair.into_inner().map(|p| self.stmt(p)).collect();
+        self.leave();
+        Block { stmts, span }
+    }
+
+    fn stmt(&mut self, pair: Pair<'_, Rule>) -> Stmt {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut it = inner(pair);
+        let kind = match rule {
+            Rule::numbers_stmt => StmtKind::Numbers { decimal: self.plain_string(it.next().expect("grammar")) },
+            Rule::send_stmt => StmtKind::Send { text: self.template(it.next().expect("grammar")) },
+            Rule::wait_stmt => {
+                let name = self.name(it.next().expect("grammar"));
+                let mut timeout = None;
+                let mut on_timeout = Vec::new();
+                for p in it {
+                    match p.as_rule() {
+                        Rule::duration => timeout = Some(self.duration(p)),
+                        Rule::wait_block => {
+                            for on in p.into_inner() {
+                                if let Some(b) = inner(on).next() {
+                                    on_timeout.push(self.block(b));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                StmtKind::Wait { name, timeout, on_timeout }
+            }
+            Rule::webhook_stmt => StmtKind::Webhook(Box::new(self.webhook(it))),
+            Rule::split_stmt => {
+                let mut result = None;
+                let mut operand = None;
+                let mut cases = Vec::new();
+                let mut other = None;
+                for p in it {
+                    match p.as_rule() {
+                        Rule::ident => result = Some(self.name(p)),
+                        Rule::expr => operand = Some(self.expr(p)),
+                        Rule::split_block => {
+                            for clause in p.into_inner() {
+                                match clause.as_rule() {
+                                    Rule::case_clause => cases.push(self.case(clause)),
+                                    Rule::other_clause => {
+                                        if let Some(b) = inner(clause).next() {
+                                            other = Some(self.block(b));
+                                        }
+                                    }
+                                    _ => {}
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let operand = operand.unwrap_or(Expr { kind: ExprKind::Null, span });
+                StmtKind::Split(Box::new(Split { result, operand, cases, other }))
+            }
+            Rule::set_stmt => {
+                let name = self.name(it.next().expect("grammar"));
+                let value = self.expr(it.next().expect("grammar"));
+                StmtKind::Set { name, value }
+            }
+            Rule::step_stmt => {
+                let name = self.name(it.next().expect("grammar"));
+                let body = self.block(it.next().expect("grammar"));
+                StmtKind::Step { name, body }
+            }
+            Rule::goto_stmt => StmtKind::Goto { target: self.name(it.next().expect("grammar")) },
+            Rule::email_stmt => {
+                let to = self.template(it.next().expect("grammar"));
+                let subject = self.template(it.next().expect("grammar"));
+                let body = self.template(it.next().expect("grammar"));
+                StmtKind::Email { to, subject, body }
+            }
+            Rule::respond_stmt => StmtKind::Respond(Box::new(self.respond(it))),
+            _ => StmtKind::Stop,
+        };
+        Stmt { kind, span }
+    }
+
+    fn case(&mut self, pair: Pair<'_, Rule>) -> Case {
+        let span = self.span(&pair);
+        let mut test = None;
+        let mut category = None;
+        let mut body = Block { stmts: Vec::new(), span };
+        for p in inner(pair) {
+            match p.as_rule() {
+                Rule::test => test = Some(self.test(p)),
+                Rule::category => {
+                    if let Some(c) = inner(p).next() {
+                        category = Some(match c.as_rule() {
+                            Rule::plain_string => self.plain_string(c),
+                            _ => Spanned::new(c.as_str().to_string(), self.span(&c)),
+                        });
+                    }
+                }
+                Rule::block => body = self.block(p),
+                _ => {}
+            }
+        }
+        let test = test.unwrap_or(Test { kind: TestKind::Named { name: Spanned::new(String::new(), span), args: vec![] }, span });
+        Case { test, category, body, span }
+    }
+
+    fn test(&mut self, pair: Pair<'_, Rule>) -> Test {
+        let span = self.span(&pair);
+        let t = pair.into_inner().next().expect("grammar: test has one child");
+        let kind = match t.as_rule() {
+            Rule::compare_test => {
+                let mut it = t.into_inner();
+                let op = BinaryOp::parse_comparison(it.next().expect("grammar").as_str()).unwrap_or(BinaryOp::Eq);
+                let value = self.expr(it.next().expect("grammar"));
+                TestKind::Compare { op, value }
+            }
+            _ => {
+                let mut it = t.into_inner();
+                let n = it.next().expect("grammar");
+                let name = Spanned::new(n.as_str().to_string(), self.span(&n));
+                let args = it.map(|a| self.simple_operand(a)).collect();
+                TestKind::Named { name, args }
+            }
+        };
+        Test { kind, span }
+    }
+
+    fn webhook<'i>(&mut self, mut it: impl Iterator<Item = Pair<'i, Rule>>) -> Webhook {
+        let name = self.name(it.next().expect("grammar"));
+        let method = self.method(it.next().expect("grammar"));
+        let url = self.template(it.next().expect("grammar"));
+        let mut w = Webhook {
+            name,
+            method,
+            url,
+            headers: Vec::new(),
+            query: Vec::new(),
+            auth: None,
+            body: None,
+            timeout: None,
+            retries: None,
+            backoff: None,
+            expect: None,
+            on_failure: None,
+        };
+        let Some(block) = it.next() else { return w };
+        let mut seen: Vec<(&'static str, Span)> = Vec::new();
+        for opt in block.into_inner() {
+            let span = self.span(&opt);
+            let rule = opt.as_rule();
+            let what = match rule {
+                Rule::opt_auth => "auth",
+                Rule::opt_body => "body",
+                Rule::opt_timeout => "timeout",
+                Rule::opt_retries => "retries",
+                Rule::opt_backoff => "backoff",
+                Rule::opt_expect => "expect json",
+                Rule::opt_on_failure => "on failure",
+                _ => "",
+            };
+            if !what.is_empty() {
+                if let Some(&(_, first)) = seen.iter().find(|(w, _)| *w == what) {
+                    self.duplicate(what, span, first);
+                    continue;
+                }
+                seen.push((what, span));
+            }
+            let mut parts = inner(opt);
+            match rule {
+                Rule::opt_header => {
+                    let pair = self.key_value(&mut parts);
+                    self.check_duplicate_header(&w.headers, &pair.0, "header");
+                    w.headers.push(pair);
+                }
+                Rule::opt_query => {
+                    let pair = self.key_value(&mut parts);
+                    w.query.push(pair);
+                }
+                Rule::opt_auth => w.auth = Some(self.name(parts.next().expect("grammar"))),
+                Rule::opt_body => w.body = Some(Spanned::new(self.body(parts.next().expect("grammar")), span)),
+                Rule::opt_timeout => w.timeout = Some(self.duration(parts.next().expect("grammar"))),
+                Rule::opt_retries => {
+                    let n = parts.next().expect("grammar");
+                    let value = n.as_str().parse().unwrap_or(f64::INFINITY);
+                    w.retries = Some(Spanned::new(value, self.span(&n)));
+                }
+                Rule::opt_backoff => w.backoff = Some(self.duration(parts.next().expect("grammar"))),
+                Rule::opt_expect => w.expect = Some(self.shape(parts.next().expect("grammar"))),
+                Rule::opt_on_failure => w.on_failure = Some(self.block(parts.next().expect("grammar"))),
+                _ => {}
+            }
+        }
+        w
+    }
+
+    fn duplicate(&mut self, what: &str, span: Span, first: Span) {
+        let d = Diagnostic::new(Code::DuplicateOption, span, format!("`{what}` is given twice"), "second one here")
+            .with_label(first, "first one here")
+            .with_help(format!("keep one `{what}`"));
+        self.diags.push(d);
+    }
+
+    fn check_duplicate_header(&mut self, existing: &[(Spanned<String>, Expr)], name: &Spanned<String>, what: &str) {
+        if let Some((first, _)) = existing.iter().find(|(k, _)| k.node.eq_ignore_ascii_case(&name.node)) {
+            let first = first.span;
+            self.duplicate(&format!("{what} \"{}\"", name.node), name.span, first);
+        }
+    }
+
+    fn key_value<'i>(&mut self, parts: &mut impl Iterator<Item = Pair<'i, Rule>>) -> (Spanned<String>, Expr) {
+        let key = self.plain_string(parts.next().expect("grammar"));
+        let value = self.expr(parts.next().expect("grammar"));
+        (key, value)
+    }
+
+    fn respond<'i>(&mut self, mut it: impl Iterator<Item = Pair<'i, Rule>>) -> Respond {
+        let first = it.next().expect("grammar");
+        let status = match first.as_rule() {
+            Rule::status_code => {
+                let code = first.as_str().parse().unwrap_or(u32::MAX);
+                RespondStatus::Code(Spanned::new(code, self.span(&first)))
+            }
+            _ => RespondStatus::Dynamic(self.expr(inner(first).next().expect("grammar"))),
+        };
+        let mut r = Respond { status, headers: Vec::new(), body: None };
+        if let Some(block) = it.next() {
+            for opt in block.into_inner() {
+                let span = self.span(&opt);
+                let rule = opt.as_rule();
+                let mut parts = inner(opt);
+                if rule == Rule::opt_header {
+                    let pair = self.key_value(&mut parts);
+                    self.check_duplicate_header(&r.headers, &pair.0, "header");
+                    r.headers.push(pair);
+                } else if let Some(first) = &r.body {
+                    let first = first.span;
+                    self.duplicate("body", span, first);
+                } else {
+                    r.body = Some(Spanned::new(self.body(parts.next().expect("grammar")), span));
+                }
+            }
+        }
+        r
+    }
+
+    fn body(&mut self, pair: Pair<'_, Rule>) -> Body {
+        let rule = pair.as_rule();
+        let mut it = inner(pair);
+        match rule {
+            Rule::body_json => Body::Json(self.json(it.next().expect("grammar"))),
+            Rule::body_xml => Body::Xml(self.template(it.next().expect("grammar"))),
+            Rule::body_text => Body::Text(self.template(it.next().expect("grammar"))),
+            _ => {
+                let mut fields: Vec<(Spanned<String>, Expr)> = Vec::new();
+                for field in it {
+                    let mut f = field.into_inner();
+                    let key = self.key(f.next().expect("grammar"));
+                    let value = self.expr(f.next().expect("grammar"));
+                    fields.push((key, value));
+                }
+                Body::Form(fields)
+            }
+        }
+    }
+
+    fn key(&mut self, pair: Pair<'_, Rule>) -> Spanned<String> {
+        match pair.as_rule() {
+            Rule::plain_string => self.plain_string(pair),
+            _ => Spanned::new(pair.as_str().to_string(), self.span(&pair)),
+        }
+    }
+
+    fn json(&mut self, pair: Pair<'_, Rule>) -> Json {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::json_object | Rule::json_array => {
+                if !self.enter(span) {
+                    self.leave();
+                    return Json::Array(Vec::new(), span);
+                }
+                let json = if pair.as_rule() == Rule::json_object {
+                    let mut members: Vec<(Spanned<String>, Json)> = Vec::new();
+                    for m in pair.into_inner() {
+                        let mut it = m.into_inner();
+                        let key = self.key(it.next().expect("grammar"));
+                        if let Some((first, _)) = members.iter().find(|(k, _)| k.node == key.node) {
+                            let first = first.span;
+                            self.duplicate(&format!("key \"{}\"", key.node), key.span, first);
+                        }
+                        let value = self.json(it.next().expect("grammar"));
+                        members.push((key, value));
+                    }
+                    Json::Object(members, span)
+                } else {
+                    Json::Array(pair.into_inner().map(|v| self.json(v)).collect(), span)
+                };
+                self.leave();
+                json
+            }
+            _ => Json::Expr(self.expr(pair)),
+        }
+    }
+
+    fn shape(&mut self, pair: Pair<'_, Rule>) -> Shape {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::shape_object | Rule::shape_list => {
+                if !self.enter(span) {
+                    self.leave();
+                    return Shape { kind: ShapeKind::Json, span };
+                }
+                let kind = if pair.as_rule() == Rule::shape_object {
+                    let mut fields: Vec<ShapeField> = Vec::new();
+                    for f in pair.into_inner() {
+                        let mut optional = false;
+                        let mut key = None;
+                        let mut shape = None;
+                        for p in f.into_inner() {
+                            match p.as_rule() {
+                                Rule::optional => optional = true,
+                                Rule::ident | Rule::plain_string if key.is_none() => key = Some(self.key(p)),
+                                _ => shape = Some(self.shape(p)),
+                            }
+                        }
+                        let key = key.expect("grammar: shape field key");
+                        if let Some(first) = fields.iter().find(|f| f.key.node == key.node) {
+                            let first = first.key.span;
+                            self.duplicate(&format!("key \"{}\"", key.node), key.span, first);
+                        }
+                        let shape = shape.unwrap_or(Shape { kind: ShapeKind::Json, span });
+                        fields.push(ShapeField { key, optional, shape });
+                    }
+                    ShapeKind::Object(fields)
+                } else {
+                    let inner = pair.into_inner().next().expect("grammar: list shape");
+                    ShapeKind::List(Box::new(self.shape(inner)))
+                };
+                self.leave();
+                kind
+            }
+            _ => match pair.as_str() {
+                "text" => ShapeKind::Text,
+                "number" => ShapeKind::Number,
+                "bool" => ShapeKind::Bool,
+                "json" => ShapeKind::Json,
+                other => {
+                    let hint = match other {
+                        "string" | "str" => Some("text"),
+                        "int" | "integer" | "float" | "decimal" => Some("number"),
+                        "boolean" => Some("bool"),
+                        "object" | "any" => Some("json"),
+                        _ => did_you_mean(other, ["text", "number", "bool", "json"]),
+                    };
+                    let help = match hint {
+                        Some(h) => format!("did you mean `{h}`? Types are text, number, bool, json, [T] and {{ key: T }}"),
+                        None => "types are text, number, bool, json, [T] and { key: T }".into(),
+                    };
+                    self.error(Code::UnknownType, span, format!("unknown type `{other}`"), "not a type", Some(help));
+                    ShapeKind::Json
+                }
+            },
+        };
+        Shape { kind, span }
+    }
+
+    fn connector(&mut self, pair: Pair<'_, Rule>) -> Connector {
+        let span = self.span(&pair);
+        let mut it = inner(pair);
+        let name = self.name(it.next().expect("grammar"));
+        let auth_pair = it.next().expect("grammar");
+        let rule = auth_pair.as_rule();
+        let mut parts = auth_pair.into_inner();
+        let auth = match rule {
+            Rule::auth_basic => {
+                parts.next();
+                let user = self.simple_operand(parts.next().expect("grammar"));
+                let password = self.simple_operand(parts.next().expect("grammar"));
+                ConnectorAuth::Basic { user, password }
+            }
+            Rule::auth_bearer => {
+                parts.next();
+                ConnectorAuth::Bearer { token: self.simple_operand(parts.next().expect("grammar")) }
+            }
+            _ => {
+                parts.next();
+                let place = if parts.next().expect("grammar").as_rule() == Rule::kw_header {
+                    KeyPlace::Header
+                } else {
+                    KeyPlace::Query
+                };
+                let key_name = self.plain_string(parts.next().expect("grammar"));
+                let value = self.simple_operand(parts.next().expect("grammar"));
+                ConnectorAuth::ApiKey { place, name: key_name, value }
+            }
+        };
+        Connector { name, auth, span }
+    }
+
+    fn trigger(&mut self, pair: Pair<'_, Rule>) -> Trigger {
+        let span = self.span(&pair);
+        let mut t = Trigger { suffix: Spanned::new(String::new(), span), methods: Vec::new(), auth: None, expects: Vec::new(), starts: Vec::new(), span };
+        for p in inner(pair) {
+            match p.as_rule() {
+                Rule::plain_string => t.suffix = self.plain_string(p),
+                Rule::method => t.methods.push(Spanned::new(p.as_str().to_string(), self.span(&p))),
+                Rule::trigger_auth => {
+                    let a = inner(p).next().expect("grammar");
+                    t.auth = Some(match a.as_rule() {
+                        Rule::signature_auth => {
+                            let env = inner(a).next().expect("grammar");
+                            let s = inner(env).next().expect("grammar");
+                            TriggerAuth::Signature { env: self.plain_string(s) }
+                        }
+                        _ => TriggerAuth::Connector(Spanned::new(a.as_str().to_string(), self.span(&a))),
+                    });
+                }
+                Rule::trigger_block => {
+                    for s in p.into_inner() {
+                        let rule = s.as_rule();
+                        let mut it = inner(s);
+                        match rule {
+                            Rule::expect_header => {
+                                let name = self.plain_string(it.next().expect("grammar"));
+                                let shape = self.shape(it.next().expect("grammar"));
+                                t.expects.push(Expect::Header(name, shape));
+                            }
+                            Rule::expect_query => {
+                                let name = self.key(it.next().expect("grammar"));
+                                let shape = self.shape(it.next().expect("grammar"));
+                                t.expects.push(Expect::Query(name, shape));
+                            }
+                            Rule::expect_body => {
+                                let shape = self.shape(it.next().expect("grammar"));
+                                t.expects.push(Expect::Body(shape));
+                            }
+                            _ => {
+                                let n = it.next().expect("grammar");
+                                t.starts.push(Spanned::new(n.as_str().to_string(), self.span(&n)));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        t
+    }
+
+    fn method(&mut self, pair: Pair<'_, Rule>) -> Spanned<Method> {
+        let span = self.span(&pair);
+        let text = pair.as_str();
+        let method = match Method::parse(text) {
+            Some(m) => m,
+            None => {
+                let upper = text.to_ascii_uppercase();
+                let help = match Method::parse(&upper) {
+                    Some(m) => format!("methods are written in upper case: `{}`", m.as_str()),
+                    None => "use one of GET, POST, PUT, PATCH, DELETE".to_string(),
+                };
+                self.error(Code::InvalidMethod, span, format!("`{text}` is not an HTTP method"), "unknown method", Some(help));
+                Method::parse(&upper).unwrap_or(Method::GET)
+            }
+        };
+        Spanned::new(method, span)
+    }
+
+    fn duration(&mut self, pair: Pair<'_, Rule>) -> Spanned<Duration> {
+        let span = self.span(&pair);
+        let text = pair.as_str();
+        let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+        let (num, unit) = text.split_at(split);
+        let unit_ms: Option<u64> = match unit {
+            "ms" => Some(1),
+            "s" => Some(1000),
+            "m" => Some(60_000),
+            "h" => Some(3_600_000),
+            "d" => Some(86_400_000),
+            _ => None,
+        };
+        let Some(unit_ms) = unit_ms else {
+            let (message, help) = if unit.is_empty() {
+                (
+                    format!("`{text}` needs a unit"),
+                    format!("write `{num}s` for seconds or `{num}m` for minutes (units: ms, s, m, h, d)"),
+                )
+            } else {
+                let suggestion = match unit {
+                    "sec" | "secs" | "second" | "seconds" => "s",
+                    "min" | "mins" | "minute" | "minutes" => "m",
+                    "hr" | "hrs" | "hour" | "hours" => "h",
+                    "day" | "days" => "d",
+                    "msec" | "millis" => "ms",
+                    _ => "",
+                };
+                let help = if suggestion.is_empty() {
+                    "units are ms, s, m, h and d".to_string()
+                } else {
+                    format!("write `{num}{suggestion}`; units are ms, s, m, h and d")
+                };
+                (format!("unknown duration unit `{unit}`"), help)
+            };
+            self.error(Code::DurationUnit, span, message, "not a duration", Some(help));
+            return Spanned::new(Duration { millis: 1000 }, span);
+        };
+        let millis = match num.parse::<u64>() {
+            Ok(n) => n.checked_mul(unit_ms),
+            Err(_) if num.contains('.') => {
+                self.error(
+                    Code::DurationUnit,
+                    span,
+                    format!("durations are whole numbers: `{text}`"),
+                    "fractional duration",
+                    Some("use a smaller unit, e.g. `1500ms` instead of `1.5s`".into()),
+                );
+                return Spanned::new(Duration { millis: 1000 }, span);
+            }
+            Err(_) => None,
+        };
+        let Some(millis) = millis else {
+            self.error(Code::DurationRange, span, format!("`{text}` is too long a duration"), "too long", Some("durations are limited to 365d".into()));
+            return Spanned::new(Duration { millis: u64::MAX }, span);
+        };
+        Spanned::new(Duration { millis }, span)
+    }
+
+    // ------------------------------------------------------------ strings
+
+    fn string_piece(&mut self, p: &Pair<'_, Rule>, out: &mut String) {
+        match p.as_rule() {
+            Rule::escape => {
+                let s = p.as_str();
+                match &s[1..2] {
+                    "n" => out.push('\n'),
+                    "t" => out.push('\t'),
+                    "u" => {
+                        let hex = &s[3..s.len() - 1];
+                        match u32::from_str_radix(hex, 16).ok().and_then(char::from_u32) {
+                            Some(c) => out.push(c),
+                            None => {
+                                let span = self.span(p);
+                                self.error(Code::InvalidEscape, span, format!("`{s}` is not a Unicode character"), "invalid code point", Some("use a code point up to 10FFFF that is not a surrogate".into()));
+                            }
+                        }
+                    }
+                    other => out.push_str(other),
+                }
+            }
+            Rule::bad_escape => {
+                let span = self.span(p);
+                let s = p.as_str();
+                self.error(
+                    Code::InvalidEscape,
+                    span,
+                    format!("unknown escape `{s}`"),
+                    "not an escape",
+                    Some("strings take \\\" \\\\ \\n \\t and \\u{...}; write \\\\ for a backslash".into()),
+                );
+                out.push_str(s);
+            }
+            Rule::ctrl_char => {
+                let span = self.span(p);
+                let c = p.as_str().chars().next().unwrap_or('\0');
+                let (name, esc) = if c == '\t' { ("a tab", "\\t") } else { ("a control character", "\\u{..}") };
+                self.error(Code::ControlCharacter, span, format!("{name} inside a string"), "raw control character", Some(format!("write it as `{esc}`")));
+            }
+            _ => out.push_str(p.as_str()),
+        }
+    }
+
+    pub(crate) fn plain_string(&mut self, pair: Pair<'_, Rule>) -> Spanned<String> {
+        let span = self.span(&pair);
+        let mut out = String::new();
+        for p in pair.into_inner() {
+            self.string_piece(&p, &mut out);
+        }
+        Spanned::new(out, span)
+    }
+
+    fn template(&mut self, pair: Pair<'_, Rule>) -> Template {
+        let span = self.span(&pair);
+        let mut parts: Vec<TemplatePart> = Vec::new();
+        let mut text = String::new();
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::text => text.push_str(&p.as_str().replace("@@", "@")),
+                Rule::at_at | Rule::lone_at => text.push('@'),
+                Rule::interp => {
+                    let pspan = self.span(&p);
+                    if !text.is_empty() {
+                        parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                    }
+                    if self.enter(pspan) {
+                        let e = inner(p).next().expect("grammar: interp holds an expr");
+                        parts.push(TemplatePart::Expr(self.expr(e)));
+                    }
+                    self.leave();
+                }
+                Rule::tpl_ref => {
+                    let pspan = self.span(&p);
+                    match self.reference_parts(p.as_str(), pspan) {
+                        Ok(r) => {
+                            if !text.is_empty() {
+                                parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                            }
+                            parts.push(TemplatePart::Ref(r));
+                        }
+                        Err(root) => {
+                            if let Some(close) = did_you_mean(root, Root::ALL.map(Root::as_str)) {
+                                let rest = &p.as_str()[1 + root.len()..];
+                                let d = Diagnostic::new(
+                                    Code::SuspiciousReference,
+                                    pspan,
+                                    format!("`{}` is sent as literal text", p.as_str()),
+                                    "not a variable",
+                                )
+                                .with_help(format!("did you mean `@{close}{rest}`? Write `@@` for a literal `@`"));
+                                self.diags.push(d);
+                            }
+                            text.push_str(p.as_str());
+                        }
+                    }
+                }
+                _ => self.string_piece(&p, &mut text),
+            }
+        }
+        if !text.is_empty() {
+            parts.push(TemplatePart::Text(text));
+        }
+        Template { parts, span }
+    }
+
+    /// Splits `@root.a.b` into a reference; `Err(root)` when the root is not a variable root.
+    fn reference_parts<'s>(&self, text: &'s str, span: Span) -> Result<Reference, &'s str> {
+        let body = &text[1..];
+        let mut segs = body.split('.');
+        let root_text = segs.next().unwrap_or("");
+        let root = Root::parse(root_text).ok_or(root_text)?;
+        let mut pos = span.start + 1 + root_text.len();
+        let mut path = Vec::new();
+        for s in segs {
+            pos += 1;
+            path.push(Spanned::new(s.to_string(), Span::new(pos, pos + s.len())));
+            pos += s.len();
+        }
+        Ok(Reference { root, path, span })
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn count_node(&mut self, span: Span) -> bool {
+        self.expr_nodes += 1;
+        if self.expr_nodes == MAX_EXPR_NODES + 1 {
+            self.error(
+                Code::TooDeep,
+                span,
+                format!("expression has more than {MAX_EXPR_NODES} operators"),
+                "expression too long",
+                Some("split it into several `set` statements".into()),
+            );
+        }
+        self.expr_nodes <= MAX_EXPR_NODES
+    }
+
+    pub(crate) fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        if self.expr_nesting == 0 {
+            self.expr_nodes = 0;
+        }
+        self.expr_nesting += 1;
+        let e = self.expr_inner(pair.into_inner());
+        self.expr_nesting -= 1;
+        e
+    }
+
+    /// Precedence climbing over the flat operand/operator list, without recursion per operator.
+    fn expr_inner(&mut self, pairs: Pairs<'_, Rule>) -> Expr {
+        let mut operands: Vec<Expr> = Vec::new();
+        let mut ops: Vec<(BinaryOp, Span)> = Vec::new();
+        for p in pairs {
+            if p.as_rule() == Rule::operand {
+                operands.push(self.operand(p));
+                continue;
+            }
+            let span = self.span(&p);
+            let op = match p.as_rule() {
+                Rule::or => BinaryOp::Or,
+                Rule::and => BinaryOp::And,
+                Rule::concat => BinaryOp::Concat,
+                Rule::add => BinaryOp::Add,
+                Rule::sub => BinaryOp::Sub,
+                Rule::mul => BinaryOp::Mul,
+                Rule::div => BinaryOp::Div,
+                _ => BinaryOp::parse_comparison(p.as_str()).unwrap_or(BinaryOp::Eq),
+            };
+            if !self.count_node(span) {
+                continue;
+            }
+            while let Some(&(top, _)) = ops.last() {
+                if top.precedence() >= op.precedence() {
+                    self.reduce(&mut operands, &mut ops);
+                } else {
+                    break;
+                }
+            }
+            ops.push((op, span));
+        }
+        while !ops.is_empty() {
+            self.reduce(&mut operands, &mut ops);
+        }
+        operands.pop().unwrap_or(Expr { kind: ExprKind::Null, span: Span::default() })
+    }
+
+    fn reduce(&mut self, operands: &mut Vec<Expr>, ops: &mut Vec<(BinaryOp, Span)>) {
+        let Some((op, op_span)) = ops.pop() else { return };
+        let (Some(rhs), Some(lhs)) = (operands.pop(), operands.pop()) else { return };
+        if op.is_comparison() {
+            let chained = [&lhs, &rhs]
+                .into_iter()
+                .any(|e| matches!(e.kind, ExprKind::Binary(o, ..) if o.is_comparison()));
+            if chained {
+                self.error(
+                    Code::ChainedComparison,
+                    op_span,
+                    "comparisons cannot be chained",
+                    "second comparison",
+                    Some("combine them with `&&`, e.g. `@a < @b && @b < @c`, or add parentheses".into()),
+                );
+            }
+        }
+        let span = lhs.span.to(rhs.span);
+        operands.push(Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span });
+    }
+
+    fn operand(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let mut prefixes: Vec<(UnaryOp, Span)> = Vec::new();
+        let mut expr: Option<Expr> = None;
+        for p in pair.into_inner() {
+            let span = self.span(&p);
+            match p.as_rule() {
+                Rule::neg | Rule::not => {
+                    if self.count_node(span) {
+                        prefixes.push((if p.as_rule() == Rule::neg { UnaryOp::Neg } else { UnaryOp::Not }, span));
+                    }
+                }
+                Rule::field | Rule::index => {
+                    let Some(base) = expr.take() else { continue };
+                    expr = Some(if self.count_node(span) { self.postfix(base, p) } else { base });
+                }
+                _ => expr = Some(self.primary(p)),
+            }
+        }
+        let mut expr = expr.unwrap_or(Expr { kind: ExprKind::Null, span: Span::default() });
+        while let Some((op, span)) = prefixes.pop() {
+            let span = span.to(expr.span);
+            expr = Expr { kind: ExprKind::Unary(op, Box::new(expr)), span };
+        }
+        expr
+    }
+
+    fn postfix(&mut self, base: Expr, p: Pair<'_, Rule>) -> Expr {
+        let span = base.span.to(self.span(&p));
+        let kind = if p.as_rule() == Rule::field {
+            let seg = p.into_inner().next().expect("grammar: field segment");
+            ExprKind::Field(Box::new(base), Spanned::new(seg.as_str().to_string(), self.span(&seg)))
+        } else {
+            let ispan = self.span(&p);
+            if !self.enter(ispan) {
+                self.leave();
+                return base;
+            }
+            let idx = self.expr(p.into_inner().next().expect("grammar: index expr"));
+            self.leave();
+            ExprKind::Index(Box::new(base), Box::new(idx))
+        };
+        Expr { kind, span }
+    }
+
+    fn primary(&mut self, p: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&p);
+        let kind = match p.as_rule() {
+            Rule::string => ExprKind::Str(self.template(p)),
+            Rule::number | Rule::signed_number => ExprKind::Number(p.as_str().parse().unwrap_or(0.0)),
+            Rule::kw_true => ExprKind::Bool(true),
+            Rule::kw_false => ExprKind::Bool(false),
+            Rule::kw_null => ExprKind::Null,
+            Rule::env_ref => {
+                let s = inner(p).next().expect("grammar: env name");
+                ExprKind::Env(self.plain_string(s))
+            }
+            Rule::call => {
+                if !self.enter(span) {
+                    self.leave();
+                    return Expr { kind: ExprKind::Null, span };
+                }
+                let mut it = p.into_inner();
+                let n = it.next().expect("grammar: call name");
+                let name = Spanned::new(n.as_str().to_string(), self.span(&n));
+                let args = it.map(|a| self.expr(a)).collect();
+                self.leave();
+                ExprKind::Call { name, args }
+            }
+            Rule::reference => match self.reference_parts(p.as_str(), span) {
+                Ok(r) => ExprKind::Ref(r),
+                Err(root) => {
+                    let help = match did_you_mean(root, Root::ALL.map(Root::as_str)) {
+                        Some(c) => format!("did you mean `@{c}`? Variables start with @flow, @extra, @contact, @trigger, @webhook or @input"),
+                        None => "variables start with @flow, @extra, @contact, @trigger, @webhook or @input".into(),
+                    };
+                    self.error(Code::UnknownVariable, span, format!("`@{root}` is not a variable"), "unknown variable", Some(help));
+                    ExprKind::Null
+                }
+            },
+            Rule::group => {
+                if !self.enter(span) {
+                    self.leave();
+                    return Expr { kind: ExprKind::Null, span };
+                }
+                let e = self.expr(p.into_inner().next().expect("grammar: group expr"));
+                self.leave();
+                ExprKind::Group(Box::new(e))
+            }
+            Rule::operand_simple => return self.operand(p),
+            _ => ExprKind::Null,
+        };
+        Expr { kind, span }
+    }
+
+    fn simple_operand(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let p = pair.into_inner().next().expect("grammar: simple operand");
+        if self.expr_nesting == 0 {
+            self.expr_nodes = 0;
+        }
+        self.primary(p)
+    }
+}

@@ -1,0 +1,240 @@
+//! pest errors → diagnostics in words a user knows. pest reports rule names at the furthest position it
+//! reached; this module names them for humans ("a statement such as `send` or `wait`"), says what was
+//! found instead, and uses the scanner to point at the real cause when it lies elsewhere (an
+//! unterminated string, a missing `}`, nesting past the limit).
+
+use std::collections::BTreeSet;
+
+use pest::Parser;
+use pest::error::{Error, ErrorVariant, InputLocation};
+use pest::set_error_detail;
+
+use super::scan::{Finding, scan};
+use super::{FlowParser, MAX_DEPTH, Rule};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::Span;
+
+const STATEMENT: &str = "a statement such as `send`, `wait`, `webhook`, `split`, `set`, `goto` or `stop`";
+const VALUE: &str = "a value such as \"text\", a number or `@flow.name`";
+
+fn rule_phrase(rule: Rule) -> Option<&'static str> {
+    use Rule::*;
+    Some(match rule {
+        send_stmt | wait_stmt | webhook_stmt | split_stmt | set_stmt | step_stmt | goto_stmt | email_stmt
+        | respond_stmt | stop_stmt | numbers_stmt => STATEMENT,
+        flow_def | connector_def | trigger_def => "`flow`, `connector` or `trigger`",
+        ident => "a name",
+        string | plain_string => "a string in double quotes",
+        expr | operand | number | reference | call | group | env_ref | kw_true | kw_false | kw_null
+        | simple_operand | signed_number | operand_simple | neg | not => VALUE,
+        or | and | concat | add | sub | mul | div | compare_op => "an operator",
+        duration => "a duration such as `10s`",
+        method => "an HTTP method such as `POST`",
+        shape_object | shape_list | shape_name => "a type such as `text`, `number` or `{ key: text }`",
+        json_object | json_array => "a JSON value",
+        opt_header | opt_query | opt_auth | opt_body | opt_timeout | opt_retries | opt_backoff | opt_expect
+        | opt_on_failure => "a webhook option such as `header`, `body`, `timeout`, `retries` or `on failure`",
+        case_clause => "`case`",
+        other_clause => "`other`",
+        test | compare_test | named_test => "a test such as `has_text` or `== \"yes\"`",
+        category => "`as`",
+        on_timeout => "`on timeout`",
+        expect_header | expect_query | expect_body | start_stmt => "`expect` or `start`",
+        trigger_auth => "`auth`",
+        auth_basic | auth_bearer | auth_api_key => "`basic`, `bearer` or `api_key`",
+        status_code | respond_status => "a status code such as `200`, or `status EXPR`",
+        respond_body => "`body`",
+        body_json | body_xml | body_text | body_form => "a body format: `json`, `xml`, `text` or `form`",
+        json_member | shape_field | form_field => "a key",
+        block | wait_block | webhook_block | split_block | trigger_block | respond_block => "`{`",
+        EOI => "the end of the file",
+        kw_flow => "`flow`",
+        kw_methods => "`methods`",
+        kw_timeout => "`timeout`",
+        kw_failure => "`failure`",
+        kw_decimal => "`decimal`",
+        kw_subject => "`subject`",
+        kw_body => "`body`",
+        kw_json => "`json`",
+        kw_header | kw_query => "`header` or `query`",
+        kw_signature => "`signature`",
+        kw_env => "`env`",
+        _ => return None,
+    })
+}
+
+const STATEMENT_KEYWORDS: &[&str] =
+    &["send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop", "numbers"];
+
+fn token_phrase(token: &str) -> Option<String> {
+    Some(match token {
+        "\n" | "\r\n" | ";" => "the end of the statement (a newline or `;`)".to_string(),
+        "\"" => "a string in double quotes".to_string(),
+        "==" | "!=" | "<" | "<=" | ">" | ">=" | "||" | "&&" | "&" | "+" | "*" | "/" => "an operator".to_string(),
+        "-" | "!" | "@" | "(" | "." | "+." => VALUE.to_string(),
+        "flow" | "connector" | "trigger" => "`flow`, `connector` or `trigger`".to_string(),
+        t if STATEMENT_KEYWORDS.contains(&t) => STATEMENT.to_string(),
+        t if t.chars().count() == 1 && (t.chars().all(char::is_alphanumeric) || t == "_") => return None,
+        "//" | " " | "\t" | "[" | "u{" | "" => return None,
+        t => format!("`{t}`"),
+    })
+}
+
+/// What stands at `pos`: a word, a character, a line break, or the end.
+fn found_at(text: &str, pos: usize) -> String {
+    let rest = &text[pos.min(text.len())..];
+    let Some(c) = rest.chars().next() else { return "the end of the file".into() };
+    if c == '\n' || c == '\r' {
+        return "the end of the line".into();
+    }
+    if c.is_alphanumeric() || c == '_' {
+        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').take(40).collect();
+        return format!("`{word}`");
+    }
+    if c == '"' {
+        return "a string".into();
+    }
+    format!("`{c}`")
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => "something else".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+/// Converts a pest error on the chunk `text` that starts at `offset` in the file.
+pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize) -> Diagnostic {
+    let pos = match err.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let at = offset + pos;
+    let end_of_line = text[pos.min(text.len())..].find('\n').map_or(text.len(), |i| pos + i);
+
+    match scan(text) {
+        Some(Finding::UnterminatedString(start)) if start <= pos => {
+            let line_end = text[start..].find(['\n', '\r']).map_or(text.len(), |i| start + i);
+            return Diagnostic::new(
+                Code::UnterminatedString,
+                Span::new(offset + start, offset + line_end),
+                "this string has no closing quote",
+                "string starts here and runs to the end of the line",
+            )
+            .with_help("close it with `\"` on the same line; write `\\n` for a line break inside a string");
+        }
+        Some(Finding::TooDeep(p)) => {
+            return Diagnostic::new(
+                Code::TooDeep,
+                Span::new(offset + p, offset + p + 1),
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+                "this is one level too deep",
+            )
+            .with_help("split the logic into steps, or flatten the expression with `set`");
+        }
+        _ => {}
+    }
+
+    let (expected, found_unexpected_end) = expectations(&err, text);
+    let found = found_at(text, pos);
+    let only_space_left = text[pos.min(text.len())..]
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with("//"));
+    if expected.iter().any(|e| e == "`}`") || only_space_left || found_unexpected_end {
+        if let Some(Finding::Unclosed(open)) = scan(text) {
+            if only_space_left || open < pos {
+                let d = Diagnostic::new(
+                    Code::UnclosedBlock,
+                    Span::new(offset + open, offset + open + 1),
+                    "this `{` is never closed",
+                    "block opened here",
+                )
+                .with_label(Span::at(at), "expected `}` before this point")
+                .with_help("add the missing `}`; a block closes at the indentation it was opened at");
+                return d;
+            }
+        }
+    }
+
+    let message = format!("expected {}, found {}", join_or(&expected), found);
+    let word = found.trim_matches('`');
+    let help = if found == "`=`" {
+        Some("compare with `==`; a single `=` only assigns in `set NAME = ...` and `split NAME = ...`".to_string())
+    } else if word == "else" || word == "default" {
+        Some("a split's fallback branch is written `other { ... }`".to_string())
+    } else if word == "if" || word == "switch" || word == "match" {
+        Some("route with `split EXPR { case TEST { ... } other { ... } }`".to_string())
+    } else if found == "the end of the line" && expected.iter().any(|e| e == "`{`") {
+        Some("a block's `{` goes on the same line as its header".to_string())
+    } else if let Some(kw) = expected
+        .iter()
+        .any(|e| e == STATEMENT)
+        .then(|| crate::diagnostic::did_you_mean(word, STATEMENT_KEYWORDS.iter().copied()))
+        .flatten()
+    {
+        Some(format!("did you mean `{kw}`?"))
+    } else if expected.iter().any(|e| e == STATEMENT) {
+        Some("each statement starts with its keyword: send, wait, webhook, split, set, step, goto, email, respond, stop".to_string())
+    } else if found == "the end of the file" {
+        Some("the file ends in the middle of an item".to_string())
+    } else {
+        None
+    };
+    let len = if found.starts_with('`') { found.len() - 2 } else { 0 };
+    let span = Span::new(at, (at + len).min(offset + end_of_line.max(pos)));
+    let label = if found.starts_with('`') { format!("unexpected {found}") } else { found.clone() };
+    let mut d = Diagnostic::new(Code::Unexpected, span, message, label);
+    d.help = help;
+    d
+}
+
+/// Human phrases for what the parser expected, from the rules (and with error detail, literal tokens).
+fn expectations(err: &Error<Rule>, text: &str) -> (Vec<String>, bool) {
+    let mut set: BTreeSet<String> = BTreeSet::new();
+    let mut positives: Vec<Rule> = Vec::new();
+    if let ErrorVariant::ParsingError { positives: p, .. } = &err.variant {
+        positives = p.clone();
+    }
+    // Re-parse with detail to learn the literal tokens (`{`, `=`, ...) the parser tried.
+    set_error_detail(true);
+    let detailed = FlowParser::parse(Rule::chunk, text).err();
+    set_error_detail(false);
+    let mut eoi = false;
+    if let Some(attempts) = detailed.as_ref().and_then(|e| e.parse_attempts()) {
+        for token in attempts.expected_tokens() {
+            let token = token.to_string();
+            if token.contains("..") || token == "BUILTIN_RULE" {
+                continue;
+            }
+            if let Some(p) = token_phrase(&token) {
+                set.insert(p);
+            }
+        }
+        for stack in attempts.call_stacks() {
+            if let Some(rule) = stack.parent.or(stack.deepest.get_rule().copied()) {
+                positives.push(rule);
+            }
+        }
+    }
+    for rule in positives {
+        if rule == Rule::EOI {
+            eoi = true;
+        }
+        if let Some(p) = rule_phrase(rule) {
+            set.insert(p.to_string());
+        }
+    }
+    // Operators are always possible after a complete value; mention them only when nothing else fits.
+    if set.len() > 1 {
+        set.remove("an operator");
+    }
+    if set.contains(STATEMENT) {
+        set.remove("the end of the statement (a newline or `;`)");
+    }
+    let mut list: Vec<String> = set.into_iter().collect();
+    // Statements first, then values, then the rest: the most useful expectation leads.
+    list.sort_by_key(|s| (s != STATEMENT, s != VALUE, s.clone()));
+    (list, eoi)
+}

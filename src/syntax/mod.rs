@@ -1,0 +1,70 @@
+//! Source text → [`SourceFile`]. The only module that knows pest: the grammar lives in
+//! `grammar/flow.pest`, pairs are turned into the owned AST at once (`build.rs`), and pest errors are
+//! rewritten into diagnostics a user understands (`error.rs`).
+//!
+//! A file is split into chunks, one per top-level item (a line that starts with `flow`, `connector` or
+//! `trigger`), and each chunk is parsed on its own, so a syntax error in one item is reported and the
+//! checker still sees every other item.
+
+mod build;
+mod error;
+mod scan;
+
+use pest::Parser;
+
+use crate::ast::SourceFile;
+use crate::diagnostic::Diagnostic;
+
+pub(crate) use build::MAX_DEPTH;
+
+mod grammar {
+    #![allow(missing_docs, unreachable_pub)]
+    #[derive(pest_derive::Parser)]
+    #[grammar = "../grammar/flow.pest"]
+    pub(super) struct FlowParser;
+}
+
+use grammar::{FlowParser, Rule};
+
+/// Parses a whole file. Returns the items that parsed and every diagnostic found on the way.
+pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
+    let mut file = SourceFile::default();
+    let mut diags = Vec::new();
+    let start = if src.starts_with('\u{feff}') { 3 } else { 0 };
+    for (chunk_start, chunk_end) in chunks(src, start) {
+        let text = &src[chunk_start..chunk_end];
+        match FlowParser::parse(Rule::chunk, text) {
+            Ok(mut pairs) => {
+                let mut builder = build::Builder::new(chunk_start);
+                builder.chunk(pairs.next().expect("pest returns the chunk pair"), &mut file);
+                diags.append(&mut builder.diags);
+            }
+            Err(err) => diags.push(error::convert(err, text, chunk_start)),
+        }
+    }
+    (file, diags)
+}
+
+/// Byte ranges of the top-level items: each starts at a line beginning (column 0) with an item keyword.
+fn chunks(src: &str, start: usize) -> Vec<(usize, usize)> {
+    let mut starts = vec![start];
+    let mut pos = start;
+    for line in src[start..].split_inclusive('\n') {
+        if pos != start && starts_item(line) {
+            starts.push(pos);
+        }
+        pos += line.len();
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (i, &s) in starts.iter().enumerate() {
+        let e = starts.get(i + 1).copied().unwrap_or(src.len());
+        out.push((s, e));
+    }
+    out
+}
+
+fn starts_item(line: &str) -> bool {
+    ["flow", "connector", "trigger"].iter().any(|kw| {
+        line.strip_prefix(kw).is_some_and(|rest| rest.starts_with([' ', '\t']))
+    })
+}
