@@ -15,6 +15,9 @@ pub struct SourceFile {
     pub connectors: Vec<Connector>,
     /// `trigger webhook "/suffix" ...`
     pub triggers: Vec<Trigger>,
+    /// Items that failed to parse, as `(keyword, name)` from their first line, so that the checker does
+    /// not also call them unknown.
+    pub broken: Vec<(String, String)>,
 }
 
 /// `flow NAME ["Label"] { statements }`
@@ -465,7 +468,14 @@ pub enum Root {
 
 impl Root {
     /// All roots, for did-you-mean.
-    pub const ALL: [Root; 6] = [Root::Flow, Root::Extra, Root::Contact, Root::Trigger, Root::Webhook, Root::Input];
+    pub const ALL: [Root; 6] = [
+        Root::Flow,
+        Root::Extra,
+        Root::Contact,
+        Root::Trigger,
+        Root::Webhook,
+        Root::Input,
+    ];
 
     /// Parses a root name.
     pub fn parse(s: &str) -> Option<Root> {

@@ -1,11 +1,75 @@
-//! flowc: a compiler, checker and interpreter for the flow language.
+//! flowc: a compiler, checker and interpreter for the flow language, the textual way to write SMS,
+//! chat and call-centre automations that call webhooks.
+//!
+//! The stages, each a module of its own:
+//!
+//! ```text
+//! source ──syntax──▶ ast::SourceFile ──check──▶ diagnostics
+//!                          │
+//!                          └──compile──▶ program::Program (flat instructions, slots, templates)
+//! ```
+//!
+//! ```
+//! let src = r#"
+//! flow hello {
+//!   wait name timeout 1h
+//!   send "Hello @flow.name!"
+//! }
+//! "#;
+//! let (program, warnings) = flowc::compile_source(src).expect("the flow is valid");
+//! assert!(warnings.is_empty());
+//! assert_eq!(program.flows[0].slots, ["name"]);
+//! ```
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod ast;
-pub mod diagnostic;
-pub mod span;
-pub mod syntax;
 pub mod check;
+pub mod cli;
+pub mod compile;
+pub mod diagnostic;
 pub mod function;
+pub mod program;
+pub mod span;
 pub mod split_test;
+pub mod syntax;
 pub mod types;
+
+use diagnostic::Diagnostic;
+
+/// Parses and checks a source file: the syntax tree and every diagnostic, sorted by position.
+pub fn check_source(src: &str) -> (ast::SourceFile, Vec<Diagnostic>) {
+    let (file, mut diags) = syntax::parse(src);
+    diags.extend(check::check(src, &file));
+    diagnostic::sort(&mut diags);
+    (file, diags)
+}
+
+/// The spans of secrets written literally into connectors. Anything that shows source text (rendered
+/// diagnostics) masks them with [`diagnostic::mask`].
+pub fn secret_spans(file: &ast::SourceFile) -> Vec<span::Span> {
+    use ast::{ConnectorAuth, ExprKind};
+    let mut spans = Vec::new();
+    for c in &file.connectors {
+        let secrets = match &c.auth {
+            ConnectorAuth::Basic { password, .. } => vec![password],
+            ConnectorAuth::Bearer { token } => vec![token],
+            ConnectorAuth::ApiKey { value, .. } => vec![value],
+        };
+        for e in secrets {
+            if !matches!(e.kind, ExprKind::Env(_)) {
+                spans.push(e.span);
+            }
+        }
+    }
+    spans
+}
+
+/// Parses, checks and compiles a source file. Returns the program and the warnings, or every
+/// diagnostic when there is an error.
+pub fn compile_source(src: &str) -> Result<(program::Program, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let (file, diags) = check_source(src);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    Ok((compile::compile(&file), diags))
+}

@@ -152,23 +152,46 @@ impl<'a> Lower<'a> {
 
     fn stmt(&mut self, stmt: &'a Stmt, preds: Vec<Pending>) -> Vec<Pending> {
         let n = self.nodes.len();
-        self.nodes.push(Node { kind: NodeKind::Stmt(stmt), edges: Vec::new() });
+        self.nodes.push(Node {
+            kind: NodeKind::Stmt(stmt),
+            edges: Vec::new(),
+        });
         self.node_of.insert(stmt as *const Stmt, n);
         self.connect(preds, n);
         match &stmt.kind {
-            StmtKind::Numbers { .. } | StmtKind::Send { .. } | StmtKind::Email { .. } => vec![(n, vec![], None)],
+            StmtKind::Numbers { .. } | StmtKind::Send { .. } | StmtKind::Email { .. } => {
+                vec![(n, vec![], None)]
+            }
             StmtKind::Set { name, .. } => {
                 let f = self.fact(Fact::FlowVar(name.node.clone()));
                 vec![(n, vec![f], None)]
             }
-            StmtKind::Wait { name, timeout, on_timeout } => {
+            StmtKind::Wait {
+                name,
+                timeout,
+                on_timeout,
+            } => {
                 let var = self.fact(Fact::FlowVar(name.node.clone()));
                 let input = self.fact(Fact::Input);
                 let at = self.at(stmt.span);
-                let mut outs = vec![(n, vec![var, input], Some((format!("{at}: a reply to `wait {}`", name.node), stmt.span)))];
-                if let (Some(_), Some(block)) = (timeout, on_timeout.first()) {
-                    let label = Some((format!("{at}: `wait {}` times out", name.node), stmt.span));
-                    outs.extend(self.block(block, vec![(n, vec![], label)]));
+                let mut outs = vec![(
+                    n,
+                    vec![var, input],
+                    Some((format!("{at}: a reply to `wait {}`", name.node), stmt.span)),
+                )];
+                for (i, block) in on_timeout.iter().enumerate() {
+                    // Only the first block of a wait with a timeout runs; the checker reports the
+                    // others, which are lowered without predecessors so that they are still checked.
+                    let preds = if i == 0 && timeout.is_some() {
+                        vec![(
+                            n,
+                            vec![],
+                            Some((format!("{at}: `wait {}` times out", name.node), stmt.span)),
+                        )]
+                    } else {
+                        Vec::new()
+                    };
+                    outs.extend(self.block(block, preds));
                 }
                 outs
             }
@@ -180,7 +203,14 @@ impl<'a> Lower<'a> {
                 let meta = self.fact(Fact::WebhookMeta(w.name.node.clone()));
                 let ok = self.fact(Fact::WebhookSucceeded(index));
                 let at = self.at(stmt.span);
-                let mut outs = vec![(n, vec![var, extra, meta, ok], Some((format!("{at}: `webhook {}` succeeds", w.name.node), stmt.span)))];
+                let mut outs = vec![(
+                    n,
+                    vec![var, extra, meta, ok],
+                    Some((
+                        format!("{at}: `webhook {}` succeeds", w.name.node),
+                        stmt.span,
+                    )),
+                )];
                 if let Some(block) = &w.on_failure {
                     let label = Some((format!("{at}: `webhook {}` fails", w.name.node), stmt.span));
                     outs.extend(self.block(block, vec![(n, vec![meta], label)]));
@@ -188,7 +218,11 @@ impl<'a> Lower<'a> {
                 outs
             }
             StmtKind::Split(split) => {
-                let defines: Vec<usize> = split.result.iter().map(|r| self.fact(Fact::FlowVar(r.node.clone()))).collect();
+                let defines: Vec<usize> = split
+                    .result
+                    .iter()
+                    .map(|r| self.fact(Fact::FlowVar(r.node.clone())))
+                    .collect();
                 let mut outs = Vec::new();
                 for case in &split.cases {
                     let what = match &case.test.kind {
@@ -205,7 +239,11 @@ impl<'a> Lower<'a> {
                         let label = Some((format!("{at}: the split goes to `other`"), other.span));
                         outs.extend(self.block(other, vec![(n, defines, label)]));
                     }
-                    None => outs.push((n, defines, Some((format!("{at}: no case of the split matches"), stmt.span)))),
+                    None => outs.push((
+                        n,
+                        defines,
+                        Some((format!("{at}: no case of the split matches"), stmt.span)),
+                    )),
                 }
                 outs
             }
@@ -231,7 +269,16 @@ impl<'a> Graph<'a> {
     pub(crate) fn build(src: &'a str, body: &'a Block) -> Graph<'a> {
         let mut lower = Lower {
             src,
-            nodes: vec![Node { kind: NodeKind::Entry, edges: vec![] }, Node { kind: NodeKind::Exit, edges: vec![] }],
+            nodes: vec![
+                Node {
+                    kind: NodeKind::Entry,
+                    edges: vec![],
+                },
+                Node {
+                    kind: NodeKind::Exit,
+                    edges: vec![],
+                },
+            ],
             facts: HashMap::new(),
             node_of: HashMap::new(),
             steps: HashMap::new(),
@@ -243,7 +290,11 @@ impl<'a> Graph<'a> {
         for (from, target, span) in std::mem::take(&mut lower.gotos) {
             if let Some(&to) = lower.steps.get(target) {
                 let at = lower.at(span);
-                lower.nodes[from].edges.push(Edge { to, defines: vec![], label: Some((format!("{at}: `goto {target}`"), span)) });
+                lower.nodes[from].edges.push(Edge {
+                    to,
+                    defines: vec![],
+                    label: Some((format!("{at}: `goto {target}`"), span)),
+                });
             }
         }
         let mut g = Graph {
@@ -270,7 +321,9 @@ impl<'a> Graph<'a> {
         queued[ENTRY] = true;
         while let Some(node) = work.pop() {
             queued[node] = false;
-            let must_in = self.must[node].clone().expect("a queued node has been reached");
+            let must_in = self.must[node]
+                .clone()
+                .expect("a queued node has been reached");
             let may_in = self.may[node].clone();
             for e in &self.nodes[node].edges {
                 let mut must_out = must_in.clone();

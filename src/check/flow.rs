@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::cfg::{EXIT, Fact, Graph, NodeKind, describe_path};
-use super::{header_key, unknown_connector};
+use super::{header_key, is_broken, unknown_connector};
 use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::function::Function;
@@ -21,6 +21,16 @@ pub(crate) const WEBHOOK_META: &[&str] = &["status", "attempts", "elapsed_ms", "
 const MAX_WAIT_MS: u64 = 365 * 86_400_000;
 const MAX_WEBHOOK_TIMEOUT_MS: u64 = 300_000;
 const MAX_BACKOFF_MS: u64 = 3_600_000;
+
+/// What to report when a fact is missing at a read.
+struct Missing {
+    code: Code,
+    span: Span,
+    message: String,
+    /// Appended to the help line after the path.
+    advice: String,
+    defined_at: Option<Span>,
+}
 
 pub(crate) struct FlowChecker<'a> {
     file: &'a SourceFile,
@@ -40,7 +50,13 @@ pub(crate) struct FlowChecker<'a> {
 }
 
 impl<'a> FlowChecker<'a> {
-    pub(crate) fn run(src: &'a str, file: &'a SourceFile, flow: &'a Flow, triggers: &'a [&'a Trigger], diags: &'a mut Vec<Diagnostic>) {
+    pub(crate) fn run(
+        src: &'a str,
+        file: &'a SourceFile,
+        flow: &'a Flow,
+        triggers: &'a [&'a Trigger],
+        diags: &'a mut Vec<Diagnostic>,
+    ) {
         let graph = Graph::build(src, &flow.body);
         let mut c = FlowChecker {
             file,
@@ -61,10 +77,26 @@ impl<'a> FlowChecker<'a> {
         for (i, stmt) in flow.body.stmts.iter().enumerate() {
             if let StmtKind::Numbers { decimal } = &stmt.kind {
                 if i != 0 {
-                    c.report(Diagnostic::new(Code::NumbersDecimal, stmt.span, "`numbers decimal` must be the first statement of the flow", "not first").with_help("move it to the top of the flow's body"));
+                    c.report(
+                        Diagnostic::new(
+                            Code::NumbersDecimal,
+                            stmt.span,
+                            "`numbers decimal` must be the first statement of the flow",
+                            "not first",
+                        )
+                        .with_help("move it to the top of the flow's body"),
+                    );
                 }
                 if decimal.node != "," && decimal.node != "." {
-                    c.report(Diagnostic::new(Code::NumbersDecimal, decimal.span, format!("\"{}\" is not a decimal separator", decimal.node), "not `,` or `.`").with_help("write `numbers decimal \",\"` (or \".\", the default)"));
+                    c.report(
+                        Diagnostic::new(
+                            Code::NumbersDecimal,
+                            decimal.span,
+                            format!("\"{}\" is not a decimal separator", decimal.node),
+                            "not `,` or `.`",
+                        )
+                        .with_help("write `numbers decimal \",\"` (or \".\", the default)"),
+                    );
                 }
             }
         }
@@ -87,7 +119,10 @@ impl<'a> FlowChecker<'a> {
     // ------------------------------------------------------------ names and types of variables
 
     fn define(&mut self, name: &'a Name, ty: Ty) {
-        let entry = self.vars.entry(name.node.as_str()).or_insert((ty.clone(), name.span));
+        let entry = self
+            .vars
+            .entry(name.node.as_str())
+            .or_insert((ty.clone(), name.span));
         if entry.0 != ty {
             entry.0 = Ty::join(&entry.0, &ty);
         }
@@ -96,7 +131,9 @@ impl<'a> FlowChecker<'a> {
     fn collect_names(&mut self, block: &'a Block) {
         for stmt in &block.stmts {
             match &stmt.kind {
-                StmtKind::Wait { name, on_timeout, .. } => {
+                StmtKind::Wait {
+                    name, on_timeout, ..
+                } => {
                     self.define(name, Ty::Text);
                     for b in on_timeout {
                         self.collect_names(b);
@@ -133,20 +170,19 @@ impl<'a> FlowChecker<'a> {
                 StmtKind::Set { name, .. } => self.define(name, Ty::Json),
                 StmtKind::Step { name, body } => {
                     let first = self.graph.steps.get(name.node.as_str()).copied();
-                    if let Some(first) = first {
-                        if let NodeKind::Stmt(s) = self.graph.nodes[first].kind {
-                            if !std::ptr::eq(s, stmt) {
-                                let first_span = match &s.kind {
-                                    StmtKind::Step { name, .. } => name.span,
-                                    _ => s.span,
-                                };
-                                self.report(
+                    if let Some(first) = first
+                        && let NodeKind::Stmt(s) = self.graph.nodes[first].kind
+                        && !std::ptr::eq(s, stmt)
+                    {
+                        let first_span = match &s.kind {
+                            StmtKind::Step { name, .. } => name.span,
+                            _ => s.span,
+                        };
+                        self.report(
                                     Diagnostic::new(Code::DuplicateName, name.span, format!("the step `{}` is defined twice", name.node), "second step")
                                         .with_label(first_span, "first step")
                                         .with_help("step names are unique within a flow; `goto` needs to know which one"),
                                 );
-                            }
-                        }
                     }
                     self.collect_names(body);
                 }
@@ -162,10 +198,16 @@ impl<'a> FlowChecker<'a> {
                 StmtKind::Set { name, value } => {
                     let ty = self.expr(value, usize::MAX);
                     if let Some(entry) = self.vars.get_mut(name.node.as_str()) {
-                        entry.0 = if entry.0 == Ty::Json { ty } else { Ty::join(&entry.0, &ty) };
+                        entry.0 = if entry.0 == Ty::Json {
+                            ty
+                        } else {
+                            Ty::join(&entry.0, &ty)
+                        };
                     }
                 }
-                StmtKind::Wait { on_timeout, .. } => on_timeout.iter().for_each(|b| self.infer_set_types(b)),
+                StmtKind::Wait { on_timeout, .. } => {
+                    on_timeout.iter().for_each(|b| self.infer_set_types(b))
+                }
                 StmtKind::Webhook(w) => {
                     if let Some(b) = &w.on_failure {
                         self.infer_set_types(b);
@@ -189,22 +231,39 @@ impl<'a> FlowChecker<'a> {
         match &stmt.kind {
             StmtKind::Numbers { .. } | StmtKind::Stop => {}
             StmtKind::Send { text } => self.template(text, node),
-            StmtKind::Wait { timeout, on_timeout, name } => {
+            StmtKind::Wait {
+                timeout,
+                on_timeout,
+                name,
+            } => {
                 if let Some(t) = timeout {
                     self.duration(t, 1000, MAX_WAIT_MS, "a wait timeout");
                 }
                 if !on_timeout.is_empty() && timeout.is_none() {
                     self.report(
-                        Diagnostic::new(Code::TimeoutBlock, on_timeout[0].span, "`on timeout` needs a `timeout`", "never runs")
-                            .with_label(name.span, "this wait has no timeout")
-                            .with_help(format!("write `wait {} timeout 10m {{ on timeout {{ ... }} }}`", name.node)),
+                        Diagnostic::new(
+                            Code::TimeoutBlock,
+                            on_timeout[0].span,
+                            "`on timeout` needs a `timeout`",
+                            "never runs",
+                        )
+                        .with_label(name.span, "this wait has no timeout")
+                        .with_help(format!(
+                            "write `wait {} timeout 10m {{ on timeout {{ ... }} }}`",
+                            name.node
+                        )),
                     );
                 }
                 for extra in on_timeout.iter().skip(1) {
                     self.report(
-                        Diagnostic::new(Code::TimeoutBlock, extra.span, "a wait has at most one `on timeout`", "second `on timeout`")
-                            .with_label(on_timeout[0].span, "first one")
-                            .with_help("merge the blocks into one"),
+                        Diagnostic::new(
+                            Code::TimeoutBlock,
+                            extra.span,
+                            "a wait has at most one `on timeout`",
+                            "second `on timeout`",
+                        )
+                        .with_label(on_timeout[0].span, "first one")
+                        .with_help("merge the blocks into one"),
                     );
                 }
             }
@@ -220,7 +279,15 @@ impl<'a> FlowChecker<'a> {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("define it with `step {} {{ ... }}`", target.node),
                     };
-                    self.report(Diagnostic::new(Code::UnknownStep, target.span, format!("there is no step `{}` in this flow", target.node), "unknown step").with_help(help));
+                    self.report(
+                        Diagnostic::new(
+                            Code::UnknownStep,
+                            target.span,
+                            format!("there is no step `{}` in this flow", target.node),
+                            "unknown step",
+                        )
+                        .with_help(help),
+                    );
                 }
             }
             StmtKind::Email { to, subject, body } => {
@@ -233,11 +300,26 @@ impl<'a> FlowChecker<'a> {
     }
 
     fn duration(&mut self, d: &Spanned<Duration>, min: u64, max: u64, what: &str) {
-        let fmt = |ms: u64| if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{ms}ms") };
+        let fmt = |ms: u64| {
+            if ms.is_multiple_of(1000) {
+                format!("{}s", ms / 1000)
+            } else {
+                format!("{ms}ms")
+            }
+        };
         if d.node.millis < min || d.node.millis > max {
             self.report(
-                Diagnostic::new(Code::DurationRange, d.span, format!("{what} must be between {} and {}", fmt(min), fmt(max)), "out of range")
-                    .with_help(format!("choose a duration from {} to {}", fmt(min), fmt(max))),
+                Diagnostic::new(
+                    Code::DurationRange,
+                    d.span,
+                    format!("{what} must be between {} and {}", fmt(min), fmt(max)),
+                    "out of range",
+                )
+                .with_help(format!(
+                    "choose a duration from {} to {}",
+                    fmt(min),
+                    fmt(max)
+                )),
             );
         }
     }
@@ -247,11 +329,16 @@ impl<'a> FlowChecker<'a> {
         for (_, v) in w.headers.iter().chain(&w.query) {
             self.expr(v, node);
         }
-        if let Some(auth) = &w.auth {
-            if !self.file.connectors.iter().any(|c| c.name.node == auth.node) {
-                let d = unknown_connector(auth, self.file);
-                self.report(d);
-            }
+        if let Some(auth) = &w.auth
+            && !self
+                .file
+                .connectors
+                .iter()
+                .any(|c| c.name.node == auth.node)
+            && !is_broken(self.file, "connector", &auth.node)
+        {
+            let d = unknown_connector(auth, self.file);
+            self.report(d);
         }
         if let Some(body) = &w.body {
             self.body(&body.node, node);
@@ -262,13 +349,20 @@ impl<'a> FlowChecker<'a> {
         if let Some(b) = &w.backoff {
             self.duration(b, 1, MAX_BACKOFF_MS, "a backoff");
         }
-        if let Some(r) = &w.retries {
-            if r.node.fract() != 0.0 || !(0.0..=4.0).contains(&r.node) {
-                self.report(
-                    Diagnostic::new(Code::RetriesRange, r.span, "`retries` must be a whole number from 0 to 4", "out of range")
-                        .with_help("a call is tried at most 5 times: the first attempt and up to 4 retries"),
-                );
-            }
+        if let Some(r) = &w.retries
+            && (r.node.fract() != 0.0 || !(0.0..=4.0).contains(&r.node))
+        {
+            self.report(
+                Diagnostic::new(
+                    Code::RetriesRange,
+                    r.span,
+                    "`retries` must be a whole number from 0 to 4",
+                    "out of range",
+                )
+                .with_help(
+                    "a call is tried at most 5 times: the first attempt and up to 4 retries",
+                ),
+            );
         }
         if w.on_failure.is_none() {
             self.report(
@@ -281,23 +375,40 @@ impl<'a> FlowChecker<'a> {
     fn url(&mut self, url: &'a Template, node: usize) {
         self.template(url, node);
         for part in &url.parts {
-            if let TemplatePart::Text(t) = part {
-                if t.chars().any(char::is_whitespace) {
-                    self.report(
-                        Diagnostic::new(Code::InvalidUrl, url.span, "a URL cannot contain spaces", "contains a space")
-                            .with_help("write %20, or pass values with `query \"name\" = ...`, which encodes them"),
-                    );
-                    return;
-                }
+            if let TemplatePart::Text(t) = part
+                && t.chars().any(char::is_whitespace)
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidUrl,
+                        url.span,
+                        "a URL cannot contain spaces",
+                        "contains a space",
+                    )
+                    .with_help(
+                        "write %20, or pass values with `query \"name\" = ...`, which encodes them",
+                    ),
+                );
+                return;
             }
         }
-        let Some(TemplatePart::Text(prefix)) = url.parts.first() else { return };
+        let Some(TemplatePart::Text(prefix)) = url.parts.first() else {
+            return;
+        };
         let (scheme, rest) = match prefix.split_once("://") {
             Some((s, r)) => (s.to_ascii_lowercase(), r),
             None => {
                 self.report(
-                    Diagnostic::new(Code::InvalidUrl, url.span, "a webhook URL starts with `https://`", "no scheme")
-                        .with_help(format!("write \"https://{}\"", prefix.trim_start_matches('/'))),
+                    Diagnostic::new(
+                        Code::InvalidUrl,
+                        url.span,
+                        "a webhook URL starts with `https://`",
+                        "no scheme",
+                    )
+                    .with_help(format!(
+                        "write \"https://{}\"",
+                        prefix.trim_start_matches('/')
+                    )),
                 );
                 return;
             }
@@ -306,7 +417,12 @@ impl<'a> FlowChecker<'a> {
         let authority = &rest[..host_end];
         let host_complete = host_end < rest.len() || url.parts.len() == 1;
         if authority.is_empty() && url.parts.len() == 1 {
-            self.report(Diagnostic::new(Code::InvalidUrl, url.span, "the URL has no host", "no host").with_help("write the service's address, e.g. \"https://api.example.com/orders\""));
+            self.report(
+                Diagnostic::new(Code::InvalidUrl, url.span, "the URL has no host", "no host")
+                    .with_help(
+                        "write the service's address, e.g. \"https://api.example.com/orders\"",
+                    ),
+            );
             return;
         }
         match scheme.as_str() {
@@ -326,8 +442,13 @@ impl<'a> FlowChecker<'a> {
                 }
             }
             other => self.report(
-                Diagnostic::new(Code::InvalidUrl, url.span, format!("`{other}://` URLs cannot be called"), "unsupported scheme")
-                    .with_help("webhooks call https:// URLs"),
+                Diagnostic::new(
+                    Code::InvalidUrl,
+                    url.span,
+                    format!("`{other}://` URLs cannot be called"),
+                    "unsupported scheme",
+                )
+                .with_help("webhooks call https:// URLs"),
             ),
         }
     }
@@ -365,9 +486,14 @@ impl<'a> FlowChecker<'a> {
                 } else if code.node == 204 && r.body.is_some() {
                     let body_span = r.body.as_ref().map_or(span, |b| b.span);
                     self.report(
-                        Diagnostic::new(Code::InvalidStatus, code.span, "204 No Content cannot have a body", "no content")
-                            .with_label(body_span, "but a body is given")
-                            .with_help("answer 200 with the body, or drop the body"),
+                        Diagnostic::new(
+                            Code::InvalidStatus,
+                            code.span,
+                            "204 No Content cannot have a body",
+                            "no content",
+                        )
+                        .with_label(body_span, "but a body is given")
+                        .with_help("answer 200 with the body, or drop the body"),
                     );
                 }
             }
@@ -375,8 +501,13 @@ impl<'a> FlowChecker<'a> {
                 let ty = self.expr(e, node);
                 if !ty.is_numeric() {
                     self.report(
-                        Diagnostic::new(Code::TypeMismatch, e.span, format!("a status is a number, not {ty}"), "not a number")
-                            .with_help("write a number from 200 to 599, or convert with `number(...)`"),
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            e.span,
+                            format!("a status is a number, not {ty}"),
+                            "not a number",
+                        )
+                        .with_help("write a number from 200 to 599, or convert with `number(...)`"),
                     );
                 }
             }
@@ -403,8 +534,13 @@ impl<'a> FlowChecker<'a> {
                     let ty = self.expr(value, node);
                     if !matches!(op, BinaryOp::Eq | BinaryOp::Ne) && !ty.is_numeric() {
                         self.report(
-                            Diagnostic::new(Code::TypeMismatch, value.span, format!("`{}` compares numbers, but this is {ty}", op.as_str()), "not a number")
-                                .with_help("compare with a number, or convert with `number(...)`"),
+                            Diagnostic::new(
+                                Code::TypeMismatch,
+                                value.span,
+                                format!("`{}` compares numbers, but this is {ty}", op.as_str()),
+                                "not a number",
+                            )
+                            .with_help("compare with a number, or convert with `number(...)`"),
                         );
                     }
                 }
@@ -419,7 +555,15 @@ impl<'a> FlowChecker<'a> {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "tests are has_text, has_any_word, has_all_words, has_phrase, has_only_phrase, has_beginning, has_pattern, has_email, has_phone, has_number and has_number_between/_lt/_lte/_gt/_gte/_eq".into(),
             };
-            self.report(Diagnostic::new(Code::UnknownTest, name.span, format!("there is no test `{}`", name.node), "unknown test").with_help(help));
+            self.report(
+                Diagnostic::new(
+                    Code::UnknownTest,
+                    name.span,
+                    format!("there is no test `{}`", name.node),
+                    "unknown test",
+                )
+                .with_help(help),
+            );
             for a in args {
                 self.expr(a, node);
             }
@@ -428,7 +572,11 @@ impl<'a> FlowChecker<'a> {
         let kinds = test.args();
         let min = kinds.len() - test.optional();
         if args.len() < min || args.len() > kinds.len() {
-            let want = if min == kinds.len() { format!("{min}") } else { format!("{min} or {}", kinds.len()) };
+            let want = if min == kinds.len() {
+                format!("{min}")
+            } else {
+                format!("{min} or {}", kinds.len())
+            };
             let span = args.iter().fold(name.span, |s, a| s.to(a.span));
             let example = match test {
                 SplitTest::HasNumberBetween => "has_number_between 1 10",
@@ -442,65 +590,129 @@ impl<'a> FlowChecker<'a> {
                 _ => "has_any_word \"yes y\"",
             };
             self.report(
-                Diagnostic::new(Code::TestArguments, span, format!("`{}` takes {want} argument(s), not {}", test.name(), args.len()), "wrong number of arguments")
-                    .with_help(format!("for example: `{example}`")),
+                Diagnostic::new(
+                    Code::TestArguments,
+                    span,
+                    format!(
+                        "`{}` takes {want} argument(s), not {}",
+                        test.name(),
+                        args.len()
+                    ),
+                    "wrong number of arguments",
+                )
+                .with_help(format!("for example: `{example}`")),
             );
         }
         for (arg, kind) in args.iter().zip(kinds) {
             let ty = self.expr(arg, node);
             match kind {
                 ArgKind::Number if !ty.is_numeric() => self.report(
-                    Diagnostic::new(Code::TestArguments, arg.span, format!("`{}` expects a number here, not {ty}", test.name()), "not a number")
-                        .with_help("write a number such as `10` or `-2.5`"),
+                    Diagnostic::new(
+                        Code::TestArguments,
+                        arg.span,
+                        format!("`{}` expects a number here, not {ty}", test.name()),
+                        "not a number",
+                    )
+                    .with_help("write a number such as `10` or `-2.5`"),
                 ),
-                ArgKind::Text if !matches!(ty, Ty::Text | Ty::Json | Ty::SplitResult) => self.report(
-                    Diagnostic::new(Code::TestArguments, arg.span, format!("`{}` expects text here, not {ty}", test.name()), "not text")
+                ArgKind::Text if !matches!(ty, Ty::Text | Ty::Json | Ty::SplitResult) => self
+                    .report(
+                        Diagnostic::new(
+                            Code::TestArguments,
+                            arg.span,
+                            format!("`{}` expects text here, not {ty}", test.name()),
+                            "not text",
+                        )
                         .with_help("write the words in double quotes, e.g. \"yes y\""),
-                ),
+                    ),
                 ArgKind::Regex => self.regex(arg),
                 _ => {}
             }
         }
-        if test == SplitTest::HasNumberBetween {
-            if let [Expr { kind: ExprKind::Number(lo), .. }, Expr { kind: ExprKind::Number(hi), .. }] = args {
-                if lo > hi {
-                    let span = args[0].span.to(args[1].span);
-                    self.report(
-                        Diagnostic::new(Code::EmptyRange, span, format!("{lo} is greater than {hi}, so nothing matches"), "empty range")
-                            .with_help(format!("write the smaller bound first: `has_number_between {hi} {lo}`")),
-                    );
-                }
-            }
+        if test == SplitTest::HasNumberBetween
+            && let [
+                Expr {
+                    kind: ExprKind::Number(lo),
+                    ..
+                },
+                Expr {
+                    kind: ExprKind::Number(hi),
+                    ..
+                },
+            ] = args
+            && lo > hi
+        {
+            let span = args[0].span.to(args[1].span);
+            self.report(
+                Diagnostic::new(
+                    Code::EmptyRange,
+                    span,
+                    format!("{lo} is greater than {hi}, so nothing matches"),
+                    "empty range",
+                )
+                .with_help(format!(
+                    "write the smaller bound first: `has_number_between {hi} {lo}`"
+                )),
+            );
         }
-        if test == SplitTest::HasPhone {
-            if let Some(Expr { kind: ExprKind::Str(t), span }) = args.first() {
-                if let Some(cc) = t.as_literal() {
-                    if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()) {
-                        self.report(
-                            Diagnostic::new(Code::TestArguments, *span, format!("\"{cc}\" is not a country code"), "not an ISO 3166 code")
-                                .with_help("write the two-letter country code in capitals, e.g. \"RW\" or \"US\""),
-                        );
-                    }
-                }
-            }
+        if test == SplitTest::HasPhone
+            && let Some(Expr {
+                kind: ExprKind::Str(t),
+                span,
+            }) = args.first()
+            && let Some(cc) = t.as_literal()
+            && (cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            self.report(
+                Diagnostic::new(
+                    Code::TestArguments,
+                    *span,
+                    format!("\"{cc}\" is not a country code"),
+                    "not an ISO 3166 code",
+                )
+                .with_help("write the two-letter country code in capitals, e.g. \"RW\" or \"US\""),
+            );
         }
     }
 
     fn regex(&mut self, arg: &Expr) {
         let ExprKind::Str(t) = &arg.kind else {
             self.report(
-                Diagnostic::new(Code::TestArguments, arg.span, "`has_pattern` takes a regular expression in double quotes", "not a string")
-                    .with_help("write the pattern literally, e.g. `has_pattern \"^order (\\\\d+)\"`"),
+                Diagnostic::new(
+                    Code::TestArguments,
+                    arg.span,
+                    "`has_pattern` takes a regular expression in double quotes",
+                    "not a string",
+                )
+                .with_help("write the pattern literally, e.g. `has_pattern \"^order (\\\\d+)\"`"),
             );
             return;
         };
         let pattern = t.as_literal().unwrap_or_default();
-        if let Err(e) = regex::RegexBuilder::new(&pattern).case_insensitive(true).multi_line(true).size_limit(1 << 20).build() {
+        if let Err(e) = regex::RegexBuilder::new(&pattern)
+            .case_insensitive(true)
+            .multi_line(true)
+            .size_limit(1 << 20)
+            .build()
+        {
             let detail = e.to_string();
-            let last = detail.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim().trim_start_matches("error: ").to_string();
+            let last = detail
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches("error: ")
+                .to_string();
             self.report(
-                Diagnostic::new(Code::InvalidRegex, arg.span, format!("invalid regular expression: {last}"), "does not compile")
-                    .with_help("backslashes are doubled inside strings: write \"\\\\d+\" for the regex \\d+"),
+                Diagnostic::new(
+                    Code::InvalidRegex,
+                    arg.span,
+                    format!("invalid regular expression: {last}"),
+                    "does not compile",
+                )
+                .with_help(
+                    "backslashes are doubled inside strings: write \"\\\\d+\" for the regex \\d+",
+                ),
             );
         }
     }
@@ -543,29 +755,59 @@ impl<'a> FlowChecker<'a> {
             ExprKind::Call { name, args } => {
                 let tys: Vec<Ty> = args.iter().map(|a| self.expr(a, node)).collect();
                 let Some(f) = Function::parse(&name.node) else {
-                    let help = match did_you_mean(&name.node, Function::ALL.iter().map(|f| f.name())) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("functions are {}", Function::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")),
-                    };
-                    self.report(Diagnostic::new(Code::UnknownFunction, name.span, format!("there is no function `{}`", name.node), "unknown function").with_help(help));
+                    let help =
+                        match did_you_mean(&name.node, Function::ALL.iter().map(|f| f.name())) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!(
+                                "functions are {}",
+                                Function::ALL
+                                    .iter()
+                                    .map(|f| f.name())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        };
+                    self.report(
+                        Diagnostic::new(
+                            Code::UnknownFunction,
+                            name.span,
+                            format!("there is no function `{}`", name.node),
+                            "unknown function",
+                        )
+                        .with_help(help),
+                    );
                     return Ty::Json;
                 };
                 let (min, max) = f.arity();
                 if tys.len() < min || tys.len() > max {
-                    let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+                    let want = if min == max {
+                        format!("{min}")
+                    } else {
+                        format!("{min} to {max}")
+                    };
                     self.report(
-                        Diagnostic::new(Code::FunctionArguments, e.span, format!("`{}` takes {want} argument(s), not {}", f.name(), tys.len()), "wrong number of arguments")
-                            .with_help(f.doc()),
+                        Diagnostic::new(
+                            Code::FunctionArguments,
+                            e.span,
+                            format!("`{}` takes {want} argument(s), not {}", f.name(), tys.len()),
+                            "wrong number of arguments",
+                        )
+                        .with_help(f.doc()),
                     );
                 }
                 for &i in f.number_params() {
-                    if let (Some(ty), Some(arg)) = (tys.get(i), args.get(i)) {
-                        if !ty.is_numeric() {
-                            self.report(
-                                Diagnostic::new(Code::TypeMismatch, arg.span, format!("`{}` needs a number here, not {ty}", f.name()), "not a number")
-                                    .with_help("convert text with `number(...)`"),
-                            );
-                        }
+                    if let (Some(ty), Some(arg)) = (tys.get(i), args.get(i))
+                        && !ty.is_numeric()
+                    {
+                        self.report(
+                            Diagnostic::new(
+                                Code::TypeMismatch,
+                                arg.span,
+                                format!("`{}` needs a number here, not {ty}", f.name()),
+                                "not a number",
+                            )
+                            .with_help("convert text with `number(...)`"),
+                        );
                     }
                 }
                 f.result(&tys)
@@ -580,7 +822,15 @@ impl<'a> FlowChecker<'a> {
                 match ty {
                     Ty::List(inner) => {
                         if !ity.is_numeric() {
-                            self.report(Diagnostic::new(Code::TypeMismatch, index.span, format!("a list is indexed by a number, not {ity}"), "not a number").with_help("write e.g. `[0]` for the first item"));
+                            self.report(
+                                Diagnostic::new(
+                                    Code::TypeMismatch,
+                                    index.span,
+                                    format!("a list is indexed by a number, not {ity}"),
+                                    "not a number",
+                                )
+                                .with_help("write e.g. `[0]` for the first item"),
+                            );
                         }
                         *inner
                     }
@@ -593,7 +843,15 @@ impl<'a> FlowChecker<'a> {
                     },
                     Ty::Json | Ty::Null => Ty::Json,
                     other => {
-                        self.report(Diagnostic::new(Code::TypeMismatch, e.span, format!("{other} cannot be indexed"), "not a list or object").with_help("only lists and objects have items"));
+                        self.report(
+                            Diagnostic::new(
+                                Code::TypeMismatch,
+                                e.span,
+                                format!("{other} cannot be indexed"),
+                                "not a list or object",
+                            )
+                            .with_help("only lists and objects have items"),
+                        );
                         Ty::Json
                     }
                 }
@@ -603,13 +861,23 @@ impl<'a> FlowChecker<'a> {
                 match op {
                     UnaryOp::Neg => {
                         if !ty.is_numeric() {
-                            self.mismatch(inner.span, "`-` negates numbers", &ty, "convert with `number(...)`");
+                            self.mismatch(
+                                inner.span,
+                                "`-` negates numbers",
+                                &ty,
+                                "convert with `number(...)`",
+                            );
                         }
                         Ty::Number
                     }
                     UnaryOp::Not => {
                         if !ty.is_boolean() {
-                            self.mismatch(inner.span, "`!` negates true/false", &ty, "compare first, e.g. `!(@flow.x == \"\")`");
+                            self.mismatch(
+                                inner.span,
+                                "`!` negates true/false",
+                                &ty,
+                                "compare first, e.g. `!(@flow.x == \"\")`",
+                            );
                         }
                         Ty::Bool
                     }
@@ -623,7 +891,12 @@ impl<'a> FlowChecker<'a> {
                     Or | And => {
                         for (side, ty) in [(l, &lt), (r, &rt)] {
                             if !ty.is_boolean() {
-                                self.mismatch(side.span, &format!("`{}` combines true/false values", op.as_str()), ty, "compare first, e.g. `@flow.x == \"yes\"`");
+                                self.mismatch(
+                                    side.span,
+                                    &format!("`{}` combines true/false values", op.as_str()),
+                                    ty,
+                                    "compare first, e.g. `@flow.x == \"yes\"`",
+                                );
                             }
                         }
                         Ty::Bool
@@ -632,7 +905,12 @@ impl<'a> FlowChecker<'a> {
                     Lt | Le | Gt | Ge => {
                         for (side, ty) in [(l, &lt), (r, &rt)] {
                             if !ty.is_numeric() {
-                                self.mismatch(side.span, &format!("`{}` compares numbers", op.as_str()), ty, "convert text with `number(...)`");
+                                self.mismatch(
+                                    side.span,
+                                    &format!("`{}` compares numbers", op.as_str()),
+                                    ty,
+                                    "convert text with `number(...)`",
+                                );
                             }
                         }
                         Ty::Bool
@@ -641,12 +919,19 @@ impl<'a> FlowChecker<'a> {
                     Add | Sub | Mul | Div => {
                         for (side, ty) in [(l, &lt), (r, &rt)] {
                             if !ty.is_numeric() {
-                                let help = if matches!(op, Add) && matches!(ty, Ty::Text | Ty::SplitResult) {
+                                let help = if matches!(op, Add)
+                                    && matches!(ty, Ty::Text | Ty::SplitResult)
+                                {
                                     "join texts with `&`; convert text to a number with `number(...)`"
                                 } else {
                                     "convert text with `number(...)`"
                                 };
-                                self.mismatch(side.span, &format!("`{}` works on numbers", op.as_str()), ty, help);
+                                self.mismatch(
+                                    side.span,
+                                    &format!("`{}` works on numbers", op.as_str()),
+                                    ty,
+                                    help,
+                                );
                             }
                         }
                         Ty::Number
@@ -658,7 +943,15 @@ impl<'a> FlowChecker<'a> {
     }
 
     fn mismatch(&mut self, span: Span, what: &str, ty: &Ty, help: &str) {
-        self.report(Diagnostic::new(Code::TypeMismatch, span, format!("{what}, but this is {ty}"), format!("this is {ty}")).with_help(help.to_string()));
+        self.report(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                span,
+                format!("{what}, but this is {ty}"),
+                format!("this is {ty}"),
+            )
+            .with_help(help.to_string()),
+        );
     }
 
     fn lookup(&mut self, ty: &Ty, key: &Spanned<String>, base: Span) -> Ty {
@@ -668,18 +961,32 @@ impl<'a> FlowChecker<'a> {
                 let help = match did_you_mean(&key.node, keys.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`? Declared keys: {}", keys.join(", ")),
                     None if keys.is_empty() => "the declared shape has no keys".to_string(),
-                    None => format!("declared keys: {}; add `{}` to the shape if the data has it", keys.join(", "), key.node),
+                    None => format!(
+                        "declared keys: {}; add `{}` to the shape if the data has it",
+                        keys.join(", "),
+                        key.node
+                    ),
                 };
                 self.report(
-                    Diagnostic::new(Code::UnknownKey, key.span, format!("`{}` is not a key of the declared shape", key.node), "not declared")
-                        .with_help(help),
+                    Diagnostic::new(
+                        Code::UnknownKey,
+                        key.span,
+                        format!("`{}` is not a key of the declared shape", key.node),
+                        "not declared",
+                    )
+                    .with_help(help),
                 );
                 Ty::Json
             }
             Lookup::NotAnObject => {
                 self.report(
-                    Diagnostic::new(Code::TypeMismatch, key.span.to(base), format!("{ty} has no key `{}`", key.node), format!("this is {ty}"))
-                        .with_help("only objects have keys"),
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        key.span.to(base),
+                        format!("{ty} has no key `{}`", key.node),
+                        format!("this is {ty}"),
+                    )
+                    .with_help("only objects have keys"),
                 );
                 Ty::Json
             }
@@ -687,14 +994,23 @@ impl<'a> FlowChecker<'a> {
     }
 
     /// Reports when `fact` does not hold on every path to `node`.
-    fn require(&mut self, node: usize, fact: Fact, code: Code, span: Span, message: String, help_what: &str, defined_at: Option<Span>) -> bool {
+    fn require(&mut self, node: usize, fact: Fact, missing: Missing) -> bool {
         if node == usize::MAX || self.graph.must_have(node, &fact) {
             return true;
         }
         let path = self.graph.path_without(node, &fact);
-        let mut d = Diagnostic::new(code, span, message, "not defined on every path to here")
-            .with_help(format!("it is missing on this path: {}. {help_what}", describe_path(&path)));
-        if let Some(at) = defined_at {
+        let mut d = Diagnostic::new(
+            missing.code,
+            missing.span,
+            missing.message,
+            "not defined on every path to here",
+        )
+        .with_help(format!(
+            "it is missing on this path: {}. {}",
+            describe_path(&path),
+            missing.advice
+        ));
+        if let Some(at) = missing.defined_at {
             d = d.with_label(at, "defined here");
         }
         self.report(d);
@@ -705,7 +1021,9 @@ impl<'a> FlowChecker<'a> {
         let mut rest: &[Spanned<String>] = &r.path;
         let ty = match r.root {
             Root::Flow => {
-                let Some((name, tail)) = r.path.split_first() else { return Ty::Json };
+                let Some((name, tail)) = r.path.split_first() else {
+                    return Ty::Json;
+                };
                 rest = tail;
                 if !self.silent {
                     self.reads.insert(name.node.clone());
@@ -713,49 +1031,94 @@ impl<'a> FlowChecker<'a> {
                 let Some((ty, def)) = self.vars.get(name.node.as_str()).cloned() else {
                     let help = match did_you_mean(&name.node, self.vars.keys().copied()) {
                         Some(s) => format!("did you mean `@flow.{s}`?"),
-                        None => format!("save it first with `wait {0}`, `set {0} = ...`, `split {0} = ...` or `webhook {0} ...`", name.node),
+                        None => format!(
+                            "save it first with `wait {0}`, `set {0} = ...`, `split {0} = ...` or `webhook {0} ...`",
+                            name.node
+                        ),
                     };
                     if node != usize::MAX {
-                        self.report(Diagnostic::new(Code::UnknownVariable, r.span, format!("nothing in this flow saves `@flow.{}`", name.node), "unknown variable").with_help(help));
+                        self.report(
+                            Diagnostic::new(
+                                Code::UnknownVariable,
+                                r.span,
+                                format!("nothing in this flow saves `@flow.{}`", name.node),
+                                "unknown variable",
+                            )
+                            .with_help(help),
+                        );
                     }
                     return Ty::Json;
                 };
-                self.require(
-                    node,
-                    Fact::FlowVar(name.node.clone()),
-                    Code::UndefinedVariable,
-                    r.span,
-                    format!("`@flow.{}` may not be defined here", name.node),
-                    &format!("Define it on that path, or use `default(@flow.{}, \"\")`.", name.node),
-                    Some(def),
-                );
+                let missing = Missing {
+                    code: Code::UndefinedVariable,
+                    span: r.span,
+                    message: format!("`@flow.{}` may not be defined here", name.node),
+                    advice: format!(
+                        "Define it on that path, or use `default(@flow.{}, \"\")`.",
+                        name.node
+                    ),
+                    defined_at: Some(def),
+                };
+                self.require(node, Fact::FlowVar(name.node.clone()), missing);
                 ty
             }
             Root::Input => {
                 self.input_read = true;
-                self.require(node, Fact::Input, Code::UndefinedVariable, r.span, "`@input` may be read before any reply".into(), "`@input` is the last reply to a `wait`.", None);
+                let missing = Missing {
+                    code: Code::UndefinedVariable,
+                    span: r.span,
+                    message: "`@input` may be read before any reply".into(),
+                    advice: "`@input` is the last reply to a `wait`.".into(),
+                    defined_at: None,
+                };
+                self.require(node, Fact::Input, missing);
                 Ty::Text
             }
             Root::Extra => {
                 if node != usize::MAX && self.graph.fact(&Fact::Extra).is_none() {
                     self.report(
-                        Diagnostic::new(Code::ExtraBeforeWebhook, r.span, "`@extra` is read, but this flow calls no webhook", "nothing fills @extra")
-                            .with_help("`@extra` holds the JSON answer of the last successful webhook"),
+                        Diagnostic::new(
+                            Code::ExtraBeforeWebhook,
+                            r.span,
+                            "`@extra` is read, but this flow calls no webhook",
+                            "nothing fills @extra",
+                        )
+                        .with_help("`@extra` holds the JSON answer of the last successful webhook"),
                     );
                     return Ty::Json;
                 }
-                self.require(node, Fact::Extra, Code::ExtraBeforeWebhook, r.span, "`@extra` may be read before any webhook succeeded".into(), "`@extra` is filled by a webhook that succeeds.", None);
+                let missing = Missing {
+                    code: Code::ExtraBeforeWebhook,
+                    span: r.span,
+                    message: "`@extra` may be read before any webhook succeeded".into(),
+                    advice: "`@extra` is filled by a webhook that succeeds.".into(),
+                    defined_at: None,
+                };
+                self.require(node, Fact::Extra, missing);
                 self.extra_type(node)
             }
             Root::Contact => {
-                let Some((field, tail)) = r.path.split_first() else { return Ty::Json };
+                let Some((field, tail)) = r.path.split_first() else {
+                    return Ty::Json;
+                };
                 rest = tail;
                 if !CONTACT_FIELDS.contains(&field.node.as_str()) {
                     let help = match did_you_mean(&field.node, CONTACT_FIELDS.iter().copied()) {
                         Some(s) => format!("did you mean `@contact.{s}`?"),
-                        None => format!("contacts have {}; custom fields are `@contact.fields.NAME`", CONTACT_FIELDS.join(", ")),
+                        None => format!(
+                            "contacts have {}; custom fields are `@contact.fields.NAME`",
+                            CONTACT_FIELDS.join(", ")
+                        ),
                     };
-                    self.report(Diagnostic::new(Code::UnknownVariable, field.span, format!("contacts have no `{}`", field.node), "unknown contact field").with_help(help));
+                    self.report(
+                        Diagnostic::new(
+                            Code::UnknownVariable,
+                            field.span,
+                            format!("contacts have no `{}`", field.node),
+                            "unknown contact field",
+                        )
+                        .with_help(help),
+                    );
                     return Ty::Json;
                 }
                 if field.node == "fields" {
@@ -770,12 +1133,25 @@ impl<'a> FlowChecker<'a> {
             Root::Trigger => {
                 if self.triggers.is_empty() {
                     self.report(
-                        Diagnostic::new(Code::NoTrigger, r.span, format!("no trigger starts `{}`, so `@trigger` is empty", self.flow.name.node), "no trigger")
-                            .with_help(format!("add `trigger webhook \"/{0}\" methods POST {{ start {0} }}`", self.flow.name.node)),
+                        Diagnostic::new(
+                            Code::NoTrigger,
+                            r.span,
+                            format!(
+                                "no trigger starts `{}`, so `@trigger` is empty",
+                                self.flow.name.node
+                            ),
+                            "no trigger",
+                        )
+                        .with_help(format!(
+                            "add `trigger webhook \"/{0}\" methods POST {{ start {0} }}`",
+                            self.flow.name.node
+                        )),
                     );
                     return Ty::Json;
                 }
-                let Some((part, tail)) = r.path.split_first() else { return Ty::Json };
+                let Some((part, tail)) = r.path.split_first() else {
+                    return Ty::Json;
+                };
                 rest = tail;
                 match part.node.as_str() {
                     "headers" => self.trigger_headers(),
@@ -786,31 +1162,51 @@ impl<'a> FlowChecker<'a> {
                             Some(s) => format!("did you mean `@trigger.{s}`?"),
                             None => "a trigger has `headers`, `query` and `body`".into(),
                         };
-                        self.report(Diagnostic::new(Code::UnknownVariable, part.span, format!("a trigger has no `{other}`"), "unknown").with_help(help));
+                        self.report(
+                            Diagnostic::new(
+                                Code::UnknownVariable,
+                                part.span,
+                                format!("a trigger has no `{other}`"),
+                                "unknown",
+                            )
+                            .with_help(help),
+                        );
                         return Ty::Json;
                     }
                 }
             }
             Root::Webhook => {
-                let Some((name, tail)) = r.path.split_first() else { return Ty::Json };
+                let Some((name, tail)) = r.path.split_first() else {
+                    return Ty::Json;
+                };
                 if !self.webhooks.contains_key(name.node.as_str()) {
                     let help = match did_you_mean(&name.node, self.webhooks.keys().copied()) {
                         Some(s) => format!("did you mean `@webhook.{s}`?"),
-                        None => "`@webhook.NAME` describes a `webhook NAME ...` call of this flow".into(),
+                        None => "`@webhook.NAME` describes a `webhook NAME ...` call of this flow"
+                            .into(),
                     };
-                    self.report(Diagnostic::new(Code::UnknownVariable, name.span, format!("this flow has no webhook `{}`", name.node), "unknown webhook").with_help(help));
+                    self.report(
+                        Diagnostic::new(
+                            Code::UnknownVariable,
+                            name.span,
+                            format!("this flow has no webhook `{}`", name.node),
+                            "unknown webhook",
+                        )
+                        .with_help(help),
+                    );
                     return Ty::Json;
                 }
-                self.require(
-                    node,
-                    Fact::WebhookMeta(name.node.clone()),
-                    Code::UndefinedVariable,
-                    r.span,
-                    format!("`@webhook.{}` may be read before the call", name.node),
-                    "It describes the call once it has been made.",
-                    None,
-                );
-                let Some((meta, tail)) = tail.split_first() else { return Ty::Json };
+                let missing = Missing {
+                    code: Code::UndefinedVariable,
+                    span: r.span,
+                    message: format!("`@webhook.{}` may be read before the call", name.node),
+                    advice: "It describes the call once it has been made.".into(),
+                    defined_at: None,
+                };
+                self.require(node, Fact::WebhookMeta(name.node.clone()), missing);
+                let Some((meta, tail)) = tail.split_first() else {
+                    return Ty::Json;
+                };
                 rest = tail;
                 match meta.node.as_str() {
                     "status" | "attempts" | "elapsed_ms" => Ty::Number,
@@ -820,7 +1216,15 @@ impl<'a> FlowChecker<'a> {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => format!("a call has {}", WEBHOOK_META.join(", ")),
                         };
-                        self.report(Diagnostic::new(Code::UnknownKey, meta.span, format!("a webhook call has no `{other}`"), "unknown").with_help(help));
+                        self.report(
+                            Diagnostic::new(
+                                Code::UnknownKey,
+                                meta.span,
+                                format!("a webhook call has no `{other}`"),
+                                "unknown",
+                            )
+                            .with_help(help),
+                        );
                         return Ty::Json;
                     }
                 }
@@ -843,8 +1247,12 @@ impl<'a> FlowChecker<'a> {
             if !self.graph.may_have(node, &Fact::WebhookSucceeded(i)) {
                 continue;
             }
-            let StmtKind::Webhook(w) = &stmt.kind else { continue };
-            let Some(shape) = &w.expect else { return Ty::Json };
+            let StmtKind::Webhook(w) = &stmt.kind else {
+                continue;
+            };
+            let Some(shape) = &w.expect else {
+                return Ty::Json;
+            };
             let t = Ty::from_shape(shape);
             if !matches!(t, Ty::Object(_)) {
                 return Ty::Json;
@@ -870,7 +1278,11 @@ impl<'a> FlowChecker<'a> {
                 .expects
                 .iter()
                 .filter_map(|e| match e {
-                    Expect::Header(name, shape) => Some(crate::types::Field { key: header_key(&name.node), optional: true, ty: Ty::from_shape(shape) }),
+                    Expect::Header(name, shape) => Some(crate::types::Field {
+                        key: header_key(&name.node),
+                        optional: true,
+                        ty: Ty::from_shape(shape),
+                    }),
                     _ => None,
                 })
                 .collect();
@@ -884,7 +1296,11 @@ impl<'a> FlowChecker<'a> {
                 .expects
                 .iter()
                 .filter_map(|e| match e {
-                    Expect::Query(name, shape) => Some(crate::types::Field { key: name.node.clone(), optional: true, ty: Ty::from_shape(shape) }),
+                    Expect::Query(name, shape) => Some(crate::types::Field {
+                        key: name.node.clone(),
+                        optional: true,
+                        ty: Ty::from_shape(shape),
+                    }),
                     _ => None,
                 })
                 .collect();
@@ -907,14 +1323,28 @@ impl<'a> FlowChecker<'a> {
     fn reachability(&mut self, block: &'a Block, parent_reachable: bool) {
         let mut prev_reachable = parent_reachable;
         for (i, stmt) in block.stmts.iter().enumerate() {
-            let node = self.graph.node_of[&(stmt as *const Stmt)];
-            let reachable = self.graph.reachable(node);
+            let reachable = self
+                .graph
+                .node_of
+                .get(&(stmt as *const Stmt))
+                .is_some_and(|&n| self.graph.reachable(n));
             if !reachable && prev_reachable {
                 let last = block.stmts.last().map_or(stmt.span, |s| s.span);
-                let why = if i == 0 { "nothing leads into this block" } else { "the statement before always ends the run or jumps away" };
+                let why = if i == 0 {
+                    "nothing leads into this block"
+                } else {
+                    "the statement before always ends the run or jumps away"
+                };
                 self.report(
-                    Diagnostic::new(Code::Unreachable, stmt.span.to(last), "unreachable statement", "no path reaches this")
-                        .with_help(format!("{why}; remove this code or make it a `step` that a `goto` reaches")),
+                    Diagnostic::new(
+                        Code::Unreachable,
+                        stmt.span.to(last),
+                        "unreachable statement",
+                        "no path reaches this",
+                    )
+                    .with_help(format!(
+                        "{why}; remove this code or make it a `step` that a `goto` reaches"
+                    )),
                 );
             }
             if reachable {
@@ -926,14 +1356,23 @@ impl<'a> FlowChecker<'a> {
 
     fn nested_reachability(&mut self, stmt: &'a Stmt) {
         match &stmt.kind {
-            StmtKind::Wait { on_timeout, .. } => on_timeout.iter().for_each(|b| self.reachability(b, true)),
+            StmtKind::Wait {
+                on_timeout,
+                timeout: Some(_),
+                ..
+            } => on_timeout
+                .iter()
+                .take(1)
+                .for_each(|b| self.reachability(b, true)),
             StmtKind::Webhook(w) => {
                 if let Some(b) = &w.on_failure {
                     self.reachability(b, true);
                 }
             }
             StmtKind::Split(s) => {
-                s.cases.iter().for_each(|c| self.reachability(&c.body, true));
+                s.cases
+                    .iter()
+                    .for_each(|c| self.reachability(&c.body, true));
                 if let Some(o) = &s.other {
                     self.reachability(o, true);
                 }
@@ -945,14 +1384,33 @@ impl<'a> FlowChecker<'a> {
 
     fn respond_rules(&mut self) {
         let responds: Vec<usize> = (0..self.graph.nodes.len())
-            .filter(|&n| matches!(self.graph.nodes[n].kind, NodeKind::Stmt(Stmt { kind: StmtKind::Respond(_), .. })))
+            .filter(|&n| {
+                matches!(
+                    self.graph.nodes[n].kind,
+                    NodeKind::Stmt(Stmt {
+                        kind: StmtKind::Respond(_),
+                        ..
+                    })
+                )
+            })
             .collect();
         for &n in &responds {
             if self.graph.reachable(n) && self.graph.may_have(n, &Fact::Responded) {
                 let span = self.node_span(n);
-                let first = responds.iter().copied().find(|&m| m != n).map(|m| self.node_span(m));
-                let mut d = Diagnostic::new(Code::DoubleRespond, span, "this run may already have responded", "second respond on some path")
-                    .with_help("a caller gets one answer: make sure only one `respond` runs on each path");
+                let first = responds
+                    .iter()
+                    .copied()
+                    .find(|&m| m != n)
+                    .map(|m| self.node_span(m));
+                let mut d = Diagnostic::new(
+                    Code::DoubleRespond,
+                    span,
+                    "this run may already have responded",
+                    "second respond on some path",
+                )
+                .with_help(
+                    "a caller gets one answer: make sure only one `respond` runs on each path",
+                );
                 if let Some(f) = first {
                     d = d.with_label(f, "another respond");
                 }
@@ -969,22 +1427,39 @@ impl<'a> FlowChecker<'a> {
             }
             let (is_end, is_wait) = match &self.graph.nodes[n].kind {
                 NodeKind::Exit => (true, false),
-                NodeKind::Stmt(Stmt { kind: StmtKind::Stop, .. }) => (true, false),
-                NodeKind::Stmt(Stmt { kind: StmtKind::Wait { .. }, .. }) => (false, true),
+                NodeKind::Stmt(Stmt {
+                    kind: StmtKind::Stop,
+                    ..
+                }) => (true, false),
+                NodeKind::Stmt(Stmt {
+                    kind: StmtKind::Wait { .. },
+                    ..
+                }) => (false, true),
                 _ => (false, false),
             };
             if !is_end && !is_wait {
                 continue;
             }
             let path = describe_path(&self.graph.path_without(n, &Fact::Responded));
-            let span = if n == EXIT { Span::new(self.flow.body.span.end - 1, self.flow.body.span.end) } else { self.node_span(n) };
+            let span = if n == EXIT {
+                Span::new(self.flow.body.span.end - 1, self.flow.body.span.end)
+            } else {
+                self.node_span(n)
+            };
             let d = if is_end {
-                Diagnostic::new(Code::MissingRespond, span, "the run can end here without answering its caller", "ends without `respond`")
-                    .with_label(first_respond, "another path responds")
-                    .with_help(format!("the path: {path}. Add a `respond` on it (e.g. `respond status 500`)"))
+                Diagnostic::new(
+                    Code::MissingRespond,
+                    span,
+                    "the run can end here without answering its caller",
+                    "ends without `respond`",
+                )
+                .with_label(first_respond, "another path responds")
+                .with_help(format!(
+                    "the path: {path}. Add a `respond` on it (e.g. `respond status 500`)"
+                ))
             } else {
                 Diagnostic::new(Code::WaitBeforeRespond, span, "the caller is still waiting for its answer at this `wait`", "waits before responding")
-                    .with_label(first_respond, "the respond comes later")
+                    .with_label(first_respond, "the answer is sent here")
                     .with_help(format!("the path: {path}. `respond` first (e.g. `respond 202`), then wait for the contact"))
             };
             self.report(d);
@@ -1006,7 +1481,10 @@ impl<'a> FlowChecker<'a> {
         collect_results(&self.flow.body, &mut defs);
         let mut warned: HashSet<&str> = HashSet::new();
         for (name, kind) in defs {
-            if self.reads.contains(&name.node) || (kind == "wait" && self.input_read) || !warned.insert(&name.node) {
+            if self.reads.contains(&name.node)
+                || (kind == "wait" && self.input_read)
+                || !warned.insert(&name.node)
+            {
                 continue;
             }
             self.report(
@@ -1023,10 +1501,18 @@ impl<'a> FlowChecker<'a> {
     fn sends_all_results(&self, block: &'a Block) -> bool {
         block.stmts.iter().any(|s| match &s.kind {
             StmtKind::Webhook(w) => {
-                (w.body.is_none() && w.method.node.has_body()) || w.on_failure.as_ref().is_some_and(|b| self.sends_all_results(b))
+                (w.body.is_none() && w.method.node.has_body())
+                    || w.on_failure
+                        .as_ref()
+                        .is_some_and(|b| self.sends_all_results(b))
             }
-            StmtKind::Wait { on_timeout, .. } => on_timeout.iter().any(|b| self.sends_all_results(b)),
-            StmtKind::Split(sp) => sp.cases.iter().any(|c| self.sends_all_results(&c.body)) || sp.other.as_ref().is_some_and(|o| self.sends_all_results(o)),
+            StmtKind::Wait { on_timeout, .. } => {
+                on_timeout.iter().any(|b| self.sends_all_results(b))
+            }
+            StmtKind::Split(sp) => {
+                sp.cases.iter().any(|c| self.sends_all_results(&c.body))
+                    || sp.other.as_ref().is_some_and(|o| self.sends_all_results(o))
+            }
             StmtKind::Step { body, .. } => self.sends_all_results(body),
             _ => false,
         })
@@ -1036,7 +1522,9 @@ impl<'a> FlowChecker<'a> {
 fn collect_results<'a>(block: &'a Block, out: &mut Vec<(&'a Name, &'static str)>) {
     for s in &block.stmts {
         match &s.kind {
-            StmtKind::Wait { name, on_timeout, .. } => {
+            StmtKind::Wait {
+                name, on_timeout, ..
+            } => {
                 out.push((name, "wait"));
                 on_timeout.iter().for_each(|b| collect_results(b, out));
             }

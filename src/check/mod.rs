@@ -14,7 +14,11 @@ use crate::span::{Span, Spanned};
 pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     duplicates(file.flows.iter().map(|f| &f.name), "flow", &mut diags);
-    duplicates(file.connectors.iter().map(|c| &c.name), "connector", &mut diags);
+    duplicates(
+        file.connectors.iter().map(|c| &c.name),
+        "connector",
+        &mut diags,
+    );
     for c in &file.connectors {
         connector(c, &mut diags);
     }
@@ -24,9 +28,16 @@ pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
         trigger(t, file, &mut diags);
         if let Some(&first) = suffixes.get(t.suffix.node.as_str()) {
             diags.push(
-                Diagnostic::new(Code::DuplicateName, t.suffix.span, format!("two triggers listen on \"{}\"", t.suffix.node), "second trigger")
-                    .with_label(first, "first trigger")
-                    .with_help("give each trigger its own suffix, or list several methods on one trigger"),
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    t.suffix.span,
+                    format!("two triggers listen on \"{}\"", t.suffix.node),
+                    "second trigger",
+                )
+                .with_label(first, "first trigger")
+                .with_help(
+                    "give each trigger its own suffix, or list several methods on one trigger",
+                ),
             );
         } else {
             suffixes.insert(&t.suffix.node, t.suffix.span);
@@ -36,7 +47,10 @@ pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
         }
     }
     for f in &file.flows {
-        let triggers = starters.get(f.name.node.as_str()).cloned().unwrap_or_default();
+        let triggers = starters
+            .get(f.name.node.as_str())
+            .cloned()
+            .unwrap_or_default();
         flow::FlowChecker::run(src, file, f, &triggers, &mut diags);
     }
     diags
@@ -48,9 +62,14 @@ fn duplicates<'a>(names: impl Iterator<Item = &'a Name>, what: &str, diags: &mut
     for n in names {
         if let Some(&first) = seen.get(n.node.as_str()) {
             diags.push(
-                Diagnostic::new(Code::DuplicateName, n.span, format!("the {what} `{}` is defined twice", n.node), format!("second {what}"))
-                    .with_label(first, format!("first {what}"))
-                    .with_help(format!("rename one of them; {what} names are unique")),
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    n.span,
+                    format!("the {what} `{}` is defined twice", n.node),
+                    format!("second {what}"),
+                )
+                .with_label(first, format!("first {what}"))
+                .with_help(format!("rename one of them; {what} names are unique")),
             );
         } else {
             seen.insert(&n.node, n.span);
@@ -76,38 +95,77 @@ fn connector(c: &Connector, diags: &mut Vec<Diagnostic>) {
             }
             ExprKind::Str(t) if t.as_literal().is_some() && what == "user" => {}
             ExprKind::Str(_) | ExprKind::Number(_) => diags.push(
-                Diagnostic::new(Code::LiteralSecret, e.span, format!("the connector's {what} is written into the file"), "secret in source")
-                    .with_help(format!("read it from the environment: `env \"{}_{}\"`", c.name.node.to_uppercase(), what.to_uppercase())),
+                Diagnostic::new(
+                    Code::LiteralSecret,
+                    e.span,
+                    format!("the connector's {what} is written into the file"),
+                    "secret in source",
+                )
+                .with_help(format!(
+                    "read it from the environment: `env \"{}_{}\"`",
+                    c.name.node.to_uppercase(),
+                    what.to_uppercase()
+                )),
             ),
             _ => diags.push(
-                Diagnostic::new(Code::TypeMismatch, e.span, format!("a connector's {what} must be `env \"VAR\"` or literal text"), "not allowed here")
-                    .with_help("connectors are read when the file loads; they cannot use flow variables"),
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    e.span,
+                    format!("a connector's {what} must be `env \"VAR\"` or literal text"),
+                    "not allowed here",
+                )
+                .with_help(
+                    "connectors are read when the file loads; they cannot use flow variables",
+                ),
             ),
         }
     }
 }
 
 fn valid_env_name(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !s.as_bytes()[0].is_ascii_digit()
+    !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
 }
 
 fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
     let suffix = &t.suffix.node;
     if !suffix.starts_with('/') {
         diags.push(
-            Diagnostic::new(Code::InvalidSuffix, t.suffix.span, format!("the suffix \"{suffix}\" does not start with `/`"), "missing leading `/`")
-                .with_help(format!("write \"/{}\"", suffix.trim_start_matches('/'))),
+            Diagnostic::new(
+                Code::InvalidSuffix,
+                t.suffix.span,
+                format!("the suffix \"{suffix}\" does not start with `/`"),
+                "missing leading `/`",
+            )
+            .with_help(format!("write \"/{}\"", suffix.trim_start_matches('/'))),
         );
     }
     if suffix.chars().any(char::is_whitespace) {
         diags.push(
-            Diagnostic::new(Code::InvalidSuffix, t.suffix.span, "a trigger suffix cannot contain spaces", "contains a space")
-                .with_help(format!("use hyphens or underscores instead, e.g. \"{}\"", suffix.split_whitespace().collect::<Vec<_>>().join("-"))),
+            Diagnostic::new(
+                Code::InvalidSuffix,
+                t.suffix.span,
+                "a trigger suffix cannot contain spaces",
+                "contains a space",
+            )
+            .with_help(format!(
+                "use hyphens or underscores instead, e.g. \"{}\"",
+                suffix.split_whitespace().collect::<Vec<_>>().join("-")
+            )),
         );
-    } else if let Some(bad) = suffix.chars().find(|c| !(c.is_ascii_alphanumeric() || "/-_.~".contains(*c))) {
+    } else if let Some(bad) = suffix
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/-_.~".contains(*c)))
+    {
         diags.push(
-            Diagnostic::new(Code::InvalidSuffix, t.suffix.span, format!("`{bad}` is not allowed in a trigger suffix"), "invalid character")
-                .with_help("suffixes use letters, digits and - _ . ~ /"),
+            Diagnostic::new(
+                Code::InvalidSuffix,
+                t.suffix.span,
+                format!("`{bad}` is not allowed in a trigger suffix"),
+                "invalid character",
+            )
+            .with_help("suffixes use letters, digits and - _ . ~ /"),
         );
     }
     let mut seen: Vec<&str> = Vec::new();
@@ -119,14 +177,31 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
             } else {
                 "a trigger accepts POST, GET, DELETE and PATCH".to_string()
             };
-            diags.push(Diagnostic::new(Code::TriggerMethod, m.span, format!("`{}` is not a trigger method", m.node), "not allowed").with_help(help));
+            diags.push(
+                Diagnostic::new(
+                    Code::TriggerMethod,
+                    m.span,
+                    format!("`{}` is not a trigger method", m.node),
+                    "not allowed",
+                )
+                .with_help(help),
+            );
         } else if seen.contains(&m.node.as_str()) {
-            diags.push(Diagnostic::new(Code::DuplicateName, m.span, format!("`{}` is listed twice", m.node), "listed before").with_help("list each method once"));
+            diags.push(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    m.span,
+                    format!("`{}` is listed twice", m.node),
+                    "listed before",
+                )
+                .with_help("list each method once"),
+            );
         }
         seen.push(&m.node);
     }
     match &t.auth {
         Some(TriggerAuth::Connector(name)) => match file.connectors.iter().find(|c| c.name.node == name.node) {
+            None if is_broken(file, "connector", &name.node) => {}
             None => diags.push(unknown_connector(name, file)),
             Some(c) if !matches!(c.auth, ConnectorAuth::ApiKey { .. }) => diags.push(
                 Diagnostic::new(Code::TriggerAuth, name.span, format!("`{}` is not an `api_key` connector", name.node), "cannot check incoming requests")
@@ -141,25 +216,56 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
         ),
         _ => {}
     }
-    let (mut body, mut headers, mut queries): (Option<Span>, Vec<&Spanned<String>>, Vec<&Spanned<String>>) = (None, vec![], vec![]);
+    let (mut body, mut headers, mut queries): (
+        Option<Span>,
+        Vec<&Spanned<String>>,
+        Vec<&Spanned<String>>,
+    ) = (None, vec![], vec![]);
     for e in &t.expects {
         match e {
             Expect::Body(shape) => {
                 if let Some(first) = body {
-                    diags.push(Diagnostic::new(Code::DuplicateOption, shape.span, "`expect body` is given twice", "second one").with_label(first, "first one").with_help("declare the body once"));
+                    diags.push(
+                        Diagnostic::new(
+                            Code::DuplicateOption,
+                            shape.span,
+                            "`expect body` is given twice",
+                            "second one",
+                        )
+                        .with_label(first, "first one")
+                        .with_help("declare the body once"),
+                    );
                 }
                 body = Some(shape.span);
             }
             Expect::Header(name, _) => {
                 let norm = header_key(&name.node);
                 if let Some(first) = headers.iter().find(|h| header_key(&h.node) == norm) {
-                    diags.push(Diagnostic::new(Code::DuplicateOption, name.span, format!("header \"{}\" is declared twice", name.node), "second one").with_label(first.span, "first one").with_help("header names are compared without regard to case"));
+                    diags.push(
+                        Diagnostic::new(
+                            Code::DuplicateOption,
+                            name.span,
+                            format!("header \"{}\" is declared twice", name.node),
+                            "second one",
+                        )
+                        .with_label(first.span, "first one")
+                        .with_help("header names are compared without regard to case"),
+                    );
                 }
                 headers.push(name);
             }
             Expect::Query(name, _) => {
                 if let Some(first) = queries.iter().find(|q| q.node == name.node) {
-                    diags.push(Diagnostic::new(Code::DuplicateOption, name.span, format!("query \"{}\" is declared twice", name.node), "second one").with_label(first.span, "first one").with_help("declare each parameter once"));
+                    diags.push(
+                        Diagnostic::new(
+                            Code::DuplicateOption,
+                            name.span,
+                            format!("query \"{}\" is declared twice", name.node),
+                            "second one",
+                        )
+                        .with_label(first.span, "first one")
+                        .with_help("declare each parameter once"),
+                    );
                 }
                 queries.push(name);
             }
@@ -167,26 +273,54 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
     }
     match t.starts.as_slice() {
         [] => diags.push(
-            Diagnostic::new(Code::TriggerStart, t.span, "this trigger starts no flow", "no `start`")
-                .with_help("add `start FLOW` inside the trigger's block"),
+            Diagnostic::new(
+                Code::TriggerStart,
+                t.span,
+                "this trigger starts no flow",
+                "no `start`",
+            )
+            .with_help("add `start FLOW` inside the trigger's block"),
         ),
         [start, rest @ ..] => {
             for extra in rest {
                 diags.push(
-                    Diagnostic::new(Code::TriggerStart, extra.span, "a trigger starts exactly one flow", "second `start`")
-                        .with_label(start.span, "first `start`")
-                        .with_help("use one trigger per flow"),
+                    Diagnostic::new(
+                        Code::TriggerStart,
+                        extra.span,
+                        "a trigger starts exactly one flow",
+                        "second `start`",
+                    )
+                    .with_label(start.span, "first `start`")
+                    .with_help("use one trigger per flow"),
                 );
             }
-            if !file.flows.iter().any(|f| f.name.node == start.node) {
-                let help = match did_you_mean(&start.node, file.flows.iter().map(|f| f.name.node.as_str())) {
+            if !file.flows.iter().any(|f| f.name.node == start.node)
+                && !is_broken(file, "flow", &start.node)
+            {
+                let help = match did_you_mean(
+                    &start.node,
+                    file.flows.iter().map(|f| f.name.node.as_str()),
+                ) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "name a flow defined in this file".to_string(),
                 };
-                diags.push(Diagnostic::new(Code::UnknownFlow, start.span, format!("there is no flow `{}`", start.node), "unknown flow").with_help(help));
+                diags.push(
+                    Diagnostic::new(
+                        Code::UnknownFlow,
+                        start.span,
+                        format!("there is no flow `{}`", start.node),
+                        "unknown flow",
+                    )
+                    .with_help(help),
+                );
             }
         }
     }
+}
+
+/// Whether an item of this kind and name exists but failed to parse (already reported).
+pub(crate) fn is_broken(file: &SourceFile, kind: &str, name: &str) -> bool {
+    file.broken.iter().any(|(k, n)| k == kind && n == name)
 }
 
 /// How a header name is read in references: lower case, `-` as `_`.
@@ -195,9 +329,18 @@ pub(crate) fn header_key(name: &str) -> String {
 }
 
 pub(crate) fn unknown_connector(name: &Name, file: &SourceFile) -> Diagnostic {
-    let help = match did_you_mean(&name.node, file.connectors.iter().map(|c| c.name.node.as_str())) {
+    let help = match did_you_mean(
+        &name.node,
+        file.connectors.iter().map(|c| c.name.node.as_str()),
+    ) {
         Some(s) => format!("did you mean `{s}`?"),
         None => format!("define it: `connector {} bearer env \"TOKEN\"`", name.node),
     };
-    Diagnostic::new(Code::UnknownConnector, name.span, format!("there is no connector `{}`", name.node), "unknown connector").with_help(help)
+    Diagnostic::new(
+        Code::UnknownConnector,
+        name.span,
+        format!("there is no connector `{}`", name.node),
+        "unknown connector",
+    )
+    .with_help(help)
 }

@@ -36,10 +36,18 @@ pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
         match FlowParser::parse(Rule::chunk, text) {
             Ok(mut pairs) => {
                 let mut builder = build::Builder::new(chunk_start);
-                builder.chunk(pairs.next().expect("pest returns the chunk pair"), &mut file);
+                builder.chunk(
+                    pairs.next().expect("pest returns the chunk pair"),
+                    &mut file,
+                );
                 diags.append(&mut builder.diags);
             }
-            Err(err) => diags.push(error::convert(err, text, chunk_start)),
+            Err(err) => {
+                diags.push(error::convert(err, text, chunk_start));
+                if let Some(item) = broken_item(text) {
+                    file.broken.push(item);
+                }
+            }
         }
     }
     (file, diags)
@@ -63,8 +71,22 @@ fn chunks(src: &str, start: usize) -> Vec<(usize, usize)> {
     out
 }
 
+/// The keyword and name of the item a chunk holds (`flow order_event {` → `("flow", "order_event")`).
+fn broken_item(chunk: &str) -> Option<(String, String)> {
+    let line = chunk.lines().find(|l| starts_item(l))?;
+    let mut words = line.split_whitespace();
+    let kw = words.next()?.to_string();
+    let name: String = words
+        .next()?
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some((kw, name))
+}
+
 fn starts_item(line: &str) -> bool {
     ["flow", "connector", "trigger"].iter().any(|kw| {
-        line.strip_prefix(kw).is_some_and(|rest| rest.starts_with([' ', '\t']))
+        line.strip_prefix(kw)
+            .is_some_and(|rest| rest.starts_with([' ', '\t']))
     })
 }

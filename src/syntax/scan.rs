@@ -25,8 +25,14 @@ enum Ctx {
 }
 
 fn indent_at(src: &[u8], pos: usize) -> usize {
-    let line_start = src[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    src[line_start..].iter().take_while(|&&b| b == b' ' || b == b'\t').count()
+    let line_start = src[..pos]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    src[line_start..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count()
 }
 
 /// Scans `src`. Plain strings (regexes, labels) are scanned like templates, so a literal `@(` inside one
@@ -47,7 +53,9 @@ pub(super) fn scan(src: &str) -> Option<Finding> {
                 b'\\' if i + 1 < b.len() && b[i + 1] != b'\n' => i += 1,
                 b'\n' | b'\r' => return Some(Finding::UnterminatedString(start)),
                 b'@' if b.get(i + 1) == Some(&b'@') => i += 1,
-                b'@' if b.get(i + 1) == Some(&b'(') && !(i > 0 && b[i - 1].is_ascii_alphanumeric()) => {
+                b'@' if b.get(i + 1) == Some(&b'(')
+                    && !(i > 0 && b[i - 1].is_ascii_alphanumeric()) =>
+                {
                     depth += 1;
                     if depth > MAX_DEPTH {
                         return Some(Finding::TooDeep(i));
@@ -80,7 +88,10 @@ pub(super) fn scan(src: &str) -> Option<Finding> {
                     // A `}` at a lower indentation than the block on top of the stack suggests that block
                     // lost its own `}`.
                     if let Some(&Ctx::Bracket(b'{', open, indent)) = stack.last() {
-                        let line_start = b[..i].iter().rposition(|&x| x == b'\n').map_or(0, |p| p + 1);
+                        let line_start = b[..i]
+                            .iter()
+                            .rposition(|&x| x == b'\n')
+                            .map_or(0, |p| p + 1);
                         let only_ws = b[line_start..i].iter().all(|&x| x == b' ' || x == b'\t');
                         if only_ws && i - line_start < indent && suspect_unclosed.is_none() {
                             suspect_unclosed = Some(open);

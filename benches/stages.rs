@@ -1,0 +1,107 @@
+//! Criterion benchmarks, one group per stage: parse+check and compile, over the bundled examples and a
+//! generated ~1 MB file. Run with `cargo bench --bench stages`.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+
+/// A realistic flow, repeated with fresh names until the file is about `target` bytes.
+fn generated(target: usize) -> String {
+    let mut out = String::from("connector orders bearer env \"ORDERS_TOKEN\"\n\n");
+    let mut i = 0;
+    while out.len() < target {
+        out.push_str(&format!(
+            r#"// flow number {i}
+flow order_status_{i} "Order Status Checker {i}" {{
+  step ask {{
+    send "Hi @contact.name! What is your order number?"
+    wait lookup_response timeout 10m {{
+      on timeout {{ send "No answer, goodbye."; stop }}
+    }}
+  }}
+  webhook lookup_webhook POST "https://orders.example.com/lookup/@(url_encode(@flow.lookup_response))" {{
+    auth orders
+    header "X-Order" = @flow.lookup_response
+    body json {{ "order": @flow.lookup_response, "contact": @contact.name, "n": {i} }}
+    timeout 5s
+    retries 3
+    expect json {{ status: text, number: text, ship_date?: text, delivery_date?: text }}
+    on failure {{
+      email "ops@example.com" subject "Order lookup failed" body "Order @flow.lookup_response: @webhook.lookup_webhook.error"
+      send "Sorry, we cannot look orders up right now."
+      stop
+    }}
+  }}
+  split status = @extra.status {{
+    case has_all_words "shipped" as Shipped {{
+      send "Order @extra.number shipped on @extra.ship_date and arrives @extra.delivery_date."
+    }}
+    case has_any_word "pending processing" as Pending {{ send "Order @extra.number is still pending." }}
+    case has_number_between 1 {i} as Numbered {{ set total = number(@flow.lookup_response) * 2 + 1 }}
+    other {{
+      send "I could not find order @flow.lookup_response (@flow.status.category). Please send it again."
+      goto ask
+    }}
+  }}
+}}
+
+"#
+        ));
+        i += 1;
+    }
+    out
+}
+
+fn examples() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("examples").expect("run from the crate root") {
+        let path = entry.expect("readable examples").path();
+        if path.extension().is_some_and(|e| e == "flow") {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            out.push((
+                name,
+                std::fs::read_to_string(&path).expect("readable example"),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn parse_check(c: &mut Criterion) {
+    let big = generated(1 << 20);
+    assert!(
+        flowc::check_source(&big).1.iter().all(|d| !d.is_error()),
+        "the generated file is valid"
+    );
+    let mut group = c.benchmark_group("parse_check");
+    group.throughput(Throughput::Bytes(big.len() as u64));
+    group.sample_size(20);
+    group.bench_function("generated_1mb", |b| {
+        b.iter(|| flowc::check_source(black_box(&big)))
+    });
+    group.bench_function("parse_only_1mb", |b| {
+        b.iter(|| flowc::syntax::parse(black_box(&big)))
+    });
+    for (name, src) in examples() {
+        group.throughput(Throughput::Bytes(src.len() as u64));
+        group.bench_function(format!("example_{name}"), |b| {
+            b.iter(|| flowc::check_source(black_box(&src)))
+        });
+    }
+    group.finish();
+}
+
+fn compile(c: &mut Criterion) {
+    let big = generated(1 << 20);
+    let (file, _) = flowc::check_source(&big);
+    let mut group = c.benchmark_group("compile");
+    group.throughput(Throughput::Bytes(big.len() as u64));
+    group.sample_size(20);
+    group.bench_function("generated_1mb", |b| {
+        b.iter(|| flowc::compile::compile(black_box(&file)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse_check, compile);
+criterion_main!(benches);

@@ -1,0 +1,293 @@
+//! The `flowc` command line: subcommands and exit codes (0 ok, 1 diagnostics, 2 usage or I/O).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
+
+/// Exit status for success.
+const OK: u8 = 0;
+/// Exit status when a checked file has errors.
+const DIAGNOSTICS: u8 = 1;
+/// Exit status for bad arguments or unreadable files.
+const USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "flowc",
+    version,
+    about = "Check, compile and run .flow files: SMS, chat and call-centre automations as text."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and type-check files; a directory means every .flow file below it.
+    Check {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Exit 1 on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Print the compiled program as stable, pretty JSON.
+    Compile {
+        /// The .flow file.
+        file: PathBuf,
+    },
+    /// Explain a diagnostic code, e.g. `flowc explain undefined_variable`; without a code, list them.
+    Explain {
+        /// The code, with or without its `flowc::check::` prefix.
+        code: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Rendered reports with source excerpts.
+    Human,
+    /// A JSON array with one object per diagnostic.
+    Json,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { USAGE } else { OK });
+        }
+    };
+    // Parsing and checking recurse on nesting (bounded at 100 levels); a generous stack keeps that far
+    // from the limit on every platform.
+    let worker = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || run(cli));
+    let code = match worker.map(|h| h.join()) {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!("flowc: internal error");
+            USAGE
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Check {
+            paths,
+            format,
+            deny_warnings,
+        } => check(&paths, format, deny_warnings),
+        Command::Compile { file } => compile(&file),
+        Command::Explain { code } => explain(code.as_deref()),
+    }
+}
+
+fn color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Every `.flow` file named or below a named directory, in a stable order.
+fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p)
+            .map_err(|e| format!("cannot read {}: {}", p.display(), io_reason(&e)))?;
+        if meta.is_dir() {
+            let before = out.len();
+            walk(p, &mut out)
+                .map_err(|e| format!("cannot read {}: {}", p.display(), io_reason(&e)))?;
+            if out.len() == before {
+                return Err(format!("no .flow files found under {}", p.display()));
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "flow") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::InvalidData => "not UTF-8 text".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))
+}
+
+fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
+    let files = match collect(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("flowc: {e}");
+            return USAGE;
+        }
+    };
+    let mut json = Vec::new();
+    let (mut errors, mut warnings) = (0usize, 0usize);
+    let color = color();
+    let mut stderr = std::io::stderr().lock();
+    for path in &files {
+        let src = match read(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("flowc: {e}");
+                return USAGE;
+            }
+        };
+        let name = path.display().to_string();
+        let (file, diags) = crate::check_source(&src);
+        let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&file));
+        for d in &diags {
+            match d.severity {
+                Severity::Error => errors += 1,
+                Severity::Warning => warnings += 1,
+            }
+            match format {
+                Format::Human => {
+                    let _ = write!(stderr, "{}", d.render(&name, &shown, color));
+                }
+                Format::Json => json.push(d.to_json(&name, &src)),
+            }
+        }
+    }
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into())
+        ),
+        Format::Human => {
+            let _ = writeln!(stderr, "{}", summary(files.len(), errors, warnings));
+        }
+    }
+    if errors > 0 || (deny_warnings && warnings > 0) {
+        DIAGNOSTICS
+    } else {
+        OK
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn summary(files: usize, errors: usize, warnings: usize) -> String {
+    format!(
+        "checked {}: {}, {}",
+        plural(files, "file"),
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    )
+}
+
+fn report(name: &str, src: &str, diags: &[Diagnostic]) {
+    let color = color();
+    let mut stderr = std::io::stderr().lock();
+    for d in diags {
+        let _ = write!(stderr, "{}", d.render(name, src, color));
+    }
+}
+
+fn compile(path: &Path) -> u8 {
+    let src = match read(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("flowc: {e}");
+            return USAGE;
+        }
+    };
+    let name = path.display().to_string();
+    let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
+    match crate::compile_source(&src) {
+        Ok((program, warnings)) => {
+            report(&name, &shown, &warnings);
+            match serde_json::to_string_pretty(&program) {
+                Ok(json) => {
+                    println!("{json}");
+                    OK
+                }
+                Err(e) => {
+                    eprintln!("flowc: cannot print the program: {e}");
+                    USAGE
+                }
+            }
+        }
+        Err(diags) => {
+            report(&name, &shown, &diags);
+            let errors = diags.iter().filter(|d| d.is_error()).count();
+            eprintln!("flowc: {} not compiled: {}", name, plural(errors, "error"));
+            DIAGNOSTICS
+        }
+    }
+}
+
+fn explain(code: Option<&str>) -> u8 {
+    let Some(code) = code else {
+        println!("Diagnostic codes (flowc explain CODE shows one):\n");
+        for c in Code::ALL {
+            println!(
+                "  {:<42} {:<8} {}",
+                c.as_str(),
+                c.severity().as_str(),
+                c.summary()
+            );
+        }
+        return OK;
+    };
+    match Code::lookup(code) {
+        Some(c) => {
+            print!("{}", c.page());
+            OK
+        }
+        None => {
+            let names = Code::ALL
+                .iter()
+                .map(|c| c.as_str().rsplit("::").next().unwrap_or(""));
+            match crate::diagnostic::did_you_mean(code.rsplit("::").next().unwrap_or(code), names) {
+                Some(s) => eprintln!(
+                    "flowc: unknown code `{code}`; did you mean `{s}`? (`flowc explain` lists all codes)"
+                ),
+                None => eprintln!("flowc: unknown code `{code}` (`flowc explain` lists all codes)"),
+            }
+            USAGE
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! AST → [`Program`]: flattens blocks into instructions with jump targets, resolves `@flow.NAME` and
+//! `@webhook.NAME` to slots, folds constant templates, and fills in defaults. Runs only on files the
+//! checker accepted; on anything it cannot resolve it degrades (a jump to the end, a `null`) rather than
+//! panic.
+
+use std::collections::HashMap;
+
+use crate::ast::*;
+use crate::program::*;
+use crate::split_test::SplitTest;
+
+/// Default per-attempt webhook timeout (LANGUAGE.md §6).
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// Default first retry delay.
+pub const DEFAULT_BACKOFF_MS: u64 = 1_000;
+
+/// Compiles a checked file.
+pub fn compile(file: &SourceFile) -> Program {
+    let connectors: Vec<ConnectorDef> = file.connectors.iter().map(connector).collect();
+    let connector_index = |name: &str| file.connectors.iter().position(|c| c.name.node == name);
+    let flows: Vec<FlowProgram> = file
+        .flows
+        .iter()
+        .map(|f| FlowCompiler::new(f, &connector_index).run())
+        .collect();
+    let triggers = file
+        .triggers
+        .iter()
+        .filter_map(|t| {
+            let start = t.starts.first()?;
+            let flow = file.flows.iter().position(|f| f.name.node == start.node)?;
+            let auth = t.auth.as_ref().map(|a| match a {
+                TriggerAuth::Connector(n) => {
+                    TriggerAuthDef::Connector(connector_index(&n.node).unwrap_or(0))
+                }
+                TriggerAuth::Signature { env } => TriggerAuthDef::Signature {
+                    env: env.node.clone(),
+                },
+            });
+            let mut def = TriggerDef {
+                suffix: t.suffix.node.clone(),
+                methods: t.methods.iter().map(|m| m.node.clone()).collect(),
+                auth,
+                flow,
+                headers: Vec::new(),
+                query: Vec::new(),
+                body: None,
+            };
+            for e in &t.expects {
+                match e {
+                    Expect::Header(n, s) => def.headers.push((n.node.clone(), shape_json(s))),
+                    Expect::Query(n, s) => def.query.push((n.node.clone(), shape_json(s))),
+                    Expect::Body(s) => def.body = Some(shape_json(s)),
+                }
+            }
+            Some(def)
+        })
+        .collect();
+    Program {
+        connectors,
+        triggers,
+        flows,
+    }
+}
+
+fn secret(e: &Expr) -> Secret {
+    match &e.kind {
+        ExprKind::Env(name) => Secret::Env(name.node.clone()),
+        ExprKind::Str(t) => Secret::Literal(t.as_literal().unwrap_or_default()),
+        ExprKind::Number(n) => Secret::Literal(n.to_string()),
+        _ => Secret::Literal(String::new()),
+    }
+}
+
+fn connector(c: &Connector) -> ConnectorDef {
+    let auth = match &c.auth {
+        ConnectorAuth::Basic { user, password } => AuthDef::Basic {
+            user: secret(user),
+            password: secret(password),
+        },
+        ConnectorAuth::Bearer { token } => AuthDef::Bearer {
+            token: secret(token),
+        },
+        ConnectorAuth::ApiKey { place, name, value } => AuthDef::ApiKey {
+            place: *place,
+            name: name.node.clone(),
+            value: secret(value),
+        },
+    };
+    ConnectorDef {
+        name: c.name.node.clone(),
+        auth,
+    }
+}
+
+/// A shape as compact JSON: `"text"`, `["number"]`, `{"key": "text", "opt?": "bool"}`.
+pub fn shape_json(s: &Shape) -> serde_json::Value {
+    use serde_json::Value;
+    match &s.kind {
+        ShapeKind::Text => Value::from("text"),
+        ShapeKind::Number => Value::from("number"),
+        ShapeKind::Bool => Value::from("bool"),
+        ShapeKind::Json => Value::from("json"),
+        ShapeKind::List(inner) => Value::Array(vec![shape_json(inner)]),
+        ShapeKind::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|f| {
+                    (
+                        if f.optional {
+                            format!("{}?", f.key.node)
+                        } else {
+                            f.key.node.clone()
+                        },
+                        shape_json(&f.shape),
+                    )
+                })
+                .collect(),
+        ),
+    }
+}
+
+struct FlowCompiler<'a, F> {
+    flow: &'a Flow,
+    connector_index: &'a F,
+    slots: Vec<String>,
+    webhooks: Vec<String>,
+    code: Vec<Instr>,
+    steps: HashMap<&'a str, usize>,
+    /// Jumps to patch once every step's position is known: (instruction, step name).
+    gotos: Vec<(usize, &'a str)>,
+}
+
+impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
+    fn new(flow: &'a Flow, connector_index: &'a F) -> Self {
+        FlowCompiler {
+            flow,
+            connector_index,
+            slots: Vec::new(),
+            webhooks: Vec::new(),
+            code: Vec::new(),
+            steps: HashMap::new(),
+            gotos: Vec::new(),
+        }
+    }
+
+    fn run(mut self) -> FlowProgram {
+        let mut decimal = '.';
+        if let Some(Stmt {
+            kind: StmtKind::Numbers { decimal: d },
+            ..
+        }) = self.flow.body.stmts.first()
+            && d.node == ","
+        {
+            decimal = ',';
+        }
+        self.block(&self.flow.body);
+        self.code.push(Instr::End);
+        let end = self.code.len() - 1;
+        for (at, name) in std::mem::take(&mut self.gotos) {
+            let target = self.steps.get(name).copied().unwrap_or(end);
+            self.code[at] = Instr::Jump { target };
+        }
+        FlowProgram {
+            name: self.flow.name.node.clone(),
+            label: self.flow.label.as_ref().map(|l| l.node.clone()),
+            decimal,
+            slots: self.slots,
+            webhooks: self.webhooks,
+            code: self.code,
+        }
+    }
+
+    fn slot(&mut self, name: &str) -> usize {
+        match self.slots.iter().position(|s| s == name) {
+            Some(i) => i,
+            None => {
+                self.slots.push(name.to_string());
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn webhook_index(&mut self, name: &str) -> usize {
+        match self.webhooks.iter().position(|s| s == name) {
+            Some(i) => i,
+            None => {
+                self.webhooks.push(name.to_string());
+                self.webhooks.len() - 1
+            }
+        }
+    }
+
+    fn emit(&mut self, i: Instr) -> usize {
+        self.code.push(i);
+        self.code.len() - 1
+    }
+
+    fn here(&self) -> usize {
+        self.code.len()
+    }
+
+    /// Whether a block never falls through (its last statement stops or jumps).
+    fn ends(block: &Block) -> bool {
+        matches!(
+            block.stmts.last(),
+            Some(Stmt {
+                kind: StmtKind::Stop | StmtKind::Goto { .. },
+                ..
+            })
+        )
+    }
+
+    fn patch(&mut self, at: usize, target: usize) {
+        if let Instr::Jump { target: t } = &mut self.code[at] {
+            *t = target;
+        }
+    }
+
+    fn block(&mut self, block: &'a Block) {
+        for stmt in &block.stmts {
+            self.stmt(stmt);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        match &stmt.kind {
+            StmtKind::Numbers { .. } => {}
+            StmtKind::Send { text } => {
+                let text = self.tpl(text);
+                self.emit(Instr::Send { text });
+            }
+            StmtKind::Wait {
+                name,
+                timeout,
+                on_timeout,
+            } => {
+                let slot = self.slot(&name.node);
+                let timeout_ms = timeout.as_ref().map(|t| t.node.millis);
+                let wait = self.emit(Instr::Wait {
+                    slot,
+                    timeout_ms,
+                    on_timeout: None,
+                });
+                if let (Some(_), Some(block)) = (timeout, on_timeout.first()) {
+                    let skip = self.emit(Instr::Jump { target: 0 });
+                    let start = self.here();
+                    if let Instr::Wait { on_timeout, .. } = &mut self.code[wait] {
+                        *on_timeout = Some(start);
+                    }
+                    self.block(block);
+                    let after = self.here();
+                    self.patch(skip, after);
+                }
+            }
+            StmtKind::Webhook(w) => self.webhook(w),
+            StmtKind::Split(s) => self.split(s),
+            StmtKind::Set { name, value } => {
+                let slot = self.slot(&name.node);
+                let value = self.expr(value);
+                self.emit(Instr::Set { slot, value });
+            }
+            StmtKind::Step { name, body } => {
+                let here = self.here();
+                self.steps.entry(name.node.as_str()).or_insert(here);
+                self.block(body);
+            }
+            StmtKind::Goto { target } => {
+                let at = self.emit(Instr::Jump { target: 0 });
+                self.gotos.push((at, target.node.as_str()));
+            }
+            StmtKind::Email { to, subject, body } => {
+                let (to, subject, body) = (self.tpl(to), self.tpl(subject), self.tpl(body));
+                self.emit(Instr::Email { to, subject, body });
+            }
+            StmtKind::Respond(r) => {
+                let status = match &r.status {
+                    RespondStatus::Code(c) => Ex::Lit(c.node.into()),
+                    RespondStatus::Dynamic(e) => self.expr(e),
+                };
+                let headers = r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.node.clone(), self.expr(v)))
+                    .collect();
+                let body = match &r.body {
+                    Some(b) => self.body(&b.node),
+                    None => BodyInstr::None,
+                };
+                self.emit(Instr::Respond(Box::new(RespondInstr {
+                    status,
+                    headers,
+                    body,
+                })));
+            }
+            StmtKind::Stop => {
+                self.emit(Instr::Stop);
+            }
+        }
+    }
+
+    fn webhook(&mut self, w: &'a Webhook) {
+        let slot = self.slot(&w.name.node);
+        let webhook = self.webhook_index(&w.name.node);
+        let url = self.tpl(&w.url);
+        let headers = w
+            .headers
+            .iter()
+            .map(|(k, v)| (k.node.clone(), self.expr(v)))
+            .collect();
+        let query = w
+            .query
+            .iter()
+            .map(|(k, v)| (k.node.clone(), self.expr(v)))
+            .collect();
+        let body = match &w.body {
+            Some(b) => self.body(&b.node),
+            None if w.method.node.has_body() => BodyInstr::Default,
+            None => BodyInstr::None,
+        };
+        let call = WebhookCall {
+            name: w.name.node.clone(),
+            webhook,
+            slot,
+            method: w.method.node,
+            url,
+            headers,
+            query,
+            auth: w
+                .auth
+                .as_ref()
+                .and_then(|a| (self.connector_index)(&a.node)),
+            body,
+            timeout_ms: w
+                .timeout
+                .as_ref()
+                .map_or(DEFAULT_TIMEOUT_MS, |t| t.node.millis),
+            retries: w
+                .retries
+                .as_ref()
+                .map_or(0, |r| r.node.clamp(0.0, 4.0) as u32),
+            backoff_ms: w
+                .backoff
+                .as_ref()
+                .map_or(DEFAULT_BACKOFF_MS, |b| b.node.millis),
+            expect: w.expect.as_ref().map(shape_json),
+            on_failure: None,
+        };
+        let at = self.emit(Instr::Webhook(Box::new(call)));
+        if let Some(block) = &w.on_failure {
+            let skip = self.emit(Instr::Jump { target: 0 });
+            let start = self.here();
+            if let Instr::Webhook(call) = &mut self.code[at] {
+                call.on_failure = Some(start);
+            }
+            self.block(block);
+            let after = self.here();
+            self.patch(skip, after);
+        }
+    }
+
+    fn split(&mut self, s: &'a Split) {
+        let operand = self.expr(&s.operand);
+        let result = s.result.as_ref().map(|r| self.slot(&r.node));
+        let mut cases = Vec::new();
+        for case in &s.cases {
+            let (test, default_name) = match &case.test.kind {
+                TestKind::Named { name, args } => {
+                    let test = SplitTest::parse(&name.node).unwrap_or(SplitTest::HasText);
+                    (
+                        TestInstr::Named {
+                            test,
+                            args: args.iter().map(|a| self.expr(a)).collect(),
+                        },
+                        name.node.clone(),
+                    )
+                }
+                TestKind::Compare { op, value } => (
+                    TestInstr::Compare {
+                        op: *op,
+                        value: self.expr(value),
+                    },
+                    op.as_str().to_string(),
+                ),
+            };
+            let category = case
+                .category
+                .as_ref()
+                .map_or(default_name, |c| c.node.clone());
+            cases.push(CaseInstr {
+                test,
+                category,
+                target: 0,
+            });
+        }
+        let at = self.emit(Instr::Split(Box::new(SplitInstr {
+            operand,
+            result,
+            cases,
+            other: 0,
+        })));
+        let mut exits = Vec::new();
+        for (i, case) in s.cases.iter().enumerate() {
+            let start = self.here();
+            if let Instr::Split(sp) = &mut self.code[at] {
+                sp.cases[i].target = start;
+            }
+            self.block(&case.body);
+            if !Self::ends(&case.body) {
+                exits.push(self.emit(Instr::Jump { target: 0 }));
+            }
+        }
+        let other_start = self.here();
+        if let Some(other) = &s.other {
+            self.block(other);
+        }
+        let end = self.here();
+        if let Instr::Split(sp) = &mut self.code[at] {
+            sp.other = other_start;
+        }
+        for j in exits {
+            self.patch(j, end);
+        }
+    }
+
+    fn body(&mut self, b: &'a Body) -> BodyInstr {
+        match b {
+            Body::Json(j) => BodyInstr::Json(self.json(j)),
+            Body::Xml(t) => BodyInstr::Xml(self.tpl(t)),
+            Body::Text(t) => BodyInstr::Text(self.tpl(t)),
+            Body::Form(fields) => BodyInstr::Form(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.node.clone(), self.expr(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn json(&mut self, j: &'a Json) -> JsonTpl {
+        match j {
+            Json::Object(members, _) => JsonTpl::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.node.clone(), self.json(v)))
+                    .collect(),
+            ),
+            Json::Array(items, _) => JsonTpl::Array(items.iter().map(|v| self.json(v)).collect()),
+            Json::Expr(e) => JsonTpl::Value(self.expr(e)),
+        }
+    }
+
+    fn tpl(&mut self, t: &'a Template) -> Tpl {
+        Tpl(t
+            .parts
+            .iter()
+            .map(|p| match p {
+                TemplatePart::Text(s) => TplPart::Text(s.clone()),
+                TemplatePart::Ref(r) => TplPart::Value(Ex::Ref(self.reference(r))),
+                TemplatePart::Expr(e) => TplPart::Value(self.expr(e)),
+            })
+            .collect())
+    }
+
+    fn reference(&mut self, r: &Reference) -> Ref {
+        let mut path: Vec<String> = r.path.iter().map(|s| s.node.clone()).collect();
+        let slot = match r.root {
+            Root::Flow if !path.is_empty() => Some(self.slot(&path.remove(0))),
+            Root::Webhook if !path.is_empty() => Some(self.webhook_index(&path.remove(0))),
+            _ => None,
+        };
+        Ref {
+            root: r.root,
+            slot,
+            path,
+        }
+    }
+
+    fn expr(&mut self, e: &'a Expr) -> Ex {
+        match &e.kind {
+            ExprKind::Str(t) => match t.as_literal() {
+                Some(s) => Ex::Lit(s.into()),
+                None => Ex::Tpl(self.tpl(t)),
+            },
+            ExprKind::Number(n) => Ex::Lit(serde_json::Number::from_f64(*n).map_or(
+                serde_json::Value::Null,
+                |n| {
+                    // Whole numbers print as integers (`3`, not `3.0`).
+                    match n.as_f64() {
+                        Some(f) if f.fract() == 0.0 && f.abs() < 9e15 => {
+                            serde_json::Value::from(f as i64)
+                        }
+                        _ => serde_json::Value::Number(n),
+                    }
+                },
+            )),
+            ExprKind::Bool(b) => Ex::Lit((*b).into()),
+            ExprKind::Null | ExprKind::Env(_) => Ex::Lit(serde_json::Value::Null),
+            ExprKind::Ref(r) => Ex::Ref(self.reference(r)),
+            ExprKind::Call { name, args } => match crate::function::Function::parse(&name.node) {
+                Some(f) => Ex::Call(f, args.iter().map(|a| self.expr(a)).collect()),
+                None => Ex::Lit(serde_json::Value::Null),
+            },
+            ExprKind::Field(base, key) => Ex::Field(Box::new(self.expr(base)), key.node.clone()),
+            ExprKind::Index(base, idx) => {
+                Ex::Index(Box::new(self.expr(base)), Box::new(self.expr(idx)))
+            }
+            ExprKind::Unary(op, inner) => Ex::Unary(*op, Box::new(self.expr(inner))),
+            ExprKind::Binary(op, l, r) => {
+                Ex::Binary(*op, Box::new(self.expr(l)), Box::new(self.expr(r)))
+            }
+            ExprKind::Group(inner) => self.expr(inner),
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! The compiled program: flat instructions per flow, variables resolved to slots, templates and
+//! expressions pre-parsed. This is what `flowc compile` prints (as stable, pretty JSON) and what the
+//! interpreter runs. Secrets appear only as environment variable names.
+
+use serde::{Serialize, Serializer};
+
+use crate::ast::{BinaryOp, KeyPlace, Method, Root, UnaryOp};
+use crate::function::Function;
+use crate::split_test::SplitTest;
+
+/// Every flow, connector and trigger of one file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Program {
+    /// Connectors, referred to by index.
+    pub connectors: Vec<ConnectorDef>,
+    /// Incoming webhook listeners.
+    pub triggers: Vec<TriggerDef>,
+    /// The flows, referred to by index.
+    pub flows: Vec<FlowProgram>,
+}
+
+/// A connector with its credentials' sources.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConnectorDef {
+    /// The connector's name.
+    pub name: String,
+    /// How it authenticates.
+    pub auth: AuthDef,
+}
+
+/// Connector credentials.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthDef {
+    /// HTTP Basic.
+    Basic {
+        /// User name.
+        user: Secret,
+        /// Password.
+        password: Secret,
+    },
+    /// `Authorization: Bearer ...`
+    Bearer {
+        /// The token.
+        token: Secret,
+    },
+    /// A key in a header or the query string.
+    ApiKey {
+        /// Header or query.
+        place: KeyPlace,
+        /// Header or parameter name.
+        name: String,
+        /// The key.
+        value: Secret,
+    },
+}
+
+/// Where a credential comes from. A literal (which the checker warns about) is never printed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Secret {
+    /// `env "VAR"`: read from the environment when used.
+    Env(String),
+    /// Written into the file.
+    Literal(String),
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        match self {
+            Secret::Env(name) => map.serialize_entry("env", name)?,
+            Secret::Literal(_) => map.serialize_entry("literal", "***")?,
+        }
+        map.end()
+    }
+}
+
+/// `trigger webhook "/suffix" ...`
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TriggerDef {
+    /// URL suffix.
+    pub suffix: String,
+    /// Accepted methods.
+    pub methods: Vec<String>,
+    /// Inbound authentication.
+    pub auth: Option<TriggerAuthDef>,
+    /// Index of the flow it starts.
+    pub flow: usize,
+    /// Declared headers (name as sent → shape).
+    pub headers: Vec<(String, serde_json::Value)>,
+    /// Declared query parameters.
+    pub query: Vec<(String, serde_json::Value)>,
+    /// Declared body shape.
+    pub body: Option<serde_json::Value>,
+}
+
+/// Inbound authentication of a trigger.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerAuthDef {
+    /// An `api_key` connector, by index.
+    Connector(usize),
+    /// Standard Webhooks signatures with the secret in this environment variable.
+    Signature {
+        /// Environment variable name.
+        env: String,
+    },
+}
+
+/// One compiled flow.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FlowProgram {
+    /// The flow's name.
+    pub name: String,
+    /// Its label.
+    pub label: Option<String>,
+    /// The decimal separator for numbers in replies: `.` or `,`.
+    pub decimal: char,
+    /// `@flow.NAME` variables; instructions refer to them by index.
+    pub slots: Vec<String>,
+    /// Webhook names; `@webhook.NAME` refers to them by index.
+    pub webhooks: Vec<String>,
+    /// The instructions; the run starts at 0 and completes when it reaches `End`.
+    pub code: Vec<Instr>,
+}
+
+/// One instruction. Targets are indices into `code`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Instr {
+    /// Send a message.
+    Send {
+        /// The message.
+        text: Tpl,
+    },
+    /// Pause for a reply; the reply goes to `slot` and the run resumes at the next instruction. On
+    /// timeout the run jumps to `on_timeout`, or ends as expired when there is none.
+    Wait {
+        /// Variable for the reply.
+        slot: usize,
+        /// How long to wait.
+        timeout_ms: Option<u64>,
+        /// Where a timeout continues.
+        on_timeout: Option<usize>,
+    },
+    /// Call a webhook; success continues at the next instruction.
+    Webhook(Box<WebhookCall>),
+    /// Route on the first matching case.
+    Split(Box<SplitInstr>),
+    /// Save a value.
+    Set {
+        /// Variable.
+        slot: usize,
+        /// Value.
+        value: Ex,
+    },
+    /// Continue at `target`.
+    Jump {
+        /// Where.
+        target: usize,
+    },
+    /// Send an e-mail.
+    Email {
+        /// Recipient.
+        to: Tpl,
+        /// Subject.
+        subject: Tpl,
+        /// Body.
+        body: Tpl,
+    },
+    /// Answer the incoming webhook.
+    Respond(Box<RespondInstr>),
+    /// End the run as stopped.
+    Stop,
+    /// End the run as completed.
+    End,
+}
+
+/// A compiled `webhook` statement.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WebhookCall {
+    /// The call's name.
+    pub name: String,
+    /// Index in `FlowProgram::webhooks`.
+    pub webhook: usize,
+    /// Variable for the answer (`@flow.NAME`).
+    pub slot: usize,
+    /// HTTP method.
+    pub method: Method,
+    /// URL; interpolated values are percent-encoded.
+    pub url: Tpl,
+    /// Headers.
+    pub headers: Vec<(String, Ex)>,
+    /// Query parameters.
+    pub query: Vec<(String, Ex)>,
+    /// Connector index.
+    pub auth: Option<usize>,
+    /// The body.
+    pub body: BodyInstr,
+    /// Per-attempt timeout.
+    pub timeout_ms: u64,
+    /// Retries after the first attempt (0–4).
+    pub retries: u32,
+    /// First retry delay; doubles each time, with jitter.
+    pub backoff_ms: u64,
+    /// Declared answer shape.
+    pub expect: Option<serde_json::Value>,
+    /// Where a failure continues; `None` fails the run.
+    pub on_failure: Option<usize>,
+}
+
+/// A request or response body.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyInstr {
+    /// No body.
+    None,
+    /// Every variable collected so far, as JSON (LANGUAGE.md §6).
+    Default,
+    /// `application/json`
+    Json(JsonTpl),
+    /// `application/xml`
+    Xml(Tpl),
+    /// `text/plain; charset=utf-8`
+    Text(Tpl),
+    /// `application/x-www-form-urlencoded`
+    Form(Vec<(String, Ex)>),
+}
+
+/// A JSON literal whose leaves are expressions.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JsonTpl {
+    /// An object, keys in source order.
+    Object(Vec<(String, JsonTpl)>),
+    /// An array.
+    Array(Vec<JsonTpl>),
+    /// A value.
+    Value(Ex),
+}
+
+/// A compiled `split`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SplitInstr {
+    /// What is tested.
+    pub operand: Ex,
+    /// Where `split NAME =` saves the result.
+    pub result: Option<usize>,
+    /// The cases in order.
+    pub cases: Vec<CaseInstr>,
+    /// Where the run goes when no case matches (the `other` block or the end of the split).
+    pub other: usize,
+}
+
+/// One compiled case.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CaseInstr {
+    /// The test.
+    pub test: TestInstr,
+    /// The category name.
+    pub category: String,
+    /// Where it continues.
+    pub target: usize,
+}
+
+/// A compiled test.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestInstr {
+    /// A named test with its arguments.
+    Named {
+        /// Which test.
+        test: SplitTest,
+        /// Its arguments.
+        args: Vec<Ex>,
+    },
+    /// `== EXPR` and friends.
+    Compare {
+        /// The operator.
+        op: BinaryOp,
+        /// The right-hand side.
+        value: Ex,
+    },
+}
+
+/// A compiled `respond`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RespondInstr {
+    /// The status: a number, or an expression checked at run time.
+    pub status: Ex,
+    /// Headers.
+    pub headers: Vec<(String, Ex)>,
+    /// Body.
+    pub body: BodyInstr,
+}
+
+/// A pre-parsed template: literal text and interpolations.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Tpl(pub Vec<TplPart>);
+
+/// A piece of a template. Literal text prints as a plain JSON string.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum TplPart {
+    /// Literal text.
+    Text(String),
+    /// An interpolated value.
+    Value(Ex),
+}
+
+/// A resolved reference: the root, the slot for `@flow`/`@webhook`, and the key path below it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ref {
+    /// The root.
+    pub root: Root,
+    /// Slot of `@flow.NAME` or index of `@webhook.NAME`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<usize>,
+    /// Keys below.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+}
+
+/// A compiled expression.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ex {
+    /// A constant.
+    Lit(serde_json::Value),
+    /// A template.
+    Tpl(Tpl),
+    /// A variable.
+    Ref(Ref),
+    /// A function call.
+    Call(Function, Vec<Ex>),
+    /// `x.key`
+    Field(Box<Ex>, String),
+    /// `x[i]`
+    Index(Box<Ex>, Box<Ex>),
+    /// `-x`, `!x`
+    Unary(UnaryOp, Box<Ex>),
+    /// `a op b`
+    Binary(BinaryOp, Box<Ex>, Box<Ex>),
+}

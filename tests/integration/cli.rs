@@ -1,0 +1,181 @@
+//! Runs the real `flowc` binary: exit codes, human and JSON output.
+
+use std::process::{Command, Output};
+
+fn flowc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("flowc runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn check_examples_is_clean() {
+    let o = flowc(&["check", "examples/"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("0 errors, 0 warnings"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn every_invalid_fixture_exits_1_with_its_code() {
+    for entry in std::fs::read_dir("tests/fixtures/check").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "flow") {
+            continue;
+        }
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let code = stem.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
+        let o = flowc(&[
+            "check",
+            "--deny-warnings",
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}: {}",
+            path.display(),
+            stderr(&o)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+        let codes: Vec<&str> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["code"].as_str().unwrap())
+            .collect();
+        assert!(
+            codes.iter().any(|c| c.ends_with(&format!("::{code}"))),
+            "{}: {codes:?}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn json_output_has_every_field() {
+    let o = flowc(&[
+        "check",
+        "--format",
+        "json",
+        "tests/fixtures/check/unknown_step.flow",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = &json[0];
+    assert_eq!(d["file"], "tests/fixtures/check/unknown_step.flow");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["code"], "flowc::check::unknown_step");
+    for key in ["line", "column"] {
+        assert!(d[key].as_u64().unwrap() >= 1, "{key}");
+    }
+    assert!(d["span"]["end"].as_u64() >= d["span"]["start"].as_u64());
+    assert!(d["message"].as_str().unwrap().contains("no step"));
+    assert!(d["help"].as_str().unwrap().contains("did you mean"));
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let path = "tests/fixtures/check/unreachable.flow";
+    assert_eq!(flowc(&["check", path]).status.code(), Some(0));
+    assert_eq!(
+        flowc(&["check", "--deny-warnings", path]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn human_output_renders_the_source() {
+    let o = flowc(&["check", "tests/fixtures/check/unknown_step.flow"]);
+    let err = stderr(&o);
+    assert!(err.contains("flowc::check::unknown_step"), "{err}");
+    assert!(err.contains("goto"), "{err}");
+    assert!(err.contains("help:"), "{err}");
+    assert!(err.contains("1 error"), "{err}");
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let missing = flowc(&["check", "no/such/file.flow"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("cannot read no/such/file.flow: no such file or directory"),
+        "{}",
+        stderr(&missing)
+    );
+    assert_eq!(flowc(&["check"]).status.code(), Some(2));
+    assert_eq!(flowc(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        flowc(&["check", "--format", "xml", "examples"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let empty = std::env::temp_dir().join(format!("flowc-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = flowc(&["check", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no .flow files"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&empty).unwrap();
+}
+
+#[test]
+fn compile_prints_stable_json_without_secrets() {
+    let a = flowc(&["compile", "examples/order_status.flow"]);
+    let b = flowc(&["compile", "examples/order_status.flow"]);
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert_eq!(a.stdout, b.stdout);
+    let program: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(
+        program["connectors"][0]["auth"]["bearer"]["token"]["env"],
+        "ORDERS_TOKEN"
+    );
+}
+
+#[test]
+fn compile_never_prints_a_literal_secret() {
+    let o = flowc(&["compile", "tests/fixtures/check/literal_secret.flow"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("sk_live"), "{out}");
+    assert!(!stderr(&o).contains("sk_live"), "{}", stderr(&o));
+    assert!(out.contains("\"literal\": \"***\""), "{out}");
+}
+
+#[test]
+fn compile_refuses_invalid_files() {
+    let o = flowc(&["compile", "tests/fixtures/check/unknown_step.flow"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert!(stderr(&o).contains("not compiled"), "{}", stderr(&o));
+}
+
+#[test]
+fn explain_prints_pages_and_lists_codes() {
+    let o = flowc(&["explain", "undefined_variable"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("# flowc::check::undefined_variable"));
+    let full = flowc(&["explain", "flowc::syntax::duration_unit"]);
+    assert_eq!(full.status.code(), Some(0));
+    let list = flowc(&["explain"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("flowc::check::unknown_step"));
+    let bad = flowc(&["explain", "unknown_stp"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("did you mean `unknown_step`"),
+        "{}",
+        stderr(&bad)
+    );
+}

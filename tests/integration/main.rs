@@ -1,0 +1,6 @@
+//! One test binary for the whole crate: each module tests one surface.
+
+mod cli;
+mod codes;
+mod fixtures;
+mod robustness;

@@ -1,0 +1,139 @@
+//! No input makes flowc panic, overflow its stack or hang: nesting limits, generated and mutated input.
+
+use proptest::prelude::*;
+
+fn codes(src: &str) -> Vec<&'static str> {
+    flowc::check_source(src)
+        .1
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect()
+}
+
+#[test]
+fn nesting_at_the_limit_is_fine_and_past_it_is_an_error() {
+    let ok = format!(
+        "flow f {{\n  set x = {}1{}\n  send \"@flow.x\"\n}}\n",
+        "(".repeat(99),
+        ")".repeat(99)
+    );
+    assert_eq!(codes(&ok), Vec::<&str>::new());
+    for depth in [101, 1_000, 100_000] {
+        let deep = format!(
+            "flow f {{\n  set x = {}1{}\n  send \"@flow.x\"\n}}\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        );
+        assert!(
+            codes(&deep).contains(&"flowc::syntax::too_deep"),
+            "depth {depth}"
+        );
+    }
+}
+
+#[test]
+fn deep_blocks_json_and_templates_are_limited() {
+    let blocks = format!(
+        "flow f {{\n{}stop\n{}}}\n",
+        "step s {\n".repeat(150),
+        "}\n".repeat(150)
+    );
+    assert!(codes(&blocks).contains(&"flowc::syntax::too_deep"));
+    let json = format!(
+        "flow f {{\n  webhook w POST \"https://x.io\" {{\n    body json {}1{}\n    on failure {{ stop }}\n  }}\n}}\n",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert!(codes(&json).contains(&"flowc::syntax::too_deep"));
+    let mut tpl = String::from("1");
+    for _ in 0..120 {
+        tpl = format!("\"@({tpl})\"");
+    }
+    let src = format!("flow f {{\n  send {tpl}\n}}\n");
+    assert!(codes(&src).contains(&"flowc::syntax::too_deep"));
+}
+
+#[test]
+fn long_flat_expressions_and_prefix_chains_are_limited() {
+    let long = format!(
+        "flow f {{\n  set x = 1{}\n  send \"@flow.x\"\n}}\n",
+        " + 1".repeat(5_000)
+    );
+    assert!(codes(&long).contains(&"flowc::syntax::too_deep"));
+    let prefixes = format!(
+        "flow f {{\n  set x = {}1\n  send \"@flow.x\"\n}}\n",
+        "-".repeat(50_000)
+    );
+    assert!(codes(&prefixes).contains(&"flowc::syntax::too_deep"));
+    let fields = format!(
+        "flow f {{\n  wait a\n  send \"@(@flow.a{})\"\n}}\n",
+        ".b".repeat(5_000)
+    );
+    assert!(!codes(&fields).is_empty());
+}
+
+#[test]
+fn many_broken_items_are_each_reported() {
+    let src = "flow a {\n  sned \"x\"\n}\nflow b {\n  wait x timeout 10\n  send \"@flow.x\"\n}\nflow c {\n  stop stop\n}\n";
+    let c = codes(src);
+    assert_eq!(
+        c.iter()
+            .filter(|c| **c == "flowc::syntax::unexpected")
+            .count(),
+        2,
+        "{c:?}"
+    );
+    assert!(c.contains(&"flowc::syntax::duration_unit"), "{c:?}");
+}
+
+const CORPUS: &[&str] = &[
+    include_str!("../../examples/order_status.flow"),
+    "flow f {\n  wait a timeout 1m { on timeout { stop } }\n  split @flow.a { case has_number_between -1 2.5 as N { goto s } other { } }\n  step s { send \"@(upper(@flow.a) & \"x\")\" }\n}\n",
+    "trigger webhook \"/x\" methods POST auth k { expect body { a: [ { b: number } ] }; start f }\nconnector k api_key header \"X-K\" env \"K\"\nflow f { respond 200 { body json { \"a\": @trigger.body.a[0].b } } }\n",
+];
+
+fn mutate(src: &str, ops: &[(usize, u8, u8)]) -> String {
+    let mut bytes = src.as_bytes().to_vec();
+    const ALPHABET: &[u8] = b"{}()[]\"@\\;\n ,.:=!<>&|+-*/0123456789aeflowsxyz_#";
+    for &(pos, op, ch) in ops {
+        if bytes.is_empty() {
+            bytes.push(b'x');
+        }
+        let pos = pos % bytes.len();
+        let ch = ALPHABET[ch as usize % ALPHABET.len()];
+        match op % 3 {
+            0 => bytes[pos] = ch,
+            1 => bytes.insert(pos, ch),
+            _ => {
+                bytes.remove(pos);
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_flows_never_panic(which in 0..CORPUS.len(), ops in proptest::collection::vec((0usize..4096, 0u8..3, 0u8..64), 1..8)) {
+        let src = mutate(CORPUS[which], &ops);
+        let (_, diags) = flowc::check_source(&src);
+        for d in &diags {
+            let span = d.span();
+            prop_assert!(span.start <= span.end && span.end <= src.len(), "span {span:?} outside {} bytes", src.len());
+            let _ = d.render("m.flow", &src, false);
+        }
+        if diags.iter().all(|d| !d.is_error()) {
+            let _ = flowc::compile_source(&src);
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(src in "(flow|step|split|case|wait|send|\\{|\\}|\\(|\\)|\"|@|@\\(|[a-z_]{1,6}|[0-9]{1,3}|[ \\n;,=<>!&|+*/.:-]){0,60}") {
+        let (_, diags) = flowc::check_source(&src);
+        for d in &diags {
+            prop_assert!(d.span().end <= src.len());
+        }
+    }
+}
