@@ -31,14 +31,14 @@ flow order_status_{i} "Order Status Checker {i}" {{
       stop
     }}
   }}
-  split status = @extra.status {{
+  split state = @extra.status {{
     case has_all_words "shipped" as Shipped {{
       send "Order @extra.number shipped on @extra.ship_date and arrives @extra.delivery_date."
     }}
     case has_any_word "pending processing" as Pending {{ send "Order @extra.number is still pending." }}
-    case has_number_between 1 {i} as Numbered {{ set total = number(@flow.lookup_response) * 2 + 1 }}
+    case has_number_between 0 {i} as Numbered {{ set total = number(@flow.lookup_response) * 2 + 1; send "@flow.total" }}
     other {{
-      send "I could not find order @flow.lookup_response (@flow.status.category). Please send it again."
+      send "I could not find order @flow.lookup_response (@flow.state.category). Please send it again."
       goto ask
     }}
   }}
@@ -81,6 +81,9 @@ fn parse_check(c: &mut Criterion) {
     });
     group.bench_function("parse_only_1mb", |b| {
         b.iter(|| flowc::syntax::parse(black_box(&big)))
+    });
+    group.bench_function("pest_only_1mb", |b| {
+        b.iter(|| flowc::syntax::pest_only(black_box(&big)))
     });
     for (name, src) in examples() {
         group.throughput(Throughput::Bytes(src.len() as u64));

@@ -70,12 +70,33 @@ impl Facts {
     }
 }
 
-/// An edge: where it goes, what it defines, and how to describe it in a path.
+/// A decision taken on an edge, kept as data; it becomes text only when a path is described.
+#[derive(Clone, Debug)]
+pub(crate) enum Choice<'a> {
+    /// A reply arrives for `wait NAME`.
+    Reply(&'a str),
+    /// `wait NAME` times out.
+    Timeout(&'a str),
+    /// `webhook NAME` succeeds.
+    Succeeds(&'a str),
+    /// `webhook NAME` fails.
+    Fails(&'a str),
+    /// A case with this test matches.
+    Case(&'a TestKind),
+    /// The split goes to `other`.
+    Other,
+    /// No case matches and there is no `other`.
+    NoMatch,
+    /// `goto NAME`.
+    Goto(&'a str),
+}
+
+/// An edge: where it goes, what it defines, and the decision it stands for.
 #[derive(Debug)]
-pub(crate) struct Edge {
+pub(crate) struct Edge<'a> {
     pub(crate) to: usize,
     pub(crate) defines: Vec<usize>,
-    pub(crate) label: Option<(String, Span)>,
+    pub(crate) label: Option<(Choice<'a>, Span)>,
 }
 
 /// What a node stands for.
@@ -93,7 +114,7 @@ pub(crate) enum NodeKind<'a> {
 #[derive(Debug)]
 pub(crate) struct Node<'a> {
     pub(crate) kind: NodeKind<'a>,
-    pub(crate) edges: Vec<Edge>,
+    pub(crate) edges: Vec<Edge<'a>>,
 }
 
 /// The graph of one flow with the results of both analyses.
@@ -115,10 +136,9 @@ pub(crate) struct Graph<'a> {
 pub(crate) const ENTRY: usize = 0;
 pub(crate) const EXIT: usize = 1;
 
-type Pending = (usize, Vec<usize>, Option<(String, Span)>);
+type Pending<'a> = (usize, Vec<usize>, Option<(Choice<'a>, Span)>);
 
 struct Lower<'a> {
-    src: &'a str,
     nodes: Vec<Node<'a>>,
     facts: HashMap<Fact, usize>,
     node_of: HashMap<*const Stmt, usize>,
@@ -133,24 +153,20 @@ impl<'a> Lower<'a> {
         *self.facts.entry(f).or_insert(n)
     }
 
-    fn at(&self, span: Span) -> String {
-        format!("line {}", line_col(self.src, span.start).0)
-    }
-
-    fn connect(&mut self, preds: Vec<Pending>, to: usize) {
+    fn connect(&mut self, preds: Vec<Pending<'a>>, to: usize) {
         for (from, defines, label) in preds {
             self.nodes[from].edges.push(Edge { to, defines, label });
         }
     }
 
-    fn block(&mut self, block: &'a Block, mut preds: Vec<Pending>) -> Vec<Pending> {
+    fn block(&mut self, block: &'a Block, mut preds: Vec<Pending<'a>>) -> Vec<Pending<'a>> {
         for stmt in &block.stmts {
             preds = self.stmt(stmt, preds);
         }
         preds
     }
 
-    fn stmt(&mut self, stmt: &'a Stmt, preds: Vec<Pending>) -> Vec<Pending> {
+    fn stmt(&mut self, stmt: &'a Stmt, preds: Vec<Pending<'a>>) -> Vec<Pending<'a>> {
         let n = self.nodes.len();
         self.nodes.push(Node {
             kind: NodeKind::Stmt(stmt),
@@ -173,21 +189,16 @@ impl<'a> Lower<'a> {
             } => {
                 let var = self.fact(Fact::FlowVar(name.node.clone()));
                 let input = self.fact(Fact::Input);
-                let at = self.at(stmt.span);
                 let mut outs = vec![(
                     n,
                     vec![var, input],
-                    Some((format!("{at}: a reply to `wait {}`", name.node), stmt.span)),
+                    Some((Choice::Reply(&name.node), stmt.span)),
                 )];
                 for (i, block) in on_timeout.iter().enumerate() {
                     // Only the first block of a wait with a timeout runs; the checker reports the
                     // others, which are lowered without predecessors so that they are still checked.
                     let preds = if i == 0 && timeout.is_some() {
-                        vec![(
-                            n,
-                            vec![],
-                            Some((format!("{at}: `wait {}` times out", name.node), stmt.span)),
-                        )]
+                        vec![(n, vec![], Some((Choice::Timeout(&name.node), stmt.span)))]
                     } else {
                         Vec::new()
                     };
@@ -202,17 +213,13 @@ impl<'a> Lower<'a> {
                 let extra = self.fact(Fact::Extra);
                 let meta = self.fact(Fact::WebhookMeta(w.name.node.clone()));
                 let ok = self.fact(Fact::WebhookSucceeded(index));
-                let at = self.at(stmt.span);
                 let mut outs = vec![(
                     n,
                     vec![var, extra, meta, ok],
-                    Some((
-                        format!("{at}: `webhook {}` succeeds", w.name.node),
-                        stmt.span,
-                    )),
+                    Some((Choice::Succeeds(&w.name.node), stmt.span)),
                 )];
                 if let Some(block) = &w.on_failure {
-                    let label = Some((format!("{at}: `webhook {}` fails", w.name.node), stmt.span));
+                    let label = Some((Choice::Fails(&w.name.node), stmt.span));
                     outs.extend(self.block(block, vec![(n, vec![meta], label)]));
                 }
                 outs
@@ -225,25 +232,15 @@ impl<'a> Lower<'a> {
                     .collect();
                 let mut outs = Vec::new();
                 for case in &split.cases {
-                    let what = match &case.test.kind {
-                        TestKind::Named { name, .. } => name.node.clone(),
-                        TestKind::Compare { op, .. } => op.as_str().to_string(),
-                    };
-                    let at = self.at(case.span);
-                    let label = Some((format!("{at}: `case {what}` matches"), case.span));
+                    let label = Some((Choice::Case(&case.test.kind), case.span));
                     outs.extend(self.block(&case.body, vec![(n, defines.clone(), label)]));
                 }
-                let at = self.at(stmt.span);
                 match &split.other {
                     Some(other) => {
-                        let label = Some((format!("{at}: the split goes to `other`"), other.span));
+                        let label = Some((Choice::Other, stmt.span));
                         outs.extend(self.block(other, vec![(n, defines, label)]));
                     }
-                    None => outs.push((
-                        n,
-                        defines,
-                        Some((format!("{at}: no case of the split matches"), stmt.span)),
-                    )),
+                    None => outs.push((n, defines, Some((Choice::NoMatch, stmt.span)))),
                 }
                 outs
             }
@@ -266,9 +263,8 @@ impl<'a> Lower<'a> {
 
 impl<'a> Graph<'a> {
     /// Builds the graph of a flow body and runs both analyses.
-    pub(crate) fn build(src: &'a str, body: &'a Block) -> Graph<'a> {
+    pub(crate) fn build(body: &'a Block) -> Graph<'a> {
         let mut lower = Lower {
-            src,
             nodes: vec![
                 Node {
                     kind: NodeKind::Entry,
@@ -289,11 +285,10 @@ impl<'a> Graph<'a> {
         lower.connect(outs, EXIT);
         for (from, target, span) in std::mem::take(&mut lower.gotos) {
             if let Some(&to) = lower.steps.get(target) {
-                let at = lower.at(span);
                 lower.nodes[from].edges.push(Edge {
                     to,
                     defines: vec![],
-                    label: Some((format!("{at}: `goto {target}`"), span)),
+                    label: Some((Choice::Goto(target), span)),
                 });
             }
         }
@@ -374,7 +369,7 @@ impl<'a> Graph<'a> {
 
     /// A shortest path from the start to `target` on which `fact` is never established, described by
     /// the decisions taken on it (`line 7: \`wait x\` times out`, ...).
-    pub(crate) fn path_without(&self, target: usize, fact: &Fact) -> Vec<String> {
+    pub(crate) fn path_without(&self, src: &str, target: usize, fact: &Fact) -> Vec<String> {
         let avoid = self.fact(fact);
         let n = self.nodes.len();
         let mut prev: Vec<Option<(usize, usize)>> = vec![None; n];
@@ -397,14 +392,30 @@ impl<'a> Graph<'a> {
         let mut labels = Vec::new();
         let mut cur = target;
         while let Some((p, i)) = prev[cur] {
-            if let Some((label, _)) = &self.nodes[p].edges[i].label {
-                labels.push(label.clone());
+            if let Some((choice, span)) = &self.nodes[p].edges[i].label {
+                labels.push(describe_choice(src, choice, *span));
             }
             cur = p;
         }
         labels.reverse();
         labels
     }
+}
+
+fn describe_choice(src: &str, choice: &Choice<'_>, span: Span) -> String {
+    let line = line_col(src, span.start).0;
+    let what = match choice {
+        Choice::Reply(name) => format!("a reply to `wait {name}`"),
+        Choice::Timeout(name) => format!("`wait {name}` times out"),
+        Choice::Succeeds(name) => format!("`webhook {name}` succeeds"),
+        Choice::Fails(name) => format!("`webhook {name}` fails"),
+        Choice::Case(TestKind::Named { name, .. }) => format!("`case {}` matches", name.node),
+        Choice::Case(TestKind::Compare { op, .. }) => format!("`case {}` matches", op.as_str()),
+        Choice::Other => "the split goes to `other`".to_string(),
+        Choice::NoMatch => "no case of the split matches".to_string(),
+        Choice::Goto(target) => format!("`goto {target}`"),
+    };
+    format!("line {line}: {what}")
 }
 
 /// Formats a path for a help line.

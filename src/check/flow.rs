@@ -33,6 +33,7 @@ struct Missing {
 }
 
 pub(crate) struct FlowChecker<'a> {
+    src: &'a str,
     file: &'a SourceFile,
     flow: &'a Flow,
     graph: Graph<'a>,
@@ -57,8 +58,9 @@ impl<'a> FlowChecker<'a> {
         triggers: &'a [&'a Trigger],
         diags: &'a mut Vec<Diagnostic>,
     ) {
-        let graph = Graph::build(src, &flow.body);
+        let graph = Graph::build(&flow.body);
         let mut c = FlowChecker {
+            src,
             file,
             flow,
             graph,
@@ -998,7 +1000,7 @@ impl<'a> FlowChecker<'a> {
         if node == usize::MAX || self.graph.must_have(node, &fact) {
             return true;
         }
-        let path = self.graph.path_without(node, &fact);
+        let path = self.graph.path_without(self.src, node, &fact);
         let mut d = Diagnostic::new(
             missing.code,
             missing.span,
@@ -1440,7 +1442,7 @@ impl<'a> FlowChecker<'a> {
             if !is_end && !is_wait {
                 continue;
             }
-            let path = describe_path(&self.graph.path_without(n, &Fact::Responded));
+            let path = describe_path(&self.graph.path_without(self.src, n, &Fact::Responded));
             let span = if n == EXIT {
                 Span::new(self.flow.body.span.end - 1, self.flow.body.span.end)
             } else {

@@ -947,9 +947,22 @@ impl Builder {
                 );
                 out.push_str(s);
             }
-            Rule::ctrl_char => {
-                let span = self.span(p);
-                let c = p.as_str().chars().next().unwrap_or('\0');
+            Rule::text | Rule::plain_text => {
+                let text = p.as_str();
+                out.push_str(text);
+                self.control_characters(text, self.span(p).start);
+            }
+            _ => out.push_str(p.as_str()),
+        }
+    }
+
+    /// Reports raw control characters (tabs included) in literal string text.
+    fn control_characters(&mut self, text: &str, start: usize) {
+        if !text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return;
+        }
+        for (i, c) in text.char_indices() {
+            if c.is_control() && (c as u32) < 0x80 {
                 let (name, esc) = if c == '\t' {
                     ("a tab", "\\t")
                 } else {
@@ -957,13 +970,12 @@ impl Builder {
                 };
                 self.error(
                     Code::ControlCharacter,
-                    span,
+                    Span::new(start + i, start + i + 1),
                     format!("{name} inside a string"),
                     "raw control character",
                     Some(format!("write it as `{esc}`")),
                 );
             }
-            _ => out.push_str(p.as_str()),
         }
     }
 
@@ -980,10 +992,20 @@ impl Builder {
         let span = self.span(&pair);
         let mut parts: Vec<TemplatePart> = Vec::new();
         let mut text = String::new();
+        // Whether the source right before the current piece is a letter or digit: an `@` there is
+        // literal (`info@flow.io`, `a@@b`).
+        let mut after_alnum = false;
         for p in pair.into_inner() {
-            match p.as_rule() {
-                Rule::text => text.push_str(&p.as_str().replace("@@", "@")),
+            let rule = p.as_rule();
+            let literal_at = after_alnum;
+            after_alnum = rule == Rule::text
+                && p.as_str()
+                    .chars()
+                    .next_back()
+                    .is_some_and(char::is_alphanumeric);
+            match rule {
                 Rule::at_at | Rule::lone_at => text.push('@'),
+                Rule::interp | Rule::tpl_ref if literal_at => text.push_str(p.as_str()),
                 Rule::interp => {
                     let pspan = self.span(&p);
                     if !text.is_empty() {
@@ -1083,15 +1105,15 @@ impl Builder {
                 continue;
             }
             let span = self.span(&p);
-            let op = match p.as_rule() {
-                Rule::or => BinaryOp::Or,
-                Rule::and => BinaryOp::And,
-                Rule::concat => BinaryOp::Concat,
-                Rule::add => BinaryOp::Add,
-                Rule::sub => BinaryOp::Sub,
-                Rule::mul => BinaryOp::Mul,
-                Rule::div => BinaryOp::Div,
-                _ => BinaryOp::parse_comparison(p.as_str()).unwrap_or(BinaryOp::Eq),
+            let op = match p.as_str() {
+                "||" => BinaryOp::Or,
+                "&&" => BinaryOp::And,
+                "&" => BinaryOp::Concat,
+                "+" => BinaryOp::Add,
+                "-" => BinaryOp::Sub,
+                "*" => BinaryOp::Mul,
+                "/" => BinaryOp::Div,
+                other => BinaryOp::parse_comparison(other).unwrap_or(BinaryOp::Eq),
             };
             if !self.count_node(span) {
                 continue;
@@ -1151,16 +1173,14 @@ impl Builder {
         for p in pair.into_inner() {
             let span = self.span(&p);
             match p.as_rule() {
-                Rule::neg | Rule::not => {
+                Rule::prefix => {
                     if self.count_node(span) {
-                        prefixes.push((
-                            if p.as_rule() == Rule::neg {
-                                UnaryOp::Neg
-                            } else {
-                                UnaryOp::Not
-                            },
-                            span,
-                        ));
+                        let op = if p.as_str() == "-" {
+                            UnaryOp::Neg
+                        } else {
+                            UnaryOp::Not
+                        };
+                        prefixes.push((op, span));
                     }
                 }
                 Rule::field | Rule::index => {

@@ -9,7 +9,7 @@ use pest::Parser;
 use pest::error::{Error, ErrorVariant, InputLocation};
 use pest::set_error_detail;
 
-use super::scan::{Finding, scan};
+use super::scan::Findings;
 use super::{FlowParser, MAX_DEPTH, Rule};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
@@ -27,8 +27,8 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
         ident => "a name",
         string | plain_string => "a string in double quotes",
         expr | operand | number | reference | call | group | at_group | env_ref | kw_true
-        | kw_false | kw_null | simple_operand | signed_number | operand_simple | neg | not => VALUE,
-        or | and | concat | add | sub | mul | div | compare_op => "an operator",
+        | kw_false | kw_null | simple_operand | signed_number | operand_simple | prefix => VALUE,
+        infix | compare_op => "an operator",
         duration => "a duration such as `10s`",
         method => "an HTTP method such as `POST`",
         shape_object | shape_list | shape_name => {
@@ -124,8 +124,24 @@ fn join_or(items: &[String]) -> String {
     }
 }
 
+/// Nesting past the limit at byte `at` of the file.
+pub(super) fn too_deep(at: usize) -> Diagnostic {
+    Diagnostic::new(
+        Code::TooDeep,
+        Span::new(at, at + 1),
+        format!("nesting deeper than {MAX_DEPTH} levels"),
+        "this is one level too deep",
+    )
+    .with_help("split the logic into steps, or flatten the expression with `set`")
+}
+
 /// Converts a pest error on the chunk `text` that starts at `offset` in the file.
-pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize) -> Diagnostic {
+pub(super) fn convert(
+    err: Error<Rule>,
+    text: &str,
+    offset: usize,
+    findings: &Findings,
+) -> Diagnostic {
     let pos = match err.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
@@ -135,31 +151,19 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize) -> Diagnostic
         .find('\n')
         .map_or(text.len(), |i| pos + i);
 
-    match scan(text) {
-        Some(Finding::UnterminatedString(start)) if start <= pos => {
-            let line_end = text[start..]
-                .find(['\n', '\r'])
-                .map_or(text.len(), |i| start + i);
-            return Diagnostic::new(
-                Code::UnterminatedString,
-                Span::new(offset + start, offset + line_end),
-                "this string has no closing quote",
-                "string starts here and runs to the end of the line",
-            )
-            .with_help(
-                "close it with `\"` on the same line; write `\\n` for a line break inside a string",
-            );
-        }
-        Some(Finding::TooDeep(p)) => {
-            return Diagnostic::new(
-                Code::TooDeep,
-                Span::new(offset + p, offset + p + 1),
-                format!("nesting deeper than {MAX_DEPTH} levels"),
-                "this is one level too deep",
-            )
-            .with_help("split the logic into steps, or flatten the expression with `set`");
-        }
-        _ => {}
+    if let Some(start) = findings.unterminated_string.filter(|&s| s <= pos) {
+        let line_end = text[start..]
+            .find(['\n', '\r'])
+            .map_or(text.len(), |i| start + i);
+        return Diagnostic::new(
+            Code::UnterminatedString,
+            Span::new(offset + start, offset + line_end),
+            "this string has no closing quote",
+            "string starts here and runs to the end of the line",
+        )
+        .with_help(
+            "close it with `\"` on the same line; write `\\n` for a line break inside a string",
+        );
     }
 
     let (expected, found_unexpected_end) = expectations(&err, text);
@@ -168,7 +172,7 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize) -> Diagnostic
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with("//"));
     if (expected.iter().any(|e| e == "`}`") || only_space_left || found_unexpected_end)
-        && let Some(Finding::Unclosed(open)) = scan(text)
+        && let Some(open) = findings.unclosed
         && (only_space_left || open < pos)
     {
         let d = Diagnostic::new(

@@ -33,6 +33,14 @@ pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
     let start = if src.starts_with('\u{feff}') { 3 } else { 0 };
     for (chunk_start, chunk_end) in chunks(src, start) {
         let text = &src[chunk_start..chunk_end];
+        let findings = scan::scan(text);
+        if let Some(at) = findings.too_deep {
+            diags.push(error::too_deep(chunk_start + at));
+            if let Some(item) = broken_item(text) {
+                file.broken.push(item);
+            }
+            continue;
+        }
         match FlowParser::parse(Rule::chunk, text) {
             Ok(mut pairs) => {
                 let mut builder = build::Builder::new(chunk_start);
@@ -43,7 +51,7 @@ pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
                 diags.append(&mut builder.diags);
             }
             Err(err) => {
-                diags.push(error::convert(err, text, chunk_start));
+                diags.push(error::convert(err, text, chunk_start, &findings));
                 if let Some(item) = broken_item(text) {
                     file.broken.push(item);
                 }
@@ -89,4 +97,15 @@ fn starts_item(line: &str) -> bool {
         line.strip_prefix(kw)
             .is_some_and(|rest| rest.starts_with([' ', '\t']))
     })
+}
+
+/// Runs only the pest parser over every chunk (no AST), returning how many tokens it produced. For the
+/// benchmark that separates pest's share of parsing from the AST builder's.
+#[doc(hidden)]
+pub fn pest_only(src: &str) -> usize {
+    let start = if src.starts_with('\u{feff}') { 3 } else { 0 };
+    chunks(src, start)
+        .into_iter()
+        .map(|(s, e)| FlowParser::parse(Rule::chunk, &src[s..e]).map_or(0, |p| p.flatten().count()))
+        .sum()
 }

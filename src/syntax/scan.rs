@@ -1,17 +1,23 @@
-//! A small bracket-and-string scanner, run only on a chunk that failed to parse, to explain the failure
-//! better than the parser's furthest position can: an unterminated string is reported where it starts,
-//! nesting past the limit where it passes it, and a missing `}` at the block that was never closed.
+//! A byte-level bracket-and-string scanner over one item.
+//!
+//! It runs before pest on every item to bound nesting: every recursive rule of the grammar passes
+//! through `(`, `[`, `{` or `@(`, so an item with at most [`MAX_DEPTH`] open brackets cannot recurse
+//! deeper than that in pest (which is built without its own stack probe, see
+//! `patches/pest_stack_guard`). When pest then fails, the same findings explain the failure better than
+//! pest's furthest position: an unterminated string is reported where it starts, and a missing `}` at
+//! the block that lost it.
 
 use super::MAX_DEPTH;
 
-/// What the scanner found.
-pub(super) enum Finding {
+/// What the scanner found, each the first of its kind.
+#[derive(Default)]
+pub(super) struct Findings {
     /// A string opened at this byte has no closing quote on its line.
-    UnterminatedString(usize),
+    pub(super) unterminated_string: Option<usize>,
     /// Nesting passes the limit at this byte.
-    TooDeep(usize),
+    pub(super) too_deep: Option<usize>,
     /// The `{` at this byte is probably the one that is never closed.
-    Unclosed(usize),
+    pub(super) unclosed: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -24,41 +30,42 @@ enum Ctx {
     Str(usize),
 }
 
-fn indent_at(src: &[u8], pos: usize) -> usize {
-    let line_start = src[..pos]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    src[line_start..]
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count()
-}
-
-/// Scans `src`. Plain strings (regexes, labels) are scanned like templates, so a literal `@(` inside one
-/// can mislead it: that is why this runs only to explain a parse error, never to decide validity.
-pub(super) fn scan(src: &str) -> Option<Finding> {
+/// Scans `src`. Plain strings (regexes, labels) are scanned like templates, so a literal `@(` in one
+/// counts as nesting: the count can only be too high, never too low.
+pub(super) fn scan(src: &str) -> Findings {
     let b = src.as_bytes();
+    let mut found = Findings::default();
     let mut stack: Vec<Ctx> = Vec::new();
     let mut depth = 0usize;
-    let mut suspect_unclosed: Option<usize> = None;
+    // Start and indentation of the current line, kept up to date so that no position is looked up
+    // twice (the scan stays linear however long a line is).
+    let (mut line_start, mut indent, mut in_indent) = (0usize, 0usize, true);
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
+        if c == b'\n' {
+            (line_start, indent, in_indent) = (i + 1, 0, true);
+        } else if in_indent && (c == b' ' || c == b'\t') {
+            indent += 1;
+        } else {
+            in_indent = false;
+        }
         if let Some(&Ctx::Str(start)) = stack.last() {
             match c {
                 b'"' => {
                     stack.pop();
                 }
                 b'\\' if i + 1 < b.len() && b[i + 1] != b'\n' => i += 1,
-                b'\n' | b'\r' => return Some(Finding::UnterminatedString(start)),
+                b'\n' | b'\r' => {
+                    // The string ends here for the scanner; carry on in code to keep counting depth.
+                    found.unterminated_string.get_or_insert(start);
+                    stack.pop();
+                }
                 b'@' if b.get(i + 1) == Some(&b'@') => i += 1,
-                b'@' if b.get(i + 1) == Some(&b'(')
-                    && !(i > 0 && b[i - 1].is_ascii_alphanumeric()) =>
-                {
+                b'@' if b.get(i + 1) == Some(&b'(') => {
                     depth += 1;
-                    if depth > MAX_DEPTH {
-                        return Some(Finding::TooDeep(i));
+                    if depth > MAX_DEPTH && found.too_deep.is_none() {
+                        found.too_deep = Some(i);
                     }
                     stack.push(Ctx::Interp);
                     i += 1;
@@ -71,30 +78,26 @@ pub(super) fn scan(src: &str) -> Option<Finding> {
         match c {
             b'"' => stack.push(Ctx::Str(i)),
             b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
+                // Up to the line break, which the loop then handles.
+                while i + 1 < b.len() && b[i + 1] != b'\n' {
                     i += 1;
                 }
-                continue;
             }
             b'(' | b'[' | b'{' => {
                 depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(Finding::TooDeep(i));
+                if depth > MAX_DEPTH && found.too_deep.is_none() {
+                    found.too_deep = Some(i);
                 }
-                stack.push(Ctx::Bracket(c, i, indent_at(b, i)));
+                stack.push(Ctx::Bracket(c, i, indent));
             }
             b')' | b']' | b'}' => {
                 if c == b'}' {
                     // A `}` at a lower indentation than the block on top of the stack suggests that block
                     // lost its own `}`.
-                    if let Some(&Ctx::Bracket(b'{', open, indent)) = stack.last() {
-                        let line_start = b[..i]
-                            .iter()
-                            .rposition(|&x| x == b'\n')
-                            .map_or(0, |p| p + 1);
-                        let only_ws = b[line_start..i].iter().all(|&x| x == b' ' || x == b'\t');
-                        if only_ws && i - line_start < indent && suspect_unclosed.is_none() {
-                            suspect_unclosed = Some(open);
+                    if let Some(&Ctx::Bracket(b'{', open, open_indent)) = stack.last() {
+                        let only_ws = i - line_start == indent;
+                        if only_ws && indent < open_indent && found.unclosed.is_none() {
+                            found.unclosed = Some(open);
                         }
                     }
                 }
@@ -108,22 +111,17 @@ pub(super) fn scan(src: &str) -> Option<Finding> {
         i += 1;
     }
     if let Some(Ctx::Str(start)) = stack.last() {
-        return Some(Finding::UnterminatedString(*start));
+        found.unterminated_string.get_or_insert(*start);
     }
-    let unclosed = stack.iter().find_map(|c| match c {
-        Ctx::Bracket(b'{', open, _) => Some(*open),
-        _ => None,
-    });
-    match (suspect_unclosed, unclosed) {
-        (Some(s), Some(_)) => Some(Finding::Unclosed(s)),
-        (None, Some(u)) => {
-            // The innermost unclosed `{` is the likeliest culprit.
-            let inner = stack.iter().rev().find_map(|c| match c {
-                Ctx::Bracket(b'{', open, _) => Some(*open),
-                _ => None,
-            });
-            Some(Finding::Unclosed(inner.unwrap_or(u)))
-        }
-        _ => None,
+    if found.unclosed.is_none() {
+        // The innermost `{` still open at the end is the likeliest culprit.
+        found.unclosed = stack.iter().rev().find_map(|c| match c {
+            Ctx::Bracket(b'{', open, _) => Some(*open),
+            _ => None,
+        });
+    } else if !stack.iter().any(|c| matches!(c, Ctx::Bracket(b'{', ..))) {
+        // Every `{` was closed after all: the indentation was only unusual.
+        found.unclosed = None;
     }
+    found
 }
