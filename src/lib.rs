@@ -28,6 +28,7 @@ pub mod cli;
 pub mod compile;
 pub mod diagnostic;
 pub mod function;
+mod parallel;
 pub mod program;
 pub mod span;
 pub mod split_test;

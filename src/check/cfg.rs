@@ -8,7 +8,7 @@
 //!
 //! When a must-fact is missing at a node, [`Graph::path_without`] finds a path that shows why.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::ast::{Block, Stmt, StmtKind, TestKind};
 use crate::span::{Span, line_col};
@@ -30,43 +30,46 @@ pub(crate) enum Fact {
     Responded,
 }
 
-/// A set of facts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Facts(Vec<u64>);
+/// The fact sets of every node, stored flat: `words` `u64`s per node, so that the analysis allocates
+/// nothing per edge.
+pub(crate) struct FactTable {
+    words: usize,
+    bits: Vec<u64>,
+}
 
-impl Facts {
-    fn empty(n: usize) -> Self {
-        Facts(vec![0; n.div_ceil(64).max(1)])
+impl FactTable {
+    fn new(nodes: usize, facts: usize) -> Self {
+        let words = facts.div_ceil(64).max(1);
+        FactTable {
+            words,
+            bits: vec![0; nodes * words],
+        }
     }
 
-    pub(crate) fn has(&self, i: usize) -> bool {
-        self.0[i / 64] & (1 << (i % 64)) != 0
+    fn row(&self, node: usize) -> &[u64] {
+        &self.bits[node * self.words..(node + 1) * self.words]
     }
 
-    fn insert(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+    pub(crate) fn has(&self, node: usize, fact: usize) -> bool {
+        self.row(node)[fact / 64] & (1 << (fact % 64)) != 0
     }
 
-    /// `self &= other`; whether it changed.
-    fn intersect(&mut self, other: &Facts) -> bool {
+    /// Merges `incoming` into `node` with intersection (`must`) or union; whether it changed.
+    fn merge(&mut self, node: usize, incoming: &[u64], intersect: bool) -> bool {
         let mut changed = false;
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            let n = *a & b;
+        for (a, &b) in self.bits[node * self.words..(node + 1) * self.words]
+            .iter_mut()
+            .zip(incoming)
+        {
+            let n = if intersect { *a & b } else { *a | b };
             changed |= n != *a;
             *a = n;
         }
         changed
     }
 
-    /// `self |= other`; whether it changed.
-    fn union(&mut self, other: &Facts) -> bool {
-        let mut changed = false;
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            let n = *a | b;
-            changed |= n != *a;
-            *a = n;
-        }
-        changed
+    fn set_row(&mut self, node: usize, row: &[u64]) {
+        self.bits[node * self.words..(node + 1) * self.words].copy_from_slice(row);
     }
 }
 
@@ -121,10 +124,12 @@ pub(crate) struct Node<'a> {
 pub(crate) struct Graph<'a> {
     pub(crate) nodes: Vec<Node<'a>>,
     pub(crate) facts: HashMap<Fact, usize>,
-    /// Must-facts at each node's entry; `None` where no path reaches the node.
-    pub(crate) must: Vec<Option<Facts>>,
+    /// Must-facts at each node's entry (meaningful where `reached`).
+    pub(crate) must: FactTable,
     /// May-facts at each node's entry.
-    pub(crate) may: Vec<Facts>,
+    pub(crate) may: FactTable,
+    /// Whether some path reaches each node.
+    pub(crate) reached: Vec<bool>,
     /// Statement (by address) → node.
     pub(crate) node_of: HashMap<*const Stmt, usize>,
     /// Step name → its node.
@@ -275,9 +280,9 @@ impl<'a> Graph<'a> {
                     edges: vec![],
                 },
             ],
-            facts: HashMap::new(),
-            node_of: HashMap::new(),
-            steps: HashMap::new(),
+            facts: HashMap::default(),
+            node_of: HashMap::default(),
+            steps: HashMap::default(),
             gotos: Vec::new(),
             webhooks: Vec::new(),
         };
@@ -293,8 +298,9 @@ impl<'a> Graph<'a> {
             }
         }
         let mut g = Graph {
-            must: Vec::new(),
-            may: Vec::new(),
+            must: FactTable::new(0, 0),
+            may: FactTable::new(0, 0),
+            reached: Vec::new(),
             nodes: lower.nodes,
             facts: lower.facts,
             node_of: lower.node_of,
@@ -308,33 +314,32 @@ impl<'a> Graph<'a> {
     fn analyse(&mut self) {
         let n_facts = self.facts.len();
         let n = self.nodes.len();
-        self.must = vec![None; n];
-        self.may = vec![Facts::empty(n_facts); n];
-        self.must[ENTRY] = Some(Facts::empty(n_facts));
+        self.must = FactTable::new(n, n_facts);
+        self.may = FactTable::new(n, n_facts);
+        self.reached = vec![false; n];
+        self.reached[ENTRY] = true;
+        let words = self.must.words;
+        let (mut must_out, mut may_out) = (vec![0u64; words], vec![0u64; words]);
         let mut work = vec![ENTRY];
         let mut queued = vec![false; n];
         queued[ENTRY] = true;
         while let Some(node) = work.pop() {
             queued[node] = false;
-            let must_in = self.must[node]
-                .clone()
-                .expect("a queued node has been reached");
-            let may_in = self.may[node].clone();
             for e in &self.nodes[node].edges {
-                let mut must_out = must_in.clone();
-                let mut may_out = may_in.clone();
+                must_out.copy_from_slice(self.must.row(node));
+                may_out.copy_from_slice(self.may.row(node));
                 for &f in &e.defines {
-                    must_out.insert(f);
-                    may_out.insert(f);
+                    must_out[f / 64] |= 1 << (f % 64);
+                    may_out[f / 64] |= 1 << (f % 64);
                 }
-                let changed = match &mut self.must[e.to] {
-                    slot @ None => {
-                        *slot = Some(must_out);
-                        true
-                    }
-                    Some(existing) => existing.intersect(&must_out),
+                let changed = if self.reached[e.to] {
+                    self.must.merge(e.to, &must_out, true)
+                } else {
+                    self.reached[e.to] = true;
+                    self.must.set_row(e.to, &must_out);
+                    true
                 };
-                let changed = self.may[e.to].union(&may_out) | changed;
+                let changed = self.may.merge(e.to, &may_out, false) | changed;
                 if changed && !queued[e.to] {
                     queued[e.to] = true;
                     work.push(e.to);
@@ -350,21 +355,21 @@ impl<'a> Graph<'a> {
 
     /// Whether `fact` holds on every path to `node`. An undefined fact never holds.
     pub(crate) fn must_have(&self, node: usize, fact: &Fact) -> bool {
-        match (self.fact(fact), &self.must[node]) {
-            (Some(i), Some(facts)) => facts.has(i),
-            (None, _) => false,
-            (_, None) => true,
+        match self.fact(fact) {
+            _ if !self.reached[node] => true,
+            Some(i) => self.must.has(node, i),
+            None => false,
         }
     }
 
     /// Whether `fact` holds on some path to `node`.
     pub(crate) fn may_have(&self, node: usize, fact: &Fact) -> bool {
-        self.fact(fact).is_some_and(|i| self.may[node].has(i))
+        self.fact(fact).is_some_and(|i| self.may.has(node, i))
     }
 
     /// Whether some path reaches `node`.
     pub(crate) fn reachable(&self, node: usize) -> bool {
-        self.must[node].is_some()
+        self.reached[node]
     }
 
     /// A shortest path from the start to `target` on which `fact` is never established, described by

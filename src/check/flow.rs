@@ -1,7 +1,7 @@
 //! Checks one flow: statements, references, types, definite assignment, respond rules, reachability
 //! and unused results.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::cfg::{EXIT, Fact, Graph, NodeKind, describe_path};
 use super::{header_key, is_broken, unknown_connector};
@@ -44,7 +44,7 @@ pub(crate) struct FlowChecker<'a> {
     /// Webhook names of this flow and their statements.
     webhooks: HashMap<&'a str, &'a Webhook>,
     /// Names read as `@flow.NAME`.
-    reads: HashSet<String>,
+    reads: HashSet<&'a str>,
     input_read: bool,
     /// When set, expression typing reports nothing (used while inferring `set` types).
     silent: bool,
@@ -66,9 +66,9 @@ impl<'a> FlowChecker<'a> {
             graph,
             triggers,
             diags,
-            vars: HashMap::new(),
-            webhooks: HashMap::new(),
-            reads: HashSet::new(),
+            vars: HashMap::default(),
+            webhooks: HashMap::default(),
+            reads: HashSet::default(),
             input_read: false,
             silent: false,
         };
@@ -1028,7 +1028,7 @@ impl<'a> FlowChecker<'a> {
                 };
                 rest = tail;
                 if !self.silent {
-                    self.reads.insert(name.node.clone());
+                    self.reads.insert(&name.node);
                 }
                 let Some((ty, def)) = self.vars.get(name.node.as_str()).cloned() else {
                     let help = match did_you_mean(&name.node, self.vars.keys().copied()) {
@@ -1481,9 +1481,9 @@ impl<'a> FlowChecker<'a> {
         }
         let mut defs: Vec<(&'a Name, &'static str)> = Vec::new();
         collect_results(&self.flow.body, &mut defs);
-        let mut warned: HashSet<&str> = HashSet::new();
+        let mut warned: HashSet<&str> = HashSet::default();
         for (name, kind) in defs {
-            if self.reads.contains(&name.node)
+            if self.reads.contains(name.node.as_str())
                 || (kind == "wait" && self.input_read)
                 || !warned.insert(&name.node)
             {

@@ -46,13 +46,23 @@ pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
             starters.entry(start.node.as_str()).or_default().push(t);
         }
     }
-    for f in &file.flows {
-        let triggers = starters
-            .get(f.name.node.as_str())
-            .cloned()
-            .unwrap_or_default();
-        flow::FlowChecker::run(src, file, f, &triggers, &mut diags);
-    }
+    // Flows are checked independently, on several threads for large files.
+    let per_flow = crate::parallel::map_chunked(
+        &file.flows,
+        |f| f.span.len(),
+        |flows| {
+            let mut diags = Vec::new();
+            for f in flows {
+                let triggers = starters
+                    .get(f.name.node.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                flow::FlowChecker::run(src, file, f, &triggers, &mut diags);
+            }
+            diags
+        },
+    );
+    diags.extend(per_flow.into_iter().flatten());
     diags
 }
 

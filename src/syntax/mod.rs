@@ -28,10 +28,27 @@ use grammar::{FlowParser, Rule};
 
 /// Parses a whole file. Returns the items that parsed and every diagnostic found on the way.
 pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
+    let start = if src.starts_with('\u{feff}') { 3 } else { 0 };
+    let chunks = chunks(src, start);
+    let parts =
+        crate::parallel::map_chunked(&chunks, |&(s, e)| e - s, |group| parse_chunks(src, group));
     let mut file = SourceFile::default();
     let mut diags = Vec::new();
-    let start = if src.starts_with('\u{feff}') { 3 } else { 0 };
-    for (chunk_start, chunk_end) in chunks(src, start) {
+    for (part, mut part_diags) in parts {
+        file.flows.extend(part.flows);
+        file.connectors.extend(part.connectors);
+        file.triggers.extend(part.triggers);
+        file.broken.extend(part.broken);
+        diags.append(&mut part_diags);
+    }
+    (file, diags)
+}
+
+/// Parses consecutive chunks of `src`.
+fn parse_chunks(src: &str, chunks: &[(usize, usize)]) -> (SourceFile, Vec<Diagnostic>) {
+    let mut file = SourceFile::default();
+    let mut diags = Vec::new();
+    for &(chunk_start, chunk_end) in chunks {
         let text = &src[chunk_start..chunk_end];
         let findings = scan::scan(text);
         if let Some(at) = findings.too_deep {

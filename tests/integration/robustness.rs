@@ -137,3 +137,47 @@ proptest! {
         }
     }
 }
+
+/// Large files are parsed and checked on several threads; the result must be the same as for the items
+/// one by one, in source order.
+#[test]
+fn large_files_give_the_same_diagnostics_as_their_parts() {
+    let item = |i: usize| {
+        format!(
+            "flow f{i} {{\n  wait a{i} timeout 1m {{ on timeout {{ send \"t\" }} }}\n  send \"@flow.a{i} @flow.b{i}\"\n  goto nowhere{i}\n}}\n\n{}",
+            if i % 7 == 0 {
+                "flow broken {\n  sned \"x\"\n}\n\n"
+            } else {
+                ""
+            }
+        )
+    };
+    let parts: Vec<String> = (0..2_000).map(item).collect();
+    let big = parts.concat();
+    assert!(
+        big.len() > 128 * 1024,
+        "big enough to be split: {} bytes",
+        big.len()
+    );
+    let (file, diags) = flowc::check_source(&big);
+    assert_eq!(file.flows.len(), 2_000, "the broken flows do not parse");
+    let mut expected = Vec::new();
+    let mut offset = 0;
+    for part in &parts {
+        for d in flowc::check_source(part).1 {
+            expected.push((d.code, d.span().start + offset, d.message));
+        }
+        offset += part.len();
+    }
+    let got: Vec<_> = diags
+        .into_iter()
+        .map(|d| (d.code, d.span().start, d.message))
+        .collect();
+    // The duplicate `broken` flows are the only file-level findings the parts cannot see.
+    let got: Vec<_> = got
+        .into_iter()
+        .filter(|(c, ..)| *c != flowc::diagnostic::Code::DuplicateName)
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(got, expected);
+}
