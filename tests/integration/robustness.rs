@@ -145,7 +145,7 @@ fn large_files_give_the_same_diagnostics_as_their_parts() {
     let item = |i: usize| {
         format!(
             "flow f{i} {{\n  wait a{i} timeout 1m {{ on timeout {{ send \"t\" }} }}\n  send \"@flow.a{i} @flow.b{i}\"\n  goto nowhere{i}\n}}\n\n{}",
-            if i % 7 == 0 {
+            if i.is_multiple_of(7) {
                 "flow broken {\n  sned \"x\"\n}\n\n"
             } else {
                 ""
