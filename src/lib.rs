@@ -28,11 +28,13 @@ pub mod cli;
 pub mod compile;
 pub mod diagnostic;
 pub mod function;
+pub mod interp;
 mod parallel;
 pub mod program;
 pub mod span;
 pub mod split_test;
 pub mod syntax;
+pub mod time;
 pub mod types;
 
 use diagnostic::Diagnostic;

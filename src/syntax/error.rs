@@ -234,9 +234,18 @@ fn expectations(err: &Error<Rule>, text: &str) -> (Vec<String>, bool) {
         positives = p.clone();
     }
     // Re-parse with detail to learn the literal tokens (`{`, `=`, ...) the parser tried.
-    set_error_detail(true);
-    let detailed = FlowParser::parse(Rule::chunk, text).err();
-    set_error_detail(false);
+    // pest's detail switch is global and read when a parse starts: hold a lock for the whole detailed
+    // parse so that another thread cannot switch it off meanwhile. Only failed items get here.
+    static DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let detailed = {
+        let _guard = DETAIL
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        set_error_detail(true);
+        let detailed = FlowParser::parse(Rule::chunk, text).err();
+        set_error_detail(false);
+        detailed
+    };
     let mut eoi = false;
     if let Some(attempts) = detailed.as_ref().and_then(|e| e.parse_attempts()) {
         for token in attempts.expected_tokens() {

@@ -1,0 +1,502 @@
+//! The interpreter: runs a compiled flow, producing events, and pauses at `wait` with a serializable
+//! [`RunState`] that [`resume`] continues with a reply or a timeout.
+//!
+//! Webhooks go through a [`WebhookClient`] (the network client in `crate::http`, file mocks for
+//! `flowc run --mock`, or a test double), so the interpreter itself does no I/O.
+
+mod eval;
+pub mod phone;
+pub mod rules;
+mod value;
+pub mod webhook;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::program::{FlowProgram, Instr, Program};
+pub use webhook::{
+    Attempt, CallOutcome, MockAnswer, Mocked, Offline, Request, WebhookClient, check_url, redact,
+};
+
+/// Instructions one start or resume may run before the run is failed (an endless `goto` loop).
+pub const DEFAULT_MAX_STEPS: u64 = 10_000;
+
+/// How a run ended, or that it waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Paused at a `wait`.
+    Waiting,
+    /// Reached the end of the flow.
+    Completed,
+    /// Ended by `stop`.
+    Stopped,
+    /// A wait timed out with no `on timeout`.
+    Expired,
+    /// A webhook failed with no `on failure`, the step limit was hit, or a value was invalid.
+    Failed,
+}
+
+/// A saved `@flow.NAME`: its value, and for `split NAME =` the category and regex groups.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Slot {
+    /// The value.
+    pub value: Value,
+    /// The category of a split result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Regex groups of a split result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Value>,
+}
+
+/// What `@webhook.NAME` describes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallMeta {
+    /// HTTP status of the last attempt, if any answer came.
+    pub status: Option<u16>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Time from the first attempt to the last answer.
+    pub elapsed_ms: u64,
+    /// Why the call failed.
+    pub error: Option<String>,
+}
+
+/// Where a waiting run stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// `wait NAME`.
+    pub name: String,
+    /// Milliseconds until it times out.
+    pub timeout_ms: Option<u64>,
+}
+
+/// Everything a run needs to continue: serialize it while the run waits, give it back to [`resume`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Format version of this state.
+    pub version: u32,
+    /// The run's id.
+    pub run_id: String,
+    /// The flow's name.
+    pub flow: String,
+    /// Where the run stands.
+    pub status: RunStatus,
+    /// The next instruction.
+    pub pc: usize,
+    /// The flow's variable names when the run started (a resumed run must find the same flow).
+    pub slot_names: Vec<String>,
+    /// `@flow.NAME` values by slot.
+    pub slots: Vec<Option<Slot>>,
+    /// `@extra`.
+    pub extra: Map<String, Value>,
+    /// `@webhook.NAME` by webhook index.
+    pub webhooks: Vec<Option<CallMeta>>,
+    /// `@input`.
+    pub input: Option<String>,
+    /// `@contact`.
+    pub contact: Value,
+    /// `@trigger`: `{headers, query, body}`.
+    pub trigger: Option<Value>,
+    /// Whether the run has answered its trigger.
+    pub responded: bool,
+    /// Set while waiting.
+    pub waiting: Option<Waiting>,
+}
+
+/// Something a run did, in order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The run started.
+    RunStarted {
+        /// Flow name.
+        flow: String,
+        /// Run id.
+        run_id: String,
+    },
+    /// `send`.
+    MessageSent {
+        /// The message.
+        text: String,
+    },
+    /// `email`.
+    EmailSent {
+        /// Recipient.
+        to: String,
+        /// Subject.
+        subject: String,
+        /// Body.
+        body: String,
+    },
+    /// A webhook call finished (after its retries).
+    WebhookCalled {
+        /// Webhook name.
+        name: String,
+        /// Method.
+        method: String,
+        /// URL as sent (secrets in the query are redacted).
+        url: String,
+        /// Last HTTP status.
+        status: Option<u16>,
+        /// Attempts.
+        attempts: u32,
+        /// Elapsed time.
+        elapsed_ms: u64,
+        /// Failure reason.
+        error: Option<String>,
+        /// Whether it was answered by a mock.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        mocked: bool,
+    },
+    /// The run paused for a reply.
+    Waiting {
+        /// `wait NAME`.
+        name: String,
+        /// Timeout.
+        timeout_ms: Option<u64>,
+    },
+    /// A reply arrived.
+    Resumed {
+        /// The reply.
+        input: String,
+    },
+    /// The wait timed out.
+    TimedOut {
+        /// `wait NAME`.
+        name: String,
+    },
+    /// `respond`.
+    Responded {
+        /// HTTP status.
+        status: u16,
+        /// Headers.
+        headers: Vec<(String, String)>,
+        /// Body text.
+        body: Option<String>,
+        /// Content type of the body.
+        content_type: Option<String>,
+    },
+    /// Something odd that did not stop the run (a missing key, an invalid status).
+    Warning {
+        /// What happened.
+        message: String,
+    },
+    /// The run ended.
+    RunEnded {
+        /// How.
+        status: RunStatus,
+        /// Why, for failed and expired runs.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+/// How a waiting run continues.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resume {
+    /// The contact replied.
+    Reply(String),
+    /// The wait's timeout passed.
+    Timeout,
+}
+
+/// Receives each finished webhook call, for the webhook log.
+pub type CallLog = dyn Fn(&Request, &CallOutcome) + Sync;
+
+/// Settings of a run.
+pub struct RunOptions<'a> {
+    /// Where webhooks go.
+    pub client: &'a dyn WebhookClient,
+    /// Reads environment variables (connector secrets).
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Steps per start or resume.
+    pub max_steps: u64,
+    /// Receives every finished call (the webhook log).
+    pub log: Option<&'a CallLog>,
+}
+
+/// What a start or resume produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Events in order.
+    pub events: Vec<Event>,
+    /// The state: waiting (save it) or ended.
+    pub state: RunState,
+}
+
+/// Errors that prevent a run from starting or resuming at all.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RunError {
+    /// No flow of that name.
+    #[error("there is no flow `{0}` (flows: {1})")]
+    UnknownFlow(String, String),
+    /// The state is not waiting.
+    #[error("the run {0} is not waiting (it is {1:?})")]
+    NotWaiting(String, RunStatus),
+    /// The program changed under a saved run.
+    #[error(
+        "the saved run belongs to a different version of flow `{0}`; its variables no longer match"
+    )]
+    ProgramChanged(String),
+}
+
+/// Finds a flow by name, or the first flow when `name` is `None`.
+pub fn find_flow<'p>(
+    program: &'p Program,
+    name: Option<&str>,
+) -> Result<(usize, &'p FlowProgram), RunError> {
+    let names = || {
+        program
+            .flows
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        None => program
+            .flows
+            .first()
+            .map(|f| (0, f))
+            .ok_or_else(|| RunError::UnknownFlow(String::new(), names())),
+        Some(n) => program
+            .flows
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.name == n)
+            .ok_or_else(|| RunError::UnknownFlow(n.to_string(), names())),
+    }
+}
+
+/// Starts a run of `flow` for `contact`, with the request that triggered it if any.
+pub fn start(
+    program: &Program,
+    flow: Option<&str>,
+    run_id: &str,
+    contact: Value,
+    trigger: Option<Value>,
+    options: &RunOptions<'_>,
+) -> Result<Outcome, RunError> {
+    let (_, f) = find_flow(program, flow)?;
+    let state = RunState {
+        version: 1,
+        run_id: run_id.to_string(),
+        flow: f.name.clone(),
+        status: RunStatus::Waiting,
+        pc: 0,
+        slot_names: f.slots.clone(),
+        slots: vec![None; f.slots.len()],
+        extra: Map::new(),
+        webhooks: vec![None; f.webhooks.len()],
+        input: None,
+        contact: normalize_contact(contact),
+        trigger,
+        responded: false,
+        waiting: None,
+    };
+    let mut machine = Machine {
+        program,
+        flow: f,
+        state,
+        events: Vec::new(),
+        options,
+    };
+    machine.events.push(Event::RunStarted {
+        flow: f.name.clone(),
+        run_id: run_id.to_string(),
+    });
+    machine.run();
+    Ok(machine.finish())
+}
+
+/// Continues a waiting run.
+pub fn resume(
+    program: &Program,
+    mut state: RunState,
+    how: Resume,
+    options: &RunOptions<'_>,
+) -> Result<Outcome, RunError> {
+    let (_, f) = find_flow(program, Some(&state.flow))?;
+    if state.slot_names != f.slots
+        || state.webhooks.len() != f.webhooks.len()
+        || state.pc >= f.code.len()
+    {
+        return Err(RunError::ProgramChanged(state.flow.clone()));
+    }
+    if state.status != RunStatus::Waiting {
+        return Err(RunError::NotWaiting(state.run_id.clone(), state.status));
+    }
+    let Some(Instr::Wait {
+        slot, on_timeout, ..
+    }) = f.code.get(state.pc).cloned()
+    else {
+        return Err(RunError::ProgramChanged(state.flow.clone()));
+    };
+    let name = state.waiting.take().map(|w| w.name).unwrap_or_default();
+    let mut events = Vec::new();
+    match how {
+        Resume::Reply(text) => {
+            events.push(Event::Resumed {
+                input: text.clone(),
+            });
+            state.slots[slot] = Some(Slot {
+                value: Value::String(text.clone()),
+                category: None,
+                extra: None,
+            });
+            state.input = Some(text);
+            state.pc += 1;
+        }
+        Resume::Timeout => {
+            events.push(Event::TimedOut { name });
+            match on_timeout {
+                Some(target) => state.pc = target,
+                None => {
+                    state.status = RunStatus::Expired;
+                    events.push(Event::RunEnded {
+                        status: RunStatus::Expired,
+                        reason: Some("the wait timed out".into()),
+                    });
+                    return Ok(Outcome { events, state });
+                }
+            }
+        }
+    }
+    let mut machine = Machine {
+        program,
+        flow: f,
+        state,
+        events,
+        options,
+    };
+    machine.run();
+    Ok(machine.finish())
+}
+
+fn normalize_contact(contact: Value) -> Value {
+    let mut map = match contact {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    for key in ["name", "phone", "email", "language"] {
+        map.entry(key).or_insert(Value::String(String::new()));
+    }
+    map.entry("fields").or_insert(Value::Object(Map::new()));
+    Value::Object(map)
+}
+
+/// One run in progress.
+struct Machine<'a> {
+    program: &'a Program,
+    flow: &'a FlowProgram,
+    state: RunState,
+    events: Vec<Event>,
+    options: &'a RunOptions<'a>,
+}
+
+impl Machine<'_> {
+    fn finish(self) -> Outcome {
+        Outcome {
+            events: self.events,
+            state: self.state,
+        }
+    }
+
+    fn end(&mut self, status: RunStatus, reason: Option<String>) {
+        self.state.status = status;
+        self.state.waiting = None;
+        self.events.push(Event::RunEnded { status, reason });
+    }
+
+    /// Runs instructions until the run waits or ends.
+    fn run(&mut self) {
+        let mut steps = 0u64;
+        loop {
+            steps += 1;
+            if steps > self.options.max_steps {
+                let reason = format!(
+                    "more than {} steps without waiting for a reply (an endless `goto` loop?)",
+                    self.options.max_steps
+                );
+                self.end(RunStatus::Failed, Some(reason));
+                return;
+            }
+            let Some(instr) = self.flow.code.get(self.state.pc) else {
+                self.end(RunStatus::Completed, None);
+                return;
+            };
+            match instr {
+                Instr::Send { text } => {
+                    let text = self.render(text);
+                    self.events.push(Event::MessageSent { text });
+                    self.state.pc += 1;
+                }
+                Instr::Email { to, subject, body } => {
+                    let (to, subject, body) =
+                        (self.render(to), self.render(subject), self.render(body));
+                    self.events.push(Event::EmailSent { to, subject, body });
+                    self.state.pc += 1;
+                }
+                Instr::Set { slot, value } => {
+                    let v = self.eval(value);
+                    self.state.slots[*slot] = Some(Slot {
+                        value: v,
+                        category: None,
+                        extra: None,
+                    });
+                    self.state.pc += 1;
+                }
+                Instr::Jump { target } => self.state.pc = *target,
+                Instr::Wait {
+                    timeout_ms, slot, ..
+                } => {
+                    let name = self.flow.slots[*slot].clone();
+                    self.events.push(Event::Waiting {
+                        name: name.clone(),
+                        timeout_ms: *timeout_ms,
+                    });
+                    self.state.status = RunStatus::Waiting;
+                    self.state.waiting = Some(Waiting {
+                        name,
+                        timeout_ms: *timeout_ms,
+                    });
+                    return;
+                }
+                Instr::Split(split) => {
+                    let (target, slot) = self.split(split);
+                    if let (Some(result), Some(slot)) = (split.result, slot) {
+                        self.state.slots[result] = Some(slot);
+                    }
+                    self.state.pc = target;
+                }
+                Instr::Webhook(call) => {
+                    if let Some(reason) = self.webhook(call) {
+                        match call.on_failure {
+                            Some(target) => self.state.pc = target,
+                            None => {
+                                self.end(RunStatus::Failed, Some(reason));
+                                return;
+                            }
+                        }
+                    } else {
+                        self.state.pc += 1;
+                    }
+                }
+                Instr::Respond(r) => {
+                    self.respond(r);
+                    self.state.pc += 1;
+                }
+                Instr::Stop => {
+                    self.end(RunStatus::Stopped, None);
+                    return;
+                }
+                Instr::End => {
+                    self.end(RunStatus::Completed, None);
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! Webhook calls: the interpreter builds a [`Request`] (URL, auth, body), a [`WebhookClient`] sends it
+//! with its retries, and the answer fills `@flow.NAME`, `@extra` and `@webhook.NAME`.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::eval::url_encode;
+use super::value::{merge, text};
+use super::{CallMeta, Event, Machine, Slot};
+use crate::ast::{KeyPlace, Method};
+use crate::program::{AuthDef, Secret, WebhookCall};
+
+/// A request ready to send.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Request {
+    /// The webhook's name.
+    pub name: String,
+    /// The flow it belongs to.
+    pub flow: String,
+    /// The run making it.
+    pub run_id: String,
+    /// Method.
+    pub method: Method,
+    /// Full URL with query.
+    pub url: String,
+    /// Headers, including auth and content type.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Option<String>,
+    /// Per-attempt timeout.
+    pub timeout_ms: u64,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// First retry delay.
+    pub backoff_ms: u64,
+    /// Secret values to redact from anything shown or logged.
+    #[serde(skip)]
+    pub secrets: Vec<String>,
+}
+
+impl Request {
+    /// `s` with every secret replaced by `***`.
+    pub fn redact(&self, s: &str) -> String {
+        redact(s, &self.secrets)
+    }
+}
+
+/// `s` with every secret replaced by `***`.
+pub fn redact(s: &str, secrets: &[String]) -> String {
+    let mut out = s.to_string();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// One attempt of a call, as the webhook log records it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Attempt {
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When it started (ISO 8601).
+    pub time: String,
+    /// HTTP status, if an answer came.
+    pub status: Option<u16>,
+    /// Connection error, timeout or other failure.
+    pub error: Option<String>,
+    /// Duration of the attempt.
+    pub elapsed_ms: u64,
+    /// Response headers.
+    pub response_headers: Vec<(String, String)>,
+    /// Response body (truncated in the log).
+    pub response_body: Option<String>,
+}
+
+/// The result of a call after all its attempts.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct CallOutcome {
+    /// Status of the last answer.
+    pub status: Option<u16>,
+    /// Headers of the last answer.
+    pub headers: Vec<(String, String)>,
+    /// Body of the last answer.
+    pub body: String,
+    /// Every attempt.
+    pub attempts: Vec<Attempt>,
+    /// From the first attempt to the end.
+    pub elapsed_ms: u64,
+    /// Set when the call failed.
+    pub error: Option<String>,
+    /// Answered by a mock.
+    pub mocked: bool,
+}
+
+impl CallOutcome {
+    /// A failure before any attempt (bad URL, missing secret).
+    pub fn refused(error: String) -> Self {
+        CallOutcome {
+            error: Some(error),
+            ..CallOutcome::default()
+        }
+    }
+
+    /// Whether the call succeeded: a 2xx answer.
+    pub fn ok(&self) -> bool {
+        self.error.is_none() && self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Sends webhook requests.
+pub trait WebhookClient: Sync {
+    /// Sends `request` with its retries and returns the outcome. Never panics on bad answers.
+    fn call(&self, request: &Request) -> CallOutcome;
+}
+
+/// A client that refuses every call (no network configured).
+pub struct Offline;
+
+impl WebhookClient for Offline {
+    fn call(&self, request: &Request) -> CallOutcome {
+        CallOutcome::refused(format!(
+            "no network access for webhook `{}` (give it a --mock)",
+            request.name
+        ))
+    }
+}
+
+/// A canned answer for `flowc run --mock NAME=FILE`.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct MockAnswer {
+    /// HTTP status (default 200).
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    /// Headers.
+    #[serde(default)]
+    pub headers: HashMap<String, String>,
+    /// Body: JSON, or a string sent as it is.
+    #[serde(default)]
+    pub body: Value,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+/// Answers named webhooks from mocks and passes the others to another client.
+pub struct Mocked<'a> {
+    /// Mocks by webhook name.
+    pub mocks: HashMap<String, MockAnswer>,
+    /// Where unmocked calls go.
+    pub fallback: &'a dyn WebhookClient,
+}
+
+impl WebhookClient for Mocked<'_> {
+    fn call(&self, request: &Request) -> CallOutcome {
+        let Some(m) = self.mocks.get(&request.name) else {
+            return self.fallback.call(request);
+        };
+        let body = match &m.body {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let headers: Vec<(String, String)> = m
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let ok = (200..300).contains(&m.status);
+        CallOutcome {
+            status: Some(m.status),
+            attempts: vec![Attempt {
+                attempt: 1,
+                time: crate::time::now_iso(),
+                status: Some(m.status),
+                error: None,
+                elapsed_ms: 0,
+                response_headers: headers.clone(),
+                response_body: Some(body.clone()),
+            }],
+            headers,
+            body,
+            elapsed_ms: 0,
+            error: (!ok).then(|| format!("HTTP {}", m.status)),
+            mocked: true,
+        }
+    }
+}
+
+fn base64(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Whether a URL may be called: https, or http to a loopback host. Returns the reason it may not.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!("\"{url}\" is not an absolute URL"));
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.rfind(':') {
+        Some(i) if !host.ends_with(']') => &host[..i],
+        _ => host,
+    };
+    if host.is_empty() {
+        return Err(format!("\"{url}\" has no host"));
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" if matches!(host, "localhost" | "127.0.0.1" | "[::1]") => Ok(()),
+        "http" => Err(format!(
+            "refusing plain http:// to {host}: only https:// is allowed, except for loopback hosts"
+        )),
+        other => Err(format!("`{other}://` URLs cannot be called")),
+    }
+}
+
+impl Machine<'_> {
+    fn secret(&self, s: &Secret) -> Result<String, String> {
+        match s {
+            Secret::Literal(v) => Ok(v.clone()),
+            Secret::Env(name) => (self.options.env)(name)
+                .ok_or_else(|| format!("environment variable {name} is not set")),
+        }
+    }
+
+    /// Builds the request of a webhook statement.
+    fn request(&mut self, call: &WebhookCall) -> Result<Request, String> {
+        let mut url = self.render_url(&call.url);
+        let mut query: Vec<(String, String)> = Vec::new();
+        for (k, v) in &call.query {
+            let v = self.eval(v);
+            query.push((k.clone(), text(&v)));
+        }
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for (k, v) in &call.headers {
+            let v = self.eval(v);
+            headers.push((k.clone(), text(&v)));
+        }
+        let mut secrets = Vec::new();
+        if let Some(index) = call.auth {
+            let connector = self
+                .program
+                .connectors
+                .get(index)
+                .ok_or("unknown connector")?;
+            match &connector.auth {
+                AuthDef::Basic { user, password } => {
+                    let (user, password) = (self.secret(user)?, self.secret(password)?);
+                    let token = base64(format!("{user}:{password}").as_bytes());
+                    headers.push(("Authorization".into(), format!("Basic {token}")));
+                    secrets.extend([password, token]);
+                }
+                AuthDef::Bearer { token } => {
+                    let token = self.secret(token)?;
+                    headers.push(("Authorization".into(), format!("Bearer {token}")));
+                    secrets.push(token);
+                }
+                AuthDef::ApiKey { place, name, value } => {
+                    let key = self.secret(value)?;
+                    match place {
+                        KeyPlace::Header => headers.push((name.clone(), key.clone())),
+                        KeyPlace::Query => query.push((name.clone(), key.clone())),
+                    }
+                    secrets.push(url_encode(&key));
+                    secrets.push(key);
+                }
+            }
+        }
+        if !query.is_empty() {
+            let encoded: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
+                .collect();
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&encoded.join("&"));
+        }
+        check_url(&url)?;
+        let has = |headers: &[(String, String)], name: &str| {
+            headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+        };
+        let body = match self.body(&call.body) {
+            Some((body, content_type)) => {
+                if !has(&headers, "content-type") {
+                    headers.push(("Content-Type".into(), content_type.into()));
+                }
+                Some(body)
+            }
+            None => None,
+        };
+        if matches!(call.method, Method::POST | Method::PATCH) && !has(&headers, "idempotency-key")
+        {
+            headers.push((
+                "Idempotency-Key".into(),
+                format!("{}-{}", self.state.run_id, self.state.pc),
+            ));
+        }
+        Ok(Request {
+            name: call.name.clone(),
+            flow: self.flow.name.clone(),
+            run_id: self.state.run_id.clone(),
+            method: call.method,
+            url,
+            headers,
+            body,
+            timeout_ms: call.timeout_ms,
+            retries: call.retries,
+            backoff_ms: call.backoff_ms,
+            secrets,
+        })
+    }
+
+    /// Calls a webhook and stores its answer. Returns the failure reason when it failed.
+    pub(super) fn webhook(&mut self, call: &WebhookCall) -> Option<String> {
+        let (outcome, url, request) = match self.request(call) {
+            Ok(request) => {
+                let outcome = self.options.client.call(&request);
+                (outcome, request.redact(&request.url), Some(request))
+            }
+            Err(reason) => (CallOutcome::refused(reason), String::new(), None),
+        };
+        if let (Some(log), Some(request)) = (self.options.log, &request) {
+            log(request, &outcome);
+        }
+        let ok = outcome.ok();
+        let error = match (&outcome.error, outcome.status) {
+            (Some(e), _) => Some(e.clone()),
+            (None, Some(s)) if !ok => Some(format!("HTTP {s}")),
+            _ => None,
+        };
+        let error = error.map(|e| request.as_ref().map_or(e.clone(), |r| r.redact(&e)));
+        self.state.webhooks[call.webhook] = Some(CallMeta {
+            status: outcome.status,
+            attempts: outcome.attempts.len() as u32,
+            elapsed_ms: outcome.elapsed_ms,
+            error: error.clone(),
+        });
+        self.events.push(Event::WebhookCalled {
+            name: call.name.clone(),
+            method: call.method.as_str().to_string(),
+            url,
+            status: outcome.status,
+            attempts: outcome.attempts.len() as u32,
+            elapsed_ms: outcome.elapsed_ms,
+            error: error.clone(),
+            mocked: outcome.mocked,
+        });
+        if !ok {
+            return Some(format!(
+                "webhook `{}` failed: {}",
+                call.name,
+                error.unwrap_or_default()
+            ));
+        }
+        let value = match serde_json::from_str::<Value>(&outcome.body) {
+            Ok(Value::Object(map)) => {
+                merge(&mut self.state.extra, map.clone());
+                Value::Object(map)
+            }
+            _ => Value::String(outcome.body),
+        };
+        self.state.slots[call.slot] = Some(Slot {
+            value,
+            category: None,
+            extra: None,
+        });
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_examples() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        assert!(check_url("https://api.example.com/x").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("http://localhost/x").is_ok());
+        assert!(check_url("http://[::1]:9/x").is_ok());
+        assert!(
+            check_url("http://example.com/x")
+                .unwrap_err()
+                .contains("refusing plain http://")
+        );
+        assert!(check_url("http://localhost.evil.com/").is_err());
+        assert!(check_url("ftp://x.io/").is_err());
+        assert!(check_url("/relative").is_err());
+        assert!(check_url("https:///nohost").is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            redact("Bearer abc123 and abc123", &["abc123".into()]),
+            "Bearer *** and ***"
+        );
+        assert_eq!(redact("nothing", &[String::new()]), "nothing");
+    }
+}
