@@ -28,6 +28,7 @@ pub mod cli;
 pub mod compile;
 pub mod diagnostic;
 pub mod function;
+pub mod http;
 pub mod interp;
 mod parallel;
 pub mod program;
@@ -36,6 +37,7 @@ pub mod split_test;
 pub mod syntax;
 pub mod time;
 pub mod types;
+pub mod webhook_log;
 
 use diagnostic::Diagnostic;
 

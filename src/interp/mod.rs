@@ -203,7 +203,7 @@ pub enum Resume {
 }
 
 /// Receives each finished webhook call, for the webhook log.
-pub type CallLog = dyn Fn(&Request, &CallOutcome) + Sync;
+pub type CallLog<'a> = dyn Fn(&Request, &CallOutcome) + Sync + 'a;
 
 /// Settings of a run.
 pub struct RunOptions<'a> {
@@ -214,7 +214,7 @@ pub struct RunOptions<'a> {
     /// Steps per start or resume.
     pub max_steps: u64,
     /// Receives every finished call (the webhook log).
-    pub log: Option<&'a CallLog>,
+    pub log: Option<&'a CallLog<'a>>,
 }
 
 /// What a start or resume produced.

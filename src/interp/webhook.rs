@@ -35,6 +35,10 @@ pub struct Request {
     pub retries: u32,
     /// First retry delay.
     pub backoff_ms: u64,
+    /// The URL with secret query values shown as `***`.
+    pub display_url: String,
+    /// Headers whose values are secret (authorization, API keys).
+    pub secret_headers: Vec<String>,
     /// Secret values to redact from anything shown or logged.
     #[serde(skip)]
     pub secrets: Vec<String>,
@@ -45,12 +49,37 @@ impl Request {
     pub fn redact(&self, s: &str) -> String {
         redact(s, &self.secrets)
     }
+
+    /// The headers as they may be shown: secret ones as `***`, the others redacted.
+    pub fn display_headers(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| {
+                let secret = self
+                    .secret_headers
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(k));
+                (
+                    k.clone(),
+                    if secret {
+                        "***".to_string()
+                    } else {
+                        self.redact(v)
+                    },
+                )
+            })
+            .collect()
+    }
 }
+
+/// Secrets shorter than this are hidden only where they are known to be (auth headers, key
+/// parameters): searching text for them would mangle it.
+pub const MIN_REDACTED_LEN: usize = 4;
 
 /// `s` with every secret replaced by `***`.
 pub fn redact(s: &str, secrets: &[String]) -> String {
     let mut out = s.to_string();
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+    for secret in secrets.iter().filter(|s| s.len() >= MIN_REDACTED_LEN) {
         if out.contains(secret.as_str()) {
             out = out.replace(secret.as_str(), "***");
         }
@@ -259,6 +288,8 @@ impl Machine<'_> {
             headers.push((k.clone(), text(&v)));
         }
         let mut secrets = Vec::new();
+        let mut secret_headers = Vec::new();
+        let mut secret_query = None;
         if let Some(index) = call.auth {
             let connector = self
                 .program
@@ -270,32 +301,49 @@ impl Machine<'_> {
                     let (user, password) = (self.secret(user)?, self.secret(password)?);
                     let token = base64(format!("{user}:{password}").as_bytes());
                     headers.push(("Authorization".into(), format!("Basic {token}")));
+                    secret_headers.push("Authorization".to_string());
                     secrets.extend([password, token]);
                 }
                 AuthDef::Bearer { token } => {
                     let token = self.secret(token)?;
                     headers.push(("Authorization".into(), format!("Bearer {token}")));
+                    secret_headers.push("Authorization".to_string());
                     secrets.push(token);
                 }
                 AuthDef::ApiKey { place, name, value } => {
                     let key = self.secret(value)?;
                     match place {
-                        KeyPlace::Header => headers.push((name.clone(), key.clone())),
-                        KeyPlace::Query => query.push((name.clone(), key.clone())),
+                        KeyPlace::Header => {
+                            headers.push((name.clone(), key.clone()));
+                            secret_headers.push(name.clone());
+                        }
+                        KeyPlace::Query => {
+                            secret_query = Some(query.len());
+                            query.push((name.clone(), key.clone()));
+                        }
                     }
                     secrets.push(url_encode(&key));
                     secrets.push(key);
                 }
             }
         }
+        let mut display_url = url.clone();
         if !query.is_empty() {
-            let encoded: Vec<String> = query
-                .iter()
-                .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
-                .collect();
-            url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str(&encoded.join("&"));
+            let separator = if url.contains('?') { '&' } else { '?' };
+            let pair = |(i, (k, v)): (usize, &(String, String)), shown: bool| {
+                let v = if shown && secret_query == Some(i) {
+                    "***".to_string()
+                } else {
+                    url_encode(v)
+                };
+                format!("{}={v}", url_encode(k))
+            };
+            let sent: Vec<String> = query.iter().enumerate().map(|p| pair(p, false)).collect();
+            let shown: Vec<String> = query.iter().enumerate().map(|p| pair(p, true)).collect();
+            url = format!("{url}{separator}{}", sent.join("&"));
+            display_url = format!("{display_url}{separator}{}", shown.join("&"));
         }
+        let display_url = redact(&display_url, &secrets);
         check_url(&url)?;
         let has = |headers: &[(String, String)], name: &str| {
             headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -327,6 +375,8 @@ impl Machine<'_> {
             timeout_ms: call.timeout_ms,
             retries: call.retries,
             backoff_ms: call.backoff_ms,
+            display_url,
+            secret_headers,
             secrets,
         })
     }
@@ -336,7 +386,7 @@ impl Machine<'_> {
         let (outcome, url, request) = match self.request(call) {
             Ok(request) => {
                 let outcome = self.options.client.call(&request);
-                (outcome, request.redact(&request.url), Some(request))
+                (outcome, request.display_url.clone(), Some(request))
             }
             Err(reason) => (CallOutcome::refused(reason), String::new(), None),
         };

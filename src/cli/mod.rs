@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 
+mod run;
+
 /// Exit status for success.
 const OK: u8 = 0;
 /// Exit status when a checked file has errors.
@@ -44,6 +46,58 @@ enum Command {
     Compile {
         /// The .flow file.
         file: PathBuf,
+    },
+    /// Run a flow in the simulator: replies from --input or the terminal, webhooks from --mock or the network.
+    Run {
+        /// The .flow file.
+        file: PathBuf,
+        /// Which flow (default: the first).
+        #[arg(long)]
+        flow: Option<String>,
+        /// A reply to the next `wait` (repeat for several).
+        #[arg(long = "input", value_name = "TEXT")]
+        inputs: Vec<String>,
+        /// The contact as JSON, or @FILE: {"name", "phone", "email", "language", "fields": {...}}.
+        #[arg(long, value_name = "JSON|@FILE")]
+        contact: Option<String>,
+        /// The triggering request as JSON, or @FILE: {"headers": {...}, "query": {...}, "body": ...}.
+        #[arg(long, value_name = "JSON|@FILE")]
+        trigger: Option<String>,
+        /// Answer webhook NAME from FILE ({"status": 200, "headers": {...}, "body": ...}) instead of the network.
+        #[arg(long = "mock", value_name = "NAME=FILE")]
+        mocks: Vec<String>,
+        /// Print one JSON event per line.
+        #[arg(long)]
+        json: bool,
+        /// Save the run's state to FILE when it stops (to resume a waiting run later).
+        #[arg(long, value_name = "FILE")]
+        save_state: Option<PathBuf>,
+        /// Continue a run saved with --save-state.
+        #[arg(long, value_name = "FILE")]
+        resume: Option<PathBuf>,
+        /// When the inputs run out at a wait, let the wait time out instead of stopping there.
+        #[arg(long)]
+        timeout: bool,
+        /// Append webhook attempts to this log (default: ~/.local/state/flowc/webhooks.jsonl).
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// Instructions a run may execute between two waits.
+        #[arg(long, default_value_t = crate::interp::DEFAULT_MAX_STEPS)]
+        max_steps: u64,
+    },
+    /// Show the webhook log as a table.
+    Log {
+        /// The log file (default: ~/.local/state/flowc/webhooks.jsonl).
+        file: Option<PathBuf>,
+        /// Only failed attempts.
+        #[arg(long)]
+        failed: bool,
+        /// Only this webhook.
+        #[arg(long, value_name = "NAME")]
+        webhook: Option<String>,
+        /// Print the entries as JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Explain a diagnostic code, e.g. `flowc explain undefined_variable`; without a code, list them.
     Explain {
@@ -93,6 +147,45 @@ fn run(cli: Cli) -> u8 {
         } => check(&paths, format, deny_warnings),
         Command::Compile { file } => compile(&file),
         Command::Explain { code } => explain(code.as_deref()),
+        Command::Run {
+            file,
+            flow,
+            inputs,
+            contact,
+            trigger,
+            mocks,
+            json,
+            save_state,
+            resume,
+            timeout,
+            log,
+            max_steps,
+        } => {
+            let args = run::RunArgs {
+                file,
+                flow,
+                inputs,
+                contact,
+                trigger,
+                mocks,
+                json,
+                save_state,
+                resume,
+                timeout,
+                log,
+                max_steps,
+            };
+            run::run(args).unwrap_or_else(|run::Failure(message, code)| {
+                eprintln!("flowc: {message}");
+                code
+            })
+        }
+        Command::Log {
+            file,
+            failed,
+            webhook,
+            json,
+        } => show_log(file, failed, webhook.as_deref(), json),
     }
 }
 
@@ -144,7 +237,7 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-fn read(path: &Path) -> Result<String, String> {
+pub(crate) fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))
 }
@@ -218,7 +311,7 @@ fn summary(files: usize, errors: usize, warnings: usize) -> String {
     )
 }
 
-fn report(name: &str, src: &str, diags: &[Diagnostic]) {
+pub(crate) fn report(name: &str, src: &str, diags: &[Diagnostic]) {
     let color = color();
     let mut stderr = std::io::stderr().lock();
     for d in diags {
@@ -257,6 +350,40 @@ fn compile(path: &Path) -> u8 {
             DIAGNOSTICS
         }
     }
+}
+
+fn show_log(file: Option<PathBuf>, failed: bool, webhook: Option<&str>, json: bool) -> u8 {
+    let path = file.unwrap_or_else(crate::webhook_log::default_path);
+    let (entries, skipped) = match crate::webhook_log::read(&path) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "flowc: cannot read the webhook log {}: {}",
+                path.display(),
+                io_reason(&e)
+            );
+            return USAGE;
+        }
+    };
+    let shown: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| !failed || crate::webhook_log::failed(e))
+        .filter(|e| webhook.is_none_or(|w| e["webhook"].as_str() == Some(w)))
+        .collect();
+    if json {
+        for e in &shown {
+            println!("{e}");
+        }
+    } else {
+        print!("{}", crate::webhook_log::table(&shown));
+    }
+    if skipped > 0 {
+        eprintln!(
+            "flowc: skipped {} that are not log entries",
+            plural(skipped, "line")
+        );
+    }
+    OK
 }
 
 fn explain(code: Option<&str>) -> u8 {

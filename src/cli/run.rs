@@ -1,0 +1,322 @@
+//! `flowc run`: the simulator. Runs a flow, answering each `wait` from `--input`, the terminal, or
+//! nothing (the run stays waiting and can be saved), and prints a transcript or JSON events.
+
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::http::HttpClient;
+use crate::interp::{
+    self, Event, MockAnswer, Mocked, Outcome, Resume, RunOptions, RunState, RunStatus,
+};
+use crate::webhook_log::WebhookLog;
+
+/// What `flowc run` was asked.
+pub(super) struct RunArgs {
+    pub(super) file: PathBuf,
+    pub(super) flow: Option<String>,
+    pub(super) inputs: Vec<String>,
+    pub(super) contact: Option<String>,
+    pub(super) trigger: Option<String>,
+    pub(super) mocks: Vec<String>,
+    pub(super) json: bool,
+    pub(super) save_state: Option<PathBuf>,
+    pub(super) resume: Option<PathBuf>,
+    pub(super) timeout: bool,
+    pub(super) log: Option<PathBuf>,
+    pub(super) max_steps: u64,
+}
+
+/// A one-line error and the exit code it gets.
+pub(super) struct Failure(pub(super) String, pub(super) u8);
+
+fn usage(msg: impl Into<String>) -> Failure {
+    Failure(msg.into(), super::USAGE)
+}
+
+/// A JSON argument given inline or as `@file`.
+fn json_arg(what: &str, arg: &str) -> Result<Value, Failure> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| usage(format!("cannot read {what} file {path}: {e}")))?,
+        None => arg.to_string(),
+    };
+    serde_json::from_str(&text).map_err(|e| usage(format!("--{what} is not valid JSON: {e}")))
+}
+
+fn default_contact() -> Value {
+    serde_json::json!({
+        "name": "Test Contact",
+        "phone": "+250788000000",
+        "email": "test@example.com",
+        "language": "eng",
+        "fields": {}
+    })
+}
+
+fn mocks(
+    specs: &[String],
+    program: &crate::program::Program,
+) -> Result<HashMap<String, MockAnswer>, Failure> {
+    let mut out = HashMap::new();
+    for spec in specs {
+        let Some((name, file)) = spec.split_once('=') else {
+            return Err(usage(format!("--mock takes NAME=FILE, got `{spec}`")));
+        };
+        if !program
+            .flows
+            .iter()
+            .any(|f| f.webhooks.iter().any(|w| w == name))
+        {
+            return Err(usage(format!(
+                "--mock {name}: no webhook is named `{name}`"
+            )));
+        }
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| usage(format!("cannot read mock file {file}: {e}")))?;
+        let answer: MockAnswer = serde_json::from_str(&text).map_err(|e| {
+            usage(format!(
+                "mock file {file} is not a mock ({{\"status\", \"headers\", \"body\"}}): {e}"
+            ))
+        })?;
+        out.insert(name.to_string(), answer);
+    }
+    Ok(out)
+}
+
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(crate::time::now_millis());
+    format!("run-{:016x}", h.finish())
+}
+
+/// Prints events as a transcript or JSON lines.
+struct Printer {
+    json: bool,
+}
+
+impl Printer {
+    fn event(&self, e: &Event) {
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(e).unwrap_or_default());
+            return;
+        }
+        let line = match e {
+            Event::RunStarted { flow, run_id } => format!("▶ {flow} ({run_id})"),
+            Event::MessageSent { text } => format!("bot: {}", text.replace('\n', "\n     ")),
+            Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {to}: {subject}"),
+            Event::WebhookCalled {
+                name,
+                method,
+                url,
+                status,
+                attempts,
+                elapsed_ms,
+                error,
+                mocked,
+            } => {
+                let result = match (status, error) {
+                    (Some(s), None) => s.to_string(),
+                    (_, Some(e)) => format!("failed: {e}"),
+                    (None, None) => "?".into(),
+                };
+                let tries = if *attempts > 1 {
+                    format!(", {attempts} attempts")
+                } else {
+                    String::new()
+                };
+                let mock = if *mocked { ", mock" } else { "" };
+                format!(
+                    "⇄ webhook {name}: {method} {url} → {result} ({elapsed_ms} ms{tries}{mock})"
+                )
+            }
+            Event::Waiting { name, timeout_ms } => match timeout_ms {
+                Some(ms) => format!("… waiting for {name} (timeout {})", human_ms(*ms)),
+                None => format!("… waiting for {name}"),
+            },
+            Event::Resumed { input } => format!("you: {input}"),
+            Event::TimedOut { name } => format!("⏱ {name} timed out"),
+            Event::Responded { status, body, .. } => format!(
+                "↩ respond {status}{}",
+                body.as_deref().map(|b| format!(" {b}")).unwrap_or_default()
+            ),
+            Event::Warning { message } => format!("⚠ {message}"),
+            Event::RunEnded { status, reason } => match reason {
+                Some(r) => format!("■ {} ({r})", status_name(*status)),
+                None => format!("■ {}", status_name(*status)),
+            },
+        };
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+fn status_name(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Waiting => "waiting",
+        RunStatus::Completed => "completed",
+        RunStatus::Stopped => "stopped",
+        RunStatus::Expired => "expired",
+        RunStatus::Failed => "failed",
+    }
+}
+
+fn human_ms(ms: u64) -> String {
+    match ms {
+        ms if ms % 86_400_000 == 0 => format!("{}d", ms / 86_400_000),
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+fn save(path: &Path, state: &RunState) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(state)
+        .map_err(|e| Failure(format!("cannot save the run: {e}"), super::USAGE))?;
+    std::fs::write(path, text).map_err(|e| {
+        Failure(
+            format!("cannot write {}: {e}", path.display()),
+            super::USAGE,
+        )
+    })
+}
+
+pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
+    let src = super::read(&args.file).map_err(usage)?;
+    let name = args.file.display().to_string();
+    let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
+    let program = match crate::compile_source(&src) {
+        Ok((program, _)) => program,
+        Err(diags) => {
+            super::report(&name, &shown, &diags);
+            return Err(Failure(
+                format!("{name} has errors; fix them with `flowc check {name}`"),
+                super::DIAGNOSTICS,
+            ));
+        }
+    };
+    if let Some(flow) = &args.flow {
+        interp::find_flow(&program, Some(flow)).map_err(|e| usage(e.to_string()))?;
+    }
+    let contact = match &args.contact {
+        Some(c) => json_arg("contact", c)?,
+        None => default_contact(),
+    };
+    let trigger = args
+        .trigger
+        .as_deref()
+        .map(|t| json_arg("trigger", t))
+        .transpose()?;
+    let network = HttpClient::default();
+    let client = Mocked {
+        mocks: mocks(&args.mocks, &program)?,
+        fallback: &network,
+    };
+    let log_path = args
+        .log
+        .clone()
+        .unwrap_or_else(crate::webhook_log::default_path);
+    let log = WebhookLog::open(&log_path).map_err(|e| {
+        usage(format!(
+            "cannot open the webhook log {}: {e}",
+            log_path.display()
+        ))
+    })?;
+    let log_fn = |req: &interp::Request, outcome: &interp::CallOutcome| {
+        if let Err(e) = log.record(req, outcome) {
+            eprintln!("flowc: cannot write the webhook log: {e}");
+        }
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let options = RunOptions {
+        client: &client,
+        env: &env,
+        max_steps: args.max_steps,
+        log: Some(&log_fn),
+    };
+    let printer = Printer { json: args.json };
+
+    let mut outcome: Outcome = match &args.resume {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+            let state: RunState = serde_json::from_str(&text)
+                .map_err(|e| usage(format!("{} is not a saved run: {e}", path.display())))?;
+            if state.status != RunStatus::Waiting {
+                return Err(usage(format!(
+                    "the run in {} has ended ({})",
+                    path.display(),
+                    status_name(state.status)
+                )));
+            }
+            Outcome {
+                events: Vec::new(),
+                state,
+            }
+        }
+        None => interp::start(
+            &program,
+            args.flow.as_deref(),
+            &run_id(),
+            contact,
+            trigger,
+            &options,
+        )
+        .map_err(|e| usage(e.to_string()))?,
+    };
+    let mut inputs = args.inputs.into_iter();
+    let interactive =
+        inputs.len() == 0 && args.resume.is_none() && std::io::stdin().is_terminal() && !args.json;
+    let mut stdin = std::io::stdin().lock();
+    loop {
+        for e in &outcome.events {
+            printer.event(e);
+        }
+        if outcome.state.status != RunStatus::Waiting {
+            break;
+        }
+        let reply = match inputs.next() {
+            Some(input) => Some(Resume::Reply(input)),
+            None if interactive => {
+                print!("you> ");
+                let _ = std::io::stdout().flush();
+                let mut line = String::new();
+                match stdin.read_line(&mut line) {
+                    Ok(0) | Err(_) => None,
+                    Ok(_) => Some(Resume::Reply(
+                        line.trim_end_matches(['\n', '\r']).to_string(),
+                    )),
+                }
+            }
+            None if args.timeout => Some(Resume::Timeout),
+            None => None,
+        };
+        let Some(reply) = reply else { break };
+        // In the transcript the reply is shown by the `resumed` event.
+        outcome = interp::resume(&program, outcome.state, reply, &options)
+            .map_err(|e| usage(e.to_string()))?;
+    }
+    if let Some(path) = &args.save_state {
+        save(path, &outcome.state)?;
+    }
+    if outcome.state.status == RunStatus::Waiting && !args.json {
+        let hint = match &args.save_state {
+            Some(p) => format!(
+                "saved to {}; continue with `flowc run {name} --resume {} --input TEXT`",
+                p.display(),
+                p.display()
+            ),
+            None => "give more --input, or --save-state FILE to continue later".into(),
+        };
+        eprintln!("flowc: the run is waiting for a reply ({hint})");
+    }
+    Ok(if outcome.state.status == RunStatus::Failed {
+        super::DIAGNOSTICS
+    } else {
+        super::OK
+    })
+}

@@ -1,0 +1,328 @@
+//! The network [`WebhookClient`]: one shared `ureq` agent (keep-alive), a timeout per attempt, retries
+//! with exponential backoff and jitter that honour `Retry-After`, at most 3 redirects and never from
+//! https to http, and a cap on the size of answers.
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+use crate::ast::Method;
+use crate::interp::{Attempt, CallOutcome, Request, WebhookClient, check_url};
+
+/// Default cap on an answer's body.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 1 << 20;
+/// Redirects followed per attempt.
+pub const MAX_REDIRECTS: u32 = 3;
+/// Longest `Retry-After` honoured; longer ones are cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// Sends webhooks over HTTP(S).
+pub struct HttpClient {
+    agent: ureq::Agent,
+    max_response_bytes: u64,
+}
+
+enum Answer {
+    Response {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    Failed {
+        error: String,
+        retryable: bool,
+    },
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient::new(DEFAULT_MAX_RESPONSE_BYTES)
+    }
+}
+
+impl HttpClient {
+    /// A client that refuses answers larger than `max_response_bytes`.
+    pub fn new(max_response_bytes: u64) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            // Redirects are followed by hand, to refuse downgrades and re-check every target.
+            .max_redirects(0)
+            .user_agent(concat!("flowc/", env!("CARGO_PKG_VERSION")))
+            .build();
+        HttpClient {
+            agent: config.into(),
+            max_response_bytes,
+        }
+    }
+
+    fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<&str>,
+        timeout: Duration,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let builder = match method {
+            Method::GET => self.agent.get(url).force_send_body(),
+            Method::DELETE => self.agent.delete(url).force_send_body(),
+            Method::POST => self.agent.post(url),
+            Method::PUT => self.agent.put(url),
+            Method::PATCH => self.agent.patch(url),
+        };
+        let mut builder = builder.config().timeout_global(Some(timeout)).build();
+        for (k, v) in headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        match body {
+            Some(b) => builder.send(b.as_bytes()),
+            None => builder.send_empty(),
+        }
+    }
+
+    /// One attempt, following redirects.
+    fn attempt(&self, req: &Request) -> Answer {
+        let timeout = Duration::from_millis(req.timeout_ms.max(1));
+        let (mut method, mut url, mut body) = (req.method, req.url.clone(), req.body.clone());
+        for hop in 0..=MAX_REDIRECTS {
+            let mut response = match self.send(method, &url, &req.headers, body.as_deref(), timeout)
+            {
+                Ok(r) => r,
+                Err(e) => return failure(e, req.timeout_ms),
+            };
+            let status = response.status().as_u16();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let location = headers
+                .iter()
+                .find(|(k, _)| k == "location")
+                .map(|(_, v)| v.clone());
+            if let (true, Some(location)) =
+                (matches!(status, 301 | 302 | 303 | 307 | 308), location)
+            {
+                if hop == MAX_REDIRECTS {
+                    return Answer::Failed {
+                        error: format!("more than {MAX_REDIRECTS} redirects"),
+                        retryable: false,
+                    };
+                }
+                let next = resolve(&url, &location);
+                if url.starts_with("https://") && !next.starts_with("https://") {
+                    return Answer::Failed {
+                        error: format!("refusing a redirect from https to {next}"),
+                        retryable: false,
+                    };
+                }
+                if let Err(e) = check_url(&next) {
+                    return Answer::Failed {
+                        error: format!("redirect refused: {e}"),
+                        retryable: false,
+                    };
+                }
+                if status == 303 || (matches!(status, 301 | 302) && method != Method::GET) {
+                    (method, body) = (Method::GET, None);
+                }
+                url = next;
+                continue;
+            }
+            let limit = self.max_response_bytes;
+            return match response.body_mut().with_config().limit(limit).read_to_vec() {
+                Ok(bytes) => Answer::Response {
+                    status,
+                    headers,
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                },
+                Err(ureq::Error::BodyExceedsLimit(_)) => Answer::Failed {
+                    error: format!("the answer is larger than {limit} bytes"),
+                    retryable: false,
+                },
+                Err(e) => failure(e, req.timeout_ms),
+            };
+        }
+        Answer::Failed {
+            error: format!("more than {MAX_REDIRECTS} redirects"),
+            retryable: false,
+        }
+    }
+}
+
+fn failure(e: ureq::Error, timeout_ms: u64) -> Answer {
+    match e {
+        ureq::Error::Timeout(_) => Answer::Failed {
+            error: format!("timed out after {timeout_ms} ms"),
+            retryable: true,
+        },
+        ureq::Error::HostNotFound => Answer::Failed {
+            error: "host not found".into(),
+            retryable: true,
+        },
+        ureq::Error::ConnectionFailed => Answer::Failed {
+            error: "connection failed".into(),
+            retryable: true,
+        },
+        ureq::Error::Io(io) => Answer::Failed {
+            error: format!("connection error: {io}"),
+            retryable: true,
+        },
+        other => Answer::Failed {
+            error: other.to_string(),
+            retryable: false,
+        },
+    }
+}
+
+/// Resolves a `Location` against the URL it came from.
+fn resolve(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let origin = format!("{scheme}://{}", &rest[..authority_end]);
+    if let Some(path) = location.strip_prefix("//") {
+        return format!("{scheme}://{path}");
+    }
+    if location.starts_with('/') {
+        return format!("{origin}{location}");
+    }
+    let path = &rest[authority_end..];
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    format!("{origin}{dir}{location}")
+}
+
+/// A random number from the standard library's per-process random hash keys (no rand crate needed
+/// for jitter).
+fn random() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}
+
+/// The delay before retry `n` (1-based): `backoff * 2^(n-1)`, between half and all of it (jitter), and
+/// at least what `Retry-After` asks for.
+pub fn retry_delay(backoff_ms: u64, retry: u32, retry_after: Option<Duration>) -> Duration {
+    let full = backoff_ms.saturating_mul(1 << (retry.saturating_sub(1)).min(16));
+    let jittered = full / 2 + random() % (full / 2 + 1);
+    let delay = Duration::from_millis(jittered);
+    match retry_after {
+        Some(after) => delay.max(after.min(MAX_RETRY_AFTER)),
+        None => delay,
+    }
+}
+
+fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
+    let value = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?
+        .1
+        .trim()
+        .to_string();
+    value.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+impl WebhookClient for HttpClient {
+    fn call(&self, req: &Request) -> CallOutcome {
+        let start = Instant::now();
+        let mut outcome = CallOutcome::default();
+        if let Err(e) = check_url(&req.url) {
+            outcome.error = Some(e);
+            return outcome;
+        }
+        let tries = req.retries.min(4) + 1;
+        for attempt in 1..=tries {
+            let time = crate::time::now_iso();
+            let began = Instant::now();
+            let answer = self.attempt(req);
+            let elapsed_ms = began.elapsed().as_millis() as u64;
+            let (retryable, wait_hint) = match answer {
+                Answer::Response {
+                    status,
+                    headers,
+                    body,
+                } => {
+                    let retryable = status >= 500 || status == 429;
+                    let hint = retry_after(&headers);
+                    outcome.attempts.push(Attempt {
+                        attempt,
+                        time,
+                        status: Some(status),
+                        error: None,
+                        elapsed_ms,
+                        response_headers: headers.clone(),
+                        response_body: Some(body.clone()),
+                    });
+                    outcome.status = Some(status);
+                    outcome.error =
+                        (!(200..300).contains(&status)).then(|| format!("HTTP {status}"));
+                    outcome.headers = headers;
+                    outcome.body = body;
+                    (retryable, hint)
+                }
+                Answer::Failed { error, retryable } => {
+                    outcome.attempts.push(Attempt {
+                        attempt,
+                        time,
+                        status: None,
+                        error: Some(error.clone()),
+                        elapsed_ms,
+                        response_headers: Vec::new(),
+                        response_body: None,
+                    });
+                    outcome.status = None;
+                    outcome.error = Some(error);
+                    (retryable, None)
+                }
+            };
+            if outcome.error.is_none() || !retryable || attempt == tries {
+                break;
+            }
+            std::thread::sleep(retry_delay(req.backoff_ms, attempt, wait_hint));
+        }
+        outcome.elapsed_ms = start.elapsed().as_millis() as u64;
+        if let (Some(e), n) = (&outcome.error, outcome.attempts.len()) {
+            if n > 1 {
+                outcome.error = Some(format!("{e} (after {n} attempts)"));
+            }
+        }
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_request() {
+        assert_eq!(resolve("https://a.io/x/y?q=1", "z"), "https://a.io/x/z");
+        assert_eq!(resolve("https://a.io/x/y", "/z"), "https://a.io/z");
+        assert_eq!(resolve("https://a.io", "z"), "https://a.io/z");
+        assert_eq!(resolve("https://a.io/x", "//b.io/c"), "https://b.io/c");
+        assert_eq!(resolve("https://a.io/x", "http://b.io/c"), "http://b.io/c");
+    }
+
+    #[test]
+    fn delays_grow_with_jitter_and_honour_retry_after() {
+        for _ in 0..50 {
+            let d = retry_delay(100, 3, None).as_millis();
+            assert!((200..=400).contains(&d), "{d}");
+        }
+        assert_eq!(
+            retry_delay(10, 1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            retry_delay(10, 1, Some(Duration::from_secs(9999))),
+            MAX_RETRY_AFTER
+        );
+    }
+}
