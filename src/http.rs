@@ -288,10 +288,9 @@ impl WebhookClient for HttpClient {
             std::thread::sleep(retry_delay(req.backoff_ms, attempt, wait_hint));
         }
         outcome.elapsed_ms = start.elapsed().as_millis() as u64;
-        if let (Some(e), n) = (&outcome.error, outcome.attempts.len()) {
-            if n > 1 {
-                outcome.error = Some(format!("{e} (after {n} attempts)"));
-            }
+        let n = outcome.attempts.len();
+        if let Some(e) = outcome.error.as_mut().filter(|_| n > 1) {
+            *e = format!("{e} (after {n} attempts)");
         }
         outcome
     }
