@@ -57,10 +57,7 @@ fn examples() -> Vec<(String, String)> {
         let path = entry.expect("readable examples").path();
         if path.extension().is_some_and(|e| e == "flow") {
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            out.push((
-                name,
-                std::fs::read_to_string(&path).expect("readable example"),
-            ));
+            out.push((name, std::fs::read_to_string(&path).expect("readable example")));
         }
     }
     out.sort();
@@ -69,27 +66,16 @@ fn examples() -> Vec<(String, String)> {
 
 fn parse_check(c: &mut Criterion) {
     let big = generated(1 << 20);
-    assert!(
-        flowc::check_source(&big).1.iter().all(|d| !d.is_error()),
-        "the generated file is valid"
-    );
+    assert!(flowc::check_source(&big).1.iter().all(|d| !d.is_error()), "the generated file is valid");
     let mut group = c.benchmark_group("parse_check");
     group.throughput(Throughput::Bytes(big.len() as u64));
     group.sample_size(20);
-    group.bench_function("generated_1mb", |b| {
-        b.iter(|| flowc::check_source(black_box(&big)))
-    });
-    group.bench_function("parse_only_1mb", |b| {
-        b.iter(|| flowc::syntax::parse(black_box(&big)))
-    });
-    group.bench_function("pest_only_1mb", |b| {
-        b.iter(|| flowc::syntax::pest_only(black_box(&big)))
-    });
+    group.bench_function("generated_1mb", |b| b.iter(|| flowc::check_source(black_box(&big))));
+    group.bench_function("parse_only_1mb", |b| b.iter(|| flowc::syntax::parse(black_box(&big))));
+    group.bench_function("pest_only_1mb", |b| b.iter(|| flowc::syntax::pest_only(black_box(&big))));
     for (name, src) in examples() {
         group.throughput(Throughput::Bytes(src.len() as u64));
-        group.bench_function(format!("example_{name}"), |b| {
-            b.iter(|| flowc::check_source(black_box(&src)))
-        });
+        group.bench_function(format!("example_{name}"), |b| b.iter(|| flowc::check_source(black_box(&src))));
     }
     group.finish();
 }
@@ -100,9 +86,7 @@ fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     group.throughput(Throughput::Bytes(big.len() as u64));
     group.sample_size(20);
-    group.bench_function("generated_1mb", |b| {
-        b.iter(|| flowc::compile::compile(black_box(&file)))
-    });
+    group.bench_function("generated_1mb", |b| b.iter(|| flowc::compile::compile(black_box(&file))));
     group.finish();
 }
 

@@ -468,14 +468,7 @@ pub enum Root {
 
 impl Root {
     /// All roots, for did-you-mean.
-    pub const ALL: [Root; 6] = [
-        Root::Flow,
-        Root::Extra,
-        Root::Contact,
-        Root::Trigger,
-        Root::Webhook,
-        Root::Input,
-    ];
+    pub const ALL: [Root; 6] = [Root::Flow, Root::Extra, Root::Contact, Root::Trigger, Root::Webhook, Root::Input];
 
     /// Parses a root name.
     pub fn parse(s: &str) -> Option<Root> {

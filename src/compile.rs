@@ -18,11 +18,7 @@ pub const DEFAULT_BACKOFF_MS: u64 = 1_000;
 pub fn compile(file: &SourceFile) -> Program {
     let connectors: Vec<ConnectorDef> = file.connectors.iter().map(connector).collect();
     let connector_index = |name: &str| file.connectors.iter().position(|c| c.name.node == name);
-    let flows: Vec<FlowProgram> = file
-        .flows
-        .iter()
-        .map(|f| FlowCompiler::new(f, &connector_index).run())
-        .collect();
+    let flows: Vec<FlowProgram> = file.flows.iter().map(|f| FlowCompiler::new(f, &connector_index).run()).collect();
     let triggers = file
         .triggers
         .iter()
@@ -30,12 +26,8 @@ pub fn compile(file: &SourceFile) -> Program {
             let start = t.starts.first()?;
             let flow = file.flows.iter().position(|f| f.name.node == start.node)?;
             let auth = t.auth.as_ref().map(|a| match a {
-                TriggerAuth::Connector(n) => {
-                    TriggerAuthDef::Connector(connector_index(&n.node).unwrap_or(0))
-                }
-                TriggerAuth::Signature { env } => TriggerAuthDef::Signature {
-                    env: env.node.clone(),
-                },
+                TriggerAuth::Connector(n) => TriggerAuthDef::Connector(connector_index(&n.node).unwrap_or(0)),
+                TriggerAuth::Signature { env } => TriggerAuthDef::Signature { env: env.node.clone() },
             });
             let mut def = TriggerDef {
                 suffix: t.suffix.node.clone(),
@@ -56,11 +48,7 @@ pub fn compile(file: &SourceFile) -> Program {
             Some(def)
         })
         .collect();
-    Program {
-        connectors,
-        triggers,
-        flows,
-    }
+    Program { connectors, triggers, flows }
 }
 
 fn secret(e: &Expr) -> Secret {
@@ -74,23 +62,13 @@ fn secret(e: &Expr) -> Secret {
 
 fn connector(c: &Connector) -> ConnectorDef {
     let auth = match &c.auth {
-        ConnectorAuth::Basic { user, password } => AuthDef::Basic {
-            user: secret(user),
-            password: secret(password),
-        },
-        ConnectorAuth::Bearer { token } => AuthDef::Bearer {
-            token: secret(token),
-        },
-        ConnectorAuth::ApiKey { place, name, value } => AuthDef::ApiKey {
-            place: *place,
-            name: name.node.clone(),
-            value: secret(value),
-        },
+        ConnectorAuth::Basic { user, password } => AuthDef::Basic { user: secret(user), password: secret(password) },
+        ConnectorAuth::Bearer { token } => AuthDef::Bearer { token: secret(token) },
+        ConnectorAuth::ApiKey { place, name, value } => {
+            AuthDef::ApiKey { place: *place, name: name.node.clone(), value: secret(value) }
+        }
     };
-    ConnectorDef {
-        name: c.name.node.clone(),
-        auth,
-    }
+    ConnectorDef { name: c.name.node.clone(), auth }
 }
 
 /// A shape as compact JSON: `"text"`, `["number"]`, `{"key": "text", "opt?": "bool"}`.
@@ -106,14 +84,7 @@ pub fn shape_json(s: &Shape) -> serde_json::Value {
             fields
                 .iter()
                 .map(|f| {
-                    (
-                        if f.optional {
-                            format!("{}?", f.key.node)
-                        } else {
-                            f.key.node.clone()
-                        },
-                        shape_json(&f.shape),
-                    )
+                    (if f.optional { format!("{}?", f.key.node) } else { f.key.node.clone() }, shape_json(&f.shape))
                 })
                 .collect(),
         ),
@@ -146,10 +117,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
 
     fn run(mut self) -> FlowProgram {
         let mut decimal = '.';
-        if let Some(Stmt {
-            kind: StmtKind::Numbers { decimal: d },
-            ..
-        }) = self.flow.body.stmts.first()
+        if let Some(Stmt { kind: StmtKind::Numbers { decimal: d }, .. }) = self.flow.body.stmts.first()
             && d.node == ","
         {
             decimal = ',';
@@ -202,13 +170,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
 
     /// Whether a block never falls through (its last statement stops or jumps).
     fn ends(block: &Block) -> bool {
-        matches!(
-            block.stmts.last(),
-            Some(Stmt {
-                kind: StmtKind::Stop | StmtKind::Goto { .. },
-                ..
-            })
-        )
+        matches!(block.stmts.last(), Some(Stmt { kind: StmtKind::Stop | StmtKind::Goto { .. }, .. }))
     }
 
     fn patch(&mut self, at: usize, target: usize) {
@@ -230,18 +192,10 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
                 let text = self.tpl(text);
                 self.emit(Instr::Send { text });
             }
-            StmtKind::Wait {
-                name,
-                timeout,
-                on_timeout,
-            } => {
+            StmtKind::Wait { name, timeout, on_timeout } => {
                 let slot = self.slot(&name.node);
                 let timeout_ms = timeout.as_ref().map(|t| t.node.millis);
-                let wait = self.emit(Instr::Wait {
-                    slot,
-                    timeout_ms,
-                    on_timeout: None,
-                });
+                let wait = self.emit(Instr::Wait { slot, timeout_ms, on_timeout: None });
                 if let (Some(_), Some(block)) = (timeout, on_timeout.first()) {
                     let skip = self.emit(Instr::Jump { target: 0 });
                     let start = self.here();
@@ -278,20 +232,12 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
                     RespondStatus::Code(c) => Ex::Lit(c.node.into()),
                     RespondStatus::Dynamic(e) => self.expr(e),
                 };
-                let headers = r
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.node.clone(), self.expr(v)))
-                    .collect();
+                let headers = r.headers.iter().map(|(k, v)| (k.node.clone(), self.expr(v))).collect();
                 let body = match &r.body {
                     Some(b) => self.body(&b.node),
                     None => BodyInstr::None,
                 };
-                self.emit(Instr::Respond(Box::new(RespondInstr {
-                    status,
-                    headers,
-                    body,
-                })));
+                self.emit(Instr::Respond(Box::new(RespondInstr { status, headers, body })));
             }
             StmtKind::Stop => {
                 self.emit(Instr::Stop);
@@ -303,16 +249,8 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
         let slot = self.slot(&w.name.node);
         let webhook = self.webhook_index(&w.name.node);
         let url = self.tpl(&w.url);
-        let headers = w
-            .headers
-            .iter()
-            .map(|(k, v)| (k.node.clone(), self.expr(v)))
-            .collect();
-        let query = w
-            .query
-            .iter()
-            .map(|(k, v)| (k.node.clone(), self.expr(v)))
-            .collect();
+        let headers = w.headers.iter().map(|(k, v)| (k.node.clone(), self.expr(v))).collect();
+        let query = w.query.iter().map(|(k, v)| (k.node.clone(), self.expr(v))).collect();
         let body = match &w.body {
             Some(b) => self.body(&b.node),
             None if w.method.node.has_body() => BodyInstr::Default,
@@ -326,23 +264,11 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             url,
             headers,
             query,
-            auth: w
-                .auth
-                .as_ref()
-                .and_then(|a| (self.connector_index)(&a.node)),
+            auth: w.auth.as_ref().and_then(|a| (self.connector_index)(&a.node)),
             body,
-            timeout_ms: w
-                .timeout
-                .as_ref()
-                .map_or(DEFAULT_TIMEOUT_MS, |t| t.node.millis),
-            retries: w
-                .retries
-                .as_ref()
-                .map_or(0, |r| r.node.clamp(0.0, 4.0) as u32),
-            backoff_ms: w
-                .backoff
-                .as_ref()
-                .map_or(DEFAULT_BACKOFF_MS, |b| b.node.millis),
+            timeout_ms: w.timeout.as_ref().map_or(DEFAULT_TIMEOUT_MS, |t| t.node.millis),
+            retries: w.retries.as_ref().map_or(0, |r| r.node.clamp(0.0, 4.0) as u32),
+            backoff_ms: w.backoff.as_ref().map_or(DEFAULT_BACKOFF_MS, |b| b.node.millis),
             expect: w.expect.as_ref().map(shape_json),
             on_failure: None,
         };
@@ -367,38 +293,16 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             let (test, default_name) = match &case.test.kind {
                 TestKind::Named { name, args } => {
                     let test = SplitTest::parse(&name.node).unwrap_or(SplitTest::HasText);
-                    (
-                        TestInstr::Named {
-                            test,
-                            args: args.iter().map(|a| self.expr(a)).collect(),
-                        },
-                        name.node.clone(),
-                    )
+                    (TestInstr::Named { test, args: args.iter().map(|a| self.expr(a)).collect() }, name.node.clone())
                 }
-                TestKind::Compare { op, value } => (
-                    TestInstr::Compare {
-                        op: *op,
-                        value: self.expr(value),
-                    },
-                    op.as_str().to_string(),
-                ),
+                TestKind::Compare { op, value } => {
+                    (TestInstr::Compare { op: *op, value: self.expr(value) }, op.as_str().to_string())
+                }
             };
-            let category = case
-                .category
-                .as_ref()
-                .map_or(default_name, |c| c.node.clone());
-            cases.push(CaseInstr {
-                test,
-                category,
-                target: 0,
-            });
+            let category = case.category.as_ref().map_or(default_name, |c| c.node.clone());
+            cases.push(CaseInstr { test, category, target: 0 });
         }
-        let at = self.emit(Instr::Split(Box::new(SplitInstr {
-            operand,
-            result,
-            cases,
-            other: 0,
-        })));
+        let at = self.emit(Instr::Split(Box::new(SplitInstr { operand, result, cases, other: 0 })));
         let mut exits = Vec::new();
         for (i, case) in s.cases.iter().enumerate() {
             let start = self.here();
@@ -428,23 +332,15 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             Body::Json(j) => BodyInstr::Json(self.json(j)),
             Body::Xml(t) => BodyInstr::Xml(self.tpl(t)),
             Body::Text(t) => BodyInstr::Text(self.tpl(t)),
-            Body::Form(fields) => BodyInstr::Form(
-                fields
-                    .iter()
-                    .map(|(k, v)| (k.node.clone(), self.expr(v)))
-                    .collect(),
-            ),
+            Body::Form(fields) => BodyInstr::Form(fields.iter().map(|(k, v)| (k.node.clone(), self.expr(v))).collect()),
         }
     }
 
     fn json(&mut self, j: &'a Json) -> JsonTpl {
         match j {
-            Json::Object(members, _) => JsonTpl::Object(
-                members
-                    .iter()
-                    .map(|(k, v)| (k.node.clone(), self.json(v)))
-                    .collect(),
-            ),
+            Json::Object(members, _) => {
+                JsonTpl::Object(members.iter().map(|(k, v)| (k.node.clone(), self.json(v))).collect())
+            }
             Json::Array(items, _) => JsonTpl::Array(items.iter().map(|v| self.json(v)).collect()),
             Json::Expr(e) => JsonTpl::Value(self.expr(e)),
         }
@@ -469,11 +365,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             Root::Webhook if !path.is_empty() => Some(self.webhook_index(&path.remove(0))),
             _ => None,
         };
-        Ref {
-            root: r.root,
-            slot,
-            path,
-        }
+        Ref { root: r.root, slot, path }
     }
 
     fn expr(&mut self, e: &'a Expr) -> Ex {
@@ -482,18 +374,13 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
                 Some(s) => Ex::Lit(s.into()),
                 None => Ex::Tpl(self.tpl(t)),
             },
-            ExprKind::Number(n) => Ex::Lit(serde_json::Number::from_f64(*n).map_or(
-                serde_json::Value::Null,
-                |n| {
-                    // Whole numbers print as integers (`3`, not `3.0`).
-                    match n.as_f64() {
-                        Some(f) if f.fract() == 0.0 && f.abs() < 9e15 => {
-                            serde_json::Value::from(f as i64)
-                        }
-                        _ => serde_json::Value::Number(n),
-                    }
-                },
-            )),
+            ExprKind::Number(n) => Ex::Lit(serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, |n| {
+                // Whole numbers print as integers (`3`, not `3.0`).
+                match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 9e15 => serde_json::Value::from(f as i64),
+                    _ => serde_json::Value::Number(n),
+                }
+            })),
             ExprKind::Bool(b) => Ex::Lit((*b).into()),
             ExprKind::Null | ExprKind::Env(_) => Ex::Lit(serde_json::Value::Null),
             ExprKind::Ref(r) => Ex::Ref(self.reference(r)),
@@ -502,13 +389,9 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
                 None => Ex::Lit(serde_json::Value::Null),
             },
             ExprKind::Field(base, key) => Ex::Field(Box::new(self.expr(base)), key.node.clone()),
-            ExprKind::Index(base, idx) => {
-                Ex::Index(Box::new(self.expr(base)), Box::new(self.expr(idx)))
-            }
+            ExprKind::Index(base, idx) => Ex::Index(Box::new(self.expr(base)), Box::new(self.expr(idx))),
             ExprKind::Unary(op, inner) => Ex::Unary(*op, Box::new(self.expr(inner))),
-            ExprKind::Binary(op, l, r) => {
-                Ex::Binary(*op, Box::new(self.expr(l)), Box::new(self.expr(r)))
-            }
+            ExprKind::Binary(op, l, r) => Ex::Binary(*op, Box::new(self.expr(l)), Box::new(self.expr(r))),
             ExprKind::Group(inner) => self.expr(inner),
         }
     }

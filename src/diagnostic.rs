@@ -99,10 +99,7 @@ impl Code {
     /// Finds a code by its full name (`flowc::check::unknown_step`) or its last part (`unknown_step`).
     pub fn lookup(name: &str) -> Option<Code> {
         let name = name.trim();
-        Code::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str() == name || c.as_str().rsplit("::").next() == Some(name))
+        Code::ALL.iter().copied().find(|c| c.as_str() == name || c.as_str().rsplit("::").next() == Some(name))
     }
 
     /// The severity diagnostics with this code have.
@@ -169,20 +166,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic with `code` at `span`, labelled `label`.
-    pub fn new(
-        code: Code,
-        span: Span,
-        message: impl Into<String>,
-        label: impl Into<String>,
-    ) -> Self {
+    pub fn new(code: Code, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
         Diagnostic {
             code,
             severity: code.severity(),
             message: message.into(),
-            labels: vec![Label {
-                span,
-                text: label.into(),
-            }],
+            labels: vec![Label { span, text: label.into() }],
             help: None,
         }
     }
@@ -195,10 +184,7 @@ impl Diagnostic {
 
     /// Adds a secondary label.
     pub fn with_label(mut self, span: Span, text: impl Into<String>) -> Self {
-        self.labels.push(Label {
-            span,
-            text: text.into(),
-        });
+        self.labels.push(Label { span, text: text.into() });
         self
     }
 
@@ -216,18 +202,9 @@ impl Diagnostic {
     /// without it the output is stable text for snapshots.
     pub fn render(&self, file_name: &str, src: &str, color: bool) -> String {
         use miette::{GraphicalReportHandler, GraphicalTheme};
-        let theme = if color {
-            GraphicalTheme::unicode()
-        } else {
-            GraphicalTheme::unicode_nocolor()
-        };
-        let handler = GraphicalReportHandler::new_themed(theme)
-            .with_links(false)
-            .with_width(100);
-        let report = Rendered {
-            diag: self,
-            source: miette::NamedSource::new(file_name, src.to_string()),
-        };
+        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let handler = GraphicalReportHandler::new_themed(theme).with_links(false).with_width(100);
+        let report = Rendered { diag: self, source: miette::NamedSource::new(file_name, src.to_string()) };
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = handler.render_report(&mut out, &report);
@@ -270,9 +247,7 @@ pub fn mask(src: &str, spans: &[Span]) -> String {
 
 /// Sorts diagnostics by position, then code, and drops exact duplicates.
 pub fn sort(diags: &mut Vec<Diagnostic>) {
-    diags.sort_by(|a, b| {
-        (a.span().start, a.span().end, a.code).cmp(&(b.span().start, b.span().end, b.code))
-    });
+    diags.sort_by_key(|d| (d.span().start, d.span().end, d.code));
     diags.dedup();
 }
 
@@ -308,10 +283,7 @@ impl miette::Diagnostic for Rendered<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diag
-            .help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -320,22 +292,16 @@ impl miette::Diagnostic for Rendered<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let src_len = self.source.inner().len();
-        Some(Box::new(self.diag.labels.iter().enumerate().map(
-            move |(i, l)| {
-                let start = l.span.start.min(src_len);
-                let end = l.span.end.clamp(start, src_len);
-                let text = if l.text.is_empty() {
-                    None
-                } else {
-                    Some(l.text.clone())
-                };
-                if i == 0 {
-                    miette::LabeledSpan::new_primary_with_span(text, Span::new(start, end))
-                } else {
-                    miette::LabeledSpan::new_with_span(text, Span::new(start, end))
-                }
-            },
-        )))
+        Some(Box::new(self.diag.labels.iter().enumerate().map(move |(i, l)| {
+            let start = l.span.start.min(src_len);
+            let end = l.span.end.clamp(start, src_len);
+            let text = if l.text.is_empty() { None } else { Some(l.text.clone()) };
+            if i == 0 {
+                miette::LabeledSpan::new_primary_with_span(text, Span::new(start, end))
+            } else {
+                miette::LabeledSpan::new_with_span(text, Span::new(start, end))
+            }
+        })))
     }
 }
 
@@ -356,10 +322,7 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()

@@ -22,15 +22,8 @@ pub struct HttpClient {
 }
 
 enum Answer {
-    Response {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: String,
-    },
-    Failed {
-        error: String,
-        retryable: bool,
-    },
+    Response { status: u16, headers: Vec<(String, String)>, body: String },
+    Failed { error: String, retryable: bool },
 }
 
 impl Default for HttpClient {
@@ -48,10 +41,7 @@ impl HttpClient {
             .max_redirects(0)
             .user_agent(concat!("flowc/", env!("CARGO_PKG_VERSION")))
             .build();
-        HttpClient {
-            agent: config.into(),
-            max_response_bytes,
-        }
+        HttpClient { agent: config.into(), max_response_bytes }
     }
 
     fn send(
@@ -84,8 +74,7 @@ impl HttpClient {
         let timeout = Duration::from_millis(req.timeout_ms.max(1));
         let (mut method, mut url, mut body) = (req.method, req.url.clone(), req.body.clone());
         for hop in 0..=MAX_REDIRECTS {
-            let mut response = match self.send(method, &url, &req.headers, body.as_deref(), timeout)
-            {
+            let mut response = match self.send(method, &url, &req.headers, body.as_deref(), timeout) {
                 Ok(r) => r,
                 Err(e) => return failure(e, req.timeout_ms),
             };
@@ -93,25 +82,12 @@ impl HttpClient {
             let headers: Vec<(String, String)> = response
                 .headers()
                 .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
+                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                 .collect();
-            let location = headers
-                .iter()
-                .find(|(k, _)| k == "location")
-                .map(|(_, v)| v.clone());
-            if let (true, Some(location)) =
-                (matches!(status, 301 | 302 | 303 | 307 | 308), location)
-            {
+            let location = headers.iter().find(|(k, _)| k == "location").map(|(_, v)| v.clone());
+            if let (true, Some(location)) = (matches!(status, 301 | 302 | 303 | 307 | 308), location) {
                 if hop == MAX_REDIRECTS {
-                    return Answer::Failed {
-                        error: format!("more than {MAX_REDIRECTS} redirects"),
-                        retryable: false,
-                    };
+                    return Answer::Failed { error: format!("more than {MAX_REDIRECTS} redirects"), retryable: false };
                 }
                 let next = resolve(&url, &location);
                 if url.starts_with("https://") && !next.starts_with("https://") {
@@ -121,10 +97,7 @@ impl HttpClient {
                     };
                 }
                 if let Err(e) = check_url(&next) {
-                    return Answer::Failed {
-                        error: format!("redirect refused: {e}"),
-                        retryable: false,
-                    };
+                    return Answer::Failed { error: format!("redirect refused: {e}"), retryable: false };
                 }
                 if status == 303 || (matches!(status, 301 | 302) && method != Method::GET) {
                     (method, body) = (Method::GET, None);
@@ -134,47 +107,26 @@ impl HttpClient {
             }
             let limit = self.max_response_bytes;
             return match response.body_mut().with_config().limit(limit).read_to_vec() {
-                Ok(bytes) => Answer::Response {
-                    status,
-                    headers,
-                    body: String::from_utf8_lossy(&bytes).into_owned(),
-                },
-                Err(ureq::Error::BodyExceedsLimit(_)) => Answer::Failed {
-                    error: format!("the answer is larger than {limit} bytes"),
-                    retryable: false,
-                },
+                Ok(bytes) => Answer::Response { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() },
+                Err(ureq::Error::BodyExceedsLimit(_)) => {
+                    Answer::Failed { error: format!("the answer is larger than {limit} bytes"), retryable: false }
+                }
                 Err(e) => failure(e, req.timeout_ms),
             };
         }
-        Answer::Failed {
-            error: format!("more than {MAX_REDIRECTS} redirects"),
-            retryable: false,
-        }
+        Answer::Failed { error: format!("more than {MAX_REDIRECTS} redirects"), retryable: false }
     }
 }
 
 fn failure(e: ureq::Error, timeout_ms: u64) -> Answer {
     match e {
-        ureq::Error::Timeout(_) => Answer::Failed {
-            error: format!("timed out after {timeout_ms} ms"),
-            retryable: true,
-        },
-        ureq::Error::HostNotFound => Answer::Failed {
-            error: "host not found".into(),
-            retryable: true,
-        },
-        ureq::Error::ConnectionFailed => Answer::Failed {
-            error: "connection failed".into(),
-            retryable: true,
-        },
-        ureq::Error::Io(io) => Answer::Failed {
-            error: format!("connection error: {io}"),
-            retryable: true,
-        },
-        other => Answer::Failed {
-            error: other.to_string(),
-            retryable: false,
-        },
+        ureq::Error::Timeout(_) => {
+            Answer::Failed { error: format!("timed out after {timeout_ms} ms"), retryable: true }
+        }
+        ureq::Error::HostNotFound => Answer::Failed { error: "host not found".into(), retryable: true },
+        ureq::Error::ConnectionFailed => Answer::Failed { error: "connection failed".into(), retryable: true },
+        ureq::Error::Io(io) => Answer::Failed { error: format!("connection error: {io}"), retryable: true },
+        other => Answer::Failed { error: other.to_string(), retryable: false },
     }
 }
 
@@ -220,12 +172,7 @@ pub fn retry_delay(backoff_ms: u64, retry: u32, retry_after: Option<Duration>) -
 }
 
 fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
-    let value = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?
-        .1
-        .trim()
-        .to_string();
+    let value = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?.1.trim().to_string();
     value.parse::<u64>().ok().map(Duration::from_secs)
 }
 
@@ -244,11 +191,7 @@ impl WebhookClient for HttpClient {
             let answer = self.attempt(req);
             let elapsed_ms = began.elapsed().as_millis() as u64;
             let (retryable, wait_hint) = match answer {
-                Answer::Response {
-                    status,
-                    headers,
-                    body,
-                } => {
+                Answer::Response { status, headers, body } => {
                     let retryable = status >= 500 || status == 429;
                     let hint = retry_after(&headers);
                     outcome.attempts.push(Attempt {
@@ -261,8 +204,7 @@ impl WebhookClient for HttpClient {
                         response_body: Some(body.clone()),
                     });
                     outcome.status = Some(status);
-                    outcome.error =
-                        (!(200..300).contains(&status)).then(|| format!("HTTP {status}"));
+                    outcome.error = (!(200..300).contains(&status)).then(|| format!("HTTP {status}"));
                     outcome.headers = headers;
                     outcome.body = body;
                     (retryable, hint)
@@ -315,13 +257,7 @@ mod tests {
             let d = retry_delay(100, 3, None).as_millis();
             assert!((200..=400).contains(&d), "{d}");
         }
-        assert_eq!(
-            retry_delay(10, 1, Some(Duration::from_secs(2))),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            retry_delay(10, 1, Some(Duration::from_secs(9999))),
-            MAX_RETRY_AFTER
-        );
+        assert_eq!(retry_delay(10, 1, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(retry_delay(10, 1, Some(Duration::from_secs(9999))), MAX_RETRY_AFTER);
     }
 }

@@ -16,9 +16,7 @@ pub(crate) fn map_chunked<T: Sync, R: Send>(
     work: impl Fn(&[T]) -> R + Sync,
 ) -> Vec<R> {
     let total: usize = items.iter().map(&weight).sum();
-    let cores = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if total < MIN_PARALLEL_BYTES || cores < 2 || items.len() < 2 {
         return vec![work(items)];
     }
@@ -40,19 +38,13 @@ pub(crate) fn map_chunked<T: Sync, R: Send>(
     std::thread::scope(|scope| {
         let handles: Vec<_> = groups
             .iter()
-            .map(|&g| {
-                std::thread::Builder::new()
-                    .stack_size(WORKER_STACK)
-                    .spawn_scoped(scope, move || work(g))
-            })
+            .map(|&g| std::thread::Builder::new().stack_size(WORKER_STACK).spawn_scoped(scope, move || work(g)))
             .collect();
         handles
             .into_iter()
             .zip(&groups)
             .map(|(h, &g)| match h {
-                Ok(handle) => handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
                 // Could not start a thread: do this group here.
                 Err(_) => work(g),
             })

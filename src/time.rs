@@ -17,9 +17,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A Unix time in milliseconds as ISO 8601 UTC: `2026-11-23T16:40:05.123Z`.
@@ -27,13 +25,7 @@ pub fn iso(millis: u64) -> String {
     let secs = (millis / 1000) as i64;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        millis % 1000
-    )
+    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, millis % 1000)
 }
 
 /// The current time as ISO 8601 UTC.
@@ -53,11 +45,7 @@ pub fn format_date(date: &str, format: &str) -> Option<String> {
     }
     let time = d.get(10..).unwrap_or("");
     let (hour, minute, second) = if time.starts_with(['T', ' ']) {
-        (
-            num(time.get(1..3)).unwrap_or(0),
-            num(time.get(4..6)).unwrap_or(0),
-            num(time.get(7..9)).unwrap_or(0),
-        )
+        (num(time.get(1..3)).unwrap_or(0), num(time.get(4..6)).unwrap_or(0), num(time.get(7..9)).unwrap_or(0))
     } else {
         (0, 0, 0)
     };
@@ -101,10 +89,7 @@ mod tests {
 
     #[test]
     fn date_formats() {
-        assert_eq!(
-            format_date("2026-11-23T16:40:05Z", "DD/MM/YYYY hh:mm").as_deref(),
-            Some("23/11/2026 16:40")
-        );
+        assert_eq!(format_date("2026-11-23T16:40:05Z", "DD/MM/YYYY hh:mm").as_deref(), Some("23/11/2026 16:40"));
         assert_eq!(format_date("2026-01-02", "YY-M").as_deref(), Some("26-M"));
         assert_eq!(format_date("yesterday", "YYYY"), None);
         assert_eq!(format_date("2026-13-01", "YYYY"), None);

@@ -59,11 +59,7 @@ impl Ty {
             ShapeKind::Object(fields) => Ty::Object(Rc::new(
                 fields
                     .iter()
-                    .map(|f| Field {
-                        key: f.key.node.clone(),
-                        optional: f.optional,
-                        ty: Ty::from_shape(&f.shape),
-                    })
+                    .map(|f| Field { key: f.key.node.clone(), optional: f.optional, ty: Ty::from_shape(&f.shape) })
                     .collect(),
             )),
         }
@@ -83,9 +79,7 @@ impl Ty {
                 _ => Lookup::NoSuchKey(vec!["category".into(), "value".into(), "extra".into()]),
             },
             // Lists take numeric segments (`@extra.items.0`).
-            Ty::List(inner) if key.bytes().all(|b| b.is_ascii_digit()) => {
-                Lookup::Found((**inner).clone())
-            }
+            Ty::List(inner) if key.bytes().all(|b| b.is_ascii_digit()) => Lookup::Found((**inner).clone()),
             _ => Lookup::NotAnObject,
         }
     }
@@ -102,10 +96,7 @@ impl Ty {
                             g.ty = Ty::join(&g.ty, &f.ty);
                             g.optional |= f.optional;
                         }
-                        None => fields.push(Field {
-                            optional: true,
-                            ..f.clone()
-                        }),
+                        None => fields.push(Field { optional: true, ..f.clone() }),
                     }
                 }
                 Ty::Object(Rc::new(fields))

@@ -39,15 +39,8 @@ fn truncate(s: &str) -> String {
 /// The log lines of one call: one per attempt, secrets redacted.
 pub fn entries(req: &Request, outcome: &CallOutcome) -> Vec<Value> {
     let r = |s: &str| req.redact(s);
-    let headers = |h: &[(String, String)]| -> Value {
-        Value::Array(h.iter().map(|(k, v)| json!([k, r(v)])).collect())
-    };
-    let request_headers = Value::Array(
-        req.display_headers()
-            .into_iter()
-            .map(|(k, v)| json!([k, v]))
-            .collect(),
-    );
+    let headers = |h: &[(String, String)]| -> Value { Value::Array(h.iter().map(|(k, v)| json!([k, r(v)])).collect()) };
+    let request_headers = Value::Array(req.display_headers().into_iter().map(|(k, v)| json!([k, v])).collect());
     outcome
         .attempts
         .iter()
@@ -86,9 +79,7 @@ impl WebhookLog {
             std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(WebhookLog {
-            file: Mutex::new(file),
-        })
+        Ok(WebhookLog { file: Mutex::new(file) })
     }
 
     /// Appends the attempts of a call.
@@ -123,20 +114,12 @@ pub fn read(path: &Path) -> io::Result<(Vec<Value>, usize)> {
 
 /// Whether an entry is a failed attempt (no answer, or not 2xx).
 pub fn failed(entry: &Value) -> bool {
-    !entry["status"]
-        .as_u64()
-        .is_some_and(|s| (200..300).contains(&s))
+    !entry["status"].as_u64().is_some_and(|s| (200..300).contains(&s))
 }
 
 /// The entries as a table, newest last.
 pub fn table(entries: &[&Value]) -> String {
-    let mut rows = vec![
-        [
-            "TIME", "WEBHOOK", "METHOD", "ATTEMPT", "RESULT", "MS", "URL",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    let mut rows = vec![["TIME", "WEBHOOK", "METHOD", "ATTEMPT", "RESULT", "MS", "URL"].map(String::from).to_vec()];
     for e in entries {
         let result = match (e["status"].as_u64(), e["error"].as_str()) {
             (Some(s), _) => s.to_string(),
@@ -149,26 +132,15 @@ pub fn table(entries: &[&Value]) -> String {
             e["webhook"].as_str().unwrap_or("").to_string(),
             e["method"].as_str().unwrap_or("").to_string(),
             e["attempt"].to_string(),
-            result
-                + if e["mocked"].as_bool() == Some(true) {
-                    " (mock)"
-                } else {
-                    ""
-                },
+            result + if e["mocked"].as_bool() == Some(true) { " (mock)" } else { "" },
             e["elapsed_ms"].to_string(),
             e["url"].as_str().unwrap_or("").to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> = (0..7).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }

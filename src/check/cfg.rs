@@ -40,10 +40,7 @@ pub(crate) struct FactTable {
 impl FactTable {
     fn new(nodes: usize, facts: usize) -> Self {
         let words = facts.div_ceil(64).max(1);
-        FactTable {
-            words,
-            bits: vec![0; nodes * words],
-        }
+        FactTable { words, bits: vec![0; nodes * words] }
     }
 
     fn row(&self, node: usize) -> &[u64] {
@@ -57,10 +54,7 @@ impl FactTable {
     /// Merges `incoming` into `node` with intersection (`must`) or union; whether it changed.
     fn merge(&mut self, node: usize, incoming: &[u64], intersect: bool) -> bool {
         let mut changed = false;
-        for (a, &b) in self.bits[node * self.words..(node + 1) * self.words]
-            .iter_mut()
-            .zip(incoming)
-        {
+        for (a, &b) in self.bits[node * self.words..(node + 1) * self.words].iter_mut().zip(incoming) {
             let n = if intersect { *a & b } else { *a | b };
             changed |= n != *a;
             *a = n;
@@ -173,10 +167,7 @@ impl<'a> Lower<'a> {
 
     fn stmt(&mut self, stmt: &'a Stmt, preds: Vec<Pending<'a>>) -> Vec<Pending<'a>> {
         let n = self.nodes.len();
-        self.nodes.push(Node {
-            kind: NodeKind::Stmt(stmt),
-            edges: Vec::new(),
-        });
+        self.nodes.push(Node { kind: NodeKind::Stmt(stmt), edges: Vec::new() });
         self.node_of.insert(stmt as *const Stmt, n);
         self.connect(preds, n);
         match &stmt.kind {
@@ -187,18 +178,10 @@ impl<'a> Lower<'a> {
                 let f = self.fact(Fact::FlowVar(name.node.clone()));
                 vec![(n, vec![f], None)]
             }
-            StmtKind::Wait {
-                name,
-                timeout,
-                on_timeout,
-            } => {
+            StmtKind::Wait { name, timeout, on_timeout } => {
                 let var = self.fact(Fact::FlowVar(name.node.clone()));
                 let input = self.fact(Fact::Input);
-                let mut outs = vec![(
-                    n,
-                    vec![var, input],
-                    Some((Choice::Reply(&name.node), stmt.span)),
-                )];
+                let mut outs = vec![(n, vec![var, input], Some((Choice::Reply(&name.node), stmt.span)))];
                 for (i, block) in on_timeout.iter().enumerate() {
                     // Only the first block of a wait with a timeout runs; the checker reports the
                     // others, which are lowered without predecessors so that they are still checked.
@@ -218,11 +201,7 @@ impl<'a> Lower<'a> {
                 let extra = self.fact(Fact::Extra);
                 let meta = self.fact(Fact::WebhookMeta(w.name.node.clone()));
                 let ok = self.fact(Fact::WebhookSucceeded(index));
-                let mut outs = vec![(
-                    n,
-                    vec![var, extra, meta, ok],
-                    Some((Choice::Succeeds(&w.name.node), stmt.span)),
-                )];
+                let mut outs = vec![(n, vec![var, extra, meta, ok], Some((Choice::Succeeds(&w.name.node), stmt.span)))];
                 if let Some(block) = &w.on_failure {
                     let label = Some((Choice::Fails(&w.name.node), stmt.span));
                     outs.extend(self.block(block, vec![(n, vec![meta], label)]));
@@ -230,11 +209,8 @@ impl<'a> Lower<'a> {
                 outs
             }
             StmtKind::Split(split) => {
-                let defines: Vec<usize> = split
-                    .result
-                    .iter()
-                    .map(|r| self.fact(Fact::FlowVar(r.node.clone())))
-                    .collect();
+                let defines: Vec<usize> =
+                    split.result.iter().map(|r| self.fact(Fact::FlowVar(r.node.clone()))).collect();
                 let mut outs = Vec::new();
                 for case in &split.cases {
                     let label = Some((Choice::Case(&case.test.kind), case.span));
@@ -270,16 +246,7 @@ impl<'a> Graph<'a> {
     /// Builds the graph of a flow body and runs both analyses.
     pub(crate) fn build(body: &'a Block) -> Graph<'a> {
         let mut lower = Lower {
-            nodes: vec![
-                Node {
-                    kind: NodeKind::Entry,
-                    edges: vec![],
-                },
-                Node {
-                    kind: NodeKind::Exit,
-                    edges: vec![],
-                },
-            ],
+            nodes: vec![Node { kind: NodeKind::Entry, edges: vec![] }, Node { kind: NodeKind::Exit, edges: vec![] }],
             facts: HashMap::default(),
             node_of: HashMap::default(),
             steps: HashMap::default(),
@@ -290,11 +257,7 @@ impl<'a> Graph<'a> {
         lower.connect(outs, EXIT);
         for (from, target, span) in std::mem::take(&mut lower.gotos) {
             if let Some(&to) = lower.steps.get(target) {
-                lower.nodes[from].edges.push(Edge {
-                    to,
-                    defines: vec![],
-                    label: Some((Choice::Goto(target), span)),
-                });
+                lower.nodes[from].edges.push(Edge { to, defines: vec![], label: Some((Choice::Goto(target), span)) });
             }
         }
         let mut g = Graph {
@@ -425,9 +388,5 @@ fn describe_choice(src: &str, choice: &Choice<'_>, span: Span) -> String {
 
 /// Formats a path for a help line.
 pub(crate) fn describe_path(steps: &[String]) -> String {
-    if steps.is_empty() {
-        "straight from the start of the flow".to_string()
-    } else {
-        steps.join(" → ")
-    }
+    if steps.is_empty() { "straight from the start of the flow".to_string() } else { steps.join(" → ") }
 }

@@ -121,10 +121,7 @@ impl<'a> FlowChecker<'a> {
     // ------------------------------------------------------------ names and types of variables
 
     fn define(&mut self, name: &'a Name, ty: Ty) {
-        let entry = self
-            .vars
-            .entry(name.node.as_str())
-            .or_insert((ty.clone(), name.span));
+        let entry = self.vars.entry(name.node.as_str()).or_insert((ty.clone(), name.span));
         if entry.0 != ty {
             entry.0 = Ty::join(&entry.0, &ty);
         }
@@ -133,9 +130,7 @@ impl<'a> FlowChecker<'a> {
     fn collect_names(&mut self, block: &'a Block) {
         for stmt in &block.stmts {
             match &stmt.kind {
-                StmtKind::Wait {
-                    name, on_timeout, ..
-                } => {
+                StmtKind::Wait { name, on_timeout, .. } => {
                     self.define(name, Ty::Text);
                     for b in on_timeout {
                         self.collect_names(b);
@@ -147,9 +142,14 @@ impl<'a> FlowChecker<'a> {
                     if let Some(first) = self.webhooks.get(w.name.node.as_str()) {
                         let first = first.name.span;
                         self.report(
-                            Diagnostic::new(Code::DuplicateName, w.name.span, format!("two webhooks are named `{}`", w.name.node), "second webhook")
-                                .with_label(first, "first webhook")
-                                .with_help("give each call its own name so `@webhook.NAME` and `@flow.NAME` say which one"),
+                            Diagnostic::new(
+                                Code::DuplicateName,
+                                w.name.span,
+                                format!("two webhooks are named `{}`", w.name.node),
+                                "second webhook",
+                            )
+                            .with_label(first, "first webhook")
+                            .with_help("give each call its own name so `@webhook.NAME` and `@flow.NAME` say which one"),
                         );
                     } else {
                         self.webhooks.insert(&w.name.node, w);
@@ -181,10 +181,15 @@ impl<'a> FlowChecker<'a> {
                             _ => s.span,
                         };
                         self.report(
-                                    Diagnostic::new(Code::DuplicateName, name.span, format!("the step `{}` is defined twice", name.node), "second step")
-                                        .with_label(first_span, "first step")
-                                        .with_help("step names are unique within a flow; `goto` needs to know which one"),
-                                );
+                            Diagnostic::new(
+                                Code::DuplicateName,
+                                name.span,
+                                format!("the step `{}` is defined twice", name.node),
+                                "second step",
+                            )
+                            .with_label(first_span, "first step")
+                            .with_help("step names are unique within a flow; `goto` needs to know which one"),
+                        );
                     }
                     self.collect_names(body);
                 }
@@ -200,16 +205,10 @@ impl<'a> FlowChecker<'a> {
                 StmtKind::Set { name, value } => {
                     let ty = self.expr(value, usize::MAX);
                     if let Some(entry) = self.vars.get_mut(name.node.as_str()) {
-                        entry.0 = if entry.0 == Ty::Json {
-                            ty
-                        } else {
-                            Ty::join(&entry.0, &ty)
-                        };
+                        entry.0 = if entry.0 == Ty::Json { ty } else { Ty::join(&entry.0, &ty) };
                     }
                 }
-                StmtKind::Wait { on_timeout, .. } => {
-                    on_timeout.iter().for_each(|b| self.infer_set_types(b))
-                }
+                StmtKind::Wait { on_timeout, .. } => on_timeout.iter().for_each(|b| self.infer_set_types(b)),
                 StmtKind::Webhook(w) => {
                     if let Some(b) = &w.on_failure {
                         self.infer_set_types(b);
@@ -233,11 +232,7 @@ impl<'a> FlowChecker<'a> {
         match &stmt.kind {
             StmtKind::Numbers { .. } | StmtKind::Stop => {}
             StmtKind::Send { text } => self.template(text, node),
-            StmtKind::Wait {
-                timeout,
-                on_timeout,
-                name,
-            } => {
+            StmtKind::Wait { timeout, on_timeout, name } => {
                 if let Some(t) = timeout {
                     self.duration(t, 1000, MAX_WAIT_MS, "a wait timeout");
                 }
@@ -250,10 +245,7 @@ impl<'a> FlowChecker<'a> {
                             "never runs",
                         )
                         .with_label(name.span, "this wait has no timeout")
-                        .with_help(format!(
-                            "write `wait {} timeout 10m {{ on timeout {{ ... }} }}`",
-                            name.node
-                        )),
+                        .with_help(format!("write `wait {} timeout 10m {{ on timeout {{ ... }} }}`", name.node)),
                     );
                 }
                 for extra in on_timeout.iter().skip(1) {
@@ -303,11 +295,7 @@ impl<'a> FlowChecker<'a> {
 
     fn duration(&mut self, d: &Spanned<Duration>, min: u64, max: u64, what: &str) {
         let fmt = |ms: u64| {
-            if ms.is_multiple_of(1000) {
-                format!("{}s", ms / 1000)
-            } else {
-                format!("{ms}ms")
-            }
+            if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
         };
         if d.node.millis < min || d.node.millis > max {
             self.report(
@@ -317,11 +305,7 @@ impl<'a> FlowChecker<'a> {
                     format!("{what} must be between {} and {}", fmt(min), fmt(max)),
                     "out of range",
                 )
-                .with_help(format!(
-                    "choose a duration from {} to {}",
-                    fmt(min),
-                    fmt(max)
-                )),
+                .with_help(format!("choose a duration from {} to {}", fmt(min), fmt(max))),
             );
         }
     }
@@ -332,11 +316,7 @@ impl<'a> FlowChecker<'a> {
             self.expr(v, node);
         }
         if let Some(auth) = &w.auth
-            && !self
-                .file
-                .connectors
-                .iter()
-                .any(|c| c.name.node == auth.node)
+            && !self.file.connectors.iter().any(|c| c.name.node == auth.node)
             && !is_broken(self.file, "connector", &auth.node)
         {
             let d = unknown_connector(auth, self.file);
@@ -361,15 +341,18 @@ impl<'a> FlowChecker<'a> {
                     "`retries` must be a whole number from 0 to 4",
                     "out of range",
                 )
-                .with_help(
-                    "a call is tried at most 5 times: the first attempt and up to 4 retries",
-                ),
+                .with_help("a call is tried at most 5 times: the first attempt and up to 4 retries"),
             );
         }
         if w.on_failure.is_none() {
             self.report(
-                Diagnostic::new(Code::UnhandledFailure, w.name.span, format!("nothing handles a failure of `{}`", w.name.node), "the run fails if this call fails")
-                    .with_help("add `on failure { ... }` to tell the contact, alert someone, or try another way"),
+                Diagnostic::new(
+                    Code::UnhandledFailure,
+                    w.name.span,
+                    format!("nothing handles a failure of `{}`", w.name.node),
+                    "the run fails if this call fails",
+                )
+                .with_help("add `on failure { ... }` to tell the contact, alert someone, or try another way"),
             );
         }
     }
@@ -381,15 +364,8 @@ impl<'a> FlowChecker<'a> {
                 && t.chars().any(char::is_whitespace)
             {
                 self.report(
-                    Diagnostic::new(
-                        Code::InvalidUrl,
-                        url.span,
-                        "a URL cannot contain spaces",
-                        "contains a space",
-                    )
-                    .with_help(
-                        "write %20, or pass values with `query \"name\" = ...`, which encodes them",
-                    ),
+                    Diagnostic::new(Code::InvalidUrl, url.span, "a URL cannot contain spaces", "contains a space")
+                        .with_help("write %20, or pass values with `query \"name\" = ...`, which encodes them"),
                 );
                 return;
             }
@@ -401,16 +377,8 @@ impl<'a> FlowChecker<'a> {
             Some((s, r)) => (s.to_ascii_lowercase(), r),
             None => {
                 self.report(
-                    Diagnostic::new(
-                        Code::InvalidUrl,
-                        url.span,
-                        "a webhook URL starts with `https://`",
-                        "no scheme",
-                    )
-                    .with_help(format!(
-                        "write \"https://{}\"",
-                        prefix.trim_start_matches('/')
-                    )),
+                    Diagnostic::new(Code::InvalidUrl, url.span, "a webhook URL starts with `https://`", "no scheme")
+                        .with_help(format!("write \"https://{}\"", prefix.trim_start_matches('/'))),
                 );
                 return;
             }
@@ -421,9 +389,7 @@ impl<'a> FlowChecker<'a> {
         if authority.is_empty() && url.parts.len() == 1 {
             self.report(
                 Diagnostic::new(Code::InvalidUrl, url.span, "the URL has no host", "no host")
-                    .with_help(
-                        "write the service's address, e.g. \"https://api.example.com/orders\"",
-                    ),
+                    .with_help("write the service's address, e.g. \"https://api.example.com/orders\""),
             );
             return;
         }
@@ -438,8 +404,15 @@ impl<'a> FlowChecker<'a> {
                 let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
                 if !loopback || !host_complete {
                     self.report(
-                        Diagnostic::new(Code::InsecureUrl, url.span, "plain `http://` is only allowed for loopback hosts", "not encrypted")
-                            .with_help(format!("use \"https://{rest}\"; http:// is accepted only for localhost, 127.0.0.1 and [::1]")),
+                        Diagnostic::new(
+                            Code::InsecureUrl,
+                            url.span,
+                            "plain `http://` is only allowed for loopback hosts",
+                            "not encrypted",
+                        )
+                        .with_help(format!(
+                            "use \"https://{rest}\"; http:// is accepted only for localhost, 127.0.0.1 and [::1]"
+                        )),
                     );
                 }
             }
@@ -482,8 +455,13 @@ impl<'a> FlowChecker<'a> {
             RespondStatus::Code(code) => {
                 if ![200, 201, 202, 204].contains(&code.node) {
                     self.report(
-                        Diagnostic::new(Code::InvalidStatus, code.span, format!("{} is not a status `respond` can use", code.node), "invalid status")
-                            .with_help("choose 200, 201, 202 or 204; for other codes write `respond status EXPR`"),
+                        Diagnostic::new(
+                            Code::InvalidStatus,
+                            code.span,
+                            format!("{} is not a status `respond` can use", code.node),
+                            "invalid status",
+                        )
+                        .with_help("choose 200, 201, 202 or 204; for other codes write `respond status EXPR`"),
                     );
                 } else if code.node == 204 && r.body.is_some() {
                     let body_span = r.body.as_ref().map_or(span, |b| b.span);
@@ -522,8 +500,16 @@ impl<'a> FlowChecker<'a> {
         }
         if self.triggers.is_empty() {
             self.report(
-                Diagnostic::new(Code::RespondWithoutTrigger, span, format!("no trigger starts `{}`, so there is nobody to respond to", self.flow.name.node), "no caller")
-                    .with_help(format!("add `trigger webhook \"/{}\" methods POST {{ start {} }}`, or remove the respond", self.flow.name.node, self.flow.name.node)),
+                Diagnostic::new(
+                    Code::RespondWithoutTrigger,
+                    span,
+                    format!("no trigger starts `{}`, so there is nobody to respond to", self.flow.name.node),
+                    "no caller",
+                )
+                .with_help(format!(
+                    "add `trigger webhook \"/{}\" methods POST {{ start {} }}`, or remove the respond",
+                    self.flow.name.node, self.flow.name.node
+                )),
             );
         }
     }
@@ -574,11 +560,7 @@ impl<'a> FlowChecker<'a> {
         let kinds = test.args();
         let min = kinds.len() - test.optional();
         if args.len() < min || args.len() > kinds.len() {
-            let want = if min == kinds.len() {
-                format!("{min}")
-            } else {
-                format!("{min} or {}", kinds.len())
-            };
+            let want = if min == kinds.len() { format!("{min}") } else { format!("{min} or {}", kinds.len()) };
             let span = args.iter().fold(name.span, |s, a| s.to(a.span));
             let example = match test {
                 SplitTest::HasNumberBetween => "has_number_between 1 10",
@@ -595,11 +577,7 @@ impl<'a> FlowChecker<'a> {
                 Diagnostic::new(
                     Code::TestArguments,
                     span,
-                    format!(
-                        "`{}` takes {want} argument(s), not {}",
-                        test.name(),
-                        args.len()
-                    ),
+                    format!("`{}` takes {want} argument(s), not {}", test.name(), args.len()),
                     "wrong number of arguments",
                 )
                 .with_help(format!("for example: `{example}`")),
@@ -617,31 +595,21 @@ impl<'a> FlowChecker<'a> {
                     )
                     .with_help("write a number such as `10` or `-2.5`"),
                 ),
-                ArgKind::Text if !matches!(ty, Ty::Text | Ty::Json | Ty::SplitResult) => self
-                    .report(
-                        Diagnostic::new(
-                            Code::TestArguments,
-                            arg.span,
-                            format!("`{}` expects text here, not {ty}", test.name()),
-                            "not text",
-                        )
-                        .with_help("write the words in double quotes, e.g. \"yes y\""),
-                    ),
+                ArgKind::Text if !matches!(ty, Ty::Text | Ty::Json | Ty::SplitResult) => self.report(
+                    Diagnostic::new(
+                        Code::TestArguments,
+                        arg.span,
+                        format!("`{}` expects text here, not {ty}", test.name()),
+                        "not text",
+                    )
+                    .with_help("write the words in double quotes, e.g. \"yes y\""),
+                ),
                 ArgKind::Regex => self.regex(arg),
                 _ => {}
             }
         }
         if test == SplitTest::HasNumberBetween
-            && let [
-                Expr {
-                    kind: ExprKind::Number(lo),
-                    ..
-                },
-                Expr {
-                    kind: ExprKind::Number(hi),
-                    ..
-                },
-            ] = args
+            && let [Expr { kind: ExprKind::Number(lo), .. }, Expr { kind: ExprKind::Number(hi), .. }] = args
             && lo > hi
         {
             let span = args[0].span.to(args[1].span);
@@ -652,16 +620,11 @@ impl<'a> FlowChecker<'a> {
                     format!("{lo} is greater than {hi}, so nothing matches"),
                     "empty range",
                 )
-                .with_help(format!(
-                    "write the smaller bound first: `has_number_between {hi} {lo}`"
-                )),
+                .with_help(format!("write the smaller bound first: `has_number_between {hi} {lo}`")),
             );
         }
         if test == SplitTest::HasPhone
-            && let Some(Expr {
-                kind: ExprKind::Str(t),
-                span,
-            }) = args.first()
+            && let Some(Expr { kind: ExprKind::Str(t), span }) = args.first()
             && let Some(cc) = t.as_literal()
             && (cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()))
         {
@@ -691,11 +654,8 @@ impl<'a> FlowChecker<'a> {
             return;
         };
         let pattern = t.as_literal().unwrap_or_default();
-        if let Err(e) = regex::RegexBuilder::new(&pattern)
-            .case_insensitive(true)
-            .multi_line(true)
-            .size_limit(1 << 20)
-            .build()
+        if let Err(e) =
+            regex::RegexBuilder::new(&pattern).case_insensitive(true).multi_line(true).size_limit(1 << 20).build()
         {
             let detail = e.to_string();
             let last = detail
@@ -712,9 +672,7 @@ impl<'a> FlowChecker<'a> {
                     format!("invalid regular expression: {last}"),
                     "does not compile",
                 )
-                .with_help(
-                    "backslashes are doubled inside strings: write \"\\\\d+\" for the regex \\d+",
-                ),
+                .with_help("backslashes are doubled inside strings: write \"\\\\d+\" for the regex \\d+"),
             );
         }
     }
@@ -749,26 +707,29 @@ impl<'a> FlowChecker<'a> {
             ExprKind::Ref(r) => self.reference(r, node),
             ExprKind::Env(name) => {
                 self.report(
-                    Diagnostic::new(Code::EnvOutsideConnector, e.span, format!("`env \"{}\"` can only be used in a connector or `auth signature`", name.node), "secret in a flow")
-                        .with_help(format!("define a connector, e.g. `connector api bearer env \"{}\"`, and use `auth api` on the webhook", name.node)),
+                    Diagnostic::new(
+                        Code::EnvOutsideConnector,
+                        e.span,
+                        format!("`env \"{}\"` can only be used in a connector or `auth signature`", name.node),
+                        "secret in a flow",
+                    )
+                    .with_help(format!(
+                        "define a connector, e.g. `connector api bearer env \"{}\"`, and use `auth api` on the webhook",
+                        name.node
+                    )),
                 );
                 Ty::Text
             }
             ExprKind::Call { name, args } => {
                 let tys: Vec<Ty> = args.iter().map(|a| self.expr(a, node)).collect();
                 let Some(f) = Function::parse(&name.node) else {
-                    let help =
-                        match did_you_mean(&name.node, Function::ALL.iter().map(|f| f.name())) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!(
-                                "functions are {}",
-                                Function::ALL
-                                    .iter()
-                                    .map(|f| f.name())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        };
+                    let help = match did_you_mean(&name.node, Function::ALL.iter().map(|f| f.name())) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!(
+                            "functions are {}",
+                            Function::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+                        ),
+                    };
                     self.report(
                         Diagnostic::new(
                             Code::UnknownFunction,
@@ -782,11 +743,7 @@ impl<'a> FlowChecker<'a> {
                 };
                 let (min, max) = f.arity();
                 if tys.len() < min || tys.len() > max {
-                    let want = if min == max {
-                        format!("{min}")
-                    } else {
-                        format!("{min} to {max}")
-                    };
+                    let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
                     self.report(
                         Diagnostic::new(
                             Code::FunctionArguments,
@@ -863,12 +820,7 @@ impl<'a> FlowChecker<'a> {
                 match op {
                     UnaryOp::Neg => {
                         if !ty.is_numeric() {
-                            self.mismatch(
-                                inner.span,
-                                "`-` negates numbers",
-                                &ty,
-                                "convert with `number(...)`",
-                            );
+                            self.mismatch(inner.span, "`-` negates numbers", &ty, "convert with `number(...)`");
                         }
                         Ty::Number
                     }
@@ -921,19 +873,12 @@ impl<'a> FlowChecker<'a> {
                     Add | Sub | Mul | Div => {
                         for (side, ty) in [(l, &lt), (r, &rt)] {
                             if !ty.is_numeric() {
-                                let help = if matches!(op, Add)
-                                    && matches!(ty, Ty::Text | Ty::SplitResult)
-                                {
+                                let help = if matches!(op, Add) && matches!(ty, Ty::Text | Ty::SplitResult) {
                                     "join texts with `&`; convert text to a number with `number(...)`"
                                 } else {
                                     "convert text with `number(...)`"
                                 };
-                                self.mismatch(
-                                    side.span,
-                                    &format!("`{}` works on numbers", op.as_str()),
-                                    ty,
-                                    help,
-                                );
+                                self.mismatch(side.span, &format!("`{}` works on numbers", op.as_str()), ty, help);
                             }
                         }
                         Ty::Number
@@ -946,13 +891,8 @@ impl<'a> FlowChecker<'a> {
 
     fn mismatch(&mut self, span: Span, what: &str, ty: &Ty, help: &str) {
         self.report(
-            Diagnostic::new(
-                Code::TypeMismatch,
-                span,
-                format!("{what}, but this is {ty}"),
-                format!("this is {ty}"),
-            )
-            .with_help(help.to_string()),
+            Diagnostic::new(Code::TypeMismatch, span, format!("{what}, but this is {ty}"), format!("this is {ty}"))
+                .with_help(help.to_string()),
         );
     }
 
@@ -1001,17 +941,8 @@ impl<'a> FlowChecker<'a> {
             return true;
         }
         let path = self.graph.path_without(self.src, node, &fact);
-        let mut d = Diagnostic::new(
-            missing.code,
-            missing.span,
-            missing.message,
-            "not defined on every path to here",
-        )
-        .with_help(format!(
-            "it is missing on this path: {}. {}",
-            describe_path(&path),
-            missing.advice
-        ));
+        let mut d = Diagnostic::new(missing.code, missing.span, missing.message, "not defined on every path to here")
+            .with_help(format!("it is missing on this path: {}. {}", describe_path(&path), missing.advice));
         if let Some(at) = missing.defined_at {
             d = d.with_label(at, "defined here");
         }
@@ -1055,10 +986,7 @@ impl<'a> FlowChecker<'a> {
                     code: Code::UndefinedVariable,
                     span: r.span,
                     message: format!("`@flow.{}` may not be defined here", name.node),
-                    advice: format!(
-                        "Define it on that path, or use `default(@flow.{}, \"\")`.",
-                        name.node
-                    ),
+                    advice: format!("Define it on that path, or use `default(@flow.{}, \"\")`.", name.node),
                     defined_at: Some(def),
                 };
                 self.require(node, Fact::FlowVar(name.node.clone()), missing);
@@ -1138,10 +1066,7 @@ impl<'a> FlowChecker<'a> {
                         Diagnostic::new(
                             Code::NoTrigger,
                             r.span,
-                            format!(
-                                "no trigger starts `{}`, so `@trigger` is empty",
-                                self.flow.name.node
-                            ),
+                            format!("no trigger starts `{}`, so `@trigger` is empty", self.flow.name.node),
                             "no trigger",
                         )
                         .with_help(format!(
@@ -1184,8 +1109,7 @@ impl<'a> FlowChecker<'a> {
                 if !self.webhooks.contains_key(name.node.as_str()) {
                     let help = match did_you_mean(&name.node, self.webhooks.keys().copied()) {
                         Some(s) => format!("did you mean `@webhook.{s}`?"),
-                        None => "`@webhook.NAME` describes a `webhook NAME ...` call of this flow"
-                            .into(),
+                        None => "`@webhook.NAME` describes a `webhook NAME ...` call of this flow".into(),
                     };
                     self.report(
                         Diagnostic::new(
@@ -1298,11 +1222,9 @@ impl<'a> FlowChecker<'a> {
                 .expects
                 .iter()
                 .filter_map(|e| match e {
-                    Expect::Query(name, shape) => Some(crate::types::Field {
-                        key: name.node.clone(),
-                        optional: true,
-                        ty: Ty::from_shape(shape),
-                    }),
+                    Expect::Query(name, shape) => {
+                        Some(crate::types::Field { key: name.node.clone(), optional: true, ty: Ty::from_shape(shape) })
+                    }
                     _ => None,
                 })
                 .collect();
@@ -1325,11 +1247,7 @@ impl<'a> FlowChecker<'a> {
     fn reachability(&mut self, block: &'a Block, parent_reachable: bool) {
         let mut prev_reachable = parent_reachable;
         for (i, stmt) in block.stmts.iter().enumerate() {
-            let reachable = self
-                .graph
-                .node_of
-                .get(&(stmt as *const Stmt))
-                .is_some_and(|&n| self.graph.reachable(n));
+            let reachable = self.graph.node_of.get(&(stmt as *const Stmt)).is_some_and(|&n| self.graph.reachable(n));
             if !reachable && prev_reachable {
                 let last = block.stmts.last().map_or(stmt.span, |s| s.span);
                 let why = if i == 0 {
@@ -1344,9 +1262,7 @@ impl<'a> FlowChecker<'a> {
                         "unreachable statement",
                         "no path reaches this",
                     )
-                    .with_help(format!(
-                        "{why}; remove this code or make it a `step` that a `goto` reaches"
-                    )),
+                    .with_help(format!("{why}; remove this code or make it a `step` that a `goto` reaches")),
                 );
             }
             if reachable {
@@ -1358,23 +1274,16 @@ impl<'a> FlowChecker<'a> {
 
     fn nested_reachability(&mut self, stmt: &'a Stmt) {
         match &stmt.kind {
-            StmtKind::Wait {
-                on_timeout,
-                timeout: Some(_),
-                ..
-            } => on_timeout
-                .iter()
-                .take(1)
-                .for_each(|b| self.reachability(b, true)),
+            StmtKind::Wait { on_timeout, timeout: Some(_), .. } => {
+                on_timeout.iter().take(1).for_each(|b| self.reachability(b, true))
+            }
             StmtKind::Webhook(w) => {
                 if let Some(b) = &w.on_failure {
                     self.reachability(b, true);
                 }
             }
             StmtKind::Split(s) => {
-                s.cases
-                    .iter()
-                    .for_each(|c| self.reachability(&c.body, true));
+                s.cases.iter().for_each(|c| self.reachability(&c.body, true));
                 if let Some(o) = &s.other {
                     self.reachability(o, true);
                 }
@@ -1386,33 +1295,19 @@ impl<'a> FlowChecker<'a> {
 
     fn respond_rules(&mut self) {
         let responds: Vec<usize> = (0..self.graph.nodes.len())
-            .filter(|&n| {
-                matches!(
-                    self.graph.nodes[n].kind,
-                    NodeKind::Stmt(Stmt {
-                        kind: StmtKind::Respond(_),
-                        ..
-                    })
-                )
-            })
+            .filter(|&n| matches!(self.graph.nodes[n].kind, NodeKind::Stmt(Stmt { kind: StmtKind::Respond(_), .. })))
             .collect();
         for &n in &responds {
             if self.graph.reachable(n) && self.graph.may_have(n, &Fact::Responded) {
                 let span = self.node_span(n);
-                let first = responds
-                    .iter()
-                    .copied()
-                    .find(|&m| m != n)
-                    .map(|m| self.node_span(m));
+                let first = responds.iter().copied().find(|&m| m != n).map(|m| self.node_span(m));
                 let mut d = Diagnostic::new(
                     Code::DoubleRespond,
                     span,
                     "this run may already have responded",
                     "second respond on some path",
                 )
-                .with_help(
-                    "a caller gets one answer: make sure only one `respond` runs on each path",
-                );
+                .with_help("a caller gets one answer: make sure only one `respond` runs on each path");
                 if let Some(f) = first {
                     d = d.with_label(f, "another respond");
                 }
@@ -1429,14 +1324,8 @@ impl<'a> FlowChecker<'a> {
             }
             let (is_end, is_wait) = match &self.graph.nodes[n].kind {
                 NodeKind::Exit => (true, false),
-                NodeKind::Stmt(Stmt {
-                    kind: StmtKind::Stop,
-                    ..
-                }) => (true, false),
-                NodeKind::Stmt(Stmt {
-                    kind: StmtKind::Wait { .. },
-                    ..
-                }) => (false, true),
+                NodeKind::Stmt(Stmt { kind: StmtKind::Stop, .. }) => (true, false),
+                NodeKind::Stmt(Stmt { kind: StmtKind::Wait { .. }, .. }) => (false, true),
                 _ => (false, false),
             };
             if !is_end && !is_wait {
@@ -1456,13 +1345,16 @@ impl<'a> FlowChecker<'a> {
                     "ends without `respond`",
                 )
                 .with_label(first_respond, "another path responds")
-                .with_help(format!(
-                    "the path: {path}. Add a `respond` on it (e.g. `respond status 500`)"
-                ))
+                .with_help(format!("the path: {path}. Add a `respond` on it (e.g. `respond status 500`)"))
             } else {
-                Diagnostic::new(Code::WaitBeforeRespond, span, "the caller is still waiting for its answer at this `wait`", "waits before responding")
-                    .with_label(first_respond, "the answer is sent here")
-                    .with_help(format!("the path: {path}. `respond` first (e.g. `respond 202`), then wait for the contact"))
+                Diagnostic::new(
+                    Code::WaitBeforeRespond,
+                    span,
+                    "the caller is still waiting for its answer at this `wait`",
+                    "waits before responding",
+                )
+                .with_label(first_respond, "the answer is sent here")
+                .with_help(format!("the path: {path}. `respond` first (e.g. `respond 202`), then wait for the contact"))
             };
             self.report(d);
         }
@@ -1504,13 +1396,9 @@ impl<'a> FlowChecker<'a> {
         block.stmts.iter().any(|s| match &s.kind {
             StmtKind::Webhook(w) => {
                 (w.body.is_none() && w.method.node.has_body())
-                    || w.on_failure
-                        .as_ref()
-                        .is_some_and(|b| self.sends_all_results(b))
+                    || w.on_failure.as_ref().is_some_and(|b| self.sends_all_results(b))
             }
-            StmtKind::Wait { on_timeout, .. } => {
-                on_timeout.iter().any(|b| self.sends_all_results(b))
-            }
+            StmtKind::Wait { on_timeout, .. } => on_timeout.iter().any(|b| self.sends_all_results(b)),
             StmtKind::Split(sp) => {
                 sp.cases.iter().any(|c| self.sends_all_results(&c.body))
                     || sp.other.as_ref().is_some_and(|o| self.sends_all_results(o))
@@ -1524,9 +1412,7 @@ impl<'a> FlowChecker<'a> {
 fn collect_results<'a>(block: &'a Block, out: &mut Vec<(&'a Name, &'static str)>) {
     for s in &block.stmts {
         match &s.kind {
-            StmtKind::Wait {
-                name, on_timeout, ..
-            } => {
+            StmtKind::Wait { name, on_timeout, .. } => {
                 out.push((name, "wait"));
                 on_timeout.iter().for_each(|b| collect_results(b, out));
             }

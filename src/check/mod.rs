@@ -14,11 +14,7 @@ use crate::span::{Span, Spanned};
 pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     duplicates(file.flows.iter().map(|f| &f.name), "flow", &mut diags);
-    duplicates(
-        file.connectors.iter().map(|c| &c.name),
-        "connector",
-        &mut diags,
-    );
+    duplicates(file.connectors.iter().map(|c| &c.name), "connector", &mut diags);
     for c in &file.connectors {
         connector(c, &mut diags);
     }
@@ -35,9 +31,7 @@ pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
                     "second trigger",
                 )
                 .with_label(first, "first trigger")
-                .with_help(
-                    "give each trigger its own suffix, or list several methods on one trigger",
-                ),
+                .with_help("give each trigger its own suffix, or list several methods on one trigger"),
             );
         } else {
             suffixes.insert(&t.suffix.node, t.suffix.span);
@@ -53,10 +47,7 @@ pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
         |flows| {
             let mut diags = Vec::new();
             for f in flows {
-                let triggers = starters
-                    .get(f.name.node.as_str())
-                    .cloned()
-                    .unwrap_or_default();
+                let triggers = starters.get(f.name.node.as_str()).cloned().unwrap_or_default();
                 flow::FlowChecker::run(src, file, f, &triggers, &mut diags);
             }
             diags
@@ -98,8 +89,13 @@ fn connector(c: &Connector, diags: &mut Vec<Diagnostic>) {
             ExprKind::Env(name) => {
                 if !valid_env_name(&name.node) {
                     diags.push(
-                        Diagnostic::new(Code::TypeMismatch, name.span, format!("\"{}\" is not an environment variable name", name.node), "invalid name")
-                            .with_help("environment variable names use letters, digits and `_`, e.g. ORDERS_TOKEN"),
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            name.span,
+                            format!("\"{}\" is not an environment variable name", name.node),
+                            "invalid name",
+                        )
+                        .with_help("environment variable names use letters, digits and `_`, e.g. ORDERS_TOKEN"),
                     );
                 }
             }
@@ -124,18 +120,14 @@ fn connector(c: &Connector, diags: &mut Vec<Diagnostic>) {
                     format!("a connector's {what} must be `env \"VAR\"` or literal text"),
                     "not allowed here",
                 )
-                .with_help(
-                    "connectors are read when the file loads; they cannot use flow variables",
-                ),
+                .with_help("connectors are read when the file loads; they cannot use flow variables"),
             ),
         }
     }
 }
 
 fn valid_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !s.as_bytes()[0].is_ascii_digit()
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !s.as_bytes()[0].is_ascii_digit()
 }
 
 fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
@@ -164,10 +156,7 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
                 suffix.split_whitespace().collect::<Vec<_>>().join("-")
             )),
         );
-    } else if let Some(bad) = suffix
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "/-_.~".contains(*c)))
-    {
+    } else if let Some(bad) = suffix.chars().find(|c| !(c.is_ascii_alphanumeric() || "/-_.~".contains(*c))) {
         diags.push(
             Diagnostic::new(
                 Code::InvalidSuffix,
@@ -198,13 +187,8 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
             );
         } else if seen.contains(&m.node.as_str()) {
             diags.push(
-                Diagnostic::new(
-                    Code::DuplicateName,
-                    m.span,
-                    format!("`{}` is listed twice", m.node),
-                    "listed before",
-                )
-                .with_help("list each method once"),
+                Diagnostic::new(Code::DuplicateName, m.span, format!("`{}` is listed twice", m.node), "listed before")
+                    .with_help("list each method once"),
             );
         }
         seen.push(&m.node);
@@ -214,23 +198,32 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
             None if is_broken(file, "connector", &name.node) => {}
             None => diags.push(unknown_connector(name, file)),
             Some(c) if !matches!(c.auth, ConnectorAuth::ApiKey { .. }) => diags.push(
-                Diagnostic::new(Code::TriggerAuth, name.span, format!("`{}` is not an `api_key` connector", name.node), "cannot check incoming requests")
-                    .with_label(c.name.span, "defined here")
-                    .with_help("incoming requests are authenticated by an `api_key` connector or `auth signature env \"SECRET\"`"),
+                Diagnostic::new(
+                    Code::TriggerAuth,
+                    name.span,
+                    format!("`{}` is not an `api_key` connector", name.node),
+                    "cannot check incoming requests",
+                )
+                .with_label(c.name.span, "defined here")
+                .with_help(
+                    "incoming requests are authenticated by an `api_key` connector or `auth signature env \"SECRET\"`",
+                ),
             ),
             Some(_) => {}
         },
         Some(TriggerAuth::Signature { env }) if !valid_env_name(&env.node) => diags.push(
-            Diagnostic::new(Code::TypeMismatch, env.span, format!("\"{}\" is not an environment variable name", env.node), "invalid name")
-                .with_help("environment variable names use letters, digits and `_`, e.g. WEBHOOK_SECRET"),
+            Diagnostic::new(
+                Code::TypeMismatch,
+                env.span,
+                format!("\"{}\" is not an environment variable name", env.node),
+                "invalid name",
+            )
+            .with_help("environment variable names use letters, digits and `_`, e.g. WEBHOOK_SECRET"),
         ),
         _ => {}
     }
-    let (mut body, mut headers, mut queries): (
-        Option<Span>,
-        Vec<&Spanned<String>>,
-        Vec<&Spanned<String>>,
-    ) = (None, vec![], vec![]);
+    let (mut body, mut headers, mut queries): (Option<Span>, Vec<&Spanned<String>>, Vec<&Spanned<String>>) =
+        (None, vec![], vec![]);
     for e in &t.expects {
         match e {
             Expect::Body(shape) => {
@@ -283,13 +276,8 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
     }
     match t.starts.as_slice() {
         [] => diags.push(
-            Diagnostic::new(
-                Code::TriggerStart,
-                t.span,
-                "this trigger starts no flow",
-                "no `start`",
-            )
-            .with_help("add `start FLOW` inside the trigger's block"),
+            Diagnostic::new(Code::TriggerStart, t.span, "this trigger starts no flow", "no `start`")
+                .with_help("add `start FLOW` inside the trigger's block"),
         ),
         [start, rest @ ..] => {
             for extra in rest {
@@ -304,13 +292,8 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
                     .with_help("use one trigger per flow"),
                 );
             }
-            if !file.flows.iter().any(|f| f.name.node == start.node)
-                && !is_broken(file, "flow", &start.node)
-            {
-                let help = match did_you_mean(
-                    &start.node,
-                    file.flows.iter().map(|f| f.name.node.as_str()),
-                ) {
+            if !file.flows.iter().any(|f| f.name.node == start.node) && !is_broken(file, "flow", &start.node) {
+                let help = match did_you_mean(&start.node, file.flows.iter().map(|f| f.name.node.as_str())) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "name a flow defined in this file".to_string(),
                 };
@@ -339,10 +322,7 @@ pub(crate) fn header_key(name: &str) -> String {
 }
 
 pub(crate) fn unknown_connector(name: &Name, file: &SourceFile) -> Diagnostic {
-    let help = match did_you_mean(
-        &name.node,
-        file.connectors.iter().map(|c| c.name.node.as_str()),
-    ) {
+    let help = match did_you_mean(&name.node, file.connectors.iter().map(|c| c.name.node.as_str())) {
         Some(s) => format!("did you mean `{s}`?"),
         None => format!("define it: `connector {} bearer env \"TOKEN\"`", name.node),
     };

@@ -48,43 +48,7 @@ enum Command {
         file: PathBuf,
     },
     /// Run a flow in the simulator: replies from --input or the terminal, webhooks from --mock or the network.
-    Run {
-        /// The .flow file.
-        file: PathBuf,
-        /// Which flow (default: the first).
-        #[arg(long)]
-        flow: Option<String>,
-        /// A reply to the next `wait` (repeat for several).
-        #[arg(long = "input", value_name = "TEXT")]
-        inputs: Vec<String>,
-        /// The contact as JSON, or @FILE: {"name", "phone", "email", "language", "fields": {...}}.
-        #[arg(long, value_name = "JSON|@FILE")]
-        contact: Option<String>,
-        /// The triggering request as JSON, or @FILE: {"headers": {...}, "query": {...}, "body": ...}.
-        #[arg(long, value_name = "JSON|@FILE")]
-        trigger: Option<String>,
-        /// Answer webhook NAME from FILE ({"status": 200, "headers": {...}, "body": ...}) instead of the network.
-        #[arg(long = "mock", value_name = "NAME=FILE")]
-        mocks: Vec<String>,
-        /// Print one JSON event per line.
-        #[arg(long)]
-        json: bool,
-        /// Save the run's state to FILE when it stops (to resume a waiting run later).
-        #[arg(long, value_name = "FILE")]
-        save_state: Option<PathBuf>,
-        /// Continue a run saved with --save-state.
-        #[arg(long, value_name = "FILE")]
-        resume: Option<PathBuf>,
-        /// When the inputs run out at a wait, let the wait time out instead of stopping there.
-        #[arg(long)]
-        timeout: bool,
-        /// Append webhook attempts to this log (default: ~/.local/state/flowc/webhooks.jsonl).
-        #[arg(long, value_name = "FILE")]
-        log: Option<PathBuf>,
-        /// Instructions a run may execute between two waits.
-        #[arg(long, default_value_t = crate::interp::DEFAULT_MAX_STEPS)]
-        max_steps: u64,
-    },
+    Run(Box<run::RunArgs>),
     /// Show the webhook log as a table.
     Log {
         /// The log file (default: ~/.local/state/flowc/webhooks.jsonl).
@@ -125,9 +89,7 @@ pub fn main() -> ExitCode {
     };
     // Parsing and checking recurse on nesting (bounded at 100 levels); a generous stack keeps that far
     // from the limit on every platform.
-    let worker = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || run(cli));
+    let worker = std::thread::Builder::new().stack_size(64 << 20).spawn(move || run(cli));
     let code = match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => {
@@ -140,52 +102,14 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Check {
-            paths,
-            format,
-            deny_warnings,
-        } => check(&paths, format, deny_warnings),
+        Command::Check { paths, format, deny_warnings } => check(&paths, format, deny_warnings),
         Command::Compile { file } => compile(&file),
         Command::Explain { code } => explain(code.as_deref()),
-        Command::Run {
-            file,
-            flow,
-            inputs,
-            contact,
-            trigger,
-            mocks,
-            json,
-            save_state,
-            resume,
-            timeout,
-            log,
-            max_steps,
-        } => {
-            let args = run::RunArgs {
-                file,
-                flow,
-                inputs,
-                contact,
-                trigger,
-                mocks,
-                json,
-                save_state,
-                resume,
-                timeout,
-                log,
-                max_steps,
-            };
-            run::run(args).unwrap_or_else(|run::Failure(message, code)| {
-                eprintln!("flowc: {message}");
-                code
-            })
-        }
-        Command::Log {
-            file,
-            failed,
-            webhook,
-            json,
-        } => show_log(file, failed, webhook.as_deref(), json),
+        Command::Run(args) => run::run(*args).unwrap_or_else(|run::Failure(message, code)| {
+            eprintln!("flowc: {message}");
+            code
+        }),
+        Command::Log { file, failed, webhook, json } => show_log(file, failed, webhook.as_deref(), json),
     }
 }
 
@@ -197,12 +121,10 @@ fn color() -> bool {
 fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p)
-            .map_err(|e| format!("cannot read {}: {}", p.display(), io_reason(&e)))?;
+        let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {}", p.display(), io_reason(&e)))?;
         if meta.is_dir() {
             let before = out.len();
-            walk(p, &mut out)
-                .map_err(|e| format!("cannot read {}: {}", p.display(), io_reason(&e)))?;
+            walk(p, &mut out).map_err(|e| format!("cannot read {}: {}", p.display(), io_reason(&e)))?;
             if out.len() == before {
                 return Err(format!("no .flow files found under {}", p.display()));
             }
@@ -214,9 +136,7 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -238,8 +158,7 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 pub(crate) fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))
 }
 
 fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
@@ -279,36 +198,20 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
         }
     }
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into())
-        ),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into())),
         Format::Human => {
             let _ = writeln!(stderr, "{}", summary(files.len(), errors, warnings));
         }
     }
-    if errors > 0 || (deny_warnings && warnings > 0) {
-        DIAGNOSTICS
-    } else {
-        OK
-    }
+    if errors > 0 || (deny_warnings && warnings > 0) { DIAGNOSTICS } else { OK }
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
 fn summary(files: usize, errors: usize, warnings: usize) -> String {
-    format!(
-        "checked {}: {}, {}",
-        plural(files, "file"),
-        plural(errors, "error"),
-        plural(warnings, "warning")
-    )
+    format!("checked {}: {}, {}", plural(files, "file"), plural(errors, "error"), plural(warnings, "warning"))
 }
 
 pub(crate) fn report(name: &str, src: &str, diags: &[Diagnostic]) {
@@ -357,11 +260,7 @@ fn show_log(file: Option<PathBuf>, failed: bool, webhook: Option<&str>, json: bo
     let (entries, skipped) = match crate::webhook_log::read(&path) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!(
-                "flowc: cannot read the webhook log {}: {}",
-                path.display(),
-                io_reason(&e)
-            );
+            eprintln!("flowc: cannot read the webhook log {}: {}", path.display(), io_reason(&e));
             return USAGE;
         }
     };
@@ -378,10 +277,7 @@ fn show_log(file: Option<PathBuf>, failed: bool, webhook: Option<&str>, json: bo
         print!("{}", crate::webhook_log::table(&shown));
     }
     if skipped > 0 {
-        eprintln!(
-            "flowc: skipped {} that are not log entries",
-            plural(skipped, "line")
-        );
+        eprintln!("flowc: skipped {} that are not log entries", plural(skipped, "line"));
     }
     OK
 }
@@ -390,12 +286,7 @@ fn explain(code: Option<&str>) -> u8 {
     let Some(code) = code else {
         println!("Diagnostic codes (flowc explain CODE shows one):\n");
         for c in Code::ALL {
-            println!(
-                "  {:<42} {:<8} {}",
-                c.as_str(),
-                c.severity().as_str(),
-                c.summary()
-            );
+            println!("  {:<42} {:<8} {}", c.as_str(), c.severity().as_str(), c.summary());
         }
         return OK;
     };
@@ -405,13 +296,11 @@ fn explain(code: Option<&str>) -> u8 {
             OK
         }
         None => {
-            let names = Code::ALL
-                .iter()
-                .map(|c| c.as_str().rsplit("::").next().unwrap_or(""));
+            let names = Code::ALL.iter().map(|c| c.as_str().rsplit("::").next().unwrap_or(""));
             match crate::diagnostic::did_you_mean(code.rsplit("::").next().unwrap_or(code), names) {
-                Some(s) => eprintln!(
-                    "flowc: unknown code `{code}`; did you mean `{s}`? (`flowc explain` lists all codes)"
-                ),
+                Some(s) => {
+                    eprintln!("flowc: unknown code `{code}`; did you mean `{s}`? (`flowc explain` lists all codes)")
+                }
                 None => eprintln!("flowc: unknown code `{code}` (`flowc explain` lists all codes)"),
             }
             USAGE

@@ -8,25 +8,53 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::http::HttpClient;
-use crate::interp::{
-    self, Event, MockAnswer, Mocked, Outcome, Resume, RunOptions, RunState, RunStatus,
-};
+use crate::interp::{self, Event, MockAnswer, Mocked, Outcome, Resume, Routed, RunOptions, RunState, RunStatus};
 use crate::webhook_log::WebhookLog;
 
 /// What `flowc run` was asked.
+#[derive(clap::Args)]
 pub(super) struct RunArgs {
+    /// The .flow file.
     pub(super) file: PathBuf,
+    /// Which flow (default: the first).
+    #[arg(long)]
     pub(super) flow: Option<String>,
+    /// A reply to the next `wait` (repeat for several).
+    #[arg(long = "input", value_name = "TEXT")]
     pub(super) inputs: Vec<String>,
+    /// The contact as JSON, or @FILE: {"name", "phone", "email", "language", "fields": {...}}.
+    #[arg(long, value_name = "JSON|@FILE")]
     pub(super) contact: Option<String>,
+    /// The triggering request as JSON, or @FILE: {"headers": {...}, "query": {...}, "body": ...}.
+    #[arg(long, value_name = "JSON|@FILE")]
     pub(super) trigger: Option<String>,
+    /// Answer webhook NAME from FILE ({"status": 200, "headers": {...}, "body": ...}) instead of the network.
+    #[arg(long = "mock", value_name = "NAME=FILE")]
     pub(super) mocks: Vec<String>,
+    /// Print one JSON event per line.
+    #[arg(long)]
     pub(super) json: bool,
+    /// Save the run's state to FILE when it stops (to resume a waiting run later).
+    #[arg(long, value_name = "FILE")]
     pub(super) save_state: Option<PathBuf>,
+    /// Continue a run saved with --save-state.
+    #[arg(long, value_name = "FILE")]
     pub(super) resume: Option<PathBuf>,
+    /// When the inputs run out at a wait, let the wait time out instead of stopping there.
+    #[arg(long)]
     pub(super) timeout: bool,
+    /// Append webhook attempts to this log (default: ~/.local/state/flowc/webhooks.jsonl).
+    #[arg(long, value_name = "FILE")]
     pub(super) log: Option<PathBuf>,
+    /// Instructions a run may execute between two waits.
+    #[arg(long, default_value_t = crate::interp::DEFAULT_MAX_STEPS)]
     pub(super) max_steps: u64,
+    /// The run's id (default: random).
+    #[arg(long)]
+    pub(super) run_id: Option<String>,
+    /// Send calls to URLs starting with FROM to TO instead (e.g. a local test server).
+    #[arg(long = "route", value_name = "FROM=TO")]
+    pub(super) routes: Vec<String>,
 }
 
 /// A one-line error and the exit code it gets.
@@ -39,8 +67,9 @@ fn usage(msg: impl Into<String>) -> Failure {
 /// A JSON argument given inline or as `@file`.
 fn json_arg(what: &str, arg: &str) -> Result<Value, Failure> {
     let text = match arg.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| usage(format!("cannot read {what} file {path}: {e}")))?,
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {what} file {path}: {e}")))?
+        }
         None => arg.to_string(),
     };
     serde_json::from_str(&text).map_err(|e| usage(format!("--{what} is not valid JSON: {e}")))
@@ -56,30 +85,18 @@ fn default_contact() -> Value {
     })
 }
 
-fn mocks(
-    specs: &[String],
-    program: &crate::program::Program,
-) -> Result<HashMap<String, MockAnswer>, Failure> {
+fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<String, MockAnswer>, Failure> {
     let mut out = HashMap::new();
     for spec in specs {
         let Some((name, file)) = spec.split_once('=') else {
             return Err(usage(format!("--mock takes NAME=FILE, got `{spec}`")));
         };
-        if !program
-            .flows
-            .iter()
-            .any(|f| f.webhooks.iter().any(|w| w == name))
-        {
-            return Err(usage(format!(
-                "--mock {name}: no webhook is named `{name}`"
-            )));
+        if !program.flows.iter().any(|f| f.webhooks.iter().any(|w| w == name)) {
+            return Err(usage(format!("--mock {name}: no webhook is named `{name}`")));
         }
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| usage(format!("cannot read mock file {file}: {e}")))?;
+        let text = std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read mock file {file}: {e}")))?;
         let answer: MockAnswer = serde_json::from_str(&text).map_err(|e| {
-            usage(format!(
-                "mock file {file} is not a mock ({{\"status\", \"headers\", \"body\"}}): {e}"
-            ))
+            usage(format!("mock file {file} is not a mock ({{\"status\", \"headers\", \"body\"}}): {e}"))
         })?;
         out.insert(name.to_string(), answer);
     }
@@ -109,30 +126,15 @@ impl Printer {
             Event::RunStarted { flow, run_id } => format!("▶ {flow} ({run_id})"),
             Event::MessageSent { text } => format!("bot: {}", text.replace('\n', "\n     ")),
             Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {to}: {subject}"),
-            Event::WebhookCalled {
-                name,
-                method,
-                url,
-                status,
-                attempts,
-                elapsed_ms,
-                error,
-                mocked,
-            } => {
+            Event::WebhookCalled { name, method, url, status, attempts, elapsed_ms, error, mocked } => {
                 let result = match (status, error) {
                     (Some(s), None) => s.to_string(),
                     (_, Some(e)) => format!("failed: {e}"),
                     (None, None) => "?".into(),
                 };
-                let tries = if *attempts > 1 {
-                    format!(", {attempts} attempts")
-                } else {
-                    String::new()
-                };
+                let tries = if *attempts > 1 { format!(", {attempts} attempts") } else { String::new() };
                 let mock = if *mocked { ", mock" } else { "" };
-                format!(
-                    "⇄ webhook {name}: {method} {url} → {result} ({elapsed_ms} ms{tries}{mock})"
-                )
+                format!("⇄ webhook {name}: {method} {url} → {result} ({elapsed_ms} ms{tries}{mock})")
             }
             Event::Waiting { name, timeout_ms } => match timeout_ms {
                 Some(ms) => format!("… waiting for {name} (timeout {})", human_ms(*ms)),
@@ -140,10 +142,9 @@ impl Printer {
             },
             Event::Resumed { input } => format!("you: {input}"),
             Event::TimedOut { name } => format!("⏱ {name} timed out"),
-            Event::Responded { status, body, .. } => format!(
-                "↩ respond {status}{}",
-                body.as_deref().map(|b| format!(" {b}")).unwrap_or_default()
-            ),
+            Event::Responded { status, body, .. } => {
+                format!("↩ respond {status}{}", body.as_deref().map(|b| format!(" {b}")).unwrap_or_default())
+            }
             Event::Warning { message } => format!("⚠ {message}"),
             Event::RunEnded { status, reason } => match reason {
                 Some(r) => format!("■ {} ({r})", status_name(*status)),
@@ -175,14 +176,9 @@ fn human_ms(ms: u64) -> String {
 }
 
 fn save(path: &Path, state: &RunState) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(state)
-        .map_err(|e| Failure(format!("cannot save the run: {e}"), super::USAGE))?;
-    std::fs::write(path, text).map_err(|e| {
-        Failure(
-            format!("cannot write {}: {e}", path.display()),
-            super::USAGE,
-        )
-    })
+    let text =
+        serde_json::to_string_pretty(state).map_err(|e| Failure(format!("cannot save the run: {e}"), super::USAGE))?;
+    std::fs::write(path, text).map_err(|e| Failure(format!("cannot write {}: {e}", path.display()), super::USAGE))
 }
 
 pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
@@ -193,10 +189,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         Ok((program, _)) => program,
         Err(diags) => {
             super::report(&name, &shown, &diags);
-            return Err(Failure(
-                format!("{name} has errors; fix them with `flowc check {name}`"),
-                super::DIAGNOSTICS,
-            ));
+            return Err(Failure(format!("{name} has errors; fix them with `flowc check {name}`"), super::DIAGNOSTICS));
         }
     };
     if let Some(flow) = &args.flow {
@@ -206,71 +199,49 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         Some(c) => json_arg("contact", c)?,
         None => default_contact(),
     };
-    let trigger = args
-        .trigger
-        .as_deref()
-        .map(|t| json_arg("trigger", t))
-        .transpose()?;
+    let trigger = args.trigger.as_deref().map(|t| json_arg("trigger", t)).transpose()?;
     let network = HttpClient::default();
-    let client = Mocked {
-        mocks: mocks(&args.mocks, &program)?,
-        fallback: &network,
-    };
-    let log_path = args
-        .log
-        .clone()
-        .unwrap_or_else(crate::webhook_log::default_path);
-    let log = WebhookLog::open(&log_path).map_err(|e| {
-        usage(format!(
-            "cannot open the webhook log {}: {e}",
-            log_path.display()
-        ))
-    })?;
+    let mut routes = Vec::new();
+    for r in &args.routes {
+        let Some((from, to)) = r.split_once('=') else {
+            return Err(usage(format!("--route takes FROM=TO URL prefixes, got `{r}`")));
+        };
+        interp::check_url(to).map_err(|e| usage(format!("--route {r}: {e}")))?;
+        routes.push((from.to_string(), to.to_string()));
+    }
+    let routed = Routed { routes, inner: &network };
+    let client = Mocked { mocks: mocks(&args.mocks, &program)?, fallback: &routed };
+    let log_path = args.log.clone().unwrap_or_else(crate::webhook_log::default_path);
+    let log = WebhookLog::open(&log_path)
+        .map_err(|e| usage(format!("cannot open the webhook log {}: {e}", log_path.display())))?;
     let log_fn = |req: &interp::Request, outcome: &interp::CallOutcome| {
         if let Err(e) = log.record(req, outcome) {
             eprintln!("flowc: cannot write the webhook log: {e}");
         }
     };
     let env = |name: &str| std::env::var(name).ok();
-    let options = RunOptions {
-        client: &client,
-        env: &env,
-        max_steps: args.max_steps,
-        log: Some(&log_fn),
-    };
+    let options = RunOptions { client: &client, env: &env, max_steps: args.max_steps, log: Some(&log_fn) };
     let printer = Printer { json: args.json };
 
     let mut outcome: Outcome = match &args.resume {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
             let state: RunState = serde_json::from_str(&text)
                 .map_err(|e| usage(format!("{} is not a saved run: {e}", path.display())))?;
             if state.status != RunStatus::Waiting {
-                return Err(usage(format!(
-                    "the run in {} has ended ({})",
-                    path.display(),
-                    status_name(state.status)
-                )));
+                return Err(usage(format!("the run in {} has ended ({})", path.display(), status_name(state.status))));
             }
-            Outcome {
-                events: Vec::new(),
-                state,
-            }
+            Outcome { events: Vec::new(), state }
         }
-        None => interp::start(
-            &program,
-            args.flow.as_deref(),
-            &run_id(),
-            contact,
-            trigger,
-            &options,
-        )
-        .map_err(|e| usage(e.to_string()))?,
+        None => {
+            let id = args.run_id.clone().unwrap_or_else(run_id);
+            interp::start(&program, args.flow.as_deref(), &id, contact, trigger, &options)
+                .map_err(|e| usage(e.to_string()))?
+        }
     };
     let mut inputs = args.inputs.into_iter();
-    let interactive =
-        inputs.len() == 0 && args.resume.is_none() && std::io::stdin().is_terminal() && !args.json;
+    let interactive = inputs.len() == 0 && args.resume.is_none() && std::io::stdin().is_terminal() && !args.json;
     let mut stdin = std::io::stdin().lock();
     loop {
         for e in &outcome.events {
@@ -287,9 +258,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
                 let mut line = String::new();
                 match stdin.read_line(&mut line) {
                     Ok(0) | Err(_) => None,
-                    Ok(_) => Some(Resume::Reply(
-                        line.trim_end_matches(['\n', '\r']).to_string(),
-                    )),
+                    Ok(_) => Some(Resume::Reply(line.trim_end_matches(['\n', '\r']).to_string())),
                 }
             }
             None if args.timeout => Some(Resume::Timeout),
@@ -297,8 +266,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         };
         let Some(reply) = reply else { break };
         // In the transcript the reply is shown by the `resumed` event.
-        outcome = interp::resume(&program, outcome.state, reply, &options)
-            .map_err(|e| usage(e.to_string()))?;
+        outcome = interp::resume(&program, outcome.state, reply, &options).map_err(|e| usage(e.to_string()))?;
     }
     if let Some(path) = &args.save_state {
         save(path, &outcome.state)?;
@@ -314,9 +282,5 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         };
         eprintln!("flowc: the run is waiting for a reply ({hint})");
     }
-    Ok(if outcome.state.status == RunStatus::Failed {
-        super::DIAGNOSTICS
-    } else {
-        super::OK
-    })
+    Ok(if outcome.state.status == RunStatus::Failed { super::DIAGNOSTICS } else { super::OK })
 }

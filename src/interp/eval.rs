@@ -12,27 +12,19 @@ use super::value::{get, get_path, is_empty, push_text, text, to_number, truthy};
 use super::{Event, Machine, Slot};
 use crate::ast::{BinaryOp, Root, UnaryOp};
 use crate::function::Function;
-use crate::program::{
-    BodyInstr, Ex, JsonTpl, Ref, RespondInstr, SplitInstr, TestInstr, Tpl, TplPart,
-};
+use crate::program::{BodyInstr, Ex, JsonTpl, Ref, RespondInstr, SplitInstr, TestInstr, Tpl, TplPart};
 use crate::split_test::{ArgKind, SplitTest};
 
 /// Compiled `has_pattern` regexes, shared by every run (the checker has validated them).
 fn regex(pattern: &str) -> Option<Regex> {
     static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    let mut cache = cache
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut cache = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(re) = cache.get(pattern) {
         return Some(re.clone());
     }
-    let re = regex::RegexBuilder::new(pattern)
-        .case_insensitive(true)
-        .multi_line(true)
-        .size_limit(1 << 20)
-        .build()
-        .ok()?;
+    let re =
+        regex::RegexBuilder::new(pattern).case_insensitive(true).multi_line(true).size_limit(1 << 20).build().ok()?;
     if cache.len() < 10_000 {
         cache.insert(pattern.to_string(), re.clone());
     }
@@ -54,11 +46,7 @@ pub(crate) fn url_encode(s: &str) -> String {
 
 impl Machine<'_> {
     fn warn(&mut self, message: String) {
-        if !self
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::Warning { message: m } if *m == message))
-        {
+        if !self.events.iter().any(|e| matches!(e, Event::Warning { message: m } if *m == message)) {
             self.events.push(Event::Warning { message });
         }
     }
@@ -78,42 +66,23 @@ impl Machine<'_> {
                 let slot = self.state.slots.get(r.slot?)?.as_ref()?;
                 match r.path.split_first() {
                     None => Some(Cow::Borrowed(&slot.value)),
-                    Some((k, rest)) if k == "category" && rest.is_empty() => slot
-                        .category
-                        .as_ref()
-                        .map(|c| Cow::Owned(Value::String(c.clone()))),
-                    Some((k, rest)) if k == "value" && rest.is_empty() => {
-                        Some(Cow::Borrowed(&slot.value))
+                    Some((k, rest)) if k == "category" && rest.is_empty() => {
+                        slot.category.as_ref().map(|c| Cow::Owned(Value::String(c.clone())))
                     }
-                    Some((k, rest)) if k == "extra" && slot.extra.is_some() => slot
-                        .extra
-                        .as_ref()
-                        .and_then(|e| get_path(e, rest))
-                        .map(Cow::Borrowed),
+                    Some((k, rest)) if k == "value" && rest.is_empty() => Some(Cow::Borrowed(&slot.value)),
+                    Some((k, rest)) if k == "extra" && slot.extra.is_some() => {
+                        slot.extra.as_ref().and_then(|e| get_path(e, rest)).map(Cow::Borrowed)
+                    }
                     Some(_) => get_path(&slot.value, &r.path).map(Cow::Borrowed),
                 }
             }
             Root::Extra => match r.path.split_first() {
                 None => Some(Cow::Owned(Value::Object(self.state.extra.clone()))),
-                Some((k, rest)) => self
-                    .state
-                    .extra
-                    .get(k)
-                    .and_then(|v| get_path(v, rest))
-                    .map(Cow::Borrowed),
+                Some((k, rest)) => self.state.extra.get(k).and_then(|v| get_path(v, rest)).map(Cow::Borrowed),
             },
             Root::Contact => get_path(&self.state.contact, &r.path).map(Cow::Borrowed),
-            Root::Trigger => self
-                .state
-                .trigger
-                .as_ref()
-                .and_then(|t| get_path(t, &r.path))
-                .map(Cow::Borrowed),
-            Root::Input => self
-                .state
-                .input
-                .as_ref()
-                .map(|i| Cow::Owned(Value::String(i.clone()))),
+            Root::Trigger => self.state.trigger.as_ref().and_then(|t| get_path(t, &r.path)).map(Cow::Borrowed),
+            Root::Input => self.state.input.as_ref().map(|i| Cow::Owned(Value::String(i.clone()))),
             Root::Webhook => {
                 let meta = self.state.webhooks.get(r.slot?)?.as_ref()?;
                 let v = match r.path.first().map(String::as_str) {
@@ -181,10 +150,7 @@ impl Machine<'_> {
                 let v = self.eval(base);
                 let i = self.eval(idx);
                 let key = match &i {
-                    Value::Number(n) => n
-                        .as_f64()
-                        .map(|f| (f as i64).to_string())
-                        .unwrap_or_default(),
+                    Value::Number(n) => n.as_f64().map(|f| (f as i64).to_string()).unwrap_or_default(),
                     other => text(other),
                 };
                 match (&v, key.parse::<i64>()) {
@@ -258,12 +224,7 @@ impl Machine<'_> {
                     super::value::number(n)
                 }
                 None => {
-                    self.warn(format!(
-                        "`{}` needs numbers, got \"{}\" and \"{}\"",
-                        op.as_str(),
-                        text(&a),
-                        text(&b)
-                    ));
+                    self.warn(format!("`{}` needs numbers, got \"{}\" and \"{}\"", op.as_str(), text(&a), text(&b)));
                     Value::Null
                 }
             },
@@ -288,26 +249,20 @@ impl Machine<'_> {
                 let x = args.pop().unwrap_or(Value::Null);
                 if is_empty(&x) { fallback } else { x }
             }
-            Function::Number => {
-                to_number(&arg(&args, 0), decimal).map_or(Value::Null, super::value::number)
-            }
+            Function::Number => to_number(&arg(&args, 0), decimal).map_or(Value::Null, super::value::number),
             Function::Text => Value::String(text(&arg(&args, 0))),
             Function::FormatNumber => {
                 let Some(n) = to_number(&arg(&args, 0), decimal) else {
                     return Value::Null;
                 };
-                let places = to_number(&arg(&args, 1), '.')
-                    .unwrap_or(2.0)
-                    .clamp(0.0, 10.0) as usize;
+                let places = to_number(&arg(&args, 1), '.').unwrap_or(2.0).clamp(0.0, 10.0) as usize;
                 Value::String(format_number(n, places, decimal))
             }
             Function::Round => {
                 let Some(n) = to_number(&arg(&args, 0), decimal) else {
                     return Value::Null;
                 };
-                let places = to_number(&arg(&args, 1), '.')
-                    .unwrap_or(0.0)
-                    .clamp(0.0, 10.0) as i32;
+                let places = to_number(&arg(&args, 1), '.').unwrap_or(0.0).clamp(0.0, 10.0) as i32;
                 let factor = 10f64.powi(places);
                 super::value::number((n * factor).round() / factor)
             }
@@ -321,9 +276,7 @@ impl Machine<'_> {
                 match crate::time::format_date(&date, &format) {
                     Some(s) => Value::String(s),
                     None => {
-                        self.warn(format!(
-                            "\"{date}\" is not a date (expected YYYY-MM-DD or an ISO 8601 time)"
-                        ));
+                        self.warn(format!("\"{date}\" is not a date (expected YYYY-MM-DD or an ISO 8601 time)"));
                         Value::String(date)
                     }
                 }
@@ -343,19 +296,15 @@ impl Machine<'_> {
                 TestInstr::Compare { op, value } => {
                     let v = self.eval(value);
                     match op {
-                        BinaryOp::Eq => (operand == text(&v)).then(|| rules::Match {
-                            value: operand.clone(),
-                            groups: vec![],
-                        }),
-                        BinaryOp::Ne => (operand != text(&v)).then(|| rules::Match {
-                            value: operand.clone(),
-                            groups: vec![],
-                        }),
+                        BinaryOp::Eq => {
+                            (operand == text(&v)).then(|| rules::Match { value: operand.clone(), groups: vec![] })
+                        }
+                        BinaryOp::Ne => {
+                            (operand != text(&v)).then(|| rules::Match { value: operand.clone(), groups: vec![] })
+                        }
                         _ => {
-                            let (Some(x), Some(y)) = (
-                                rules::first_number(&operand, decimal),
-                                to_number(&v, decimal),
-                            ) else {
+                            let (Some(x), Some(y)) = (rules::first_number(&operand, decimal), to_number(&v, decimal))
+                            else {
                                 continue;
                             };
                             let ok = match op {
@@ -366,40 +315,20 @@ impl Machine<'_> {
                             };
                             let mut s = String::new();
                             super::value::push_number(&mut s, x);
-                            ok.then(|| rules::Match {
-                                value: s,
-                                groups: vec![],
-                            })
+                            ok.then(|| rules::Match { value: s, groups: vec![] })
                         }
                     }
                 }
                 TestInstr::Named { test, args } => self.named_test(*test, args, &operand),
             };
             if let Some(m) = matched {
-                let extra = (!m.groups.is_empty()).then(|| {
-                    Value::Object(
-                        m.groups
-                            .into_iter()
-                            .map(|(k, v)| (k, Value::String(v)))
-                            .collect(),
-                    )
-                });
-                let slot = Slot {
-                    value: Value::String(m.value),
-                    category: Some(case.category.clone()),
-                    extra,
-                };
+                let extra = (!m.groups.is_empty())
+                    .then(|| Value::Object(m.groups.into_iter().map(|(k, v)| (k, Value::String(v))).collect()));
+                let slot = Slot { value: Value::String(m.value), category: Some(case.category.clone()), extra };
                 return (case.target, Some(slot));
             }
         }
-        (
-            split.other,
-            Some(Slot {
-                value: Value::String(operand),
-                category: Some("Other".into()),
-                extra: None,
-            }),
-        )
+        (split.other, Some(Slot { value: Value::String(operand), category: Some("Other".into()), extra: None }))
     }
 
     fn named_test(&mut self, test: SplitTest, args: &[Ex], operand: &str) -> Option<rules::Match> {
@@ -411,9 +340,7 @@ impl Machine<'_> {
                 match regex(t) {
                     Some(re) => regexes.push(re),
                     None => {
-                        self.warn(format!(
-                            "invalid regular expression \"{t}\"; the case does not match"
-                        ));
+                        self.warn(format!("invalid regular expression \"{t}\"; the case does not match"));
                         return None;
                     }
                 }
@@ -474,10 +401,7 @@ impl Machine<'_> {
         for (name, slot) in self.flow.slots.iter().zip(&self.state.slots) {
             if let Some(slot) = slot {
                 let category = slot.category.clone().map_or(Value::Null, Value::String);
-                results.insert(
-                    name.clone(),
-                    serde_json::json!({ "value": slot.value, "category": category }),
-                );
+                results.insert(name.clone(), serde_json::json!({ "value": slot.value, "category": category }));
             }
         }
         serde_json::json!({
@@ -514,12 +438,7 @@ impl Machine<'_> {
             None => (None, None),
         };
         self.state.responded = true;
-        self.events.push(Event::Responded {
-            status,
-            headers,
-            body,
-            content_type,
-        });
+        self.events.push(Event::Responded { status, headers, body, content_type });
     }
 }
 

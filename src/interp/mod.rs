@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::program::{FlowProgram, Instr, Program};
 pub use webhook::{
-    Attempt, CallOutcome, MockAnswer, Mocked, Offline, Request, WebhookClient, check_url, redact,
+    Attempt, CallOutcome, MockAnswer, Mocked, Offline, Request, Routed, WebhookClient, check_url, redact,
 };
 
 /// Instructions one start or resume may run before the run is failed (an endless `goto` loop).
@@ -236,31 +236,15 @@ pub enum RunError {
     #[error("the run {0} is not waiting (it is {1:?})")]
     NotWaiting(String, RunStatus),
     /// The program changed under a saved run.
-    #[error(
-        "the saved run belongs to a different version of flow `{0}`; its variables no longer match"
-    )]
+    #[error("the saved run belongs to a different version of flow `{0}`; its variables no longer match")]
     ProgramChanged(String),
 }
 
 /// Finds a flow by name, or the first flow when `name` is `None`.
-pub fn find_flow<'p>(
-    program: &'p Program,
-    name: Option<&str>,
-) -> Result<(usize, &'p FlowProgram), RunError> {
-    let names = || {
-        program
-            .flows
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+pub fn find_flow<'p>(program: &'p Program, name: Option<&str>) -> Result<(usize, &'p FlowProgram), RunError> {
+    let names = || program.flows.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
     match name {
-        None => program
-            .flows
-            .first()
-            .map(|f| (0, f))
-            .ok_or_else(|| RunError::UnknownFlow(String::new(), names())),
+        None => program.flows.first().map(|f| (0, f)).ok_or_else(|| RunError::UnknownFlow(String::new(), names())),
         Some(n) => program
             .flows
             .iter()
@@ -296,17 +280,8 @@ pub fn start(
         responded: false,
         waiting: None,
     };
-    let mut machine = Machine {
-        program,
-        flow: f,
-        state,
-        events: Vec::new(),
-        options,
-    };
-    machine.events.push(Event::RunStarted {
-        flow: f.name.clone(),
-        run_id: run_id.to_string(),
-    });
+    let mut machine = Machine { program, flow: f, state, events: Vec::new(), options };
+    machine.events.push(Event::RunStarted { flow: f.name.clone(), run_id: run_id.to_string() });
     machine.run();
     Ok(machine.finish())
 }
@@ -319,33 +294,21 @@ pub fn resume(
     options: &RunOptions<'_>,
 ) -> Result<Outcome, RunError> {
     let (_, f) = find_flow(program, Some(&state.flow))?;
-    if state.slot_names != f.slots
-        || state.webhooks.len() != f.webhooks.len()
-        || state.pc >= f.code.len()
-    {
+    if state.slot_names != f.slots || state.webhooks.len() != f.webhooks.len() || state.pc >= f.code.len() {
         return Err(RunError::ProgramChanged(state.flow.clone()));
     }
     if state.status != RunStatus::Waiting {
         return Err(RunError::NotWaiting(state.run_id.clone(), state.status));
     }
-    let Some(Instr::Wait {
-        slot, on_timeout, ..
-    }) = f.code.get(state.pc).cloned()
-    else {
+    let Some(Instr::Wait { slot, on_timeout, .. }) = f.code.get(state.pc).cloned() else {
         return Err(RunError::ProgramChanged(state.flow.clone()));
     };
     let name = state.waiting.take().map(|w| w.name).unwrap_or_default();
     let mut events = Vec::new();
     match how {
         Resume::Reply(text) => {
-            events.push(Event::Resumed {
-                input: text.clone(),
-            });
-            state.slots[slot] = Some(Slot {
-                value: Value::String(text.clone()),
-                category: None,
-                extra: None,
-            });
+            events.push(Event::Resumed { input: text.clone() });
+            state.slots[slot] = Some(Slot { value: Value::String(text.clone()), category: None, extra: None });
             state.input = Some(text);
             state.pc += 1;
         }
@@ -364,13 +327,7 @@ pub fn resume(
             }
         }
     }
-    let mut machine = Machine {
-        program,
-        flow: f,
-        state,
-        events,
-        options,
-    };
+    let mut machine = Machine { program, flow: f, state, events, options };
     machine.run();
     Ok(machine.finish())
 }
@@ -398,10 +355,7 @@ struct Machine<'a> {
 
 impl Machine<'_> {
     fn finish(self) -> Outcome {
-        Outcome {
-            events: self.events,
-            state: self.state,
-        }
+        Outcome { events: self.events, state: self.state }
     }
 
     fn end(&mut self, status: RunStatus, reason: Option<String>) {
@@ -434,34 +388,21 @@ impl Machine<'_> {
                     self.state.pc += 1;
                 }
                 Instr::Email { to, subject, body } => {
-                    let (to, subject, body) =
-                        (self.render(to), self.render(subject), self.render(body));
+                    let (to, subject, body) = (self.render(to), self.render(subject), self.render(body));
                     self.events.push(Event::EmailSent { to, subject, body });
                     self.state.pc += 1;
                 }
                 Instr::Set { slot, value } => {
                     let v = self.eval(value);
-                    self.state.slots[*slot] = Some(Slot {
-                        value: v,
-                        category: None,
-                        extra: None,
-                    });
+                    self.state.slots[*slot] = Some(Slot { value: v, category: None, extra: None });
                     self.state.pc += 1;
                 }
                 Instr::Jump { target } => self.state.pc = *target,
-                Instr::Wait {
-                    timeout_ms, slot, ..
-                } => {
+                Instr::Wait { timeout_ms, slot, .. } => {
                     let name = self.flow.slots[*slot].clone();
-                    self.events.push(Event::Waiting {
-                        name: name.clone(),
-                        timeout_ms: *timeout_ms,
-                    });
+                    self.events.push(Event::Waiting { name: name.clone(), timeout_ms: *timeout_ms });
                     self.state.status = RunStatus::Waiting;
-                    self.state.waiting = Some(Waiting {
-                        name,
-                        timeout_ms: *timeout_ms,
-                    });
+                    self.state.waiting = Some(Waiting { name, timeout_ms: *timeout_ms });
                     return;
                 }
                 Instr::Split(split) => {

@@ -21,9 +21,7 @@ VE58 VG1 VI1 VN84 VU678 WS685 YE967 ZA27 ZM260 ZW263";
 /// The calling code of a country.
 pub fn calling_code(country: &str) -> Option<&'static str> {
     let country = country.trim().to_ascii_uppercase();
-    CALLING_CODES
-        .split_whitespace()
-        .find_map(|e| (e.get(..2) == Some(country.as_str())).then(|| &e[2..]))
+    CALLING_CODES.split_whitespace().find_map(|e| (e.get(..2) == Some(country.as_str())).then(|| &e[2..]))
 }
 
 /// The first phone number in `text`, in E.164.
@@ -38,9 +36,7 @@ pub fn find(text: &str, country: &str) -> Option<Match> {
         while chars.get(first) == Some(&'(') {
             first += 1;
         }
-        if !chars.get(first).is_some_and(|c| c.is_ascii_digit())
-            || (i > 0 && chars[i - 1].is_alphanumeric())
-        {
+        if !chars.get(first).is_some_and(|c| c.is_ascii_digit()) || (i > 0 && chars[i - 1].is_alphanumeric()) {
             i += 1;
             continue;
         }
@@ -67,10 +63,7 @@ pub fn find(text: &str, country: &str) -> Option<Match> {
             }
         }
         if let Some(e164) = normalize(&digits, plus, country) {
-            return Some(Match {
-                value: e164,
-                groups: Vec::new(),
-            });
+            return Some(Match { value: e164, groups: Vec::new() });
         }
         i = j.max(i + 1);
     }
@@ -107,14 +100,8 @@ mod tests {
 
     #[test]
     fn international_and_local_numbers() {
-        assert_eq!(
-            phone("call +250 788 123 123 now", ""),
-            Some("+250788123123".into())
-        );
-        assert_eq!(
-            phone("my number is 0788123123", "RW"),
-            Some("+250788123123".into())
-        );
+        assert_eq!(phone("call +250 788 123 123 now", ""), Some("+250788123123".into()));
+        assert_eq!(phone("my number is 0788123123", "RW"), Some("+250788123123".into()));
         assert_eq!(phone("(202) 555-0143", "US"), Some("+12025550143".into()));
         assert_eq!(phone("1-202-555-0143", "us"), Some("+12025550143".into()));
         assert_eq!(phone("0788123123", ""), None, "no country, no +");

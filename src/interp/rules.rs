@@ -18,10 +18,7 @@ pub struct Match {
 
 impl Match {
     fn new(value: impl Into<String>) -> Self {
-        Match {
-            value: value.into(),
-            groups: Vec::new(),
-        }
+        Match { value: value.into(), groups: Vec::new() }
     }
 }
 
@@ -61,12 +58,8 @@ pub fn run(test: SplitTest, text: &str, args: &[Arg<'_>], decimal: char) -> Opti
         },
         SplitTest::HasEmail => email(text),
         SplitTest::HasPhone => super::phone::find(text, text_arg(0)),
-        SplitTest::HasNumber => numbers(text, decimal)
-            .first()
-            .map(|&(n, _)| Match::new(fmt(n))),
-        SplitTest::HasNumberBetween => {
-            first_number_where(text, decimal, |n| num_arg(0) <= n && n <= num_arg(1))
-        }
+        SplitTest::HasNumber => numbers(text, decimal).first().map(|&(n, _)| Match::new(fmt(n))),
+        SplitTest::HasNumberBetween => first_number_where(text, decimal, |n| num_arg(0) <= n && n <= num_arg(1)),
         SplitTest::HasNumberLt => first_number_where(text, decimal, |n| n < num_arg(0)),
         SplitTest::HasNumberLte => first_number_where(text, decimal, |n| n <= num_arg(0)),
         SplitTest::HasNumberGt => first_number_where(text, decimal, |n| n > num_arg(0)),
@@ -168,10 +161,7 @@ fn lower(words: &[&str]) -> Vec<String> {
 
 fn any_word(text: &str, arg: &str) -> Option<Match> {
     let wanted = lower(&words(arg));
-    let found: Vec<&str> = words(text)
-        .into_iter()
-        .filter(|w| wanted.contains(&w.to_lowercase()))
-        .collect();
+    let found: Vec<&str> = words(text).into_iter().filter(|w| wanted.contains(&w.to_lowercase())).collect();
     (!found.is_empty()).then(|| Match::new(found.join(" ")))
 }
 
@@ -182,12 +172,7 @@ fn all_words(text: &str, arg: &str) -> Option<Match> {
     if wanted.is_empty() || !wanted.iter().all(|w| lowered.contains(w)) {
         return None;
     }
-    let found: Vec<&str> = tw
-        .iter()
-        .zip(&lowered)
-        .filter(|(_, l)| wanted.contains(l))
-        .map(|(w, _)| *w)
-        .collect();
+    let found: Vec<&str> = tw.iter().zip(&lowered).filter(|(_, l)| wanted.contains(l)).map(|(w, _)| *w).collect();
     Some(Match::new(found.join(" ")))
 }
 
@@ -229,29 +214,18 @@ fn pattern(text: &str, re: &Regex) -> Option<Match> {
     let caps = re.captures(text)?;
     let whole = caps.get(0).map_or("", |m| m.as_str());
     let groups = (0..caps.len())
-        .map(|i| {
-            (
-                i.to_string(),
-                caps.get(i)
-                    .map_or(String::new(), |m| m.as_str().to_string()),
-            )
-        })
+        .map(|i| (i.to_string(), caps.get(i).map_or(String::new(), |m| m.as_str().to_string())))
         .collect();
-    Some(Match {
-        value: whole.to_string(),
-        groups,
-    })
+    Some(Match { value: whole.to_string(), groups })
 }
 
 fn email(text: &str) -> Option<Match> {
     static EMAIL: OnceLock<Regex> = OnceLock::new();
     // Built once from a constant pattern that is tested below.
     let re = EMAIL.get_or_init(|| {
-        Regex::new(r"[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.\p{L}{2,}")
-            .expect("valid regex")
+        Regex::new(r"[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.\p{L}{2,}").expect("valid regex")
     });
-    re.find(text)
-        .map(|m| Match::new(m.as_str().trim_end_matches('.')))
+    re.find(text).map(|m| Match::new(m.as_str().trim_end_matches('.')))
 }
 
 // ---------------------------------------------------------------- numbers
@@ -285,21 +259,14 @@ pub fn numbers(text: &str, decimal: char) -> Vec<(f64, usize)> {
         let start = i;
         let mut s = String::new();
         // A sign right before, not glued to a word ("1-2" is two numbers, "-3" is negative).
-        if i > 0
-            && (chars[i - 1] == '-' || chars[i - 1] == '+')
-            && (i < 2 || !chars[i - 2].is_alphanumeric())
-        {
+        if i > 0 && (chars[i - 1] == '-' || chars[i - 1] == '+') && (i < 2 || !chars[i - 2].is_alphanumeric()) {
             s.push(chars[i - 1]);
         }
         while is_digit(i) {
             s.push((b'0' + digit(chars[i]).unwrap_or(0)) as char);
             i += 1;
             // Thousands groups: a separator followed by exactly three digits.
-            if i < chars.len()
-                && chars[i] == group
-                && (1..=3).all(|k| is_digit(i + k))
-                && !is_digit(i + 4)
-            {
+            if i < chars.len() && chars[i] == group && (1..=3).all(|k| is_digit(i + k)) && !is_digit(i + 4) {
                 i += 1;
             }
         }
@@ -311,11 +278,8 @@ pub fn numbers(text: &str, decimal: char) -> Vec<(f64, usize)> {
                 i += 1;
             }
         }
-        let s = if s.starts_with('.') || s.starts_with("-.") || s.starts_with("+.") {
-            s.replacen('.', "0.", 1)
-        } else {
-            s
-        };
+        let s =
+            if s.starts_with('.') || s.starts_with("-.") || s.starts_with("+.") { s.replacen('.', "0.", 1) } else { s };
         if let Ok(n) = s.parse::<f64>() {
             out.push((n, start));
         }
@@ -329,11 +293,7 @@ pub fn first_number(text: &str, decimal: char) -> Option<f64> {
 }
 
 fn first_number_where(text: &str, decimal: char, ok: impl Fn(f64) -> bool) -> Option<Match> {
-    numbers(text, decimal)
-        .into_iter()
-        .map(|(n, _)| n)
-        .find(|&n| ok(n))
-        .map(|n| Match::new(fmt(n)))
+    numbers(text, decimal).into_iter().map(|(n, _)| n).find(|&n| ok(n)).map(|n| Match::new(fmt(n)))
 }
 
 #[cfg(test)]
@@ -351,10 +311,7 @@ mod tests {
 
     #[test]
     fn words_keep_apostrophes_and_split_symbols() {
-        assert_eq!(
-            words("don't stop-me now, café!"),
-            ["don't", "stop", "me", "now", "café"]
-        );
+        assert_eq!(words("don't stop-me now, café!"), ["don't", "stop", "me", "now", "café"]);
         assert_eq!(words("I ❤️ $5 deals"), ["I", "❤", "$", "5", "deals"]);
         assert_eq!(words("it’s"), ["it", "s"]);
         assert_eq!(words("  "), Vec::<&str>::new());
@@ -363,39 +320,17 @@ mod tests {
 
     #[test]
     fn any_and_all_words() {
+        assert_eq!(m(SplitTest::HasAnyWord, "The order has SHIPPED.", "shipped pending"), Some("SHIPPED".into()));
         assert_eq!(
-            m(
-                SplitTest::HasAnyWord,
-                "The order has SHIPPED.",
-                "shipped pending"
-            ),
-            Some("SHIPPED".into())
-        );
-        assert_eq!(
-            m(
-                SplitTest::HasAnyWord,
-                "pending? processing!",
-                "processing pending"
-            ),
+            m(SplitTest::HasAnyWord, "pending? processing!", "processing pending"),
             Some("pending processing".into())
         );
-        assert_eq!(
-            m(SplitTest::HasAnyWord, "cafe", "café"),
-            None,
-            "accents are kept"
-        );
-        assert_eq!(
-            m(SplitTest::HasAnyWord, "CAFÉ au lait", "café"),
-            Some("CAFÉ".into())
-        );
+        assert_eq!(m(SplitTest::HasAnyWord, "cafe", "café"), None, "accents are kept");
+        assert_eq!(m(SplitTest::HasAnyWord, "CAFÉ au lait", "café"), Some("CAFÉ".into()));
         assert_eq!(m(SplitTest::HasAnyWord, "", "yes"), None);
         assert_eq!(m(SplitTest::HasAnyWord, "I 👍 it", "👍"), Some("👍".into()));
         assert_eq!(
-            m(
-                SplitTest::HasAllWords,
-                "Shipped today, shipped",
-                "shipped today"
-            ),
+            m(SplitTest::HasAllWords, "Shipped today, shipped", "shipped today"),
             Some("Shipped today shipped".into())
         );
         assert_eq!(m(SplitTest::HasAllWords, "shipped", "shipped today"), None);
@@ -404,36 +339,19 @@ mod tests {
 
     #[test]
     fn phrases_and_beginnings() {
-        assert_eq!(
-            m(SplitTest::HasPhrase, "the the Quick fox", "the quick"),
-            Some("the Quick".into())
-        );
+        assert_eq!(m(SplitTest::HasPhrase, "the the Quick fox", "the quick"), Some("the Quick".into()));
         assert_eq!(m(SplitTest::HasPhrase, "quick the", "the quick"), None);
         assert_eq!(m(SplitTest::HasPhrase, "x", ""), Some("".into()));
-        assert_eq!(
-            m(SplitTest::HasOnlyPhrase, " Yes,  please! ", "yes please"),
-            Some("Yes please".into())
-        );
-        assert_eq!(
-            m(SplitTest::HasOnlyPhrase, "yes please now", "yes please"),
-            None
-        );
-        assert_eq!(
-            m(SplitTest::HasBeginning, "  Order 123", "order"),
-            Some("Order".into())
-        );
+        assert_eq!(m(SplitTest::HasOnlyPhrase, " Yes,  please! ", "yes please"), Some("Yes please".into()));
+        assert_eq!(m(SplitTest::HasOnlyPhrase, "yes please now", "yes please"), None);
+        assert_eq!(m(SplitTest::HasBeginning, "  Order 123", "order"), Some("Order".into()));
         assert_eq!(m(SplitTest::HasBeginning, "Ord", "order"), None);
         assert_eq!(m(SplitTest::HasBeginning, "ÉCOLE", "éc"), Some("ÉC".into()));
     }
 
     #[test]
     fn numbers_follow_the_rules() {
-        let all = |t: &str, d: char| {
-            numbers(t, d)
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect::<Vec<_>>()
-        };
+        let all = |t: &str, d: char| numbers(t, d).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(all("J'AI 20ANS", '.'), [20.0]);
         assert_eq!(all("hi .51", '.'), [0.51]);
         assert_eq!(all("1,000,000 people", '.'), [1_000_000.0]);
@@ -443,56 +361,25 @@ mod tests {
         assert_eq!(all("lOO", '.'), Vec::<f64>::new());
         assert_eq!(all("٣٤ and ۵ and ৭", '.'), [34.0, 5.0, 7.0]);
         assert_eq!(all("", '.'), Vec::<f64>::new());
-        assert_eq!(
-            n(SplitTest::HasNumberGt, "1 then 50", &[10.0]),
-            Some("50".into())
-        );
-        assert_eq!(
-            n(SplitTest::HasNumberBetween, "-11 degrees", &[-12.5, -10.0]),
-            Some("-11".into())
-        );
-        assert_eq!(
-            n(SplitTest::HasNumberEq, "I am 20.0", &[20.0]),
-            Some("20".into())
-        );
+        assert_eq!(n(SplitTest::HasNumberGt, "1 then 50", &[10.0]), Some("50".into()));
+        assert_eq!(n(SplitTest::HasNumberBetween, "-11 degrees", &[-12.5, -10.0]), Some("-11".into()));
+        assert_eq!(n(SplitTest::HasNumberEq, "I am 20.0", &[20.0]), Some("20".into()));
         assert_eq!(n(SplitTest::HasNumberLt, "none", &[1.0]), None);
-        assert_eq!(
-            run(SplitTest::HasNumber, "costs 0.5", &[], '.').map(|m| m.value),
-            Some("0.5".into())
-        );
+        assert_eq!(run(SplitTest::HasNumber, "costs 0.5", &[], '.').map(|m| m.value), Some("0.5".into()));
     }
 
     #[test]
     fn patterns_emails_and_text() {
-        let re = regex::RegexBuilder::new(r"^order (\d+)$")
-            .case_insensitive(true)
-            .multi_line(true)
-            .build()
-            .unwrap();
-        let got = run(
-            SplitTest::HasPattern,
-            "hello\nORDER 42",
-            &[Arg::Regex(&re)],
-            '.',
-        )
-        .unwrap();
+        let re = regex::RegexBuilder::new(r"^order (\d+)$").case_insensitive(true).multi_line(true).build().unwrap();
+        let got = run(SplitTest::HasPattern, "hello\nORDER 42", &[Arg::Regex(&re)], '.').unwrap();
         assert_eq!(got.value, "ORDER 42");
         assert_eq!(got.groups[1], ("1".to_string(), "42".to_string()));
         assert_eq!(
-            run(
-                SplitTest::HasEmail,
-                "mail me: joe.b+x@example.co.uk.",
-                &[],
-                '.'
-            )
-            .map(|m| m.value),
+            run(SplitTest::HasEmail, "mail me: joe.b+x@example.co.uk.", &[], '.').map(|m| m.value),
             Some("joe.b+x@example.co.uk".into())
         );
         assert_eq!(run(SplitTest::HasEmail, "no at here", &[], '.'), None);
-        assert_eq!(
-            run(SplitTest::HasText, "  hi  ", &[], '.').map(|m| m.value),
-            Some("hi".into())
-        );
+        assert_eq!(run(SplitTest::HasText, "  hi  ", &[], '.').map(|m| m.value), Some("hi".into()));
         assert_eq!(run(SplitTest::HasText, " \n ", &[], '.'), None);
     }
 }

@@ -121,14 +121,7 @@ fn inner(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
 
 impl Builder {
     pub(crate) fn new(offset: usize) -> Self {
-        Builder {
-            offset,
-            depth: 0,
-            too_deep_reported: false,
-            expr_nodes: 0,
-            expr_nesting: 0,
-            diags: Vec::new(),
-        }
+        Builder { offset, depth: 0, too_deep_reported: false, expr_nodes: 0, expr_nesting: 0, diags: Vec::new() }
     }
 
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
@@ -201,9 +194,7 @@ impl Builder {
                 span,
                 format!("`{text}` is a keyword and cannot be used as a name"),
                 "reserved word",
-                Some(format!(
-                    "choose another name, such as `{text}_1` or `my_{text}`"
-                )),
+                Some(format!("choose another name, such as `{text}_1` or `my_{text}`")),
             );
         }
         Spanned::new(text, span)
@@ -214,10 +205,7 @@ impl Builder {
         let mut it = inner(pair);
         let name = self.name(it.next().expect("grammar: flow name"));
         let mut label = None;
-        let mut body = Block {
-            stmts: Vec::new(),
-            span,
-        };
+        let mut body = Block { stmts: Vec::new(), span };
         for p in it {
             match p.as_rule() {
                 Rule::plain_string => label = Some(self.plain_string(p)),
@@ -225,22 +213,14 @@ impl Builder {
                 _ => {}
             }
         }
-        Flow {
-            name,
-            label,
-            body,
-            span,
-        }
+        Flow { name, label, body, span }
     }
 
     fn block(&mut self, pair: Pair<'_, Rule>) -> Block {
         let span = self.span(&pair);
         if !self.enter(span) {
             self.leave();
-            return Block {
-                stmts: Vec::new(),
-                span,
-            };
+            return Block { stmts: Vec::new(), span };
         }
         let stmts = pair.into_inner().map(|p| self.stmt(p)).collect();
         self.leave();
@@ -252,12 +232,8 @@ impl Builder {
         let rule = pair.as_rule();
         let mut it = inner(pair);
         let kind = match rule {
-            Rule::numbers_stmt => StmtKind::Numbers {
-                decimal: self.plain_string(it.next().expect("grammar")),
-            },
-            Rule::send_stmt => StmtKind::Send {
-                text: self.template(it.next().expect("grammar")),
-            },
+            Rule::numbers_stmt => StmtKind::Numbers { decimal: self.plain_string(it.next().expect("grammar")) },
+            Rule::send_stmt => StmtKind::Send { text: self.template(it.next().expect("grammar")) },
             Rule::wait_stmt => {
                 let name = self.name(it.next().expect("grammar"));
                 let mut timeout = None;
@@ -275,11 +251,7 @@ impl Builder {
                         _ => {}
                     }
                 }
-                StmtKind::Wait {
-                    name,
-                    timeout,
-                    on_timeout,
-                }
+                StmtKind::Wait { name, timeout, on_timeout }
             }
             Rule::webhook_stmt => StmtKind::Webhook(Box::new(self.webhook(it))),
             Rule::split_stmt => {
@@ -307,16 +279,8 @@ impl Builder {
                         _ => {}
                     }
                 }
-                let operand = operand.unwrap_or(Expr {
-                    kind: ExprKind::Null,
-                    span,
-                });
-                StmtKind::Split(Box::new(Split {
-                    result,
-                    operand,
-                    cases,
-                    other,
-                }))
+                let operand = operand.unwrap_or(Expr { kind: ExprKind::Null, span });
+                StmtKind::Split(Box::new(Split { result, operand, cases, other }))
             }
             Rule::set_stmt => {
                 let name = self.name(it.next().expect("grammar"));
@@ -328,9 +292,7 @@ impl Builder {
                 let body = self.block(it.next().expect("grammar"));
                 StmtKind::Step { name, body }
             }
-            Rule::goto_stmt => StmtKind::Goto {
-                target: self.name(it.next().expect("grammar")),
-            },
+            Rule::goto_stmt => StmtKind::Goto { target: self.name(it.next().expect("grammar")) },
             Rule::email_stmt => {
                 let to = self.template(it.next().expect("grammar"));
                 let subject = self.template(it.next().expect("grammar"));
@@ -347,10 +309,7 @@ impl Builder {
         let span = self.span(&pair);
         let mut test = None;
         let mut category = None;
-        let mut body = Block {
-            stmts: Vec::new(),
-            span,
-        };
+        let mut body = Block { stmts: Vec::new(), span };
         for p in inner(pair) {
             match p.as_rule() {
                 Rule::test => test = Some(self.test(p)),
@@ -366,32 +325,18 @@ impl Builder {
                 _ => {}
             }
         }
-        let test = test.unwrap_or(Test {
-            kind: TestKind::Named {
-                name: Spanned::new(String::new(), span),
-                args: vec![],
-            },
-            span,
-        });
-        Case {
-            test,
-            category,
-            body,
-            span,
-        }
+        let test = test
+            .unwrap_or(Test { kind: TestKind::Named { name: Spanned::new(String::new(), span), args: vec![] }, span });
+        Case { test, category, body, span }
     }
 
     fn test(&mut self, pair: Pair<'_, Rule>) -> Test {
         let span = self.span(&pair);
-        let t = pair
-            .into_inner()
-            .next()
-            .expect("grammar: test has one child");
+        let t = pair.into_inner().next().expect("grammar: test has one child");
         let kind = match t.as_rule() {
             Rule::compare_test => {
                 let mut it = t.into_inner();
-                let op = BinaryOp::parse_comparison(it.next().expect("grammar").as_str())
-                    .unwrap_or(BinaryOp::Eq);
+                let op = BinaryOp::parse_comparison(it.next().expect("grammar").as_str()).unwrap_or(BinaryOp::Eq);
                 let value = self.expr(it.next().expect("grammar"));
                 TestKind::Compare { op, value }
             }
@@ -458,27 +403,16 @@ impl Builder {
                     w.query.push(pair);
                 }
                 Rule::opt_auth => w.auth = Some(self.name(parts.next().expect("grammar"))),
-                Rule::opt_body => {
-                    w.body = Some(Spanned::new(
-                        self.body(parts.next().expect("grammar")),
-                        span,
-                    ))
-                }
-                Rule::opt_timeout => {
-                    w.timeout = Some(self.duration(parts.next().expect("grammar")))
-                }
+                Rule::opt_body => w.body = Some(Spanned::new(self.body(parts.next().expect("grammar")), span)),
+                Rule::opt_timeout => w.timeout = Some(self.duration(parts.next().expect("grammar"))),
                 Rule::opt_retries => {
                     let n = parts.next().expect("grammar");
                     let value = n.as_str().parse().unwrap_or(f64::INFINITY);
                     w.retries = Some(Spanned::new(value, self.span(&n)));
                 }
-                Rule::opt_backoff => {
-                    w.backoff = Some(self.duration(parts.next().expect("grammar")))
-                }
+                Rule::opt_backoff => w.backoff = Some(self.duration(parts.next().expect("grammar"))),
                 Rule::opt_expect => w.expect = Some(self.shape(parts.next().expect("grammar"))),
-                Rule::opt_on_failure => {
-                    w.on_failure = Some(self.block(parts.next().expect("grammar")))
-                }
+                Rule::opt_on_failure => w.on_failure = Some(self.block(parts.next().expect("grammar"))),
                 _ => {}
             }
         }
@@ -486,36 +420,20 @@ impl Builder {
     }
 
     fn duplicate(&mut self, what: &str, span: Span, first: Span) {
-        let d = Diagnostic::new(
-            Code::DuplicateOption,
-            span,
-            format!("`{what}` is given twice"),
-            "second one here",
-        )
-        .with_label(first, "first one here")
-        .with_help(format!("keep one `{what}`"));
+        let d = Diagnostic::new(Code::DuplicateOption, span, format!("`{what}` is given twice"), "second one here")
+            .with_label(first, "first one here")
+            .with_help(format!("keep one `{what}`"));
         self.diags.push(d);
     }
 
-    fn check_duplicate_header(
-        &mut self,
-        existing: &[(Spanned<String>, Expr)],
-        name: &Spanned<String>,
-        what: &str,
-    ) {
-        if let Some((first, _)) = existing
-            .iter()
-            .find(|(k, _)| k.node.eq_ignore_ascii_case(&name.node))
-        {
+    fn check_duplicate_header(&mut self, existing: &[(Spanned<String>, Expr)], name: &Spanned<String>, what: &str) {
+        if let Some((first, _)) = existing.iter().find(|(k, _)| k.node.eq_ignore_ascii_case(&name.node)) {
             let first = first.span;
             self.duplicate(&format!("{what} \"{}\"", name.node), name.span, first);
         }
     }
 
-    fn key_value<'i>(
-        &mut self,
-        parts: &mut impl Iterator<Item = Pair<'i, Rule>>,
-    ) -> (Spanned<String>, Expr) {
+    fn key_value<'i>(&mut self, parts: &mut impl Iterator<Item = Pair<'i, Rule>>) -> (Spanned<String>, Expr) {
         let key = self.plain_string(parts.next().expect("grammar"));
         let value = self.expr(parts.next().expect("grammar"));
         (key, value)
@@ -530,11 +448,7 @@ impl Builder {
             }
             _ => RespondStatus::Dynamic(self.expr(inner(first).next().expect("grammar"))),
         };
-        let mut r = Respond {
-            status,
-            headers: Vec::new(),
-            body: None,
-        };
+        let mut r = Respond { status, headers: Vec::new(), body: None };
         if let Some(block) = it.next() {
             for opt in block.into_inner() {
                 let span = self.span(&opt);
@@ -548,10 +462,7 @@ impl Builder {
                     let first = first.span;
                     self.duplicate("body", span, first);
                 } else {
-                    r.body = Some(Spanned::new(
-                        self.body(parts.next().expect("grammar")),
-                        span,
-                    ));
+                    r.body = Some(Spanned::new(self.body(parts.next().expect("grammar")), span));
                 }
             }
         }
@@ -622,10 +533,7 @@ impl Builder {
             Rule::shape_object | Rule::shape_list => {
                 if !self.enter(span) {
                     self.leave();
-                    return Shape {
-                        kind: ShapeKind::Json,
-                        span,
-                    };
+                    return Shape { kind: ShapeKind::Json, span };
                 }
                 let kind = if pair.as_rule() == Rule::shape_object {
                     let mut fields: Vec<ShapeField> = Vec::new();
@@ -636,9 +544,7 @@ impl Builder {
                         for p in f.into_inner() {
                             match p.as_rule() {
                                 Rule::optional => optional = true,
-                                Rule::ident | Rule::plain_string if key.is_none() => {
-                                    key = Some(self.key(p))
-                                }
+                                Rule::ident | Rule::plain_string if key.is_none() => key = Some(self.key(p)),
                                 _ => shape = Some(self.shape(p)),
                             }
                         }
@@ -647,15 +553,8 @@ impl Builder {
                             let first = first.key.span;
                             self.duplicate(&format!("key \"{}\"", key.node), key.span, first);
                         }
-                        let shape = shape.unwrap_or(Shape {
-                            kind: ShapeKind::Json,
-                            span,
-                        });
-                        fields.push(ShapeField {
-                            key,
-                            optional,
-                            shape,
-                        });
+                        let shape = shape.unwrap_or(Shape { kind: ShapeKind::Json, span });
+                        fields.push(ShapeField { key, optional, shape });
                     }
                     ShapeKind::Object(fields)
                 } else {
@@ -679,18 +578,12 @@ impl Builder {
                         _ => did_you_mean(other, ["text", "number", "bool", "json"]),
                     };
                     let help = match hint {
-                        Some(h) => format!(
-                            "did you mean `{h}`? Types are text, number, bool, json, [T] and {{ key: T }}"
-                        ),
+                        Some(h) => {
+                            format!("did you mean `{h}`? Types are text, number, bool, json, [T] and {{ key: T }}")
+                        }
                         None => "types are text, number, bool, json, [T] and { key: T }".into(),
                     };
-                    self.error(
-                        Code::UnknownType,
-                        span,
-                        format!("unknown type `{other}`"),
-                        "not a type",
-                        Some(help),
-                    );
+                    self.error(Code::UnknownType, span, format!("unknown type `{other}`"), "not a type", Some(help));
                     ShapeKind::Json
                 }
             },
@@ -714,9 +607,7 @@ impl Builder {
             }
             Rule::auth_bearer => {
                 parts.next();
-                ConnectorAuth::Bearer {
-                    token: self.simple_operand(parts.next().expect("grammar")),
-                }
+                ConnectorAuth::Bearer { token: self.simple_operand(parts.next().expect("grammar")) }
             }
             _ => {
                 parts.next();
@@ -727,11 +618,7 @@ impl Builder {
                 };
                 let key_name = self.plain_string(parts.next().expect("grammar"));
                 let value = self.simple_operand(parts.next().expect("grammar"));
-                ConnectorAuth::ApiKey {
-                    place,
-                    name: key_name,
-                    value,
-                }
+                ConnectorAuth::ApiKey { place, name: key_name, value }
             }
         };
         Connector { name, auth, span }
@@ -750,23 +637,16 @@ impl Builder {
         for p in inner(pair) {
             match p.as_rule() {
                 Rule::plain_string => t.suffix = self.plain_string(p),
-                Rule::method => t
-                    .methods
-                    .push(Spanned::new(p.as_str().to_string(), self.span(&p))),
+                Rule::method => t.methods.push(Spanned::new(p.as_str().to_string(), self.span(&p))),
                 Rule::trigger_auth => {
                     let a = inner(p).next().expect("grammar");
                     t.auth = Some(match a.as_rule() {
                         Rule::signature_auth => {
                             let env = inner(a).next().expect("grammar");
                             let s = inner(env).next().expect("grammar");
-                            TriggerAuth::Signature {
-                                env: self.plain_string(s),
-                            }
+                            TriggerAuth::Signature { env: self.plain_string(s) }
                         }
-                        _ => TriggerAuth::Connector(Spanned::new(
-                            a.as_str().to_string(),
-                            self.span(&a),
-                        )),
+                        _ => TriggerAuth::Connector(Spanned::new(a.as_str().to_string(), self.span(&a))),
                     });
                 }
                 Rule::trigger_block => {
@@ -790,8 +670,7 @@ impl Builder {
                             }
                             _ => {
                                 let n = it.next().expect("grammar");
-                                t.starts
-                                    .push(Spanned::new(n.as_str().to_string(), self.span(&n)));
+                                t.starts.push(Spanned::new(n.as_str().to_string(), self.span(&n)));
                             }
                         }
                     }
@@ -829,9 +708,7 @@ impl Builder {
     fn duration(&mut self, pair: Pair<'_, Rule>) -> Spanned<Duration> {
         let span = self.span(&pair);
         let text = pair.as_str();
-        let split = text
-            .find(|c: char| c.is_ascii_alphabetic())
-            .unwrap_or(text.len());
+        let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
         let (num, unit) = text.split_at(split);
         let unit_ms: Option<u64> = match unit {
             "ms" => Some(1),
@@ -845,9 +722,7 @@ impl Builder {
             let (message, help) = if unit.is_empty() {
                 (
                     format!("`{text}` needs a unit"),
-                    format!(
-                        "write `{num}s` for seconds or `{num}m` for minutes (units: ms, s, m, h, d)"
-                    ),
+                    format!("write `{num}s` for seconds or `{num}m` for minutes (units: ms, s, m, h, d)"),
                 )
             } else {
                 let suggestion = match unit {
@@ -865,13 +740,7 @@ impl Builder {
                 };
                 (format!("unknown duration unit `{unit}`"), help)
             };
-            self.error(
-                Code::DurationUnit,
-                span,
-                message,
-                "not a duration",
-                Some(help),
-            );
+            self.error(Code::DurationUnit, span, message, "not a duration", Some(help));
             return Spanned::new(Duration { millis: 1000 }, span);
         };
         let millis = match num.parse::<u64>() {
@@ -921,10 +790,7 @@ impl Builder {
                                     span,
                                     format!("`{s}` is not a Unicode character"),
                                     "invalid code point",
-                                    Some(
-                                        "use a code point up to 10FFFF that is not a surrogate"
-                                            .into(),
-                                    ),
+                                    Some("use a code point up to 10FFFF that is not a surrogate".into()),
                                 );
                             }
                         }
@@ -940,10 +806,7 @@ impl Builder {
                     span,
                     format!("unknown escape `{s}`"),
                     "not an escape",
-                    Some(
-                        "strings take \\\" \\\\ \\n \\t and \\u{...}; write \\\\ for a backslash"
-                            .into(),
-                    ),
+                    Some("strings take \\\" \\\\ \\n \\t and \\u{...}; write \\\\ for a backslash".into()),
                 );
                 out.push_str(s);
             }
@@ -963,11 +826,7 @@ impl Builder {
         }
         for (i, c) in text.char_indices() {
             if c.is_control() && (c as u32) < 0x80 {
-                let (name, esc) = if c == '\t' {
-                    ("a tab", "\\t")
-                } else {
-                    ("a control character", "\\u{..}")
-                };
+                let (name, esc) = if c == '\t' { ("a tab", "\\t") } else { ("a control character", "\\u{..}") };
                 self.error(
                     Code::ControlCharacter,
                     Span::new(start + i, start + i + 1),
@@ -998,11 +857,7 @@ impl Builder {
         for p in pair.into_inner() {
             let rule = p.as_rule();
             let literal_at = after_alnum;
-            after_alnum = rule == Rule::text
-                && p.as_str()
-                    .chars()
-                    .next_back()
-                    .is_some_and(char::is_alphanumeric);
+            after_alnum = rule == Rule::text && p.as_str().chars().next_back().is_some_and(char::is_alphanumeric);
             match rule {
                 Rule::at_at | Rule::lone_at => text.push('@'),
                 Rule::interp | Rule::tpl_ref if literal_at => text.push_str(p.as_str()),
@@ -1035,9 +890,7 @@ impl Builder {
                                     format!("`{}` is sent as literal text", p.as_str()),
                                     "not a variable",
                                 )
-                                .with_help(format!(
-                                    "did you mean `@{close}{rest}`? Write `@@` for a literal `@`"
-                                ));
+                                .with_help(format!("did you mean `@{close}{rest}`? Write `@@` for a literal `@`"));
                                 self.diags.push(d);
                             }
                             text.push_str(p.as_str());
@@ -1130,10 +983,7 @@ impl Builder {
         while !ops.is_empty() {
             self.reduce(&mut operands, &mut ops);
         }
-        operands.pop().unwrap_or(Expr {
-            kind: ExprKind::Null,
-            span: Span::default(),
-        })
+        operands.pop().unwrap_or(Expr { kind: ExprKind::Null, span: Span::default() })
     }
 
     fn reduce(&mut self, operands: &mut Vec<Expr>, ops: &mut Vec<(BinaryOp, Span)>) {
@@ -1144,27 +994,20 @@ impl Builder {
             return;
         };
         if op.is_comparison() {
-            let chained = [&lhs, &rhs]
-                .into_iter()
-                .any(|e| matches!(e.kind, ExprKind::Binary(o, ..) if o.is_comparison()));
+            let chained =
+                [&lhs, &rhs].into_iter().any(|e| matches!(e.kind, ExprKind::Binary(o, ..) if o.is_comparison()));
             if chained {
                 self.error(
                     Code::ChainedComparison,
                     op_span,
                     "comparisons cannot be chained",
                     "second comparison",
-                    Some(
-                        "combine them with `&&`, e.g. `@a < @b && @b < @c`, or add parentheses"
-                            .into(),
-                    ),
+                    Some("combine them with `&&`, e.g. `@a < @b && @b < @c`, or add parentheses".into()),
                 );
             }
         }
         let span = lhs.span.to(rhs.span);
-        operands.push(Expr {
-            kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-            span,
-        });
+        operands.push(Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span });
     }
 
     fn operand(&mut self, pair: Pair<'_, Rule>) -> Expr {
@@ -1175,35 +1018,21 @@ impl Builder {
             match p.as_rule() {
                 Rule::prefix => {
                     if self.count_node(span) {
-                        let op = if p.as_str() == "-" {
-                            UnaryOp::Neg
-                        } else {
-                            UnaryOp::Not
-                        };
+                        let op = if p.as_str() == "-" { UnaryOp::Neg } else { UnaryOp::Not };
                         prefixes.push((op, span));
                     }
                 }
                 Rule::field | Rule::index => {
                     let Some(base) = expr.take() else { continue };
-                    expr = Some(if self.count_node(span) {
-                        self.postfix(base, p)
-                    } else {
-                        base
-                    });
+                    expr = Some(if self.count_node(span) { self.postfix(base, p) } else { base });
                 }
                 _ => expr = Some(self.primary(p)),
             }
         }
-        let mut expr = expr.unwrap_or(Expr {
-            kind: ExprKind::Null,
-            span: Span::default(),
-        });
+        let mut expr = expr.unwrap_or(Expr { kind: ExprKind::Null, span: Span::default() });
         while let Some((op, span)) = prefixes.pop() {
             let span = span.to(expr.span);
-            expr = Expr {
-                kind: ExprKind::Unary(op, Box::new(expr)),
-                span,
-            };
+            expr = Expr { kind: ExprKind::Unary(op, Box::new(expr)), span };
         }
         expr
     }
@@ -1212,10 +1041,7 @@ impl Builder {
         let span = base.span.to(self.span(&p));
         let kind = if p.as_rule() == Rule::field {
             let seg = p.into_inner().next().expect("grammar: field segment");
-            ExprKind::Field(
-                Box::new(base),
-                Spanned::new(seg.as_str().to_string(), self.span(&seg)),
-            )
+            ExprKind::Field(Box::new(base), Spanned::new(seg.as_str().to_string(), self.span(&seg)))
         } else {
             let ispan = self.span(&p);
             if !self.enter(ispan) {
@@ -1233,9 +1059,7 @@ impl Builder {
         let span = self.span(&p);
         let kind = match p.as_rule() {
             Rule::string => ExprKind::Str(self.template(p)),
-            Rule::number | Rule::signed_number => {
-                ExprKind::Number(p.as_str().parse().unwrap_or(0.0))
-            }
+            Rule::number | Rule::signed_number => ExprKind::Number(p.as_str().parse().unwrap_or(0.0)),
             Rule::kw_true => ExprKind::Bool(true),
             Rule::kw_false => ExprKind::Bool(false),
             Rule::kw_null => ExprKind::Null,
@@ -1246,10 +1070,7 @@ impl Builder {
             Rule::call => {
                 if !self.enter(span) {
                     self.leave();
-                    return Expr {
-                        kind: ExprKind::Null,
-                        span,
-                    };
+                    return Expr { kind: ExprKind::Null, span };
                 }
                 let mut it = p.into_inner();
                 let n = it.next().expect("grammar: call name");
@@ -1262,7 +1083,9 @@ impl Builder {
                 Ok(r) => ExprKind::Ref(r),
                 Err(root) => {
                     let help = match did_you_mean(root, Root::ALL.map(Root::as_str)) {
-                        Some(c) => format!("did you mean `@{c}`? Variables start with @flow, @extra, @contact, @trigger, @webhook or @input"),
+                        Some(c) => format!(
+                            "did you mean `@{c}`? Variables start with @flow, @extra, @contact, @trigger, @webhook or @input"
+                        ),
                         None => "variables start with @flow, @extra, @contact, @trigger, @webhook or @input".into(),
                     };
                     self.error(
@@ -1278,10 +1101,7 @@ impl Builder {
             Rule::group | Rule::at_group => {
                 if !self.enter(span) {
                     self.leave();
-                    return Expr {
-                        kind: ExprKind::Null,
-                        span,
-                    };
+                    return Expr { kind: ExprKind::Null, span };
                 }
                 let e = self.expr(p.into_inner().next().expect("grammar: group expr"));
                 self.leave();

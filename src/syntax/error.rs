@@ -14,31 +14,26 @@ use super::{FlowParser, MAX_DEPTH, Rule};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 
-const STATEMENT: &str =
-    "a statement such as `send`, `wait`, `webhook`, `split`, `set`, `goto` or `stop`";
+const STATEMENT: &str = "a statement such as `send`, `wait`, `webhook`, `split`, `set`, `goto` or `stop`";
 const VALUE: &str = "a value such as \"text\", a number or `@flow.name`";
 
 fn rule_phrase(rule: Rule) -> Option<&'static str> {
     use Rule::*;
     Some(match rule {
-        send_stmt | wait_stmt | webhook_stmt | split_stmt | set_stmt | step_stmt | goto_stmt
-        | email_stmt | respond_stmt | stop_stmt | numbers_stmt => STATEMENT,
+        send_stmt | wait_stmt | webhook_stmt | split_stmt | set_stmt | step_stmt | goto_stmt | email_stmt
+        | respond_stmt | stop_stmt | numbers_stmt => STATEMENT,
         flow_def | connector_def | trigger_def => "`flow`, `connector` or `trigger`",
         ident => "a name",
         string | plain_string => "a string in double quotes",
-        expr | operand | number | reference | call | group | at_group | env_ref | kw_true
-        | kw_false | kw_null | simple_operand | signed_number | operand_simple | prefix => VALUE,
+        expr | operand | number | reference | call | group | at_group | env_ref | kw_true | kw_false | kw_null
+        | simple_operand | signed_number | operand_simple | prefix => VALUE,
         infix | compare_op => "an operator",
         duration => "a duration such as `10s`",
         method => "an HTTP method such as `POST`",
-        shape_object | shape_list | shape_name => {
-            "a type such as `text`, `number` or `{ key: text }`"
-        }
+        shape_object | shape_list | shape_name => "a type such as `text`, `number` or `{ key: text }`",
         json_object | json_array => "a JSON value",
-        opt_header | opt_query | opt_auth | opt_body | opt_timeout | opt_retries | opt_backoff
-        | opt_expect | opt_on_failure => {
-            "a webhook option such as `header`, `body`, `timeout`, `retries` or `on failure`"
-        }
+        opt_header | opt_query | opt_auth | opt_body | opt_timeout | opt_retries | opt_backoff | opt_expect
+        | opt_on_failure => "a webhook option such as `header`, `body`, `timeout`, `retries` or `on failure`",
         case_clause => "`case`",
         other_clause => "`other`",
         test | compare_test | named_test => "a test such as `has_text` or `== \"yes\"`",
@@ -49,9 +44,7 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
         auth_basic | auth_bearer | auth_api_key => "`basic`, `bearer` or `api_key`",
         status_code | respond_status => "a status code such as `200`, or `status EXPR`",
         respond_body => "`body`",
-        body_json | body_xml | body_text | body_form => {
-            "a body format: `json`, `xml`, `text` or `form`"
-        }
+        body_json | body_xml | body_text | body_form => "a body format: `json`, `xml`, `text` or `form`",
         json_member | shape_field | form_field => "a key",
         block | wait_block | webhook_block | split_block | trigger_block | respond_block => "`{`",
         EOI => "the end of the file",
@@ -70,18 +63,14 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
     })
 }
 
-const STATEMENT_KEYWORDS: &[&str] = &[
-    "send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop",
-    "numbers",
-];
+const STATEMENT_KEYWORDS: &[&str] =
+    &["send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop", "numbers"];
 
 fn token_phrase(token: &str) -> Option<String> {
     Some(match token {
         "\n" | "\r\n" | ";" => "the end of the statement (a newline or `;`)".to_string(),
         "\"" => "a string in double quotes".to_string(),
-        "==" | "!=" | "<" | "<=" | ">" | ">=" | "||" | "&&" | "&" | "+" | "*" | "/" => {
-            "an operator".to_string()
-        }
+        "==" | "!=" | "<" | "<=" | ">" | ">=" | "||" | "&&" | "&" | "+" | "*" | "/" => "an operator".to_string(),
         "-" | "!" | "@" | "(" | "." | "+." => VALUE.to_string(),
         "flow" | "connector" | "trigger" => "`flow`, `connector` or `trigger`".to_string(),
         t if STATEMENT_KEYWORDS.contains(&t) => STATEMENT.to_string(),
@@ -103,11 +92,7 @@ fn found_at(text: &str, pos: usize) -> String {
         return "the end of the line".into();
     }
     if c.is_alphanumeric() || c == '_' {
-        let word: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .take(40)
-            .collect();
+        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').take(40).collect();
         return format!("`{word}`");
     }
     if c == '"' {
@@ -136,41 +121,29 @@ pub(super) fn too_deep(at: usize) -> Diagnostic {
 }
 
 /// Converts a pest error on the chunk `text` that starts at `offset` in the file.
-pub(super) fn convert(
-    err: Error<Rule>,
-    text: &str,
-    offset: usize,
-    findings: &Findings,
-) -> Diagnostic {
+pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Findings) -> Diagnostic {
     let pos = match err.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
     let at = offset + pos;
-    let end_of_line = text[pos.min(text.len())..]
-        .find('\n')
-        .map_or(text.len(), |i| pos + i);
+    let end_of_line = text[pos.min(text.len())..].find('\n').map_or(text.len(), |i| pos + i);
 
     if let Some(start) = findings.unterminated_string.filter(|&s| s <= pos) {
-        let line_end = text[start..]
-            .find(['\n', '\r'])
-            .map_or(text.len(), |i| start + i);
+        let line_end = text[start..].find(['\n', '\r']).map_or(text.len(), |i| start + i);
         return Diagnostic::new(
             Code::UnterminatedString,
             Span::new(offset + start, offset + line_end),
             "this string has no closing quote",
             "string starts here and runs to the end of the line",
         )
-        .with_help(
-            "close it with `\"` on the same line; write `\\n` for a line break inside a string",
-        );
+        .with_help("close it with `\"` on the same line; write `\\n` for a line break inside a string");
     }
 
     let (expected, found_unexpected_end) = expectations(&err, text);
     let found = found_at(text, pos);
-    let only_space_left = text[pos.min(text.len())..]
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with("//"));
+    let only_space_left =
+        text[pos.min(text.len())..].lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with("//"));
     if (expected.iter().any(|e| e == "`}`") || only_space_left || found_unexpected_end)
         && let Some(open) = findings.unclosed
         && (only_space_left || open < pos)
@@ -204,23 +177,18 @@ pub(super) fn convert(
     {
         Some(format!("did you mean `{kw}`?"))
     } else if expected.iter().any(|e| e == STATEMENT) {
-        Some("each statement starts with its keyword: send, wait, webhook, split, set, step, goto, email, respond, stop".to_string())
+        Some(
+            "each statement starts with its keyword: send, wait, webhook, split, set, step, goto, email, respond, stop"
+                .to_string(),
+        )
     } else if found == "the end of the file" {
         Some("the file ends in the middle of an item".to_string())
     } else {
         None
     };
-    let len = if found.starts_with('`') {
-        found.len() - 2
-    } else {
-        0
-    };
+    let len = if found.starts_with('`') { found.len() - 2 } else { 0 };
     let span = Span::new(at, (at + len).min(offset + end_of_line.max(pos)));
-    let label = if found.starts_with('`') {
-        format!("unexpected {found}")
-    } else {
-        found.clone()
-    };
+    let label = if found.starts_with('`') { format!("unexpected {found}") } else { found.clone() };
     let mut d = Diagnostic::new(Code::Unexpected, span, message, label);
     d.help = help;
     d
@@ -238,9 +206,7 @@ fn expectations(err: &Error<Rule>, text: &str) -> (Vec<String>, bool) {
     // parse so that another thread cannot switch it off meanwhile. Only failed items get here.
     static DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let detailed = {
-        let _guard = DETAIL
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = DETAIL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         set_error_detail(true);
         let detailed = FlowParser::parse(Rule::chunk, text).err();
         set_error_detail(false);

@@ -30,8 +30,7 @@ use grammar::{FlowParser, Rule};
 pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
     let start = if src.starts_with('\u{feff}') { 3 } else { 0 };
     let chunks = chunks(src, start);
-    let parts =
-        crate::parallel::map_chunked(&chunks, |&(s, e)| e - s, |group| parse_chunks(src, group));
+    let parts = crate::parallel::map_chunked(&chunks, |&(s, e)| e - s, |group| parse_chunks(src, group));
     let mut file = SourceFile::default();
     let mut diags = Vec::new();
     for (part, mut part_diags) in parts {
@@ -61,10 +60,7 @@ fn parse_chunks(src: &str, chunks: &[(usize, usize)]) -> (SourceFile, Vec<Diagno
         match FlowParser::parse(Rule::chunk, text) {
             Ok(mut pairs) => {
                 let mut builder = build::Builder::new(chunk_start);
-                builder.chunk(
-                    pairs.next().expect("pest returns the chunk pair"),
-                    &mut file,
-                );
+                builder.chunk(pairs.next().expect("pest returns the chunk pair"), &mut file);
                 diags.append(&mut builder.diags);
             }
             Err(err) => {
@@ -101,19 +97,14 @@ fn broken_item(chunk: &str) -> Option<(String, String)> {
     let line = chunk.lines().find(|l| starts_item(l))?;
     let mut words = line.split_whitespace();
     let kw = words.next()?.to_string();
-    let name: String = words
-        .next()?
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
+    let name: String = words.next()?.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
     (!name.is_empty()).then_some((kw, name))
 }
 
 fn starts_item(line: &str) -> bool {
-    ["flow", "connector", "trigger"].iter().any(|kw| {
-        line.strip_prefix(kw)
-            .is_some_and(|rest| rest.starts_with([' ', '\t']))
-    })
+    ["flow", "connector", "trigger"]
+        .iter()
+        .any(|kw| line.strip_prefix(kw).is_some_and(|rest| rest.starts_with([' ', '\t'])))
 }
 
 /// Runs only the pest parser over every chunk (no AST), returning how many tokens it produced. For the

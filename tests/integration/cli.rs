@@ -19,11 +19,7 @@ fn stderr(o: &Output) -> String {
 fn check_examples_is_clean() {
     let o = flowc(&["check", "examples/"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("0 errors, 0 warnings"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("0 errors, 0 warnings"), "{}", stderr(&o));
 }
 
 #[test]
@@ -35,43 +31,17 @@ fn every_invalid_fixture_exits_1_with_its_code() {
         }
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         let code = stem.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
-        let o = flowc(&[
-            "check",
-            "--deny-warnings",
-            "--format",
-            "json",
-            path.to_str().unwrap(),
-        ]);
-        assert_eq!(
-            o.status.code(),
-            Some(1),
-            "{}: {}",
-            path.display(),
-            stderr(&o)
-        );
+        let o = flowc(&["check", "--deny-warnings", "--format", "json", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}: {}", path.display(), stderr(&o));
         let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
-        let codes: Vec<&str> = json
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["code"].as_str().unwrap())
-            .collect();
-        assert!(
-            codes.iter().any(|c| c.ends_with(&format!("::{code}"))),
-            "{}: {codes:?}",
-            path.display()
-        );
+        let codes: Vec<&str> = json.as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+        assert!(codes.iter().any(|c| c.ends_with(&format!("::{code}"))), "{}: {codes:?}", path.display());
     }
 }
 
 #[test]
 fn json_output_has_every_field() {
-    let o = flowc(&[
-        "check",
-        "--format",
-        "json",
-        "tests/fixtures/check/unknown_step.flow",
-    ]);
+    let o = flowc(&["check", "--format", "json", "tests/fixtures/check/unknown_step.flow"]);
     assert_eq!(o.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let d = &json[0];
@@ -90,10 +60,7 @@ fn json_output_has_every_field() {
 fn warnings_pass_unless_denied() {
     let path = "tests/fixtures/check/unreachable.flow";
     assert_eq!(flowc(&["check", path]).status.code(), Some(0));
-    assert_eq!(
-        flowc(&["check", "--deny-warnings", path]).status.code(),
-        Some(1)
-    );
+    assert_eq!(flowc(&["check", "--deny-warnings", path]).status.code(), Some(1));
 }
 
 #[test]
@@ -117,12 +84,7 @@ fn usage_and_io_errors_exit_2() {
     );
     assert_eq!(flowc(&["check"]).status.code(), Some(2));
     assert_eq!(flowc(&["frobnicate"]).status.code(), Some(2));
-    assert_eq!(
-        flowc(&["check", "--format", "xml", "examples"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(flowc(&["check", "--format", "xml", "examples"]).status.code(), Some(2));
     let empty = std::env::temp_dir().join(format!("flowc-empty-{}", std::process::id()));
     std::fs::create_dir_all(&empty).unwrap();
     let o = flowc(&["check", empty.to_str().unwrap()]);
@@ -138,10 +100,7 @@ fn compile_prints_stable_json_without_secrets() {
     assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
     assert_eq!(a.stdout, b.stdout);
     let program: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
-    assert_eq!(
-        program["connectors"][0]["auth"]["bearer"]["token"]["env"],
-        "ORDERS_TOKEN"
-    );
+    assert_eq!(program["connectors"][0]["auth"]["bearer"]["token"]["env"], "ORDERS_TOKEN");
 }
 
 #[test]
@@ -173,9 +132,5 @@ fn explain_prints_pages_and_lists_codes() {
     assert!(String::from_utf8_lossy(&list.stdout).contains("flowc::check::unknown_step"));
     let bad = flowc(&["explain", "unknown_stp"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(
-        stderr(&bad).contains("did you mean `unknown_step`"),
-        "{}",
-        stderr(&bad)
-    );
+    assert!(stderr(&bad).contains("did you mean `unknown_step`"), "{}", stderr(&bad));
 }

@@ -13,10 +13,7 @@ fn every_page_example_triggers_its_code() {
     let mut failures = Vec::new();
     for &code in Code::ALL {
         let page = code.page();
-        assert!(
-            page.starts_with(&format!("# {}\n", code.as_str())),
-            "{code}: page title"
-        );
+        assert!(page.starts_with(&format!("# {}\n", code.as_str())), "{code}: page title");
         for section in ["## What triggers it", "## Example", "## Fix"] {
             assert!(page.contains(section), "{code}: page lacks {section}");
         }
@@ -24,10 +21,7 @@ fn every_page_example_triggers_its_code() {
             Severity::Error => "**error**",
             Severity::Warning => "**warning**",
         };
-        assert!(
-            page.contains(severity),
-            "{code}: page does not state its severity"
-        );
+        assert!(page.contains(severity), "{code}: page does not state its severity");
         let Some(src) = example(page) else {
             failures.push(format!("{code}: no ```flow example"));
             continue;

@@ -7,10 +7,7 @@ fn render(path: &Path, src: &str) -> String {
     let name = path.file_name().unwrap().to_string_lossy();
     let (file, diags) = flowc::check_source(src);
     let shown = flowc::diagnostic::mask(src, &flowc::secret_spans(&file));
-    diags
-        .iter()
-        .map(|d| d.render(&name, &shown, false))
-        .collect()
+    diags.iter().map(|d| d.render(&name, &shown, false)).collect()
 }
 
 #[test]
@@ -22,9 +19,7 @@ fn invalid_files_report_their_diagnostics() {
         let stem = path.file_stem().unwrap().to_string_lossy();
         let expected = stem.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
         assert!(
-            diags
-                .iter()
-                .any(|d| d.code.as_str().ends_with(&format!("::{expected}"))),
+            diags.iter().any(|d| d.code.as_str().ends_with(&format!("::{expected}"))),
             "{} should report {expected}, got {:?}",
             path.display(),
             diags.iter().map(|d| d.code.as_str()).collect::<Vec<_>>()
@@ -40,12 +35,7 @@ fn valid_files_compile() {
         let Ok((program, warnings)) = flowc::compile_source(&src) else {
             panic!("{}:\n{}", path.display(), render(path, &src))
         };
-        assert!(
-            warnings.is_empty(),
-            "{}:\n{}",
-            path.display(),
-            render(path, &src)
-        );
+        assert!(warnings.is_empty(), "{}:\n{}", path.display(), render(path, &src));
         insta::assert_json_snapshot!(program);
     });
 }

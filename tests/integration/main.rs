@@ -4,3 +4,6 @@ mod cli;
 mod codes;
 mod fixtures;
 mod robustness;
+mod runs;
+mod server;
+mod webhooks;

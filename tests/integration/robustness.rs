@@ -3,41 +3,23 @@
 use proptest::prelude::*;
 
 fn codes(src: &str) -> Vec<&'static str> {
-    flowc::check_source(src)
-        .1
-        .iter()
-        .map(|d| d.code.as_str())
-        .collect()
+    flowc::check_source(src).1.iter().map(|d| d.code.as_str()).collect()
 }
 
 #[test]
 fn nesting_at_the_limit_is_fine_and_past_it_is_an_error() {
-    let ok = format!(
-        "flow f {{\n  set x = {}1{}\n  send \"@flow.x\"\n}}\n",
-        "(".repeat(99),
-        ")".repeat(99)
-    );
+    let ok = format!("flow f {{\n  set x = {}1{}\n  send \"@flow.x\"\n}}\n", "(".repeat(99), ")".repeat(99));
     assert_eq!(codes(&ok), Vec::<&str>::new());
     for depth in [101, 1_000, 100_000] {
-        let deep = format!(
-            "flow f {{\n  set x = {}1{}\n  send \"@flow.x\"\n}}\n",
-            "(".repeat(depth),
-            ")".repeat(depth)
-        );
-        assert!(
-            codes(&deep).contains(&"flowc::syntax::too_deep"),
-            "depth {depth}"
-        );
+        let deep =
+            format!("flow f {{\n  set x = {}1{}\n  send \"@flow.x\"\n}}\n", "(".repeat(depth), ")".repeat(depth));
+        assert!(codes(&deep).contains(&"flowc::syntax::too_deep"), "depth {depth}");
     }
 }
 
 #[test]
 fn deep_blocks_json_and_templates_are_limited() {
-    let blocks = format!(
-        "flow f {{\n{}stop\n{}}}\n",
-        "step s {\n".repeat(150),
-        "}\n".repeat(150)
-    );
+    let blocks = format!("flow f {{\n{}stop\n{}}}\n", "step s {\n".repeat(150), "}\n".repeat(150));
     assert!(codes(&blocks).contains(&"flowc::syntax::too_deep"));
     let json = format!(
         "flow f {{\n  webhook w POST \"https://x.io\" {{\n    body json {}1{}\n    on failure {{ stop }}\n  }}\n}}\n",
@@ -55,34 +37,20 @@ fn deep_blocks_json_and_templates_are_limited() {
 
 #[test]
 fn long_flat_expressions_and_prefix_chains_are_limited() {
-    let long = format!(
-        "flow f {{\n  set x = 1{}\n  send \"@flow.x\"\n}}\n",
-        " + 1".repeat(5_000)
-    );
+    let long = format!("flow f {{\n  set x = 1{}\n  send \"@flow.x\"\n}}\n", " + 1".repeat(5_000));
     assert!(codes(&long).contains(&"flowc::syntax::too_deep"));
-    let prefixes = format!(
-        "flow f {{\n  set x = {}1\n  send \"@flow.x\"\n}}\n",
-        "-".repeat(50_000)
-    );
+    let prefixes = format!("flow f {{\n  set x = {}1\n  send \"@flow.x\"\n}}\n", "-".repeat(50_000));
     assert!(codes(&prefixes).contains(&"flowc::syntax::too_deep"));
-    let fields = format!(
-        "flow f {{\n  wait a\n  send \"@(@flow.a{})\"\n}}\n",
-        ".b".repeat(5_000)
-    );
+    let fields = format!("flow f {{\n  wait a\n  send \"@(@flow.a{})\"\n}}\n", ".b".repeat(5_000));
     assert!(!codes(&fields).is_empty());
 }
 
 #[test]
 fn many_broken_items_are_each_reported() {
-    let src = "flow a {\n  sned \"x\"\n}\nflow b {\n  wait x timeout 10\n  send \"@flow.x\"\n}\nflow c {\n  stop stop\n}\n";
+    let src =
+        "flow a {\n  sned \"x\"\n}\nflow b {\n  wait x timeout 10\n  send \"@flow.x\"\n}\nflow c {\n  stop stop\n}\n";
     let c = codes(src);
-    assert_eq!(
-        c.iter()
-            .filter(|c| **c == "flowc::syntax::unexpected")
-            .count(),
-        2,
-        "{c:?}"
-    );
+    assert_eq!(c.iter().filter(|c| **c == "flowc::syntax::unexpected").count(), 2, "{c:?}");
     assert!(c.contains(&"flowc::syntax::duration_unit"), "{c:?}");
 }
 
@@ -145,20 +113,12 @@ fn large_files_give_the_same_diagnostics_as_their_parts() {
     let item = |i: usize| {
         format!(
             "flow f{i} {{\n  wait a{i} timeout 1m {{ on timeout {{ send \"t\" }} }}\n  send \"@flow.a{i} @flow.b{i}\"\n  goto nowhere{i}\n}}\n\n{}",
-            if i.is_multiple_of(7) {
-                "flow broken {\n  sned \"x\"\n}\n\n"
-            } else {
-                ""
-            }
+            if i.is_multiple_of(7) { "flow broken {\n  sned \"x\"\n}\n\n" } else { "" }
         )
     };
     let parts: Vec<String> = (0..2_000).map(item).collect();
     let big = parts.concat();
-    assert!(
-        big.len() > 128 * 1024,
-        "big enough to be split: {} bytes",
-        big.len()
-    );
+    assert!(big.len() > 128 * 1024, "big enough to be split: {} bytes", big.len());
     let (file, diags) = flowc::check_source(&big);
     assert_eq!(file.flows.len(), 2_000, "the broken flows do not parse");
     let mut expected = Vec::new();
@@ -169,15 +129,9 @@ fn large_files_give_the_same_diagnostics_as_their_parts() {
         }
         offset += part.len();
     }
-    let got: Vec<_> = diags
-        .into_iter()
-        .map(|d| (d.code, d.span().start, d.message))
-        .collect();
+    let got: Vec<_> = diags.into_iter().map(|d| (d.code, d.span().start, d.message)).collect();
     // The duplicate `broken` flows are the only file-level findings the parts cannot see.
-    let got: Vec<_> = got
-        .into_iter()
-        .filter(|(c, ..)| *c != flowc::diagnostic::Code::DuplicateName)
-        .collect();
+    let got: Vec<_> = got.into_iter().filter(|(c, ..)| *c != flowc::diagnostic::Code::DuplicateName).collect();
     assert_eq!(got.len(), expected.len());
     for (g, e) in got.iter().zip(&expected) {
         assert_eq!(g, e);

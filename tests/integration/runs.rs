@@ -1,0 +1,303 @@
+//! Running flows: resumable state, limits, timeouts, and `flowc run` transcripts of every example.
+
+use std::process::{Command, Output};
+
+use flowc::interp::{self, Event, Offline, Resume, RunOptions, RunState, RunStatus};
+
+fn options<'a>(env: &'a dyn Fn(&str) -> Option<String>) -> RunOptions<'a> {
+    RunOptions { client: &Offline, env, max_steps: 10_000, log: None }
+}
+
+fn program(src: &str) -> flowc::program::Program {
+    flowc::compile_source(src).unwrap_or_else(|d| panic!("{d:#?}")).0
+}
+
+fn messages(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageSent { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+const SURVEY: &str = r#"
+flow survey {
+  send "How old are you?"
+  wait age timeout 1h { on timeout { send "Too slow."; stop } }
+  split group = @flow.age {
+    case has_number_between 0 17 as Young { send "Young (@flow.group)" }
+    case has_number_gt 17 as Adult { send "Adult (@flow.group)" }
+    other { send "Not a number: @flow.group" }
+  }
+  send "Group @flow.group.category; next year @(number(@flow.age) + 1)"
+}
+"#;
+
+#[test]
+fn a_saved_run_resumes_to_the_same_end() {
+    let p = program(SURVEY);
+    let env = |_: &str| None;
+    let opts = options(&env);
+    let started = interp::start(&p, None, "r1", serde_json::json!({}), None, &opts).unwrap();
+    assert_eq!(started.state.status, RunStatus::Waiting);
+    // Straight through.
+    let direct = interp::resume(&p, started.state.clone(), Resume::Reply("I'm 30".into()), &opts).unwrap();
+    // Through JSON, as a server would store it.
+    let saved = serde_json::to_string(&started.state).unwrap();
+    let restored: RunState = serde_json::from_str(&saved).unwrap();
+    let resumed = interp::resume(&p, restored, Resume::Reply("I'm 30".into()), &opts).unwrap();
+    assert_eq!(direct.events, resumed.events);
+    assert_eq!(direct.state, resumed.state);
+    assert_eq!(messages(&resumed.events), ["Adult (30)", "Group Adult; next year 31"]);
+    assert_eq!(resumed.state.status, RunStatus::Completed);
+    // An ended run cannot be resumed.
+    let again = interp::resume(&p, resumed.state, Resume::Reply("x".into()), &opts);
+    assert!(matches!(again, Err(interp::RunError::NotWaiting(..))));
+}
+
+#[test]
+fn timeouts_take_the_timeout_branch_or_expire() {
+    let p = program(SURVEY);
+    let env = |_: &str| None;
+    let opts = options(&env);
+    let started = interp::start(&p, None, "r1", serde_json::json!({}), None, &opts).unwrap();
+    let timed_out = interp::resume(&p, started.state, Resume::Timeout, &opts).unwrap();
+    assert_eq!(messages(&timed_out.events), ["Too slow."]);
+    assert_eq!(timed_out.state.status, RunStatus::Stopped);
+    let plain = program("flow f {\n  wait x timeout 5m\n  send \"@flow.x\"\n}\n");
+    let started = interp::start(&plain, None, "r2", serde_json::json!({}), None, &opts).unwrap();
+    let expired = interp::resume(&plain, started.state, Resume::Timeout, &opts).unwrap();
+    assert_eq!(expired.state.status, RunStatus::Expired);
+}
+
+#[test]
+fn endless_loops_fail_at_the_step_limit() {
+    let p = program("flow f {\n  step again {\n    set n = 1\n    goto again\n  }\n}\n");
+    let env = |_: &str| None;
+    let mut opts = options(&env);
+    opts.max_steps = 500;
+    let out = interp::start(&p, None, "r", serde_json::json!({}), None, &opts).unwrap();
+    assert_eq!(out.state.status, RunStatus::Failed);
+    let Some(Event::RunEnded { reason: Some(reason), .. }) = out.events.last() else { panic!("{:?}", out.events) };
+    assert!(reason.contains("more than 500 steps"), "{reason}");
+}
+
+#[test]
+fn a_changed_flow_refuses_an_old_state() {
+    let p = program(SURVEY);
+    let env = |_: &str| None;
+    let opts = options(&env);
+    let started = interp::start(&p, None, "r1", serde_json::json!({}), None, &opts).unwrap();
+    let changed = program(&SURVEY.replace("split group", "split bucket").replace("@flow.group", "@flow.bucket"));
+    let err = interp::resume(&changed, started.state, Resume::Reply("1".into()), &opts).unwrap_err();
+    assert!(matches!(err, interp::RunError::ProgramChanged(_)));
+}
+
+#[test]
+fn missing_dynamic_keys_render_empty_and_are_reported() {
+    let p =
+        program("trigger webhook \"/x\" methods POST { start f }\nflow f {\n  send \"Hi @trigger.body.name!\"\n}\n");
+    let env = |_: &str| None;
+    let opts = options(&env);
+    let trigger = serde_json::json!({"headers": {}, "query": {}, "body": {}});
+    let out = interp::start(&p, None, "r", serde_json::json!({}), Some(trigger), &opts).unwrap();
+    assert_eq!(messages(&out.events), ["Hi !"]);
+    assert!(
+        out.events
+            .iter()
+            .any(|e| matches!(e, Event::Warning { message } if message.contains("@trigger.body.name is missing")))
+    );
+    assert_eq!(out.state.status, RunStatus::Completed);
+}
+
+#[test]
+fn expressions_and_functions_evaluate() {
+    let p = program(
+        r#"flow f {
+  numbers decimal ","
+  wait amount
+  set total = number(@flow.amount) * 2
+  send "@(format_number(@flow.total, 2)) | @(upper("é") & lower("ABC")) | @(length(@flow.amount)) | @(default(@contact.fields.x, "none")) | @(url_encode("a b")) | @(json(@flow.total)) | @(round(2.5)) | @(format_date("2026-11-23T10:05:00Z", "DD/MM/YYYY hh:mm"))"
+}
+"#,
+    );
+    let env = |_: &str| None;
+    let opts = options(&env);
+    let started = interp::start(&p, None, "r", serde_json::json!({}), None, &opts).unwrap();
+    let out = interp::resume(&p, started.state, Resume::Reply("1.234,5".into()), &opts).unwrap();
+    assert_eq!(messages(&out.events), ["2.469,00 | Éabc | 7 | none | a%20b | 2469 | 3 | 23/11/2026 10:05"]);
+}
+
+// ---------------------------------------------------------------- the `flowc run` command
+
+fn flowc(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowc"));
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env("NO_COLOR", "1").env_remove("ORDERS_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("flowc runs")
+}
+
+fn log_arg() -> String {
+    let dir = std::env::temp_dir().join(format!("flowc-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("log-{}.jsonl", rand_suffix())).display().to_string()
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u8(0);
+    h.finish()
+}
+
+#[test]
+fn every_example_runs_unattended_with_mocks() {
+    let cases: &[(&str, &[&str])] = &[
+        ("order_status", &["--input", "CU001", "--mock", "lookup_webhook=examples/mocks/order_found.json"]),
+        (
+            "cdp_promo_code",
+            &[
+                "--mock",
+                "contacts_get_by_email=examples/mocks/contact_found.json",
+                "--mock",
+                "wh5=examples/mocks/promo_code.json",
+                "--mock",
+                "legacy_notify=examples/mocks/accepted.json",
+                "--mock",
+                "audit_log=examples/mocks/accepted.json",
+            ],
+        ),
+        (
+            "call_event_notification",
+            &[
+                "--input",
+                "7",
+                "--input",
+                "2",
+                "--mock",
+                "call_answered=examples/mocks/accepted.json",
+                "--mock",
+                "call_transferred=examples/mocks/accepted.json",
+            ],
+        ),
+        ("order_webhook_response", &["--trigger", "@examples/mocks/trigger_shipped.json"]),
+    ];
+    for (name, extra) in cases {
+        let file = format!("examples/{name}.flow");
+        let log = log_arg();
+        let mut args = vec!["run", file.as_str(), "--json", "--run-id", "test-run", "--log", log.as_str()];
+        args.extend_from_slice(extra);
+        let o = flowc(&args, &[]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{name}: {stderr}");
+        let transcript = String::from_utf8_lossy(&o.stdout).into_owned();
+        for line in transcript.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{name}: not JSON: {line}: {e}"));
+        }
+        insta::assert_snapshot!(format!("run_{name}"), transcript);
+    }
+}
+
+#[test]
+fn the_simulator_prints_a_readable_transcript() {
+    let log = log_arg();
+    let o = flowc(
+        &[
+            "run",
+            "examples/order_status.flow",
+            "--input",
+            "CU001",
+            "--mock",
+            "lookup_webhook=examples/mocks/order_found.json",
+            "--run-id",
+            "demo",
+            "--log",
+            &log,
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    insta::assert_snapshot!(String::from_utf8_lossy(&o.stdout));
+    let shown = flowc(&["log", &log], &[]);
+    let table = String::from_utf8_lossy(&shown.stdout);
+    assert!(table.contains("lookup_webhook") && table.contains("200 (mock)"), "{table}");
+}
+
+#[test]
+fn a_run_waits_is_saved_and_resumes_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("flowc-resume-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json").display().to_string();
+    let log = log_arg();
+    let mock = "lookup_webhook=examples/mocks/order_found.json";
+    let first = flowc(
+        &["run", "examples/order_status.flow", "--save-state", &state, "--run-id", "r", "--log", &log, "--mock", mock],
+        &[],
+    );
+    assert_eq!(first.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&first.stderr).contains("waiting for a reply"));
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["status"], "waiting");
+    let second = flowc(
+        &["run", "examples/order_status.flow", "--resume", &state, "--input", "CU001", "--log", &log, "--mock", mock],
+        &[],
+    );
+    let out = String::from_utf8_lossy(&second.stdout);
+    assert!(out.contains("Order CU001 shipped on October 9th"), "{out}");
+    assert!(out.contains("■ completed"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_example_runs_against_a_local_server() {
+    let server = crate::server::TestServer::start(|_, _| {
+        crate::server::Reply::json(200, r#"{"status": "Cancelled", "number": "CU002"}"#)
+    });
+    let route = format!("https://orders.example.com={}", server.url(""));
+    let log = log_arg();
+    let o = flowc(
+        &["run", "examples/order_status.flow", "--input", "CU002", "--route", &route, "--log", &log],
+        &[("ORDERS_TOKEN", "very-secret-token")],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Order CU002 was cancelled."), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let got = server.requests();
+    assert_eq!(got[0].url, "/lookup");
+    assert_eq!(got[0].header("Authorization"), Some("Bearer very-secret-token"));
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.contains("very-secret-token") && !out.contains("very-secret-token"), "{logged}");
+}
+
+#[test]
+fn bad_run_arguments_give_one_line_and_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "examples/order_status.flow", "--mock", "lookup_webhook=no/such.json"],
+            "cannot read mock file no/such.json",
+        ),
+        (
+            &["run", "examples/order_status.flow", "--mock", "nope=examples/mocks/accepted.json"],
+            "no webhook is named `nope`",
+        ),
+        (&["run", "examples/order_status.flow", "--mock", "lookup_webhook"], "--mock takes NAME=FILE"),
+        (&["run", "examples/order_status.flow", "--contact", "{not json"], "--contact is not valid JSON"),
+        (&["run", "examples/order_status.flow", "--flow", "nope"], "there is no flow `nope`"),
+        (&["run", "examples/order_status.flow", "--resume", "Cargo.toml"], "is not a saved run"),
+        (
+            &["run", "examples/order_status.flow", "--route", "https://a.io=http://example.com"],
+            "refusing plain http://",
+        ),
+        (&["log", "no/such/log.jsonl"], "cannot read the webhook log"),
+    ];
+    for (args, expected) in cases {
+        let o = flowc(args, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line: {err}");
+    }
+}
