@@ -80,7 +80,16 @@ impl Machine<'_> {
                 None => Some(Cow::Owned(Value::Object(self.state.extra.clone()))),
                 Some((k, rest)) => self.state.extra.get(k).and_then(|v| get_path(v, rest)).map(Cow::Borrowed),
             },
-            Root::Contact => get_path(&self.state.contact, &r.path).map(Cow::Borrowed),
+            Root::Contact => match r.path.split_first() {
+                None => serde_json::to_value(&self.state.contact).ok().map(Cow::Owned),
+                Some((k, rest)) if k == "fields" => match rest.split_first() {
+                    None => Some(Cow::Owned(Value::Object(self.state.contact.fields.clone()))),
+                    Some((f, rest)) => {
+                        self.state.contact.fields.get(f).and_then(|v| get_path(v, rest)).map(Cow::Borrowed)
+                    }
+                },
+                Some((k, _)) => self.state.contact.text_field(k).map(|t| Cow::Owned(Value::String(t.to_string()))),
+            },
             Root::Trigger => self.state.trigger.as_ref().and_then(|t| get_path(t, &r.path)).map(Cow::Borrowed),
             Root::Input => self.state.input.as_ref().map(|i| Cow::Owned(Value::String(i.clone()))),
             Root::Webhook => {
@@ -109,10 +118,17 @@ impl Machine<'_> {
     }
 
     fn render_with(&mut self, tpl: &Tpl, encode: bool) -> String {
-        let mut out = String::new();
+        let estimate: usize = tpl.0.iter().map(|p| if let TplPart::Text(t) = p { t.len() } else { 16 }).sum();
+        let mut out = String::with_capacity(estimate);
         for part in &tpl.0 {
             match part {
                 TplPart::Text(t) => out.push_str(t),
+                // Contact text fields go straight into the output, without a JSON value in between.
+                TplPart::Value(Ex::Ref(r)) if !encode && r.root == Root::Contact && r.path.len() == 1 => {
+                    if let Some(t) = self.state.contact.text_field(&r.path[0]) {
+                        out.push_str(t);
+                    }
+                }
                 TplPart::Value(Ex::Ref(r)) if !encode => match self.find(r) {
                     Some(v) => push_text(&mut out, &v),
                     None => self.missing(r),

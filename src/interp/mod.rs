@@ -50,6 +50,45 @@ pub struct Slot {
     pub extra: Option<Value>,
 }
 
+/// The contact a run talks to: `@contact.name`, `.phone`, `.email`, `.language`, `.fields.KEY`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Contact {
+    /// Display name.
+    pub name: String,
+    /// Phone number (E.164).
+    pub phone: String,
+    /// E-mail address.
+    pub email: String,
+    /// Preferred language (ISO 639-3, e.g. `eng`).
+    pub language: String,
+    /// Custom fields.
+    pub fields: Map<String, Value>,
+}
+
+impl Contact {
+    /// A contact from JSON; missing keys are empty, non-text values become their text.
+    pub fn from_json(v: &Value) -> Contact {
+        let text = |k: &str| v.get(k).map(value::text).unwrap_or_default();
+        let fields = match v.get("fields") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        Contact { name: text("name"), phone: text("phone"), email: text("email"), language: text("language"), fields }
+    }
+
+    /// A text field by name.
+    pub(crate) fn text_field(&self, key: &str) -> Option<&str> {
+        Some(match key {
+            "name" => &self.name,
+            "phone" => &self.phone,
+            "email" => &self.email,
+            "language" => &self.language,
+            _ => return None,
+        })
+    }
+}
+
 /// What `@webhook.NAME` describes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallMeta {
@@ -96,7 +135,7 @@ pub struct RunState {
     /// `@input`.
     pub input: Option<String>,
     /// `@contact`.
-    pub contact: Value,
+    pub contact: Contact,
     /// `@trigger`: `{headers, query, body}`.
     pub trigger: Option<Value>,
     /// Whether the run has answered its trigger.
@@ -275,15 +314,17 @@ pub fn start(
         extra: Map::new(),
         webhooks: vec![None; f.webhooks.len()],
         input: None,
-        contact: normalize_contact(contact),
+        contact: Contact::from_json(&contact),
         trigger,
         responded: false,
         waiting: None,
     };
-    let mut machine = Machine { program, flow: f, state, events: Vec::new(), options };
+    let mut state = state;
+    let mut machine = Machine { program, flow: f, state: &mut state, events: Vec::new(), options };
     machine.events.push(Event::RunStarted { flow: f.name.clone(), run_id: run_id.to_string() });
     machine.run();
-    Ok(machine.finish())
+    let events = machine.events;
+    Ok(Outcome { events, state })
 }
 
 /// Continues a waiting run.
@@ -327,37 +368,37 @@ pub fn resume(
             }
         }
     }
-    let mut machine = Machine { program, flow: f, state, events, options };
+    let mut machine = Machine { program, flow: f, state: &mut state, events, options };
     machine.run();
-    Ok(machine.finish())
+    let events = machine.events;
+    Ok(Outcome { events, state })
 }
 
-fn normalize_contact(contact: Value) -> Value {
-    let mut map = match contact {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    for key in ["name", "phone", "email", "language"] {
-        map.entry(key).or_insert(Value::String(String::new()));
-    }
-    map.entry("fields").or_insert(Value::Object(Map::new()));
-    Value::Object(map)
+/// Renders a template in the context of a run (its variables, contact and trigger), e.g. to preview a
+/// message. Returns the text and any warnings (missing keys).
+pub fn render(
+    program: &Program,
+    state: &mut RunState,
+    tpl: &crate::program::Tpl,
+) -> Result<(String, Vec<Event>), RunError> {
+    let (_, flow) = find_flow(program, Some(&state.flow))?;
+    let env = |_: &str| None;
+    let options = RunOptions { client: &Offline, env: &env, max_steps: 0, log: None };
+    let mut machine = Machine { program, flow, state, events: Vec::new(), options: &options };
+    let text = machine.render(tpl);
+    Ok((text, machine.events))
 }
 
 /// One run in progress.
 struct Machine<'a> {
     program: &'a Program,
     flow: &'a FlowProgram,
-    state: RunState,
+    state: &'a mut RunState,
     events: Vec<Event>,
     options: &'a RunOptions<'a>,
 }
 
 impl Machine<'_> {
-    fn finish(self) -> Outcome {
-        Outcome { events: self.events, state: self.state }
-    }
-
     fn end(&mut self, status: RunStatus, reason: Option<String>) {
         self.state.status = status;
         self.state.waiting = None;
