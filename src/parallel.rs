@@ -16,8 +16,13 @@ pub(crate) fn map_chunked<T: Sync, R: Send>(
     work: impl Fn(&[T]) -> R + Sync,
 ) -> Vec<R> {
     let total: usize = items.iter().map(&weight).sum();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if total < MIN_PARALLEL_BYTES || cores < 2 || items.len() < 2 {
+    if total < MIN_PARALLEL_BYTES || items.len() < 2 {
+        return vec![work(items)];
+    }
+    // Asking is not free (it reads cgroup limits), so it is asked once.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(8));
+    if cores < 2 {
         return vec![work(items)];
     }
     // Contiguous groups of about total / cores each, so that results stay in source order.
