@@ -32,6 +32,7 @@ pub mod http;
 pub mod interp;
 mod parallel;
 pub mod program;
+pub mod serve;
 pub mod span;
 pub mod split_test;
 pub mod syntax;

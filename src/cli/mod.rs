@@ -49,10 +49,31 @@ enum Command {
     },
     /// Run a flow in the simulator: replies from --input or the terminal, webhooks from --mock or the network.
     Run(Box<run::RunArgs>),
+    /// Serve triggers (incoming webhooks) and conversations over HTTP, keeping runs in SQLite.
+    Serve {
+        /// Files or directories of flows.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// The SQLite database for runs, events and the webhook log.
+        #[arg(long, default_value = "flowc.db")]
+        db: PathBuf,
+        /// Worker threads handling requests.
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        /// Largest request body, in bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        max_body: usize,
+    },
     /// Show the webhook log as a table.
     Log {
         /// The log file (default: ~/.local/state/flowc/webhooks.jsonl).
         file: Option<PathBuf>,
+        /// Read the log of `flowc serve` from its database instead.
+        #[arg(long, conflicts_with = "file")]
+        db: Option<PathBuf>,
         /// Only failed attempts.
         #[arg(long)]
         failed: bool,
@@ -109,7 +130,8 @@ fn run(cli: Cli) -> u8 {
             eprintln!("flowc: {message}");
             code
         }),
-        Command::Log { file, failed, webhook, json } => show_log(file, failed, webhook.as_deref(), json),
+        Command::Log { file, db, failed, webhook, json } => show_log(file, db, failed, webhook.as_deref(), json),
+        Command::Serve { paths, addr, db, workers, max_body } => serve(&paths, &addr, &db, workers, max_body),
     }
 }
 
@@ -255,13 +277,31 @@ fn compile(path: &Path) -> u8 {
     }
 }
 
-fn show_log(file: Option<PathBuf>, failed: bool, webhook: Option<&str>, json: bool) -> u8 {
-    let path = file.unwrap_or_else(crate::webhook_log::default_path);
-    let (entries, skipped) = match crate::webhook_log::read(&path) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("flowc: cannot read the webhook log {}: {}", path.display(), io_reason(&e));
+fn show_log(file: Option<PathBuf>, db: Option<PathBuf>, failed: bool, webhook: Option<&str>, json: bool) -> u8 {
+    let (entries, skipped) = if let Some(db) = db {
+        use crate::serve::store::{SqliteStore, Store};
+        if !db.exists() {
+            eprintln!("flowc: cannot read {}: no such file or directory", db.display());
             return USAGE;
+        }
+        match SqliteStore::open(&db).and_then(|s| s.read_log(webhook, failed, 10_000)) {
+            Ok(mut entries) => {
+                entries.reverse();
+                (entries, 0)
+            }
+            Err(e) => {
+                eprintln!("flowc: cannot read the webhook log in {}: {e}", db.display());
+                return USAGE;
+            }
+        }
+    } else {
+        let path = file.unwrap_or_else(crate::webhook_log::default_path);
+        match crate::webhook_log::read(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("flowc: cannot read the webhook log {}: {}", path.display(), io_reason(&e));
+                return USAGE;
+            }
         }
     };
     let shown: Vec<&serde_json::Value> = entries
@@ -280,6 +320,87 @@ fn show_log(file: Option<PathBuf>, failed: bool, webhook: Option<&str>, json: bo
         eprintln!("flowc: skipped {} that are not log entries", plural(skipped, "line"));
     }
     OK
+}
+
+fn serve(paths: &[PathBuf], addr: &str, db: &Path, workers: usize, max_body: usize) -> u8 {
+    let files = match collect(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("flowc: {e}");
+            return USAGE;
+        }
+    };
+    let mut programs = Vec::new();
+    let mut failed = false;
+    for path in &files {
+        let src = match read(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("flowc: {e}");
+                return USAGE;
+            }
+        };
+        let name = path.display().to_string();
+        let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
+        match crate::compile_source(&src) {
+            Ok((program, warnings)) => {
+                report(&name, &shown, &warnings);
+                programs.push((name, program));
+            }
+            Err(diags) => {
+                report(&name, &shown, &diags);
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        eprintln!("flowc: not serving: fix the errors above (`flowc check` shows them too)");
+        return DIAGNOSTICS;
+    }
+    let mut flows: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    let mut suffixes: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for (file, p) in &programs {
+        for f in &p.flows {
+            if let Some(other) = flows.insert(&f.name, file) {
+                eprintln!("flowc: not serving: flow `{}` is defined in {other} and in {file}", f.name);
+                return DIAGNOSTICS;
+            }
+        }
+        for t in &p.triggers {
+            if let Some(other) = suffixes.insert(&t.suffix, file) {
+                eprintln!("flowc: not serving: trigger \"{}\" is defined in {other} and in {file}", t.suffix);
+                return DIAGNOSTICS;
+            }
+        }
+    }
+    let store = match crate::serve::store::SqliteStore::open(db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("flowc: cannot open the database {}: {e}", db.display());
+            return USAGE;
+        }
+    };
+    let (flow_count, trigger_count) =
+        programs.iter().fold((0, 0), |(f, t), (_, p)| (f + p.flows.len(), t + p.triggers.len()));
+    let config = crate::serve::Config { workers, max_body, ..crate::serve::Config::default() };
+    let programs = programs.into_iter().map(|(_, p)| p).collect();
+    match crate::serve::Server::start(addr, programs, Box::new(store), config) {
+        Ok(server) => {
+            println!(
+                "flowc: serving {} and {} on http://{}",
+                plural(flow_count, "flow"),
+                plural(trigger_count, "trigger"),
+                server.addr()
+            );
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            server.wait();
+            OK
+        }
+        Err(e) => {
+            eprintln!("flowc: {e}");
+            USAGE
+        }
+    }
 }
 
 fn explain(code: Option<&str>) -> u8 {

@@ -18,6 +18,11 @@ pub use webhook::{
     Attempt, CallOutcome, MockAnswer, Mocked, Offline, Request, Routed, WebhookClient, check_url, redact,
 };
 
+/// The text of a JSON value as templates show it (strings as they are, whole numbers without `.0`).
+pub fn value_text(v: &Value) -> String {
+    value::text(v)
+}
+
 /// Instructions one start or resume may run before the run is failed (an endless `goto` loop).
 pub const DEFAULT_MAX_STEPS: u64 = 10_000;
 

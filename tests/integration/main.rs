@@ -5,5 +5,6 @@ mod codes;
 mod fixtures;
 mod robustness;
 mod runs;
+mod serve;
 mod server;
 mod webhooks;

@@ -1,0 +1,592 @@
+//! `flowc serve`: incoming webhooks (triggers) with webhook responses, and conversations that wait for
+//! replies across HTTP requests, kept durably in a [`Store`].
+//!
+//! The server is synchronous, like the interpreter: `tiny_http` accepts connections and a bounded pool
+//! of worker threads handles requests; a scheduler thread resumes waits whose timeout has passed. Every
+//! step (start, reply, timeout) is saved in one transaction before its answer is sent, and the steps of
+//! one contact run one at a time.
+
+pub mod auth;
+pub mod store;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::ast::KeyPlace;
+use crate::http::HttpClient;
+use crate::interp::{self, Event, Outcome, Resume, RunOptions, RunState, RunStatus};
+use crate::program::{AuthDef, Program, Secret, TriggerAuthDef, TriggerDef};
+use store::{Store, StoreError, StoredRun};
+
+/// Reads a secret by environment variable name.
+pub type SecretSource = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// Server settings.
+pub struct Config {
+    /// Worker threads handling requests.
+    pub workers: usize,
+    /// Largest request body accepted.
+    pub max_body: usize,
+    /// How often the scheduler looks for expired waits.
+    pub scheduler_interval: Duration,
+    /// Instructions per step.
+    pub max_steps: u64,
+    /// Reads secrets (connector keys, signature secrets): the process environment by default.
+    pub env: Arc<SecretSource>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            workers: 8,
+            max_body: 1 << 20,
+            scheduler_interval: Duration::from_millis(500),
+            max_steps: interp::DEFAULT_MAX_STEPS,
+            env: Arc::new(|name| std::env::var(name).ok()),
+        }
+    }
+}
+
+/// Everything a request needs.
+struct App {
+    programs: Vec<Program>,
+    store: Box<dyn Store>,
+    client: HttpClient,
+    /// One lock per contact (or per run for contact-less runs), so that two steps never interleave.
+    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    config: Config,
+}
+
+/// A running server.
+pub struct Server {
+    http: Arc<tiny_http::Server>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    workers: usize,
+}
+
+impl Server {
+    /// Starts serving `programs` on `addr` (`127.0.0.1:0` picks a free port).
+    pub fn start(addr: &str, programs: Vec<Program>, store: Box<dyn Store>, config: Config) -> Result<Server, String> {
+        let http = Arc::new(tiny_http::Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?);
+        let workers = config.workers.max(1);
+        let interval = config.scheduler_interval;
+        let app =
+            Arc::new(App { programs, store, client: HttpClient::default(), locks: Mutex::new(HashMap::new()), config });
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for i in 0..workers {
+            let (http, app, stop) = (http.clone(), app.clone(), stop.clone());
+            let t = std::thread::Builder::new()
+                .name(format!("flowc-worker-{i}"))
+                .stack_size(16 << 20)
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match http.recv() {
+                            Ok(request) => app.handle(request),
+                            Err(_) => break,
+                        }
+                    }
+                })
+                .map_err(|e| format!("cannot start a worker: {e}"))?;
+            threads.push(t);
+        }
+        let (app2, stop2) = (app.clone(), stop.clone());
+        let scheduler = std::thread::Builder::new()
+            .name("flowc-scheduler".into())
+            .stack_size(16 << 20)
+            .spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    app2.resume_due_runs();
+                    std::thread::sleep(interval);
+                }
+            })
+            .map_err(|e| format!("cannot start the scheduler: {e}"))?;
+        threads.push(scheduler);
+        Ok(Server { http, stop, threads, workers })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.http.server_addr().to_ip().unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Stops accepting requests and waits for the threads.
+    pub fn shutdown(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for _ in 0..self.workers {
+            self.http.unblock();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+
+    /// Serves until the process ends.
+    pub fn wait(mut self) {
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An HTTP answer.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(status: u16, body: Value) -> Answer {
+        Answer {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn error(status: u16, message: impl Into<String>) -> Answer {
+        Answer::json(status, json!({ "error": message.into() }))
+    }
+}
+
+/// `%XX` and (in forms) `+` decoded.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `a=1&b=x%20y` as a JSON object (a repeated key keeps its last value).
+fn parse_query(q: &str) -> Map<String, Value> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), Value::String(percent_decode(v)))
+        })
+        .collect()
+}
+
+fn random_id(prefix: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(crate::time::now_millis());
+    format!("{prefix}-{:016x}", h.finish())
+}
+
+/// The public part of a step's result: status, events and the bot's messages.
+fn step_json(state: &RunState, events: &[Event]) -> Value {
+    let messages: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageSent { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    json!({ "run_id": state.run_id, "status": state.status, "messages": messages, "events": events })
+}
+
+impl App {
+    fn env(&self, name: &str) -> Option<String> {
+        (self.config.env)(name)
+    }
+
+    fn lock(&self, key: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        if locks.len() > 100_000 {
+            // Forget locks nobody holds, so the map does not grow without bound.
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        locks.entry(key.to_string()).or_default().clone()
+    }
+
+    fn program_of(&self, flow: &str) -> Option<&Program> {
+        self.programs.iter().find(|p| p.flows.iter().any(|f| f.name == flow))
+    }
+
+    fn with_options<T>(&self, f: impl FnOnce(&RunOptions<'_>) -> T) -> T {
+        let log_fn = |req: &interp::Request, outcome: &interp::CallOutcome| {
+            if let Err(e) = self.store.log(&crate::webhook_log::entries(req, outcome)) {
+                eprintln!("flowc: cannot write the webhook log: {e}");
+            }
+        };
+        let env = |name: &str| self.env(name);
+        let options =
+            RunOptions { client: &self.client, env: &env, max_steps: self.config.max_steps, log: Some(&log_fn) };
+        f(&options)
+    }
+
+    fn save(&self, contact_id: &str, outcome: &Outcome) -> Result<(), StoreError> {
+        let deadline_ms = match (&outcome.state.status, &outcome.state.waiting) {
+            (RunStatus::Waiting, Some(w)) => w.timeout_ms.map(|t| crate::time::now_millis().saturating_add(t)),
+            _ => None,
+        };
+        let run = StoredRun { state: outcome.state.clone(), contact_id: contact_id.to_string(), deadline_ms };
+        self.store.save_step(&run, &outcome.events)
+    }
+
+    fn handle(&self, mut request: tiny_http::Request) {
+        let answer = self.route(&mut request);
+        let mut response = tiny_http::Response::from_data(answer.body).with_status_code(answer.status);
+        for (k, v) in answer.headers {
+            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                response.add_header(h);
+            }
+        }
+        let _ = request.respond(response);
+    }
+
+    fn read_body(&self, request: &mut tiny_http::Request) -> Result<Vec<u8>, Answer> {
+        let limit = self.config.max_body;
+        if request.body_length().is_some_and(|n| n > limit) {
+            return Err(Answer::error(413, format!("the body is larger than {limit} bytes")));
+        }
+        let mut body = Vec::new();
+        match request.as_reader().take(limit as u64 + 1).read_to_end(&mut body) {
+            Ok(_) if body.len() > limit => Err(Answer::error(413, format!("the body is larger than {limit} bytes"))),
+            Ok(_) => Ok(body),
+            Err(e) => Err(Answer::error(400, format!("cannot read the body: {e}"))),
+        }
+    }
+
+    fn route(&self, request: &mut tiny_http::Request) -> Answer {
+        let method = request.method().as_str().to_ascii_uppercase();
+        let url = request.url().to_string();
+        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+        let path = path.to_string();
+        let query = query.to_string();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (method.as_str(), segments.as_slice()) {
+            ("GET", ["healthz"]) => return Answer::json(200, json!({ "status": "ok" })),
+            ("GET", ["log"]) => return self.log(&parse_query(&query)),
+            ("GET", ["runs", id]) => return self.show_run(&percent_decode(id)),
+            ("POST", ["flows", flow, "runs"]) => {
+                let flow = percent_decode(flow);
+                return match self.read_body(request) {
+                    Ok(body) => self.start_conversation(&flow, &body),
+                    Err(a) => a,
+                };
+            }
+            ("POST", ["contacts", id, "messages"]) => {
+                let id = percent_decode(id);
+                return match self.read_body(request) {
+                    Ok(body) => self.message(&id, &body),
+                    Err(a) => a,
+                };
+            }
+            _ => {}
+        }
+        let found = self.programs.iter().find_map(|p| p.triggers.iter().find(|t| t.suffix == path).map(|t| (p, t)));
+        let Some((program, trigger)) = found else {
+            return Answer::error(404, format!("nothing is served at {path}"));
+        };
+        if !trigger.methods.contains(&method) {
+            let mut a = Answer::error(405, format!("{method} is not allowed on {path}"));
+            a.headers.push(("Allow".into(), trigger.methods.join(", ")));
+            return a;
+        }
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+            .collect();
+        let body = match self.read_body(request) {
+            Ok(b) => b,
+            Err(a) => return a,
+        };
+        self.trigger(program, trigger, &headers, &query, &body)
+    }
+
+    fn authenticate(
+        &self,
+        program: &Program,
+        trigger: &TriggerDef,
+        headers: &[(String, String)],
+        query: &Map<String, Value>,
+        body: &[u8],
+    ) -> Result<(), Answer> {
+        let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        match &trigger.auth {
+            None => Ok(()),
+            Some(TriggerAuthDef::Connector(i)) => {
+                let Some(AuthDef::ApiKey { place, name, value }) = program.connectors.get(*i).map(|c| &c.auth) else {
+                    return Err(Answer::error(500, "the trigger's connector is not an api_key connector"));
+                };
+                let expected = match value {
+                    Secret::Env(var) => self
+                        .env(var)
+                        .ok_or_else(|| Answer::error(500, format!("environment variable {var} is not set")))?,
+                    Secret::Literal(v) => v.clone(),
+                };
+                let given = match place {
+                    KeyPlace::Header => header(name).map(str::to_string),
+                    KeyPlace::Query => query.get(name).and_then(Value::as_str).map(str::to_string),
+                };
+                match given {
+                    Some(g) if auth::constant_time_eq(g.as_bytes(), expected.as_bytes()) => Ok(()),
+                    Some(_) => Err(Answer::error(401, format!("the {name} key is wrong"))),
+                    None => Err(Answer::error(401, format!("missing {name} key"))),
+                }
+            }
+            Some(TriggerAuthDef::Signature { env }) => {
+                let secret = self
+                    .env(env)
+                    .ok_or_else(|| Answer::error(500, format!("environment variable {env} is not set")))?;
+                let now = crate::time::now_millis();
+                auth::verify(
+                    &secret,
+                    header("webhook-id"),
+                    header("webhook-timestamp"),
+                    header("webhook-signature"),
+                    body,
+                    now / 1000,
+                )
+                .map_err(|e| Answer::error(401, format!("signature refused: {e}")))?;
+                let id = header("webhook-id").unwrap_or_default();
+                let window = auth::SIGNATURE_TOLERANCE_SECS * 2 * 1000;
+                match self.store.first_sighting(id, now, now.saturating_sub(window)) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(Answer::error(401, format!("webhook-id {id} was already used (replay)"))),
+                    Err(e) => Err(Answer::error(500, e.to_string())),
+                }
+            }
+        }
+    }
+
+    fn trigger(
+        &self,
+        program: &Program,
+        trigger: &TriggerDef,
+        headers: &[(String, String)],
+        query: &str,
+        body: &[u8],
+    ) -> Answer {
+        let query = parse_query(query);
+        if let Err(a) = self.authenticate(program, trigger, headers, &query, body) {
+            return a;
+        }
+        let content_type = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(body).into_owned();
+        let body_value = if body.is_empty() {
+            Value::Null
+        } else if content_type.starts_with("application/x-www-form-urlencoded") {
+            Value::Object(parse_query(&text))
+        } else if content_type.contains("json")
+            || (content_type.is_empty() && text.trim_start().starts_with(['{', '[']))
+        {
+            match serde_json::from_slice(body) {
+                Ok(v) => v,
+                Err(e) => return Answer::error(400, format!("the body is not valid JSON: {e}")),
+            }
+        } else {
+            Value::String(text)
+        };
+        let header_map: Map<String, Value> =
+            headers.iter().map(|(k, v)| (crate::check::header_key(k), Value::String(v.clone()))).collect();
+        let trigger_value = json!({ "headers": header_map, "query": query, "body": body_value });
+        let flow = &program.flows[trigger.flow].name;
+        let run_id = random_id("run");
+        let lock = self.lock(&run_id);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let outcome =
+            self.with_options(|o| interp::start(program, Some(flow), &run_id, json!({}), Some(trigger_value), o));
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => return Answer::error(500, e.to_string()),
+        };
+        if let Err(e) = self.save("", &outcome) {
+            return Answer::error(500, e.to_string());
+        }
+        let responded = outcome.events.iter().find_map(|e| match e {
+            Event::Responded { status, headers, body, content_type } => Some((*status, headers, body, content_type)),
+            _ => None,
+        });
+        match responded {
+            Some((status, headers, body, content_type)) => {
+                let mut h: Vec<(String, String)> = headers.clone();
+                if let Some(ct) =
+                    content_type.as_ref().filter(|_| !h.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")))
+                {
+                    h.push(("Content-Type".into(), ct.clone()));
+                }
+                h.push(("X-Flowc-Run".into(), run_id));
+                Answer {
+                    status,
+                    headers: h,
+                    body: if status == 204 { Vec::new() } else { body.clone().unwrap_or_default().into_bytes() },
+                }
+            }
+            None if outcome.state.status == RunStatus::Failed => {
+                let reason = outcome.events.iter().rev().find_map(|e| match e {
+                    Event::RunEnded { reason, .. } => reason.clone(),
+                    _ => None,
+                });
+                Answer::json(
+                    500,
+                    json!({ "error": reason.unwrap_or_else(|| "the run failed".into()), "run_id": run_id }),
+                )
+            }
+            None => Answer::json(202, json!({ "run_id": run_id, "status": outcome.state.status })),
+        }
+    }
+
+    fn start_conversation(&self, flow: &str, body: &[u8]) -> Answer {
+        let Some(program) = self.program_of(flow) else {
+            return Answer::error(404, format!("there is no flow `{flow}`"));
+        };
+        let request: Value = if body.is_empty() {
+            json!({})
+        } else {
+            match serde_json::from_slice(body) {
+                Ok(v) => v,
+                Err(e) => return Answer::error(400, format!("the body is not valid JSON: {e}")),
+            }
+        };
+        let contact = request.get("contact").cloned().unwrap_or(json!({}));
+        let Some(contact_id) = contact.get("id").map(crate::interp::value_text).filter(|s| !s.is_empty()) else {
+            return Answer::error(400, "give the contact an id: {\"contact\": {\"id\": \"...\", \"name\": ...}}");
+        };
+        let lock = self.lock(&contact_id);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        // A new run interrupts the contact's waiting one, as in RapidPro.
+        match self.store.waiting_run(&contact_id) {
+            Ok(Some(mut old)) => {
+                old.state.status = RunStatus::Stopped;
+                old.state.waiting = None;
+                old.deadline_ms = None;
+                let ended = [Event::RunEnded {
+                    status: RunStatus::Stopped,
+                    reason: Some(format!("interrupted by a new run of {flow}")),
+                }];
+                if let Err(e) = self.store.save_step(&old, &ended) {
+                    return Answer::error(500, e.to_string());
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return Answer::error(500, e.to_string()),
+        }
+        let run_id = random_id("run");
+        let outcome = self.with_options(|o| interp::start(program, Some(flow), &run_id, contact, None, o));
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => return Answer::error(500, e.to_string()),
+        };
+        if let Err(e) = self.save(&contact_id, &outcome) {
+            return Answer::error(500, e.to_string());
+        }
+        Answer::json(201, step_json(&outcome.state, &outcome.events))
+    }
+
+    fn message(&self, contact_id: &str, body: &[u8]) -> Answer {
+        let text = match serde_json::from_slice::<Value>(body) {
+            Ok(v) => match v.get("text").and_then(Value::as_str) {
+                Some(t) => t.to_string(),
+                None => return Answer::error(400, "give the message as {\"text\": \"...\"}"),
+            },
+            Err(e) => return Answer::error(400, format!("the body is not valid JSON: {e}")),
+        };
+        let lock = self.lock(contact_id);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let run = match self.store.waiting_run(contact_id) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Answer::error(404, format!("contact {contact_id} has no waiting run")),
+            Err(e) => return Answer::error(500, e.to_string()),
+        };
+        self.continue_run(run, Resume::Reply(text))
+    }
+
+    fn continue_run(&self, run: StoredRun, how: Resume) -> Answer {
+        let Some(program) = self.program_of(&run.state.flow) else {
+            return Answer::error(409, format!("flow `{}` is no longer served", run.state.flow));
+        };
+        let outcome = self.with_options(|o| interp::resume(program, run.state, how, o));
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => return Answer::error(409, e.to_string()),
+        };
+        if let Err(e) = self.save(&run.contact_id, &outcome) {
+            return Answer::error(500, e.to_string());
+        }
+        Answer::json(200, step_json(&outcome.state, &outcome.events))
+    }
+
+    fn resume_due_runs(&self) {
+        let due = match self.store.due_runs(crate::time::now_millis()) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("flowc: scheduler: {e}");
+                return;
+            }
+        };
+        for run in due {
+            let key = if run.contact_id.is_empty() { run.state.run_id.clone() } else { run.contact_id.clone() };
+            let lock = self.lock(&key);
+            let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+            // Re-read under the lock: a reply may have arrived meanwhile.
+            let Ok(Some(current)) = self.store.run(&run.state.run_id) else { continue };
+            let due_now = current.state.status == RunStatus::Waiting
+                && current.deadline_ms.is_some_and(|d| d <= crate::time::now_millis());
+            if due_now {
+                let a = self.continue_run(current, Resume::Timeout);
+                if a.status >= 400 {
+                    eprintln!("flowc: scheduler: run {}: {}", run.state.run_id, String::from_utf8_lossy(&a.body));
+                }
+            }
+        }
+    }
+
+    fn log(&self, query: &Map<String, Value>) -> Answer {
+        let webhook = query.get("webhook").and_then(Value::as_str).filter(|s| !s.is_empty());
+        let failed = query.get("failed").and_then(Value::as_str).is_some_and(|s| s == "true" || s == "1");
+        let limit = match query.get("limit").and_then(Value::as_str) {
+            None | Some("") => 100,
+            Some(l) => match l.parse::<usize>() {
+                Ok(n) if n <= 10_000 => n,
+                _ => return Answer::error(400, "limit must be a number up to 10000"),
+            },
+        };
+        match self.store.read_log(webhook, failed, limit) {
+            Ok(entries) => Answer::json(200, Value::Array(entries)),
+            Err(e) => Answer::error(500, e.to_string()),
+        }
+    }
+
+    fn show_run(&self, id: &str) -> Answer {
+        match (self.store.run(id), self.store.events(id)) {
+            (Ok(Some(run)), Ok(events)) => Answer::json(
+                200,
+                json!({ "run_id": id, "flow": run.state.flow, "contact_id": run.contact_id, "status": run.state.status, "events": events }),
+            ),
+            (Ok(None), _) => Answer::error(404, format!("there is no run {id}")),
+            (Err(e), _) | (_, Err(e)) => Answer::error(500, e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Where `flowc serve` keeps runs, their events, the webhook log and seen signature ids. The server
+//! talks to a [`Store`]; [`SqliteStore`] is the embedded one (WAL, one transaction per step), and a
+//! PostgreSQL store can implement the same trait.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use crate::interp::{Event, RunState, RunStatus};
+
+/// A storage failure, as text for the log and a 500 answer.
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StoreError(String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// A run as stored.
+#[derive(Clone, Debug)]
+pub struct StoredRun {
+    /// The run's state.
+    pub state: RunState,
+    /// The contact it talks to ("" for runs that no contact can reply to).
+    pub contact_id: String,
+    /// When a waiting run times out (ms since the epoch).
+    pub deadline_ms: Option<u64>,
+}
+
+/// Persistence for the server.
+pub trait Store: Send + Sync {
+    /// Saves a run and appends the events of the step that produced it, atomically.
+    fn save_step(&self, run: &StoredRun, events: &[Event]) -> Result<(), StoreError>;
+    /// The waiting run of a contact, if any.
+    fn waiting_run(&self, contact_id: &str) -> Result<Option<StoredRun>, StoreError>;
+    /// Waiting runs whose deadline has passed.
+    fn due_runs(&self, now_ms: u64) -> Result<Vec<StoredRun>, StoreError>;
+    /// A run by id.
+    fn run(&self, run_id: &str) -> Result<Option<StoredRun>, StoreError>;
+    /// The events of a run, in order.
+    fn events(&self, run_id: &str) -> Result<Vec<Value>, StoreError>;
+    /// Appends webhook log entries.
+    fn log(&self, entries: &[Value]) -> Result<(), StoreError>;
+    /// Log entries, newest first.
+    fn read_log(&self, webhook: Option<&str>, failed_only: bool, limit: usize) -> Result<Vec<Value>, StoreError>;
+    /// Records a signature id; false when it was already seen (a replay). Forgets ids older than
+    /// `forget_before_ms`.
+    fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError>;
+}
+
+/// The embedded store: one SQLite file in WAL mode.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    contact_id TEXT NOT NULL,
+    flow TEXT NOT NULL,
+    status TEXT NOT NULL,
+    deadline_ms INTEGER,
+    state TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_waiting ON runs (contact_id) WHERE status = 'waiting';
+CREATE INDEX IF NOT EXISTS runs_deadline ON runs (deadline_ms) WHERE status = 'waiting';
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS webhook_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook TEXT NOT NULL,
+    failed INTEGER NOT NULL,
+    entry TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen_signatures (
+    id TEXT PRIMARY KEY,
+    seen_ms INTEGER NOT NULL
+);
+";
+
+fn status_text(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Waiting => "waiting",
+        RunStatus::Completed => "completed",
+        RunStatus::Stopped => "stopped",
+        RunStatus::Expired => "expired",
+        RunStatus::Failed => "failed",
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL with NORMAL sync loses no committed transaction when the process dies; FULL also survives
+        // power loss at some cost. Acknowledged replies are committed before the answer is sent.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn row_to_run(state: String, contact_id: String, deadline: Option<i64>) -> Result<StoredRun, StoreError> {
+        Ok(StoredRun { state: serde_json::from_str(&state)?, contact_id, deadline_ms: deadline.map(|d| d as u64) })
+    }
+}
+
+impl Store for SqliteStore {
+    fn save_step(&self, run: &StoredRun, events: &[Event]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let state = serde_json::to_string(&run.state)?;
+        tx.execute(
+            "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET status = ?4, deadline_ms = ?5, state = ?6, updated_ms = ?7",
+            params![
+                run.state.run_id,
+                run.contact_id,
+                run.state.flow,
+                status_text(run.state.status),
+                run.deadline_ms.map(|d| d as i64),
+                state,
+                crate::time::now_millis() as i64
+            ],
+        )?;
+        let next: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?1",
+            [&run.state.run_id],
+            |r| r.get(0),
+        )?;
+        for (i, e) in events.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO events (run_id, seq, event) VALUES (?1, ?2, ?3)",
+                params![run.state.run_id, next + i as i64, serde_json::to_string(e)?],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn waiting_run(&self, contact_id: &str) -> Result<Option<StoredRun>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT state, contact_id, deadline_ms FROM runs WHERE contact_id = ?1 AND status = 'waiting'
+                 ORDER BY updated_ms DESC LIMIT 1",
+                [contact_id],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)),
+            )
+            .optional()?;
+        row.map(|(s, c, d)| Self::row_to_run(s, c, d)).transpose()
+    }
+
+    fn due_runs(&self, now_ms: u64) -> Result<Vec<StoredRun>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT state, contact_id, deadline_ms FROM runs WHERE status = 'waiting' AND deadline_ms <= ?1 LIMIT 100",
+        )?;
+        let rows = stmt.query_map([now_ms as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?))
+        })?;
+        rows.map(|row| {
+            let (s, c, d) = row?;
+            Self::row_to_run(s, c, d)
+        })
+        .collect()
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<StoredRun>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row("SELECT state, contact_id, deadline_ms FROM runs WHERE id = ?1", [run_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?))
+            })
+            .optional()?;
+        row.map(|(s, c, d)| Self::row_to_run(s, c, d)).transpose()
+    }
+
+    fn events(&self, run_id: &str) -> Result<Vec<Value>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT event FROM events WHERE run_id = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([run_id], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    }
+
+    fn log(&self, entries: &[Value]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for e in entries {
+            tx.execute(
+                "INSERT INTO webhook_log (webhook, failed, entry) VALUES (?1, ?2, ?3)",
+                params![e["webhook"].as_str().unwrap_or(""), crate::webhook_log::failed(e), e.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read_log(&self, webhook: Option<&str>, failed_only: bool, limit: usize) -> Result<Vec<Value>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT entry FROM webhook_log WHERE (?1 IS NULL OR webhook = ?1) AND (?2 = 0 OR failed = 1)
+             ORDER BY id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![webhook, failed_only, limit as i64], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    }
+
+    fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM seen_signatures WHERE seen_ms < ?1", [forget_before_ms as i64])?;
+        let inserted = conn.execute(
+            "INSERT OR IGNORE INTO seen_signatures (id, seen_ms) VALUES (?1, ?2)",
+            params![id, now_ms as i64],
+        )?;
+        Ok(inserted == 1)
+    }
+}

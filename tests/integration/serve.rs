@@ -1,0 +1,394 @@
+//! `flowc serve` over real HTTP on 127.0.0.1: trigger status codes, signatures, conversations,
+//! concurrency, the scheduler, the log, and a server killed and restarted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flowc::serve::store::SqliteStore;
+use flowc::serve::{Config, Server};
+use serde_json::{Value, json};
+
+use crate::server::{Reply, TestServer};
+
+struct Running {
+    server: Option<Server>,
+    base: String,
+    _dir: TempDir,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown();
+        }
+    }
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(0);
+        let dir = std::env::temp_dir().join(format!("flowc-{tag}-{}-{:x}", std::process::id(), h.finish()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "SHOP_INBOUND_KEY" => Some("shop-key-123".into()),
+        "WEBHOOK_SECRET" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        "ORDERS_TOKEN" => Some("orders-token-456".into()),
+        _ => None,
+    }
+}
+
+fn serve(sources: &[&str], max_body: usize) -> Running {
+    let programs = sources.iter().map(|s| flowc::compile_source(s).unwrap_or_else(|d| panic!("{d:#?}")).0).collect();
+    let dir = TempDir::new("serve");
+    let store = SqliteStore::open(&dir.0.join("flowc.db")).unwrap();
+    let config = Config {
+        workers: 4,
+        max_body,
+        scheduler_interval: Duration::from_millis(100),
+        env: Arc::new(env),
+        ..Config::default()
+    };
+    let server = Server::start("127.0.0.1:0", programs, Box::new(store), config).unwrap();
+    let base = format!("http://{}", server.addr());
+    Running { server: Some(server), base, _dir: dir }
+}
+
+struct Got {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Got {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Got {
+    let agent = agent();
+    let mut b = match method {
+        "GET" => agent.get(url).force_send_body(),
+        "DELETE" => agent.delete(url).force_send_body(),
+        "PUT" => agent.put(url),
+        "PATCH" => agent.patch(url),
+        _ => agent.post(url),
+    };
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let mut r = match body {
+        Some(body) => b.send(body).unwrap(),
+        None => b.send_empty().unwrap(),
+    };
+    let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    Got { status: r.status().as_u16(), headers, body: r.body_mut().read_to_string().unwrap_or_default() }
+}
+
+fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> Got {
+    let mut h = vec![("Content-Type", "application/json")];
+    h.extend_from_slice(headers);
+    request("POST", url, &h, Some(body.to_string().as_bytes()))
+}
+
+const SHOP: &str = include_str!("../../examples/order_webhook_response.flow");
+
+fn order(status: &str) -> Value {
+    json!({"order": "A1234", "status": status, "customer": {"name": "Joe"}, "items": [{"sku": "W-1", "qty": 2}]})
+}
+
+#[test]
+fn triggers_answer_with_their_respond_and_every_error_status() {
+    let s = serve(&[SHOP], 4096);
+    let url = format!("{}/orders?source=shop", s.base);
+    let key = ("X-Api-Key", "shop-key-123");
+
+    let shipped = post_json(&url, &[key, ("X-Request-Id", "req-7")], &order("Shipped"));
+    assert_eq!(shipped.status, 200, "{}", shipped.body);
+    assert_eq!(shipped.json()["reply"], "Good news Joe: order A1234 is Shipped.");
+    assert_eq!(shipped.json()["items"], 1);
+    assert_eq!(shipped.header("X-Request-Id"), Some("req-7"));
+    assert_eq!(shipped.header("Content-Type"), Some("application/json"));
+
+    let pending = post_json(&url, &[key], &order("pending"));
+    assert_eq!(pending.status, 202);
+    assert_eq!(pending.body, "Order A1234 noted (shop).");
+
+    let unknown = post_json(&url, &[key], &order("lost"));
+    assert_eq!(unknown.status, 422);
+    assert_eq!(unknown.json(), json!({"error": "unknown status", "status": "lost"}));
+
+    let wrong_method = request("GET", &url, &[key], None);
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.header("Allow"), Some("POST, PATCH"));
+
+    let no_key = post_json(&url, &[], &order("Shipped"));
+    assert_eq!(no_key.status, 401);
+    let bad_key = post_json(&url, &[("X-Api-Key", "shop-key-124")], &order("Shipped"));
+    assert_eq!(bad_key.status, 401);
+
+    let malformed = request("POST", &url, &[key, ("Content-Type", "application/json")], Some(b"{\"order\": "));
+    assert_eq!(malformed.status, 400);
+
+    let huge = serde_json::to_vec(&json!({"order": "x".repeat(5000)})).unwrap();
+    let too_big = request("POST", &url, &[key, ("Content-Type", "application/json")], Some(&huge));
+    assert_eq!(too_big.status, 413);
+
+    let nowhere = post_json(&format!("{}/nope", s.base), &[], &json!({}));
+    assert_eq!(nowhere.status, 404);
+
+    for got in [&wrong_method, &no_key, &bad_key, &malformed, &too_big, &nowhere] {
+        assert!(got.json()["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", got.body);
+    }
+    let health = request("GET", &format!("{}/healthz", s.base), &[], None);
+    assert_eq!((health.status, health.json()), (200, json!({"status": "ok"})));
+}
+
+#[test]
+fn a_trigger_flow_without_respond_gets_202_with_its_run() {
+    let s = serve(
+        &[
+            "trigger webhook \"/events\" methods POST, DELETE {\n  start note\n}\nflow note {\n  send \"got @trigger.body\"\n}\n",
+        ],
+        1 << 20,
+    );
+    let got = request("POST", &format!("{}/events", s.base), &[("Content-Type", "text/plain")], Some(b"hello"));
+    assert_eq!(got.status, 202);
+    let run_id = got.json()["run_id"].as_str().unwrap().to_string();
+    let run = request("GET", &format!("{}/runs/{run_id}", s.base), &[], None).json();
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["events"][1], json!({"type": "message_sent", "text": "got hello"}));
+    let delete = request("DELETE", &format!("{}/events", s.base), &[], None);
+    assert_eq!(delete.status, 202);
+}
+
+#[test]
+fn signatures_are_verified_and_replays_refused() {
+    let src = "trigger webhook \"/signed\" methods POST auth signature env \"WEBHOOK_SECRET\" {\n  start f\n}\nflow f {\n  respond 200 { body text \"ok\" }\n}\n";
+    let s = serve(&[src], 1 << 20);
+    let url = format!("{}/signed", s.base);
+    let secret = env("WEBHOOK_SECRET").unwrap();
+    let body = br#"{"event": "paid"}"#;
+    let now = flowc::time::now_millis() / 1000;
+    let sig = flowc::serve::auth::sign(&secret, "msg_1", now, body);
+    let ts = now.to_string();
+    let headers = [
+        ("webhook-id", "msg_1"),
+        ("webhook-timestamp", ts.as_str()),
+        ("webhook-signature", sig.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let ok = request("POST", &url, &headers, Some(body));
+    assert_eq!((ok.status, ok.body.as_str()), (200, "ok"));
+    let replay = request("POST", &url, &headers, Some(body));
+    assert_eq!(replay.status, 401);
+    assert!(replay.json()["error"].as_str().unwrap().contains("replay"));
+    let old = (now - 600).to_string();
+    let stale_sig = flowc::serve::auth::sign(&secret, "msg_2", now - 600, body);
+    let stale = request(
+        "POST",
+        &url,
+        &[("webhook-id", "msg_2"), ("webhook-timestamp", &old), ("webhook-signature", &stale_sig)],
+        Some(body),
+    );
+    assert_eq!(stale.status, 401);
+    let tampered = request(
+        "POST",
+        &url,
+        &[("webhook-id", "msg_3"), ("webhook-timestamp", &ts), ("webhook-signature", &sig)],
+        Some(b"{}"),
+    );
+    assert_eq!(tampered.status, 401);
+    let unsigned = request("POST", &url, &[], Some(body));
+    assert_eq!(unsigned.status, 401);
+}
+
+const SURVEY: &str = r#"
+flow survey {
+  send "How old are you?"
+  wait age timeout 1h
+  split @flow.age {
+    case has_number_gt 17 as Adult { send "Welcome!" }
+    other { send "Sorry, adults only." }
+  }
+  send "What is your e-mail?"
+  wait address timeout 1h
+  send "Thanks, we will write to @flow.address."
+}
+"#;
+
+#[test]
+fn a_conversation_runs_across_several_messages() {
+    let s = serve(&[SURVEY], 1 << 20);
+    let started =
+        post_json(&format!("{}/flows/survey/runs", s.base), &[], &json!({"contact": {"id": "c1", "name": "Ann"}}));
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert_eq!(started.json()["messages"], json!(["How old are you?"]));
+    assert_eq!(started.json()["status"], "waiting");
+    let msg = |text: &str| post_json(&format!("{}/contacts/c1/messages", s.base), &[], &json!({"text": text}));
+    let second = msg("I am 30");
+    assert_eq!(second.json()["messages"], json!(["Welcome!", "What is your e-mail?"]));
+    let third = msg("ann@example.com");
+    assert_eq!(third.json()["messages"], json!(["Thanks, we will write to ann@example.com."]));
+    assert_eq!(third.json()["status"], "completed");
+    assert_eq!(msg("hello?").status, 404, "no waiting run any more");
+    let bad = post_json(&format!("{}/contacts/c1/messages", s.base), &[], &json!({"txt": "x"}));
+    assert_eq!(bad.status, 400);
+    let no_flow = post_json(&format!("{}/flows/nope/runs", s.base), &[], &json!({"contact": {"id": "c2"}}));
+    assert_eq!(no_flow.status, 404);
+    let no_id = post_json(&format!("{}/flows/survey/runs", s.base), &[], &json!({"contact": {}}));
+    assert_eq!(no_id.status, 400);
+}
+
+#[test]
+fn concurrent_messages_for_one_contact_are_applied_one_after_the_other() {
+    let src = "flow echo {\n  step again {\n    wait text\n    send \"got @flow.text\"\n    goto again\n  }\n}\n";
+    let s = serve(&[src], 1 << 20);
+    let started = post_json(&format!("{}/flows/echo/runs", s.base), &[], &json!({"contact": {"id": "c9"}}));
+    let run_id = started.json()["run_id"].as_str().unwrap().to_string();
+    let url = format!("{}/contacts/c9/messages", s.base);
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || post_json(&url, &[], &json!({"text": format!("m{i}")})))
+        })
+        .collect();
+    for t in threads {
+        let got = t.join().unwrap();
+        assert_eq!(got.status, 200, "{}", got.body);
+    }
+    let run = request("GET", &format!("{}/runs/{run_id}", s.base), &[], None).json();
+    let kinds: Vec<String> =
+        run["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect();
+    // Each reply is followed by its own answer and the next wait: never two replies in a row.
+    let body: Vec<&str> = kinds.iter().skip(2).map(String::as_str).collect();
+    assert_eq!(body.len(), 16 * 3);
+    for chunk in body.chunks(3) {
+        assert_eq!(chunk, ["resumed", "message_sent", "waiting"]);
+    }
+    let mut inputs: Vec<String> =
+        run["events"].as_array().unwrap().iter().filter_map(|e| e["input"].as_str().map(String::from)).collect();
+    inputs.sort();
+    let mut expected: Vec<String> = (0..16).map(|i| format!("m{i}")).collect();
+    expected.sort();
+    assert_eq!(inputs, expected);
+}
+
+#[test]
+fn expired_waits_are_resumed_by_the_scheduler() {
+    let src = "flow reminder {\n  send \"Reply within a second\"\n  wait answer timeout 1s {\n    on timeout { send \"Too late\" }\n  }\n}\n";
+    let s = serve(&[src], 1 << 20);
+    let started = post_json(&format!("{}/flows/reminder/runs", s.base), &[], &json!({"contact": {"id": "c3"}}));
+    let run_id = started.json()["run_id"].as_str().unwrap().to_string();
+    let mut run = Value::Null;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        run = request("GET", &format!("{}/runs/{run_id}", s.base), &[], None).json();
+        if run["status"] == "completed" {
+            break;
+        }
+    }
+    assert_eq!(run["status"], "completed", "{run}");
+    let types: Vec<&str> = run["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"timed_out"), "{types:?}");
+    assert!(run["events"].as_array().unwrap().iter().any(|e| e["text"] == "Too late"));
+}
+
+#[test]
+fn a_trigger_flow_calls_a_webhook_on_a_second_server_and_logs_it_without_secrets() {
+    let backend = TestServer::start(|_, r| {
+        assert_eq!(r.header("Authorization"), Some("Bearer orders-token-456"));
+        Reply::json(200, r#"{"status": "Shipped", "eta": "Friday"}"#)
+    });
+    let src = format!(
+        r#"connector orders bearer env "ORDERS_TOKEN"
+trigger webhook "/lookup" methods POST {{
+  expect body {{ order: text }}
+  start lookup
+}}
+flow lookup {{
+  webhook order GET "{}/order?id=@trigger.body.order" {{
+    auth orders
+    on failure {{ respond status 502 {{ body json {{ "error": @webhook.order.error }} }}; stop }}
+  }}
+  respond 200 {{ body json {{ "reply": "Order @trigger.body.order is @extra.status (ETA @extra.eta)." }} }}
+}}
+"#,
+        backend.url("")
+    );
+    let s = serve(&[&src], 1 << 20);
+    let got = post_json(&format!("{}/lookup", s.base), &[], &json!({"order": "A1"}));
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.json()["reply"], "Order A1 is Shipped (ETA Friday).");
+    assert_eq!(backend.requests()[0].url, "/order?id=A1");
+    let log = request("GET", &format!("{}/log?webhook=order&limit=5", s.base), &[], None);
+    assert_eq!(log.status, 200);
+    assert_eq!(log.json().as_array().unwrap().len(), 1);
+    assert_eq!(log.json()[0]["status"], 200);
+    assert!(!log.body.contains("orders-token-456"), "{}", log.body);
+    let failed_only = request("GET", &format!("{}/log?failed=true", s.base), &[], None);
+    assert_eq!(failed_only.json(), json!([]));
+    assert_eq!(request("GET", &format!("{}/log?limit=x", s.base), &[], None).status, 400);
+}
+
+#[test]
+fn a_killed_server_continues_its_waiting_runs_after_a_restart() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new("restart");
+    let flow = dir.0.join("survey.flow");
+    std::fs::write(&flow, SURVEY).unwrap();
+    let db = dir.0.join("flowc.db");
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db", db.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().rsplit(' ').next().unwrap().to_string();
+        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+        (child, base)
+    };
+    let (mut first, base) = start();
+    let started = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "k1"}}));
+    assert_eq!(started.status, 201);
+    let answered = post_json(&format!("{base}/contacts/k1/messages"), &[], &json!({"text": "42"}));
+    assert_eq!(answered.json()["messages"], json!(["Welcome!", "What is your e-mail?"]));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut second, base) = start();
+    let last = post_json(&format!("{base}/contacts/k1/messages"), &[], &json!({"text": "k1@example.com"}));
+    assert_eq!(last.status, 200, "{}", last.body);
+    assert_eq!(last.json()["messages"], json!(["Thanks, we will write to k1@example.com."]));
+    assert_eq!(last.json()["status"], "completed");
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let log = Command::new(env!("CARGO_BIN_EXE_flowc")).args(["log", "--db", db.to_str().unwrap()]).output().unwrap();
+    assert_eq!(log.status.code(), Some(0));
+}
