@@ -52,10 +52,81 @@ impl Default for Config {
     }
 }
 
+/// Work for the writer thread: steps and log entries to commit, and who waits for the commit.
+struct WriteJob {
+    steps: Vec<(StoredRun, Vec<Event>)>,
+    log: Vec<Value>,
+    done: Option<std::sync::mpsc::SyncSender<Result<(), String>>>,
+}
+
+/// The single writer: it commits everything queued since its last commit in one transaction (group
+/// commit), so concurrent steps share the cost of a commit while each stays atomic. Writes that a
+/// caller must see committed before answering (waiting runs, replies) wait for their commit.
+struct Writer {
+    queue: std::sync::mpsc::Sender<WriteJob>,
+}
+
+impl Writer {
+    fn start(store: Arc<dyn Store>) -> Result<(Writer, std::thread::JoinHandle<()>), String> {
+        let (queue, jobs) = std::sync::mpsc::channel::<WriteJob>();
+        let thread = std::thread::Builder::new()
+            .name("flowc-writer".into())
+            .spawn(move || {
+                while let Ok(first) = jobs.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < 512 {
+                        match jobs.try_recv() {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    let mut steps = Vec::new();
+                    let mut log = Vec::new();
+                    let mut waiting = Vec::new();
+                    for job in batch {
+                        steps.extend(job.steps);
+                        log.extend(job.log);
+                        waiting.extend(job.done);
+                    }
+                    let result = store.save_batch(&steps, &log).map_err(|e| e.to_string());
+                    if let Err(e) = &result {
+                        eprintln!("flowc: cannot save {} steps: {e}", steps.len());
+                    }
+                    for w in waiting {
+                        let _ = w.send(result.clone());
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the writer: {e}"))?;
+        Ok((Writer { queue }, thread))
+    }
+
+    /// Queues a write; with `wait`, returns once it is committed.
+    fn write(&self, steps: Vec<(StoredRun, Vec<Event>)>, log: Vec<Value>, wait: bool) -> Result<(), StoreError> {
+        let (done, committed) = if wait {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        self.queue.send(WriteJob { steps, log, done }).map_err(|_| StoreError::new("the writer has stopped"))?;
+        match committed {
+            Some(rx) => rx.recv().map_err(|_| StoreError::new("the writer has stopped"))?.map_err(StoreError::new),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until everything queued so far is committed.
+    fn flush(&self) -> Result<(), StoreError> {
+        self.write(Vec::new(), Vec::new(), true)
+    }
+}
+
 /// Everything a request needs.
 struct App {
     programs: Vec<Program>,
-    store: Box<dyn Store>,
+    store: Arc<dyn Store>,
+    writer: Writer,
     client: HttpClient,
     /// One lock per contact (or per run for contact-less runs), so that two steps never interleave.
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
@@ -68,6 +139,8 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
     workers: usize,
+    app: Option<Arc<App>>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -76,8 +149,16 @@ impl Server {
         let http = Arc::new(tiny_http::Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?);
         let workers = config.workers.max(1);
         let interval = config.scheduler_interval;
-        let app =
-            Arc::new(App { programs, store, client: HttpClient::default(), locks: Mutex::new(HashMap::new()), config });
+        let store: Arc<dyn Store> = Arc::from(store);
+        let (writer, writer_thread) = Writer::start(store.clone())?;
+        let app = Arc::new(App {
+            programs,
+            store,
+            writer,
+            client: HttpClient::default(),
+            locks: Mutex::new(HashMap::new()),
+            config,
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         for i in 0..workers {
@@ -108,7 +189,7 @@ impl Server {
             })
             .map_err(|e| format!("cannot start the scheduler: {e}"))?;
         threads.push(scheduler);
-        Ok(Server { http, stop, threads, workers })
+        Ok(Server { http, stop, threads, workers, app: Some(app), writer_thread: Some(writer_thread) })
     }
 
     /// The address the server listens on.
@@ -123,6 +204,13 @@ impl Server {
             self.http.unblock();
         }
         for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        // Commit what is queued, then let the writer end with the last reference to its queue.
+        if let Some(app) = self.app.take() {
+            let _ = app.writer.flush();
+        }
+        if let Some(t) = self.writer_thread.take() {
             let _ = t.join();
         }
     }
@@ -230,7 +318,7 @@ impl App {
 
     fn with_options<T>(&self, f: impl FnOnce(&RunOptions<'_>) -> T) -> T {
         let log_fn = |req: &interp::Request, outcome: &interp::CallOutcome| {
-            if let Err(e) = self.store.log(&crate::webhook_log::entries(req, outcome)) {
+            if let Err(e) = self.writer.write(Vec::new(), crate::webhook_log::entries(req, outcome), false) {
                 eprintln!("flowc: cannot write the webhook log: {e}");
             }
         };
@@ -240,13 +328,19 @@ impl App {
         f(&options)
     }
 
-    fn save(&self, contact_id: &str, outcome: &Outcome) -> Result<(), StoreError> {
+    /// Saves a step. `durable`: return only once it is committed (a waiting run, a reply the contact
+    /// sent); otherwise it is queued (a trigger run that ended within its request).
+    fn save(&self, contact_id: &str, outcome: &Outcome, durable: bool) -> Result<(), StoreError> {
         let deadline_ms = match (&outcome.state.status, &outcome.state.waiting) {
             (RunStatus::Waiting, Some(w)) => w.timeout_ms.map(|t| crate::time::now_millis().saturating_add(t)),
             _ => None,
         };
         let run = StoredRun { state: outcome.state.clone(), contact_id: contact_id.to_string(), deadline_ms };
-        self.store.save_step(&run, &outcome.events)
+        self.writer.write(
+            vec![(run, outcome.events.clone())],
+            Vec::new(),
+            durable || outcome.state.status == RunStatus::Waiting,
+        )
     }
 
     fn handle(&self, mut request: tiny_http::Request) {
@@ -422,7 +516,7 @@ impl App {
             Ok(o) => o,
             Err(e) => return Answer::error(500, e.to_string()),
         };
-        if let Err(e) = self.save("", &outcome) {
+        if let Err(e) = self.save("", &outcome, false) {
             return Answer::error(500, e.to_string());
         }
         let responded = outcome.events.iter().find_map(|e| match e {
@@ -486,7 +580,7 @@ impl App {
                     status: RunStatus::Stopped,
                     reason: Some(format!("interrupted by a new run of {flow}")),
                 }];
-                if let Err(e) = self.store.save_step(&old, &ended) {
+                if let Err(e) = self.writer.write(vec![(old, ended.to_vec())], Vec::new(), true) {
                     return Answer::error(500, e.to_string());
                 }
             }
@@ -499,7 +593,7 @@ impl App {
             Ok(o) => o,
             Err(e) => return Answer::error(500, e.to_string()),
         };
-        if let Err(e) = self.save(&contact_id, &outcome) {
+        if let Err(e) = self.save(&contact_id, &outcome, true) {
             return Answer::error(500, e.to_string());
         }
         Answer::json(201, step_json(&outcome.state, &outcome.events))
@@ -532,7 +626,7 @@ impl App {
             Ok(o) => o,
             Err(e) => return Answer::error(409, e.to_string()),
         };
-        if let Err(e) = self.save(&run.contact_id, &outcome) {
+        if let Err(e) = self.save(&run.contact_id, &outcome, true) {
             return Answer::error(500, e.to_string());
         }
         Answer::json(200, step_json(&outcome.state, &outcome.events))
@@ -564,6 +658,9 @@ impl App {
     }
 
     fn log(&self, query: &Map<String, Value>) -> Answer {
+        if let Err(e) = self.writer.flush() {
+            return Answer::error(500, e.to_string());
+        }
         let webhook = query.get("webhook").and_then(Value::as_str).filter(|s| !s.is_empty());
         let failed = query.get("failed").and_then(Value::as_str).is_some_and(|s| s == "true" || s == "1");
         let limit = match query.get("limit").and_then(Value::as_str) {
@@ -580,6 +677,9 @@ impl App {
     }
 
     fn show_run(&self, id: &str) -> Answer {
+        if let Err(e) = self.writer.flush() {
+            return Answer::error(500, e.to_string());
+        }
         match (self.store.run(id), self.store.events(id)) {
             (Ok(Some(run)), Ok(events)) => Answer::json(
                 200,

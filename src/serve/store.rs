@@ -15,6 +15,13 @@ use crate::interp::{Event, RunState, RunStatus};
 #[error("storage: {0}")]
 pub struct StoreError(String);
 
+impl StoreError {
+    /// An error with this text.
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError(message.into())
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError(e.to_string())
@@ -41,7 +48,11 @@ pub struct StoredRun {
 /// Persistence for the server.
 pub trait Store: Send + Sync {
     /// Saves a run and appends the events of the step that produced it, atomically.
-    fn save_step(&self, run: &StoredRun, events: &[Event]) -> Result<(), StoreError>;
+    fn save_step(&self, run: &StoredRun, events: &[Event]) -> Result<(), StoreError> {
+        self.save_batch(&[(run.clone(), events.to_vec())], &[])
+    }
+    /// Saves several steps and log entries in one transaction (group commit); each step is atomic.
+    fn save_batch(&self, steps: &[(StoredRun, Vec<Event>)], log: &[Value]) -> Result<(), StoreError>;
     /// The waiting run of a contact, if any.
     fn waiting_run(&self, contact_id: &str) -> Result<Option<StoredRun>, StoreError>;
     /// Waiting runs whose deadline has passed.
@@ -51,7 +62,9 @@ pub trait Store: Send + Sync {
     /// The events of a run, in order.
     fn events(&self, run_id: &str) -> Result<Vec<Value>, StoreError>;
     /// Appends webhook log entries.
-    fn log(&self, entries: &[Value]) -> Result<(), StoreError>;
+    fn log(&self, entries: &[Value]) -> Result<(), StoreError> {
+        self.save_batch(&[], entries)
+    }
     /// Log entries, newest first.
     fn read_log(&self, webhook: Option<&str>, failed_only: bool, limit: usize) -> Result<Vec<Value>, StoreError>;
     /// Records a signature id; false when it was already seen (a replay). Forgets ids older than
@@ -127,33 +140,41 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn save_step(&self, run: &StoredRun, events: &[Event]) -> Result<(), StoreError> {
+    fn save_batch(&self, steps: &[(StoredRun, Vec<Event>)], log: &[Value]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let state = serde_json::to_string(&run.state)?;
-        tx.execute(
-            "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (id) DO UPDATE SET status = ?4, deadline_ms = ?5, state = ?6, updated_ms = ?7",
-            params![
-                run.state.run_id,
-                run.contact_id,
-                run.state.flow,
-                status_text(run.state.status),
-                run.deadline_ms.map(|d| d as i64),
-                state,
-                crate::time::now_millis() as i64
-            ],
-        )?;
-        let next: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?1",
-            [&run.state.run_id],
-            |r| r.get(0),
-        )?;
-        for (i, e) in events.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO events (run_id, seq, event) VALUES (?1, ?2, ?3)",
-                params![run.state.run_id, next + i as i64, serde_json::to_string(e)?],
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (id) DO UPDATE SET status = ?4, deadline_ms = ?5, state = ?6, updated_ms = ?7",
             )?;
+            let mut next_seq = tx.prepare_cached("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?1")?;
+            let mut insert_event = tx.prepare_cached("INSERT INTO events (run_id, seq, event) VALUES (?1, ?2, ?3)")?;
+            let mut insert_log =
+                tx.prepare_cached("INSERT INTO webhook_log (webhook, failed, entry) VALUES (?1, ?2, ?3)")?;
+            let now = crate::time::now_millis() as i64;
+            for (run, events) in steps {
+                upsert.execute(params![
+                    run.state.run_id,
+                    run.contact_id,
+                    run.state.flow,
+                    status_text(run.state.status),
+                    run.deadline_ms.map(|d| d as i64),
+                    serde_json::to_string(&run.state)?,
+                    now
+                ])?;
+                let next: i64 = next_seq.query_row([&run.state.run_id], |r| r.get(0))?;
+                for (i, e) in events.iter().enumerate() {
+                    insert_event.execute(params![run.state.run_id, next + i as i64, serde_json::to_string(e)?])?;
+                }
+            }
+            for e in log {
+                insert_log.execute(params![
+                    e["webhook"].as_str().unwrap_or(""),
+                    crate::webhook_log::failed(e),
+                    e.to_string()
+                ])?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -202,19 +223,6 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare("SELECT event FROM events WHERE run_id = ?1 ORDER BY seq")?;
         let rows = stmt.query_map([run_id], |r| r.get::<_, String>(0))?;
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
-    }
-
-    fn log(&self, entries: &[Value]) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        for e in entries {
-            tx.execute(
-                "INSERT INTO webhook_log (webhook, failed, entry) VALUES (?1, ?2, ?3)",
-                params![e["webhook"].as_str().unwrap_or(""), crate::webhook_log::failed(e), e.to_string()],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     fn read_log(&self, webhook: Option<&str>, failed_only: bool, limit: usize) -> Result<Vec<Value>, StoreError> {
