@@ -60,8 +60,8 @@ enum Command {
         /// The SQLite database for runs, events and the webhook log.
         #[arg(long, default_value = "flowc.db")]
         db: PathBuf,
-        /// Worker threads handling requests.
-        #[arg(long, default_value_t = 8)]
+        /// Worker threads handling requests (each blocks while its flow calls a webhook).
+        #[arg(long, default_value_t = 16)]
         workers: usize,
         /// Largest request body, in bytes.
         #[arg(long, default_value_t = 1 << 20)]

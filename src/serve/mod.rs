@@ -21,7 +21,7 @@ use crate::ast::KeyPlace;
 use crate::http::HttpClient;
 use crate::interp::{self, Event, Outcome, Resume, RunOptions, RunState, RunStatus};
 use crate::program::{AuthDef, Program, Secret, TriggerAuthDef, TriggerDef};
-use store::{Store, StoreError, StoredRun};
+use store::{StepRecord, Store, StoreError, StoredRun};
 
 /// Reads a secret by environment variable name.
 pub type SecretSource = dyn Fn(&str) -> Option<String> + Send + Sync;
@@ -43,7 +43,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            workers: 8,
+            workers: 16,
             max_body: 1 << 20,
             scheduler_interval: Duration::from_millis(500),
             max_steps: interp::DEFAULT_MAX_STEPS,
@@ -54,8 +54,8 @@ impl Default for Config {
 
 /// Work for the writer thread: steps and log entries to commit, and who waits for the commit.
 struct WriteJob {
-    steps: Vec<(StoredRun, Vec<Event>)>,
-    log: Vec<Value>,
+    steps: Vec<StepRecord>,
+    log: Vec<String>,
     done: Option<std::sync::mpsc::SyncSender<Result<(), String>>>,
 }
 
@@ -63,12 +63,16 @@ struct WriteJob {
 /// commit), so concurrent steps share the cost of a commit while each stays atomic. Writes that a
 /// caller must see committed before answering (waiting runs, replies) wait for their commit.
 struct Writer {
-    queue: std::sync::mpsc::Sender<WriteJob>,
+    queue: std::sync::mpsc::SyncSender<WriteJob>,
 }
+
+/// Writes that may wait in the writer's queue; when it is full, requests wait (backpressure), so memory
+/// stays bounded whatever the load.
+const WRITE_QUEUE: usize = 1024;
 
 impl Writer {
     fn start(store: Arc<dyn Store>) -> Result<(Writer, std::thread::JoinHandle<()>), String> {
-        let (queue, jobs) = std::sync::mpsc::channel::<WriteJob>();
+        let (queue, jobs) = std::sync::mpsc::sync_channel::<WriteJob>(WRITE_QUEUE);
         let thread = std::thread::Builder::new()
             .name("flowc-writer".into())
             .spawn(move || {
@@ -102,7 +106,7 @@ impl Writer {
     }
 
     /// Queues a write; with `wait`, returns once it is committed.
-    fn write(&self, steps: Vec<(StoredRun, Vec<Event>)>, log: Vec<Value>, wait: bool) -> Result<(), StoreError> {
+    fn write(&self, steps: Vec<StepRecord>, log: Vec<String>, wait: bool) -> Result<(), StoreError> {
         let (done, committed) = if wait {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             (Some(tx), Some(rx))
@@ -318,7 +322,8 @@ impl App {
 
     fn with_options<T>(&self, f: impl FnOnce(&RunOptions<'_>) -> T) -> T {
         let log_fn = |req: &interp::Request, outcome: &interp::CallOutcome| {
-            if let Err(e) = self.writer.write(Vec::new(), crate::webhook_log::entries(req, outcome), false) {
+            let entries = crate::webhook_log::entries(req, outcome).iter().map(Value::to_string).collect();
+            if let Err(e) = self.writer.write(Vec::new(), entries, false) {
                 eprintln!("flowc: cannot write the webhook log: {e}");
             }
         };
@@ -336,11 +341,8 @@ impl App {
             _ => None,
         };
         let run = StoredRun { state: outcome.state.clone(), contact_id: contact_id.to_string(), deadline_ms };
-        self.writer.write(
-            vec![(run, outcome.events.clone())],
-            Vec::new(),
-            durable || outcome.state.status == RunStatus::Waiting,
-        )
+        let record = StepRecord::new(&run, &outcome.events)?;
+        self.writer.write(vec![record], Vec::new(), durable || outcome.state.status == RunStatus::Waiting)
     }
 
     fn handle(&self, mut request: tiny_http::Request) {
@@ -580,7 +582,8 @@ impl App {
                     status: RunStatus::Stopped,
                     reason: Some(format!("interrupted by a new run of {flow}")),
                 }];
-                if let Err(e) = self.writer.write(vec![(old, ended.to_vec())], Vec::new(), true) {
+                let written = StepRecord::new(&old, &ended).and_then(|r| self.writer.write(vec![r], Vec::new(), true));
+                if let Err(e) = written {
                     return Answer::error(500, e.to_string());
                 }
             }
@@ -680,10 +683,10 @@ impl App {
         if let Err(e) = self.writer.flush() {
             return Answer::error(500, e.to_string());
         }
-        match (self.store.run(id), self.store.events(id)) {
+        match (self.store.summary(id), self.store.events(id)) {
             (Ok(Some(run)), Ok(events)) => Answer::json(
                 200,
-                json!({ "run_id": id, "flow": run.state.flow, "contact_id": run.contact_id, "status": run.state.status, "events": events }),
+                json!({ "run_id": id, "flow": run.flow, "contact_id": run.contact_id, "status": run.status, "events": events }),
             ),
             (Ok(None), _) => Answer::error(404, format!("there is no run {id}")),
             (Err(e), _) | (_, Err(e)) => Answer::error(500, e.to_string()),

@@ -45,25 +45,72 @@ pub struct StoredRun {
     pub deadline_ms: Option<u64>,
 }
 
+/// What is kept of every run, finished or not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// The flow.
+    pub flow: String,
+    /// `waiting`, `completed`, ...
+    pub status: String,
+    /// The contact ("" for trigger runs).
+    pub contact_id: String,
+}
+
+/// A step ready to store: serialized by the thread that ran it, so the single writer only writes.
+#[derive(Clone, Debug)]
+pub struct StepRecord {
+    /// The run.
+    pub run_id: String,
+    /// Its contact.
+    pub contact_id: String,
+    /// Its flow.
+    pub flow: String,
+    /// Its status after the step.
+    pub status: RunStatus,
+    /// When a waiting run times out.
+    pub deadline_ms: Option<u64>,
+    /// The state as JSON, while the run waits.
+    pub state: Option<String>,
+    /// The step's events as a JSON array (`None`: no events).
+    pub events: Option<String>,
+}
+
+impl StepRecord {
+    /// Serializes a run after a step and the events of that step.
+    pub fn new(run: &StoredRun, events: &[Event]) -> Result<StepRecord, StoreError> {
+        Ok(StepRecord {
+            run_id: run.state.run_id.clone(),
+            contact_id: run.contact_id.clone(),
+            flow: run.state.flow.clone(),
+            status: run.state.status,
+            deadline_ms: run.deadline_ms,
+            state: if run.state.status == RunStatus::Waiting { Some(serde_json::to_string(&run.state)?) } else { None },
+            events: if events.is_empty() { None } else { Some(serde_json::to_string(events)?) },
+        })
+    }
+}
+
 /// Persistence for the server.
 pub trait Store: Send + Sync {
     /// Saves a run and appends the events of the step that produced it, atomically.
     fn save_step(&self, run: &StoredRun, events: &[Event]) -> Result<(), StoreError> {
-        self.save_batch(&[(run.clone(), events.to_vec())], &[])
+        self.save_batch(&[StepRecord::new(run, events)?], &[])
     }
     /// Saves several steps and log entries in one transaction (group commit); each step is atomic.
-    fn save_batch(&self, steps: &[(StoredRun, Vec<Event>)], log: &[Value]) -> Result<(), StoreError>;
+    fn save_batch(&self, steps: &[StepRecord], log: &[String]) -> Result<(), StoreError>;
     /// The waiting run of a contact, if any.
     fn waiting_run(&self, contact_id: &str) -> Result<Option<StoredRun>, StoreError>;
     /// Waiting runs whose deadline has passed.
     fn due_runs(&self, now_ms: u64) -> Result<Vec<StoredRun>, StoreError>;
-    /// A run by id.
+    /// A waiting run by id (with the state it needs to continue).
     fn run(&self, run_id: &str) -> Result<Option<StoredRun>, StoreError>;
+    /// Any run by id: flow, status and contact.
+    fn summary(&self, run_id: &str) -> Result<Option<RunSummary>, StoreError>;
     /// The events of a run, in order.
     fn events(&self, run_id: &str) -> Result<Vec<Value>, StoreError>;
     /// Appends webhook log entries.
     fn log(&self, entries: &[Value]) -> Result<(), StoreError> {
-        self.save_batch(&[], entries)
+        self.save_batch(&[], &entries.iter().map(Value::to_string).collect::<Vec<_>>())
     }
     /// Log entries, newest first.
     fn read_log(&self, webhook: Option<&str>, failed_only: bool, limit: usize) -> Result<Vec<Value>, StoreError>;
@@ -78,21 +125,24 @@ pub struct SqliteStore {
 }
 
 const SCHEMA: &str = "
+-- `state` is kept while a run waits (it is what a reply or a timeout continues) and dropped once the
+-- run ends: a finished run is its status and its events.
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     contact_id TEXT NOT NULL,
     flow TEXT NOT NULL,
     status TEXT NOT NULL,
     deadline_ms INTEGER,
-    state TEXT NOT NULL,
+    state TEXT,
     updated_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_waiting ON runs (contact_id) WHERE status = 'waiting';
 CREATE INDEX IF NOT EXISTS runs_deadline ON runs (deadline_ms) WHERE status = 'waiting';
-CREATE TABLE IF NOT EXISTS events (
+-- One row per step: the step's events as a JSON array.
+CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    event TEXT NOT NULL,
+    events TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
 CREATE TABLE IF NOT EXISTS webhook_log (
@@ -140,7 +190,7 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn save_batch(&self, steps: &[(StoredRun, Vec<Event>)], log: &[Value]) -> Result<(), StoreError> {
+    fn save_batch(&self, steps: &[StepRecord], log: &[String]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         {
@@ -148,32 +198,31 @@ impl Store for SqliteStore {
                 "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (id) DO UPDATE SET status = ?4, deadline_ms = ?5, state = ?6, updated_ms = ?7",
             )?;
-            let mut next_seq = tx.prepare_cached("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?1")?;
-            let mut insert_event = tx.prepare_cached("INSERT INTO events (run_id, seq, event) VALUES (?1, ?2, ?3)")?;
-            let mut insert_log =
-                tx.prepare_cached("INSERT INTO webhook_log (webhook, failed, entry) VALUES (?1, ?2, ?3)")?;
+            let mut insert_step = tx.prepare_cached(
+                "INSERT INTO steps (run_id, seq, events)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM steps WHERE run_id = ?1), ?2)",
+            )?;
+            let mut insert_log = tx.prepare_cached(
+                "INSERT INTO webhook_log (webhook, failed, entry)
+                 VALUES (json_extract(?1, '$.webhook'), NOT (COALESCE(json_extract(?1, '$.status'), 0) BETWEEN 200 AND 299), ?1)",
+            )?;
             let now = crate::time::now_millis() as i64;
-            for (run, events) in steps {
+            for step in steps {
                 upsert.execute(params![
-                    run.state.run_id,
-                    run.contact_id,
-                    run.state.flow,
-                    status_text(run.state.status),
-                    run.deadline_ms.map(|d| d as i64),
-                    serde_json::to_string(&run.state)?,
+                    step.run_id,
+                    step.contact_id,
+                    step.flow,
+                    status_text(step.status),
+                    step.deadline_ms.map(|d| d as i64),
+                    step.state,
                     now
                 ])?;
-                let next: i64 = next_seq.query_row([&run.state.run_id], |r| r.get(0))?;
-                for (i, e) in events.iter().enumerate() {
-                    insert_event.execute(params![run.state.run_id, next + i as i64, serde_json::to_string(e)?])?;
+                if let Some(events) = &step.events {
+                    insert_step.execute(params![step.run_id, events])?;
                 }
             }
-            for e in log {
-                insert_log.execute(params![
-                    e["webhook"].as_str().unwrap_or(""),
-                    crate::webhook_log::failed(e),
-                    e.to_string()
-                ])?;
+            for entry in log {
+                insert_log.execute([entry])?;
             }
         }
         tx.commit()?;
@@ -211,18 +260,36 @@ impl Store for SqliteStore {
     fn run(&self, run_id: &str) -> Result<Option<StoredRun>, StoreError> {
         let conn = self.conn();
         let row = conn
-            .query_row("SELECT state, contact_id, deadline_ms FROM runs WHERE id = ?1", [run_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?))
-            })
+            .query_row(
+                "SELECT state, contact_id, deadline_ms FROM runs WHERE id = ?1 AND state IS NOT NULL",
+                [run_id],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)),
+            )
             .optional()?;
         row.map(|(s, c, d)| Self::row_to_run(s, c, d)).transpose()
     }
 
+    fn summary(&self, run_id: &str) -> Result<Option<RunSummary>, StoreError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row("SELECT flow, status, contact_id FROM runs WHERE id = ?1", [run_id], |r| {
+                Ok(RunSummary { flow: r.get(0)?, status: r.get(1)?, contact_id: r.get(2)? })
+            })
+            .optional()?)
+    }
+
     fn events(&self, run_id: &str) -> Result<Vec<Value>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT event FROM events WHERE run_id = ?1 ORDER BY seq")?;
+        let mut stmt = conn.prepare("SELECT events FROM steps WHERE run_id = ?1 ORDER BY seq")?;
         let rows = stmt.query_map([run_id], |r| r.get::<_, String>(0))?;
-        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+        let mut out = Vec::new();
+        for row in rows {
+            match serde_json::from_str::<Value>(&row?)? {
+                Value::Array(events) => out.extend(events),
+                other => out.push(other),
+            }
+        }
+        Ok(out)
     }
 
     fn read_log(&self, webhook: Option<&str>, failed_only: bool, limit: usize) -> Result<Vec<Value>, StoreError> {
