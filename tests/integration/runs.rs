@@ -301,3 +301,55 @@ fn bad_run_arguments_give_one_line_and_exit_2() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line: {err}");
     }
 }
+
+#[test]
+fn every_example_runs_against_a_local_server() {
+    use crate::server::{Reply, TestServer};
+    let server = TestServer::start(|_, r| match r.url.split('?').next().unwrap_or("") {
+        "/lookup" => Reply::json(
+            200,
+            r#"{"status": "Shipped", "number": "CU001", "ship_date": "May 2nd", "delivery_date": "May 5th"}"#,
+        ),
+        "/api/v1/contacts" => Reply::json(200, r#"{"contacts": [{"id": 7, "email": "test@example.com"}]}"#),
+        "/codes" => Reply::json(201, r#"{"promocode": "LOCAL-7"}"#),
+        _ => Reply::text(202, "accepted"),
+    });
+    let local = server.url("");
+    let secrets = [
+        ("ORDERS_TOKEN", "orders-secret-1"),
+        ("CDP_USER", "cdp-user"),
+        ("CDP_PASSWORD", "cdp-password-2"),
+        ("PROMO_TOKEN", "promo-secret-3"),
+        ("LEGACY_CRM_KEY", "legacy-secret-4"),
+        ("CRM_TOKEN", "crm-secret-5"),
+    ];
+    let cases: &[(&str, &[&str], &[&str], &str)] = &[
+        ("order_status", &["orders"], &["--input", "CU001"], "Order CU001 shipped on May 2nd and arrives May 5th."),
+        ("cdp_promo_code", &["cdp", "promo", "legacy", "audit"], &[], "Your personal code is LOCAL-7"),
+        ("call_event_notification", &["crm"], &["--input", "1"], "Connecting you to sales."),
+        ("order_webhook_response", &[], &["--trigger", "@examples/mocks/trigger_shipped.json"], "Good news Joe"),
+    ];
+    for (name, hosts, extra, expected) in cases {
+        let file = format!("examples/{name}.flow");
+        let log = log_arg();
+        let routes: Vec<String> = hosts.iter().map(|h| format!("https://{h}.example.com={local}")).collect();
+        let mut args = vec!["run", file.as_str(), "--log", log.as_str()];
+        for r in &routes {
+            args.extend(["--route", r.as_str()]);
+        }
+        args.extend_from_slice(extra);
+        let o = flowc(&args, &secrets);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{name}: {out}{}", String::from_utf8_lossy(&o.stderr));
+        assert!(out.contains(expected), "{name}: {out}");
+        assert!(!out.contains("failed"), "{name}: {out}");
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        for (_, secret) in &secrets {
+            assert!(!out.contains(secret) && !logged.contains(secret), "{name} leaked {secret}");
+        }
+    }
+    let got = server.requests();
+    let cdp = got.iter().find(|r| r.url.starts_with("/api/v1/contacts")).expect("the CDP lookup reached the server");
+    assert_eq!(cdp.header("Authorization"), Some("Basic Y2RwLXVzZXI6Y2RwLXBhc3N3b3JkLTI="));
+    assert!(got.iter().any(|r| r.url.contains("key=legacy-secret-4")), "the API key travels in the query");
+}
