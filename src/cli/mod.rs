@@ -244,17 +244,32 @@ pub(crate) fn report(name: &str, src: &str, diags: &[Diagnostic]) {
     }
 }
 
+/// A file read and compiled, with what diagnostics may show of it.
+pub(crate) struct Loaded {
+    /// The path as shown in messages.
+    pub(crate) name: String,
+    /// The source with literal secrets masked, for rendering diagnostics.
+    pub(crate) shown: String,
+    /// The program and its warnings, or every diagnostic.
+    pub(crate) result: Result<(crate::program::Program, Vec<Diagnostic>), Vec<Diagnostic>>,
+}
+
+/// Reads and compiles a file (an unreadable file is the error).
+pub(crate) fn load(path: &Path) -> Result<Loaded, String> {
+    let src = read(path)?;
+    let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
+    Ok(Loaded { name: path.display().to_string(), shown, result: crate::compile_source(&src) })
+}
+
 fn compile(path: &Path) -> u8 {
-    let src = match read(path) {
-        Ok(s) => s,
+    let Loaded { name, shown, result } = match load(path) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("flowc: {e}");
             return USAGE;
         }
     };
-    let name = path.display().to_string();
-    let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
-    match crate::compile_source(&src) {
+    match result {
         Ok((program, warnings)) => {
             report(&name, &shown, &warnings);
             match serde_json::to_string_pretty(&program) {
@@ -333,16 +348,14 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, workers: usize, max_body: usi
     let mut programs = Vec::new();
     let mut failed = false;
     for path in &files {
-        let src = match read(path) {
-            Ok(s) => s,
+        let Loaded { name, shown, result } = match load(path) {
+            Ok(l) => l,
             Err(e) => {
                 eprintln!("flowc: {e}");
                 return USAGE;
             }
         };
-        let name = path.display().to_string();
-        let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
-        match crate::compile_source(&src) {
+        match result {
             Ok((program, warnings)) => {
                 report(&name, &shown, &warnings);
                 programs.push((name, program));

@@ -147,21 +147,11 @@ impl Printer {
             }
             Event::Warning { message } => format!("⚠ {message}"),
             Event::RunEnded { status, reason } => match reason {
-                Some(r) => format!("■ {} ({r})", status_name(*status)),
-                None => format!("■ {}", status_name(*status)),
+                Some(r) => format!("■ {} ({r})", status.as_str()),
+                None => format!("■ {}", status.as_str()),
             },
         };
         let _ = writeln!(out, "{line}");
-    }
-}
-
-fn status_name(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Waiting => "waiting",
-        RunStatus::Completed => "completed",
-        RunStatus::Stopped => "stopped",
-        RunStatus::Expired => "expired",
-        RunStatus::Failed => "failed",
     }
 }
 
@@ -182,10 +172,8 @@ fn save(path: &Path, state: &RunState) -> Result<(), Failure> {
 }
 
 pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
-    let src = super::read(&args.file).map_err(usage)?;
-    let name = args.file.display().to_string();
-    let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
-    let program = match crate::compile_source(&src) {
+    let super::Loaded { name, shown, result } = super::load(&args.file).map_err(usage)?;
+    let program = match result {
         Ok((program, _)) => program,
         Err(diags) => {
             super::report(&name, &shown, &diags);
@@ -230,7 +218,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
             let state: RunState = serde_json::from_str(&text)
                 .map_err(|e| usage(format!("{} is not a saved run: {e}", path.display())))?;
             if state.status != RunStatus::Waiting {
-                return Err(usage(format!("the run in {} has ended ({})", path.display(), status_name(state.status))));
+                return Err(usage(format!("the run in {} has ended ({})", path.display(), state.status.as_str())));
             }
             Outcome { events: Vec::new(), state }
         }

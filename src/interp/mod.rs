@@ -42,6 +42,19 @@ pub enum RunStatus {
     Failed,
 }
 
+impl RunStatus {
+    /// The status as JSON and the database write it: `waiting`, `completed`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Waiting => "waiting",
+            RunStatus::Completed => "completed",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Expired => "expired",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
 /// A saved `@flow.NAME`: its value, and for `split NAME =` the category and regex groups.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Slot {

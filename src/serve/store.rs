@@ -157,16 +157,6 @@ CREATE TABLE IF NOT EXISTS seen_signatures (
 );
 ";
 
-fn status_text(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Waiting => "waiting",
-        RunStatus::Completed => "completed",
-        RunStatus::Stopped => "stopped",
-        RunStatus::Expired => "expired",
-        RunStatus::Failed => "failed",
-    }
-}
-
 impl SqliteStore {
     /// Opens (creating) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -212,7 +202,7 @@ impl Store for SqliteStore {
                     step.run_id,
                     step.contact_id,
                     step.flow,
-                    status_text(step.status),
+                    step.status.as_str(),
                     step.deadline_ms.map(|d| d as i64),
                     step.state,
                     now
