@@ -396,12 +396,7 @@ impl<'a> FlowChecker<'a> {
         match scheme.as_str() {
             "https" => {}
             "http" => {
-                let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-                let host = match host.rfind(':') {
-                    Some(i) if !host.ends_with(']') => &host[..i],
-                    _ => host,
-                };
-                let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+                let loopback = crate::interp::webhook::is_loopback(crate::interp::webhook::host(authority));
                 if !loopback || !host_complete {
                     self.report(
                         Diagnostic::new(

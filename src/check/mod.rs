@@ -222,53 +222,43 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
         ),
         _ => {}
     }
+    let twice = |span: Span, first: Span, message: String, help: &str| {
+        Diagnostic::new(Code::DuplicateOption, span, message, "second one")
+            .with_label(first, "first one")
+            .with_help(help)
+    };
     let (mut body, mut headers, mut queries): (Option<Span>, Vec<&Spanned<String>>, Vec<&Spanned<String>>) =
         (None, vec![], vec![]);
     for e in &t.expects {
         match e {
             Expect::Body(shape) => {
                 if let Some(first) = body {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::DuplicateOption,
-                            shape.span,
-                            "`expect body` is given twice",
-                            "second one",
-                        )
-                        .with_label(first, "first one")
-                        .with_help("declare the body once"),
-                    );
+                    diags.push(twice(
+                        shape.span,
+                        first,
+                        "`expect body` is given twice".into(),
+                        "declare the body once",
+                    ));
                 }
                 body = Some(shape.span);
             }
             Expect::Header(name, _) => {
                 let norm = header_key(&name.node);
                 if let Some(first) = headers.iter().find(|h| header_key(&h.node) == norm) {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::DuplicateOption,
-                            name.span,
-                            format!("header \"{}\" is declared twice", name.node),
-                            "second one",
-                        )
-                        .with_label(first.span, "first one")
-                        .with_help("header names are compared without regard to case"),
-                    );
+                    let message = format!("header \"{}\" is declared twice", name.node);
+                    diags.push(twice(
+                        name.span,
+                        first.span,
+                        message,
+                        "header names are compared without regard to case",
+                    ));
                 }
                 headers.push(name);
             }
             Expect::Query(name, _) => {
                 if let Some(first) = queries.iter().find(|q| q.node == name.node) {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::DuplicateOption,
-                            name.span,
-                            format!("query \"{}\" is declared twice", name.node),
-                            "second one",
-                        )
-                        .with_label(first.span, "first one")
-                        .with_help("declare each parameter once"),
-                    );
+                    let message = format!("query \"{}\" is declared twice", name.node);
+                    diags.push(twice(name.span, first.span, message, "declare each parameter once"));
                 }
                 queries.push(name);
             }

@@ -103,13 +103,6 @@ fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<
     Ok(out)
 }
 
-fn run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(crate::time::now_millis());
-    format!("run-{:016x}", h.finish())
-}
-
 /// Prints events as a transcript or JSON lines.
 struct Printer {
     json: bool,
@@ -223,7 +216,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
             Outcome { events: Vec::new(), state }
         }
         None => {
-            let id = args.run_id.clone().unwrap_or_else(run_id);
+            let id = args.run_id.clone().unwrap_or_else(|| crate::time::unique_id("run"));
             interp::start(&program, args.flow.as_deref(), &id, contact, trigger, &options)
                 .map_err(|e| usage(e.to_string()))?
         }

@@ -253,23 +253,32 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
+/// The host of a URL's authority (`user@host:port` → `host`; `[::1]:9` → `[::1]`).
+pub(crate) fn host(authority: &str) -> &str {
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host.rfind(':') {
+        Some(i) if !host.ends_with(']') => &host[..i],
+        _ => host,
+    }
+}
+
+/// Hosts that plain `http://` may reach (LANGUAGE.md §6): the checker and the run-time check share it.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
 /// Whether a URL may be called: https, or http to a loopback host. Returns the reason it may not.
 pub fn check_url(url: &str) -> Result<(), String> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(format!("\"{url}\" is not an absolute URL"));
     };
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host.rfind(':') {
-        Some(i) if !host.ends_with(']') => &host[..i],
-        _ => host,
-    };
+    let host = host(&rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]);
     if host.is_empty() {
         return Err(format!("\"{url}\" has no host"));
     }
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
-        "http" if matches!(host, "localhost" | "127.0.0.1" | "[::1]") => Ok(()),
+        "http" if is_loopback(host) => Ok(()),
         "http" => Err(format!("refusing plain http:// to {host}: only https:// is allowed, except for loopback hosts")),
         other => Err(format!("`{other}://` URLs cannot be called")),
     }

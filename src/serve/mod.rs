@@ -21,7 +21,7 @@ use crate::ast::KeyPlace;
 use crate::http::HttpClient;
 use crate::interp::{self, Event, Outcome, Resume, RunOptions, RunState, RunStatus};
 use crate::program::{AuthDef, Program, Secret, TriggerAuthDef, TriggerDef};
-use store::{StepRecord, Store, StoreError, StoredRun};
+use store::{LogLine, StepRecord, Store, StoreError, StoredRun};
 
 /// Reads a secret by environment variable name.
 pub type SecretSource = dyn Fn(&str) -> Option<String> + Send + Sync;
@@ -55,7 +55,7 @@ impl Default for Config {
 /// Work for the writer thread: steps and log entries to commit, and who waits for the commit.
 struct WriteJob {
     steps: Vec<StepRecord>,
-    log: Vec<String>,
+    log: Vec<LogLine>,
     done: Option<std::sync::mpsc::SyncSender<Result<(), String>>>,
 }
 
@@ -106,7 +106,7 @@ impl Writer {
     }
 
     /// Queues a write; with `wait`, returns once it is committed.
-    fn write(&self, steps: Vec<StepRecord>, log: Vec<String>, wait: bool) -> Result<(), StoreError> {
+    fn write(&self, steps: Vec<StepRecord>, log: Vec<LogLine>, wait: bool) -> Result<(), StoreError> {
         let (done, committed) = if wait {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             (Some(tx), Some(rx))
@@ -283,18 +283,6 @@ fn parse_query(q: &str) -> Map<String, Value> {
         .collect()
 }
 
-/// A unique id that sorts by time (`run-0195a3f2c4e1-00042-9f3c`): new rows land at the end of the
-/// database's indexes instead of at random places in them, which keeps inserts fast as tables grow.
-fn random_id(prefix: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::AtomicU64;
-    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-    let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed) & 0xf_ffff;
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(seq);
-    format!("{prefix}-{:012x}-{seq:05x}-{:04x}", crate::time::now_millis(), h.finish() & 0xffff)
-}
-
 /// The public part of a step's result: status, events and the bot's messages.
 fn step_json(state: &RunState, events: &[Event]) -> Value {
     let messages: Vec<&str> = events
@@ -327,7 +315,7 @@ impl App {
 
     fn with_options<T>(&self, f: impl FnOnce(&RunOptions<'_>) -> T) -> T {
         let log_fn = |req: &interp::Request, outcome: &interp::CallOutcome| {
-            let entries = crate::webhook_log::entries(req, outcome).iter().map(Value::to_string).collect();
+            let entries = crate::webhook_log::entries(req, outcome).iter().map(LogLine::new).collect();
             if let Err(e) = self.writer.write(Vec::new(), entries, false) {
                 eprintln!("flowc: cannot write the webhook log: {e}");
             }
@@ -514,7 +502,7 @@ impl App {
             headers.iter().map(|(k, v)| (crate::check::header_key(k), Value::String(v.clone()))).collect();
         let trigger_value = json!({ "headers": header_map, "query": query, "body": body_value });
         let flow = &program.flows[trigger.flow].name;
-        let run_id = random_id("run");
+        let run_id = crate::time::unique_id("run");
         let lock = self.lock(&run_id);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         let outcome =
@@ -595,7 +583,7 @@ impl App {
             Ok(None) => {}
             Err(e) => return Answer::error(500, e.to_string()),
         }
-        let run_id = random_id("run");
+        let run_id = crate::time::unique_id("run");
         let outcome = self.with_options(|o| interp::start(program, Some(flow), &run_id, contact, None, o));
         let outcome = match outcome {
             Ok(o) => o,

@@ -90,14 +90,32 @@ impl StepRecord {
     }
 }
 
+/// A webhook log entry ready to store.
+#[derive(Clone, Debug)]
+pub struct LogLine {
+    /// The webhook's name, for filtering.
+    pub webhook: String,
+    /// Whether the attempt failed ([`crate::webhook_log::failed`]), for filtering.
+    pub failed: bool,
+    /// The entry as JSON.
+    pub entry: String,
+}
+
+impl LogLine {
+    /// A line from a log entry of [`crate::webhook_log::entries`].
+    pub fn new(entry: &Value) -> LogLine {
+        LogLine {
+            webhook: entry["webhook"].as_str().unwrap_or_default().to_string(),
+            failed: crate::webhook_log::failed(entry),
+            entry: entry.to_string(),
+        }
+    }
+}
+
 /// Persistence for the server.
 pub trait Store: Send + Sync {
-    /// Saves a run and appends the events of the step that produced it, atomically.
-    fn save_step(&self, run: &StoredRun, events: &[Event]) -> Result<(), StoreError> {
-        self.save_batch(&[StepRecord::new(run, events)?], &[])
-    }
     /// Saves several steps and log entries in one transaction (group commit); each step is atomic.
-    fn save_batch(&self, steps: &[StepRecord], log: &[String]) -> Result<(), StoreError>;
+    fn save_batch(&self, steps: &[StepRecord], log: &[LogLine]) -> Result<(), StoreError>;
     /// The waiting run of a contact, if any.
     fn waiting_run(&self, contact_id: &str) -> Result<Option<StoredRun>, StoreError>;
     /// Waiting runs whose deadline has passed.
@@ -108,10 +126,6 @@ pub trait Store: Send + Sync {
     fn summary(&self, run_id: &str) -> Result<Option<RunSummary>, StoreError>;
     /// The events of a run, in order.
     fn events(&self, run_id: &str) -> Result<Vec<Value>, StoreError>;
-    /// Appends webhook log entries.
-    fn log(&self, entries: &[Value]) -> Result<(), StoreError> {
-        self.save_batch(&[], &entries.iter().map(Value::to_string).collect::<Vec<_>>())
-    }
     /// Log entries, newest first.
     fn read_log(&self, webhook: Option<&str>, failed_only: bool, limit: usize) -> Result<Vec<Value>, StoreError>;
     /// Records a signature id; false when it was already seen (a replay). Forgets ids older than
@@ -186,7 +200,7 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn save_batch(&self, steps: &[StepRecord], log: &[String]) -> Result<(), StoreError> {
+    fn save_batch(&self, steps: &[StepRecord], log: &[LogLine]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         {
@@ -198,10 +212,8 @@ impl Store for SqliteStore {
                 "INSERT INTO steps (run_id, seq, events)
                  VALUES (?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM steps WHERE run_id = ?1), ?2)",
             )?;
-            let mut insert_log = tx.prepare_cached(
-                "INSERT INTO webhook_log (webhook, failed, entry)
-                 VALUES (json_extract(?1, '$.webhook'), NOT (COALESCE(json_extract(?1, '$.status'), 0) BETWEEN 200 AND 299), ?1)",
-            )?;
+            let mut insert_log =
+                tx.prepare_cached("INSERT INTO webhook_log (webhook, failed, entry) VALUES (?1, ?2, ?3)")?;
             let now = crate::time::now_millis() as i64;
             for step in steps {
                 upsert.execute(params![
@@ -217,8 +229,8 @@ impl Store for SqliteStore {
                     insert_step.execute(params![step.run_id, events])?;
                 }
             }
-            for entry in log {
-                insert_log.execute([entry])?;
+            for line in log {
+                insert_log.execute(params![line.webhook, line.failed, line.entry])?;
             }
         }
         tx.commit()?;
