@@ -686,3 +686,21 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_escapes_in_queries_are_kept_not_fatal() {
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%E2%82"), "\u{FFFD}");
+        let q = parse_query("a=1&&=x&b&c=%&a=2");
+        assert_eq!(q.get("a"), Some(&Value::from("2")));
+        assert_eq!(q.get(""), Some(&Value::from("x")));
+        assert_eq!(q.get("b"), Some(&Value::from("")));
+        assert_eq!(q.get("c"), Some(&Value::from("%")));
+    }
+}
