@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 
+mod out;
 mod run;
 
 /// Exit status for success.
@@ -220,7 +221,12 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
         }
     }
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into())),
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into());
+            if let Err(status) = out::emit(&(text + "\n")) {
+                return status;
+            }
+        }
         Format::Human => {
             let _ = writeln!(stderr, "{}", summary(files.len(), errors, warnings));
         }
@@ -273,10 +279,10 @@ fn compile(path: &Path) -> u8 {
         Ok((program, warnings)) => {
             report(&name, &shown, &warnings);
             match serde_json::to_string_pretty(&program) {
-                Ok(json) => {
-                    println!("{json}");
-                    OK
-                }
+                Ok(json) => match out::emit(&(json + "\n")) {
+                    Ok(()) => OK,
+                    Err(status) => status,
+                },
                 Err(e) => {
                     eprintln!("flowc: cannot print the program: {e}");
                     USAGE
@@ -324,12 +330,13 @@ fn show_log(file: Option<PathBuf>, db: Option<PathBuf>, failed: bool, webhook: O
         .filter(|e| !failed || crate::webhook_log::failed(e))
         .filter(|e| webhook.is_none_or(|w| e["webhook"].as_str() == Some(w)))
         .collect();
-    if json {
-        for e in &shown {
-            println!("{e}");
-        }
+    let written = if json {
+        shown.iter().take_while(|_| !out::closed()).try_for_each(|e| out::emit(&format!("{e}\n")))
     } else {
-        print!("{}", crate::webhook_log::table(&shown));
+        out::emit(&crate::webhook_log::table(&shown))
+    };
+    if let Err(status) = written {
+        return status;
     }
     if skipped > 0 {
         eprintln!("flowc: skipped {} that are not log entries", plural(skipped, "line"));
@@ -399,13 +406,12 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, workers: usize, max_body: usi
     let programs = programs.into_iter().map(|(_, p)| p).collect();
     match crate::serve::Server::start(addr, programs, Box::new(store), config) {
         Ok(server) => {
-            println!(
-                "flowc: serving {} and {} on http://{}",
+            let _ = out::emit(&format!(
+                "flowc: serving {} and {} on http://{}\n",
                 plural(flow_count, "flow"),
                 plural(trigger_count, "trigger"),
                 server.addr()
-            );
-            let _ = std::io::Write::flush(&mut std::io::stdout());
+            ));
             server.wait();
             OK
         }
@@ -418,17 +424,14 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, workers: usize, max_body: usi
 
 fn explain(code: Option<&str>) -> u8 {
     let Some(code) = code else {
-        println!("Diagnostic codes (flowc explain CODE shows one):\n");
+        let mut text = String::from("Diagnostic codes (flowc explain CODE shows one):\n\n");
         for c in Code::ALL {
-            println!("  {:<42} {:<8} {}", c.as_str(), c.severity().as_str(), c.summary());
+            text += &format!("  {:<42} {:<8} {}\n", c.as_str(), c.severity().as_str(), c.summary());
         }
-        return OK;
+        return out::emit(&text).map_or_else(|status| status, |()| OK);
     };
     match Code::lookup(code) {
-        Some(c) => {
-            print!("{}", c.page());
-            OK
-        }
+        Some(c) => out::emit(c.page()).map_or_else(|status| status, |()| OK),
         None => {
             let names = Code::ALL.iter().map(|c| c.as_str().rsplit("::").next().unwrap_or(""));
             match crate::diagnostic::did_you_mean(code.rsplit("::").next().unwrap_or(code), names) {

@@ -2,7 +2,7 @@
 //! nothing (the run stays waiting and can be saved), and prints a transcript or JSON events.
 
 use std::collections::HashMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -110,9 +110,8 @@ struct Printer {
 
 impl Printer {
     fn event(&self, e: &Event) {
-        let mut out = std::io::stdout().lock();
         if self.json {
-            let _ = writeln!(out, "{}", serde_json::to_string(e).unwrap_or_default());
+            let _ = super::out::emit(&format!("{}\n", serde_json::to_string(e).unwrap_or_default()));
             return;
         }
         let line = match e {
@@ -144,7 +143,7 @@ impl Printer {
                 None => format!("■ {}", status.as_str()),
             },
         };
-        let _ = writeln!(out, "{line}");
+        let _ = super::out::emit(&format!("{line}\n"));
     }
 }
 
@@ -234,8 +233,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         let reply = match inputs.next() {
             Some(input) => Some(Resume::Reply(input)),
             None if interactive => {
-                print!("you> ");
-                let _ = std::io::stdout().flush();
+                let _ = super::out::emit("you> ");
                 let mut line = String::new();
                 match stdin.read_line(&mut line) {
                     Ok(0) | Err(_) => None,

@@ -134,3 +134,41 @@ fn explain_prints_pages_and_lists_codes() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("did you mean `unknown_step`"), "{}", stderr(&bad));
 }
+
+/// Runs flowc with its standard output connected to a pipe whose reader is already gone, as in
+/// `flowc explain | true`, so every write fails with a broken pipe.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("flowc runs")
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let log = std::env::temp_dir().join(format!("flowc-pipe-log-{}.jsonl", std::process::id()));
+    let line = r#"{"time":"2026-01-01T00:00:00Z","flow":"f","webhook":"w","method":"GET","url":"https://x.io","status":200,"attempt":1,"elapsed_ms":1}"#;
+    std::fs::write(&log, format!("{line}\n").repeat(5_000)).unwrap();
+    for args in [
+        vec!["explain"],
+        vec!["explain", "undefined_variable"],
+        vec!["compile", "examples/order_status.flow"],
+        vec!["check", "--format", "json", "tests/fixtures/check/unknown_step.flow"],
+        vec!["log", "--json", log.to_str().unwrap()],
+        vec!["log", log.to_str().unwrap()],
+        vec!["run", "examples/order_status.flow", "--json", "--input", "x", "--mock", "lookup_webhook=examples/mocks/order_found.json"],
+    ] {
+        let o = with_closed_stdout(&args);
+        let err = stderr(&o);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+        let expected = if args[0] == "check" { 1 } else { 0 };
+        assert_eq!(o.status.code(), Some(expected), "{args:?}: {err}");
+    }
+    std::fs::remove_file(&log).unwrap();
+}
