@@ -48,6 +48,7 @@ codes! {
     UnterminatedString => "syntax" / "unterminated_string": "A string has no closing quote on its line.",
     InvalidEscape => "syntax" / "invalid_escape": "A backslash escape that strings do not support.",
     ControlCharacter => "syntax" / "control_character": "A raw control character (such as a tab) inside a string.",
+    InvalidUtf8 => "syntax" / "invalid_utf8": "A file that is not UTF-8 text.",
     UnclosedBlock => "syntax" / "unclosed_block": "A `{` that is never closed.",
     TooDeep => "syntax" / "too_deep": "Nesting or an expression beyond the parser's limits.",
     DurationUnit => "syntax" / "duration_unit": "A duration without a valid unit.",

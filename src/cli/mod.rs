@@ -180,8 +180,11 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-pub(crate) fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))
+/// Reads a `.flow` file: its text, or the text with what is not UTF-8 replaced and the diagnostic that
+/// says so. Only a file that cannot be read at all is an error.
+pub(crate) fn read(path: &Path) -> Result<Result<String, (String, Diagnostic)>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+    Ok(crate::syntax::decode(bytes))
 }
 
 fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
@@ -205,7 +208,13 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
             }
         };
         let name = path.display().to_string();
-        let (file, diags) = crate::check_source(&src);
+        let (src, file, diags) = match src {
+            Ok(src) => {
+                let (file, diags) = crate::check_source(&src);
+                (src, file, diags)
+            }
+            Err((text, diag)) => (text, crate::ast::SourceFile::default(), vec![diag]),
+        };
         let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&file));
         for d in &diags {
             match d.severity {
@@ -262,9 +271,14 @@ pub(crate) struct Loaded {
 
 /// Reads and compiles a file (an unreadable file is the error).
 pub(crate) fn load(path: &Path) -> Result<Loaded, String> {
-    let src = read(path)?;
-    let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
-    Ok(Loaded { name: path.display().to_string(), shown, result: crate::compile_source(&src) })
+    let name = path.display().to_string();
+    match read(path)? {
+        Ok(src) => {
+            let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
+            Ok(Loaded { name, shown, result: crate::compile_source(&src) })
+        }
+        Err((shown, diag)) => Ok(Loaded { name, shown, result: Err(vec![diag]) }),
+    }
 }
 
 fn compile(path: &Path) -> u8 {

@@ -26,6 +26,29 @@ mod grammar {
 
 use grammar::{FlowParser, Rule};
 
+/// Source bytes → text. Bytes that are not UTF-8 are a problem in the file, not an I/O error: the
+/// error holds the text with them replaced by U+FFFD (for rendering; every offset up to the first bad
+/// byte is unchanged) and a diagnostic at the first bad byte.
+pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bad = e.utf8_error().error_len().unwrap_or(e.as_bytes().len() - at);
+            let shown = e.as_bytes()[at..at + bad].iter().map(|b| format!("0x{b:02X}")).collect::<Vec<_>>().join(" ");
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let diag = Diagnostic::new(
+                crate::diagnostic::Code::InvalidUtf8,
+                crate::span::Span::new(at, at + '\u{fffd}'.len_utf8()),
+                format!("this file is not UTF-8 text: byte {shown} cannot start or continue a character"),
+                "not UTF-8",
+            )
+            .with_help("save the file as UTF-8 (editors call it \"UTF-8\" or \"Unicode\"; Latin-1 and Windows-1252 are not)");
+            Err((text, diag))
+        }
+    }
+}
+
 /// Parses a whole file. Returns the items that parsed and every diagnostic found on the way.
 pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
     let start = if src.starts_with('\u{feff}') { 3 } else { 0 };

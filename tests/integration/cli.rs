@@ -172,3 +172,26 @@ fn a_closed_stdout_ends_quietly() {
     }
     std::fs::remove_file(&log).unwrap();
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_a_diagnostic_at_the_bad_byte() {
+    let dir = std::env::temp_dir().join(format!("flowc-latin1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("latin1.flow");
+    std::fs::write(&path, b"flow f {\n  send \"caf\xE9 ouvert\"\n}\n").unwrap();
+    let p = path.to_str().unwrap();
+    let human = flowc(&["check", p]);
+    assert_eq!(human.status.code(), Some(1), "{}", stderr(&human));
+    assert!(stderr(&human).contains("flowc::syntax::invalid_utf8"), "{}", stderr(&human));
+    assert!(stderr(&human).contains(":2:12]"), "{}", stderr(&human));
+    let json = flowc(&["check", "--format", "json", p]);
+    let d: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!((d[0]["line"].as_u64(), d[0]["column"].as_u64()), (Some(2), Some(12)), "{d}");
+    assert!(d[0]["message"].as_str().unwrap().contains("0xE9"), "{d}");
+    for cmd in ["compile", "run"] {
+        let o = flowc(&[cmd, p]);
+        assert_eq!(o.status.code(), Some(1), "{cmd}: {}", stderr(&o));
+        assert!(stderr(&o).contains("invalid_utf8"), "{cmd}: {}", stderr(&o));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
