@@ -90,5 +90,28 @@ fn compile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse_check, compile);
+/// What `flowc check` does for one file: parse, check and render every diagnostic. A file with thousands
+/// of warnings must cost at most about twice the same file without them (rendering uses one line index).
+fn report(c: &mut Criterion) {
+    let clean = generated(1 << 20);
+    // One unread result per flow: a warning each, ~1,800 in all.
+    let noisy = clean.replace("  step ask {", "  set unused_note = 1\n  step ask {");
+    let mut group = c.benchmark_group("report");
+    group.sample_size(10);
+    for (name, src) in [("without_warnings_1mb", &clean), ("with_warnings_1mb", &noisy)] {
+        let count = flowc::check_source(src).1.len();
+        eprintln!("report/{name}: {count} diagnostics");
+        group.throughput(Throughput::Bytes(src.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let (_, diags) = flowc::check_source(black_box(src));
+                let index = flowc::span::LineIndex::new(src);
+                diags.iter().map(|d| d.render_indexed("big.flow", src, &index, false).len()).sum::<usize>()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse_check, compile, report);
 criterion_main!(benches);

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::span::{Span, line_col};
+use crate::span::{LineIndex, Span};
 
 macro_rules! codes {
     ($($variant:ident => $group:literal / $name:literal : $summary:literal,)*) => {
@@ -200,31 +200,61 @@ impl Diagnostic {
     }
 
     /// Renders the diagnostic as miette does, with the source excerpt. `color` selects ANSI colours;
-    /// without it the output is stable text for snapshots.
+    /// without it the output is stable text for snapshots. For many diagnostics of one file, index it
+    /// once and use [`Diagnostic::render_indexed`].
     pub fn render(&self, file_name: &str, src: &str, color: bool) -> String {
+        self.render_indexed(file_name, src, &LineIndex::new(src), color)
+    }
+
+    /// [`Diagnostic::render`] with the file's line index: the cost depends on the excerpt, not on the
+    /// file's size, and the column shown is counted in characters, as in the JSON output.
+    pub fn render_indexed(&self, file_name: &str, src: &str, index: &LineIndex, color: bool) -> String {
         use miette::{GraphicalReportHandler, GraphicalTheme};
         let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
         let handler = GraphicalReportHandler::new_themed(theme).with_links(false).with_width(100);
-        let report = Rendered { diag: self, source: miette::NamedSource::new(file_name, src.to_string()) };
+        let report = Rendered { diag: self, source: Excerpts { name: file_name, src, index } };
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = handler.render_report(&mut out, &report);
         out
     }
 
-    /// The JSON object `flowc check --format json` prints for this diagnostic.
-    pub fn to_json(&self, file_name: &str, src: &str) -> serde_json::Value {
+    /// The JSON object `flowc check --format json` prints for this diagnostic: the primary span's start
+    /// and end as 1-based lines and character columns, and every secondary label.
+    pub fn to_json(&self, file_name: &str, src: &str, index: &LineIndex) -> serde_json::Value {
         let span = self.span();
-        let (line, column) = line_col(src, span.start);
+        let (line, column) = index.line_col(src, span.start);
+        let (end_line, end_column) = index.line_col(src, span.end);
+        let related: Vec<serde_json::Value> = self
+            .labels
+            .iter()
+            .skip(1)
+            .map(|l| {
+                let (line, column) = index.line_col(src, l.span.start);
+                let (end_line, end_column) = index.line_col(src, l.span.end);
+                serde_json::json!({
+                    "line": line,
+                    "column": column,
+                    "end_line": end_line,
+                    "end_column": end_column,
+                    "span": { "start": l.span.start, "end": l.span.end },
+                    "label": l.text,
+                })
+            })
+            .collect();
         serde_json::json!({
             "file": file_name,
             "line": line,
             "column": column,
+            "end_line": end_line,
+            "end_column": end_column,
             "span": { "start": span.start, "end": span.end },
             "severity": self.severity.as_str(),
             "code": self.code.as_str(),
             "message": self.message,
+            "label": self.labels.first().map(|l| l.text.as_str()),
             "help": self.help,
+            "related": related,
         })
     }
 }
@@ -254,7 +284,53 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
 
 struct Rendered<'a> {
     diag: &'a Diagnostic,
-    source: miette::NamedSource<String>,
+    source: Excerpts<'a>,
+}
+
+/// A file as miette reads it: each excerpt is cut from the lines around its span with the line index,
+/// instead of miette's scan from the start of the file for every label (which made rendering
+/// quadratic in the number of diagnostics). Columns are characters, as in the JSON output.
+struct Excerpts<'a> {
+    name: &'a str,
+    src: &'a str,
+    index: &'a LineIndex,
+}
+
+impl miette::SourceCode for Excerpts<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'b> + 'b>, miette::MietteError> {
+        let (start, end) = (span.offset(), span.offset() + span.len());
+        if end > self.src.len() {
+            return Err(miette::MietteError::OutOfBounds);
+        }
+        let first = self.index.line(start).saturating_sub(before);
+        // One line more than asked for after the span: miette stops on its own once it has enough.
+        let last = self.index.line(end.saturating_sub(1).max(start)) + after + 1;
+        let window_start = self.index.line_start(first, self.src);
+        let window_end = self.index.line_start(last + 1, self.src);
+        let window = &self.src.as_bytes()[window_start..window_end];
+        let local = miette::SourceSpan::new((start - window_start).into(), span.len());
+        let inner = window.read_span(&local, before, after)?;
+        let data_start = inner.span().offset() + window_start;
+        let column = if before == 0 {
+            // A read without context starts at the span: its column is where the report header points.
+            self.index.position(self.src, start).column
+        } else {
+            inner.column()
+        };
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.to_string(),
+            inner.data(),
+            miette::SourceSpan::new(data_start.into(), inner.span().len()),
+            inner.line() + first,
+            column,
+            inner.line_count() + first,
+        )))
+    }
 }
 
 impl fmt::Debug for Rendered<'_> {
@@ -292,7 +368,7 @@ impl miette::Diagnostic for Rendered<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        let src_len = self.source.inner().len();
+        let src_len = self.source.src.len();
         Some(Box::new(self.diag.labels.iter().enumerate().map(move |(i, l)| {
             let start = l.span.start.min(src_len);
             let end = l.span.end.clamp(start, src_len);

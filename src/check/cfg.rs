@@ -11,7 +11,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::ast::{Block, Stmt, StmtKind, TestKind};
-use crate::span::{Span, line_col};
+use crate::span::{LineIndex, Span};
 
 /// Something that can be true at a point of the flow.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -337,7 +337,7 @@ impl<'a> Graph<'a> {
 
     /// A shortest path from the start to `target` on which `fact` is never established, described by
     /// the decisions taken on it (`line 7: \`wait x\` times out`, ...).
-    pub(crate) fn path_without(&self, src: &str, target: usize, fact: &Fact) -> Vec<String> {
+    pub(crate) fn path_without(&self, src: &str, lines: &LineIndex, target: usize, fact: &Fact) -> Vec<String> {
         let avoid = self.fact(fact);
         let n = self.nodes.len();
         let mut prev: Vec<Option<(usize, usize)>> = vec![None; n];
@@ -361,7 +361,7 @@ impl<'a> Graph<'a> {
         let mut cur = target;
         while let Some((p, i)) = prev[cur] {
             if let Some((choice, span)) = &self.nodes[p].edges[i].label {
-                labels.push(describe_choice(src, choice, *span));
+                labels.push(describe_choice(src, lines, choice, *span));
             }
             cur = p;
         }
@@ -370,8 +370,8 @@ impl<'a> Graph<'a> {
     }
 }
 
-fn describe_choice(src: &str, choice: &Choice<'_>, span: Span) -> String {
-    let line = line_col(src, span.start).0;
+fn describe_choice(src: &str, lines: &LineIndex, choice: &Choice<'_>, span: Span) -> String {
+    let line = lines.line_col(src, span.start).0;
     let what = match choice {
         Choice::Reply(name) => format!("a reply to `wait {name}`"),
         Choice::Timeout(name) => format!("`wait {name}` times out"),

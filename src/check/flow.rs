@@ -34,6 +34,8 @@ struct Missing {
 
 pub(crate) struct FlowChecker<'a> {
     src: &'a str,
+    /// Line numbers for path descriptions.
+    lines: &'a crate::span::LineIndex,
     file: &'a SourceFile,
     flow: &'a Flow,
     graph: Graph<'a>,
@@ -53,6 +55,7 @@ pub(crate) struct FlowChecker<'a> {
 impl<'a> FlowChecker<'a> {
     pub(crate) fn run(
         src: &'a str,
+        lines: &'a crate::span::LineIndex,
         file: &'a SourceFile,
         flow: &'a Flow,
         triggers: &'a [&'a Trigger],
@@ -61,6 +64,7 @@ impl<'a> FlowChecker<'a> {
         let graph = Graph::build(&flow.body);
         let mut c = FlowChecker {
             src,
+            lines,
             file,
             flow,
             graph,
@@ -935,7 +939,7 @@ impl<'a> FlowChecker<'a> {
         if node == usize::MAX || self.graph.must_have(node, &fact) {
             return true;
         }
-        let path = self.graph.path_without(self.src, node, &fact);
+        let path = self.graph.path_without(self.src, self.lines, node, &fact);
         let mut d = Diagnostic::new(missing.code, missing.span, missing.message, "not defined on every path to here")
             .with_help(format!("it is missing on this path: {}. {}", describe_path(&path), missing.advice));
         if let Some(at) = missing.defined_at {
@@ -1326,7 +1330,7 @@ impl<'a> FlowChecker<'a> {
             if !is_end && !is_wait {
                 continue;
             }
-            let path = describe_path(&self.graph.path_without(self.src, n, &Fact::Responded));
+            let path = describe_path(&self.graph.path_without(self.src, self.lines, n, &Fact::Responded));
             let span = if n == EXIT {
                 Span::new(self.flow.body.span.end - 1, self.flow.body.span.end)
             } else {

@@ -40,6 +40,7 @@ pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
             starters.entry(start.node.as_str()).or_default().push(t);
         }
     }
+    let lines = crate::span::LineIndex::new(src);
     // Flows are checked independently, on several threads for large files.
     let per_flow = crate::parallel::map_chunked(
         &file.flows,
@@ -48,7 +49,7 @@ pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
             let mut diags = Vec::new();
             for f in flows {
                 let triggers = starters.get(f.name.node.as_str()).cloned().unwrap_or_default();
-                flow::FlowChecker::run(src, file, f, &triggers, &mut diags);
+                flow::FlowChecker::run(src, &lines, file, f, &triggers, &mut diags);
             }
             diags
         },

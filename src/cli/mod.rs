@@ -216,6 +216,7 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
             Err((text, diag)) => (text, crate::ast::SourceFile::default(), vec![diag]),
         };
         let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&file));
+        let index = crate::span::LineIndex::new(&src);
         for d in &diags {
             match d.severity {
                 Severity::Error => errors += 1,
@@ -223,9 +224,9 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
             }
             match format {
                 Format::Human => {
-                    let _ = write!(stderr, "{}", d.render(&name, &shown, color));
+                    let _ = write!(stderr, "{}", d.render_indexed(&name, &shown, &index, color));
                 }
-                Format::Json => json.push(d.to_json(&name, &src)),
+                Format::Json => json.push(d.to_json(&name, &src, &index)),
             }
         }
     }
@@ -254,8 +255,9 @@ fn summary(files: usize, errors: usize, warnings: usize) -> String {
 pub(crate) fn report(name: &str, src: &str, diags: &[Diagnostic]) {
     let color = color();
     let mut stderr = std::io::stderr().lock();
+    let index = crate::span::LineIndex::new(src);
     for d in diags {
-        let _ = write!(stderr, "{}", d.render(name, src, color));
+        let _ = write!(stderr, "{}", d.render_indexed(name, src, &index, color));
     }
 }
 

@@ -43,7 +43,9 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
                 format!("this file is not UTF-8 text: byte {shown} cannot start or continue a character"),
                 "not UTF-8",
             )
-            .with_help("save the file as UTF-8 (editors call it \"UTF-8\" or \"Unicode\"; Latin-1 and Windows-1252 are not)");
+            .with_help(
+                "save the file as UTF-8 (editors call it \"UTF-8\" or \"Unicode\"; Latin-1 and Windows-1252 are not)",
+            );
             Err((text, diag))
         }
     }

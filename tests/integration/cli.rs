@@ -162,7 +162,15 @@ fn a_closed_stdout_ends_quietly() {
         vec!["check", "--format", "json", "tests/fixtures/check/unknown_step.flow"],
         vec!["log", "--json", log.to_str().unwrap()],
         vec!["log", log.to_str().unwrap()],
-        vec!["run", "examples/order_status.flow", "--json", "--input", "x", "--mock", "lookup_webhook=examples/mocks/order_found.json"],
+        vec![
+            "run",
+            "examples/order_status.flow",
+            "--json",
+            "--input",
+            "x",
+            "--mock",
+            "lookup_webhook=examples/mocks/order_found.json",
+        ],
     ] {
         let o = with_closed_stdout(&args);
         let err = stderr(&o);
@@ -192,6 +200,34 @@ fn a_file_that_is_not_utf8_is_a_diagnostic_at_the_bad_byte() {
         let o = flowc(&[cmd, p]);
         assert_eq!(o.status.code(), Some(1), "{cmd}: {}", stderr(&o));
         assert!(stderr(&o).contains("invalid_utf8"), "{cmd}: {}", stderr(&o));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn human_and_json_columns_agree_on_lines_with_accents_and_emoji() {
+    let dir = std::env::temp_dir().join(format!("flowc-columns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("accents.flow");
+    std::fs::write(&path, "flow f {\n  send \"Olá café 🎉 @flw.name\"\n}\nflow f {\n  stop\n}\n").unwrap();
+    let p = path.to_str().unwrap();
+    let json = flowc(&["check", "--format", "json", p]);
+    let diags: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let human = stderr(&flowc(&["check", p]));
+    let suspicious =
+        diags.as_array().unwrap().iter().find(|d| d["code"] == "flowc::check::suspicious_reference").unwrap();
+    // `@flw` is the 20th character of line 2 (the emoji counts as one).
+    assert_eq!((suspicious["line"].as_u64(), suspicious["column"].as_u64()), (Some(2), Some(20)), "{suspicious}");
+    assert_eq!(suspicious["end_line"].as_u64(), Some(2));
+    assert!(suspicious["end_column"].as_u64() > suspicious["column"].as_u64(), "{suspicious}");
+    assert!(human.contains(&format!("{p}:2:20]")), "{human}");
+    let duplicate = diags.as_array().unwrap().iter().find(|d| d["code"] == "flowc::check::duplicate_name").unwrap();
+    assert_eq!(duplicate["related"][0]["line"].as_u64(), Some(1), "{duplicate}");
+    assert!(duplicate["related"][0]["label"].is_string(), "{duplicate}");
+    for d in diags.as_array().unwrap() {
+        let at = format!("{p}:{}:{}]", d["line"], d["column"]);
+        assert!(human.contains(&at), "human output lacks {at}:\n{human}");
+        assert!(d["related"].is_array(), "{d}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
