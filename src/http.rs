@@ -10,7 +10,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::ast::Method;
-use crate::interp::{Attempt, CallOutcome, Request, WebhookClient, check_url};
+use crate::interp::{Attempt, CallOutcome, Request, WebhookClient};
+use crate::net::check_url;
 
 /// Default cap on an answer's body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 1 << 20;

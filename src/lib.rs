@@ -30,6 +30,7 @@ pub mod diagnostic;
 pub mod function;
 pub mod http;
 pub mod interp;
+pub mod net;
 mod parallel;
 pub mod program;
 pub mod serve;

@@ -36,9 +36,28 @@ fn truncate(s: &str) -> String {
     format!("{}…[{} more bytes]", &s[..end], s.len() - end)
 }
 
-/// The log lines of one call: one per attempt, secrets redacted.
+/// The log lines of one call: one per attempt, secrets redacted. A call refused before any attempt
+/// (a URL against the rules, a secret that is not set) gets one line with attempt 0 and the reason.
 pub fn entries(req: &Request, outcome: &CallOutcome) -> Vec<Value> {
     let r = |s: &str| req.redact(s);
+    if outcome.attempts.is_empty() {
+        let request_headers = Value::Array(req.display_headers().into_iter().map(|(k, v)| json!([k, v])).collect());
+        return vec![json!({
+            "time": crate::time::now_iso(),
+            "flow": req.flow,
+            "run": req.run_id,
+            "webhook": req.name,
+            "method": req.method.as_str(),
+            "url": req.display_url,
+            "attempt": 0,
+            "status": null,
+            "error": outcome.error.as_deref().map(r).unwrap_or_else(|| "not sent".into()),
+            "elapsed_ms": 0,
+            "mocked": outcome.mocked,
+            "request": { "headers": request_headers, "body": req.body.as_deref().map(|b| truncate(&r(b))) },
+            "response": null,
+        })];
+    }
     let headers = |h: &[(String, String)]| -> Value { Value::Array(h.iter().map(|(k, v)| json!([k, r(v)])).collect()) };
     let request_headers = Value::Array(req.display_headers().into_iter().map(|(k, v)| json!([k, v])).collect());
     outcome

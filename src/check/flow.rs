@@ -8,6 +8,7 @@ use super::{header_key, is_broken, unknown_connector};
 use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::function::Function;
+use crate::net::Origin;
 use crate::span::{Span, Spanned};
 use crate::split_test::{ArgKind, SplitTest};
 use crate::types::{Lookup, Ty};
@@ -374,23 +375,38 @@ impl<'a> FlowChecker<'a> {
                 return;
             }
         }
-        let Some(TemplatePart::Text(prefix)) = url.parts.first() else {
-            return;
+        let first = match url.parts.first() {
+            Some(TemplatePart::Text(t)) => Some(t.as_str()),
+            _ => None,
         };
-        let (scheme, rest) = match prefix.split_once("://") {
-            Some((s, r)) => (s.to_ascii_lowercase(), r),
-            None => {
+        let (scheme, authority) = match crate::net::origin(first, url.parts.len() == 1) {
+            Origin::Literal { scheme, authority } => (scheme.to_ascii_lowercase(), authority),
+            Origin::NoScheme => {
+                let prefix = first.unwrap_or_default();
                 self.report(
                     Diagnostic::new(Code::InvalidUrl, url.span, "a webhook URL starts with `https://`", "no scheme")
                         .with_help(format!("write \"https://{}\"", prefix.trim_start_matches('/'))),
                 );
                 return;
             }
+            Origin::NotLiteral | Origin::HostFromValue { .. } => {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidUrl,
+                        url.span,
+                        "the scheme, host and port of a URL must be written literally",
+                        "the server would come from a value",
+                    )
+                    .with_help(
+                        "write the host in the URL and put values in the path or query, e.g. \
+                         \"https://api.example.com/contacts/@contact.fields.id\"; a value that picks the server \
+                         would let a contact or an answer send the call anywhere",
+                    ),
+                );
+                return;
+            }
         };
-        let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..host_end];
-        let host_complete = host_end < rest.len() || url.parts.len() == 1;
-        if authority.is_empty() && url.parts.len() == 1 {
+        if authority.is_empty() {
             self.report(
                 Diagnostic::new(Code::InvalidUrl, url.span, "the URL has no host", "no host")
                     .with_help("write the service's address, e.g. \"https://api.example.com/orders\""),
@@ -400,8 +416,7 @@ impl<'a> FlowChecker<'a> {
         match scheme.as_str() {
             "https" => {}
             "http" => {
-                let loopback = crate::interp::webhook::is_loopback(crate::interp::webhook::host(authority));
-                if !loopback || !host_complete {
+                if !crate::net::is_loopback(crate::net::host(authority)) {
                     self.report(
                         Diagnostic::new(
                             Code::InsecureUrl,
@@ -410,7 +425,8 @@ impl<'a> FlowChecker<'a> {
                             "not encrypted",
                         )
                         .with_help(format!(
-                            "use \"https://{rest}\"; http:// is accepted only for localhost, 127.0.0.1 and [::1]"
+                            "use \"https://{}\"; http:// is accepted only for localhost, 127.0.0.1 and [::1]",
+                            first.and_then(|t| t.split_once("://")).map_or("", |(_, rest)| rest)
                         )),
                     );
                 }

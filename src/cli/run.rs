@@ -186,7 +186,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         let Some((from, to)) = r.split_once('=') else {
             return Err(usage(format!("--route takes FROM=TO URL prefixes, got `{r}`")));
         };
-        interp::check_url(to).map_err(|e| usage(format!("--route {r}: {e}")))?;
+        crate::net::check_url(to).map_err(|e| usage(format!("--route {r}: {e}")))?;
         routes.push((from.to_string(), to.to_string()));
     }
     let routed = Routed { routes, inner: &network };

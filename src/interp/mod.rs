@@ -14,9 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::program::{FlowProgram, Instr, Program};
-pub use webhook::{
-    Attempt, CallOutcome, MockAnswer, Mocked, Offline, Request, Routed, WebhookClient, check_url, redact,
-};
+pub use webhook::{Attempt, CallOutcome, MockAnswer, Mocked, Offline, Request, Routed, WebhookClient, redact};
 
 /// The text of a JSON value as templates show it (strings as they are, whole numbers without `.0`).
 pub fn value_text(v: &Value) -> String {

@@ -10,7 +10,8 @@ use super::eval::url_encode;
 use super::value::{merge, text};
 use super::{CallMeta, Event, Machine, Slot};
 use crate::ast::{KeyPlace, Method};
-use crate::program::{AuthDef, Secret, WebhookCall};
+use crate::net::check_url;
+use crate::program::{AuthDef, Secret, TplPart, WebhookCall};
 
 /// A request ready to send.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -253,37 +254,6 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
-/// The host of a URL's authority (`user@host:port` → `host`; `[::1]:9` → `[::1]`).
-pub(crate) fn host(authority: &str) -> &str {
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    match host.rfind(':') {
-        Some(i) if !host.ends_with(']') => &host[..i],
-        _ => host,
-    }
-}
-
-/// Hosts that plain `http://` may reach (LANGUAGE.md §6): the checker and the run-time check share it.
-pub(crate) fn is_loopback(host: &str) -> bool {
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
-}
-
-/// Whether a URL may be called: https, or http to a loopback host. Returns the reason it may not.
-pub fn check_url(url: &str) -> Result<(), String> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!("\"{url}\" is not an absolute URL"));
-    };
-    let host = host(&rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]);
-    if host.is_empty() {
-        return Err(format!("\"{url}\" has no host"));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(()),
-        "http" if is_loopback(host) => Ok(()),
-        "http" => Err(format!("refusing plain http:// to {host}: only https:// is allowed, except for loopback hosts")),
-        other => Err(format!("`{other}://` URLs cannot be called")),
-    }
-}
-
 impl Machine<'_> {
     fn secret(&self, s: &Secret, webhook: &str) -> Result<String, String> {
         match s {
@@ -297,8 +267,19 @@ impl Machine<'_> {
         }
     }
 
-    /// Builds the request of a webhook statement.
-    fn request(&mut self, call: &WebhookCall) -> Result<Request, String> {
+    /// Builds the request of a webhook statement, and the reason it must not be sent, if any (a URL
+    /// that breaks §6's rules, a connector whose secret is not set). A refused request is still built
+    /// as far as it can be, so the transcript and the log show where it would have gone.
+    fn request(&mut self, call: &WebhookCall) -> (Request, Option<String>) {
+        let mut refusal = None;
+        let first = match call.url.0.first() {
+            Some(TplPart::Text(t)) => Some(t.as_str()),
+            _ => None,
+        };
+        if !matches!(crate::net::origin(first, call.url.0.len() == 1), crate::net::Origin::Literal { .. }) {
+            refusal =
+                Some("refusing a URL whose scheme or host comes from a value: they must be written literally".into());
+        }
         let mut url = self.render_url(&call.url);
         let mut query: Vec<(String, String)> = Vec::new();
         for (k, v) in &call.query {
@@ -313,24 +294,29 @@ impl Machine<'_> {
         let mut secrets = Vec::new();
         let mut secret_headers = Vec::new();
         let mut secret_query = None;
-        if let Some(index) = call.auth {
-            let connector = self.program.connectors.get(index).ok_or("unknown connector")?;
+        let mut secret = |machine: &Self, s: &Secret| {
+            machine.secret(s, &call.name).unwrap_or_else(|reason| {
+                refusal.get_or_insert(reason);
+                String::new()
+            })
+        };
+        if let Some(connector) = call.auth.and_then(|index| self.program.connectors.get(index)) {
             match &connector.auth {
                 AuthDef::Basic { user, password } => {
-                    let (user, password) = (self.secret(user, &call.name)?, self.secret(password, &call.name)?);
+                    let (user, password) = (secret(self, user), secret(self, password));
                     let token = base64(format!("{user}:{password}").as_bytes());
                     headers.push(("Authorization".into(), format!("Basic {token}")));
                     secret_headers.push("Authorization".to_string());
                     secrets.extend([password, token]);
                 }
                 AuthDef::Bearer { token } => {
-                    let token = self.secret(token, &call.name)?;
+                    let token = secret(self, token);
                     headers.push(("Authorization".into(), format!("Bearer {token}")));
                     secret_headers.push("Authorization".to_string());
                     secrets.push(token);
                 }
                 AuthDef::ApiKey { place, name, value } => {
-                    let key = self.secret(value, &call.name)?;
+                    let key = secret(self, value);
                     match place {
                         KeyPlace::Header => {
                             headers.push((name.clone(), key.clone()));
@@ -358,8 +344,11 @@ impl Machine<'_> {
             url = format!("{url}{separator}{}", sent.join("&"));
             display_url = format!("{display_url}{separator}{}", shown.join("&"));
         }
+        secrets.retain(|s| !s.is_empty());
         let display_url = redact(&display_url, &secrets);
-        check_url(&url)?;
+        if let Err(reason) = check_url(&url) {
+            refusal.get_or_insert(reason);
+        }
         let has = |headers: &[(String, String)], name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
         let body = match self.body(&call.body) {
             Some((body, content_type)) => {
@@ -373,7 +362,7 @@ impl Machine<'_> {
         if matches!(call.method, Method::POST | Method::PATCH) && !has(&headers, "idempotency-key") {
             headers.push(("Idempotency-Key".into(), format!("{}-{}", self.state.run_id, self.state.pc)));
         }
-        Ok(Request {
+        let request = Request {
             name: call.name.clone(),
             flow: self.flow.name.clone(),
             run_id: self.state.run_id.clone(),
@@ -387,20 +376,20 @@ impl Machine<'_> {
             display_url,
             secret_headers,
             secrets,
-        })
+        };
+        (request, refusal)
     }
 
     /// Calls a webhook and stores its answer. Returns the failure reason when it failed.
     pub(super) fn webhook(&mut self, call: &WebhookCall) -> Option<String> {
-        let (outcome, url, request) = match self.request(call) {
-            Ok(request) => {
-                let outcome = self.options.client.call(&request);
-                (outcome, request.display_url.clone(), Some(request))
-            }
-            Err(reason) => (CallOutcome::refused(reason), String::new(), None),
+        let (request, refusal) = self.request(call);
+        let outcome = match refusal {
+            None => self.options.client.call(&request),
+            Some(reason) => CallOutcome::refused(reason),
         };
-        if let (Some(log), Some(request)) = (self.options.log, &request) {
-            log(request, &outcome);
+        let url = request.display_url.clone();
+        if let Some(log) = self.options.log {
+            log(&request, &outcome);
         }
         let ok = outcome.ok();
         let error = match (&outcome.error, outcome.status) {
@@ -408,7 +397,7 @@ impl Machine<'_> {
             (None, Some(s)) if !ok => Some(format!("HTTP {s}")),
             _ => None,
         };
-        let error = error.map(|e| request.as_ref().map_or(e.clone(), |r| r.redact(&e)));
+        let error = error.map(|e| request.redact(&e));
         self.state.webhooks[call.webhook] = Some(CallMeta {
             status: outcome.status,
             attempts: outcome.attempts.len() as u32,
@@ -449,19 +438,6 @@ mod tests {
         for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
             assert_eq!(base64(plain.as_bytes()), encoded);
         }
-    }
-
-    #[test]
-    fn only_https_or_loopback_http() {
-        assert!(check_url("https://api.example.com/x").is_ok());
-        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
-        assert!(check_url("http://localhost/x").is_ok());
-        assert!(check_url("http://[::1]:9/x").is_ok());
-        assert!(check_url("http://example.com/x").unwrap_err().contains("refusing plain http://"));
-        assert!(check_url("http://localhost.evil.com/").is_err());
-        assert!(check_url("ftp://x.io/").is_err());
-        assert!(check_url("/relative").is_err());
-        assert!(check_url("https:///nohost").is_err());
     }
 
     #[test]

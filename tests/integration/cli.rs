@@ -231,3 +231,23 @@ fn human_and_json_columns_agree_on_lines_with_accents_and_emoji() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_call_refused_for_an_unset_secret_shows_its_url_and_is_logged() {
+    let log = std::env::temp_dir().join(format!("flowc-unset-secret-{}.jsonl", std::process::id()));
+    let o = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["run", "examples/order_status.flow", "--input", "CU001", "--log", log.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env_remove("ORDERS_TOKEN")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("POST https://orders.example.com/lookup → failed: environment variable ORDERS_TOKEN is not set"),
+        "{out}"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("\"url\":\"https://orders.example.com/lookup\""), "{logged}");
+    std::fs::remove_file(&log).unwrap();
+}

@@ -290,11 +290,30 @@ fn connection_refused_is_a_clean_failure() {
 
 #[test]
 fn values_cannot_change_the_host_and_redirects_cannot_leave_for_plain_http() {
-    // Interpolated values are percent-encoded, so a reply cannot supply a host.
-    let src =
-        "flow f {\n  wait host\n  webhook w GET \"@(@flow.host)/x\" { on failure { send \"@webhook.w.error\" } }\n}\n";
-    let done = run(src, &["http://example.com"]);
-    assert!(done.messages()[0].contains("is not an absolute URL"), "{:?}", done.messages());
+    // The checker refuses a URL whose host comes from a value; should such a program reach the
+    // interpreter anyway (built without the checker), the call is refused there too, and logged.
+    let src = "flow f {\n  wait host\n  webhook w GET \"https://@flow.host/x\" { on failure { send \"@webhook.w.error\" } }\n}\n";
+    assert!(flowc::compile_source(src).is_err());
+    let program = flowc::compile::compile(&flowc::syntax::parse(src).0);
+    let log = Mutex::new(Vec::new());
+    let log_fn = |req: &interp::Request, outcome: &interp::CallOutcome| {
+        log.lock().unwrap().extend(flowc::webhook_log::entries(req, outcome));
+    };
+    let options = RunOptions { client: &HttpClient::default(), env: &|_| None, max_steps: 100, log: Some(&log_fn) };
+    let out = interp::start(&program, None, "run-1", serde_json::json!({}), None, &options).unwrap();
+    let out = interp::resume(&program, out.state, Resume::Reply("evil.example".into()), &options).unwrap();
+    let sent: Vec<String> = out
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageSent { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(sent[0].contains("must be written literally"), "{sent:?}");
+    let log = log.into_inner().unwrap();
+    assert_eq!(log.len(), 1, "the refused call is logged");
+    assert_eq!(log[0]["url"], "https://evil.example/x", "{:?}", log[0]);
     // A redirect to plain http on another host is refused at run time.
     let server = TestServer::start(|_, _| Reply::text(302, "").with_header("Location", "http://example.com/steal"));
     let src = format!(
