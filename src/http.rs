@@ -7,11 +7,12 @@
 //! than the agent's own, because those requests did not get the agent's pooled connections.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ast::Method;
 use crate::interp::{Attempt, CallOutcome, Request, WebhookClient};
-use crate::net::check_url;
+use crate::net::{NetworkPolicy, check_url};
 
 /// Default cap on an answer's body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 1 << 20;
@@ -25,6 +26,56 @@ pub struct HttpClient {
     /// Agents by per-attempt timeout in milliseconds.
     agents: std::sync::Mutex<Vec<(u64, ureq::Agent)>>,
     max_response_bytes: u64,
+    /// Where calls may connect; `None` lets them reach any address (`flowc run`, local testing).
+    policy: Option<Arc<NetworkPolicy>>,
+}
+
+/// Resolves host names once and hands ureq only the addresses the policy allows, so the address that
+/// was checked is the address that is connected to (no gap for DNS rebinding). Every connection goes
+/// through it: each redirect hop and each retry is a new request.
+#[derive(Debug)]
+struct GuardedResolver {
+    inner: ureq::unversioned::resolver::DefaultResolver,
+    policy: Arc<NetworkPolicy>,
+}
+
+/// A connection the network policy refused.
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl ureq::unversioned::resolver::Resolver for GuardedResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        // Only allowed addresses are handed on (`localhost` may be both 127.0.0.1, allowed, and ::1,
+        // not); with none left the call is refused, naming the first address that was not allowed.
+        let mut allowed = self.empty();
+        let mut first_refusal = None;
+        for addr in addrs.iter() {
+            match self.policy.refusal(addr.ip()) {
+                None => allowed.push(*addr),
+                Some(reason) => {
+                    first_refusal.get_or_insert(reason);
+                }
+            }
+        }
+        match first_refusal {
+            Some(reason) if allowed.is_empty() => Err(ureq::Error::Other(Box::new(Refused(reason)))),
+            _ => Ok(allowed),
+        }
+    }
 }
 
 enum Answer {
@@ -41,7 +92,12 @@ impl Default for HttpClient {
 impl HttpClient {
     /// A client that refuses answers larger than `max_response_bytes`.
     pub fn new(max_response_bytes: u64) -> Self {
-        HttpClient { agents: std::sync::Mutex::new(Vec::new()), max_response_bytes }
+        HttpClient { agents: std::sync::Mutex::new(Vec::new()), max_response_bytes, policy: None }
+    }
+
+    /// A client that connects only where `policy` allows (`flowc serve`).
+    pub fn with_policy(max_response_bytes: u64, policy: NetworkPolicy) -> Self {
+        HttpClient { policy: Some(Arc::new(policy)), ..HttpClient::new(max_response_bytes) }
     }
 
     /// The shared agent for calls with this timeout.
@@ -51,14 +107,25 @@ impl HttpClient {
         if let Some((_, agent)) = agents.iter().find(|(t, _)| *t == ms) {
             return agent.clone();
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // Redirects are followed by hand, to refuse downgrades and re-check every target.
             .max_redirects(0)
             .timeout_global(Some(timeout))
-            .user_agent(concat!("flowc/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .user_agent(concat!("flowc/", env!("CARGO_PKG_VERSION")));
+        if self.policy.is_some() {
+            // A proxy from the environment would resolve targets itself, past the network policy.
+            config = config.proxy(None);
+        }
+        let config = config.build();
+        let agent = match &self.policy {
+            Some(policy) => ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::default(),
+                GuardedResolver { inner: Default::default(), policy: policy.clone() },
+            ),
+            None => config.into(),
+        };
         agents.push((ms, agent.clone()));
         agent
     }
@@ -145,6 +212,7 @@ fn failure(e: ureq::Error, timeout_ms: u64) -> Answer {
         ureq::Error::HostNotFound => Answer::Failed { error: "host not found".into(), retryable: true },
         ureq::Error::ConnectionFailed => Answer::Failed { error: "connection failed".into(), retryable: true },
         ureq::Error::Io(io) => Answer::Failed { error: format!("connection error: {io}"), retryable: true },
+        ureq::Error::Other(e) if e.is::<Refused>() => Answer::Failed { error: e.to_string(), retryable: false },
         other => Answer::Failed { error: other.to_string(), retryable: false },
     }
 }

@@ -3,6 +3,11 @@
 //!
 //! - a URL is `https://`, or `http://` to a loopback host for local testing;
 //! - its scheme, host and port are literal text, so no contact or answer can choose the server;
+//! - `flowc serve` connects only to public addresses unless `--allow-network CIDR` names the network
+//!   ([`NetworkPolicy`], checked on the resolved address of every connection and redirect).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
 
 /// The host of a URL's authority (`user@host:port` → `host`; `[::1]:9` → `[::1]`).
 pub(crate) fn host(authority: &str) -> &str {
@@ -62,6 +67,148 @@ pub(crate) fn origin(prefix: Option<&str>, whole: bool) -> Origin<'_> {
     }
 }
 
+/// A network in CIDR notation: `10.0.0.0/8`, `fd00::/8`; a bare address is a network of one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr =
+            addr.trim_matches(['[', ']']).parse().map_err(|_| format!("`{s}` is not an IP address or network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => match p.parse::<u8>() {
+                Ok(p) if p <= max => p,
+                _ => return Err(format!("`{s}`: the prefix length must be a number from 0 to {max}")),
+            },
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Cidr {
+    /// Whether `ip` is in this network (an IPv4 address also matches in its IPv4-mapped IPv6 form).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| -> (u128, u32) {
+            match ip {
+                IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+                IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        };
+        let ip = canonical(ip);
+        let (net, width) = bits(self.addr);
+        let (addr, addr_width) = bits(ip);
+        if width != addr_width {
+            return false;
+        }
+        let shift = width - u32::from(self.prefix);
+        shift >= width || (net >> shift) == (addr >> shift)
+    }
+}
+
+/// Which addresses outgoing calls may reach. The default refuses every address that is not public
+/// (loopback, private, link-local, shared, unspecified, multicast, reserved), as RapidPro's mailroom
+/// does; `allow` names networks that may be reached anyway (a webhook inside your own network).
+#[derive(Clone, Debug, Default)]
+pub struct NetworkPolicy {
+    allow: Vec<Cidr>,
+}
+
+impl NetworkPolicy {
+    /// A policy that also lets calls reach the networks in `allow`.
+    pub fn allowing(allow: Vec<Cidr>) -> Self {
+        NetworkPolicy { allow }
+    }
+
+    /// Why a call may not connect to `ip`, or `None` when it may.
+    pub fn refusal(&self, ip: IpAddr) -> Option<String> {
+        let kind = restricted(canonical(ip))?;
+        if self.allow.iter().any(|net| net.contains(ip)) {
+            return None;
+        }
+        let one = if ip.is_ipv4() { 32 } else { 128 };
+        Some(format!("refused: {ip} is a {kind} address (allow it with `--allow-network {ip}/{one}`)"))
+    }
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:10.0.0.1`, NAT64's `64:ff9b::10.0.0.1`) as the IPv4
+/// address it reaches.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let s = v6.segments();
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let [a, b] = s[6].to_be_bytes();
+                let [c, d] = s[7].to_be_bytes();
+                return IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+            }
+            IpAddr::V6(v6)
+        }
+        v4 => v4,
+    }
+}
+
+/// What kind of non-public address `ip` is, if it is one.
+fn restricted(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            if v4.is_loopback() {
+                Some("loopback")
+            } else if v4.is_private() {
+                Some("private")
+            } else if v4.is_link_local() {
+                Some("link-local")
+            } else if a == 0 {
+                Some("unspecified")
+            } else if a == 100 && (64..128).contains(&b) {
+                Some("shared (carrier-grade NAT)")
+            } else if v4.is_multicast() {
+                Some("multicast")
+            } else if v4.is_broadcast() || a >= 240 {
+                Some("reserved")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            if v6.is_loopback() {
+                Some("loopback")
+            } else if v6.is_unspecified() {
+                Some("unspecified")
+            } else if v6.is_unique_local() || first & 0xffc0 == 0xfec0 {
+                Some("private")
+            } else if v6.is_unicast_link_local() {
+                Some("link-local")
+            } else if v6.is_multicast() {
+                Some("multicast")
+            } else {
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +224,62 @@ mod tests {
         assert!(check_url("ftp://x.io/").is_err());
         assert!(check_url("/relative").is_err());
         assert!(check_url("https:///nohost").is_err());
+    }
+
+    #[test]
+    fn only_public_addresses_unless_allowed() {
+        let policy = NetworkPolicy::default();
+        for ip in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fc00::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:10.0.0.1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(policy.refusal(ip).is_some(), "{ip} must be refused");
+        }
+        for ip in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(policy.refusal(ip), None, "{ip} is public");
+        }
+        let message = policy.refusal("169.254.169.254".parse().unwrap()).unwrap();
+        assert_eq!(
+            message,
+            "refused: 169.254.169.254 is a link-local address (allow it with `--allow-network 169.254.169.254/32`)"
+        );
+        let allowed = NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);
+        assert_eq!(allowed.refusal("127.0.0.1".parse().unwrap()), None);
+        assert_eq!(allowed.refusal("::ffff:127.0.0.1".parse().unwrap()), None);
+        assert_eq!(allowed.refusal("10.200.0.1".parse().unwrap()), None);
+        assert!(allowed.refusal("127.0.0.2".parse().unwrap()).is_some());
+        assert!(allowed.refusal("192.168.0.1".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn networks_parse_or_say_why_not() {
+        assert_eq!("10.0.0.0/8".parse::<Cidr>().unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!("::1".parse::<Cidr>().unwrap().to_string(), "::1/128");
+        assert_eq!("[::1]/128".parse::<Cidr>().unwrap().to_string(), "::1/128");
+        assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains("192.168.1.1".parse().unwrap()));
+        assert!("::/0".parse::<Cidr>().unwrap().contains("fd00::1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().unwrap_err().contains("0 to 32"));
+        assert!("localhost".parse::<Cidr>().unwrap_err().contains("not an IP address"));
     }
 
     #[test]

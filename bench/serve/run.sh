@@ -24,7 +24,7 @@ trap cleanup EXIT
 node "$SHARED/mock_webhook.js" 18081 900 > "$OUT/mock.log" 2>&1 & PIDS+=($!)
 for i in $(seq 1 60); do curl -s -o /dev/null "http://127.0.0.1:18081/order?id=warm" && break; sleep 0.25; done
 rm -f "$OUT/flowc.db"*
-"$FLOWC" serve "$ROOT/bench/serve/peer.flow" --addr 127.0.0.1:$PORT --db "$OUT/flowc.db" > "$OUT/flowc.log" 2>&1 & PIDS+=($!)
+"$FLOWC" serve "$ROOT/bench/serve/peer.flow" --addr 127.0.0.1:$PORT --db "$OUT/flowc.db" --allow-network 127.0.0.1/32 > "$OUT/flowc.log" 2>&1 & PIDS+=($!)
 FPID=$!
 ( sleep 900; kill "$FPID" 2>/dev/null ) & PIDS+=($!)   # bounded lifetime, like the mock
 for i in $(seq 1 60); do

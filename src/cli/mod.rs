@@ -67,6 +67,10 @@ enum Command {
         /// Largest request body, in bytes.
         #[arg(long, default_value_t = 1 << 20)]
         max_body: usize,
+        /// Let webhooks reach this network although it is not public (loopback, private, link-local),
+        /// e.g. 10.0.0.0/8 or 127.0.0.1/32; repeat for several.
+        #[arg(long = "allow-network", value_name = "CIDR")]
+        allow_network: Vec<crate::net::Cidr>,
     },
     /// Show the webhook log as a table.
     Log {
@@ -132,7 +136,11 @@ fn run(cli: Cli) -> u8 {
             code
         }),
         Command::Log { file, db, failed, webhook, json } => show_log(file, db, failed, webhook.as_deref(), json),
-        Command::Serve { paths, addr, db, workers, max_body } => serve(&paths, &addr, &db, workers, max_body),
+        Command::Serve { paths, addr, db, workers, max_body, allow_network } => {
+            let network = crate::net::NetworkPolicy::allowing(allow_network);
+            let config = crate::serve::Config { workers, max_body, network, ..crate::serve::Config::default() };
+            serve(&paths, &addr, &db, config)
+        }
     }
 }
 
@@ -360,7 +368,7 @@ fn show_log(file: Option<PathBuf>, db: Option<PathBuf>, failed: bool, webhook: O
     OK
 }
 
-fn serve(paths: &[PathBuf], addr: &str, db: &Path, workers: usize, max_body: usize) -> u8 {
+fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config) -> u8 {
     let files = match collect(paths) {
         Ok(f) => f,
         Err(e) => {
@@ -418,7 +426,6 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, workers: usize, max_body: usi
     };
     let (flow_count, trigger_count) =
         programs.iter().fold((0, 0), |(f, t), (_, p)| (f + p.flows.len(), t + p.triggers.len()));
-    let config = crate::serve::Config { workers, max_body, ..crate::serve::Config::default() };
     let programs = programs.into_iter().map(|(_, p)| p).collect();
     match crate::serve::Server::start(addr, programs, Box::new(store), config) {
         Ok(server) => {

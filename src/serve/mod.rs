@@ -38,6 +38,8 @@ pub struct Config {
     pub max_steps: u64,
     /// Reads secrets (connector keys, signature secrets): the process environment by default.
     pub env: Arc<SecretSource>,
+    /// Where webhooks may connect: public addresses only, by default (LANGUAGE.md §6).
+    pub network: crate::net::NetworkPolicy,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             scheduler_interval: Duration::from_millis(500),
             max_steps: interp::DEFAULT_MAX_STEPS,
             env: Arc::new(|name| std::env::var(name).ok()),
+            network: crate::net::NetworkPolicy::default(),
         }
     }
 }
@@ -159,7 +162,7 @@ impl Server {
             programs,
             store,
             writer,
-            client: HttpClient::default(),
+            client: HttpClient::with_policy(crate::http::DEFAULT_MAX_RESPONSE_BYTES, config.network.clone()),
             locks: Mutex::new(HashMap::new()),
             config,
         });

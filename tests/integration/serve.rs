@@ -52,7 +52,12 @@ fn env(name: &str) -> Option<String> {
     }
 }
 
+/// A server whose webhooks may reach the test servers on 127.0.0.1.
 fn serve(sources: &[&str], max_body: usize) -> Running {
+    serve_with(sources, max_body, flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]))
+}
+
+fn serve_with(sources: &[&str], max_body: usize, network: flowc::net::NetworkPolicy) -> Running {
     let programs = sources.iter().map(|s| flowc::compile_source(s).unwrap_or_else(|d| panic!("{d:#?}")).0).collect();
     let dir = TempDir::new("serve");
     let store = SqliteStore::open(&dir.0.join("flowc.db")).unwrap();
@@ -61,6 +66,7 @@ fn serve(sources: &[&str], max_body: usize) -> Running {
         max_body,
         scheduler_interval: Duration::from_millis(100),
         env: Arc::new(env),
+        network,
         ..Config::default()
     };
     let server = Server::start("127.0.0.1:0", programs, Box::new(store), config).unwrap();
@@ -352,6 +358,45 @@ flow lookup {{
     let failed_only = request("GET", &format!("{}/log?failed=true", s.base), &[], None);
     assert_eq!(failed_only.json(), json!([]));
     assert_eq!(request("GET", &format!("{}/log?limit=x", s.base), &[], None).status, 400);
+}
+
+#[test]
+fn webhooks_cannot_reach_private_addresses_or_be_redirected_there_unless_allowed() {
+    let backend = TestServer::start(|_, r| match r.url.as_str() {
+        "/hop" => Reply::text(302, "").with_header("Location", "http://[::1]:9/internal"),
+        _ => Reply::json(200, r#"{"ok": true}"#),
+    });
+    let src = |path: &str| {
+        format!(
+            r#"trigger webhook "/go" methods POST {{ start go }}
+flow go {{
+  webhook call GET "{}{path}" {{
+    on failure {{ respond status 502 {{ body json {{ "error": @webhook.call.error }} }}; stop }}
+  }}
+  respond 200 {{ body json {{ "ok": true }} }}
+}}
+"#,
+            backend.url("")
+        )
+    };
+    // The default policy: loopback is refused before any connection, with the reason in the answer
+    // and the log.
+    let s = serve_with(&[&src("/direct")], 1 << 20, flowc::net::NetworkPolicy::default());
+    let got = post_json(&format!("{}/go", s.base), &[], &json!({}));
+    assert_eq!(got.status, 502, "{}", got.body);
+    assert!(got.json()["error"].as_str().unwrap().contains("127.0.0.1 is a loopback address"), "{}", got.body);
+    let log = request("GET", &format!("{}/log?webhook=call", s.base), &[], None).json();
+    assert!(log[0]["error"].as_str().unwrap().contains("--allow-network 127.0.0.1/32"), "{log}");
+    assert!(backend.requests().is_empty(), "nothing reached the backend");
+    drop(s);
+    // Allowed, the call goes through; a redirect to another loopback address is refused on its hop.
+    let s = serve(&[&src("/direct")], 1 << 20);
+    assert_eq!(post_json(&format!("{}/go", s.base), &[], &json!({})).status, 200);
+    drop(s);
+    let s = serve(&[&src("/hop")], 1 << 20);
+    let got = post_json(&format!("{}/go", s.base), &[], &json!({}));
+    assert_eq!(got.status, 502, "{}", got.body);
+    assert!(got.json()["error"].as_str().unwrap().contains("::1 is a loopback address"), "{}", got.body);
 }
 
 #[test]
