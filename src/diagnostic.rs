@@ -67,7 +67,7 @@ codes! {
     DuplicateName => "check" / "duplicate_name": "Two things of one kind with the same name.",
     InvalidUrl => "check" / "invalid_url": "A webhook URL that cannot be sent.",
     InsecureUrl => "check" / "insecure_url": "A plain `http://` URL to a host that is not loopback.",
-    InvalidSuffix => "check" / "invalid_suffix": "A trigger suffix that does not start with `/` or has spaces.",
+    InvalidSuffix => "check" / "invalid_suffix": "A trigger suffix that does not start with `/`, has spaces, or is a path the server answers itself.",
     RetriesRange => "check" / "retries_range": "`retries` outside 0 to 4.",
     InvalidStatus => "check" / "invalid_status": "A `respond` status code outside 200, 201, 202, 204.",
     UnknownConnector => "check" / "unknown_connector": "`auth` names a connector that does not exist.",

@@ -67,6 +67,25 @@ pub(crate) fn origin(prefix: Option<&str>, whole: bool) -> Origin<'_> {
     }
 }
 
+/// The paths `flowc serve` answers itself, by first segment, and what it serves there. A trigger's
+/// suffix may not take one (the checker refuses it: the trigger would never be reached). `metrics` and
+/// `channels` are reserved for the server's metrics and channel webhooks.
+pub const SERVER_PATHS: &[(&str, &str)] = &[
+    ("healthz", "health check"),
+    ("log", "webhook log"),
+    ("runs", "run API (`GET /runs/{id}`)"),
+    ("flows", "conversation API (`POST /flows/{name}/runs`)"),
+    ("contacts", "contact API (`POST /contacts/{id}/messages`)"),
+    ("metrics", "metrics"),
+    ("channels", "channel webhooks"),
+];
+
+/// What the server itself answers at a trigger suffix such as `/runs/x`, if anything.
+pub fn server_path(suffix: &str) -> Option<&'static str> {
+    let first = suffix.trim_start_matches('/').split('/').next()?;
+    SERVER_PATHS.iter().find(|(segment, _)| segment.eq_ignore_ascii_case(first)).map(|&(_, what)| what)
+}
+
 /// A network in CIDR notation: `10.0.0.0/8`, `fd00::/8`; a bare address is a network of one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr {

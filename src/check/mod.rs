@@ -58,6 +58,76 @@ pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
     diags
 }
 
+/// One file of a project, as `flowc check` and `flowc serve` see it.
+pub struct ProjectFile<'a> {
+    /// The path as shown in messages.
+    pub name: &'a str,
+    /// The text.
+    pub src: &'a str,
+    /// What parsed.
+    pub file: &'a SourceFile,
+}
+
+/// The rules across the files given together (LANGUAGE.md §8), the same that `flowc serve` enforces
+/// before it starts: flow names and trigger suffixes are unique across files. Returns the diagnostics
+/// of each file, in the order of `files`; the first definition wins and each later one is reported.
+/// Duplicates within one file are [`check`]'s.
+pub fn project(files: &[ProjectFile<'_>]) -> Vec<Vec<Diagnostic>> {
+    let mut out: Vec<Vec<Diagnostic>> = files.iter().map(|_| Vec::new()).collect();
+    let mut flows: HashMap<&str, (usize, Span)> = HashMap::new();
+    let mut suffixes: HashMap<&str, (usize, Span)> = HashMap::new();
+    let mut indexes: HashMap<usize, crate::span::LineIndex> = HashMap::new();
+    let mut place = |i: usize, span: Span| {
+        let f = &files[i];
+        let index = indexes.entry(i).or_insert_with(|| crate::span::LineIndex::new(f.src));
+        let (line, column) = index.line_col(f.src, span.start);
+        format!("{}:{line}:{column}", f.name)
+    };
+    for (i, f) in files.iter().enumerate() {
+        for flow in &f.file.flows {
+            match flows.get(flow.name.node.as_str()) {
+                Some(&(first, span)) if first != i => out[i].push(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        flow.name.span,
+                        format!("the flow `{}` is also defined in {}", flow.name.node, place(first, span)),
+                        "defined again",
+                    )
+                    .with_help(
+                        "flow names are unique across the files checked and served together \
+                         (`flowc serve` would refuse to start); rename one of them",
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    flows.insert(&flow.name.node, (i, flow.name.span));
+                }
+            }
+        }
+        for t in &f.file.triggers {
+            match suffixes.get(t.suffix.node.as_str()) {
+                Some(&(first, span)) if first != i => out[i].push(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        t.suffix.span,
+                        format!("a trigger in {} already listens on \"{}\"", place(first, span), t.suffix.node),
+                        "second trigger",
+                    )
+                    .with_help(
+                        "trigger suffixes are unique across the files served together; give this one its own \
+                         suffix, or list several methods on one trigger",
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    suffixes.insert(&t.suffix.node, (i, t.suffix.span));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Reports names that occur twice.
 fn duplicates<'a>(names: impl Iterator<Item = &'a Name>, what: &str, diags: &mut Vec<Diagnostic>) {
     let mut seen: HashMap<&str, Span> = HashMap::new();
@@ -166,6 +236,21 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
                 "invalid character",
             )
             .with_help("suffixes use letters, digits and - _ . ~ /"),
+        );
+    }
+    if let Some(what) = crate::net::server_path(suffix) {
+        let first = suffix.trim_start_matches('/').split('/').next().unwrap_or_default();
+        diags.push(
+            Diagnostic::new(
+                Code::InvalidSuffix,
+                t.suffix.span,
+                format!("\"{suffix}\" belongs to `flowc serve`'s {what}, so this trigger would never run"),
+                "taken by the server",
+            )
+            .with_help(format!(
+                "choose another suffix, e.g. \"/hooks/{}\"; paths under /{first} belong to the server",
+                suffix.trim_start_matches('/')
+            )),
         );
     }
     let mut seen: Vec<&str> = Vec::new();

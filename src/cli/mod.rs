@@ -195,9 +195,50 @@ pub(crate) fn read(path: &Path) -> Result<Result<String, (String, Diagnostic)>, 
     Ok(crate::syntax::decode(bytes))
 }
 
+/// A file read and checked as part of the project it was given with.
+struct Checked {
+    /// The path as shown in messages.
+    name: String,
+    /// The text (with what is not UTF-8 replaced).
+    src: String,
+    /// The text with literal secrets masked, for rendering.
+    shown: String,
+    file: crate::ast::SourceFile,
+    /// The file's diagnostics and the project's about it, sorted.
+    diags: Vec<Diagnostic>,
+}
+
+/// Reads and checks `files` as one project: each file on its own, then the rules across files that
+/// `flowc serve` enforces (LANGUAGE.md §8). Only a file that cannot be read at all is an error.
+fn check_project(files: &[PathBuf]) -> Result<Vec<Checked>, String> {
+    let mut out = Vec::with_capacity(files.len());
+    for path in files {
+        let name = path.display().to_string();
+        let (src, file, diags) = match read(path)? {
+            Ok(src) => {
+                let (file, diags) = crate::check_source(&src);
+                (src, file, diags)
+            }
+            Err((text, diag)) => (text, crate::ast::SourceFile::default(), vec![diag]),
+        };
+        let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&file));
+        out.push(Checked { name, src, shown, file, diags });
+    }
+    let views: Vec<crate::check::ProjectFile<'_>> =
+        out.iter().map(|c| crate::check::ProjectFile { name: &c.name, src: &c.src, file: &c.file }).collect();
+    let across = crate::check::project(&views);
+    for (checked, mut more) in out.iter_mut().zip(across) {
+        if !more.is_empty() {
+            checked.diags.append(&mut more);
+            crate::diagnostic::sort(&mut checked.diags);
+        }
+    }
+    Ok(out)
+}
+
 fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
-    let files = match collect(paths) {
-        Ok(f) => f,
+    let checked = match collect(paths).and_then(|files| check_project(&files)) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("flowc: {e}");
             return USAGE;
@@ -207,34 +248,18 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
     let (mut errors, mut warnings) = (0usize, 0usize);
     let color = color();
     let mut stderr = std::io::stderr().lock();
-    for path in &files {
-        let src = match read(path) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("flowc: {e}");
-                return USAGE;
-            }
-        };
-        let name = path.display().to_string();
-        let (src, file, diags) = match src {
-            Ok(src) => {
-                let (file, diags) = crate::check_source(&src);
-                (src, file, diags)
-            }
-            Err((text, diag)) => (text, crate::ast::SourceFile::default(), vec![diag]),
-        };
-        let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&file));
-        let index = crate::span::LineIndex::new(&src);
-        for d in &diags {
+    for Checked { name, src, shown, diags, .. } in &checked {
+        let index = crate::span::LineIndex::new(src);
+        for d in diags {
             match d.severity {
                 Severity::Error => errors += 1,
                 Severity::Warning => warnings += 1,
             }
             match format {
                 Format::Human => {
-                    let _ = write!(stderr, "{}", d.render_indexed(&name, &shown, &index, color));
+                    let _ = write!(stderr, "{}", d.render_indexed(name, shown, &index, color));
                 }
-                Format::Json => json.push(d.to_json(&name, &src, &index)),
+                Format::Json => json.push(d.to_json(name, src, &index)),
             }
         }
     }
@@ -246,7 +271,7 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
             }
         }
         Format::Human => {
-            let _ = writeln!(stderr, "{}", summary(files.len(), errors, warnings));
+            let _ = writeln!(stderr, "{}", summary(checked.len(), errors, warnings));
         }
     }
     if errors > 0 || (deny_warnings && warnings > 0) { DIAGNOSTICS } else { OK }
@@ -376,47 +401,22 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
             return USAGE;
         }
     };
-    let mut programs = Vec::new();
-    let mut failed = false;
-    for path in &files {
-        let Loaded { name, shown, result } = match load(path) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("flowc: {e}");
-                return USAGE;
-            }
-        };
-        match result {
-            Ok((program, warnings)) => {
-                report(&name, &shown, &warnings);
-                programs.push((name, program));
-            }
-            Err(diags) => {
-                report(&name, &shown, &diags);
-                failed = true;
-            }
+    // The same checks as `flowc check` on the same files: what check passes, serve accepts.
+    let checked = match check_project(&files) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("flowc: {e}");
+            return USAGE;
         }
+    };
+    for c in &checked {
+        report(&c.name, &c.shown, &c.diags);
     }
-    if failed {
+    if checked.iter().any(|c| c.diags.iter().any(Diagnostic::is_error)) {
         eprintln!("flowc: not serving: fix the errors above (`flowc check` shows them too)");
         return DIAGNOSTICS;
     }
-    let mut flows: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
-    let mut suffixes: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
-    for (file, p) in &programs {
-        for f in &p.flows {
-            if let Some(other) = flows.insert(&f.name, file) {
-                eprintln!("flowc: not serving: flow `{}` is defined in {other} and in {file}", f.name);
-                return DIAGNOSTICS;
-            }
-        }
-        for t in &p.triggers {
-            if let Some(other) = suffixes.insert(&t.suffix, file) {
-                eprintln!("flowc: not serving: trigger \"{}\" is defined in {other} and in {file}", t.suffix);
-                return DIAGNOSTICS;
-            }
-        }
-    }
+    let programs: Vec<crate::program::Program> = checked.iter().map(|c| crate::compile::compile(&c.file)).collect();
     let store = match crate::serve::store::SqliteStore::open(db) {
         Ok(s) => s,
         Err(e) => {
@@ -425,8 +425,7 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
         }
     };
     let (flow_count, trigger_count) =
-        programs.iter().fold((0, 0), |(f, t), (_, p)| (f + p.flows.len(), t + p.triggers.len()));
-    let programs = programs.into_iter().map(|(_, p)| p).collect();
+        programs.iter().fold((0, 0), |(f, t), p| (f + p.flows.len(), t + p.triggers.len()));
     match crate::serve::Server::start(addr, programs, Box::new(store), config) {
         Ok(server) => {
             let _ = out::emit(&format!(

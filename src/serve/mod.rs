@@ -252,13 +252,13 @@ impl Answer {
 }
 
 /// `%XX` and (in forms) `+` decoded.
-fn percent_decode(s: &str) -> String {
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
                 match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
                     Ok(b) => {
@@ -281,7 +281,7 @@ fn parse_query(q: &str) -> Map<String, Value> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), Value::String(percent_decode(v)))
+            (percent_decode(k, true), Value::String(percent_decode(v, true)))
         })
         .collect()
 }
@@ -375,16 +375,17 @@ impl App {
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["healthz"]) => return Answer::json(200, json!({ "status": "ok" })),
             ("GET", ["log"]) => return self.log(&parse_query(&query)),
-            ("GET", ["runs", id]) => return self.show_run(&percent_decode(id)),
+            ("GET", ["runs", id]) => return self.show_run(&percent_decode(id, false)),
             ("POST", ["flows", flow, "runs"]) => {
-                let flow = percent_decode(flow);
+                let flow = percent_decode(flow, false);
                 return match self.read_body(request) {
                     Ok(body) => self.start_conversation(&flow, &body),
                     Err(a) => a,
                 };
             }
             ("POST", ["contacts", id, "messages"]) => {
-                let id = percent_decode(id);
+                // A path keeps `+` (phone numbers are the natural contact ids); only queries read it as a space.
+                let id = percent_decode(id, false);
                 return match self.read_body(request) {
                     Ok(body) => self.message(&id, &body),
                     Err(a) => a,
@@ -696,10 +697,12 @@ mod tests {
 
     #[test]
     fn broken_escapes_in_queries_are_kept_not_fatal() {
-        assert_eq!(percent_decode("a%20b+c"), "a b c");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("%"), "%");
-        assert_eq!(percent_decode("%E2%82"), "\u{FFFD}");
+        assert_eq!(percent_decode("a%20b+c", true), "a b c");
+        assert_eq!(percent_decode("+250788000009", false), "+250788000009");
+        assert_eq!(percent_decode("%2B250%20x", false), "+250 x");
+        assert_eq!(percent_decode("%zz%4", true), "%zz%4");
+        assert_eq!(percent_decode("%", true), "%");
+        assert_eq!(percent_decode("%E2%82", true), "\u{FFFD}");
         let q = parse_query("a=1&&=x&b&c=%&a=2");
         assert_eq!(q.get("a"), Some(&Value::from("2")));
         assert_eq!(q.get(""), Some(&Value::from("x")));

@@ -251,3 +251,38 @@ fn a_call_refused_for_an_unset_secret_shows_its_url_and_is_logged() {
     assert!(logged.contains("\"url\":\"https://orders.example.com/lookup\""), "{logged}");
     std::fs::remove_file(&log).unwrap();
 }
+
+#[test]
+fn check_treats_the_files_as_one_project_with_serves_rules() {
+    let dir = std::env::temp_dir().join(format!("flowc-project-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = |suffix: &str| {
+        format!("trigger webhook \"{suffix}\" methods POST {{ start welcome }}\nflow welcome {{\n  stop\n}}\n")
+    };
+    std::fs::write(dir.join("a.flow"), flow("/signup")).unwrap();
+    std::fs::write(dir.join("b.flow"), flow("/signup")).unwrap();
+    let d = dir.to_str().unwrap();
+    let json = flowc(&["check", "--format", "json", d]);
+    assert_eq!(json.status.code(), Some(1), "{}", stderr(&json));
+    let diags: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let messages: Vec<&str> = diags.as_array().unwrap().iter().map(|d| d["message"].as_str().unwrap()).collect();
+    let a = dir.join("a.flow").display().to_string();
+    assert!(messages.contains(&format!("the flow `welcome` is also defined in {a}:2:6").as_str()), "{messages:?}");
+    assert!(
+        messages.contains(&format!("a trigger in {a}:1:17 already listens on \"/signup\"").as_str()),
+        "{messages:?}"
+    );
+    assert!(diags.as_array().unwrap().iter().all(|d| d["file"].as_str().unwrap().ends_with("b.flow")), "{diags}");
+    // serve refuses the same files for the same reasons, before it opens a database.
+    let served = flowc(&["serve", d, "--addr", "127.0.0.1:0", "--db", dir.join("x.db").to_str().unwrap()]);
+    assert_eq!(served.status.code(), Some(1), "{}", stderr(&served));
+    assert!(stderr(&served).contains("is also defined in"), "{}", stderr(&served));
+    assert!(!dir.join("x.db").exists());
+    // Each file alone is fine; a suffix the server answers itself is not.
+    assert_eq!(flowc(&["check", dir.join("a.flow").to_str().unwrap()]).status.code(), Some(0));
+    std::fs::write(dir.join("b.flow"), flow("/healthz").replace("welcome", "ping")).unwrap();
+    let o = flowc(&["check", d]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("\"/healthz\" belongs to `flowc serve`'s health check"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -249,19 +249,24 @@ flow survey {
 #[test]
 fn a_conversation_runs_across_several_messages() {
     let s = serve(&[SURVEY], 1 << 20);
-    let started =
-        post_json(&format!("{}/flows/survey/runs", s.base), &[], &json!({"contact": {"id": "c1", "name": "Ann"}}));
+    // A phone number is the natural contact id: its `+` is kept in the path.
+    let started = post_json(
+        &format!("{}/flows/survey/runs", s.base),
+        &[],
+        &json!({"contact": {"id": "+250788000009", "name": "Ann"}}),
+    );
     assert_eq!(started.status, 201, "{}", started.body);
     assert_eq!(started.json()["messages"], json!(["How old are you?"]));
     assert_eq!(started.json()["status"], "waiting");
-    let msg = |text: &str| post_json(&format!("{}/contacts/c1/messages", s.base), &[], &json!({"text": text}));
+    let msg =
+        |text: &str| post_json(&format!("{}/contacts/+250788000009/messages", s.base), &[], &json!({"text": text}));
     let second = msg("I am 30");
     assert_eq!(second.json()["messages"], json!(["Welcome!", "What is your e-mail?"]));
     let third = msg("ann@example.com");
     assert_eq!(third.json()["messages"], json!(["Thanks, we will write to ann@example.com."]));
     assert_eq!(third.json()["status"], "completed");
     assert_eq!(msg("hello?").status, 404, "no waiting run any more");
-    let bad = post_json(&format!("{}/contacts/c1/messages", s.base), &[], &json!({"txt": "x"}));
+    let bad = post_json(&format!("{}/contacts/%2B250788000009/messages", s.base), &[], &json!({"txt": "x"}));
     assert_eq!(bad.status, 400);
     let no_flow = post_json(&format!("{}/flows/nope/runs", s.base), &[], &json!({"contact": {"id": "c2"}}));
     assert_eq!(no_flow.status, 404);
