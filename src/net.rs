@@ -67,6 +67,12 @@ pub(crate) fn origin(prefix: Option<&str>, whole: bool) -> Origin<'_> {
     }
 }
 
+/// How an incoming header's name is read in `@trigger.headers`: lower case, `-` as `_`
+/// (`X-Request-Id` → `x_request_id`). The checker, the server and the simulator all use it.
+pub fn header_key(name: &str) -> String {
+    name.to_ascii_lowercase().replace('-', "_")
+}
+
 /// The paths `flowc serve` answers itself, by first segment, and what it serves there. A trigger's
 /// suffix may not take one (the checker refuses it: the trigger would never be reached). `metrics` and
 /// `channels` are reserved for the server's metrics and channel webhooks.

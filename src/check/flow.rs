@@ -4,11 +4,12 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::cfg::{EXIT, Fact, Graph, NodeKind, describe_path};
-use super::{header_key, is_broken, unknown_connector};
+use super::{is_broken, unknown_connector};
 use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::function::Function;
 use crate::net::Origin;
+use crate::net::header_key;
 use crate::span::{Span, Spanned};
 use crate::split_test::{ArgKind, SplitTest};
 use crate::types::{Lookup, Ty};

@@ -329,8 +329,8 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
                 body = Some(shape.span);
             }
             Expect::Header(name, _) => {
-                let norm = header_key(&name.node);
-                if let Some(first) = headers.iter().find(|h| header_key(&h.node) == norm) {
+                let norm = crate::net::header_key(&name.node);
+                if let Some(first) = headers.iter().find(|h| crate::net::header_key(&h.node) == norm) {
                     let message = format!("header \"{}\" is declared twice", name.node);
                     diags.push(twice(
                         name.span,
@@ -393,10 +393,6 @@ pub(crate) fn is_broken(file: &SourceFile, kind: &str, name: &str) -> bool {
 }
 
 /// How a header name is read in references: lower case, `-` as `_`.
-pub(crate) fn header_key(name: &str) -> String {
-    name.to_ascii_lowercase().replace('-', "_")
-}
-
 pub(crate) fn unknown_connector(name: &Name, file: &SourceFile) -> Diagnostic {
     let help = match did_you_mean(&name.node, file.connectors.iter().map(|c| c.name.node.as_str())) {
         Some(s) => format!("did you mean `{s}`?"),

@@ -179,7 +179,11 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         Some(c) => json_arg("contact", c)?,
         None => default_contact(),
     };
-    let trigger = args.trigger.as_deref().map(|t| json_arg("trigger", t)).transpose()?;
+    let mut trigger = args.trigger.as_deref().map(|t| json_arg("trigger", t)).transpose()?;
+    // Header names are read as the server reads them (`X-Request-Id` → `x_request_id`).
+    if let Some(serde_json::Value::Object(headers)) = trigger.as_mut().and_then(|t| t.get_mut("headers")) {
+        *headers = std::mem::take(headers).into_iter().map(|(k, v)| (crate::net::header_key(&k), v)).collect();
+    }
     let network = HttpClient::default();
     let mut routes = Vec::new();
     for r in &args.routes {

@@ -503,7 +503,7 @@ impl App {
             Value::String(text)
         };
         let header_map: Map<String, Value> =
-            headers.iter().map(|(k, v)| (crate::check::header_key(k), Value::String(v.clone()))).collect();
+            headers.iter().map(|(k, v)| (crate::net::header_key(k), Value::String(v.clone()))).collect();
         let trigger_value = json!({ "headers": header_map, "query": query, "body": body_value });
         let flow = &program.flows[trigger.flow].name;
         let run_id = crate::time::unique_id("run");

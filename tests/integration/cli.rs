@@ -286,3 +286,19 @@ fn check_treats_the_files_as_one_project_with_serves_rules() {
     assert!(stderr(&o).contains("\"/healthz\" belongs to `flowc serve`'s health check"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn run_reads_trigger_header_names_as_the_server_does() {
+    let dir = std::env::temp_dir().join(format!("flowc-trigger-headers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.flow");
+    std::fs::write(
+        &path,
+        "trigger webhook \"/t\" methods POST {\n  expect header \"X-Request-Id\": text\n  start t\n}\nflow t {\n  respond 200 { body text \"id @trigger.headers.x_request_id\" }\n}\n",
+    )
+    .unwrap();
+    let o = flowc(&["run", path.to_str().unwrap(), "--trigger", r#"{"headers": {"X-Request-Id": "r1"}}"#]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("↩ respond 200 id r1"), "{out}{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
