@@ -10,7 +10,7 @@ pub mod auth;
 pub mod store;
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -252,6 +252,32 @@ impl Answer {
 }
 
 /// `%XX` and (in forms) `+` decoded.
+/// Sends a 204 answer by hand: tiny_http adds `Content-Length: 0`, which RFC 9110 §8.6 forbids on a 204.
+/// The connection stays open for the next request, as after any other answer.
+fn no_content(request: tiny_http::Request, headers: &[(String, String)]) {
+    let version = request.http_version();
+    let mut head = format!(
+        "HTTP/{}.{} 204 No Content\r\nDate: {}\r\nServer: flowc\r\n",
+        version.0,
+        version.1,
+        crate::time::http_date(crate::time::now_millis())
+    );
+    for (k, v) in headers {
+        // A header that could split the answer is dropped, as tiny_http drops invalid ones.
+        let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
+        if !bad(k)
+            && !bad(v)
+            && !k.eq_ignore_ascii_case("content-length")
+            && !k.eq_ignore_ascii_case("transfer-encoding")
+        {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    head.push_str("\r\n");
+    let mut writer = request.into_writer();
+    let _ = writer.write_all(head.as_bytes()).and_then(|()| writer.flush());
+}
+
 fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -343,6 +369,9 @@ impl App {
 
     fn handle(&self, mut request: tiny_http::Request) {
         let answer = self.route(&mut request);
+        if answer.status == 204 {
+            return no_content(request, &answer.headers);
+        }
         let mut response = tiny_http::Response::from_data(answer.body).with_status_code(answer.status);
         for (k, v) in answer.headers {
             if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {

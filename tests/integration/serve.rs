@@ -442,3 +442,25 @@ fn a_killed_server_continues_its_waiting_runs_after_a_restart() {
     let log = Command::new(env!("CARGO_BIN_EXE_flowc")).args(["log", "--db", db.to_str().unwrap()]).output().unwrap();
     assert_eq!(log.status.code(), Some(0));
 }
+
+#[test]
+fn a_204_answer_has_no_content_length_and_keeps_the_connection() {
+    use std::io::{Read, Write};
+    let src = "trigger webhook \"/ping\" methods POST { start ping }\nflow ping {\n  respond 204 { header \"X-Seen\" = \"yes\" }\n}\n";
+    let s = serve(&[src], 1 << 20);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let ask = "POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}";
+    let mut answers = String::new();
+    for _ in 0..2 {
+        conn.write_all(ask.as_bytes()).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = conn.read(&mut buf).unwrap();
+        answers.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert_eq!(answers.matches("HTTP/1.1 204 No Content\r\n").count(), 2, "{answers}");
+    assert!(!answers.to_ascii_lowercase().contains("content-length"), "{answers}");
+    assert!(answers.contains("X-Seen: yes\r\n"), "{answers}");
+    assert!(answers.contains("Date: "), "{answers}");
+}
