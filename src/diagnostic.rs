@@ -56,6 +56,7 @@ codes! {
     ChainedComparison => "syntax" / "chained_comparison": "Two comparisons in a row without parentheses.",
     DuplicateOption => "syntax" / "duplicate_option": "An option written twice in one webhook, wait or respond.",
     ReservedName => "syntax" / "reserved_name": "A keyword used as a name.",
+    IndexInTemplate => "syntax" / "index_in_template": "`[index]` right after a reference inside a string, which templates do not read.",
     UnknownType => "syntax" / "unknown_type": "A shape type other than text, number, bool, json, [T] or { ... }.",
     UndefinedVariable => "check" / "undefined_variable": "A variable read where some path has not defined it.",
     ExtraBeforeWebhook => "check" / "extra_before_webhook": "`@extra` read where no webhook has succeeded on some path.",

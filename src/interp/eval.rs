@@ -53,7 +53,7 @@ impl Machine<'_> {
 
     /// Reports a dynamic key (`@extra`, `@trigger`) that the data does not have.
     fn missing(&mut self, r: &Ref) {
-        if matches!(r.root, Root::Extra | Root::Trigger) && !r.path.is_empty() {
+        if self.expecting_missing == 0 && matches!(r.root, Root::Extra | Root::Trigger) && !r.path.is_empty() {
             let name = format!("@{}.{}", r.root.as_str(), r.path.join("."));
             self.warn(format!("{name} is missing; it was rendered as empty text"));
         }
@@ -185,6 +185,15 @@ impl Machine<'_> {
             }
             Ex::Unary(UnaryOp::Not, inner) => Value::Bool(!truthy(&self.eval(inner))),
             Ex::Binary(op, l, r) => self.binary(*op, l, r),
+            Ex::Call(Function::Default, args) => {
+                // `default(@extra.x, "fallback")` is how a flow says that x may be missing.
+                self.expecting_missing += 1;
+                let first = args.first().map(|a| self.eval(a));
+                self.expecting_missing -= 1;
+                let rest = args.iter().skip(1).map(|a| self.eval(a));
+                let args: Vec<Value> = first.into_iter().chain(rest.collect::<Vec<_>>()).collect();
+                self.call(Function::Default, args)
+            }
             Ex::Call(f, args) => {
                 let args: Vec<Value> = args.iter().map(|a| self.eval(a)).collect();
                 self.call(*f, args)

@@ -336,7 +336,8 @@ pub fn start(
         waiting: None,
     };
     let mut state = state;
-    let mut machine = Machine { program, flow: f, state: &mut state, events: Vec::new(), options };
+    let mut machine =
+        Machine { program, flow: f, state: &mut state, events: Vec::new(), options, expecting_missing: 0 };
     machine.events.push(Event::RunStarted { flow: f.name.clone(), run_id: run_id.to_string() });
     machine.run();
     let events = machine.events;
@@ -384,7 +385,7 @@ pub fn resume(
             }
         }
     }
-    let mut machine = Machine { program, flow: f, state: &mut state, events, options };
+    let mut machine = Machine { program, flow: f, state: &mut state, events, options, expecting_missing: 0 };
     machine.run();
     let events = machine.events;
     Ok(Outcome { events, state })
@@ -400,7 +401,7 @@ pub fn render(
     let (_, flow) = find_flow(program, Some(&state.flow))?;
     let env = |_: &str| None;
     let options = RunOptions { client: &Offline, env: &env, max_steps: 0, log: None };
-    let mut machine = Machine { program, flow, state, events: Vec::new(), options: &options };
+    let mut machine = Machine { program, flow, state, events: Vec::new(), options: &options, expecting_missing: 0 };
     let text = machine.render(tpl);
     Ok((text, machine.events))
 }
@@ -412,6 +413,9 @@ struct Machine<'a> {
     state: &'a mut RunState,
     events: Vec<Event>,
     options: &'a RunOptions<'a>,
+    /// Above zero while evaluating what a missing value is expected in (`default(x, ...)`'s `x`):
+    /// a missing key there is not worth a warning.
+    expecting_missing: u32,
 }
 
 impl Machine<'_> {

@@ -13,45 +13,33 @@ pub(crate) const MAX_DEPTH: usize = 100;
 /// Operators, prefixes and postfixes allowed in one expression, so every later tree walk stays shallow.
 pub(crate) const MAX_EXPR_NODES: usize = 1000;
 
-/// Words that cannot be names.
+/// Words that cannot be names (LANGUAGE.md §2): the words that start an item, a statement or a clause,
+/// and `env`, `signature`, `true`, `false`, `null`. Option words (`status`, `body`, `timeout`, `as`, ...)
+/// only ever follow a keyword or an operand, so they stay free for names: `split status = @extra.status`.
 const RESERVED: &[&str] = &[
     "flow",
     "connector",
     "trigger",
-    "webhook",
-    "methods",
-    "auth",
-    "signature",
-    "expect",
+    "channel",
     "start",
-    "basic",
-    "bearer",
-    "api_key",
-    "header",
-    "query",
-    "body",
-    "env",
+    "expect",
     "numbers",
-    "decimal",
+    "dates",
     "send",
     "wait",
-    "timeout",
-    "on",
-    "failure",
+    "webhook",
     "split",
     "case",
     "other",
-    "as",
+    "on",
     "set",
     "step",
     "goto",
     "email",
-    "subject",
     "respond",
-    "status",
     "stop",
-    "retries",
-    "backoff",
+    "env",
+    "signature",
     "true",
     "false",
     "null",
@@ -854,8 +842,34 @@ impl Builder {
         // Whether the source right before the current piece is a letter or digit: an `@` there is
         // literal (`info@flow.io`, `a@@b`).
         let mut after_alnum = false;
+        let mut after_ref: Option<(Span, String)> = None;
         for p in pair.into_inner() {
             let rule = p.as_rule();
+            if let Some((ref_span, written)) = after_ref.take()
+                && rule == Rule::text
+                && let Some(index) = bracket_index(p.as_str())
+            {
+                let rest: String = p.as_str()[index.len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+                    .collect();
+                let rest = rest.trim_end_matches('.');
+                let inner = index.trim_matches(['[', ']']);
+                let dotted = if !inner.bytes().all(|b| b.is_ascii_digit()) {
+                    String::new()
+                } else {
+                    format!("`{written}.{inner}{rest}`, or ")
+                };
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::IndexInTemplate,
+                        Span::new(ref_span.start, self.span(&p).start + index.len()),
+                        format!("`{index}` after `{written}` in a string is sent as literal text"),
+                        "the index is not part of the reference",
+                    )
+                    .with_help(format!("write {dotted}`@({written}{index}{rest})`: inside a string, a reference is `@` and dotted names only")),
+                );
+            }
             let literal_at = after_alnum;
             after_alnum = rule == Rule::text && p.as_str().chars().next_back().is_some_and(char::is_alphanumeric);
             match rule {
@@ -880,6 +894,7 @@ impl Builder {
                                 parts.push(TemplatePart::Text(std::mem::take(&mut text)));
                             }
                             parts.push(TemplatePart::Ref(r));
+                            after_ref = Some((pspan, p.as_str().to_string()));
                         }
                         Err(root) => {
                             if let Some(close) = did_you_mean(root, Root::ALL.map(Root::as_str)) {
@@ -1120,4 +1135,16 @@ impl Builder {
         }
         self.primary(p)
     }
+}
+
+/// The `[0]`, `[-1]` or `["key"]` that `text` starts with, if it does: an index written right after a
+/// reference inside a string, which templates do not read.
+fn bracket_index(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix('[')?;
+    let end = rest.find(']')?;
+    let inner = &rest[..end];
+    let digits = inner.strip_prefix('-').unwrap_or(inner);
+    let index = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        || (inner.len() >= 2 && inner.starts_with('"') && inner.ends_with('"'));
+    index.then(|| &text[..end + 2])
 }

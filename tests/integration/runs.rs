@@ -96,6 +96,21 @@ fn a_changed_flow_refuses_an_old_state() {
 }
 
 #[test]
+fn a_key_under_default_may_be_missing_without_a_warning() {
+    let p = program(
+        "trigger webhook \"/x\" methods POST { start f }\nflow f {\n  send \"@(default(@trigger.body.greeting, \"Welcome!\")) @trigger.body.name\"\n}\n",
+    );
+    let env = |_: &str| None;
+    let opts = options(&env);
+    let trigger = serde_json::json!({"headers": {}, "query": {}, "body": {}});
+    let out = interp::start(&p, None, "r", serde_json::json!({}), Some(trigger), &opts).unwrap();
+    assert_eq!(messages(&out.events), ["Welcome! "]);
+    let warnings: Vec<&Event> = out.events.iter().filter(|e| matches!(e, Event::Warning { .. })).collect();
+    assert_eq!(warnings.len(), 1, "only the key outside default() is reported: {warnings:?}");
+    assert!(matches!(warnings[0], Event::Warning { message } if message.contains("@trigger.body.name")));
+}
+
+#[test]
 fn missing_dynamic_keys_render_empty_and_are_reported() {
     let p =
         program("trigger webhook \"/x\" methods POST { start f }\nflow f {\n  send \"Hi @trigger.body.name!\"\n}\n");
