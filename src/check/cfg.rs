@@ -335,6 +335,32 @@ impl<'a> Graph<'a> {
         self.reached[node]
     }
 
+    /// How many edges the shortest way from `from` to `to` takes (at least one: a node reaches itself
+    /// only around a loop); `None` when there is none.
+    pub(crate) fn distance(&self, from: usize, to: usize) -> Option<usize> {
+        let mut dist: Vec<Option<usize>> = vec![None; self.nodes.len()];
+        let mut queue = std::collections::VecDeque::new();
+        for e in &self.nodes[from].edges {
+            if dist[e.to].is_none() {
+                dist[e.to] = Some(1);
+                queue.push_back(e.to);
+            }
+        }
+        while let Some(node) = queue.pop_front() {
+            let d = dist[node]?;
+            if node == to {
+                return Some(d);
+            }
+            for e in &self.nodes[node].edges {
+                if dist[e.to].is_none() {
+                    dist[e.to] = Some(d + 1);
+                    queue.push_back(e.to);
+                }
+            }
+        }
+        None
+    }
+
     /// A shortest path from the start to `target` on which `fact` is never established, described by
     /// the decisions taken on it (`line 7: \`wait x\` times out`, ...).
     pub(crate) fn path_without(&self, src: &str, lines: &LineIndex, target: usize, fact: &Fact) -> Vec<String> {

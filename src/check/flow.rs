@@ -1316,7 +1316,14 @@ impl<'a> FlowChecker<'a> {
         for &n in &responds {
             if self.graph.reachable(n) && self.graph.may_have(n, &Fact::Responded) {
                 let span = self.node_span(n);
-                let first = responds.iter().copied().find(|&m| m != n).map(|m| self.node_span(m));
+                // The respond that comes before this one on a path: the nearest that reaches it.
+                let earlier = responds
+                    .iter()
+                    .copied()
+                    .filter(|&m| m != n && self.graph.reachable(m))
+                    .filter_map(|m| self.graph.distance(m, n).map(|d| (d, m)))
+                    .min()
+                    .map(|(_, m)| m);
                 let mut d = Diagnostic::new(
                     Code::DoubleRespond,
                     span,
@@ -1324,8 +1331,14 @@ impl<'a> FlowChecker<'a> {
                     "second respond on some path",
                 )
                 .with_help("a caller gets one answer: make sure only one `respond` runs on each path");
-                if let Some(f) = first {
-                    d = d.with_label(f, "another respond");
+                match earlier {
+                    Some(m) => d = d.with_label(self.node_span(m), "responded here first"),
+                    None => {
+                        d = d.with_help(
+                            "a caller gets one answer, but a loop (`goto`) comes back to this `respond`: \
+                             respond before the loop, or leave the loop after responding",
+                        )
+                    }
                 }
                 self.report(d);
             }
