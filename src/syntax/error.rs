@@ -11,9 +11,10 @@ use pest::set_error_detail;
 
 use super::scan::Findings;
 use super::{FlowParser, MAX_DEPTH, Rule};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
 
+const ITEM: &str = "`flow`, `connector` or `trigger`";
 const STATEMENT: &str = "a statement such as `send`, `wait`, `webhook`, `split`, `set`, `goto` or `stop`";
 const VALUE: &str = "a value such as \"text\", a number or `@flow.name`";
 
@@ -22,7 +23,7 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         send_stmt | wait_stmt | webhook_stmt | split_stmt | set_stmt | step_stmt | goto_stmt | email_stmt
         | respond_stmt | stop_stmt | numbers_stmt => STATEMENT,
-        flow_def | connector_def | trigger_def => "`flow`, `connector` or `trigger`",
+        flow_def | connector_def | trigger_def => ITEM,
         ident => "a name",
         string | plain_string => "a string in double quotes",
         expr | operand | number | reference | call | group | at_group | env_ref | kw_true | kw_false | kw_null
@@ -72,7 +73,7 @@ fn token_phrase(token: &str) -> Option<String> {
         "\"" => "a string in double quotes".to_string(),
         "==" | "!=" | "<" | "<=" | ">" | ">=" | "||" | "&&" | "&" | "+" | "*" | "/" => "an operator".to_string(),
         "-" | "!" | "@" | "(" | "." | "+." => VALUE.to_string(),
-        "flow" | "connector" | "trigger" => "`flow`, `connector` or `trigger`".to_string(),
+        "flow" | "connector" | "trigger" => ITEM.to_string(),
         t if STATEMENT_KEYWORDS.contains(&t) => STATEMENT.to_string(),
         t if t.chars().count() == 1 && (t.chars().all(char::is_alphanumeric) || t == "_") => {
             return None;
@@ -159,10 +160,33 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Fi
         return d;
     }
 
-    let message = format!("expected {}, found {}", join_or(&expected), found);
     let word = found.trim_matches('`');
+    let item_expected = expected.iter().any(|e| e == ITEM);
+    if item_expected && STATEMENT_KEYWORDS.contains(&word) {
+        // A statement after the item's end: the `}` before it closed the item too early (a stray `}`).
+        if let Some(brace) = text[..pos].rfind('}') {
+            return Diagnostic::new(
+                Code::Unexpected,
+                Span::new(offset + brace, offset + brace + 1),
+                format!("this `}}` ends the item, but a `{word}` statement follows it"),
+                "the item ends here",
+            )
+            .with_label(Span::new(at, at + word.len()), "outside any flow")
+            .with_help(
+                "remove this `}` (or add the `{` it was meant to close), so the statements stay inside the flow",
+            );
+        }
+    }
+    let mut expected = expected;
+    let clause = did_you_mean(word, ["case", "other"]).filter(|_| in_split_block(text, pos));
+    if expected.is_empty() && clause.is_some() {
+        expected = vec!["`case`".into(), "`other`".into(), "`}`".into()];
+    }
+    let message = format!("expected {}, found {}", join_or(&expected), found);
     let help = if found == "`=`" {
         Some("compare with `==`; a single `=` only assigns in `set NAME = ...` and `split NAME = ...`".to_string())
+    } else if let Some(kw) = clause {
+        Some(format!("did you mean `{kw}`? A split holds `case TEST {{ ... }}` clauses and one `other {{ ... }}`"))
     } else if word == "else" || word == "default" {
         Some("a split's fallback branch is written `other { ... }`".to_string())
     } else if word == "if" || word == "switch" || word == "match" {
@@ -192,6 +216,31 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Fi
     let mut d = Diagnostic::new(Code::Unexpected, span, message, label);
     d.help = help;
     d
+}
+
+/// Whether `pos` is directly inside a split's block: the innermost `{` open before it belongs to a line
+/// that starts with `split` (braces inside strings are skipped).
+fn in_split_block(text: &str, pos: usize) -> bool {
+    let mut opens: Vec<usize> = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, b) in text.as_bytes()[..pos.min(text.len())].iter().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if in_string => escaped = true,
+            b'"' => in_string = !in_string,
+            b'\n' => in_string = false,
+            b'{' if !in_string => opens.push(i),
+            b'}' if !in_string => {
+                opens.pop();
+            }
+            _ => {}
+        }
+    }
+    opens.last().is_some_and(|&open| {
+        let line_start = text[..open].rfind('\n').map_or(0, |i| i + 1);
+        text[line_start..open].trim_start().starts_with("split")
+    })
 }
 
 /// Human phrases for what the parser expected, from the rules (and with error detail, literal tokens).
@@ -243,6 +292,9 @@ fn expectations(err: &Error<Rule>, text: &str) -> (Vec<String>, bool) {
     }
     if set.contains(STATEMENT) {
         set.remove("the end of the statement (a newline or `;`)");
+    }
+    if set.contains(ITEM) {
+        set.remove("`flow`");
     }
     let mut list: Vec<String> = set.into_iter().collect();
     // Statements first, then values, then the rest: the most useful expectation leads.
