@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ast::Method;
-use crate::interp::{Attempt, CallOutcome, Request, WebhookClient};
+use crate::interp::{Answer, CallOutcome, Request, WebhookClient, with_retries};
 use crate::net::{NetworkPolicy, check_url};
 
 /// Default cap on an answer's body.
@@ -76,11 +76,6 @@ impl ureq::unversioned::resolver::Resolver for GuardedResolver {
             _ => Ok(allowed),
         }
     }
-}
-
-enum Answer {
-    Response { status: u16, headers: Vec<(String, String)>, body: String },
-    Failed { error: String, retryable: bool },
 }
 
 impl Default for HttpClient {
@@ -258,70 +253,17 @@ pub fn retry_delay(backoff_ms: u64, retry: u32, retry_after: Option<Duration>) -
     }
 }
 
-fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
-    let value = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?.1.trim().to_string();
-    value.parse::<u64>().ok().map(Duration::from_secs)
-}
-
 impl WebhookClient for HttpClient {
     fn call(&self, req: &Request) -> CallOutcome {
-        let start = Instant::now();
-        let mut outcome = CallOutcome::default();
         if let Err(e) = check_url(&req.url) {
-            outcome.error = Some(e);
-            return outcome;
+            return CallOutcome::refused(e);
         }
-        let tries = req.retries.min(4) + 1;
-        for attempt in 1..=tries {
-            let time = crate::time::now_iso();
+        let attempt = |_| {
             let began = Instant::now();
             let answer = self.attempt(req);
-            let elapsed_ms = began.elapsed().as_millis() as u64;
-            let (retryable, wait_hint) = match answer {
-                Answer::Response { status, headers, body } => {
-                    let retryable = status >= 500 || status == 429;
-                    let hint = retry_after(&headers);
-                    outcome.attempts.push(Attempt {
-                        attempt,
-                        time,
-                        status: Some(status),
-                        error: None,
-                        elapsed_ms,
-                        response_headers: headers.clone(),
-                        response_body: Some(body.clone()),
-                    });
-                    outcome.status = Some(status);
-                    outcome.error = (!(200..300).contains(&status)).then(|| format!("HTTP {status}"));
-                    outcome.headers = headers;
-                    outcome.body = body;
-                    (retryable, hint)
-                }
-                Answer::Failed { error, retryable } => {
-                    outcome.attempts.push(Attempt {
-                        attempt,
-                        time,
-                        status: None,
-                        error: Some(error.clone()),
-                        elapsed_ms,
-                        response_headers: Vec::new(),
-                        response_body: None,
-                    });
-                    outcome.status = None;
-                    outcome.error = Some(error);
-                    (retryable, None)
-                }
-            };
-            if outcome.error.is_none() || !retryable || attempt == tries {
-                break;
-            }
-            std::thread::sleep(retry_delay(req.backoff_ms, attempt, wait_hint));
-        }
-        outcome.elapsed_ms = start.elapsed().as_millis() as u64;
-        let n = outcome.attempts.len();
-        if let Some(e) = outcome.error.as_mut().filter(|_| n > 1) {
-            *e = format!("{e} (after {n} attempts)");
-        }
-        outcome
+            (answer, began.elapsed().as_millis() as u64)
+        };
+        with_retries(req, attempt, std::thread::sleep)
     }
 }
 

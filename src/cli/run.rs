@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::http::HttpClient;
-use crate::interp::{self, Event, MockAnswer, Mocked, Outcome, Resume, Routed, RunOptions, RunState, RunStatus};
+use crate::interp::{self, Event, MockAnswers, Mocked, Outcome, Resume, Routed, RunOptions, RunState, RunStatus};
 use crate::webhook_log::WebhookLog;
 
 /// What `flowc run` was asked.
@@ -85,7 +85,7 @@ fn default_contact() -> Value {
     })
 }
 
-fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<String, MockAnswer>, Failure> {
+fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<String, MockAnswers>, Failure> {
     let mut out = HashMap::new();
     for spec in specs {
         let Some((name, file)) = spec.split_once('=') else {
@@ -95,9 +95,15 @@ fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<
             return Err(usage(format!("--mock {name}: no webhook is named `{name}`")));
         }
         let text = std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read mock file {file}: {e}")))?;
-        let answer: MockAnswer = serde_json::from_str(&text).map_err(|e| {
-            usage(format!("mock file {file} is not a mock ({{\"status\", \"headers\", \"body\"}}): {e}"))
+        let answer: MockAnswers = serde_json::from_str(&text).map_err(|_| {
+            usage(format!(
+                "mock file {file} is not a mock: write {{\"status\", \"headers\", \"body\", \"delay_ms\", \"error\"}} \
+                 (all optional), or a list of them, one per attempt"
+            ))
         })?;
+        if matches!(&answer, MockAnswers::Several(list) if list.is_empty()) {
+            return Err(usage(format!("mock file {file} holds an empty list: give at least one answer")));
+        }
         out.insert(name.to_string(), answer);
     }
     Ok(out)
@@ -194,7 +200,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         routes.push((from.to_string(), to.to_string()));
     }
     let routed = Routed { routes, inner: &network };
-    let client = Mocked { mocks: mocks(&args.mocks, &program)?, fallback: &routed };
+    let client = Mocked::new(mocks(&args.mocks, &program)?, &routed);
     let log_path = args.log.clone().unwrap_or_else(crate::webhook_log::default_path);
     let log = WebhookLog::open(&log_path)
         .map_err(|e| usage(format!("cannot open the webhook log {}: {e}", log_path.display())))?;

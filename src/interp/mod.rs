@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::program::{FlowProgram, Instr, Program};
-pub use webhook::{Attempt, CallOutcome, MockAnswer, Mocked, Offline, Request, Routed, WebhookClient, redact};
+pub use webhook::{
+    Answer, Attempt, CallOutcome, MockAnswer, MockAnswers, Mocked, Offline, Request, Routed, WebhookClient, redact,
+    with_retries,
+};
 
 /// The text of a JSON value as templates show it (strings as they are, whole numbers without `.0`).
 pub fn value_text(v: &Value) -> String {

@@ -175,6 +175,96 @@ impl WebhookClient for Offline {
     }
 }
 
+/// What one attempt of a call got.
+pub enum Answer {
+    /// An HTTP answer (any status).
+    Response {
+        /// The status.
+        status: u16,
+        /// The headers.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: String,
+    },
+    /// No answer: a connection error, a timeout, a refused address.
+    Failed {
+        /// What happened.
+        error: String,
+        /// Whether another attempt may help (connection errors and timeouts).
+        retryable: bool,
+    },
+}
+
+/// Makes the attempts of a call under §6's retry rules: up to `retries` more after the first when an
+/// attempt fails with a connection error, a timeout, a 5xx or a 429, waiting `backoff` doubled each time
+/// (with jitter, and at least the answer's `Retry-After`) through `pause`. `attempt` gets the attempt
+/// number (from 1) and makes it. The network client and the simulator's mocks share these rules.
+pub fn with_retries(
+    req: &Request,
+    mut attempt: impl FnMut(u32) -> (Answer, u64),
+    mut pause: impl FnMut(std::time::Duration),
+) -> CallOutcome {
+    let start = std::time::Instant::now();
+    let mut outcome = CallOutcome::default();
+    let mut virtual_ms = 0u64;
+    let tries = req.retries.min(4) + 1;
+    for n in 1..=tries {
+        let time = crate::time::now_iso();
+        let (answer, elapsed_ms) = attempt(n);
+        virtual_ms += elapsed_ms;
+        let (retryable, wait_hint) = match answer {
+            Answer::Response { status, headers, body } => {
+                let retryable = status >= 500 || status == 429;
+                let hint = retry_after(&headers);
+                outcome.attempts.push(Attempt {
+                    attempt: n,
+                    time,
+                    status: Some(status),
+                    error: None,
+                    elapsed_ms,
+                    response_headers: headers.clone(),
+                    response_body: Some(body.clone()),
+                });
+                outcome.status = Some(status);
+                outcome.error = (!(200..300).contains(&status)).then(|| format!("HTTP {status}"));
+                outcome.headers = headers;
+                outcome.body = body;
+                (retryable, hint)
+            }
+            Answer::Failed { error, retryable } => {
+                outcome.attempts.push(Attempt {
+                    attempt: n,
+                    time,
+                    status: None,
+                    error: Some(error.clone()),
+                    elapsed_ms,
+                    response_headers: Vec::new(),
+                    response_body: None,
+                });
+                outcome.status = None;
+                outcome.error = Some(error);
+                (retryable, None)
+            }
+        };
+        if outcome.error.is_none() || !retryable || n == tries {
+            break;
+        }
+        pause(crate::http::retry_delay(req.backoff_ms, n, wait_hint));
+    }
+    // A mock's attempts take no real time: its elapsed time is the sum of the delays it declares.
+    outcome.elapsed_ms = (start.elapsed().as_millis() as u64).max(virtual_ms);
+    let n = outcome.attempts.len();
+    if let Some(e) = outcome.error.as_mut().filter(|_| n > 1) {
+        *e = format!("{e} (after {n} attempts)");
+    }
+    outcome
+}
+
+fn retry_after(headers: &[(String, String)]) -> Option<std::time::Duration> {
+    let value = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?.1.trim().to_string();
+    value.parse::<u64>().ok().map(std::time::Duration::from_secs)
+}
+
 /// A canned answer for `flowc run --mock NAME=FILE`.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 pub struct MockAnswer {
@@ -187,18 +277,55 @@ pub struct MockAnswer {
     /// Body: JSON, or a string sent as it is.
     #[serde(default)]
     pub body: Value,
+    /// How long the answer takes, in milliseconds (no real time passes): at or past the webhook's
+    /// `timeout`, the attempt times out.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// No answer at all: the attempt fails with this connection error (e.g. "connection refused").
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// The answers of one mocked webhook: one for every attempt, or a list used attempt by attempt (the last
+/// one repeats), so retries and failures can be tried offline.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum MockAnswers {
+    /// Answers in order (tried first: serde would also read a list as one answer's fields).
+    Several(Vec<MockAnswer>),
+    /// The same answer every time.
+    One(MockAnswer),
+}
+
+impl MockAnswers {
+    fn get(&self, i: usize) -> Option<&MockAnswer> {
+        match self {
+            MockAnswers::One(a) => Some(a),
+            MockAnswers::Several(list) => list.get(i).or(list.last()),
+        }
+    }
 }
 
 fn ok_status() -> u16 {
     200
 }
 
-/// Answers named webhooks from mocks and passes the others to another client.
+/// Answers named webhooks from mocks and passes the others to another client. A mock's attempts follow
+/// the real retry rules ([`with_retries`]), without waiting for the backoff.
 pub struct Mocked<'a> {
     /// Mocks by webhook name.
-    pub mocks: HashMap<String, MockAnswer>,
+    pub mocks: HashMap<String, MockAnswers>,
     /// Where unmocked calls go.
     pub fallback: &'a dyn WebhookClient,
+    /// How many answers of each mock have been used (a list goes on across calls).
+    pub used: std::sync::Mutex<HashMap<String, usize>>,
+}
+
+impl<'a> Mocked<'a> {
+    /// Mocks that answer before `fallback`.
+    pub fn new(mocks: HashMap<String, MockAnswers>, fallback: &'a dyn WebhookClient) -> Self {
+        Mocked { mocks, fallback, used: std::sync::Mutex::new(HashMap::new()) }
+    }
 }
 
 impl WebhookClient for Mocked<'_> {
@@ -207,33 +334,42 @@ impl WebhookClient for Mocked<'_> {
     }
 
     fn call(&self, request: &Request) -> CallOutcome {
-        let Some(m) = self.mocks.get(&request.name) else {
+        let Some(answers) = self.mocks.get(&request.name) else {
             return self.fallback.call(request);
         };
-        let body = match &m.body {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        let headers: Vec<(String, String)> = m.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let ok = (200..300).contains(&m.status);
-        CallOutcome {
-            status: Some(m.status),
-            attempts: vec![Attempt {
-                attempt: 1,
-                time: crate::time::now_iso(),
-                status: Some(m.status),
-                error: None,
-                elapsed_ms: 0,
-                response_headers: headers.clone(),
-                response_body: Some(body.clone()),
-            }],
-            headers,
-            body,
-            elapsed_ms: 0,
-            error: (!ok).then(|| format!("HTTP {}", m.status)),
-            mocked: true,
-        }
+        let mut outcome = with_retries(
+            request,
+            |_| {
+                let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+                let n = used.entry(request.name.clone()).or_insert(0);
+                let Some(m) = answers.get(*n) else {
+                    return (Answer::Failed { error: "the mock has no answers".into(), retryable: false }, 0);
+                };
+                *n += 1;
+                if m.delay_ms >= request.timeout_ms {
+                    let error = format!("timed out after {} ms", request.timeout_ms);
+                    return (Answer::Failed { error, retryable: true }, request.timeout_ms);
+                }
+                if let Some(error) = &m.error {
+                    return (
+                        Answer::Failed { error: format!("connection error: {error}"), retryable: true },
+                        m.delay_ms,
+                    );
+                }
+                let body = match &m.body {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                let mut headers: Vec<(String, String)> =
+                    m.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                headers.sort();
+                (Answer::Response { status: m.status, headers, body }, m.delay_ms)
+            },
+            |_| {},
+        );
+        outcome.mocked = true;
+        outcome
     }
 }
 

@@ -302,3 +302,75 @@ fn run_reads_trigger_header_names_as_the_server_does() {
     assert!(out.contains("↩ respond 200 id r1"), "{out}{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_mock_with_several_answers_is_used_attempt_by_attempt_under_the_retry_rules() {
+    let dir = std::env::temp_dir().join(format!("flowc-mock-list-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mock = dir.join("flaky.json");
+    std::fs::write(
+        &mock,
+        r#"[
+  {"status": 503, "body": "busy"},
+  {"delay_ms": 60000},
+  {"error": "connection refused"},
+  {"status": 200, "body": {"status": "Shipped", "number": "CU001", "ship_date": "today"}, "delay_ms": 40}
+]"#,
+    )
+    .unwrap();
+    let log = dir.join("log.jsonl");
+    let o = flowc(&[
+        "run",
+        "examples/order_status.flow",
+        "--input",
+        "CU001",
+        "--mock",
+        &format!("lookup_webhook={}", mock.display()),
+        "--log",
+        log.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("→ 200 ("), "{out}{}", stderr(&o));
+    assert!(out.contains("4 attempts, mock)"), "{out}");
+    assert!(out.contains("Order CU001 shipped on today"), "{out}");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let attempts: Vec<(u64, Option<u64>, Option<&str>)> =
+        lines.iter().map(|l| (l["attempt"].as_u64().unwrap(), l["status"].as_u64(), l["error"].as_str())).collect();
+    assert_eq!(
+        attempts,
+        [
+            (1, Some(503), None),
+            (2, None, Some("timed out after 5000 ms")),
+            (3, None, Some("connection error: connection refused")),
+            (4, Some(200), None)
+        ]
+    );
+    let keys: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            l["request"]["headers"].as_array().unwrap().iter().find(|h| h[0] == "Idempotency-Key").unwrap()[1]
+                .to_string()
+        })
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "one Idempotency-Key for every attempt: {keys:?}");
+    // A 4xx is not retried; past the list the last answer repeats.
+    std::fs::write(&mock, r#"[{"status": 404}]"#).unwrap();
+    let o = flowc(&[
+        "run",
+        "examples/order_status.flow",
+        "--input",
+        "CU001",
+        "--mock",
+        &format!("lookup_webhook={}", mock.display()),
+        "--log",
+        log.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("→ failed: HTTP 404 (0 ms, mock)"), "{out}");
+    std::fs::write(&mock, r#"[]"#).unwrap();
+    let o = flowc(&["run", "examples/order_status.flow", "--mock", &format!("lookup_webhook={}", mock.display())]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("empty list"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
