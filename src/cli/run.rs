@@ -112,12 +112,18 @@ fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<
 /// Prints events as a transcript or JSON lines.
 struct Printer {
     json: bool,
+    /// At a terminal the reply is already on screen where it was typed: the `resumed` event is not
+    /// printed again.
+    interactive: bool,
 }
 
 impl Printer {
     fn event(&self, e: &Event) {
         if self.json {
             let _ = super::out::emit(&format!("{}\n", serde_json::to_string(e).unwrap_or_default()));
+            return;
+        }
+        if self.interactive && matches!(e, Event::Resumed { .. }) {
             return;
         }
         let line = match e {
@@ -211,7 +217,6 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
     };
     let env = |name: &str| std::env::var(name).ok();
     let options = RunOptions { client: &client, env: &env, max_steps: args.max_steps, log: Some(&log_fn) };
-    let printer = Printer { json: args.json };
 
     let mut outcome: Outcome = match &args.resume {
         Some(path) => {
@@ -232,7 +237,9 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
     };
     let mut inputs = args.inputs.into_iter();
     let interactive = inputs.len() == 0 && args.resume.is_none() && std::io::stdin().is_terminal() && !args.json;
-    let mut stdin = std::io::stdin().lock();
+    let printer = Printer { json: args.json, interactive };
+    // A line editor at a terminal: arrow keys, history, Ctrl-D and Ctrl-C as people expect them.
+    let mut editor = if interactive { rustyline::DefaultEditor::new().ok() } else { None };
     loop {
         for e in &outcome.events {
             printer.event(e);
@@ -242,14 +249,27 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         }
         let reply = match inputs.next() {
             Some(input) => Some(Resume::Reply(input)),
-            None if interactive => {
-                let _ = super::out::emit("you> ");
-                let mut line = String::new();
-                match stdin.read_line(&mut line) {
-                    Ok(0) | Err(_) => None,
-                    Ok(_) => Some(Resume::Reply(line.trim_end_matches(['\n', '\r']).to_string())),
+            None if interactive => match editor.as_mut() {
+                Some(editor) => match editor.readline("you> ") {
+                    Ok(line) => {
+                        let _ = editor.add_history_entry(line.as_str());
+                        Some(Resume::Reply(line))
+                    }
+                    // Ctrl-D: no more replies; with --timeout the wait times out, as it would unanswered.
+                    Err(rustyline::error::ReadlineError::Eof) if args.timeout => Some(Resume::Timeout),
+                    Err(_) => None,
+                },
+                // A terminal the editor cannot drive: plain lines.
+                None => {
+                    let _ = super::out::emit("you> ");
+                    let mut line = String::new();
+                    match std::io::stdin().lock().read_line(&mut line) {
+                        Ok(0) if args.timeout => Some(Resume::Timeout),
+                        Ok(0) | Err(_) => None,
+                        Ok(_) => Some(Resume::Reply(line.trim_end_matches(['\n', '\r']).to_string())),
+                    }
                 }
-            }
+            },
             None if args.timeout => Some(Resume::Timeout),
             None => None,
         };

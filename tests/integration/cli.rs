@@ -374,3 +374,43 @@ fn a_mock_with_several_answers_is_used_attempt_by_attempt_under_the_retry_rules(
     assert!(stderr(&o).contains("empty list"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs `flowc ARGS` at a pseudo-terminal, typing each of `keys` at the next prompt
+/// (`tests/pty/drive.py`); `None` (with the reason printed) where Python is missing.
+fn at_terminal(args: &[&str], keys: &[&str]) -> Option<String> {
+    let mut cmd = Command::new("python3");
+    cmd.arg("tests/pty/drive.py").arg(env!("CARGO_BIN_EXE_flowc")).args(args).arg("--").args(keys);
+    match cmd.current_dir(env!("CARGO_MANIFEST_DIR")).output() {
+        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).replace('\r', "")),
+        Ok(o) => panic!("the terminal driver failed: {}", stderr(&o)),
+        Err(e) => {
+            eprintln!("skipped: no python3 to drive a terminal ({e})");
+            None
+        }
+    }
+}
+
+#[test]
+fn the_simulator_at_a_terminal_edits_lines_echoes_once_and_ctrl_d_times_out() {
+    let dir = std::env::temp_dir().join(format!("flowc-pty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.flow");
+    std::fs::write(
+        &path,
+        "flow echo {\n  wait x timeout 1h { on timeout { send \"timed out\"; stop } }\n  send \"got [@flow.x]\"\n}\n",
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    // Left arrow moves the cursor: `CU01`, ←, `0` is CU001. The reply is on screen once, where it was typed.
+    let Some(shown) = at_terminal(&["run", p, "--timeout"], &["CU01\\x1b[D0\\r"]) else { return };
+    assert!(shown.contains("bot: got [CU001]"), "{shown}");
+    assert!(!shown.contains("you: "), "{shown}");
+    assert!(!shown.contains("^[[D"), "{shown}");
+    assert!(shown.contains("exit: 0"), "{shown}");
+    // Ctrl-D with --timeout takes the timeout branch; without it the run stays waiting.
+    let shown = at_terminal(&["run", p, "--timeout"], &["\\x04"]).unwrap();
+    assert!(shown.contains("x timed out") && shown.contains("bot: timed out"), "{shown}");
+    let shown = at_terminal(&["run", p], &["\\x04"]).unwrap();
+    assert!(shown.contains("the run is waiting for a reply"), "{shown}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
