@@ -58,7 +58,7 @@ pub fn run(test: SplitTest, text: &str, args: &[Arg<'_>], decimal: char) -> Opti
         },
         SplitTest::HasEmail => email(text),
         SplitTest::HasPhone => super::phone::find(text, text_arg(0)),
-        SplitTest::HasNumber => numbers(text, decimal).first().map(|&(n, _)| Match::new(fmt(n))),
+        SplitTest::HasNumber => numbers(text, decimal).first().map(|&n| Match::new(fmt(n))),
         SplitTest::HasNumberBetween => first_number_where(text, decimal, |n| num_arg(0) <= n && n <= num_arg(1)),
         SplitTest::HasNumberLt => first_number_where(text, decimal, |n| n < num_arg(0)),
         SplitTest::HasNumberLte => first_number_where(text, decimal, |n| n <= num_arg(0)),
@@ -223,9 +223,10 @@ fn email(text: &str) -> Option<Match> {
     static EMAIL: OnceLock<Regex> = OnceLock::new();
     // Built once from a constant pattern that is tested below.
     let re = EMAIL.get_or_init(|| {
-        Regex::new(r"[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.\p{L}{2,}").expect("valid regex")
+        // goflow's pattern: a local part that starts with a letter or digit, a domain of labels.
+        Regex::new(r"[\pL\pN][-_+$~.\pL\pN]*@[\pL\pN][-_\pL\pN]*(?:\.[\pL\pN][-_\pL\pN]*)+").expect("valid regex")
     });
-    re.find(text).map(|m| Match::new(m.as_str().trim_end_matches('.')))
+    re.find(text).map(|m| Match::new(m.as_str()))
 }
 
 // ---------------------------------------------------------------- numbers
@@ -242,58 +243,63 @@ fn digit(c: char) -> Option<u8> {
     Some(d as u8)
 }
 
-/// Every number in a text with its char position, in order (LANGUAGE.md §5 "Numbers"). `decimal` is
-/// the decimal separator (`.` or `,`); the other one groups thousands.
-pub fn numbers(text: &str, decimal: char) -> Vec<(f64, usize)> {
+/// Every number in a text, in order (LANGUAGE.md §5 "Numbers"), as goflow finds them: candidates are
+/// the matches of `[-+]?([\pN,]+(\.[\pN]+)?|(\W|^)\.[\pN]+)` (with `decimal` `,` the two separators
+/// swap), and a candidate counts when, trimmed, without its grouping separators, with the decimal
+/// separator as `.` and Arabic-Indic, Persian and Bengali digits as 0-9, it reads as
+/// `-?(\d+|\d+\.\d+|\.\d+)`. So `hi.51` is 51 (a `.` glued to a word is not a decimal point), `+5`
+/// is no number, `1-15` is 1 and -15, and `5²` is none (`²` is a number but not a digit).
+pub fn numbers(text: &str, decimal: char) -> Vec<f64> {
+    static DOT: OnceLock<Regex> = OnceLock::new();
+    static COMMA: OnceLock<Regex> = OnceLock::new();
+    // Built once from constant patterns that the tests below exercise. Go's `\W` is ASCII-only.
+    let re = if decimal == ',' {
+        COMMA.get_or_init(|| Regex::new(r"[-+]?(?:[\pN.]+(?:,\pN+)?|(?:[^0-9A-Za-z_]|^),\pN+)").expect("valid regex"))
+    } else {
+        DOT.get_or_init(|| Regex::new(r"[-+]?(?:[\pN,]+(?:\.\pN+)?|(?:[^0-9A-Za-z_]|^)\.\pN+)").expect("valid regex"))
+    };
     let group = if decimal == ',' { '.' } else { ',' };
-    let chars: Vec<char> = text.chars().collect();
-    let is_digit = |i: usize| chars.get(i).and_then(|&c| digit(c)).is_some();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let starts = is_digit(i) || (chars[i] == decimal && is_digit(i + 1));
-        if !starts {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let mut s = String::new();
-        // A sign right before, not glued to a word ("1-2" is two numbers, "-3" is negative).
-        if i > 0 && (chars[i - 1] == '-' || chars[i - 1] == '+') && (i < 2 || !chars[i - 2].is_alphanumeric()) {
-            s.push(chars[i - 1]);
-        }
-        while is_digit(i) {
-            s.push((b'0' + digit(chars[i]).unwrap_or(0)) as char);
-            i += 1;
-            // Thousands groups: a separator followed by exactly three digits.
-            if i < chars.len() && chars[i] == group && (1..=3).all(|k| is_digit(i + k)) && !is_digit(i + 4) {
-                i += 1;
-            }
-        }
-        if i < chars.len() && chars[i] == decimal && is_digit(i + 1) {
-            s.push('.');
-            i += 1;
-            while is_digit(i) {
-                s.push((b'0' + digit(chars[i]).unwrap_or(0)) as char);
-                i += 1;
-            }
-        }
-        let s =
-            if s.starts_with('.') || s.starts_with("-.") || s.starts_with("+.") { s.replacen('.', "0.", 1) } else { s };
-        if let Ok(n) = s.parse::<f64>() {
-            out.push((n, start));
+    re.find_iter(text).filter_map(|m| parse_number(m.as_str(), decimal, group)).collect()
+}
+
+/// One candidate as goflow's `ParseNumber` reads it, or `None`.
+fn parse_number(candidate: &str, decimal: char, group: char) -> Option<f64> {
+    let mut s = String::with_capacity(candidate.len());
+    for c in candidate.trim().chars() {
+        match c {
+            c if c == group => {}
+            c if c == decimal => s.push('.'),
+            c => match digit(c) {
+                Some(d) => s.push((b'0' + d) as char),
+                None => s.push(c),
+            },
         }
     }
-    out
+    let unsigned = s.strip_prefix('-').unwrap_or(&s);
+    let (int, frac) = match unsigned.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (unsigned, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let valid = match frac {
+        None => digits(int),
+        Some(f) => (int.is_empty() || digits(int)) && digits(f),
+    };
+    // goflow's decimals hold 36 significant digits at most.
+    if !valid || unsigned.bytes().filter(u8::is_ascii_digit).count() > 36 {
+        return None;
+    }
+    let s = if s.starts_with('.') || s.starts_with("-.") { s.replacen('.', "0.", 1) } else { s };
+    s.parse::<f64>().ok()
 }
 
 /// The first number of a text.
 pub fn first_number(text: &str, decimal: char) -> Option<f64> {
-    numbers(text, decimal).first().map(|&(n, _)| n)
+    numbers(text, decimal).first().copied()
 }
 
 fn first_number_where(text: &str, decimal: char, ok: impl Fn(f64) -> bool) -> Option<Match> {
-    numbers(text, decimal).into_iter().map(|(n, _)| n).find(|&n| ok(n)).map(|n| Match::new(fmt(n)))
+    numbers(text, decimal).into_iter().find(|&n| ok(n)).map(|n| Match::new(fmt(n)))
 }
 
 #[cfg(test)]
@@ -351,13 +357,13 @@ mod tests {
 
     #[test]
     fn numbers_follow_the_rules() {
-        let all = |t: &str, d: char| numbers(t, d).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        let all = |t: &str, d: char| numbers(t, d);
         assert_eq!(all("J'AI 20ANS", '.'), [20.0]);
         assert_eq!(all("hi .51", '.'), [0.51]);
         assert_eq!(all("1,000,000 people", '.'), [1_000_000.0]);
-        assert_eq!(all("+5 and -3 but 1-2", '.'), [5.0, -3.0, 1.0, 2.0]);
+        assert_eq!(all("+5 and -3 but 1-2", '.'), [-3.0, 1.0, -2.0]);
         assert_eq!(all("1.234,5", ','), [1234.5]);
-        assert_eq!(all("1,5", '.'), [1.0, 5.0]);
+        assert_eq!(all("1,5", '.'), [15.0]);
         assert_eq!(all("lOO", '.'), Vec::<f64>::new());
         assert_eq!(all("٣٤ and ۵ and ৭", '.'), [34.0, 5.0, 7.0]);
         assert_eq!(all("", '.'), Vec::<f64>::new());

@@ -2,6 +2,7 @@
 
 mod cli;
 mod codes;
+mod conformance;
 mod fixtures;
 mod robustness;
 mod runs;
