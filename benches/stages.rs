@@ -94,8 +94,8 @@ fn compile(c: &mut Criterion) {
 /// of warnings must cost at most about twice the same file without them (rendering uses one line index).
 fn report(c: &mut Criterion) {
     let clean = generated(1 << 20);
-    // One unread result per flow: a warning each, ~1,800 in all.
-    let noisy = clean.replace("  step ask {", "  set unused_note = 1\n  step ask {");
+    // Two unread results per flow: a warning each, ~1,500 in all.
+    let noisy = clean.replace("  step ask {", "  set unused_note = 1\n  set unused_tag = 2\n  step ask {");
     let mut group = c.benchmark_group("report");
     group.sample_size(10);
     for (name, src) in [("without_warnings_1mb", &clean), ("with_warnings_1mb", &noisy)] {

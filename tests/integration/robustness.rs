@@ -137,3 +137,57 @@ fn large_files_give_the_same_diagnostics_as_their_parts() {
         assert_eq!(g, e);
     }
 }
+
+/// The binary on 1,500 mutated files at once, bytes that are not UTF-8 included: no panic, and only
+/// exit 0 or 1 (diagnostics), never 2 (an I/O or internal error).
+#[test]
+fn check_survives_1500_mutated_files_including_invalid_utf8() {
+    let mut seeds: Vec<Vec<u8>> = CORPUS.iter().map(|s| s.as_bytes().to_vec()).collect();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "flow") {
+            seeds.push(std::fs::read(path).unwrap());
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("flowc-mutated-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // xorshift: the same files on every run.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    const BYTES: &[u8] = b"{}()[]\"@\\;\n ,.:=!<>&|+-*/09aeflowsxyz_#\r\t";
+    let mut invalid = 0;
+    for i in 0..1_500 {
+        let mut bytes = seeds[i % seeds.len()].clone();
+        for _ in 0..1 + next() % 6 {
+            let pos = (next() as usize) % (bytes.len() + 1);
+            // One mutation in four puts in a byte from 0x80 to 0xFF (often not UTF-8 where it lands).
+            let byte = if next() % 4 == 0 { 0x80 | (next() as u8) } else { BYTES[(next() as usize) % BYTES.len()] };
+            match next() % 3 {
+                0 if pos < bytes.len() => bytes[pos] = byte,
+                1 if pos < bytes.len() => {
+                    bytes.remove(pos);
+                }
+                _ => bytes.insert(pos, byte),
+            }
+        }
+        invalid += usize::from(std::str::from_utf8(&bytes).is_err());
+        std::fs::write(dir.join(format!("m{i:04}.flow")), &bytes).unwrap();
+    }
+    assert!(invalid > 100, "enough files are not UTF-8: {invalid}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["check", "--format", "json", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    assert!(matches!(o.status.code(), Some(0 | 1)), "exit {:?}: {err}", o.status.code());
+    let diags: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    let utf8 = diags.as_array().unwrap().iter().filter(|d| d["code"] == "flowc::syntax::invalid_utf8").count();
+    assert_eq!(utf8, invalid, "one invalid_utf8 diagnostic per file that is not UTF-8");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
