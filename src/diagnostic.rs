@@ -225,14 +225,14 @@ impl Diagnostic {
     pub fn to_json(&self, file_name: &str, src: &str, index: &LineIndex) -> serde_json::Value {
         let span = self.span();
         let (line, column) = index.line_col(src, span.start);
-        let (end_line, end_column) = index.line_col(src, span.end);
+        let (end_line, end_column) = index.line_col(src, crate::span::ceil_char_boundary(src, span.end));
         let related: Vec<serde_json::Value> = self
             .labels
             .iter()
             .skip(1)
             .map(|l| {
                 let (line, column) = index.line_col(src, l.span.start);
-                let (end_line, end_column) = index.line_col(src, l.span.end);
+                let (end_line, end_column) = index.line_col(src, crate::span::ceil_char_boundary(src, l.span.end));
                 serde_json::json!({
                     "line": line,
                     "column": column,

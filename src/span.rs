@@ -165,6 +165,15 @@ pub fn line_col(src: &str, pos: usize) -> (usize, usize) {
     LineIndex::new(&src[..floor_char_boundary(src, pos.min(src.len()))]).line_col(src, pos)
 }
 
+/// `pos`, moved forward to the next character boundary (an end inside a character ends after it).
+pub fn ceil_char_boundary(s: &str, mut pos: usize) -> usize {
+    pos = pos.min(s.len());
+    while !s.is_char_boundary(pos) {
+        pos += 1;
+    }
+    pos
+}
+
 fn floor_char_boundary(s: &str, mut pos: usize) -> usize {
     while pos > 0 && !s.is_char_boundary(pos) {
         pos -= 1;

@@ -124,7 +124,8 @@ pub fn read(path: &Path) -> io::Result<(Vec<Value>, usize)> {
             continue;
         }
         match serde_json::from_str::<Value>(&line) {
-            Ok(v @ Value::Object(_)) => entries.push(v),
+            // An entry names its webhook and attempt; any other JSON is not one.
+            Ok(v @ Value::Object(_)) if v["webhook"].is_string() && v["attempt"].is_u64() => entries.push(v),
             _ => skipped += 1,
         }
     }

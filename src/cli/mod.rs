@@ -69,7 +69,7 @@ enum Command {
         max_body: usize,
         /// Let webhooks reach this network although it is not public (loopback, private, link-local),
         /// e.g. 10.0.0.0/8 or 127.0.0.1/32; repeat for several.
-        #[arg(long = "allow-network", value_name = "CIDR")]
+        #[arg(long = "allow-network", value_name = "CIDR", value_delimiter = ',')]
         allow_network: Vec<crate::net::Cidr>,
     },
     /// Show the webhook log as a table.
@@ -148,8 +148,16 @@ fn color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-/// Every `.flow` file named or below a named directory, in a stable order.
+/// Every `.flow` file named or below a named directory, in a stable order, each once (`a.flow ./a.flow`
+/// and a file inside a named directory are one file).
 fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = collect_all(paths)?;
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
+    Ok(out)
+}
+
+fn collect_all(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {}", p.display(), io_reason(&e)))?;
@@ -388,7 +396,8 @@ fn show_log(file: Option<PathBuf>, db: Option<PathBuf>, failed: bool, webhook: O
         return status;
     }
     if skipped > 0 {
-        eprintln!("flowc: skipped {} that are not log entries", plural(skipped, "line"));
+        let what = if skipped == 1 { "is not a log entry" } else { "are not log entries" };
+        eprintln!("flowc: skipped {} that {what}", plural(skipped, "line"));
     }
     OK
 }

@@ -20,7 +20,7 @@ pub(super) struct RunArgs {
     #[arg(long)]
     pub(super) flow: Option<String>,
     /// A reply to the next `wait` (repeat for several).
-    #[arg(long = "input", value_name = "TEXT")]
+    #[arg(long = "input", value_name = "TEXT", allow_hyphen_values = true)]
     pub(super) inputs: Vec<String>,
     /// The contact as JSON, or @FILE: {"name", "phone", "email", "language", "fields": {...}}.
     #[arg(long, value_name = "JSON|@FILE")]
@@ -75,6 +75,36 @@ fn json_arg(what: &str, arg: &str) -> Result<Value, Failure> {
     serde_json::from_str(&text).map_err(|e| usage(format!("--{what} is not valid JSON: {e}")))
 }
 
+/// A `--trigger` value as `flowc serve` would build it from a request: an object with `headers` and
+/// `query` (objects of text; header names as the server reads them, `X-Request-Id` → `x_request_id`)
+/// and `body` (any JSON).
+fn trigger_request(value: Value) -> Result<Value, Failure> {
+    let Value::Object(mut fields) = value else {
+        return Err(usage("--trigger is a JSON object: {\"headers\": {...}, \"query\": {...}, \"body\": ...}"));
+    };
+    if let Some(key) = fields.keys().find(|k| !matches!(k.as_str(), "headers" | "query" | "body")) {
+        return Err(usage(format!("--trigger: unknown key `{key}` (the keys are headers, query and body)")));
+    }
+    for part in ["headers", "query"] {
+        let map = match fields.remove(part) {
+            None => serde_json::Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(_) => return Err(usage(format!("--trigger: `{part}` is an object of names and values"))),
+        };
+        // Requests carry text: a number or flag given here arrives as its text, as over HTTP.
+        let map = map
+            .into_iter()
+            .map(|(k, v)| {
+                let k = if part == "headers" { crate::net::header_key(&k) } else { k };
+                (k, Value::String(interp::value_text(&v)))
+            })
+            .collect();
+        fields.insert(part.to_string(), Value::Object(map));
+    }
+    fields.entry("body").or_insert(Value::Null);
+    Ok(Value::Object(fields))
+}
+
 fn default_contact() -> Value {
     serde_json::json!({
         "name": "Test Contact",
@@ -95,14 +125,9 @@ fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<
             return Err(usage(format!("--mock {name}: no webhook is named `{name}`")));
         }
         let text = std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read mock file {file}: {e}")))?;
-        let answer: MockAnswers = serde_json::from_str(&text).map_err(|_| {
-            usage(format!(
-                "mock file {file} is not a mock: write {{\"status\", \"headers\", \"body\", \"delay_ms\", \"error\"}} \
-                 (all optional), or a list of them, one per attempt"
-            ))
-        })?;
-        if matches!(&answer, MockAnswers::Several(list) if list.is_empty()) {
-            return Err(usage(format!("mock file {file} holds an empty list: give at least one answer")));
+        let answer = MockAnswers::parse(&text).map_err(|e| usage(format!("mock file {file}: {e}")))?;
+        if out.contains_key(name) {
+            return Err(usage(format!("--mock {name} is given twice; put the answers in one file, as a list")));
         }
         out.insert(name.to_string(), answer);
     }
@@ -136,7 +161,9 @@ impl Printer {
                     (_, Some(e)) => format!("failed: {e}"),
                     (None, None) => "?".into(),
                 };
-                let tries = if *attempts > 1 { format!(", {attempts} attempts") } else { String::new() };
+                // A failure already says how many attempts it took.
+                let tries =
+                    if *attempts > 1 && error.is_none() { format!(", {attempts} attempts") } else { String::new() };
                 let mock = if *mocked { ", mock" } else { "" };
                 format!("⇄ webhook {name}: {method} {url} → {result} ({elapsed_ms} ms{tries}{mock})")
             }
@@ -191,10 +218,12 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         Some(c) => json_arg("contact", c)?,
         None => default_contact(),
     };
-    let mut trigger = args.trigger.as_deref().map(|t| json_arg("trigger", t)).transpose()?;
-    // Header names are read as the server reads them (`X-Request-Id` → `x_request_id`).
-    if let Some(serde_json::Value::Object(headers)) = trigger.as_mut().and_then(|t| t.get_mut("headers")) {
-        *headers = std::mem::take(headers).into_iter().map(|(k, v)| (crate::net::header_key(&k), v)).collect();
+    let trigger = args.trigger.as_deref().map(|t| json_arg("trigger", t).and_then(trigger_request)).transpose()?;
+    if trigger.is_some() {
+        let (index, flow) = interp::find_flow(&program, args.flow.as_deref()).map_err(|e| usage(e.to_string()))?;
+        if !program.triggers.iter().any(|t| t.flow == index) {
+            return Err(usage(format!("--trigger: no trigger starts flow `{}`", flow.name)));
+        }
     }
     let network = HttpClient::default();
     let mut routes = Vec::new();

@@ -459,6 +459,10 @@ impl Machine<'_> {
             })
             .collect();
         let (body, content_type) = match self.body(&r.body) {
+            Some(_) if status == 204 => {
+                self.warn("a 204 answer has no body; the body was dropped".into());
+                (None, None)
+            }
             Some((b, ct)) => (Some(b), Some(ct.to_string())),
             None => (None, None),
         };

@@ -267,6 +267,7 @@ fn retry_after(headers: &[(String, String)]) -> Option<std::time::Duration> {
 
 /// A canned answer for `flowc run --mock NAME=FILE`.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MockAnswer {
     /// HTTP status (default 200).
     #[serde(default = "ok_status")]
@@ -298,6 +299,36 @@ pub enum MockAnswers {
 }
 
 impl MockAnswers {
+    /// Reads a mock file: one answer, or a non-empty list of them. The error names what is wrong and
+    /// where (the answer's place in the list, the key, serde's line and column).
+    pub fn parse(text: &str) -> Result<MockAnswers, String> {
+        let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let answer = |v: Value, place: String| -> Result<MockAnswer, String> {
+            let a: MockAnswer = serde_json::from_value(v).map_err(|e| {
+                format!("{place}{e} (an answer has the keys status, headers, body, delay_ms, error; all optional)")
+            })?;
+            if !(100..=599).contains(&a.status) {
+                return Err(format!("{place}status {} is not an HTTP status (100 to 599)", a.status));
+            }
+            if a.error.is_some() && (a.status != 200 || !a.body.is_null() || !a.headers.is_empty()) {
+                return Err(format!(
+                    "{place}an answer with `error` has no status, headers or body (nothing came back)"
+                ));
+            }
+            Ok(a)
+        };
+        match value {
+            Value::Array(items) if items.is_empty() => Err("the list is empty: give at least one answer".into()),
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| answer(v, format!("answer {} of the list: ", i + 1)))
+                .collect::<Result<_, _>>()
+                .map(MockAnswers::Several),
+            other => answer(other, String::new()).map(MockAnswers::One),
+        }
+    }
+
     fn get(&self, i: usize) -> Option<&MockAnswer> {
         match self {
             MockAnswers::One(a) => Some(a),

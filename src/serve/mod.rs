@@ -373,6 +373,9 @@ impl App {
             return no_content(request, &answer.headers);
         }
         let mut response = tiny_http::Response::from_data(answer.body).with_status_code(answer.status);
+        if let Ok(h) = tiny_http::Header::from_bytes(&b"Server"[..], &b"flowc"[..]) {
+            response.add_header(h);
+        }
         for (k, v) in answer.headers {
             if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
                 response.add_header(h);

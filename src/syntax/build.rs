@@ -247,6 +247,7 @@ impl Builder {
                 let mut operand = None;
                 let mut cases = Vec::new();
                 let mut other = None;
+                let mut other_at: Option<Span> = None;
                 for p in it {
                     match p.as_rule() {
                         Rule::ident => result = Some(self.name(p)),
@@ -254,10 +255,36 @@ impl Builder {
                         Rule::split_block => {
                             for clause in p.into_inner() {
                                 match clause.as_rule() {
-                                    Rule::case_clause => cases.push(self.case(clause)),
+                                    Rule::case_clause => {
+                                        if other_at.is_some() {
+                                            let at = self.span(&clause);
+                                            self.error(
+                                                Code::Unexpected,
+                                                Span::new(at.start, at.start + 4),
+                                                "a `case` after `other` is never tried".to_string(),
+                                                "after `other`",
+                                                Some(
+                                                    "`other` catches everything left: move this `case` above it".into(),
+                                                ),
+                                            );
+                                        }
+                                        cases.push(self.case(clause));
+                                    }
                                     Rule::other_clause => {
+                                        let at = self.span(&clause);
+                                        if other_at.is_some() {
+                                            self.error(
+                                                Code::Unexpected,
+                                                Span::new(at.start, at.start + 5),
+                                                "a split has one `other`".to_string(),
+                                                "second `other`",
+                                                Some("join the two `other` blocks into one, written last".into()),
+                                            );
+                                        }
+                                        other_at = Some(at);
                                         if let Some(b) = inner(clause).next() {
-                                            other = Some(self.block(b));
+                                            let block = self.block(b);
+                                            other.get_or_insert(block);
                                         }
                                     }
                                     _ => {}

@@ -177,6 +177,15 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Fi
             );
         }
     }
+    if item_expected && found == "`}`" {
+        return Diagnostic::new(
+            Code::Unexpected,
+            Span::new(at, at + 1),
+            "this `}` closes nothing: the item before it has already ended",
+            "no `{` to close",
+        )
+        .with_help("remove it; if a block above ends too early, look for a `}` too many there");
+    }
     let mut expected = expected;
     let clause = did_you_mean(word, ["case", "other"]).filter(|_| in_split_block(text, pos));
     if expected.is_empty() && clause.is_some() {

@@ -36,11 +36,16 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
             let at = e.utf8_error().valid_up_to();
             let bad = e.utf8_error().error_len().unwrap_or(e.as_bytes().len() - at);
             let shown = e.as_bytes()[at..at + bad].iter().map(|b| format!("0x{b:02X}")).collect::<Vec<_>>().join(" ");
+            let what = if bad == 1 { "byte" } else { "bytes" };
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // The span is the bad bytes of the file; bytes before them are the same in `text`.
             let diag = Diagnostic::new(
                 crate::diagnostic::Code::InvalidUtf8,
-                crate::span::Span::new(at, at + '\u{fffd}'.len_utf8()),
-                format!("this file is not UTF-8 text: byte {shown} cannot start or continue a character"),
+                crate::span::Span::new(at, at + bad),
+                format!(
+                    "this file is not UTF-8 text: the {what} {shown} here {} not a UTF-8 character",
+                    if bad == 1 { "is" } else { "are" }
+                ),
                 "not UTF-8",
             )
             .with_help(

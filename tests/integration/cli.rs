@@ -371,7 +371,7 @@ fn a_mock_with_several_answers_is_used_attempt_by_attempt_under_the_retry_rules(
     std::fs::write(&mock, r#"[]"#).unwrap();
     let o = flowc(&["run", "examples/order_status.flow", "--mock", &format!("lookup_webhook={}", mock.display())]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("empty list"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("list is empty"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -413,4 +413,67 @@ fn the_simulator_at_a_terminal_edits_lines_echoes_once_and_ctrl_d_times_out() {
     let shown = at_terminal(&["run", p], &["\\x04"]).unwrap();
     assert!(shown.contains("the run is waiting for a reply"), "{shown}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_file_named_twice_is_checked_once() {
+    let o = flowc(&["check", "examples/order_status.flow", "./examples/order_status.flow", "examples"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("checked 4 files"), "{}", stderr(&o));
+}
+
+#[test]
+fn run_inputs_may_start_with_a_minus_and_trigger_requests_are_validated() {
+    let dir = std::env::temp_dir().join(format!("flowc-run-args-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let echo = dir.join("echo.flow");
+    std::fs::write(&echo, "flow echo {\n  wait x\n  send \"got @flow.x\"\n}\n").unwrap();
+    let o = flowc(&["run", echo.to_str().unwrap(), "--input", "-3"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("bot: got -3"), "{}", stderr(&o));
+    for (trigger, expected) in [
+        ("[1]", "is a JSON object"),
+        (r#"{"header": {}}"#, "unknown key `header`"),
+        (r#"{"headers": "x"}"#, "`headers` is an object"),
+    ] {
+        let o = flowc(&["run", "examples/order_webhook_response.flow", "--trigger", trigger]);
+        assert_eq!(o.status.code(), Some(2), "{trigger}");
+        assert!(stderr(&o).contains(expected), "{trigger}: {}", stderr(&o));
+    }
+    let o = flowc(&["run", echo.to_str().unwrap(), "--trigger", "{}"]);
+    assert!(stderr(&o).contains("no trigger starts flow `echo`"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn mock_files_are_strict_and_say_what_is_wrong() {
+    let dir = std::env::temp_dir().join(format!("flowc-mock-strict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mock = dir.join("m.json");
+    for (text, expected) in [
+        ("not json", "not JSON"),
+        (r#"{"stauts": 200}"#, "unknown field `stauts`"),
+        (r#"{"status": 99}"#, "status 99 is not an HTTP status"),
+        (r#"[{"status": 200}, 5]"#, "answer 2 of the list"),
+        (r#"{"status": 500, "error": "refused"}"#, "an answer with `error` has no status"),
+    ] {
+        std::fs::write(&mock, text).unwrap();
+        let o = flowc(&["run", "examples/order_status.flow", "--mock", &format!("lookup_webhook={}", mock.display())]);
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        assert!(stderr(&o).contains(expected), "{text}: {}", stderr(&o));
+    }
+    std::fs::write(&mock, "{}").unwrap();
+    let spec = format!("lookup_webhook={}", mock.display());
+    let o = flowc(&["run", "examples/order_status.flow", "--mock", &spec, "--mock", &spec]);
+    assert!(stderr(&o).contains("given twice"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn log_skips_json_lines_that_are_not_entries() {
+    let log = std::env::temp_dir().join(format!("flowc-log-skip-{}.jsonl", std::process::id()));
+    std::fs::write(&log, "{\"x\": 1}\n").unwrap();
+    let o = flowc(&["log", "--json", log.to_str().unwrap()]);
+    assert!(o.stdout.is_empty(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(stderr(&o).contains("skipped 1 line that is not a log entry"), "{}", stderr(&o));
+    std::fs::remove_file(&log).unwrap();
 }

@@ -96,6 +96,23 @@ fn a_changed_flow_refuses_an_old_state() {
 }
 
 #[test]
+fn a_dynamic_204_drops_its_body_with_a_warning() {
+    let p = program(
+        "trigger webhook \"/x\" methods POST { start f }\nflow f {\n  respond status 204 { body json { \"a\": 1 } }\n}\n",
+    );
+    let env = |_: &str| None;
+    let opts = options(&env);
+    let trigger = serde_json::json!({"headers": {}, "query": {}, "body": {}});
+    let out = interp::start(&p, None, "r", serde_json::json!({}), Some(trigger), &opts).unwrap();
+    let responded = out.events.iter().find_map(|e| match e {
+        Event::Responded { status, body, content_type, .. } => Some((*status, body.clone(), content_type.clone())),
+        _ => None,
+    });
+    assert_eq!(responded, Some((204, None, None)));
+    assert!(out.events.iter().any(|e| matches!(e, Event::Warning { message } if message.contains("204"))));
+}
+
+#[test]
 fn a_key_under_default_may_be_missing_without_a_warning() {
     let p = program(
         "trigger webhook \"/x\" methods POST { start f }\nflow f {\n  send \"@(default(@trigger.body.greeting, \"Welcome!\")) @trigger.body.name\"\n}\n",
