@@ -154,8 +154,9 @@ impl HttpClient {
     fn attempt(&self, req: &Request) -> Answer {
         let timeout = Duration::from_millis(req.timeout_ms.max(1));
         let (mut method, mut url, mut body) = (req.method, req.url.clone(), req.body.clone());
+        let mut headers_out = std::borrow::Cow::Borrowed(&req.headers);
         for hop in 0..=MAX_REDIRECTS {
-            let mut response = match self.send(method, &url, &req.headers, body.as_deref(), timeout) {
+            let mut response = match self.send(method, &url, &headers_out, body.as_deref(), timeout) {
                 Ok(r) => r,
                 Err(e) => return failure(e, req.timeout_ms),
             };
@@ -171,7 +172,8 @@ impl HttpClient {
                     return Answer::Failed { error: format!("more than {MAX_REDIRECTS} redirects"), retryable: false };
                 }
                 let next = resolve(&url, &location);
-                if url.starts_with("https://") && !next.starts_with("https://") {
+                let (from, to) = (origin(&url), origin(&next));
+                if from.0 == "https" && to.0 != "https" {
                     return Answer::Failed {
                         error: format!("refusing a redirect from https to {next}"),
                         retryable: false,
@@ -182,6 +184,17 @@ impl HttpClient {
                 }
                 if status == 303 || (matches!(status, 301 | 302) && method != Method::GET) {
                     (method, body) = (Method::GET, None);
+                }
+                if from != to {
+                    // Credentials were meant for the service the flow names, not for wherever it
+                    // redirects: another origin gets no Authorization, API key or cookie.
+                    let secret = |k: &str| {
+                        ["authorization", "proxy-authorization", "cookie"].iter().any(|h| k.eq_ignore_ascii_case(h))
+                            || req.secret_headers.iter().any(|s| s.eq_ignore_ascii_case(k))
+                    };
+                    headers_out = std::borrow::Cow::Owned(
+                        headers_out.iter().filter(|(k, _)| !secret(k)).cloned().collect::<Vec<_>>(),
+                    );
                 }
                 url = next;
                 continue;
@@ -212,9 +225,22 @@ fn failure(e: ureq::Error, timeout_ms: u64) -> Answer {
     }
 }
 
+/// A URL's scheme and authority, lower-cased: what decides whether a redirect leaves the service.
+fn origin(url: &str) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    (scheme.to_ascii_lowercase(), authority.to_ascii_lowercase())
+}
+
 /// Resolves a `Location` against the URL it came from.
 fn resolve(base: &str, location: &str) -> String {
-    if location.contains("://") {
+    // Absolute when it starts with a scheme (`https:`), not merely when it holds `://` somewhere.
+    let scheme_len = location.find(':').filter(|&i| {
+        i > 0
+            && location.as_bytes()[0].is_ascii_alphabetic()
+            && location[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+    });
+    if scheme_len.is_some() {
         return location.to_string();
     }
     let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
@@ -278,6 +304,9 @@ mod tests {
         assert_eq!(resolve("https://a.io", "z"), "https://a.io/z");
         assert_eq!(resolve("https://a.io/x", "//b.io/c"), "https://b.io/c");
         assert_eq!(resolve("https://a.io/x", "http://b.io/c"), "http://b.io/c");
+        assert_eq!(resolve("https://a.io/x", "/next?u=https://b.io"), "https://a.io/next?u=https://b.io");
+        assert_eq!(resolve("https://a.io/x", "HTTPS://b.io/c"), "HTTPS://b.io/c");
+        assert_eq!(origin("HTTPS://A.io:443/x?y"), ("https".to_string(), "a.io:443".to_string()));
     }
 
     #[test]

@@ -73,6 +73,14 @@ pub fn header_key(name: &str) -> String {
     name.to_ascii_lowercase().replace('-', "_")
 }
 
+/// Whether a header may be sent as it is: the name is an RFC 9110 token and the value holds only
+/// visible ASCII, spaces and tabs (no CR or LF that would split the answer, no NUL). Answers built from
+/// request data (`respond` headers) go through it; a header that fails is dropped.
+pub fn header_ok(name: &str, value: &str) -> bool {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    !name.is_empty() && name.bytes().all(token) && value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
 /// The paths `flowc serve` answers itself, by first segment, and what it serves there. A trigger's
 /// suffix may not take one (the checker refuses it: the trigger would never be reached). `metrics` and
 /// `channels` are reserved for the server's metrics and channel webhooks.
@@ -117,7 +125,12 @@ impl FromStr for Cidr {
                 _ => return Err(format!("`{s}`: the prefix length must be a number from 0 to {max}")),
             },
         };
-        Ok(Cidr { addr, prefix })
+        // An IPv4 network written in IPv6 (`::ffff:10.0.0.0/104`) is that IPv4 network, as the
+        // addresses it is compared with are.
+        match (addr, canonical(addr)) {
+            (IpAddr::V6(_), v4 @ IpAddr::V4(_)) if prefix >= 96 => Ok(Cidr { addr: v4, prefix: prefix - 96 }),
+            _ => Ok(Cidr { addr, prefix }),
+        }
     }
 }
 
@@ -163,12 +176,13 @@ impl NetworkPolicy {
 
     /// Why a call may not connect to `ip`, or `None` when it may.
     pub fn refusal(&self, ip: IpAddr) -> Option<String> {
-        let kind = restricted(canonical(ip))?;
+        let reached = canonical(ip);
+        let kind = restricted(reached)?;
         if self.allow.iter().any(|net| net.contains(ip)) {
             return None;
         }
-        let one = if ip.is_ipv4() { 32 } else { 128 };
-        Some(format!("refused: {ip} is a {kind} address (allow it with `--allow-network {ip}/{one}`)"))
+        let one = if reached.is_ipv4() { 32 } else { 128 };
+        Some(format!("refused: {reached} is a {kind} address (allow it with `--allow-network {reached}/{one}`)"))
     }
 }
 
@@ -294,6 +308,13 @@ mod tests {
         assert_eq!(allowed.refusal("10.200.0.1".parse().unwrap()), None);
         assert!(allowed.refusal("127.0.0.2".parse().unwrap()).is_some());
         assert!(allowed.refusal("192.168.0.1".parse().unwrap()).is_some());
+        // The advice works for addresses written in IPv6 too.
+        let mapped = policy.refusal("::ffff:10.0.0.5".parse().unwrap()).unwrap();
+        assert!(mapped.contains("`--allow-network 10.0.0.5/32`"), "{mapped}");
+        let from_advice = NetworkPolicy::allowing(vec!["10.0.0.5/32".parse().unwrap()]);
+        assert_eq!(from_advice.refusal("::ffff:10.0.0.5".parse().unwrap()), None);
+        let written_in_v6 = NetworkPolicy::allowing(vec!["::ffff:10.0.0.0/104".parse().unwrap()]);
+        assert_eq!(written_in_v6.refusal("10.1.2.3".parse().unwrap()), None);
     }
 
     #[test]
@@ -305,6 +326,16 @@ mod tests {
         assert!("::/0".parse::<Cidr>().unwrap().contains("fd00::1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<Cidr>().unwrap_err().contains("0 to 32"));
         assert!("localhost".parse::<Cidr>().unwrap_err().contains("not an IP address"));
+    }
+
+    #[test]
+    fn headers_that_could_split_an_answer_are_refused() {
+        assert!(header_ok("X-Order", "A1 b\tc"));
+        assert!(!header_ok("X-Order", "1\r\nSet-Cookie: s=evil"));
+        assert!(!header_ok("X-Order", "caf\u{e9}"));
+        assert!(!header_ok("X Order", "1"));
+        assert!(!header_ok("X-Order:", "1"));
+        assert!(!header_ok("", "1"));
     }
 
     #[test]

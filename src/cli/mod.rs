@@ -117,6 +117,7 @@ pub fn main() -> ExitCode {
     // from the limit on every platform.
     let worker = std::thread::Builder::new().stack_size(64 << 20).spawn(move || run(cli));
     let code = match worker.map(|h| h.join()) {
+        Ok(Ok(_)) if out::failed() => USAGE,
         Ok(Ok(code)) => code,
         _ => {
             eprintln!("flowc: internal error");

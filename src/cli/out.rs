@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Set once standard output's reader has gone away; later writes are skipped.
 static CLOSED: AtomicBool = AtomicBool::new(false);
+/// Set when a write failed for another reason: the command ends with status 2 whatever it was doing.
+static FAILED: AtomicBool = AtomicBool::new(false);
 
 /// Writes `text` to standard output. `Err(status)` when the write failed for a reason worth reporting
 /// (already reported on standard error).
@@ -25,6 +27,7 @@ pub(crate) fn emit(text: &str) -> Result<(), u8> {
         }
         Err(e) => {
             CLOSED.store(true, Ordering::Relaxed);
+            FAILED.store(true, Ordering::Relaxed);
             eprintln!("flowc: cannot write to standard output: {e}");
             Err(super::USAGE)
         }
@@ -34,4 +37,9 @@ pub(crate) fn emit(text: &str) -> Result<(), u8> {
 /// Whether standard output has gone away (loops that print many lines stop early).
 pub(crate) fn closed() -> bool {
     CLOSED.load(Ordering::Relaxed)
+}
+
+/// Whether some output was lost to a write failure (not a reader that left).
+pub(crate) fn failed() -> bool {
+    FAILED.load(Ordering::Relaxed)
 }

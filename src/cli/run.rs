@@ -266,7 +266,8 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
     };
     let mut inputs = args.inputs.into_iter();
     let interactive = inputs.len() == 0 && args.resume.is_none() && std::io::stdin().is_terminal() && !args.json;
-    let printer = Printer { json: args.json, interactive };
+    // A reply typed at the terminal is on screen already; a transcript written elsewhere still needs it.
+    let printer = Printer { json: args.json, interactive: interactive && std::io::stdout().is_terminal() };
     // A line editor at a terminal: arrow keys, history, Ctrl-D and Ctrl-C as people expect them.
     let mut editor = if interactive { rustyline::DefaultEditor::new().ok() } else { None };
     loop {

@@ -251,7 +251,6 @@ impl Answer {
     }
 }
 
-/// `%XX` and (in forms) `+` decoded.
 /// Sends a 204 answer by hand: tiny_http adds `Content-Length: 0`, which RFC 9110 §8.6 forbids on a 204.
 /// The connection stays open for the next request, as after any other answer.
 fn no_content(request: tiny_http::Request, headers: &[(String, String)]) {
@@ -263,13 +262,8 @@ fn no_content(request: tiny_http::Request, headers: &[(String, String)]) {
         crate::time::http_date(crate::time::now_millis())
     );
     for (k, v) in headers {
-        // A header that could split the answer is dropped, as tiny_http drops invalid ones.
-        let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
-        if !bad(k)
-            && !bad(v)
-            && !k.eq_ignore_ascii_case("content-length")
-            && !k.eq_ignore_ascii_case("transfer-encoding")
-        {
+        let framing = ["content-length", "transfer-encoding", "content-type"].iter().any(|h| k.eq_ignore_ascii_case(h));
+        if crate::net::header_ok(k, v) && !framing {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
     }
@@ -278,6 +272,7 @@ fn no_content(request: tiny_http::Request, headers: &[(String, String)]) {
     let _ = writer.write_all(head.as_bytes()).and_then(|()| writer.flush());
 }
 
+/// `%XX` decoded, and `+` as a space when `plus_is_space` (query strings and forms, not paths).
 fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -376,7 +371,8 @@ impl App {
         if let Ok(h) = tiny_http::Header::from_bytes(&b"Server"[..], &b"flowc"[..]) {
             response.add_header(h);
         }
-        for (k, v) in answer.headers {
+        // A header built from request data that could split the answer is dropped.
+        for (k, v) in answer.headers.iter().filter(|(k, v)| crate::net::header_ok(k, v)) {
             if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
                 response.add_header(h);
             }

@@ -162,7 +162,12 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Fi
 
     let word = found.trim_matches('`');
     let item_expected = expected.iter().any(|e| e == ITEM);
-    if item_expected && STATEMENT_KEYWORDS.contains(&word) {
+    let in_flow = text
+        .lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with("//"))
+        .is_some_and(|l| l.starts_with("flow"));
+    if item_expected && in_flow && STATEMENT_KEYWORDS.contains(&word) {
         // A statement after the item's end: the `}` before it closed the item too early (a stray `}`).
         if let Some(brace) = text[..pos].rfind('}') {
             return Diagnostic::new(

@@ -477,3 +477,26 @@ fn log_skips_json_lines_that_are_not_entries() {
     assert!(stderr(&o).contains("skipped 1 line that is not a log entry"), "{}", stderr(&o));
     std::fs::remove_file(&log).unwrap();
 }
+
+#[test]
+fn a_full_disk_is_an_error_not_a_quiet_success() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("skipped: no /dev/full here");
+        return;
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args([
+            "run",
+            "examples/order_status.flow",
+            "--input",
+            "CU001",
+            "--mock",
+            "lookup_webhook=examples/mocks/order_found.json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot write to standard output"), "{}", stderr(&o));
+}

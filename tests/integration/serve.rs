@@ -444,6 +444,18 @@ fn a_killed_server_continues_its_waiting_runs_after_a_restart() {
 }
 
 #[test]
+fn a_respond_header_from_request_data_cannot_split_the_answer() {
+    let src = "trigger webhook \"/echo\" methods GET {\n  expect query id: text\n  start echo\n}\nflow echo {\n  respond 200 { header \"X-Order\" = @trigger.query.id; body text \"ok\" }\n}\n";
+    let s = serve(&[src], 1 << 20);
+    let evil = request("GET", &format!("{}/echo?id=1%0D%0ASet-Cookie:%20s=evil", s.base), &[], None);
+    assert_eq!(evil.status, 200, "{}", evil.body);
+    assert!(!evil.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("set-cookie")), "{:?}", evil.headers);
+    assert!(!evil.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("x-order")), "{:?}", evil.headers);
+    let fine = request("GET", &format!("{}/echo?id=A1", s.base), &[], None);
+    assert!(fine.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("x-order") && v == "A1"), "{:?}", fine.headers);
+}
+
+#[test]
 fn a_204_answer_has_no_content_length_and_keeps_the_connection() {
     use std::io::{Read, Write};
     let src = "trigger webhook \"/ping\" methods POST { start ping }\nflow ping {\n  respond 204 { header \"X-Seen\" = \"yes\" }\n}\n";

@@ -234,6 +234,27 @@ fn redirects_are_followed_up_to_three_times() {
 }
 
 #[test]
+fn credentials_do_not_follow_a_redirect_to_another_origin() {
+    let other = TestServer::start(|_, _| Reply::json(200, r#"{"status": "shipped", "number": "1", "ship_date": "x"}"#));
+    let target = other.url("/elsewhere");
+    let first = TestServer::start(move |_, r| match r.url.as_str() {
+        "/same" => Reply::text(307, "").with_header("Location", "/final"),
+        "/final" => Reply::json(200, r#"{"status": "shipped", "number": "1", "ship_date": "x"}"#),
+        _ => Reply::text(307, "").with_header("Location", &target),
+    });
+    // Same origin: the token goes along.
+    run(&order_flow(&first.url("/same"), ""), &["A1"]);
+    let same = first.requests();
+    assert!(same.iter().all(|r| r.header("Authorization") == Some(&format!("Bearer {TOKEN}")[..])), "{same:?}");
+    // Another origin (another port): no Authorization there.
+    run(&order_flow(&first.url("/away"), ""), &["A1"]);
+    let got = other.requests();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].header("Authorization"), None, "{got:?}");
+    assert!(got[0].header("Idempotency-Key").is_some(), "other headers stay: {got:?}");
+}
+
+#[test]
 fn query_headers_and_form_bodies_are_sent_encoded() {
     let server = TestServer::start(|_, _| Reply::json(200, "{}"));
     let src = format!(
