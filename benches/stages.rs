@@ -73,6 +73,10 @@ fn parse_check(c: &mut Criterion) {
     group.bench_function("generated_1mb", |b| b.iter(|| flowc::check_source(black_box(&big))));
     group.bench_function("parse_only_1mb", |b| b.iter(|| flowc::syntax::parse(black_box(&big))));
     group.bench_function("pest_only_1mb", |b| b.iter(|| flowc::syntax::pest_only(black_box(&big))));
+    // What an editor re-checks on a keystroke: one 100 KiB file, in process.
+    let medium = generated(100 * 1024);
+    group.throughput(Throughput::Bytes(medium.len() as u64));
+    group.bench_function("generated_100k", |b| b.iter(|| flowc::check_source(black_box(&medium))));
     for (name, src) in examples() {
         group.throughput(Throughput::Bytes(src.len() as u64));
         group.bench_function(format!("example_{name}"), |b| b.iter(|| flowc::check_source(black_box(&src))));

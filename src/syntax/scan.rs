@@ -2,8 +2,8 @@
 //!
 //! It runs before pest on every item to bound nesting: every recursive rule of the grammar passes
 //! through `(`, `[`, `{` or `@(`, so an item with at most [`MAX_DEPTH`] open brackets cannot recurse
-//! deeper than that in pest (which is built without its own stack probe, see
-//! `patches/pest_stack_guard`). When pest then fails, the same findings explain the failure better than
+//! deeper than that in pest (whose own stack probe stays on as published: this bound is what keeps
+//! deep input an error instead of a crash on every platform). When pest then fails, the same findings explain the failure better than
 //! pest's furthest position: an unterminated string is reported where it starts, and a missing `}` at
 //! the block that lost it.
 
