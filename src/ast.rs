@@ -233,6 +233,17 @@ pub enum StmtKind {
     Respond(Box<Respond>),
     /// `stop`
     Stop,
+    /// A statement that did not parse (its syntax error is reported). What can be read of it is kept so
+    /// that the rest of the flow is checked as if it were there: `set total = @flow.` still defines
+    /// `@flow.total`, and `step ask {` with an error inside is still a `goto` target.
+    Error {
+        /// The keyword it starts with, if it is one (`set`, `wait`, ...).
+        keyword: Option<String>,
+        /// The name it defines: `set NAME`, `wait NAME`, `webhook NAME`, `split NAME =`, `step NAME`.
+        name: Option<Name>,
+        /// The `@flow.NAME`s written in it, so that the results they read are not reported as unread.
+        reads: Vec<Name>,
+    },
 }
 
 /// A duration in milliseconds.
@@ -540,6 +551,9 @@ pub enum ExprKind {
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     /// `( x )`
     Group(Box<Expr>),
+    /// An expression that could not be built (its error is reported); of unknown type, so it causes
+    /// no follow-on errors.
+    Error,
 }
 
 /// Prefix operators.

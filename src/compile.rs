@@ -187,7 +187,8 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
 
     fn stmt(&mut self, stmt: &'a Stmt) {
         match &stmt.kind {
-            StmtKind::Numbers { .. } => {}
+            // Files with syntax errors are never compiled (`compile_source` stops at errors).
+            StmtKind::Numbers { .. } | StmtKind::Error { .. } => {}
             StmtKind::Send { text } => {
                 let text = self.tpl(text);
                 self.emit(Instr::Send { text });
@@ -382,7 +383,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
                 }
             })),
             ExprKind::Bool(b) => Ex::Lit((*b).into()),
-            ExprKind::Null | ExprKind::Env(_) => Ex::Lit(serde_json::Value::Null),
+            ExprKind::Null | ExprKind::Env(_) | ExprKind::Error => Ex::Lit(serde_json::Value::Null),
             ExprKind::Ref(r) => Ex::Ref(self.reference(r)),
             ExprKind::Call { name, args } => match crate::function::Function::parse(&name.node) {
                 Some(f) => Ex::Call(f, args.iter().map(|a| self.expr(a)).collect()),

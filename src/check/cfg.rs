@@ -238,6 +238,25 @@ impl<'a> Lower<'a> {
                 vec![(n, vec![f], None)]
             }
             StmtKind::Stop => Vec::new(),
+            // A statement that did not parse falls through, defining what its name says it would, so
+            // that one error does not bring others after it.
+            StmtKind::Error { keyword, name, .. } => {
+                let mut facts = Vec::new();
+                if let Some(name) = name {
+                    match keyword.as_deref() {
+                        Some("step") => {
+                            self.steps.entry(name.node.as_str()).or_insert(n);
+                        }
+                        Some("webhook") => {
+                            facts.push(self.fact(Fact::FlowVar(name.node.clone())));
+                            facts.push(self.fact(Fact::Extra));
+                            facts.push(self.fact(Fact::WebhookMeta(name.node.clone())));
+                        }
+                        _ => facts.push(self.fact(Fact::FlowVar(name.node.clone()))),
+                    }
+                }
+                vec![(n, facts, None)]
+            }
         }
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct FlowChecker<'a> {
     vars: HashMap<&'a str, (Ty, Span)>,
     /// Webhook names of this flow and their statements.
     webhooks: HashMap<&'a str, &'a Webhook>,
+    /// Webhooks whose statement did not parse: reads of `@webhook.NAME` are not reported.
+    broken_webhooks: HashSet<&'a str>,
     /// Names read as `@flow.NAME`.
     reads: HashSet<&'a str>,
     input_read: bool,
@@ -74,6 +76,7 @@ impl<'a> FlowChecker<'a> {
             diags,
             vars: HashMap::default(),
             webhooks: HashMap::default(),
+            broken_webhooks: HashSet::default(),
             reads: HashSet::default(),
             input_read: false,
             silent: false,
@@ -176,6 +179,12 @@ impl<'a> FlowChecker<'a> {
                     }
                 }
                 StmtKind::Set { name, .. } => self.define(name, Ty::Json),
+                StmtKind::Error { keyword, name: Some(name), .. } if keyword.as_deref() != Some("step") => {
+                    self.define(name, Ty::Json);
+                    if keyword.as_deref() == Some("webhook") {
+                        self.broken_webhooks.insert(&name.node);
+                    }
+                }
                 StmtKind::Step { name, body } => {
                     let first = self.graph.steps.get(name.node.as_str()).copied();
                     if let Some(first) = first
@@ -237,6 +246,7 @@ impl<'a> FlowChecker<'a> {
     fn stmt(&mut self, stmt: &'a Stmt, node: usize) {
         match &stmt.kind {
             StmtKind::Numbers { .. } | StmtKind::Stop => {}
+            StmtKind::Error { reads, .. } => self.reads.extend(reads.iter().map(|r| r.node.as_str())),
             StmtKind::Send { text } => self.template(text, node),
             StmtKind::Wait { timeout, on_timeout, name } => {
                 if let Some(t) = timeout {
@@ -719,6 +729,8 @@ impl<'a> FlowChecker<'a> {
             }
             ExprKind::Number(_) => Ty::Number,
             ExprKind::Bool(_) => Ty::Bool,
+            // Already reported; of unknown type so that nothing follows from it.
+            ExprKind::Error => Ty::Json,
             ExprKind::Null => Ty::Null,
             ExprKind::Ref(r) => self.reference(r, node),
             ExprKind::Env(name) => {
@@ -1122,6 +1134,9 @@ impl<'a> FlowChecker<'a> {
                 let Some((name, tail)) = r.path.split_first() else {
                     return Ty::Json;
                 };
+                if self.broken_webhooks.contains(name.node.as_str()) {
+                    return Ty::Json;
+                }
                 if !self.webhooks.contains_key(name.node.as_str()) {
                     let help = match did_you_mean(&name.node, self.webhooks.keys().copied()) {
                         Some(s) => format!("did you mean `@webhook.{s}`?"),

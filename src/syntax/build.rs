@@ -210,9 +210,54 @@ impl Builder {
             self.leave();
             return Block { stmts: Vec::new(), span };
         }
-        let stmts = pair.into_inner().map(|p| self.stmt(p)).collect();
+        let stmts =
+            pair.into_inner().map(|p| if p.as_rule() == Rule::bad { self.bad_stmt(p) } else { self.stmt(p) }).collect();
         self.leave();
         Block { stmts, span }
+    }
+
+    /// Reports a `bad` node (something the grammar skipped to recover) by parsing it alone as `alone`.
+    fn bad(&mut self, pair: &Pair<'_, Rule>, alone: Rule) -> Span {
+        let span = self.span(pair);
+        self.diags.push(super::error::explain_bad(pair.as_str(), span.start, alone));
+        span
+    }
+
+    /// A statement that did not parse: reported, and kept as an error node with what its first words
+    /// say (`set total = ...` still defines `@flow.total`).
+    fn bad_stmt(&mut self, pair: Pair<'_, Rule>) -> Stmt {
+        let span = self.bad(&pair, Rule::stmt_alone);
+        let text = pair.as_str();
+        let word_at = |from: usize| -> Option<(usize, &str)> {
+            let rest = &text[from..];
+            let start = from + (rest.len() - rest.trim_start_matches([' ', '\t']).len());
+            let len =
+                text[start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len() - start);
+            (len > 0).then(|| (start, &text[start..start + len]))
+        };
+        let keyword = word_at(0).map(|(_, w)| w.to_string());
+        let name = match keyword.as_deref() {
+            Some("set" | "wait" | "webhook" | "step" | "split") => word_at(keyword.as_deref().unwrap_or("").len())
+                .filter(|(_, w)| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+                .filter(|(end, w)| {
+                    keyword.as_deref() != Some("split") || text[end + w.len()..].trim_start().starts_with('=')
+                })
+                .map(|(at, w)| Spanned::new(w.to_string(), Span::new(span.start + at, span.start + at + w.len()))),
+            _ => None,
+        };
+        let mut reads = Vec::new();
+        let mut from = 0;
+        while let Some(i) = text[from..].find("@flow.") {
+            let start = from + i + "@flow.".len();
+            let len =
+                text[start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len() - start);
+            if len > 0 {
+                let at = span.start + start;
+                reads.push(Spanned::new(text[start..start + len].to_string(), Span::new(at, at + len)));
+            }
+            from = start;
+        }
+        Stmt { kind: StmtKind::Error { keyword, name, reads }, span }
     }
 
     fn stmt(&mut self, pair: Pair<'_, Rule>) -> Stmt {
@@ -231,7 +276,9 @@ impl Builder {
                         Rule::duration => timeout = Some(self.duration(p)),
                         Rule::wait_block => {
                             for on in p.into_inner() {
-                                if let Some(b) = inner(on).next() {
+                                if on.as_rule() == Rule::bad {
+                                    self.bad(&on, Rule::timeout_alone);
+                                } else if let Some(b) = inner(on).next() {
                                     on_timeout.push(self.block(b));
                                 }
                             }
@@ -255,6 +302,9 @@ impl Builder {
                         Rule::split_block => {
                             for clause in p.into_inner() {
                                 match clause.as_rule() {
+                                    Rule::bad => {
+                                        self.bad(&clause, Rule::clause_alone);
+                                    }
                                     Rule::case_clause => {
                                         if other_at.is_some() {
                                             let at = self.span(&clause);
@@ -294,7 +344,7 @@ impl Builder {
                         _ => {}
                     }
                 }
-                let operand = operand.unwrap_or(Expr { kind: ExprKind::Null, span });
+                let operand = operand.unwrap_or(Expr { kind: ExprKind::Error, span });
                 StmtKind::Split(Box::new(Split { result, operand, cases, other }))
             }
             Rule::set_stmt => {
@@ -387,6 +437,10 @@ impl Builder {
         let Some(block) = it.next() else { return w };
         let mut seen: Vec<(&'static str, Span)> = Vec::new();
         for opt in block.into_inner() {
+            if opt.as_rule() == Rule::bad {
+                self.bad(&opt, Rule::option_alone);
+                continue;
+            }
             let span = self.span(&opt);
             let rule = opt.as_rule();
             let what = match rule {
@@ -468,6 +522,10 @@ impl Builder {
             for opt in block.into_inner() {
                 let span = self.span(&opt);
                 let rule = opt.as_rule();
+                if rule == Rule::bad {
+                    self.bad(&opt, Rule::respond_alone);
+                    continue;
+                }
                 let mut parts = inner(opt);
                 if rule == Rule::opt_header {
                     let pair = self.key_value(&mut parts);
@@ -667,6 +725,10 @@ impl Builder {
                 Rule::trigger_block => {
                     for s in p.into_inner() {
                         let rule = s.as_rule();
+                        if rule == Rule::bad {
+                            self.bad(&s, Rule::trigger_alone);
+                            continue;
+                        }
                         let mut it = inner(s);
                         match rule {
                             Rule::expect_header => {

@@ -122,7 +122,27 @@ pub(super) fn too_deep(at: usize) -> Diagnostic {
 }
 
 /// Converts a pest error on the chunk `text` that starts at `offset` in the file.
-pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Findings) -> Diagnostic {
+/// Explains why `text` (at `offset` in the file) does not parse as `rule`: a `bad` node that the
+/// grammar skipped to recover, parsed alone for its message.
+pub(super) fn explain_bad(text: &str, offset: usize, rule: Rule) -> Diagnostic {
+    let findings = super::scan::scan(text);
+    if let Some(at) = findings.too_deep {
+        return too_deep(offset + at);
+    }
+    match FlowParser::parse(rule, text) {
+        Err(err) => convert(err, text, offset, &findings, rule),
+        // Parsed alone it is fine: what is wrong is where it stands.
+        Ok(_) => Diagnostic::new(
+            Code::Unexpected,
+            Span::new(offset, offset + text.len()),
+            "this does not belong here",
+            "not allowed in this block",
+        ),
+    }
+}
+
+/// Converts a pest error for `rule` on `text`, which starts at `offset` in the file.
+pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Findings, rule: Rule) -> Diagnostic {
     let pos = match err.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
@@ -141,8 +161,27 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Fi
         .with_help("close it with `\"` on the same line; write `\\n` for a line break inside a string");
     }
 
-    let (expected, found_unexpected_end) = expectations(&err, text);
-    let found = found_at(text, pos);
+    let (mut expected, found_unexpected_end) = expectations(&err, text, rule);
+    let mut found = found_at(text, pos);
+    if rule != Rule::chunk {
+        // A statement, clause or option parsed alone: its end is the end of the statement.
+        for e in expected.iter_mut().chain(std::iter::once(&mut found)) {
+            if e == "the end of the file" {
+                *e = "the end of the statement".into();
+            }
+        }
+        expected.dedup();
+        if found == "the end of the statement" && text.trim_end().ends_with('.') {
+            let at = offset + text.trim_end().len() - 1;
+            return Diagnostic::new(
+                Code::Unexpected,
+                Span::new(at, at + 1),
+                "a reference cannot end with `.`",
+                "a key is missing here",
+            )
+            .with_help("write the key after the `.` (`@flow.name`), or remove the `.`");
+        }
+    }
     let only_space_left =
         text[pos.min(text.len())..].lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with("//"));
     if (expected.iter().any(|e| e == "`}`") || only_space_left || found_unexpected_end)
@@ -155,7 +194,7 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Fi
             "this `{` is never closed",
             "block opened here",
         )
-        .with_label(Span::at(at), "expected `}` before this point")
+        .with_label(Span::at(findings.close_before.map_or(at, |c| offset + c)), "expected `}` before this point")
         .with_help("add the missing `}`; a block closes at the indentation it was opened at");
         return d;
     }
@@ -192,7 +231,8 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Fi
         .with_help("remove it; if a block above ends too early, look for a `}` too many there");
     }
     let mut expected = expected;
-    let clause = did_you_mean(word, ["case", "other"]).filter(|_| in_split_block(text, pos));
+    let clause =
+        did_you_mean(word, ["case", "other"]).filter(|_| rule == Rule::clause_alone || in_split_block(text, pos));
     if expected.is_empty() && clause.is_some() {
         expected = vec!["`case`".into(), "`other`".into(), "`}`".into()];
     }
@@ -221,6 +261,8 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Fi
         )
     } else if found == "the end of the file" {
         Some("the file ends in the middle of an item".to_string())
+    } else if found == "the end of the statement" {
+        Some("the statement ends before it is complete".to_string())
     } else {
         None
     };
@@ -258,7 +300,7 @@ fn in_split_block(text: &str, pos: usize) -> bool {
 }
 
 /// Human phrases for what the parser expected, from the rules (and with error detail, literal tokens).
-fn expectations(err: &Error<Rule>, text: &str) -> (Vec<String>, bool) {
+fn expectations(err: &Error<Rule>, text: &str, rule: Rule) -> (Vec<String>, bool) {
     let mut set: BTreeSet<String> = BTreeSet::new();
     let mut positives: Vec<Rule> = Vec::new();
     if let ErrorVariant::ParsingError { positives: p, .. } = &err.variant {
@@ -271,7 +313,7 @@ fn expectations(err: &Error<Rule>, text: &str) -> (Vec<String>, bool) {
     let detailed = {
         let _guard = DETAIL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         set_error_detail(true);
-        let detailed = FlowParser::parse(Rule::chunk, text).err();
+        let detailed = FlowParser::parse(rule, text).err();
         set_error_detail(false);
         detailed
     };

@@ -94,7 +94,7 @@ fn parse_chunks(src: &str, chunks: &[(usize, usize)]) -> (SourceFile, Vec<Diagno
                 diags.append(&mut builder.diags);
             }
             Err(err) => {
-                diags.push(error::convert(err, text, chunk_start, &findings));
+                diags.push(error::convert(err, text, chunk_start, &findings, Rule::chunk));
                 if let Some(item) = broken_item(text) {
                     file.broken.push(item);
                 }

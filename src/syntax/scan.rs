@@ -18,6 +18,9 @@ pub(super) struct Findings {
     pub(super) too_deep: Option<usize>,
     /// The `{` at this byte is probably the one that is never closed.
     pub(super) unclosed: Option<usize>,
+    /// Where the unclosed block's `}` was probably meant to go: before the less indented `}` that
+    /// revealed it.
+    pub(super) close_before: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -98,6 +101,7 @@ pub(super) fn scan(src: &str) -> Findings {
                         let only_ws = i - line_start == indent;
                         if only_ws && indent < open_indent && found.unclosed.is_none() {
                             found.unclosed = Some(open);
+                            found.close_before = Some(i);
                         }
                     }
                 }
@@ -122,6 +126,7 @@ pub(super) fn scan(src: &str) -> Findings {
     } else if !stack.iter().any(|c| matches!(c, Ctx::Bracket(b'{', ..))) {
         // Every `{` was closed after all: the indentation was only unusual.
         found.unclosed = None;
+        found.close_before = None;
     }
     found
 }
