@@ -230,7 +230,6 @@ pub(super) fn convert(err: Error<Rule>, text: &str, offset: usize, findings: &Fi
         )
         .with_help("remove it; if a block above ends too early, look for a `}` too many there");
     }
-    let mut expected = expected;
     let clause =
         did_you_mean(word, ["case", "other"]).filter(|_| rule == Rule::clause_alone || in_split_block(text, pos));
     if expected.is_empty() && clause.is_some() {
