@@ -27,6 +27,7 @@ pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
+pub mod fmt;
 pub mod function;
 pub mod http;
 pub mod interp;

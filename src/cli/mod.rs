@@ -43,6 +43,15 @@ enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Rewrite files in the one canonical layout (every comment kept); files with syntax errors are left alone.
+    Fmt {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Change nothing: name the files that are not formatted and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the compiled program as stable, pretty JSON.
     Compile {
         /// The .flow file.
@@ -131,6 +140,7 @@ fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Check { paths, format, deny_warnings } => check(&paths, format, deny_warnings),
         Command::Compile { file } => compile(&file),
+        Command::Fmt { paths, check } => fmt(&paths, check),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Run(args) => run::run(*args).unwrap_or_else(|run::Failure(message, code)| {
             eprintln!("flowc: {message}");
@@ -452,6 +462,76 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
             USAGE
         }
     }
+}
+
+/// `flowc fmt`: formats each file in place (written to a temporary file beside it, then renamed over
+/// it, so a crash never leaves half a file), or with `--check` names those that would change.
+fn fmt(paths: &[PathBuf], check: bool) -> u8 {
+    let files = match collect(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("flowc: {e}");
+            return USAGE;
+        }
+    };
+    let (mut refused, mut changed) = (0usize, 0usize);
+    for path in &files {
+        let name = path.display().to_string();
+        let src = match read(path) {
+            Ok(Ok(src)) => src,
+            Ok(Err((text, diag))) => {
+                report(&name, &text, &[diag]);
+                refused += 1;
+                continue;
+            }
+            Err(e) => {
+                eprintln!("flowc: {e}");
+                return USAGE;
+            }
+        };
+        let formatted = match crate::fmt::format(&src) {
+            Ok(f) => f,
+            Err(crate::fmt::FmtError::Syntax(diags)) => {
+                report(&name, &src, &diags);
+                eprintln!("flowc: not formatting {name}: fix its syntax errors first");
+                refused += 1;
+                continue;
+            }
+        };
+        if formatted == src {
+            continue;
+        }
+        changed += 1;
+        if check {
+            eprintln!("{name}: not formatted");
+            continue;
+        }
+        if let Err(e) = write_atomically(path, &formatted) {
+            eprintln!("flowc: cannot write {name}: {e}");
+            return USAGE;
+        }
+    }
+    let verb = if check { "would reformat" } else { "reformatted" };
+    eprintln!("flowc fmt: {verb} {} of {}", plural(changed, "file"), plural(files.len(), "file"));
+    if refused > 0 || (check && changed > 0) { DIAGNOSTICS } else { OK }
+}
+
+/// Replaces `path` with `text` through a temporary file in the same folder and a rename.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.flowc-fmt-{}", std::process::id()));
+    let result = (|| {
+        std::fs::write(&tmp, text)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn explain(code: Option<&str>) -> u8 {

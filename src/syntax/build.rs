@@ -1087,7 +1087,7 @@ impl Builder {
         while !ops.is_empty() {
             self.reduce(&mut operands, &mut ops);
         }
-        operands.pop().unwrap_or(Expr { kind: ExprKind::Null, span: Span::default() })
+        operands.pop().unwrap_or(Expr { kind: ExprKind::Error, span: Span::default() })
     }
 
     fn reduce(&mut self, operands: &mut Vec<Expr>, ops: &mut Vec<(BinaryOp, Span)>) {
@@ -1133,7 +1133,7 @@ impl Builder {
                 _ => expr = Some(self.primary(p)),
             }
         }
-        let mut expr = expr.unwrap_or(Expr { kind: ExprKind::Null, span: Span::default() });
+        let mut expr = expr.unwrap_or(Expr { kind: ExprKind::Error, span: Span::default() });
         while let Some((op, span)) = prefixes.pop() {
             let span = span.to(expr.span);
             expr = Expr { kind: ExprKind::Unary(op, Box::new(expr)), span };
@@ -1174,7 +1174,7 @@ impl Builder {
             Rule::call => {
                 if !self.enter(span) {
                     self.leave();
-                    return Expr { kind: ExprKind::Null, span };
+                    return Expr { kind: ExprKind::Error, span };
                 }
                 let mut it = p.into_inner();
                 let n = it.next().expect("grammar: call name");
@@ -1199,20 +1199,20 @@ impl Builder {
                         "unknown variable",
                         Some(help),
                     );
-                    ExprKind::Null
+                    ExprKind::Error
                 }
             },
             Rule::group | Rule::at_group => {
                 if !self.enter(span) {
                     self.leave();
-                    return Expr { kind: ExprKind::Null, span };
+                    return Expr { kind: ExprKind::Error, span };
                 }
                 let e = self.expr(p.into_inner().next().expect("grammar: group expr"));
                 self.leave();
                 ExprKind::Group(Box::new(e))
             }
             Rule::operand_simple => return self.operand(p),
-            _ => ExprKind::Null,
+            _ => ExprKind::Error,
         };
         Expr { kind, span }
     }

@@ -26,6 +26,12 @@ mod grammar {
 
 use grammar::{FlowParser, Rule};
 
+/// The `//` comments of `src` that stand in code, in order: the grammar skips comments, so the
+/// formatter takes them from here.
+pub fn comments(src: &str) -> Vec<crate::span::Span> {
+    scan::comments(src)
+}
+
 /// Source bytes → text. Bytes that are not UTF-8 are a problem in the file, not an I/O error: the
 /// error holds the text with them replaced by U+FFFD (for rendering; every offset up to the first bad
 /// byte is unchanged) and a diagnostic at the first bad byte.

@@ -500,3 +500,29 @@ fn a_full_disk_is_an_error_not_a_quiet_success() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("cannot write to standard output"), "{}", stderr(&o));
 }
+
+#[test]
+fn fmt_checks_rewrites_and_refuses_files_with_syntax_errors() {
+    let dir = std::env::temp_dir().join(format!("flowc-fmt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let messy = dir.join("messy.flow");
+    let broken = dir.join("broken.flow");
+    std::fs::write(&messy, "flow f {\n      send \"a\" ; stop   // done\n}\n").unwrap();
+    std::fs::write(&broken, "flow g {\n  sned \"x\"\n}\n").unwrap();
+    let d = dir.to_str().unwrap();
+    let check = flowc(&["fmt", "--check", d]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(stderr(&check).contains("messy.flow: not formatted"), "{}", stderr(&check));
+    assert!(stderr(&check).contains("not formatting") && stderr(&check).contains("broken.flow"), "{}", stderr(&check));
+    assert_eq!(std::fs::read_to_string(&messy).unwrap(), "flow f {\n      send \"a\" ; stop   // done\n}\n");
+    let write = flowc(&["fmt", messy.to_str().unwrap()]);
+    assert_eq!(write.status.code(), Some(0), "{}", stderr(&write));
+    assert_eq!(std::fs::read_to_string(&messy).unwrap(), "flow f {\n  send \"a\"\n  stop  // done\n}\n");
+    assert_eq!(flowc(&["fmt", "--check", messy.to_str().unwrap()]).status.code(), Some(0));
+    let refused = flowc(&["fmt", broken.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&broken).unwrap(), "flow g {\n  sned \"x\"\n}\n", "never mangled");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "no temporary files left: {leftovers:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

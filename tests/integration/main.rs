@@ -4,6 +4,7 @@ mod cli;
 mod codes;
 mod conformance;
 mod fixtures;
+mod format;
 mod robustness;
 mod runs;
 mod serve;
