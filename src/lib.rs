@@ -52,6 +52,26 @@ pub fn check_source(src: &str) -> (ast::SourceFile, Vec<Diagnostic>) {
     (file, diags)
 }
 
+/// Everything the front end learns about a file: the tree (with error nodes where it did not parse),
+/// every diagnostic, and the model of definitions, uses and types that editors query.
+pub struct Analysis {
+    /// The syntax tree.
+    pub file: ast::SourceFile,
+    /// Syntax and check diagnostics, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Definitions, uses and types.
+    pub model: check::model::Model,
+}
+
+/// Parses and checks a source file, keeping what the checker learned ([`Analysis`]).
+pub fn analyze(src: &str) -> Analysis {
+    let (file, mut diagnostics) = syntax::parse(src);
+    let (more, model) = check::check_with_model(src, &file);
+    diagnostics.extend(more);
+    diagnostic::sort(&mut diagnostics);
+    Analysis { file, diagnostics, model }
+}
+
 /// The spans of secrets written literally into connectors. Anything that shows source text (rendered
 /// diagnostics) masks them with [`diagnostic::mask`].
 pub fn secret_spans(file: &ast::SourceFile) -> Vec<span::Span> {

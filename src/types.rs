@@ -1,7 +1,7 @@
 //! Static types of values: what the checker knows about a variable or expression.
 
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::ast::{Shape, ShapeKind};
 
@@ -21,7 +21,7 @@ pub enum Ty {
     /// A list of one type.
     List(Box<Ty>),
     /// An object with declared keys.
-    Object(Rc<Vec<Field>>),
+    Object(Arc<Vec<Field>>),
     /// The result of `split NAME =`: text, with `.category`, `.value` and `.extra`.
     SplitResult,
 }
@@ -56,7 +56,7 @@ impl Ty {
             ShapeKind::Bool => Ty::Bool,
             ShapeKind::Json => Ty::Json,
             ShapeKind::List(inner) => Ty::List(Box::new(Ty::from_shape(inner))),
-            ShapeKind::Object(fields) => Ty::Object(Rc::new(
+            ShapeKind::Object(fields) => Ty::Object(Arc::new(
                 fields
                     .iter()
                     .map(|f| Field { key: f.key.node.clone(), optional: f.optional, ty: Ty::from_shape(&f.shape) })
@@ -99,7 +99,7 @@ impl Ty {
                         None => fields.push(Field { optional: true, ..f.clone() }),
                     }
                 }
-                Ty::Object(Rc::new(fields))
+                Ty::Object(Arc::new(fields))
             }
             _ => Ty::Json,
         }

@@ -43,6 +43,8 @@ pub(crate) struct FlowChecker<'a> {
     graph: Graph<'a>,
     triggers: &'a [&'a Trigger],
     diags: &'a mut Vec<Diagnostic>,
+    /// The type of every expression and reference typed (not while inferring), for the model.
+    types: &'a mut Vec<(Span, Ty)>,
     /// Type and first definition of each `@flow.NAME`.
     vars: HashMap<&'a str, (Ty, Span)>,
     /// Webhook names of this flow and their statements.
@@ -64,6 +66,7 @@ impl<'a> FlowChecker<'a> {
         flow: &'a Flow,
         triggers: &'a [&'a Trigger],
         diags: &'a mut Vec<Diagnostic>,
+        types: &'a mut Vec<(Span, Ty)>,
     ) {
         let graph = Graph::build(&flow.body);
         let mut c = FlowChecker {
@@ -74,6 +77,7 @@ impl<'a> FlowChecker<'a> {
             graph,
             triggers,
             diags,
+            types,
             vars: HashMap::default(),
             webhooks: HashMap::default(),
             broken_webhooks: HashSet::default(),
@@ -710,7 +714,10 @@ impl<'a> FlowChecker<'a> {
             match part {
                 TemplatePart::Text(_) => {}
                 TemplatePart::Ref(r) => {
-                    self.reference(r, node);
+                    let ty = self.reference(r, node);
+                    if !self.silent {
+                        self.types.push((r.span, ty));
+                    }
                 }
                 TemplatePart::Expr(e) => {
                     self.expr(e, node);
@@ -722,6 +729,14 @@ impl<'a> FlowChecker<'a> {
     /// The type of an expression, reporting what is wrong in it. `node` is the graph node whose
     /// entry state decides definite assignment (`usize::MAX`: none, while inferring types).
     fn expr(&mut self, e: &'a Expr, node: usize) -> Ty {
+        let ty = self.expr_type(e, node);
+        if !self.silent {
+            self.types.push((e.span, ty.clone()));
+        }
+        ty
+    }
+
+    fn expr_type(&mut self, e: &'a Expr, node: usize) -> Ty {
         match &e.kind {
             ExprKind::Str(t) => {
                 self.template(t, node);
@@ -1243,7 +1258,7 @@ impl<'a> FlowChecker<'a> {
                     _ => None,
                 })
                 .collect();
-            (!fields.is_empty()).then(|| Ty::Object(std::rc::Rc::new(fields)))
+            (!fields.is_empty()).then(|| Ty::Object(std::sync::Arc::new(fields)))
         })
     }
 
@@ -1259,7 +1274,7 @@ impl<'a> FlowChecker<'a> {
                     _ => None,
                 })
                 .collect();
-            (!fields.is_empty()).then(|| Ty::Object(std::rc::Rc::new(fields)))
+            (!fields.is_empty()).then(|| Ty::Object(std::sync::Arc::new(fields)))
         })
     }
 

@@ -3,6 +3,7 @@
 
 mod cfg;
 mod flow;
+pub mod model;
 
 use std::collections::HashMap;
 
@@ -12,6 +13,12 @@ use crate::span::{Span, Spanned};
 
 /// Checks a parsed file. `src` is the file's text (for line numbers in path descriptions).
 pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
+    check_with_model(src, file).0
+}
+
+/// Checks a parsed file and returns what it learned too: definitions, uses and types
+/// ([`model::Model`]), for editors.
+pub fn check_with_model(src: &str, file: &SourceFile) -> (Vec<Diagnostic>, model::Model) {
     let mut diags = Vec::new();
     duplicates(file.flows.iter().map(|f| &f.name), "flow", &mut diags);
     duplicates(file.connectors.iter().map(|c| &c.name), "connector", &mut diags);
@@ -47,15 +54,20 @@ pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
         |f| f.span.len(),
         |flows| {
             let mut diags = Vec::new();
+            let mut types = Vec::new();
             for f in flows {
                 let triggers = starters.get(f.name.node.as_str()).cloned().unwrap_or_default();
-                flow::FlowChecker::run(src, &lines, file, f, &triggers, &mut diags);
+                flow::FlowChecker::run(src, &lines, file, f, &triggers, &mut diags, &mut types);
             }
-            diags
+            (diags, types)
         },
     );
-    diags.extend(per_flow.into_iter().flatten());
-    diags
+    let mut model = model::resolve(file);
+    for (d, t) in per_flow {
+        diags.extend(d);
+        model.types.extend(t);
+    }
+    (diags, model)
 }
 
 /// One file of a project, as `flowc check` and `flowc serve` see it.
