@@ -77,6 +77,7 @@ fn parse_check(c: &mut Criterion) {
     let medium = generated(100 * 1024);
     group.throughput(Throughput::Bytes(medium.len() as u64));
     group.bench_function("generated_100k", |b| b.iter(|| flowc::check_source(black_box(&medium))));
+    group.bench_function("analyze_100k", |b| b.iter(|| flowc::analyze(black_box(&medium))));
     for (name, src) in examples() {
         group.throughput(Throughput::Bytes(src.len() as u64));
         group.bench_function(format!("example_{name}"), |b| b.iter(|| flowc::check_source(black_box(&src))));

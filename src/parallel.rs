@@ -1,7 +1,7 @@
 //! Splitting independent work (a file's items, its flows) across threads when there is enough of it.
 
 /// Below this much work (source bytes), one thread is faster than starting others.
-pub(crate) const MIN_PARALLEL_BYTES: usize = 128 * 1024;
+pub(crate) const MIN_PARALLEL_BYTES: usize = 32 * 1024;
 
 /// Stack for worker threads: parsing and checking recurse on nesting, which the parser bounds at 100
 /// levels; this leaves a wide margin in debug builds.

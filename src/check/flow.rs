@@ -43,8 +43,8 @@ pub(crate) struct FlowChecker<'a> {
     graph: Graph<'a>,
     triggers: &'a [&'a Trigger],
     diags: &'a mut Vec<Diagnostic>,
-    /// The type of every expression and reference typed (not while inferring), for the model.
-    types: &'a mut Vec<(Span, Ty)>,
+    /// The type of every expression and reference typed (not while inferring), when a model is wanted.
+    types: Option<&'a mut Vec<(Span, Ty)>>,
     /// Type and first definition of each `@flow.NAME`.
     vars: HashMap<&'a str, (Ty, Span)>,
     /// Webhook names of this flow and their statements.
@@ -66,7 +66,7 @@ impl<'a> FlowChecker<'a> {
         flow: &'a Flow,
         triggers: &'a [&'a Trigger],
         diags: &'a mut Vec<Diagnostic>,
-        types: &'a mut Vec<(Span, Ty)>,
+        types: Option<&'a mut Vec<(Span, Ty)>>,
     ) {
         let graph = Graph::build(&flow.body);
         let mut c = FlowChecker {
@@ -715,8 +715,8 @@ impl<'a> FlowChecker<'a> {
                 TemplatePart::Text(_) => {}
                 TemplatePart::Ref(r) => {
                     let ty = self.reference(r, node);
-                    if !self.silent {
-                        self.types.push((r.span, ty));
+                    if let Some(types) = self.types.as_mut().filter(|_| !self.silent) {
+                        types.push((r.span, ty));
                     }
                 }
                 TemplatePart::Expr(e) => {
@@ -730,8 +730,8 @@ impl<'a> FlowChecker<'a> {
     /// entry state decides definite assignment (`usize::MAX`: none, while inferring types).
     fn expr(&mut self, e: &'a Expr, node: usize) -> Ty {
         let ty = self.expr_type(e, node);
-        if !self.silent {
-            self.types.push((e.span, ty.clone()));
+        if let Some(types) = self.types.as_mut().filter(|_| !self.silent) {
+            types.push((e.span, ty.clone()));
         }
         ty
     }

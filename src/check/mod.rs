@@ -13,12 +13,17 @@ use crate::span::{Span, Spanned};
 
 /// Checks a parsed file. `src` is the file's text (for line numbers in path descriptions).
 pub fn check(src: &str, file: &SourceFile) -> Vec<Diagnostic> {
-    check_with_model(src, file).0
+    run(src, file, false).0
 }
 
 /// Checks a parsed file and returns what it learned too: definitions, uses and types
 /// ([`model::Model`]), for editors.
 pub fn check_with_model(src: &str, file: &SourceFile) -> (Vec<Diagnostic>, model::Model) {
+    run(src, file, true)
+}
+
+/// Checks; builds the model only when `want_model` (batch checking does not pay for it).
+fn run(src: &str, file: &SourceFile, want_model: bool) -> (Vec<Diagnostic>, model::Model) {
     let mut diags = Vec::new();
     duplicates(file.flows.iter().map(|f| &f.name), "flow", &mut diags);
     duplicates(file.connectors.iter().map(|c| &c.name), "connector", &mut diags);
@@ -57,12 +62,12 @@ pub fn check_with_model(src: &str, file: &SourceFile) -> (Vec<Diagnostic>, model
             let mut types = Vec::new();
             for f in flows {
                 let triggers = starters.get(f.name.node.as_str()).cloned().unwrap_or_default();
-                flow::FlowChecker::run(src, &lines, file, f, &triggers, &mut diags, &mut types);
+                flow::FlowChecker::run(src, &lines, file, f, &triggers, &mut diags, want_model.then_some(&mut types));
             }
             (diags, types)
         },
     );
-    let mut model = model::resolve(file);
+    let mut model = if want_model { model::resolve(file) } else { model::Model::default() };
     for (d, t) in per_flow {
         diags.extend(d);
         model.types.extend(t);

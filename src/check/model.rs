@@ -118,13 +118,15 @@ pub fn resolve(file: &SourceFile) -> Model {
     r.flow = None;
     // Resolve: by name, within the flow for flow-local kinds.
     let Resolver { definitions, mut uses, .. } = r;
-    for u in &mut uses {
-        u.1.targets = definitions
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.kind == u.1.kind && d.name == u.1.name && d.flow == u.0)
-            .map(|(i, _)| i)
-            .collect();
+    let mut by_name: std::collections::HashMap<(DefKind, &str, Option<&str>), Vec<usize>> =
+        std::collections::HashMap::with_capacity(definitions.len());
+    for (i, d) in definitions.iter().enumerate() {
+        by_name.entry((d.kind, d.name.as_str(), d.flow.as_deref())).or_default().push(i);
+    }
+    for (flow, u) in &mut uses {
+        if let Some(targets) = by_name.get(&(u.kind, u.name.as_str(), flow.as_deref())) {
+            u.targets.clone_from(targets);
+        }
     }
     Model { definitions, uses: uses.into_iter().map(|(_, u)| u).collect(), types: Vec::new() }
 }
