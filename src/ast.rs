@@ -269,6 +269,16 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every method a webhook may use, in the order messages list them.
+    pub const ALL: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
+    /// The methods a trigger may accept (LANGUAGE.md §3).
+    pub const TRIGGER: [Method; 4] = [Method::POST, Method::GET, Method::DELETE, Method::PATCH];
+
+    /// The names of `methods`, joined by `sep` (`GET, POST, ...`).
+    pub fn list(methods: &[Method], sep: &str) -> String {
+        methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(sep)
+    }
+
     /// Parses an upper-case method name.
     pub fn parse(s: &str) -> Option<Method> {
         Some(match s {

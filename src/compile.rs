@@ -31,7 +31,8 @@ pub fn compile(file: &SourceFile) -> Program {
             });
             let mut def = TriggerDef {
                 suffix: t.suffix.node.clone(),
-                methods: t.methods.iter().map(|m| m.node.clone()).collect(),
+                // The checker has refused anything else.
+                methods: t.methods.iter().filter_map(|m| Method::parse(&m.node)).collect(),
                 auth,
                 flow,
                 headers: Vec::new(),

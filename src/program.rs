@@ -82,7 +82,7 @@ pub struct TriggerDef {
     /// URL suffix.
     pub suffix: String,
     /// Accepted methods.
-    pub methods: Vec<String>,
+    pub methods: Vec<crate::ast::Method>,
     /// Inbound authentication.
     pub auth: Option<TriggerAuthDef>,
     /// Index of the flow it starts.

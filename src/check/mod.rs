@@ -271,13 +271,14 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
         );
     }
     let mut seen: Vec<&str> = Vec::new();
+    let allowed = |name: &str| Method::parse(name).is_some_and(|m| Method::TRIGGER.contains(&m));
     for m in &t.methods {
         let upper = m.node.to_ascii_uppercase();
-        if !["POST", "GET", "DELETE", "PATCH"].contains(&m.node.as_str()) {
-            let help = if ["POST", "GET", "DELETE", "PATCH"].contains(&upper.as_str()) {
+        if !allowed(&m.node) {
+            let help = if allowed(&upper) {
                 format!("methods are written in upper case: `{upper}`")
             } else {
-                "a trigger accepts POST, GET, DELETE and PATCH".to_string()
+                format!("a trigger accepts {}", Method::list(&Method::TRIGGER, ", "))
             };
             diags.push(
                 Diagnostic::new(

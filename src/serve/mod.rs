@@ -425,9 +425,9 @@ impl App {
         let Some((program, trigger)) = found else {
             return Answer::error(404, format!("nothing is served at {path}"));
         };
-        if !trigger.methods.contains(&method) {
+        if !crate::ast::Method::parse(&method).is_some_and(|m| trigger.methods.contains(&m)) {
             let mut a = Answer::error(405, format!("{method} is not allowed on {path}"));
-            a.headers.push(("Allow".into(), trigger.methods.join(", ")));
+            a.headers.push(("Allow".into(), crate::ast::Method::list(&trigger.methods, ", ")));
             return a;
         }
         let headers: Vec<(String, String)> = request

@@ -13,38 +13,6 @@ pub(crate) const MAX_DEPTH: usize = 100;
 /// Operators, prefixes and postfixes allowed in one expression, so every later tree walk stays shallow.
 pub(crate) const MAX_EXPR_NODES: usize = 1000;
 
-/// Words that cannot be names (LANGUAGE.md §2): the words that start an item, a statement or a clause,
-/// and `env`, `signature`, `true`, `false`, `null`. Option words (`status`, `body`, `timeout`, `as`, ...)
-/// only ever follow a keyword or an operand, so they stay free for names: `split status = @extra.status`.
-const RESERVED: &[&str] = &[
-    "flow",
-    "connector",
-    "trigger",
-    "channel",
-    "start",
-    "expect",
-    "numbers",
-    "dates",
-    "send",
-    "wait",
-    "webhook",
-    "split",
-    "case",
-    "other",
-    "on",
-    "set",
-    "step",
-    "goto",
-    "email",
-    "respond",
-    "stop",
-    "env",
-    "signature",
-    "true",
-    "false",
-    "null",
-];
-
 pub(crate) struct Builder {
     offset: usize,
     depth: usize,
@@ -176,7 +144,7 @@ impl Builder {
     fn name(&mut self, pair: Pair<'_, Rule>) -> Name {
         let span = self.span(&pair);
         let text = pair.as_str().to_string();
-        if RESERVED.contains(&text.as_str()) {
+        if super::keywords::is_reserved(&text) {
             self.error(
                 Code::ReservedName,
                 span,
@@ -237,7 +205,7 @@ impl Builder {
         };
         let keyword = word_at(0).map(|(_, w)| w.to_string());
         let name = match keyword.as_deref() {
-            Some("set" | "wait" | "webhook" | "step" | "split") => word_at(keyword.as_deref().unwrap_or("").len())
+            Some(kw) if super::keywords::DEFINING.contains(&kw) => word_at(kw.len())
                 .filter(|(_, w)| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
                 .filter(|(end, w)| {
                     keyword.as_deref() != Some("split") || text[end + w.len()..].trim_start().starts_with('=')
@@ -767,7 +735,7 @@ impl Builder {
                 let upper = text.to_ascii_uppercase();
                 let help = match Method::parse(&upper) {
                     Some(m) => format!("methods are written in upper case: `{}`", m.as_str()),
-                    None => "use one of GET, POST, PUT, PATCH, DELETE".to_string(),
+                    None => format!("use one of {}", Method::list(&Method::ALL, ", ")),
                 };
                 self.error(
                     Code::InvalidMethod,

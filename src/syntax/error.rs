@@ -64,8 +64,7 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
     })
 }
 
-const STATEMENT_KEYWORDS: &[&str] =
-    &["send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop", "numbers"];
+use super::keywords::STATEMENTS as STATEMENT_KEYWORDS;
 
 fn token_phrase(token: &str) -> Option<String> {
     Some(match token {
@@ -73,7 +72,7 @@ fn token_phrase(token: &str) -> Option<String> {
         "\"" => "a string in double quotes".to_string(),
         "==" | "!=" | "<" | "<=" | ">" | ">=" | "||" | "&&" | "&" | "+" | "*" | "/" => "an operator".to_string(),
         "-" | "!" | "@" | "(" | "." | "+." => VALUE.to_string(),
-        "flow" | "connector" | "trigger" => ITEM.to_string(),
+        t if super::keywords::ITEMS.contains(&t) => ITEM.to_string(),
         t if STATEMENT_KEYWORDS.contains(&t) => STATEMENT.to_string(),
         t if t.chars().count() == 1 && (t.chars().all(char::is_alphanumeric) || t == "_") => {
             return None;

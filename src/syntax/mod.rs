@@ -8,6 +8,7 @@
 
 mod build;
 mod error;
+pub(crate) mod keywords;
 mod scan;
 
 use pest::Parser;
@@ -138,9 +139,7 @@ fn broken_item(chunk: &str) -> Option<(String, String)> {
 }
 
 fn starts_item(line: &str) -> bool {
-    ["flow", "connector", "trigger"]
-        .iter()
-        .any(|kw| line.strip_prefix(kw).is_some_and(|rest| rest.starts_with([' ', '\t'])))
+    keywords::ITEMS.iter().any(|kw| line.strip_prefix(kw).is_some_and(|rest| rest.starts_with([' ', '\t'])))
 }
 
 /// Runs only the pest parser over every chunk (no AST), returning how many tokens it produced. For the

@@ -1,0 +1,47 @@
+//! The keywords of the language, in one place: the grammar's `kw_*` rules spell them for pest (a test
+//! below holds the two together), and the builder, the error messages, the chunker and the formatter
+//! read them from here.
+
+/// Words that begin a top-level item (a chunk starts at a line that begins with one).
+pub(crate) const ITEMS: &[&str] = &["flow", "connector", "trigger"];
+
+/// Words that begin a statement.
+pub(crate) const STATEMENTS: &[&str] =
+    &["send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop", "numbers"];
+
+/// Statements that define the name written right after them (`set NAME = ...`).
+pub(crate) const DEFINING: &[&str] = &["set", "wait", "webhook", "step", "split"];
+
+/// Words that begin a clause or a trigger line.
+pub(crate) const CLAUSES: &[&str] = &["case", "other", "on", "start", "expect"];
+
+/// Other words that cannot be names: values, and the words of items still to come (LANGUAGE.md §9).
+pub(crate) const OTHER_RESERVED: &[&str] = &["env", "signature", "true", "false", "null", "channel", "dates"];
+
+/// Whether `word` cannot be a name (LANGUAGE.md §2). Option words (`status`, `body`, `timeout`, `as`,
+/// ...) only follow a keyword or a value, so they stay free for names.
+pub(crate) fn is_reserved(word: &str) -> bool {
+    [ITEMS, STATEMENTS, CLAUSES, OTHER_RESERVED].iter().any(|list| list.contains(&word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every keyword listed here has its atomic rule in the grammar, spelled the same.
+    #[test]
+    fn the_grammar_spells_every_keyword() {
+        let grammar = include_str!("../../grammar/flow.pest");
+        let future = ["channel", "dates"];
+        for word in [ITEMS, STATEMENTS, CLAUSES, OTHER_RESERVED].concat() {
+            if future.contains(&word) {
+                continue;
+            }
+            let rule = format!("kw_{word}");
+            let line = grammar.lines().find(|l| l.split_whitespace().next() == Some(rule.as_str()));
+            let line = line.unwrap_or_else(|| panic!("the grammar has no rule {rule}"));
+            assert!(line.contains(&format!("\"{word}\" ~ !ident_char")), "{rule}: {line}");
+        }
+        assert!(DEFINING.iter().all(|w| STATEMENTS.contains(w)));
+    }
+}
