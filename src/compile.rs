@@ -169,11 +169,6 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
         self.code.len()
     }
 
-    /// Whether a block never falls through (its last statement stops or jumps).
-    fn ends(block: &Block) -> bool {
-        matches!(block.stmts.last(), Some(Stmt { kind: StmtKind::Stop | StmtKind::Goto { .. }, .. }))
-    }
-
     fn patch(&mut self, at: usize, target: usize) {
         if let Instr::Jump { target: t } = &mut self.code[at] {
             *t = target;
@@ -194,36 +189,33 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
                 let text = self.tpl(text);
                 self.emit(Instr::Send { text });
             }
-            StmtKind::Wait { name, timeout, on_timeout } => {
+            StmtKind::Wait { name, timeout, .. } => {
                 let slot = self.slot(&name.node);
                 let timeout_ms = timeout.as_ref().map(|t| t.node.millis);
                 let wait = self.emit(Instr::Wait { slot, timeout_ms, on_timeout: None });
-                if let (Some(_), Some(block)) = (timeout, on_timeout.first()) {
-                    let skip = self.emit(Instr::Jump { target: 0 });
-                    let start = self.here();
-                    if let Instr::Wait { on_timeout, .. } = &mut self.code[wait] {
-                        *on_timeout = Some(start);
-                    }
-                    self.block(block);
-                    let after = self.here();
-                    self.patch(skip, after);
-                }
+                self.arms_after(stmt, wait);
             }
-            StmtKind::Webhook(w) => self.webhook(w),
-            StmtKind::Split(s) => self.split(s),
+            StmtKind::Webhook(w) => self.webhook(w, stmt),
+            StmtKind::Split(s) => self.split(s, stmt),
             StmtKind::Set { name, value } => {
                 let slot = self.slot(&name.node);
                 let value = self.expr(value);
                 self.emit(Instr::Set { slot, value });
             }
-            StmtKind::Step { name, body } => {
-                let here = self.here();
-                self.steps.entry(name.node.as_str()).or_insert(here);
-                self.block(body);
+            StmtKind::Step { .. } => {
+                for (arm, body) in crate::control::exits(stmt).arms {
+                    if let crate::control::Arm::Body(name) = arm {
+                        let here = self.here();
+                        self.steps.entry(name.node.as_str()).or_insert(here);
+                    }
+                    self.block(body);
+                }
             }
-            StmtKind::Goto { target } => {
-                let at = self.emit(Instr::Jump { target: 0 });
-                self.gotos.push((at, target.node.as_str()));
+            StmtKind::Goto { .. } => {
+                if let Some(target) = crate::control::exits(stmt).goto {
+                    let at = self.emit(Instr::Jump { target: 0 });
+                    self.gotos.push((at, target.node.as_str()));
+                }
             }
             StmtKind::Email { to, subject, body } => {
                 let (to, subject, body) = (self.tpl(to), self.tpl(subject), self.tpl(body));
@@ -247,7 +239,24 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
         }
     }
 
-    fn webhook(&mut self, w: &'a Webhook) {
+    /// The blocks a wait or a webhook runs instead of going straight on (`on timeout`, `on failure`):
+    /// placed after a jump over them, their start written into the instruction at `at`.
+    fn arms_after(&mut self, stmt: &'a Stmt, at: usize) {
+        for (_, block) in crate::control::exits(stmt).arms {
+            let skip = self.emit(Instr::Jump { target: 0 });
+            let start = self.here();
+            match &mut self.code[at] {
+                Instr::Wait { on_timeout, .. } => *on_timeout = Some(start),
+                Instr::Webhook(call) => call.on_failure = Some(start),
+                _ => {}
+            }
+            self.block(block);
+            let after = self.here();
+            self.patch(skip, after);
+        }
+    }
+
+    fn webhook(&mut self, w: &'a Webhook, stmt: &'a Stmt) {
         let slot = self.slot(&w.name.node);
         let webhook = self.webhook_index(&w.name.node);
         let url = self.tpl(&w.url);
@@ -275,19 +284,10 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             on_failure: None,
         };
         let at = self.emit(Instr::Webhook(Box::new(call)));
-        if let Some(block) = &w.on_failure {
-            let skip = self.emit(Instr::Jump { target: 0 });
-            let start = self.here();
-            if let Instr::Webhook(call) = &mut self.code[at] {
-                call.on_failure = Some(start);
-            }
-            self.block(block);
-            let after = self.here();
-            self.patch(skip, after);
-        }
+        self.arms_after(stmt, at);
     }
 
-    fn split(&mut self, s: &'a Split) {
+    fn split(&mut self, s: &'a Split, stmt: &'a Stmt) {
         let operand = self.expr(&s.operand);
         let result = s.result.as_ref().map(|r| self.slot(&r.node));
         let mut cases = Vec::new();
@@ -305,26 +305,33 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             cases.push(CaseInstr { test, category, target: 0 });
         }
         let at = self.emit(Instr::Split(Box::new(SplitInstr { operand, result, cases, other: 0 })));
-        let mut exits = Vec::new();
-        for (i, case) in s.cases.iter().enumerate() {
+        // Each arm's block in turn; a case that falls off its end jumps past the rest. Without `other`,
+        // "no case matched" goes to the end.
+        let mut ends = Vec::new();
+        let mut other_start = None;
+        for (arm, block) in crate::control::exits(stmt).arms {
             let start = self.here();
-            if let Instr::Split(sp) = &mut self.code[at] {
-                sp.cases[i].target = start;
+            match arm {
+                crate::control::Arm::Case(i, _) => {
+                    if let Instr::Split(sp) = &mut self.code[at] {
+                        sp.cases[i].target = start;
+                    }
+                    self.block(block);
+                    if crate::control::falls_through(block) {
+                        ends.push(self.emit(Instr::Jump { target: 0 }));
+                    }
+                }
+                _ => {
+                    other_start = Some(start);
+                    self.block(block);
+                }
             }
-            self.block(&case.body);
-            if !Self::ends(&case.body) {
-                exits.push(self.emit(Instr::Jump { target: 0 }));
-            }
-        }
-        let other_start = self.here();
-        if let Some(other) = &s.other {
-            self.block(other);
         }
         let end = self.here();
         if let Instr::Split(sp) = &mut self.code[at] {
-            sp.other = other_start;
+            sp.other = other_start.unwrap_or(end);
         }
-        for j in exits {
+        for j in ends {
             self.patch(j, end);
         }
     }

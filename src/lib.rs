@@ -26,6 +26,7 @@ pub mod ast;
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub(crate) mod control;
 pub mod diagnostic;
 pub mod fmt;
 pub mod function;

@@ -165,98 +165,94 @@ impl<'a> Lower<'a> {
         preds
     }
 
+    /// Lowers one statement: a node, and the edges out of it that `crate::control` describes, each
+    /// with the facts it establishes and the decision it stands for.
     fn stmt(&mut self, stmt: &'a Stmt, preds: Vec<Pending<'a>>) -> Vec<Pending<'a>> {
+        use crate::control::{Arm, Next};
         let n = self.nodes.len();
         self.nodes.push(Node { kind: NodeKind::Stmt(stmt), edges: Vec::new() });
         self.node_of.insert(stmt as *const Stmt, n);
         self.connect(preds, n);
+        let exits = crate::control::exits(stmt);
+        // Facts of a split's result hold on every way out of it; a webhook's call facts likewise.
+        let split_result: Vec<usize> = match &stmt.kind {
+            StmtKind::Split(s) => s.result.iter().map(|r| self.fact(Fact::FlowVar(r.node.clone()))).collect(),
+            _ => Vec::new(),
+        };
+        let mut outs = Vec::new();
+        match exits.next {
+            Some(Next::Always) => {
+                let facts = self.plain_facts(stmt);
+                outs.push((n, facts, None));
+            }
+            Some(Next::Reply) => {
+                if let StmtKind::Wait { name, .. } = &stmt.kind {
+                    let facts = vec![self.fact(Fact::FlowVar(name.node.clone())), self.fact(Fact::Input)];
+                    outs.push((n, facts, Some((Choice::Reply(&name.node), stmt.span))));
+                }
+            }
+            Some(Next::Success) => {
+                if let StmtKind::Webhook(w) = &stmt.kind {
+                    let index = self.webhooks.len();
+                    self.webhooks.push(stmt);
+                    let facts = vec![
+                        self.fact(Fact::FlowVar(w.name.node.clone())),
+                        self.fact(Fact::Extra),
+                        self.fact(Fact::WebhookMeta(w.name.node.clone())),
+                        self.fact(Fact::WebhookSucceeded(index)),
+                    ];
+                    outs.push((n, facts, Some((Choice::Succeeds(&w.name.node), stmt.span))));
+                }
+            }
+            Some(Next::NoMatch) => outs.push((n, split_result.clone(), Some((Choice::NoMatch, stmt.span)))),
+            None => {}
+        }
+        for (arm, block) in exits.arms {
+            let (defines, label) = match arm {
+                Arm::Timeout(name) => (Vec::new(), Some((Choice::Timeout(&name.node), stmt.span))),
+                Arm::Failure(name) => (
+                    vec![self.fact(Fact::WebhookMeta(name.node.clone()))],
+                    Some((Choice::Fails(&name.node), stmt.span)),
+                ),
+                Arm::Case(_, case) => (split_result.clone(), Some((Choice::Case(&case.test.kind), case.span))),
+                Arm::Other => (split_result.clone(), Some((Choice::Other, stmt.span))),
+                Arm::Body(name) => {
+                    self.steps.entry(name.node.as_str()).or_insert(n);
+                    (Vec::new(), None)
+                }
+            };
+            outs.extend(self.block(block, vec![(n, defines, label)]));
+        }
+        for block in exits.dead {
+            // Never runs, but is still checked: lowered with nothing leading in.
+            outs.extend(self.block(block, Vec::new()));
+        }
+        if let Some(target) = exits.goto {
+            self.gotos.push((n, target.node.as_str(), stmt.span));
+        }
+        outs
+    }
+
+    /// What a statement that simply goes on to the next one establishes.
+    fn plain_facts(&mut self, stmt: &'a Stmt) -> Vec<usize> {
         match &stmt.kind {
-            StmtKind::Numbers { .. } | StmtKind::Send { .. } | StmtKind::Email { .. } => {
-                vec![(n, vec![], None)]
-            }
-            StmtKind::Set { name, .. } => {
-                let f = self.fact(Fact::FlowVar(name.node.clone()));
-                vec![(n, vec![f], None)]
-            }
-            StmtKind::Wait { name, timeout, on_timeout } => {
-                let var = self.fact(Fact::FlowVar(name.node.clone()));
-                let input = self.fact(Fact::Input);
-                let mut outs = vec![(n, vec![var, input], Some((Choice::Reply(&name.node), stmt.span)))];
-                for (i, block) in on_timeout.iter().enumerate() {
-                    // Only the first block of a wait with a timeout runs; the checker reports the
-                    // others, which are lowered without predecessors so that they are still checked.
-                    let preds = if i == 0 && timeout.is_some() {
-                        vec![(n, vec![], Some((Choice::Timeout(&name.node), stmt.span)))]
-                    } else {
-                        Vec::new()
-                    };
-                    outs.extend(self.block(block, preds));
+            StmtKind::Set { name, .. } => vec![self.fact(Fact::FlowVar(name.node.clone()))],
+            StmtKind::Respond(_) => vec![self.fact(Fact::Responded)],
+            // A statement that did not parse defines what its name says it would, so that one error
+            // does not bring others after it.
+            StmtKind::Error { keyword, name: Some(name), .. } => match keyword.as_deref() {
+                Some("step") => {
+                    self.steps.entry(name.node.as_str()).or_insert(self.nodes.len() - 1);
+                    Vec::new()
                 }
-                outs
-            }
-            StmtKind::Webhook(w) => {
-                let index = self.webhooks.len();
-                self.webhooks.push(stmt);
-                let var = self.fact(Fact::FlowVar(w.name.node.clone()));
-                let extra = self.fact(Fact::Extra);
-                let meta = self.fact(Fact::WebhookMeta(w.name.node.clone()));
-                let ok = self.fact(Fact::WebhookSucceeded(index));
-                let mut outs = vec![(n, vec![var, extra, meta, ok], Some((Choice::Succeeds(&w.name.node), stmt.span)))];
-                if let Some(block) = &w.on_failure {
-                    let label = Some((Choice::Fails(&w.name.node), stmt.span));
-                    outs.extend(self.block(block, vec![(n, vec![meta], label)]));
-                }
-                outs
-            }
-            StmtKind::Split(split) => {
-                let defines: Vec<usize> =
-                    split.result.iter().map(|r| self.fact(Fact::FlowVar(r.node.clone()))).collect();
-                let mut outs = Vec::new();
-                for case in &split.cases {
-                    let label = Some((Choice::Case(&case.test.kind), case.span));
-                    outs.extend(self.block(&case.body, vec![(n, defines.clone(), label)]));
-                }
-                match &split.other {
-                    Some(other) => {
-                        let label = Some((Choice::Other, stmt.span));
-                        outs.extend(self.block(other, vec![(n, defines, label)]));
-                    }
-                    None => outs.push((n, defines, Some((Choice::NoMatch, stmt.span)))),
-                }
-                outs
-            }
-            StmtKind::Step { name, body } => {
-                self.steps.entry(name.node.as_str()).or_insert(n);
-                self.block(body, vec![(n, vec![], None)])
-            }
-            StmtKind::Goto { target } => {
-                self.gotos.push((n, target.node.as_str(), stmt.span));
-                Vec::new()
-            }
-            StmtKind::Respond(_) => {
-                let f = self.fact(Fact::Responded);
-                vec![(n, vec![f], None)]
-            }
-            StmtKind::Stop => Vec::new(),
-            // A statement that did not parse falls through, defining what its name says it would, so
-            // that one error does not bring others after it.
-            StmtKind::Error { keyword, name, .. } => {
-                let mut facts = Vec::new();
-                if let Some(name) = name {
-                    match keyword.as_deref() {
-                        Some("step") => {
-                            self.steps.entry(name.node.as_str()).or_insert(n);
-                        }
-                        Some("webhook") => {
-                            facts.push(self.fact(Fact::FlowVar(name.node.clone())));
-                            facts.push(self.fact(Fact::Extra));
-                            facts.push(self.fact(Fact::WebhookMeta(name.node.clone())));
-                        }
-                        _ => facts.push(self.fact(Fact::FlowVar(name.node.clone()))),
-                    }
-                }
-                vec![(n, facts, None)]
-            }
+                Some("webhook") => vec![
+                    self.fact(Fact::FlowVar(name.node.clone())),
+                    self.fact(Fact::Extra),
+                    self.fact(Fact::WebhookMeta(name.node.clone())),
+                ],
+                _ => vec![self.fact(Fact::FlowVar(name.node.clone()))],
+            },
+            _ => Vec::new(),
         }
     }
 }
