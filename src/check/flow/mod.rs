@@ -1,0 +1,140 @@
+//! Checks one flow, as passes over its statements and its control-flow graph, each in a file of its
+//! own: names (`names.rs`), statement rules (`statements.rs`), split tests (`tests.rs`), types
+//! (`types.rs`), references and definite assignment (`references.rs`), paths: reachability and the
+//! respond rules (`paths.rs`), and unused results (`results.rs`).
+
+mod names;
+mod paths;
+mod references;
+mod results;
+mod statements;
+mod tests;
+mod types;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use super::cfg::{Graph, NodeKind};
+use crate::ast::*;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::Span;
+use crate::types::Ty;
+
+/// Contact fields (LANGUAGE.md §7).
+pub(crate) const CONTACT_FIELDS: &[&str] = &["name", "phone", "email", "language", "fields"];
+/// Metadata of a webhook call.
+pub(crate) const WEBHOOK_META: &[&str] = &["status", "attempts", "elapsed_ms", "error"];
+
+/// Longest wait and webhook timeouts.
+const MAX_WAIT_MS: u64 = 365 * 86_400_000;
+const MAX_WEBHOOK_TIMEOUT_MS: u64 = 300_000;
+const MAX_BACKOFF_MS: u64 = 3_600_000;
+
+/// What to report when a fact is missing at a read.
+struct Missing {
+    code: Code,
+    span: Span,
+    message: String,
+    /// Appended to the help line after the path.
+    advice: String,
+    defined_at: Option<Span>,
+}
+
+pub(crate) struct FlowChecker<'a> {
+    src: &'a str,
+    /// Line numbers for path descriptions.
+    lines: &'a crate::span::LineIndex,
+    file: &'a SourceFile,
+    flow: &'a Flow,
+    graph: Graph<'a>,
+    triggers: &'a [&'a Trigger],
+    diags: &'a mut Vec<Diagnostic>,
+    /// The type of every expression and reference typed (not while inferring), when a model is wanted.
+    types: Option<&'a mut Vec<(Span, Ty)>>,
+    /// Type and first definition of each `@flow.NAME`.
+    vars: HashMap<&'a str, (Ty, Span)>,
+    /// Webhook names of this flow and their statements.
+    webhooks: HashMap<&'a str, &'a Webhook>,
+    /// Webhooks whose statement did not parse: reads of `@webhook.NAME` are not reported.
+    broken_webhooks: HashSet<&'a str>,
+    /// Names read as `@flow.NAME`.
+    reads: HashSet<&'a str>,
+    input_read: bool,
+    /// When set, expression typing reports nothing (used while inferring `set` types).
+    silent: bool,
+}
+
+impl<'a> FlowChecker<'a> {
+    pub(crate) fn run(
+        src: &'a str,
+        lines: &'a crate::span::LineIndex,
+        file: &'a SourceFile,
+        flow: &'a Flow,
+        triggers: &'a [&'a Trigger],
+        diags: &'a mut Vec<Diagnostic>,
+        types: Option<&'a mut Vec<(Span, Ty)>>,
+    ) {
+        let graph = Graph::build(&flow.body);
+        let mut c = FlowChecker {
+            src,
+            lines,
+            file,
+            flow,
+            graph,
+            triggers,
+            diags,
+            types,
+            vars: HashMap::default(),
+            webhooks: HashMap::default(),
+            broken_webhooks: HashSet::default(),
+            reads: HashSet::default(),
+            input_read: false,
+            silent: false,
+        };
+        c.collect_names(&flow.body);
+        c.silent = true;
+        c.infer_set_types(&flow.body);
+        c.silent = false;
+        for (i, stmt) in flow.body.stmts.iter().enumerate() {
+            if let StmtKind::Numbers { decimal } = &stmt.kind {
+                if i != 0 {
+                    c.report(
+                        Diagnostic::new(
+                            Code::NumbersDecimal,
+                            stmt.span,
+                            "`numbers decimal` must be the first statement of the flow",
+                            "not first",
+                        )
+                        .with_help("move it to the top of the flow's body"),
+                    );
+                }
+                if decimal.node != "," && decimal.node != "." {
+                    c.report(
+                        Diagnostic::new(
+                            Code::NumbersDecimal,
+                            decimal.span,
+                            format!("\"{}\" is not a decimal separator", decimal.node),
+                            "not `,` or `.`",
+                        )
+                        .with_help("write `numbers decimal \",\"` (or \".\", the default)"),
+                    );
+                }
+            }
+        }
+        for node in 0..c.graph.nodes.len() {
+            if let NodeKind::Stmt(stmt) = c.graph.nodes[node].kind {
+                c.stmt(stmt, node);
+            }
+        }
+        c.reachability(&flow.body, true);
+        c.respond_rules();
+        c.unused_results();
+    }
+
+    fn report(&mut self, d: Diagnostic) {
+        if !self.silent {
+            self.diags.push(d);
+        }
+    }
+
+    // ------------------------------------------------------------ names and types of variables
+}
