@@ -32,6 +32,7 @@ pub mod fmt;
 pub mod function;
 pub mod http;
 pub mod interp;
+pub mod lsp;
 pub mod net;
 mod parallel;
 pub mod program;

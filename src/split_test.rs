@@ -67,4 +67,27 @@ impl SplitTest {
     pub fn parse(name: &str) -> Option<SplitTest> {
         SplitTest::ALL.iter().copied().find(|t| t.name() == name)
     }
+
+    /// How it is written and when it matches (LANGUAGE.md §5), for hovers and completion.
+    pub fn doc(self) -> &'static str {
+        use SplitTest::*;
+        match self {
+            HasText => "`has_text`: the trimmed text is not empty; matches the trimmed text",
+            HasAnyWord => "`has_any_word \"a b\"`: any word of the text is one of the words",
+            HasAllWords => "`has_all_words \"a b\"`: every listed word occurs in the text",
+            HasPhrase => "`has_phrase \"a b\"`: the words occur consecutively, in order",
+            HasOnlyPhrase => "`has_only_phrase \"a b\"`: the text's words are exactly the phrase's words",
+            HasBeginning => "`has_beginning \"pre\"`: the trimmed text starts with the argument, ignoring case",
+            HasPattern => "`has_pattern \"re\"`: a case-insensitive regex matches; groups as `@flow.NAME.extra.1`",
+            HasEmail => "`has_email`: the text contains an e-mail address",
+            HasPhone => "`has_phone [\"CC\"]`: the text contains a phone number (E.164; `CC` for numbers without `+`)",
+            HasNumber => "`has_number`: the text contains a number",
+            HasNumberBetween => "`has_number_between MIN MAX`: some number in the text is in the range (inclusive)",
+            HasNumberLt => "`has_number_lt N`: some number in the text is below N",
+            HasNumberLte => "`has_number_lte N`: some number in the text is at most N",
+            HasNumberGt => "`has_number_gt N`: some number in the text is above N",
+            HasNumberGte => "`has_number_gte N`: some number in the text is at least N",
+            HasNumberEq => "`has_number_eq N`: some number in the text equals N",
+        }
+    }
 }

@@ -52,6 +52,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the language server on standard input and output (for editors).
+    Lsp,
     /// Print the compiled program as stable, pretty JSON.
     Compile {
         /// The .flow file.
@@ -141,6 +143,13 @@ fn run(cli: Cli) -> u8 {
         Command::Check { paths, format, deny_warnings } => check(&paths, format, deny_warnings),
         Command::Compile { file } => compile(&file),
         Command::Fmt { paths, check } => fmt(&paths, check),
+        Command::Lsp => match crate::lsp::main() {
+            Ok(()) => OK,
+            Err(e) => {
+                eprintln!("flowc lsp: {e}");
+                USAGE
+            }
+        },
         Command::Explain { code } => explain(code.as_deref()),
         Command::Run(args) => run::run(*args).unwrap_or_else(|run::Failure(message, code)| {
             eprintln!("flowc: {message}");

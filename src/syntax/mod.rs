@@ -33,6 +33,11 @@ pub fn comments(src: &str) -> Vec<crate::span::Span> {
     scan::comments(src)
 }
 
+/// Whether `word` is a keyword that cannot be a name (LANGUAGE.md §2).
+pub fn is_reserved(word: &str) -> bool {
+    keywords::is_reserved(word)
+}
+
 /// Source bytes → text. Bytes that are not UTF-8 are a problem in the file, not an I/O error: the
 /// error holds the text with them replaced by U+FFFD (for rendering; every offset up to the first bad
 /// byte is unchanged) and a diagnostic at the first bad byte.

@@ -5,6 +5,7 @@ mod codes;
 mod conformance;
 mod fixtures;
 mod format;
+mod lsp;
 mod model;
 mod robustness;
 mod runs;

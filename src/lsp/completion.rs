@@ -1,0 +1,146 @@
+//! Completion: `@` references (results defined before the cursor in this flow, contact fields, the
+//! declared keys of `@extra` and `@trigger`, webhook metadata), split tests after `case`, steps after
+//! `goto`, connectors after `auth`, and statement keywords at the start of a line.
+
+use lsp_types as lsp;
+
+use super::Document;
+use crate::check::model::DefKind;
+use crate::split_test::SplitTest;
+
+fn item(label: &str, kind: lsp::CompletionItemKind, detail: Option<String>) -> lsp::CompletionItem {
+    lsp::CompletionItem { label: label.to_string(), kind: Some(kind), detail, ..Default::default() }
+}
+
+/// The completions at a position.
+pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::CompletionItem> {
+    let pos = doc.offset(position);
+    let line_start = doc.text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    let before = &doc.text[line_start..pos];
+    let model = &doc.analysis.model;
+    // The flow the cursor is in.
+    let flow =
+        doc.analysis.file.flows.iter().find(|f| f.span.start <= pos && pos <= f.span.end).map(|f| f.name.node.as_str());
+
+    // `@root.partial`: the reference being typed.
+    if let Some(at) = before.rfind('@') {
+        let typed = &before[at + 1..];
+        if typed.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            let mut segments: Vec<&str> = typed.split('.').collect();
+            segments.pop(); // what is being typed now
+            return match segments.as_slice() {
+                [] => ["flow", "extra", "contact", "trigger", "webhook", "input"]
+                    .iter()
+                    .map(|r| item(r, lsp::CompletionItemKind::MODULE, None))
+                    .collect(),
+                ["flow"] => {
+                    let mut seen = std::collections::HashSet::new();
+                    model
+                        .definitions
+                        .iter()
+                        .filter(|d| d.kind == DefKind::Result && d.flow.as_deref() == flow && d.site.start < pos)
+                        .filter(|d| seen.insert(d.name.clone()))
+                        .map(|d| item(&d.name, lsp::CompletionItemKind::VARIABLE, Some(format!("from `{}`", d.by))))
+                        .collect()
+                }
+                ["webhook"] => model
+                    .definitions
+                    .iter()
+                    .filter(|d| d.kind == DefKind::Webhook && d.flow.as_deref() == flow)
+                    .map(|d| item(&d.name, lsp::CompletionItemKind::FUNCTION, None))
+                    .collect(),
+                ["webhook", _] => ["status", "attempts", "elapsed_ms", "error"]
+                    .iter()
+                    .map(|k| item(k, lsp::CompletionItemKind::FIELD, None))
+                    .collect(),
+                ["contact"] => ["name", "phone", "email", "language", "fields"]
+                    .iter()
+                    .map(|k| item(k, lsp::CompletionItemKind::FIELD, None))
+                    .collect(),
+                ["extra", rest @ ..] => shape_keys(doc, flow, rest),
+                _ => Vec::new(),
+            };
+        }
+    }
+    let words: Vec<&str> = before.split_whitespace().collect();
+    let ends_in_space = before.ends_with(' ');
+    let last = if ends_in_space { words.last().copied() } else { words.len().checked_sub(2).map(|i| words[i]) };
+    match last {
+        Some("case") => SplitTest::ALL
+            .iter()
+            .map(|t| item(t.name(), lsp::CompletionItemKind::FUNCTION, Some(t.doc().to_string())))
+            .collect(),
+        Some("goto") => names(model, DefKind::Step, flow),
+        Some("auth") => names(model, DefKind::Connector, None),
+        Some("start") => names(model, DefKind::Flow, None),
+        _ if words.len() <= 1 && !ends_in_space => {
+            let mut keywords: Vec<&str> = if flow.is_some() {
+                vec![
+                    "send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop", "case",
+                    "other", "on",
+                ]
+            } else {
+                vec!["flow", "connector", "trigger"]
+            };
+            keywords.sort_unstable();
+            keywords.into_iter().map(|k| item(k, lsp::CompletionItemKind::KEYWORD, None)).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn names(model: &crate::check::model::Model, kind: DefKind, flow: Option<&str>) -> Vec<lsp::CompletionItem> {
+    let mut seen = std::collections::HashSet::new();
+    model
+        .definitions
+        .iter()
+        .filter(|d| {
+            d.kind == kind && (kind == DefKind::Flow || kind == DefKind::Connector || d.flow.as_deref() == flow)
+        })
+        .filter(|d| seen.insert(d.name.clone()))
+        .map(|d| item(&d.name, lsp::CompletionItemKind::REFERENCE, None))
+        .collect()
+}
+
+/// The keys of `@extra` below `path`, from the `expect json` shapes of the flow's webhooks.
+fn shape_keys(doc: &Document, flow: Option<&str>, path: &[&str]) -> Vec<lsp::CompletionItem> {
+    let Some(f) = doc.analysis.file.flows.iter().find(|f| Some(f.name.node.as_str()) == flow) else {
+        return Vec::new();
+    };
+    let mut shapes = Vec::new();
+    collect_expects(&f.body, &mut shapes);
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for shape in shapes {
+        let mut at = shape;
+        for key in path {
+            let crate::ast::ShapeKind::Object(fields) = &at.kind else { break };
+            match fields.iter().find(|f| f.key.node == *key) {
+                Some(f) => at = &f.shape,
+                None => break,
+            }
+        }
+        if let crate::ast::ShapeKind::Object(fields) = &at.kind {
+            for field in fields {
+                if seen.insert(field.key.node.clone()) {
+                    let detail = if field.optional { "may be missing" } else { "always there" };
+                    out.push(item(&field.key.node, lsp::CompletionItemKind::FIELD, Some(detail.into())));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn collect_expects<'a>(block: &'a crate::ast::Block, out: &mut Vec<&'a crate::ast::Shape>) {
+    for stmt in &block.stmts {
+        if let crate::ast::StmtKind::Webhook(w) = &stmt.kind
+            && let Some(shape) = &w.expect
+        {
+            out.push(shape);
+        }
+        for (_, b) in crate::control::exits(stmt).arms {
+            collect_expects(b, out);
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! `flowc lsp`: the language server, over stdio, synchronous (`lsp-server`, as rust-analyzer and nil
+//! do). Each open document keeps its text, its line index and its analysis (tree, diagnostics, model),
+//! recomputed on every change; every request is a query on one document's analysis, so no request waits
+//! on another file's work. One file a concern: `document.rs` (text, edits, positions), `diagnostics.rs`,
+//! `navigate.rs` (hover, definition, references, rename), `symbols.rs` (outline, folding),
+//! `completion.rs`, and formatting here.
+
+mod completion;
+mod diagnostics;
+mod document;
+mod navigate;
+mod symbols;
+
+use std::collections::HashMap;
+
+use lsp_server::{Connection, Message, Notification, Request, Response};
+use lsp_types::notification::Notification as _;
+use lsp_types::{self as lsp, Uri};
+
+pub use document::Document;
+
+/// Serves the protocol on `conn` until the client shuts it down.
+pub fn serve(conn: Connection) -> Result<(), String> {
+    let capabilities = lsp::ServerCapabilities {
+        text_document_sync: Some(lsp::TextDocumentSyncCapability::Kind(lsp::TextDocumentSyncKind::INCREMENTAL)),
+        hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+        definition_provider: Some(lsp::OneOf::Left(true)),
+        references_provider: Some(lsp::OneOf::Left(true)),
+        rename_provider: Some(lsp::OneOf::Right(lsp::RenameOptions {
+            prepare_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        })),
+        document_symbol_provider: Some(lsp::OneOf::Left(true)),
+        folding_range_provider: Some(lsp::FoldingRangeProviderCapability::Simple(true)),
+        document_formatting_provider: Some(lsp::OneOf::Left(true)),
+        completion_provider: Some(lsp::CompletionOptions {
+            trigger_characters: Some(vec!["@".into(), ".".into(), " ".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let caps = serde_json::to_value(capabilities).map_err(|e| e.to_string())?;
+    conn.initialize(caps).map_err(|e| format!("initialization failed: {e}"))?;
+    let mut server = Server { conn: &conn, docs: HashMap::new() };
+    for msg in &conn.receiver {
+        match msg {
+            Message::Request(req) => {
+                if conn.handle_shutdown(&req).map_err(|e| e.to_string())? {
+                    return Ok(());
+                }
+                server.request(req);
+            }
+            Message::Notification(n) => server.notification(n),
+            Message::Response(_) => {}
+        }
+    }
+    Ok(())
+}
+
+struct Server<'c> {
+    conn: &'c Connection,
+    docs: HashMap<Uri, Document>,
+}
+
+impl Server<'_> {
+    fn send(&self, msg: Message) {
+        // The client went away: the loop ends when the channel closes.
+        let _ = self.conn.sender.send(msg);
+    }
+
+    fn notification(&mut self, n: Notification) {
+        match n.method.as_str() {
+            lsp::notification::DidOpenTextDocument::METHOD => {
+                if let Ok(p) = serde_json::from_value::<lsp::DidOpenTextDocumentParams>(n.params) {
+                    let doc = Document::new(p.text_document.text, p.text_document.version);
+                    self.publish(&p.text_document.uri, &doc);
+                    self.docs.insert(p.text_document.uri, doc);
+                }
+            }
+            lsp::notification::DidChangeTextDocument::METHOD => {
+                if let Ok(p) = serde_json::from_value::<lsp::DidChangeTextDocumentParams>(n.params)
+                    && let Some(doc) = self.docs.get_mut(&p.text_document.uri)
+                {
+                    doc.apply(&p.content_changes, p.text_document.version);
+                    let doc = &self.docs[&p.text_document.uri];
+                    self.publish(&p.text_document.uri, doc);
+                }
+            }
+            lsp::notification::DidCloseTextDocument::METHOD => {
+                if let Ok(p) = serde_json::from_value::<lsp::DidCloseTextDocumentParams>(n.params) {
+                    self.docs.remove(&p.text_document.uri);
+                    let params = lsp::PublishDiagnosticsParams {
+                        uri: p.text_document.uri,
+                        diagnostics: Vec::new(),
+                        version: None,
+                    };
+                    self.send(Message::Notification(Notification::new(
+                        lsp::notification::PublishDiagnostics::METHOD.into(),
+                        params,
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn publish(&self, uri: &Uri, doc: &Document) {
+        let params = lsp::PublishDiagnosticsParams {
+            uri: uri.clone(),
+            diagnostics: diagnostics::to_lsp(uri, doc),
+            version: Some(doc.version),
+        };
+        self.send(Message::Notification(Notification::new(
+            lsp::notification::PublishDiagnostics::METHOD.into(),
+            params,
+        )));
+    }
+
+    fn request(&mut self, req: Request) {
+        let id = req.id.clone();
+        let result = self.answer(req);
+        let response = match result {
+            Ok(value) => Response::new_ok(id, value),
+            Err((code, message)) => Response::new_err(id, code as i32, message),
+        };
+        self.send(Message::Response(response));
+    }
+
+    /// The result of a request, or an error code and message.
+    fn answer(&mut self, req: Request) -> Result<serde_json::Value, (lsp_server::ErrorCode, String)> {
+        use lsp::request::*;
+        fn params<P: serde::de::DeserializeOwned>(
+            req: lsp_server::Request,
+        ) -> Result<P, (lsp_server::ErrorCode, String)> {
+            serde_json::from_value(req.params).map_err(|e| (lsp_server::ErrorCode::InvalidParams, e.to_string()))
+        }
+        let to_json = |v: serde_json::Result<serde_json::Value>| {
+            v.map_err(|e| (lsp_server::ErrorCode::InternalError, e.to_string()))
+        };
+        let method = req.method.clone();
+        match method.as_str() {
+            HoverRequest::METHOD => {
+                let p: lsp::HoverParams = params(req)?;
+                let doc = self.doc(&p.text_document_position_params.text_document.uri)?;
+                to_json(serde_json::to_value(navigate::hover(doc, p.text_document_position_params.position)))
+            }
+            GotoDefinition::METHOD => {
+                let p: lsp::GotoDefinitionParams = params(req)?;
+                let uri = p.text_document_position_params.text_document.uri;
+                let doc = self.doc(&uri)?;
+                let locations = navigate::definition(doc, &uri, p.text_document_position_params.position);
+                to_json(serde_json::to_value(lsp::GotoDefinitionResponse::Array(locations)))
+            }
+            References::METHOD => {
+                let p: lsp::ReferenceParams = params(req)?;
+                let uri = p.text_document_position.text_document.uri;
+                let doc = self.doc(&uri)?;
+                let locations =
+                    navigate::references(doc, &uri, p.text_document_position.position, p.context.include_declaration);
+                to_json(serde_json::to_value(locations))
+            }
+            PrepareRenameRequest::METHOD => {
+                let p: lsp::TextDocumentPositionParams = params(req)?;
+                let doc = self.doc(&p.text_document.uri)?;
+                to_json(serde_json::to_value(navigate::prepare_rename(doc, p.position)))
+            }
+            Rename::METHOD => {
+                let p: lsp::RenameParams = params(req)?;
+                let uri = p.text_document_position.text_document.uri;
+                let doc = self.doc(&uri)?;
+                let edit = navigate::rename(doc, &uri, p.text_document_position.position, &p.new_name)
+                    .map_err(|m| (lsp_server::ErrorCode::InvalidParams, m))?;
+                to_json(serde_json::to_value(edit))
+            }
+            DocumentSymbolRequest::METHOD => {
+                let p: lsp::DocumentSymbolParams = params(req)?;
+                let doc = self.doc(&p.text_document.uri)?;
+                to_json(serde_json::to_value(lsp::DocumentSymbolResponse::Nested(symbols::outline(doc))))
+            }
+            FoldingRangeRequest::METHOD => {
+                let p: lsp::FoldingRangeParams = params(req)?;
+                let doc = self.doc(&p.text_document.uri)?;
+                to_json(serde_json::to_value(symbols::folding(doc)))
+            }
+            Formatting::METHOD => {
+                let p: lsp::DocumentFormattingParams = params(req)?;
+                let doc = self.doc(&p.text_document.uri)?;
+                to_json(serde_json::to_value(format(doc)?))
+            }
+            Completion::METHOD => {
+                let p: lsp::CompletionParams = params(req)?;
+                let doc = self.doc(&p.text_document_position.text_document.uri)?;
+                let items = completion::complete(doc, p.text_document_position.position);
+                to_json(serde_json::to_value(lsp::CompletionResponse::Array(items)))
+            }
+            _ => Err((lsp_server::ErrorCode::MethodNotFound, format!("flowc lsp does not answer {method}"))),
+        }
+    }
+
+    fn doc(&self, uri: &Uri) -> Result<&Document, (lsp_server::ErrorCode, String)> {
+        self.docs
+            .get(uri)
+            .ok_or_else(|| (lsp_server::ErrorCode::InvalidParams, format!("{} is not open", uri.as_str())))
+    }
+}
+
+/// `flowc fmt` as one edit over the whole document; refused (an error) when it has syntax errors.
+fn format(doc: &Document) -> Result<Vec<lsp::TextEdit>, (lsp_server::ErrorCode, String)> {
+    match crate::fmt::format(&doc.text) {
+        Ok(formatted) if formatted == doc.text => Ok(Vec::new()),
+        Ok(formatted) => {
+            let end = doc.position(doc.text.len());
+            Ok(vec![lsp::TextEdit { range: lsp::Range::new(lsp::Position::new(0, 0), end), new_text: formatted }])
+        }
+        Err(crate::fmt::FmtError::Syntax(_)) => {
+            Err((lsp_server::ErrorCode::RequestFailed, "not formatting: the file has syntax errors".into()))
+        }
+    }
+}
+
+/// Runs the server on standard input and output (`flowc lsp`).
+pub fn main() -> Result<(), String> {
+    let (conn, threads) = Connection::stdio();
+    serve(conn)?;
+    threads.join().map_err(|e| e.to_string())
+}

@@ -1,0 +1,182 @@
+//! Hover, go to definition, find references and rename: queries on the document's model.
+
+use std::collections::HashMap;
+
+use lsp_types::{self as lsp, Uri};
+
+use super::Document;
+use crate::check::model::{DefKind, Definition, Model, Use};
+use crate::span::Span;
+
+/// What stands at a position: a use of a name, or a definition's name.
+enum Target<'m> {
+    Use(&'m Use),
+    Def(usize, &'m Definition),
+}
+
+fn target_at(model: &Model, pos: usize) -> Option<Target<'_>> {
+    let inside = |s: Span| s.start <= pos && pos <= s.end;
+    if let Some(u) = model.uses.iter().filter(|u| inside(u.span)).min_by_key(|u| u.span.len()) {
+        return Some(Target::Use(u));
+    }
+    model.definitions.iter().enumerate().find(|(_, d)| inside(d.span)).map(|(i, d)| Target::Def(i, d))
+}
+
+/// The definitions a target stands for.
+fn definitions_of(model: &Model, target: &Target<'_>) -> Vec<usize> {
+    match target {
+        Target::Use(u) => u.targets.clone(),
+        // A result defined in several places is one name: all of them.
+        Target::Def(i, d) => {
+            let same: Vec<usize> = model
+                .definitions
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.kind == d.kind && o.name == d.name && o.flow == d.flow)
+                .map(|(j, _)| j)
+                .collect();
+            if same.is_empty() { vec![*i] } else { same }
+        }
+    }
+}
+
+fn kind_word(kind: DefKind) -> &'static str {
+    match kind {
+        DefKind::Flow => "flow",
+        DefKind::Connector => "connector",
+        DefKind::Trigger => "trigger",
+        DefKind::Step => "step",
+        DefKind::Result => "result",
+        DefKind::Webhook => "webhook",
+    }
+}
+
+/// Hover: what a name is, where it is defined, its type; a function's or split test's documentation;
+/// a diagnostic code's page.
+pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hover> {
+    let pos = doc.offset(position);
+    let model = &doc.analysis.model;
+    let mut text = String::new();
+    if let Some(target) = target_at(model, pos) {
+        let (kind, name) = match &target {
+            Target::Use(u) => (u.kind, u.name.as_str()),
+            Target::Def(_, d) => (d.kind, d.name.as_str()),
+        };
+        let shown = match kind {
+            DefKind::Result => format!("@flow.{name}"),
+            DefKind::Webhook => format!("@webhook.{name}"),
+            _ => name.to_string(),
+        };
+        text.push_str(&format!("**{}** `{shown}`", kind_word(kind)));
+        let defs = definitions_of(model, &target);
+        if defs.is_empty() {
+            text.push_str("\n\nnot defined in this file");
+        }
+        for i in defs {
+            let d = &model.definitions[i];
+            let line = doc.position(d.site.start).line + 1;
+            text.push_str(&format!("\n\ndefined by `{}` on line {line}", d.by));
+        }
+    }
+    let ty = model.type_at(pos);
+    if let Some(ty) = ty {
+        text.push_str(&format!("{}type: `{}`", if text.is_empty() { "" } else { "\n\n" }, ty));
+    }
+    if text.is_empty() {
+        text = word_doc(doc, pos)?;
+    }
+    Some(lsp::Hover {
+        contents: lsp::HoverContents::Markup(lsp::MarkupContent { kind: lsp::MarkupKind::Markdown, value: text }),
+        range: None,
+    })
+}
+
+/// Documentation of the word at `pos`: a function, a split test, or a diagnostic code.
+fn word_doc(doc: &Document, pos: usize) -> Option<String> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let start = doc.text[..pos].rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+    let end = doc.text[pos..].find(|c: char| !is_word(c)).map_or(doc.text.len(), |i| pos + i);
+    let word = doc.text.get(start..end)?.trim_matches(':');
+    if let Some(f) = crate::function::Function::parse(word) {
+        return Some(f.doc().to_string());
+    }
+    if let Some(t) = crate::split_test::SplitTest::parse(word) {
+        return Some(t.doc().to_string());
+    }
+    crate::diagnostic::Code::lookup(word).filter(|_| word.contains("::")).map(|c| c.page().to_string())
+}
+
+/// Go to definition.
+pub(super) fn definition(doc: &Document, uri: &Uri, position: lsp::Position) -> Vec<lsp::Location> {
+    let model = &doc.analysis.model;
+    let Some(target) = target_at(model, doc.offset(position)) else { return Vec::new() };
+    definitions_of(model, &target)
+        .into_iter()
+        .map(|i| lsp::Location::new(uri.clone(), doc.range(model.definitions[i].span)))
+        .collect()
+}
+
+/// Every use of the name at the position (and its definitions, when asked).
+pub(super) fn references(doc: &Document, uri: &Uri, position: lsp::Position, declarations: bool) -> Vec<lsp::Location> {
+    spans_of(doc, doc.offset(position), declarations)
+        .into_iter()
+        .map(|s| lsp::Location::new(uri.clone(), doc.range(s)))
+        .collect()
+}
+
+fn spans_of(doc: &Document, pos: usize, declarations: bool) -> Vec<Span> {
+    let model = &doc.analysis.model;
+    let Some(target) = target_at(model, pos) else { return Vec::new() };
+    let defs = definitions_of(model, &target);
+    let mut spans: Vec<Span> = Vec::new();
+    if declarations {
+        spans.extend(defs.iter().map(|&i| model.definitions[i].span));
+    }
+    for &i in &defs {
+        spans.extend(model.uses_of(i).map(|u| u.span));
+    }
+    if defs.is_empty()
+        && let Target::Use(u) = target
+    {
+        spans.push(u.span);
+    }
+    spans.sort_by_key(|s| s.start);
+    spans.dedup();
+    spans
+}
+
+/// The range of the name a rename would change, or `None` where nothing can be renamed.
+pub(super) fn prepare_rename(doc: &Document, position: lsp::Position) -> Option<lsp::PrepareRenameResponse> {
+    let model = &doc.analysis.model;
+    let target = target_at(model, doc.offset(position))?;
+    let span = match &target {
+        Target::Use(u) if !u.targets.is_empty() => u.span,
+        Target::Def(_, d) if d.kind != DefKind::Trigger => d.span,
+        _ => return None,
+    };
+    Some(lsp::PrepareRenameResponse::Range(doc.range(span)))
+}
+
+/// Renames a result, step, webhook, connector or flow and every use of it in the file.
+pub(super) fn rename(
+    doc: &Document,
+    uri: &Uri,
+    position: lsp::Position,
+    new_name: &str,
+) -> Result<lsp::WorkspaceEdit, String> {
+    let valid = new_name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && new_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !crate::syntax::is_reserved(new_name);
+    if !valid {
+        return Err(format!("`{new_name}` is not a name (letters, digits and `_`, not a keyword)"));
+    }
+    let pos = doc.offset(position);
+    if prepare_rename(doc, position).is_none() {
+        return Err("there is nothing to rename here".into());
+    }
+    let edits: Vec<lsp::TextEdit> = spans_of(doc, pos, true)
+        .into_iter()
+        .map(|s| lsp::TextEdit { range: doc.range(s), new_text: new_name.to_string() })
+        .collect();
+    Ok(lsp::WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), edits)])), ..Default::default() })
+}

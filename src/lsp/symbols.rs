@@ -1,0 +1,176 @@
+//! The outline of a document (flows with their steps and webhooks, connectors, triggers) and its
+//! folding ranges (every block over more than one line).
+
+use lsp_types as lsp;
+
+use super::Document;
+use crate::ast::*;
+
+#[allow(deprecated)] // `DocumentSymbol::deprecated` must be written; it is deprecated in the protocol.
+fn symbol(
+    doc: &Document,
+    name: String,
+    detail: Option<String>,
+    kind: lsp::SymbolKind,
+    whole: crate::span::Span,
+    name_span: crate::span::Span,
+    children: Vec<lsp::DocumentSymbol>,
+) -> lsp::DocumentSymbol {
+    lsp::DocumentSymbol {
+        name,
+        detail,
+        kind,
+        tags: None,
+        deprecated: None,
+        range: doc.range(whole),
+        selection_range: doc.range(name_span),
+        children: (!children.is_empty()).then_some(children),
+    }
+}
+
+/// Flows (with their steps, webhooks and results), connectors and triggers, in source order.
+pub(super) fn outline(doc: &Document) -> Vec<lsp::DocumentSymbol> {
+    let file = &doc.analysis.file;
+    let mut out: Vec<(usize, lsp::DocumentSymbol)> = Vec::new();
+    for f in &file.flows {
+        let mut children = Vec::new();
+        block_symbols(doc, &f.body, &mut children);
+        let detail = f.label.as_ref().map(|l| l.node.clone());
+        out.push((
+            f.span.start,
+            symbol(doc, f.name.node.clone(), detail, lsp::SymbolKind::FUNCTION, f.span, f.name.span, children),
+        ));
+    }
+    for c in &file.connectors {
+        out.push((
+            c.span.start,
+            symbol(
+                doc,
+                c.name.node.clone(),
+                Some("connector".into()),
+                lsp::SymbolKind::KEY,
+                c.span,
+                c.name.span,
+                Vec::new(),
+            ),
+        ));
+    }
+    for t in &file.triggers {
+        let methods: Vec<&str> = t.methods.iter().map(|m| m.node.as_str()).collect();
+        out.push((
+            t.span.start,
+            symbol(
+                doc,
+                t.suffix.node.clone(),
+                Some(methods.join(", ")),
+                lsp::SymbolKind::EVENT,
+                t.span,
+                t.suffix.span,
+                Vec::new(),
+            ),
+        ));
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(_, s)| s).collect()
+}
+
+fn block_symbols(doc: &Document, block: &Block, out: &mut Vec<lsp::DocumentSymbol>) {
+    for stmt in &block.stmts {
+        match &stmt.kind {
+            StmtKind::Step { name, body } => {
+                let mut children = Vec::new();
+                block_symbols(doc, body, &mut children);
+                out.push(symbol(
+                    doc,
+                    name.node.clone(),
+                    Some("step".into()),
+                    lsp::SymbolKind::NAMESPACE,
+                    stmt.span,
+                    name.span,
+                    children,
+                ));
+            }
+            StmtKind::Webhook(w) => {
+                let detail = format!("{} webhook", w.method.node.as_str());
+                out.push(symbol(
+                    doc,
+                    w.name.node.clone(),
+                    Some(detail),
+                    lsp::SymbolKind::METHOD,
+                    stmt.span,
+                    w.name.span,
+                    Vec::new(),
+                ));
+                if let Some(b) = &w.on_failure {
+                    block_symbols(doc, b, out);
+                }
+            }
+            StmtKind::Wait { name, on_timeout, .. } => {
+                out.push(symbol(
+                    doc,
+                    name.node.clone(),
+                    Some("wait".into()),
+                    lsp::SymbolKind::VARIABLE,
+                    stmt.span,
+                    name.span,
+                    Vec::new(),
+                ));
+                on_timeout.iter().for_each(|b| block_symbols(doc, b, out));
+            }
+            StmtKind::Split(s) => {
+                if let Some(r) = &s.result {
+                    out.push(symbol(
+                        doc,
+                        r.node.clone(),
+                        Some("split".into()),
+                        lsp::SymbolKind::VARIABLE,
+                        stmt.span,
+                        r.span,
+                        Vec::new(),
+                    ));
+                }
+                s.cases.iter().for_each(|c| block_symbols(doc, &c.body, out));
+                if let Some(o) = &s.other {
+                    block_symbols(doc, o, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A folding range for every item and block that spans more than one line.
+pub(super) fn folding(doc: &Document) -> Vec<lsp::FoldingRange> {
+    let mut spans = Vec::new();
+    let file = &doc.analysis.file;
+    for f in &file.flows {
+        spans.push(f.span);
+        fold_block(&f.body, &mut spans);
+    }
+    spans.extend(file.triggers.iter().map(|t| t.span));
+    let mut out: Vec<lsp::FoldingRange> = spans
+        .into_iter()
+        .filter_map(|s| {
+            let (start, end) = (doc.position(s.start).line, doc.position(s.end.saturating_sub(1)).line);
+            (end > start).then_some(lsp::FoldingRange { start_line: start, end_line: end, ..Default::default() })
+        })
+        .collect();
+    out.sort_by_key(|r| (r.start_line, r.end_line));
+    out.dedup_by_key(|r| (r.start_line, r.end_line));
+    out
+}
+
+fn fold_block(block: &Block, out: &mut Vec<crate::span::Span>) {
+    for stmt in &block.stmts {
+        let nested = crate::control::exits(stmt);
+        if !nested.arms.is_empty()
+            || !nested.dead.is_empty()
+            || matches!(stmt.kind, StmtKind::Webhook(_) | StmtKind::Respond(_))
+        {
+            out.push(stmt.span);
+        }
+        for (_, b) in nested.arms {
+            fold_block(b, out);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! `flowc lsp` over the protocol, in process (`Connection::memory()` driving the real server loop):
+//! open → diagnostics → incremental edit → new diagnostics → hover → definition → references → rename →
+//! completion → symbols → folding → formatting → shutdown.
+
+use lsp_server::{Connection, Message, Notification, Request, RequestId};
+use serde_json::{Value, json};
+
+struct Client {
+    conn: Connection,
+    server: Option<std::thread::JoinHandle<Result<(), String>>>,
+    next: i32,
+}
+
+impl Client {
+    fn start() -> Client {
+        let (server, client) = Connection::memory();
+        let handle = std::thread::spawn(move || flowc::lsp::serve(server));
+        let mut c = Client { conn: client, server: Some(handle), next: 0 };
+        let caps = c.request("initialize", json!({"capabilities": {}}));
+        assert!(caps["capabilities"]["hoverProvider"].as_bool().unwrap(), "{caps}");
+        c.notify("initialized", json!({}));
+        c
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = RequestId::from(self.next);
+        self.conn.sender.send(Message::Request(Request::new(id.clone(), method.into(), params))).unwrap();
+        loop {
+            match self.conn.receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("an answer") {
+                Message::Response(r) if r.id == id => {
+                    return match r.response_result {
+                        Ok(v) => v,
+                        Err(e) => json!({"error": e.message}),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn notify(&self, method: &str, params: Value) {
+        self.conn.sender.send(Message::Notification(Notification::new(method.into(), params))).unwrap();
+    }
+
+    /// The next diagnostics published for the document.
+    fn diagnostics(&self) -> Vec<Value> {
+        loop {
+            match self.conn.receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("diagnostics") {
+                Message::Notification(n) if n.method == "textDocument/publishDiagnostics" => {
+                    return n.params["diagnostics"].as_array().unwrap().clone();
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.request("shutdown", Value::Null);
+        self.notify("exit", Value::Null);
+        if let Some(h) = self.server.take() {
+            assert!(h.join().unwrap().is_ok());
+        }
+    }
+}
+
+const URI: &str = "file:///tmp/survey.flow";
+
+const SURVEY: &str = r#"connector crm bearer env "CRM_TOKEN"
+flow survey {
+  step ask {
+    send "How old are you?"
+    wait age timeout 1h
+  }
+  webhook save POST "https://crm.example.com/x" {
+    auth crm
+    expect json { id: text, tier?: text }
+    on failure { goto ask }
+  }
+  split group = @flow.age {
+    case has_number_gt 17 as Adult { send "Adult @flow.group" }
+    other { goto ask }
+  }
+  send "Thanks @flow.age, id @extra.id"
+}
+"#;
+
+/// The LSP position (line, UTF-16 column) of the `n`th occurrence of `needle`, plus `offset` characters.
+fn at(text: &str, needle: &str, n: usize, offset: usize) -> Value {
+    let index = text.match_indices(needle).nth(n).unwrap_or_else(|| panic!("{needle} #{n}")).0 + offset;
+    let line = text[..index].matches('\n').count();
+    let col = text[..index].rsplit('\n').next().unwrap().encode_utf16().count();
+    json!({"line": line, "character": col})
+}
+
+fn doc_pos(needle: &str, n: usize, offset: usize) -> Value {
+    json!({"textDocument": {"uri": URI}, "position": at(SURVEY, needle, n, offset)})
+}
+
+#[test]
+fn a_session_in_the_editor() {
+    let mut c = Client::start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": URI, "languageId": "flow", "version": 1, "text": SURVEY}}),
+    );
+    assert_eq!(c.diagnostics(), Vec::<Value>::new(), "the file is clean");
+
+    // An incremental edit: `@flow.age` → `@flow.agee` in the last line.
+    let pos = at(SURVEY, "@flow.age,", 0, 9);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": URI, "version": 2}, "contentChanges": [{"range": {"start": pos, "end": pos}, "text": "e"}]}),
+    );
+    let diags = c.diagnostics();
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["code"], "flowc::check::unknown_variable");
+    assert_eq!(diags[0]["range"]["start"]["line"], 15);
+    assert!(diags[0]["message"].as_str().unwrap().contains("help: did you mean"), "{diags:?}");
+    // Back to the original, in full.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": URI, "version": 3}, "contentChanges": [{"text": SURVEY}]}),
+    );
+    assert_eq!(c.diagnostics(), Vec::<Value>::new());
+
+    // Hover on `@flow.age`: a result of `wait`, text.
+    let hover = c.request("textDocument/hover", doc_pos("@flow.age", 0, 7));
+    let text = hover["contents"]["value"].as_str().unwrap();
+    assert!(text.contains("@flow.age") && text.contains("`wait` on line 5") && text.contains("type: `text`"), "{text}");
+    let test_doc = c.request("textDocument/hover", doc_pos("has_number_gt", 0, 3));
+    assert!(test_doc["contents"]["value"].as_str().unwrap().contains("some number in the text is above N"));
+
+    // Definition of `goto ask` → the step's name.
+    let def = c.request("textDocument/definition", doc_pos("goto ask", 0, 6));
+    assert_eq!(def[0]["range"]["start"], at(SURVEY, "ask {", 0, 0), "{def}");
+    // References of the step: its definition and both gotos.
+    let refs = c.request("textDocument/references", json!({"textDocument": {"uri": URI}, "position": at(SURVEY, "ask {", 0, 1), "context": {"includeDeclaration": true}}));
+    assert_eq!(refs.as_array().unwrap().len(), 3, "{refs}");
+
+    // Rename the result `age` everywhere.
+    let prepared = c.request("textDocument/prepareRename", doc_pos("wait age", 0, 6));
+    assert_eq!(prepared["start"], at(SURVEY, "age timeout", 0, 0));
+    let edit = c.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": URI}, "position": at(SURVEY, "wait age", 0, 6), "newName": "years"}),
+    );
+    let edits = edit["changes"][URI].as_array().unwrap();
+    assert_eq!(edits.len(), 3, "the wait and two reads: {edit}");
+    assert!(edits.iter().all(|e| e["newText"] == "years"));
+    let bad = c.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": URI}, "position": at(SURVEY, "wait age", 0, 6), "newName": "send"}),
+    );
+    assert!(bad["error"].as_str().unwrap().contains("not a name"), "{bad}");
+
+    // Completion: results defined before the cursor, declared @extra keys, split tests, steps.
+    let labels = |v: &Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap().to_string()).collect()
+    };
+    let flow_refs = labels(&c.request("textDocument/completion", doc_pos("@flow.group\"", 0, 6)));
+    assert!(flow_refs.contains(&"age".to_string()) && flow_refs.contains(&"save".to_string()), "{flow_refs:?}");
+    let extra = labels(&c.request("textDocument/completion", doc_pos("@extra.id", 0, 7)));
+    assert_eq!(extra, ["id", "tier"]);
+    let tests = labels(&c.request("textDocument/completion", doc_pos("has_number_gt", 0, 0)));
+    assert!(tests.contains(&"has_phone".to_string()), "{tests:?}");
+    let steps = labels(&c.request("textDocument/completion", doc_pos("goto ask", 0, 5)));
+    assert_eq!(steps, ["ask"]);
+
+    // Outline and folding.
+    let symbols = c.request("textDocument/documentSymbol", json!({"textDocument": {"uri": URI}}));
+    let names: Vec<&str> = symbols.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["crm", "survey"]);
+    let children: Vec<&str> =
+        symbols[1]["children"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(children, ["ask", "save", "group"]);
+    let folds = c.request("textDocument/foldingRange", json!({"textDocument": {"uri": URI}}));
+    assert!(folds.as_array().unwrap().iter().any(|f| f["startLine"] == 1 && f["endLine"] == 16), "{folds}");
+
+    // Formatting: already formatted → no edit; a messy edit → one edit; syntax errors → refused.
+    let none = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": URI}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(none, json!([]));
+    let messy = SURVEY.replace("  send \"Thanks", "      send   \"Thanks");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": URI, "version": 4}, "contentChanges": [{"text": messy}]}),
+    );
+    c.diagnostics();
+    let fixed = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": URI}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(fixed[0]["newText"], SURVEY);
+    c.notify("textDocument/didChange", json!({"textDocument": {"uri": URI, "version": 5}, "contentChanges": [{"text": "flow f {\n  sned \"x\"\n}\n"}]}));
+    assert_eq!(c.diagnostics()[0]["code"], "flowc::syntax::unexpected");
+    let refused = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": URI}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert!(refused["error"].as_str().unwrap().contains("syntax errors"), "{refused}");
+}
