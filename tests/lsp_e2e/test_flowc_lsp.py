@@ -1,0 +1,92 @@
+"""`flowc lsp` driven by a real client over stdio (pytest-lsp): open -> diagnostics -> edit -> new
+diagnostics -> hover -> definition -> completion -> rename -> formatting -> shutdown, on the bundled
+order-status example. The binary is $FLOWC (`.ci/run` builds it)."""
+
+import os
+import pathlib
+import sys
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FLOWC = os.environ.get("FLOWC", str(ROOT / "target" / "debug" / "flowc"))
+EXAMPLE = ROOT / "examples" / "order_status.flow"
+URI = EXAMPLE.as_uri()
+TEXT = EXAMPLE.read_text()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[FLOWC, "lsp"]))
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(
+        types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=(ROOT / "examples").as_uri())
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+def position(needle: str, offset: int = 0, text: str = TEXT) -> types.Position:
+    index = text.index(needle) + offset
+    line = text.count("\n", 0, index)
+    column = len(text[text.rfind("\n", 0, index) + 1 : index].encode("utf-16-le")) // 2
+    return types.Position(line=line, character=column)
+
+
+@pytest.mark.asyncio
+async def test_an_editing_session_on_the_order_status_example(client: LanguageClient):
+    doc = types.TextDocumentIdentifier(uri=URI)
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=URI, language_id="flow", version=1, text=TEXT)
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[URI]) == []
+
+    # A typo, typed as an incremental change.
+    at = position("@flow.lookup_response,", len("@flow.lookup_respons"))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=2),
+            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text="x")],
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    codes = [d.code for d in client.diagnostics[URI]]
+    assert "flowc::check::unknown_variable" in codes, codes
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=3),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=TEXT)],
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[URI]) == []
+
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=doc, position=position("@flow.lookup_response", 7))
+    )
+    assert "defined by `wait`" in hover.contents.value, hover
+
+    definition = await client.text_document_definition_async(
+        types.DefinitionParams(text_document=doc, position=position("goto ask", 6))
+    )
+    assert definition[0].range.start == position("ask {"), definition
+
+    completion = await client.text_document_completion_async(
+        types.CompletionParams(text_document=doc, position=position("@extra.number", 7))
+    )
+    labels = [i.label for i in completion]
+    assert "status" in labels and "ship_date" in labels, labels
+
+    edit = await client.text_document_rename_async(
+        types.RenameParams(text_document=doc, position=position("wait lookup_response", 6), new_name="order_number")
+    )
+    assert len(edit.changes[URI]) >= 4, edit
+
+    edits = await client.text_document_formatting_async(
+        types.DocumentFormattingParams(text_document=doc, options=types.FormattingOptions(tab_size=2, insert_spaces=True))
+    )
+    assert not edits, "the example is formatted"
