@@ -118,5 +118,33 @@ fn report(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse_check, compile, report);
+/// What the language server does on a keystroke in a 100 KiB file: apply the change, then parse, check
+/// and model the whole document. README's figure.
+fn keystroke(c: &mut Criterion) {
+    use lsp_types::{Position, Range, TextDocumentContentChangeEvent};
+    let text = generated(100 * 1024);
+    let mut doc = flowc::lsp::Document::new(text, 1);
+    let at = Position::new(10, 4);
+    let insert =
+        TextDocumentContentChangeEvent { range: Some(Range::new(at, at)), range_length: None, text: "x".into() };
+    let remove = TextDocumentContentChangeEvent {
+        range: Some(Range::new(at, Position::new(10, 5))),
+        range_length: None,
+        text: String::new(),
+    };
+    let mut group = c.benchmark_group("lsp");
+    group.sample_size(30);
+    let mut version = 1;
+    group.bench_function("keystroke_100k", |b| {
+        b.iter(|| {
+            version += 1;
+            let change = if version % 2 == 0 { &insert } else { &remove };
+            doc.apply(std::slice::from_ref(change), version);
+            black_box(doc.analysis.diagnostics.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse_check, compile, report, keystroke);
 criterion_main!(benches);

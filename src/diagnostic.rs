@@ -151,6 +151,15 @@ pub struct Label {
     pub text: String,
 }
 
+/// An exact fix: replace the text at `span` with `replacement` (an editor's quick fix).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fix {
+    /// What to replace.
+    pub span: Span,
+    /// The new text.
+    pub replacement: String,
+}
+
 /// One finding about a source file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Diagnostic {
@@ -164,6 +173,8 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     /// How to fix it.
     pub help: Option<String>,
+    /// Exact fixes, when there is one (a did-you-mean, `http://` → `https://`, `get` → `GET`).
+    pub fixes: Vec<Fix>,
 }
 
 impl Diagnostic {
@@ -175,7 +186,16 @@ impl Diagnostic {
             message: message.into(),
             labels: vec![Label { span, text: label.into() }],
             help: None,
+            fixes: Vec::new(),
         }
+    }
+
+    /// Adds an exact fix: `replacement` instead of the text at `span` (nothing when it is `None`).
+    pub fn with_fix(mut self, span: Span, replacement: Option<impl Into<String>>) -> Self {
+        if let Some(r) = replacement {
+            self.fixes.push(Fix { span, replacement: r.into() });
+        }
+        self
     }
 
     /// Adds a help line.

@@ -387,7 +387,8 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
                 );
             }
             if !file.flows.iter().any(|f| f.name.node == start.node) && !is_broken(file, "flow", &start.node) {
-                let help = match did_you_mean(&start.node, file.flows.iter().map(|f| f.name.node.as_str())) {
+                let close = did_you_mean(&start.node, file.flows.iter().map(|f| f.name.node.as_str()));
+                let help = match close {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "name a flow defined in this file".to_string(),
                 };
@@ -398,7 +399,8 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
                         format!("there is no flow `{}`", start.node),
                         "unknown flow",
                     )
-                    .with_help(help),
+                    .with_help(help)
+                    .with_fix(start.span, close),
                 );
             }
         }
@@ -412,7 +414,8 @@ pub(crate) fn is_broken(file: &SourceFile, kind: &str, name: &str) -> bool {
 
 /// How a header name is read in references: lower case, `-` as `_`.
 pub(crate) fn unknown_connector(name: &Name, file: &SourceFile) -> Diagnostic {
-    let help = match did_you_mean(&name.node, file.connectors.iter().map(|c| c.name.node.as_str())) {
+    let close = did_you_mean(&name.node, file.connectors.iter().map(|c| c.name.node.as_str()));
+    let help = match close {
         Some(s) => format!("did you mean `{s}`?"),
         None => format!("define it: `connector {} bearer env \"TOKEN\"`", name.node),
     };
@@ -423,4 +426,5 @@ pub(crate) fn unknown_connector(name: &Name, file: &SourceFile) -> Diagnostic {
         "unknown connector",
     )
     .with_help(help)
+    .with_fix(name.span, close)
 }

@@ -33,6 +33,7 @@ pub fn serve(conn: Connection) -> Result<(), String> {
         document_symbol_provider: Some(lsp::OneOf::Left(true)),
         folding_range_provider: Some(lsp::FoldingRangeProviderCapability::Simple(true)),
         document_formatting_provider: Some(lsp::OneOf::Left(true)),
+        code_action_provider: Some(lsp::CodeActionProviderCapability::Simple(true)),
         completion_provider: Some(lsp::CompletionOptions {
             trigger_characters: Some(vec!["@".into(), ".".into(), " ".into()]),
             ..Default::default()
@@ -187,6 +188,11 @@ impl Server<'_> {
                 let doc = self.doc(&p.text_document.uri)?;
                 to_json(serde_json::to_value(format(doc)?))
             }
+            CodeActionRequest::METHOD => {
+                let p: lsp::CodeActionParams = params(req)?;
+                let doc = self.doc(&p.text_document.uri)?;
+                to_json(serde_json::to_value(quick_fixes(doc, &p.text_document.uri, p.range)))
+            }
             Completion::METHOD => {
                 let p: lsp::CompletionParams = params(req)?;
                 let doc = self.doc(&p.text_document_position.text_document.uri)?;
@@ -202,6 +208,35 @@ impl Server<'_> {
             .get(uri)
             .ok_or_else(|| (lsp_server::ErrorCode::InvalidParams, format!("{} is not open", uri.as_str())))
     }
+}
+
+/// A quick fix for every exact fix of a diagnostic that touches `range` (did-you-means, `http://` →
+/// `https://`, `get` → `GET`, a missing duration unit, `@flw.` → `@flow.`).
+fn quick_fixes(doc: &Document, uri: &Uri, range: lsp::Range) -> Vec<lsp::CodeActionOrCommand> {
+    let (start, end) = (doc.offset(range.start), doc.offset(range.end));
+    let uri_diagnostics = diagnostics::to_lsp(uri, doc);
+    let mut out = Vec::new();
+    for (d, shown) in doc.analysis.diagnostics.iter().zip(uri_diagnostics) {
+        let span = d.span();
+        if span.end < start || span.start > end {
+            continue;
+        }
+        for fix in &d.fixes {
+            let edit = lsp::TextEdit { range: doc.range(fix.span), new_text: fix.replacement.clone() };
+            out.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+                title: format!("Replace `{}` with `{}`", &doc.text[fix.span.start..fix.span.end], fix.replacement),
+                kind: Some(lsp::CodeActionKind::QUICKFIX),
+                diagnostics: Some(vec![shown.clone()]),
+                edit: Some(lsp::WorkspaceEdit {
+                    changes: Some(HashMap::from([(uri.clone(), vec![edit])])),
+                    ..Default::default()
+                }),
+                is_preferred: Some(d.fixes.len() == 1),
+                ..Default::default()
+            }));
+        }
+    }
+    out
 }
 
 /// `flowc fmt` as one edit over the whole document; refused (an error) when it has syntax errors.

@@ -85,6 +85,14 @@ impl Builder {
         Span::new(s.start() + self.offset, s.end() + self.offset)
     }
 
+    /// Adds exact fixes to the diagnostic reported last.
+    fn fix(&mut self, span: Span, replacements: &[String]) {
+        if let Some(d) = self.diags.last_mut() {
+            let fixes = replacements.iter().map(|r| crate::diagnostic::Fix { span, replacement: r.clone() });
+            d.fixes.extend(fixes);
+        }
+    }
+
     fn error(
         &mut self,
         code: Code,
@@ -744,6 +752,9 @@ impl Builder {
                     "unknown method",
                     Some(help),
                 );
+                if Method::parse(&upper).is_some() {
+                    self.fix(span, &[upper.clone()]);
+                }
                 Method::parse(&upper).unwrap_or(Method::GET)
             }
         };
@@ -786,6 +797,16 @@ impl Builder {
                 (format!("unknown duration unit `{unit}`"), help)
             };
             self.error(Code::DurationUnit, span, message, "not a duration", Some(help));
+            let fixes: Vec<String> = match unit {
+                "" => vec![format!("{num}s"), format!("{num}m")],
+                "sec" | "secs" | "second" | "seconds" => vec![format!("{num}s")],
+                "min" | "mins" | "minute" | "minutes" => vec![format!("{num}m")],
+                "hr" | "hrs" | "hour" | "hours" => vec![format!("{num}h")],
+                "day" | "days" => vec![format!("{num}d")],
+                "msec" | "millis" => vec![format!("{num}ms")],
+                _ => Vec::new(),
+            };
+            self.fix(span, &fixes);
             return Spanned::new(Duration { millis: 1000 }, span);
         };
         let millis = match num.parse::<u64>() {
@@ -962,7 +983,8 @@ impl Builder {
                                     format!("`{}` is sent as literal text", p.as_str()),
                                     "not a variable",
                                 )
-                                .with_help(format!("did you mean `@{close}{rest}`? Write `@@` for a literal `@`"));
+                                .with_help(format!("did you mean `@{close}{rest}`? Write `@@` for a literal `@`"))
+                                .with_fix(Span::new(pspan.start + 1, pspan.start + 1 + root.len()), Some(close));
                                 self.diags.push(d);
                             }
                             text.push_str(p.as_str());
@@ -1154,7 +1176,8 @@ impl Builder {
             Rule::reference => match self.reference_parts(p.as_str(), span) {
                 Ok(r) => ExprKind::Ref(r),
                 Err(root) => {
-                    let help = match did_you_mean(root, Root::ALL.map(Root::as_str)) {
+                    let close = did_you_mean(root, Root::ALL.map(Root::as_str));
+                    let help = match close {
                         Some(c) => format!(
                             "did you mean `@{c}`? Variables start with @flow, @extra, @contact, @trigger, @webhook or @input"
                         ),
@@ -1167,6 +1190,9 @@ impl Builder {
                         "unknown variable",
                         Some(help),
                     );
+                    if let Some(close) = close {
+                        self.fix(Span::new(span.start + 1, span.start + 1 + root.len()), &[close.to_string()]);
+                    }
                     ExprKind::Error
                 }
             },

@@ -204,3 +204,36 @@ fn a_session_in_the_editor() {
     );
     assert!(refused["error"].as_str().unwrap().contains("syntax errors"), "{refused}");
 }
+
+#[test]
+fn quick_fixes_apply_the_exact_fix_of_each_diagnostic() {
+    let mut c = Client::start();
+    let text = "flow f {\n  wait age timeout 10\n  webhook w get \"http://api.example.com/x\" { on failure { stop } }\n  send \"@flw.age @(upper(@flow.ag))\"\n  goto nowher\n  step nowhere { stop }\n}\n";
+    let uri = "file:///tmp/fixes.flow";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
+    );
+    let diags = c.diagnostics();
+    assert!(diags.len() >= 5, "{diags:?}");
+    let whole = json!({"start": {"line": 0, "character": 0}, "end": {"line": 7, "character": 0}});
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": whole, "context": {"diagnostics": []}}),
+    );
+    let titles: Vec<&str> = actions.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+    for expected in [
+        "Replace `10` with `10s`",
+        "Replace `10` with `10m`",
+        "Replace `get` with `GET`",
+        "Replace `http` with `https`",
+        "Replace `flw` with `flow`",
+        "Replace `ag` with `age`",
+        "Replace `nowher` with `nowhere`",
+    ] {
+        assert!(titles.contains(&expected), "{expected} not in {titles:?}");
+    }
+    let http = actions.as_array().unwrap().iter().find(|a| a["title"] == "Replace `http` with `https`").unwrap();
+    assert_eq!(http["kind"], "quickfix");
+    assert_eq!(http["edit"]["changes"][uri][0]["range"]["start"], json!({"line": 2, "character": 17}));
+}

@@ -37,7 +37,8 @@ impl<'a> FlowChecker<'a> {
                     self.reads.insert(&name.node);
                 }
                 let Some((ty, def)) = self.vars.get(name.node.as_str()).cloned() else {
-                    let help = match did_you_mean(&name.node, self.vars.keys().copied()) {
+                    let close = did_you_mean(&name.node, self.vars.keys().copied());
+                    let help = match close {
                         Some(s) => format!("did you mean `@flow.{s}`?"),
                         None => format!(
                             "save it first with `wait {0}`, `set {0} = ...`, `split {0} = ...` or `webhook {0} ...`",
@@ -52,7 +53,8 @@ impl<'a> FlowChecker<'a> {
                                 format!("nothing in this flow saves `@flow.{}`", name.node),
                                 "unknown variable",
                             )
-                            .with_help(help),
+                            .with_help(help)
+                            .with_fix(name.span, close),
                         );
                     }
                     return Ty::Json;
@@ -108,7 +110,8 @@ impl<'a> FlowChecker<'a> {
                 };
                 rest = tail;
                 if !CONTACT_FIELDS.contains(&field.node.as_str()) {
-                    let help = match did_you_mean(&field.node, CONTACT_FIELDS.iter().copied()) {
+                    let close = did_you_mean(&field.node, CONTACT_FIELDS.iter().copied());
+                    let help = match close {
                         Some(s) => format!("did you mean `@contact.{s}`?"),
                         None => format!(
                             "contacts have {}; custom fields are `@contact.fields.NAME`",
@@ -122,7 +125,8 @@ impl<'a> FlowChecker<'a> {
                             format!("contacts have no `{}`", field.node),
                             "unknown contact field",
                         )
-                        .with_help(help),
+                        .with_help(help)
+                        .with_fix(field.span, close),
                     );
                     return Ty::Json;
                 }
@@ -185,7 +189,8 @@ impl<'a> FlowChecker<'a> {
                     return Ty::Json;
                 }
                 if !self.webhooks.contains_key(name.node.as_str()) {
-                    let help = match did_you_mean(&name.node, self.webhooks.keys().copied()) {
+                    let close = did_you_mean(&name.node, self.webhooks.keys().copied());
+                    let help = match close {
                         Some(s) => format!("did you mean `@webhook.{s}`?"),
                         None => "`@webhook.NAME` describes a `webhook NAME ...` call of this flow".into(),
                     };
@@ -196,7 +201,8 @@ impl<'a> FlowChecker<'a> {
                             format!("this flow has no webhook `{}`", name.node),
                             "unknown webhook",
                         )
-                        .with_help(help),
+                        .with_help(help)
+                        .with_fix(name.span, close),
                     );
                     return Ty::Json;
                 }
@@ -216,7 +222,8 @@ impl<'a> FlowChecker<'a> {
                     "status" | "attempts" | "elapsed_ms" => Ty::Number,
                     "error" => Ty::Text,
                     other => {
-                        let help = match did_you_mean(other, WEBHOOK_META.iter().copied()) {
+                        let close = did_you_mean(other, WEBHOOK_META.iter().copied());
+                        let help = match close {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => format!("a call has {}", WEBHOOK_META.join(", ")),
                         };
@@ -227,7 +234,8 @@ impl<'a> FlowChecker<'a> {
                                 format!("a webhook call has no `{other}`"),
                                 "unknown",
                             )
-                            .with_help(help),
+                            .with_help(help)
+                            .with_fix(meta.span, close),
                         );
                         return Ty::Json;
                     }

@@ -50,7 +50,8 @@ impl<'a> FlowChecker<'a> {
             StmtKind::Step { .. } => {}
             StmtKind::Goto { target } => {
                 if !self.graph.steps.contains_key(target.node.as_str()) {
-                    let help = match did_you_mean(&target.node, self.graph.steps.keys().copied()) {
+                    let close = did_you_mean(&target.node, self.graph.steps.keys().copied());
+                    let help = match close {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("define it with `step {} {{ ... }}`", target.node),
                     };
@@ -61,7 +62,8 @@ impl<'a> FlowChecker<'a> {
                             format!("there is no step `{}` in this flow", target.node),
                             "unknown step",
                         )
-                        .with_help(help),
+                        .with_help(help)
+                        .with_fix(target.span, close),
                     );
                 }
             }
@@ -203,7 +205,11 @@ impl<'a> FlowChecker<'a> {
                         .with_help(format!(
                             "use \"https://{}\"; http:// is accepted only for localhost, 127.0.0.1 and [::1]",
                             first.and_then(|t| t.split_once("://")).map_or("", |(_, rest)| rest)
-                        )),
+                        ))
+                        .with_fix(
+                            Span::new(url.span.start + 1, url.span.start + 5),
+                            self.src[url.span.start..].starts_with("\"http://").then_some("https"),
+                        ),
                     );
                 }
             }

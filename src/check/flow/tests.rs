@@ -10,7 +10,8 @@ use crate::types::Ty;
 impl<'a> FlowChecker<'a> {
     pub(super) fn named_test(&mut self, name: &Spanned<String>, args: &'a [Expr], node: usize) {
         let Some(test) = SplitTest::parse(&name.node) else {
-            let help = match did_you_mean(&name.node, SplitTest::ALL.iter().map(|t| t.name())) {
+            let close = did_you_mean(&name.node, SplitTest::ALL.iter().map(|t| t.name()));
+            let help = match close {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "tests are has_text, has_any_word, has_all_words, has_phrase, has_only_phrase, has_beginning, has_pattern, has_email, has_phone, has_number and has_number_between/_lt/_lte/_gt/_gte/_eq".into(),
             };
@@ -21,7 +22,8 @@ impl<'a> FlowChecker<'a> {
                     format!("there is no test `{}`", name.node),
                     "unknown test",
                 )
-                .with_help(help),
+                .with_help(help)
+                .with_fix(name.span, close),
             );
             for a in args {
                 self.expr(a, node);

@@ -65,7 +65,8 @@ impl<'a> FlowChecker<'a> {
             ExprKind::Call { name, args } => {
                 let tys: Vec<Ty> = args.iter().map(|a| self.expr(a, node)).collect();
                 let Some(f) = Function::parse(&name.node) else {
-                    let help = match did_you_mean(&name.node, Function::ALL.iter().map(|f| f.name())) {
+                    let close = did_you_mean(&name.node, Function::ALL.iter().map(|f| f.name()));
+                    let help = match close {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
                             "functions are {}",
@@ -79,7 +80,8 @@ impl<'a> FlowChecker<'a> {
                             format!("there is no function `{}`", name.node),
                             "unknown function",
                         )
-                        .with_help(help),
+                        .with_help(help)
+                        .with_fix(name.span, close),
                     );
                     return Ty::Json;
                 };
@@ -242,7 +244,8 @@ impl<'a> FlowChecker<'a> {
         match ty.field(&key.node) {
             Lookup::Found(t) => t,
             Lookup::NoSuchKey(keys) => {
-                let help = match did_you_mean(&key.node, keys.iter().map(String::as_str)) {
+                let close = did_you_mean(&key.node, keys.iter().map(String::as_str));
+                let help = match close {
                     Some(s) => format!("did you mean `{s}`? Declared keys: {}", keys.join(", ")),
                     None if keys.is_empty() => "the declared shape has no keys".to_string(),
                     None => format!(
@@ -258,7 +261,8 @@ impl<'a> FlowChecker<'a> {
                         format!("`{}` is not a key of the declared shape", key.node),
                         "not declared",
                     )
-                    .with_help(help),
+                    .with_help(help)
+                    .with_fix(key.span, close),
                 );
                 Ty::Json
             }
