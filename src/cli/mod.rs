@@ -218,7 +218,7 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// Reads a `.flow` file: its text, or the text with what is not UTF-8 replaced and the diagnostic that
 /// says so. Only a file that cannot be read at all is an error.
-pub(crate) fn read(path: &Path) -> Result<Result<String, (String, Diagnostic)>, String> {
+pub(crate) fn read(path: &Path) -> Result<Result<String, Box<(String, Diagnostic)>>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
     Ok(crate::syntax::decode(bytes))
 }
@@ -247,7 +247,10 @@ fn check_project(files: &[PathBuf]) -> Result<Vec<Checked>, String> {
                 let (file, diags) = crate::check_source(&src);
                 (src, file, diags)
             }
-            Err((text, diag)) => (text, crate::ast::SourceFile::default(), vec![diag]),
+            Err(invalid) => {
+                let (text, diag) = *invalid;
+                (text, crate::ast::SourceFile::default(), vec![diag])
+            }
         };
         let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&file));
         out.push(Checked { name, src, shown, file, diags });
@@ -340,7 +343,10 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, String> {
             let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
             Ok(Loaded { name, shown, result: crate::compile_source(&src) })
         }
-        Err((shown, diag)) => Ok(Loaded { name, shown, result: Err(vec![diag]) }),
+        Err(invalid) => {
+            let (shown, diag) = *invalid;
+            Ok(Loaded { name, shown, result: Err(vec![diag]) })
+        }
     }
 }
 
@@ -488,7 +494,8 @@ fn fmt(paths: &[PathBuf], check: bool) -> u8 {
         let name = path.display().to_string();
         let src = match read(path) {
             Ok(Ok(src)) => src,
-            Ok(Err((text, diag))) => {
+            Ok(Err(invalid)) => {
+                let (text, diag) = *invalid;
                 report(&name, &text, &[diag]);
                 refused += 1;
                 continue;

@@ -753,7 +753,7 @@ impl Builder {
                     Some(help),
                 );
                 if Method::parse(&upper).is_some() {
-                    self.fix(span, &[upper.clone()]);
+                    self.fix(span, std::slice::from_ref(&upper));
                 }
                 Method::parse(&upper).unwrap_or(Method::GET)
             }

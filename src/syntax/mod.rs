@@ -41,7 +41,7 @@ pub fn is_reserved(word: &str) -> bool {
 /// Source bytes → text. Bytes that are not UTF-8 are a problem in the file, not an I/O error: the
 /// error holds the text with them replaced by U+FFFD (for rendering; every offset up to the first bad
 /// byte is unchanged) and a diagnostic at the first bad byte.
-pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
+pub fn decode(bytes: Vec<u8>) -> Result<String, Box<(String, Diagnostic)>> {
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
         Err(e) => {
@@ -63,7 +63,7 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, (String, Diagnostic)> {
             .with_help(
                 "save the file as UTF-8 (editors call it \"UTF-8\" or \"Unicode\"; Latin-1 and Windows-1252 are not)",
             );
-            Err((text, diag))
+            Err(Box::new((text, diag)))
         }
     }
 }

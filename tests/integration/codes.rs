@@ -29,7 +29,7 @@ fn every_page_example_triggers_its_code() {
         let diags = if code == Code::InvalidUtf8 {
             // The page shows the file as it would look if it were UTF-8; its `é` stands for the Latin-1 byte.
             let bytes: Vec<u8> = src.chars().map(|c| if c == 'é' { 0xE9 } else { c as u8 }).collect();
-            flowc::syntax::decode(bytes).err().map(|(_, d)| vec![d]).unwrap_or_default()
+            flowc::syntax::decode(bytes).err().map(|e| vec![e.1]).unwrap_or_default()
         } else {
             flowc::check_source(src).1
         };
