@@ -34,6 +34,17 @@ pub fn serve(conn: Connection) -> Result<(), String> {
         folding_range_provider: Some(lsp::FoldingRangeProviderCapability::Simple(true)),
         document_formatting_provider: Some(lsp::OneOf::Left(true)),
         code_action_provider: Some(lsp::CodeActionProviderCapability::Simple(true)),
+        semantic_tokens_provider: Some(lsp::SemanticTokensServerCapabilities::SemanticTokensOptions(
+            lsp::SemanticTokensOptions {
+                legend: lsp::SemanticTokensLegend {
+                    token_types: symbols::TOKEN_TYPES.to_vec(),
+                    token_modifiers: symbols::TOKEN_MODIFIERS.to_vec(),
+                },
+                full: Some(lsp::SemanticTokensFullOptions::Bool(true)),
+                range: None,
+                work_done_progress_options: Default::default(),
+            },
+        )),
         completion_provider: Some(lsp::CompletionOptions {
             trigger_characters: Some(vec!["@".into(), ".".into(), " ".into()]),
             ..Default::default()
@@ -187,6 +198,11 @@ impl Server<'_> {
                 let p: lsp::DocumentFormattingParams = params(req)?;
                 let doc = self.doc(&p.text_document.uri)?;
                 to_json(serde_json::to_value(format(doc)?))
+            }
+            SemanticTokensFullRequest::METHOD => {
+                let p: lsp::SemanticTokensParams = params(req)?;
+                let doc = self.doc(&p.text_document.uri)?;
+                to_json(serde_json::to_value(lsp::SemanticTokensResult::Tokens(symbols::semantic_tokens(doc))))
             }
             CodeActionRequest::METHOD => {
                 let p: lsp::CodeActionParams = params(req)?;

@@ -174,3 +174,60 @@ fn fold_block(block: &Block, out: &mut Vec<crate::span::Span>) {
         }
     }
 }
+
+/// The token types of [`semantic_tokens`], in legend order.
+pub(super) const TOKEN_TYPES: &[lsp::SemanticTokenType] = &[
+    lsp::SemanticTokenType::VARIABLE,
+    lsp::SemanticTokenType::FUNCTION,
+    lsp::SemanticTokenType::NAMESPACE,
+    lsp::SemanticTokenType::PROPERTY,
+    lsp::SemanticTokenType::COMMENT,
+];
+/// The token modifiers, in legend order.
+pub(super) const TOKEN_MODIFIERS: &[lsp::SemanticTokenModifier] = &[lsp::SemanticTokenModifier::DECLARATION];
+
+/// Semantic tokens: results and webhooks (variables), steps and flows (functions), connectors
+/// (namespaces), triggers (properties), definitions marked as declarations, and comments; what a
+/// TextMate grammar cannot know.
+pub(super) fn semantic_tokens(doc: &Document) -> lsp::SemanticTokens {
+    use crate::check::model::DefKind;
+    let kind_index = |k: DefKind| -> u32 {
+        match k {
+            DefKind::Result | DefKind::Webhook => 0,
+            DefKind::Step | DefKind::Flow => 1,
+            DefKind::Connector => 2,
+            DefKind::Trigger => 3,
+        }
+    };
+    let model = &doc.analysis.model;
+    let mut tokens: Vec<(crate::span::Span, u32, u32)> = Vec::new();
+    tokens.extend(model.definitions.iter().map(|d| (d.span, kind_index(d.kind), 1)));
+    tokens.extend(model.uses.iter().map(|u| {
+        let span = if matches!(u.kind, DefKind::Result | DefKind::Webhook) { u.whole } else { u.span };
+        (span, kind_index(u.kind), 0)
+    }));
+    tokens.extend(crate::syntax::comments(&doc.text).into_iter().map(|c| (c, 4, 0)));
+    tokens.sort_by_key(|(s, ..)| (s.start, s.end));
+    tokens.dedup_by_key(|(s, ..)| s.start);
+    let mut data = Vec::with_capacity(tokens.len());
+    let (mut line, mut col) = (0u32, 0u32);
+    for (span, ty, modifiers) in tokens {
+        let start = doc.position(span.start);
+        let end = doc.position(span.end);
+        // Tokens do not cross lines (a reference or comment never does).
+        if end.line != start.line || end.character <= start.character {
+            continue;
+        }
+        let delta_line = start.line - line;
+        let delta_start = if delta_line == 0 { start.character - col } else { start.character };
+        data.push(lsp::SemanticToken {
+            delta_line,
+            delta_start,
+            length: end.character - start.character,
+            token_type: ty,
+            token_modifiers_bitset: modifiers,
+        });
+        (line, col) = (start.line, start.character);
+    }
+    lsp::SemanticTokens { result_id: None, data }
+}

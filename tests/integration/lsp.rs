@@ -179,6 +179,13 @@ fn a_session_in_the_editor() {
     let folds = c.request("textDocument/foldingRange", json!({"textDocument": {"uri": URI}}));
     assert!(folds.as_array().unwrap().iter().any(|f| f["startLine"] == 1 && f["endLine"] == 16), "{folds}");
 
+    // Semantic tokens: five numbers a token; the first is `crm`, a connector defined on line 0.
+    let tokens = c.request("textDocument/semanticTokens/full", json!({"textDocument": {"uri": URI}}));
+    let data = tokens["data"].as_array().unwrap();
+    assert_eq!(data.len() % 5, 0);
+    assert!(data.len() / 5 >= 12, "{tokens}");
+    assert_eq!(&data[..5], &[json!(0), json!(10), json!(3), json!(2), json!(1)]);
+
     // Formatting: already formatted → no edit; a messy edit → one edit; syntax errors → refused.
     let none = c.request(
         "textDocument/formatting",
