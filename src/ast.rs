@@ -18,6 +18,8 @@ pub struct SourceFile {
     /// Items that failed to parse, as `(keyword, name)` from their first line, so that the checker does
     /// not also call them unknown.
     pub broken: Vec<(String, String)>,
+    /// The span of every string literal, in source order: what is inside one is never a comment.
+    pub strings: Vec<Span>,
 }
 
 /// `flow NAME ["Label"] { statements }`

@@ -28,7 +28,7 @@ pub fn format(src: &str) -> Result<String, FmtError> {
     if syntax.iter().any(|d| d.is_error()) || !file.broken.is_empty() {
         return Err(FmtError::Syntax(syntax));
     }
-    Ok(Printer::new(src).file(&file))
+    Ok(Printer::new(src, &file).file(&file))
 }
 
 /// A top-level item, in source order.
@@ -65,11 +65,11 @@ struct Printer<'a> {
 }
 
 impl<'a> Printer<'a> {
-    fn new(src: &'a str) -> Self {
+    fn new(src: &'a str, file: &SourceFile) -> Self {
         Printer {
             src,
             lines: LineIndex::new(src),
-            comments: crate::syntax::comments(src),
+            comments: crate::syntax::comments_in(src, file),
             next: std::cell::Cell::new(0),
             out: String::with_capacity(src.len() + src.len() / 8),
             indent: 0,
@@ -137,6 +137,15 @@ impl<'a> Printer<'a> {
     /// where the source has at least one, and a blank line before what comes at `to` if the source has
     /// one there. `first` suppresses the blank line at the start of a block or file.
     fn gap(&mut self, from: usize, to: usize, first: bool) {
+        self.gap_with(from, to, first, true);
+    }
+
+    /// The comments before a block's `}`: as [`Printer::gap`], without a blank line before the brace.
+    fn gap_closing(&mut self, from: usize, to: usize, first: bool) {
+        self.gap_with(from, to, first, false);
+    }
+
+    fn gap_with(&mut self, from: usize, to: usize, first: bool, blank_at_end: bool) {
         let mut pos = self.trimmed(from);
         while self.next.get() < self.comments.len() && self.comments[self.next.get()].start < to {
             let c = self.comments[self.next.get()];
@@ -153,7 +162,7 @@ impl<'a> Printer<'a> {
             self.next.set(self.next.get() + 1);
             pos = c.end;
         }
-        if !first && to <= self.src.len() && self.blank_between(pos, to) {
+        if blank_at_end && !first && to <= self.src.len() && self.blank_between(pos, to) {
             self.blank();
         }
     }
@@ -255,7 +264,12 @@ impl<'a> Printer<'a> {
         }
         opts.extend(t.starts.iter().map(|s| (s.span.start, Opt::Start(s))));
         opts.sort_by_key(|(at, _)| *at);
-        self.options_block(&header, opts, Span::new(t.span.start, t.span.end), false);
+        let head_end = match &t.auth {
+            Some(TriggerAuth::Connector(name)) => name.span.end,
+            Some(TriggerAuth::Signature { env }) => env.span.end,
+            None => t.methods.last().map_or(t.suffix.span.end, |m| m.span.end),
+        };
+        self.options_block(&header, opts, head_end, Span::new(t.span.start, t.span.end), false);
         t.span.end
     }
 
@@ -280,7 +294,7 @@ impl<'a> Printer<'a> {
             prev_end = stmt.span.end;
         }
         // Comments before the closing `}`.
-        self.gap(prev_end, block.span.end.saturating_sub(1), block.stmts.is_empty());
+        self.gap_closing(prev_end, block.span.end.saturating_sub(1), block.stmts.is_empty());
     }
 
     /// A block that may stand on its header's line: `header { a; b }` when it is short, simple,
@@ -350,14 +364,16 @@ impl<'a> Printer<'a> {
                     header.push_str(&format!(" timeout {}", self.text(t.span)));
                 }
                 self.push_line(&format!("{header} {{"));
+                let brace = self.brace_after(timeout.as_ref().map_or(name.span.end, |t| t.span.end), stmt.span.end);
+                self.trailing(brace + 1);
                 self.indent += 1;
-                let mut prev = on_timeout[0].span.start;
+                let mut prev = brace + 1;
                 for (i, b) in on_timeout.iter().enumerate() {
                     self.gap(prev, b.span.start, i == 0);
                     self.clause_block("on timeout", b);
                     prev = b.span.end;
                 }
-                self.gap(prev, stmt.span.end.saturating_sub(1), false);
+                self.gap_closing(prev, stmt.span.end.saturating_sub(1), false);
                 self.indent -= 1;
                 self.push_line("}");
                 self.trailing(stmt.span.end);
@@ -365,7 +381,7 @@ impl<'a> Printer<'a> {
             StmtKind::Webhook(w) => {
                 let head = self.webhook_head(w);
                 let opts = self.webhook_opts(w);
-                self.options_block(&head, opts, stmt.span, true);
+                self.options_block(&head, opts, w.url.span.end, stmt.span, true);
             }
             StmtKind::Split(s) => {
                 let head = match &s.result {
@@ -373,9 +389,10 @@ impl<'a> Printer<'a> {
                     None => format!("split {}", self.expr(&s.operand)),
                 };
                 self.push_line(&format!("{head} {{"));
-                self.trailing(s.operand.span.end + 1);
+                let brace = self.brace_after(self.trimmed(s.operand.span.end), stmt.span.end);
+                self.trailing(brace + 1);
                 self.indent += 1;
-                let mut prev = s.operand.span.end;
+                let mut prev = brace + 1;
                 for (i, case) in s.cases.iter().enumerate() {
                     self.gap(prev, case.span.start, i == 0);
                     let mut header = format!("case {}", self.test(&case.test));
@@ -392,7 +409,7 @@ impl<'a> Printer<'a> {
                     self.clause_block("other", o);
                     prev = o.span.end;
                 }
-                self.gap(prev, stmt.span.end.saturating_sub(1), false);
+                self.gap_closing(prev, stmt.span.end.saturating_sub(1), false);
                 self.indent -= 1;
                 self.push_line("}");
                 self.trailing(stmt.span.end);
@@ -406,7 +423,11 @@ impl<'a> Printer<'a> {
                     opts.push((b.span.start, Opt::Body(b)));
                 }
                 opts.sort_by_key(|(at, _)| *at);
-                self.options_block(&head, opts, stmt.span, true);
+                let head_end = match &r.status {
+                    RespondStatus::Code(c) => c.span.end,
+                    RespondStatus::Dynamic(e) => self.trimmed(e.span.end),
+                };
+                self.options_block(&head, opts, head_end, stmt.span, true);
             }
             // Files with syntax errors are refused before printing; an error node is printed as written.
             _ => {
@@ -458,14 +479,29 @@ impl<'a> Printer<'a> {
 
     /// `header { option; option }`: options of a webhook, a respond or a trigger. On one line when
     /// `may_inline`, there is one simple option and no comment, and it fits.
-    fn options_block(&mut self, header: &str, opts: Vec<(usize, Opt<'_>)>, span: Span, may_inline: bool) {
-        if opts.is_empty() {
+    fn options_block(
+        &mut self,
+        header: &str,
+        opts: Vec<(usize, Opt<'_>)>,
+        head_end: usize,
+        span: Span,
+        may_inline: bool,
+    ) {
+        // The block's `{`, when there is one (a webhook's and a respond's are optional).
+        let brace = self.src[head_end.min(span.end)..span.end].find('{').map(|i| head_end + i);
+        let Some(brace) = brace else {
             self.push_line(header);
             self.trailing(span.end);
             return;
+        };
+        let commented = self.has_comment_in(Span::new(brace, span.end));
+        if opts.is_empty() && !commented {
+            // An empty block: a webhook's or respond's is left out, a trigger's (required) is `{}`.
+            self.push_line(&if may_inline { header.to_string() } else { format!("{header} {{}}") });
+            self.trailing(span.end);
+            return;
         }
-        let first = opts[0].0;
-        if may_inline && opts.len() == 1 && !self.has_comment_in(Span::new(first, span.end)) {
+        if may_inline && opts.len() == 1 && !commented {
             let one = match &opts[0].1 {
                 Opt::OnFailure(b) => self.inline_block(b).map(|b| format!("on failure {b}")),
                 other => self.option_line(other, self.indent * 2 + header.chars().count() + 3),
@@ -480,8 +516,9 @@ impl<'a> Printer<'a> {
             }
         }
         self.push_line(&format!("{header} {{"));
+        self.trailing(brace + 1);
         self.indent += 1;
-        let mut prev = first;
+        let mut prev = brace + 1;
         for (i, (at, opt)) in opts.iter().enumerate() {
             self.gap(prev, *at, i == 0);
             let end = match opt {
@@ -506,10 +543,15 @@ impl<'a> Printer<'a> {
             self.trailing(end);
             prev = end;
         }
-        self.gap(prev, span.end.saturating_sub(1), false);
+        self.gap_closing(prev, span.end.saturating_sub(1), opts.is_empty());
         self.indent -= 1;
         self.push_line("}");
         self.trailing(span.end);
+    }
+
+    /// The position of the first `{` from `from` (before `limit`), else `from`.
+    fn brace_after(&self, from: usize, limit: usize) -> usize {
+        self.src[from.min(limit)..limit].find('{').map_or(from, |i| from + i)
     }
 
     fn opt_end(&self, opt: &Opt<'_>) -> usize {
@@ -536,6 +578,17 @@ impl<'a> Printer<'a> {
                 Body::Json(j) => format!("body json {}", self.json(j, col + "body json ".len())),
                 Body::Xml(t) => format!("body xml {}", self.text(t.span)),
                 Body::Text(t) => format!("body text {}", self.text(t.span)),
+                Body::Form(fields) if self.has_comment_in(b.span) && !fields.is_empty() => {
+                    let items = fields
+                        .iter()
+                        .map(|(k, v)| {
+                            let text: Box<dyn Fn() -> String + '_> =
+                                Box::new(move || format!("{}: {}", self.text(k.span), self.expr(v)));
+                            (k.span.start, v.span.end, text)
+                        })
+                        .collect();
+                    format!("body form {}", self.commented_list(('{', '}'), items, b.span))
+                }
                 Body::Form(fields) => {
                     let items: Vec<String> =
                         fields.iter().map(|(k, v)| format!("{}: {}", self.text(k.span), self.expr(v))).collect();
@@ -585,6 +638,15 @@ impl<'a> Printer<'a> {
     }
 
     fn expr(&self, e: &Expr) -> String {
+        let end = self.trimmed(e.span.end);
+        if self.has_comment_in(Span::new(e.span.start, end)) {
+            // A comment inside an expression (after an operator, between arguments): the expression
+            // is printed as written, comments and line breaks included.
+            while self.comments.get(self.next.get()).is_some_and(|c| c.start < end) {
+                self.next.set(self.next.get() + 1);
+            }
+            return self.text(Span::new(e.span.start, end)).to_string();
+        }
         match &e.kind {
             ExprKind::Str(t) => self.text(t.span).to_string(),
             ExprKind::Number(_) | ExprKind::Ref(_) | ExprKind::Error => self.text(e.span).to_string(),
@@ -652,6 +714,7 @@ impl<'a> Printer<'a> {
                 && c.start >= end
                 && c.start < span.end
                 && self.line_of(c.start) == self.line_of(end.saturating_sub(1))
+                && self.src[end..c.start].chars().all(|ch| ch.is_whitespace() || ch == ',')
             {
                 out.push_str(&format!("  {}", self.text(c).trim_end()));
                 self.next.set(self.next.get() + 1);
@@ -659,6 +722,46 @@ impl<'a> Printer<'a> {
             out.push('\n');
         }
         // Comments before the closing bracket.
+        while let Some(&c) = self.comments.get(self.next.get()).filter(|c| c.start < span.end) {
+            out.push_str(&format!("  {}\n", self.text(c).trim_end()));
+            self.next.set(self.next.get() + 1);
+        }
+        out.push(close);
+        out
+    }
+
+    /// `open` items `close`, one item a line, with the comments inside `span` kept: own-line comments
+    /// before the item they precede, an end-of-line comment after its item. `items` are (start, end,
+    /// the item's text, made when its turn comes so nested comments are taken in order).
+    fn commented_list(
+        &self,
+        (open, close): (char, char),
+        items: Vec<(usize, usize, Box<dyn Fn() -> String + '_>)>,
+        span: Span,
+    ) -> String {
+        let mut out = format!("{open}\n");
+        let count = items.len();
+        for (i, (start, end, text)) in items.into_iter().enumerate() {
+            while let Some(&c) = self.comments.get(self.next.get()).filter(|c| c.start < start) {
+                out.push_str(&format!("  {}\n", self.text(c).trim_end()));
+                self.next.set(self.next.get() + 1);
+            }
+            out.push_str(&format!("  {}", indent_rest(&text(), 2)));
+            if i + 1 < count {
+                out.push(',');
+            }
+            let end = self.trimmed(end);
+            if let Some(&c) = self.comments.get(self.next.get())
+                && c.start >= end
+                && c.start < span.end
+                && self.line_of(c.start) == self.line_of(end.saturating_sub(1))
+                && self.src[end..c.start].chars().all(|ch| ch.is_whitespace() || ch == ',')
+            {
+                out.push_str(&format!("  {}", self.text(c).trim_end()));
+                self.next.set(self.next.get() + 1);
+            }
+            out.push('\n');
+        }
         while let Some(&c) = self.comments.get(self.next.get()).filter(|c| c.start < span.end) {
             out.push_str(&format!("  {}\n", self.text(c).trim_end()));
             self.next.set(self.next.get() + 1);
@@ -685,6 +788,22 @@ impl<'a> Printer<'a> {
 
     fn shape(&self, s: &Shape, col: usize) -> String {
         let one = self.shape_flat(s);
+        if self.has_comment_in(s.span)
+            && let ShapeKind::Object(fields) = &s.kind
+            && !fields.is_empty()
+        {
+            let items = fields
+                .iter()
+                .map(|f| {
+                    let text: Box<dyn Fn() -> String + '_> = Box::new(move || {
+                        let key = format!("{}{}: ", self.text(f.key.span), if f.optional { "?" } else { "" });
+                        format!("{key}{}", self.shape(&f.shape, 2 + key.len()))
+                    });
+                    (f.key.span.start, f.shape.span.end, text)
+                })
+                .collect();
+            return self.commented_list(('{', '}'), items, s.span);
+        }
         if col + one.chars().count() <= WIDTH {
             return one;
         }

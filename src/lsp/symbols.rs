@@ -206,7 +206,7 @@ pub(super) fn semantic_tokens(doc: &Document) -> lsp::SemanticTokens {
         let span = if matches!(u.kind, DefKind::Result | DefKind::Webhook) { u.whole } else { u.span };
         (span, kind_index(u.kind), 0)
     }));
-    tokens.extend(crate::syntax::comments(&doc.text).into_iter().map(|c| (c, 4, 0)));
+    tokens.extend(crate::syntax::comments_in(&doc.text, &doc.analysis.file).into_iter().map(|c| (c, 4, 0)));
     tokens.sort_by_key(|(s, ..)| (s.start, s.end));
     tokens.dedup_by_key(|(s, ..)| s.start);
     let mut data = Vec::with_capacity(tokens.len());

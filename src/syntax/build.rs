@@ -20,6 +20,8 @@ pub(crate) struct Builder {
     expr_nodes: usize,
     expr_nesting: usize,
     pub(crate) diags: Vec<Diagnostic>,
+    /// Spans of the string literals built (for telling comments from strings).
+    pub(crate) strings: Vec<Span>,
 }
 
 fn is_keyword(rule: Rule) -> bool {
@@ -77,7 +79,15 @@ fn inner(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
 
 impl Builder {
     pub(crate) fn new(offset: usize) -> Self {
-        Builder { offset, depth: 0, too_deep_reported: false, expr_nodes: 0, expr_nesting: 0, diags: Vec::new() }
+        Builder {
+            offset,
+            depth: 0,
+            too_deep_reported: false,
+            expr_nodes: 0,
+            expr_nesting: 0,
+            diags: Vec::new(),
+            strings: Vec::new(),
+        }
     }
 
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
@@ -906,6 +916,7 @@ impl Builder {
 
     pub(crate) fn plain_string(&mut self, pair: Pair<'_, Rule>) -> Spanned<String> {
         let span = self.span(&pair);
+        self.strings.push(span);
         let mut out = String::new();
         for p in pair.into_inner() {
             self.string_piece(&p, &mut out);
@@ -915,6 +926,7 @@ impl Builder {
 
     fn template(&mut self, pair: Pair<'_, Rule>) -> Template {
         let span = self.span(&pair);
+        self.strings.push(span);
         let mut parts: Vec<TemplatePart> = Vec::new();
         let mut text = String::new();
         // Whether the source right before the current piece is a letter or digit: an `@` there is

@@ -28,9 +28,15 @@ mod grammar {
 use grammar::{FlowParser, Rule};
 
 /// The `//` comments of `src` that stand in code, in order: the grammar skips comments, so the
-/// formatter takes them from here.
+/// formatter takes them from here. Strings are told apart by the parser (a literal `@(` without its
+/// `)` is text), so this parses the file.
 pub fn comments(src: &str) -> Vec<crate::span::Span> {
-    scan::comments(src)
+    comments_in(src, &parse(src).0)
+}
+
+/// [`comments`] for a file already parsed into `file`.
+pub fn comments_in(src: &str, file: &SourceFile) -> Vec<crate::span::Span> {
+    scan::comments(src, &file.strings)
 }
 
 /// Whether `word` is a keyword that cannot be a name (LANGUAGE.md §2).
@@ -80,6 +86,7 @@ pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
         file.connectors.extend(part.connectors);
         file.triggers.extend(part.triggers);
         file.broken.extend(part.broken);
+        file.strings.extend(part.strings);
         diags.append(&mut part_diags);
     }
     (file, diags)
@@ -104,6 +111,8 @@ fn parse_chunks(src: &str, chunks: &[(usize, usize)]) -> (SourceFile, Vec<Diagno
                 let mut builder = build::Builder::new(chunk_start);
                 builder.chunk(pairs.next().expect("pest returns the chunk pair"), &mut file);
                 diags.append(&mut builder.diags);
+                builder.strings.sort_by_key(|s| s.start);
+                file.strings.append(&mut builder.strings);
             }
             Err(err) => {
                 diags.push(error::convert(err, text, chunk_start, &findings, Rule::chunk));

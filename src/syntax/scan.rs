@@ -131,51 +131,36 @@ pub(super) fn scan(src: &str) -> Findings {
     found
 }
 
-/// The `//` comments of a file that stand in code, in order (comments inside a string's `@( )` belong
-/// to the string and are left out). The formatter prints them back, since the grammar skips them.
-pub(crate) fn comments(src: &str) -> Vec<crate::span::Span> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum In {
-        /// Code at the top level or inside brackets.
-        Code,
-        /// A string.
-        Str,
-        /// Code inside a string's `@(`, with its parenthesis depth.
-        Interp(usize),
-    }
+/// The `//` comments of a file that stand in code, in order, each without the spaces after it.
+/// `strings` are the spans of the file's string literals as the parser read them (sorted); a string
+/// the parser did not reach (in an item that failed to parse) is skipped by its quotes.
+pub(crate) fn comments(src: &str, strings: &[crate::span::Span]) -> Vec<crate::span::Span> {
     let b = src.as_bytes();
     let mut out = Vec::new();
-    let mut stack = vec![In::Code];
+    let mut next_string = 0;
     let mut i = 0;
     while i < b.len() {
-        let top = *stack.last().unwrap_or(&In::Code);
-        match (top, b[i]) {
-            (In::Code | In::Interp(_), b'/') if b.get(i + 1) == Some(&b'/') => {
+        while next_string < strings.len() && strings[next_string].end <= i {
+            next_string += 1;
+        }
+        if let Some(s) = strings.get(next_string).filter(|s| s.start <= i) {
+            i = s.end;
+            continue;
+        }
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
                 let end = src[i..].find('\n').map_or(src.len(), |n| i + n);
-                let end = if src[..end].ends_with('\r') { end - 1 } else { end };
-                if top == In::Code {
-                    out.push(crate::span::Span::new(i, end));
-                }
+                let text_end = i + src[i..end].trim_end().len();
+                out.push(crate::span::Span::new(i, text_end));
                 i = end;
                 continue;
             }
-            (In::Code | In::Interp(_), b'"') => stack.push(In::Str),
-            (In::Interp(depth), b'(') => *stack.last_mut().expect("inside an interpolation") = In::Interp(depth + 1),
-            (In::Interp(0), b')') => {
-                stack.pop();
-            }
-            (In::Interp(depth), b')') => *stack.last_mut().expect("inside an interpolation") = In::Interp(depth - 1),
-            (In::Str, b'\\') => i += 1,
-            (In::Str, b'"') => {
-                stack.pop();
-            }
-            (In::Str, b'\n') => {
-                // An unterminated string ends at its line (files that do not parse are not formatted).
-                stack.pop();
-            }
-            (In::Str, b'@') if b.get(i + 1) == Some(&b'(') => {
-                stack.push(In::Interp(0));
+            // A string outside what parsed: to its closing quote or the end of its line.
+            b'"' => {
                 i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
             }
             _ => {}
         }
