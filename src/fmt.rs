@@ -736,7 +736,7 @@ impl<'a> Printer<'a> {
     fn commented_list(
         &self,
         (open, close): (char, char),
-        items: Vec<(usize, usize, Box<dyn Fn() -> String + '_>)>,
+        items: Vec<ListItem<'_>>,
         span: Span,
     ) -> String {
         let mut out = format!("{open}\n");
@@ -848,6 +848,9 @@ impl<'a> Printer<'a> {
         }
     }
 }
+
+/// One item of a commented list: where it starts and ends, and how to print it when its turn comes.
+type ListItem<'p> = (usize, usize, Box<dyn Fn() -> String + 'p>);
 
 /// `text` with every line after the first indented by `n` more spaces.
 fn indent_rest(text: &str, n: usize) -> String {
