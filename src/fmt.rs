@@ -733,12 +733,7 @@ impl<'a> Printer<'a> {
     /// `open` items `close`, one item a line, with the comments inside `span` kept: own-line comments
     /// before the item they precede, an end-of-line comment after its item. `items` are (start, end,
     /// the item's text, made when its turn comes so nested comments are taken in order).
-    fn commented_list(
-        &self,
-        (open, close): (char, char),
-        items: Vec<ListItem<'_>>,
-        span: Span,
-    ) -> String {
+    fn commented_list(&self, (open, close): (char, char), items: Vec<ListItem<'_>>, span: Span) -> String {
         let mut out = format!("{open}\n");
         let count = items.len();
         for (i, (start, end, text)) in items.into_iter().enumerate() {

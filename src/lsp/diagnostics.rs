@@ -6,11 +6,12 @@ use lsp_types::{self as lsp, Uri};
 use super::Document;
 use crate::diagnostic::Severity;
 
-/// The document's diagnostics for the client.
-pub(super) fn to_lsp(uri: &Uri, doc: &Document) -> Vec<lsp::Diagnostic> {
+/// The document's diagnostics for the client, and `extra` ones about it (from the project).
+pub(super) fn to_lsp(uri: &Uri, doc: &Document, extra: &[crate::diagnostic::Diagnostic]) -> Vec<lsp::Diagnostic> {
     doc.analysis
         .diagnostics
         .iter()
+        .chain(extra)
         .map(|d| {
             let code = d.code.as_str();
             let mut message = d.message.clone();

@@ -52,8 +52,10 @@ pub fn serve(conn: Connection) -> Result<(), String> {
         ..Default::default()
     };
     let caps = serde_json::to_value(capabilities).map_err(|e| e.to_string())?;
-    conn.initialize(caps).map_err(|e| format!("initialization failed: {e}"))?;
-    let mut server = Server { conn: &conn, docs: HashMap::new() };
+    let params = conn.initialize(caps).map_err(|e| format!("initialization failed: {e}"))?;
+    let root = params["workspaceFolders"][0]["uri"].as_str().or(params["rootUri"].as_str()).and_then(path_of);
+    let workspace = root.map(|r| Workspace::load(&r)).unwrap_or_default();
+    let mut server = Server { conn: &conn, docs: HashMap::new(), workspace };
     for msg in &conn.receiver {
         match msg {
             Message::Request(req) => {
@@ -72,6 +74,69 @@ pub fn serve(conn: Connection) -> Result<(), String> {
 struct Server<'c> {
     conn: &'c Connection,
     docs: HashMap<Uri, Document>,
+    workspace: Workspace,
+}
+
+/// The `.flow` files of the workspace folder as they are on disk, parsed once: the project that open
+/// documents are checked with (`flowc check`'s and `flowc serve`'s rules across files).
+#[derive(Default)]
+struct Workspace {
+    /// Path, text and tree of each file.
+    files: Vec<(std::path::PathBuf, String, crate::ast::SourceFile)>,
+}
+
+impl Workspace {
+    fn load(root: &std::path::Path) -> Workspace {
+        let mut paths = Vec::new();
+        collect_flows(root, &mut paths, 0);
+        paths.sort();
+        let files = paths
+            .into_iter()
+            .filter_map(|p| {
+                let text = std::fs::read_to_string(&p).ok()?;
+                let file = crate::syntax::parse(&text).0;
+                Some((p, text, file))
+            })
+            .collect();
+        Workspace { files }
+    }
+}
+
+/// `.flow` files below `dir`, skipping hidden folders and build output, at most 8 levels down.
+fn collect_flows(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if path.is_dir() {
+            if depth < 8 && !name.starts_with('.') && name != "target" && name != "node_modules" {
+                collect_flows(&path, out, depth + 1);
+            }
+        } else if name.ends_with(".flow") {
+            out.push(path);
+        }
+    }
+}
+
+/// The path of a `file:` URI.
+fn path_of(uri: &str) -> Option<std::path::PathBuf> {
+    let rest = uri.strip_prefix("file://")?;
+    let bytes = rest.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = rest.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    Some(std::path::PathBuf::from(String::from_utf8(out).ok()?))
 }
 
 impl Server<'_> {
@@ -116,10 +181,37 @@ impl Server<'_> {
         }
     }
 
+    /// The project's diagnostics about `doc`: the workspace's files, with open documents as edited.
+    fn project_diagnostics(&self, uri: &Uri, doc: &Document) -> Vec<crate::diagnostic::Diagnostic> {
+        let Some(this) = path_of(uri.as_str()) else { return Vec::new() };
+        if self.workspace.files.is_empty() {
+            return Vec::new();
+        }
+        let open: HashMap<std::path::PathBuf, &Document> =
+            self.docs.iter().filter_map(|(u, d)| Some((path_of(u.as_str())?, d))).collect();
+        let names: Vec<String> = self.workspace.files.iter().map(|(p, ..)| p.display().to_string()).collect();
+        let mut files: Vec<crate::check::ProjectFile<'_>> = Vec::new();
+        let mut index = None;
+        for ((path, text, file), name) in self.workspace.files.iter().zip(&names) {
+            let (src, file) = if *path == this {
+                index = Some(files.len());
+                (doc.text.as_str(), &doc.analysis.file)
+            } else if let Some(d) = open.get(path) {
+                (d.text.as_str(), &d.analysis.file)
+            } else {
+                (text.as_str(), file)
+            };
+            files.push(crate::check::ProjectFile { name, src, file });
+        }
+        let Some(index) = index else { return Vec::new() };
+        crate::check::project(&files).swap_remove(index)
+    }
+
     fn publish(&self, uri: &Uri, doc: &Document) {
+        let project = self.project_diagnostics(uri, doc);
         let params = lsp::PublishDiagnosticsParams {
             uri: uri.clone(),
-            diagnostics: diagnostics::to_lsp(uri, doc),
+            diagnostics: diagnostics::to_lsp(uri, doc, &project),
             version: Some(doc.version),
         };
         self.send(Message::Notification(Notification::new(
@@ -230,7 +322,7 @@ impl Server<'_> {
 /// `https://`, `get` → `GET`, a missing duration unit, `@flw.` → `@flow.`).
 fn quick_fixes(doc: &Document, uri: &Uri, range: lsp::Range) -> Vec<lsp::CodeActionOrCommand> {
     let (start, end) = (doc.offset(range.start), doc.offset(range.end));
-    let uri_diagnostics = diagnostics::to_lsp(uri, doc);
+    let uri_diagnostics = diagnostics::to_lsp(uri, doc, &[]);
     let mut out = Vec::new();
     for (d, shown) in doc.analysis.diagnostics.iter().zip(uri_diagnostics) {
         let span = d.span();

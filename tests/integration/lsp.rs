@@ -13,10 +13,14 @@ struct Client {
 
 impl Client {
     fn start() -> Client {
+        Client::start_in(None)
+    }
+
+    fn start_in(root: Option<&str>) -> Client {
         let (server, client) = Connection::memory();
         let handle = std::thread::spawn(move || flowc::lsp::serve(server));
         let mut c = Client { conn: client, server: Some(handle), next: 0 };
-        let caps = c.request("initialize", json!({"capabilities": {}}));
+        let caps = c.request("initialize", json!({"capabilities": {}, "rootUri": root}));
         assert!(caps["capabilities"]["hoverProvider"].as_bool().unwrap(), "{caps}");
         c.notify("initialized", json!({}));
         c
@@ -243,4 +247,33 @@ fn quick_fixes_apply_the_exact_fix_of_each_diagnostic() {
     let http = actions.as_array().unwrap().iter().find(|a| a["title"] == "Replace `http` with `https`").unwrap();
     assert_eq!(http["kind"], "quickfix");
     assert_eq!(http["edit"]["changes"][uri][0]["range"]["start"], json!({"line": 2, "character": 17}));
+}
+
+#[test]
+fn the_workspace_folder_is_one_project() {
+    let dir = std::env::temp_dir().join(format!("flowc-lsp-project-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = "trigger webhook \"/signup\" methods POST { start welcome }\nflow welcome {\n  stop\n}\n";
+    std::fs::write(dir.join("a.flow"), flow).unwrap();
+    std::fs::write(dir.join("b.flow"), flow).unwrap();
+    let root = format!("file://{}", dir.display());
+    let mut c = Client::start_in(Some(&root));
+    let uri = format!("{root}/b.flow");
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": flow}}),
+    );
+    let diags = c.diagnostics();
+    let messages: Vec<&str> = diags.iter().map(|d| d["message"].as_str().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.contains("is also defined in") && m.contains("a.flow")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("already listens on \"/signup\"")), "{messages:?}");
+    // Renamed in the editor, before it is saved: the conflict is gone.
+    let renamed = flow.replace("/signup", "/join").replace("welcome", "hello");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": renamed}]}),
+    );
+    assert_eq!(c.diagnostics(), Vec::<Value>::new());
+    drop(c);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
