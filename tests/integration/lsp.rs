@@ -257,7 +257,7 @@ fn the_workspace_folder_is_one_project() {
     std::fs::write(dir.join("a.flow"), flow).unwrap();
     std::fs::write(dir.join("b.flow"), flow).unwrap();
     let root = format!("file://{}", dir.display());
-    let mut c = Client::start_in(Some(&root));
+    let c = Client::start_in(Some(&root));
     let uri = format!("{root}/b.flow");
     c.notify(
         "textDocument/didOpen",
