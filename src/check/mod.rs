@@ -60,17 +60,20 @@ fn run(src: &str, file: &SourceFile, want_model: bool) -> (Vec<Diagnostic>, mode
         |flows| {
             let mut diags = Vec::new();
             let mut types = Vec::new();
+            let mut definite = Vec::new();
             for f in flows {
                 let triggers = starters.get(f.name.node.as_str()).cloned().unwrap_or_default();
-                flow::FlowChecker::run(src, &lines, file, f, &triggers, &mut diags, want_model.then_some(&mut types));
+                let model = want_model.then_some((&mut types, &mut definite));
+                flow::FlowChecker::run(src, &lines, file, f, &triggers, &mut diags, model);
             }
-            (diags, types)
+            (diags, types, definite)
         },
     );
     let mut model = if want_model { model::resolve(file) } else { model::Model::default() };
-    for (d, t) in per_flow {
+    for (d, t, defined) in per_flow {
         diags.extend(d);
         model.types.extend(t);
+        model.definite.extend(defined);
     }
     (diags, model)
 }

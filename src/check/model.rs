@@ -69,6 +69,9 @@ pub struct Model {
     pub uses: Vec<Use>,
     /// The type of every expression and reference the checker typed, by span.
     pub types: Vec<(Span, Ty)>,
+    /// For each statement, the `@flow` results defined on every path into it (definite assignment):
+    /// what completion offers there.
+    pub definite: Vec<(Span, Vec<String>)>,
 }
 
 impl Model {
@@ -80,6 +83,15 @@ impl Model {
     /// The uses whose targets include definition `index`.
     pub fn uses_of(&self, index: usize) -> impl Iterator<Item = &Use> {
         self.uses.iter().filter(move |u| u.targets.contains(&index))
+    }
+
+    /// The results defined on every path to byte `pos` (those of the innermost statement around it).
+    pub fn definite_at(&self, pos: usize) -> Option<&[String]> {
+        self.definite
+            .iter()
+            .filter(|(s, _)| s.start <= pos && pos <= s.end)
+            .min_by_key(|(s, _)| s.len())
+            .map(|(_, names)| names.as_slice())
     }
 
     /// The innermost typed expression or reference at byte `pos`.
@@ -128,7 +140,7 @@ pub fn resolve(file: &SourceFile) -> Model {
             u.targets.clone_from(targets);
         }
     }
-    Model { definitions, uses: uses.into_iter().map(|(_, u)| u).collect(), types: Vec::new() }
+    Model { definitions, uses: uses.into_iter().map(|(_, u)| u).collect(), types: Vec::new(), definite: Vec::new() }
 }
 
 #[derive(Default)]

@@ -1,4 +1,4 @@
-//! Completion: `@` references (results defined before the cursor in this flow, contact fields, the
+//! Completion: `@` references (the results defined on every path to the cursor, contact fields, the
 //! declared keys of `@extra` and `@trigger`, webhook metadata), split tests after `case`, steps after
 //! `goto`, connectors after `auth`, and statement keywords at the start of a line.
 
@@ -34,11 +34,18 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
                     .map(|r| item(r, lsp::CompletionItemKind::MODULE, None))
                     .collect(),
                 ["flow"] => {
+                    // The results defined on every path to here; where the checker has no statement
+                    // around the cursor (the text does not parse there yet), those written before it.
+                    let definite = model.definite_at(pos);
                     let mut seen = std::collections::HashSet::new();
                     model
                         .definitions
                         .iter()
-                        .filter(|d| d.kind == DefKind::Result && d.flow.as_deref() == flow && d.site.start < pos)
+                        .filter(|d| d.kind == DefKind::Result && d.flow.as_deref() == flow)
+                        .filter(|d| match definite {
+                            Some(names) => names.contains(&d.name),
+                            None => d.site.start < pos,
+                        })
                         .filter(|d| seen.insert(d.name.clone()))
                         .map(|d| item(&d.name, lsp::CompletionItemKind::VARIABLE, Some(format!("from `{}`", d.by))))
                         .collect()

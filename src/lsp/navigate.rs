@@ -71,6 +71,11 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
         let defs = definitions_of(model, &target);
         if defs.is_empty() {
             text.push_str("\n\nnot defined in this file");
+        } else if let Target::Use(u) = &target
+            && u.kind == DefKind::Result
+            && model.definite_at(pos).is_some_and(|names| !names.iter().any(|n| n == name))
+        {
+            text.push_str("\n\n**may be missing here**: some path to this point does not define it");
         }
         for i in defs {
             let d = &model.definitions[i];

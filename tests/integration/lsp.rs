@@ -250,6 +250,26 @@ fn quick_fixes_apply_the_exact_fix_of_each_diagnostic() {
 }
 
 #[test]
+fn completion_offers_what_every_path_defines_and_hover_says_what_may_be_missing() {
+    let mut c = Client::start();
+    let text =
+        "flow f {\n  wait a timeout 1m { on timeout { send \"late\" } }\n  set b = 1\n  send \"@flow.a @flow.b\"\n}\n";
+    let uri = "file:///tmp/paths.flow";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
+    );
+    c.diagnostics();
+    let at_b = at(text, "@flow.b", 0, 6);
+    let items = c.request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": at_b}));
+    let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["b"], "`a` is missing when the wait times out");
+    let hover =
+        c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": at(text, "@flow.a", 0, 7)}));
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("may be missing here"), "{hover}");
+}
+
+#[test]
 fn the_workspace_folder_is_one_project() {
     let dir = std::env::temp_dir().join(format!("flowc-lsp-project-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -71,8 +71,12 @@ impl<'a> FlowChecker<'a> {
         flow: &'a Flow,
         triggers: &'a [&'a Trigger],
         diags: &'a mut Vec<Diagnostic>,
-        types: Option<&'a mut Vec<(Span, Ty)>>,
+        model: Option<(&'a mut Vec<(Span, Ty)>, &'a mut Vec<(Span, Vec<String>)>)>,
     ) {
+        let (types, definite) = match model {
+            Some((t, d)) => (Some(t), Some(d)),
+            None => (None, None),
+        };
         let graph = Graph::build(&flow.body);
         let mut c = FlowChecker {
             src,
@@ -128,6 +132,23 @@ impl<'a> FlowChecker<'a> {
         c.reachability(&flow.body, true);
         c.respond_rules();
         c.unused_results();
+        // For the model: the results defined on every path into each statement.
+        if let Some(out) = definite {
+            let mut names: Vec<&str> = c.vars.keys().copied().collect();
+            names.sort_unstable();
+            for node in 0..c.graph.nodes.len() {
+                if let NodeKind::Stmt(stmt) = c.graph.nodes[node].kind
+                    && c.graph.reachable(node)
+                {
+                    let defined = names
+                        .iter()
+                        .filter(|n| c.graph.must_have(node, &super::cfg::Fact::FlowVar((**n).to_string())))
+                        .map(|n| n.to_string())
+                        .collect();
+                    out.push((stmt.span, defined));
+                }
+            }
+        }
     }
 
     fn report(&mut self, d: Diagnostic) {
