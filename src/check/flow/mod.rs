@@ -29,6 +29,10 @@ const MAX_WAIT_MS: u64 = 365 * 86_400_000;
 const MAX_WEBHOOK_TIMEOUT_MS: u64 = 300_000;
 const MAX_BACKOFF_MS: u64 = 3_600_000;
 
+/// Where a flow's part of the model goes: the types of expressions, and the results defined on every
+/// path into each statement.
+pub(crate) type ModelOut<'a> = (&'a mut Vec<(Span, Ty)>, &'a mut Vec<(Span, Vec<String>)>);
+
 /// What to report when a fact is missing at a read.
 struct Missing {
     code: Code,
@@ -71,7 +75,7 @@ impl<'a> FlowChecker<'a> {
         flow: &'a Flow,
         triggers: &'a [&'a Trigger],
         diags: &'a mut Vec<Diagnostic>,
-        model: Option<(&'a mut Vec<(Span, Ty)>, &'a mut Vec<(Span, Vec<String>)>)>,
+        model: Option<ModelOut<'a>>,
     ) {
         let (types, definite) = match model {
             Some((t, d)) => (Some(t), Some(d)),
