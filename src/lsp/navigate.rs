@@ -87,8 +87,17 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
     if let Some(ty) = ty {
         text.push_str(&format!("{}type: `{}`", if text.is_empty() { "" } else { "\n\n" }, ty));
     }
+    if text.is_empty()
+        && let Some(word) = word_doc(doc, pos)
+    {
+        text = word;
+    }
+    // A diagnostic here: its code's page, as `flowc explain` prints it.
+    for d in doc.analysis.diagnostics.iter().filter(|d| d.span().start <= pos && pos <= d.span().end) {
+        text.push_str(&format!("{}---\n\n{}", if text.is_empty() { "" } else { "\n\n" }, d.code.page()));
+    }
     if text.is_empty() {
-        text = word_doc(doc, pos)?;
+        return None;
     }
     Some(lsp::Hover {
         contents: lsp::HoverContents::Markup(lsp::MarkupContent { kind: lsp::MarkupKind::Markdown, value: text }),

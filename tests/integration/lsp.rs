@@ -266,7 +266,10 @@ fn completion_offers_what_every_path_defines_and_hover_says_what_may_be_missing(
     assert_eq!(labels, ["b"], "`a` is missing when the wait times out");
     let hover =
         c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": at(text, "@flow.a", 0, 7)}));
-    assert!(hover["contents"]["value"].as_str().unwrap().contains("may be missing here"), "{hover}");
+    let hover_text = hover["contents"]["value"].as_str().unwrap();
+    assert!(hover_text.contains("may be missing here"), "{hover}");
+    // The diagnostic there: its code's page.
+    assert!(hover_text.contains("# flowc::check::undefined_variable"), "{hover}");
 }
 
 #[test]

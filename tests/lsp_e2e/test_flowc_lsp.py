@@ -81,6 +81,50 @@ async def test_an_editing_session_on_the_order_status_example(client: LanguageCl
     labels = [i.label for i in completion]
     assert "status" in labels and "ship_date" in labels, labels
 
+    references = await client.text_document_references_async(
+        types.ReferenceParams(
+            text_document=doc,
+            position=position("ask {", 1),
+            context=types.ReferenceContext(include_declaration=True),
+        )
+    )
+    assert len(references) == 2, references
+
+    symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc))
+    assert [s.name for s in symbols] == ["orders", "order_status"], symbols
+
+    folding = await client.text_document_folding_range_async(types.FoldingRangeParams(text_document=doc))
+    assert any(f.start_line == position("flow order_status").line for f in folding), folding
+
+    tokens = await client.text_document_semantic_tokens_full_async(types.SemanticTokensParams(text_document=doc))
+    assert len(tokens.data) % 5 == 0 and len(tokens.data) > 20, tokens
+
+    # A quick fix for a typo.
+    typo = TEXT.replace("goto ask", "goto asx")
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=4),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=typo)],
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    at_typo = position("goto asx", 5, typo)
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=doc,
+            range=types.Range(start=at_typo, end=at_typo),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert [a.title for a in actions] == ["Replace `asx` with `ask`"], actions
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=5),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=TEXT)],
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+
     edit = await client.text_document_rename_async(
         types.RenameParams(text_document=doc, position=position("wait lookup_response", 6), new_name="order_number")
     )
