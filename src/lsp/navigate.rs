@@ -83,6 +83,22 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
             text.push_str(&format!("\n\ndefined by `{}` on line {line}", d.by));
         }
     }
+    if text.is_empty()
+        && let Some(root) = reference_root(doc, pos)
+    {
+        let what = match root {
+            "extra" => {
+                "a key of `@extra`: the JSON answers of the webhooks that succeeded before this point, typed by their `expect json` shapes"
+            }
+            "trigger" => "a part of the request that started the run, typed by the trigger's `expect` lines",
+            "contact" => "the run's contact: name, phone, email, language, fields",
+            "input" => "the last reply of the contact",
+            _ => "",
+        };
+        if !what.is_empty() {
+            text.push_str(what);
+        }
+    }
     let ty = model.type_at(pos);
     if let Some(ty) = ty {
         text.push_str(&format!("{}type: `{}`", if text.is_empty() { "" } else { "\n\n" }, ty));
@@ -103,6 +119,18 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
         contents: lsp::HoverContents::Markup(lsp::MarkupContent { kind: lsp::MarkupKind::Markdown, value: text }),
         range: None,
     })
+}
+
+/// The root of the `@root.path` reference around `pos`, if there is one.
+fn reference_root(doc: &Document, pos: usize) -> Option<&str> {
+    let is_ref = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let start = doc.text[..pos].rfind(|c: char| !is_ref(c))?;
+    if doc.text.as_bytes()[start] != b'@' {
+        return None;
+    }
+    let rest = &doc.text[start + 1..];
+    let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    Some(&rest[..end])
 }
 
 /// Documentation of the word at `pos`: a function, a split test, or a diagnostic code.

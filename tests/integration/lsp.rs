@@ -134,6 +134,9 @@ fn a_session_in_the_editor() {
     let hover = c.request("textDocument/hover", doc_pos("@flow.age", 0, 7));
     let text = hover["contents"]["value"].as_str().unwrap();
     assert!(text.contains("@flow.age") && text.contains("`wait` on line 5") && text.contains("type: `text`"), "{text}");
+    let extra = c.request("textDocument/hover", doc_pos("@extra.id", 0, 8));
+    let extra = extra["contents"]["value"].as_str().unwrap();
+    assert!(extra.contains("`expect json` shapes") && extra.contains("type: `text`"), "{extra}");
     let test_doc = c.request("textDocument/hover", doc_pos("has_number_gt", 0, 3));
     assert!(test_doc["contents"]["value"].as_str().unwrap().contains("some number in the text is above N"));
 
