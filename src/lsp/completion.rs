@@ -73,21 +73,23 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
     let ends_in_space = before.ends_with(' ');
     let last = if ends_in_space { words.last().copied() } else { words.len().checked_sub(2).map(|i| words[i]) };
     match last {
-        Some("case") => SplitTest::ALL
-            .iter()
-            .map(|t| item(t.name(), lsp::CompletionItemKind::FUNCTION, Some(t.doc().to_string())))
-            .collect(),
+        Some("case") => SplitTest::ALL.iter().map(|t| test_item(*t)).collect(),
         Some("goto") => names(model, DefKind::Step, flow),
         Some("auth") => names(model, DefKind::Connector, None),
         Some("start") => names(model, DefKind::Flow, None),
         _ if words.len() <= 1 && !ends_in_space => {
-            let mut keywords: Vec<&str> = if flow.is_some() {
-                vec![
-                    "send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop", "case",
-                    "other", "on",
-                ]
-            } else {
-                vec!["flow", "connector", "trigger"]
+            let mut keywords: Vec<&str> = match context_at(&doc.analysis.file, pos) {
+                Context::TopLevel => vec!["flow", "connector", "trigger"],
+                Context::Statements => {
+                    vec!["send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop"]
+                }
+                Context::SplitClauses => vec!["case", "other"],
+                Context::WebhookOptions => {
+                    vec!["header", "query", "auth", "body", "timeout", "retries", "backoff", "expect", "on"]
+                }
+                Context::RespondOptions => vec!["header", "body"],
+                Context::TriggerLines => vec!["expect", "start"],
+                Context::WaitBlock => vec!["on"],
             };
             keywords.sort_unstable();
             keywords.into_iter().map(|k| item(k, lsp::CompletionItemKind::KEYWORD, None)).collect()
@@ -149,5 +151,71 @@ fn collect_expects<'a>(block: &'a crate::ast::Block, out: &mut Vec<&'a crate::as
         for (_, b) in crate::control::exits(stmt).arms {
             collect_expects(b, out);
         }
+    }
+}
+
+/// A split test with its arguments as placeholders (`has_number_between ${1:MIN} ${2:MAX}`).
+fn test_item(t: SplitTest) -> lsp::CompletionItem {
+    use crate::split_test::ArgKind;
+    let mut snippet = t.name().to_string();
+    for (i, kind) in t.args().iter().enumerate() {
+        let placeholder = match kind {
+            ArgKind::Text if t == SplitTest::HasPhone => "\"CC\"",
+            ArgKind::Text => "\"words\"",
+            ArgKind::Number => "N",
+            ArgKind::Regex => "\"regex\"",
+        };
+        snippet.push_str(&format!(" ${{{}:{placeholder}}}", i + 1));
+    }
+    lsp::CompletionItem {
+        label: t.name().to_string(),
+        kind: Some(lsp::CompletionItemKind::FUNCTION),
+        detail: Some(t.doc().to_string()),
+        insert_text: Some(snippet),
+        insert_text_format: Some(lsp::InsertTextFormat::SNIPPET),
+        ..Default::default()
+    }
+}
+
+/// What may be written at a position.
+enum Context {
+    TopLevel,
+    Statements,
+    SplitClauses,
+    WebhookOptions,
+    RespondOptions,
+    TriggerLines,
+    WaitBlock,
+}
+
+/// The kind of block the position is directly in.
+fn context_at(file: &crate::ast::SourceFile, pos: usize) -> Context {
+    use crate::ast::StmtKind;
+    let inside = |s: crate::span::Span| s.start < pos && pos < s.end;
+    if file.triggers.iter().any(|t| inside(t.span)) {
+        return Context::TriggerLines;
+    }
+    let Some(flow) = file.flows.iter().find(|f| inside(f.body.span)) else { return Context::TopLevel };
+    let mut block = &flow.body;
+    'down: loop {
+        for stmt in &block.stmts {
+            if !inside(stmt.span) {
+                continue;
+            }
+            for (_, nested) in crate::control::exits(stmt).arms {
+                if inside(nested.span) {
+                    block = nested;
+                    continue 'down;
+                }
+            }
+            return match &stmt.kind {
+                StmtKind::Split(_) => Context::SplitClauses,
+                StmtKind::Webhook(_) => Context::WebhookOptions,
+                StmtKind::Respond(_) => Context::RespondOptions,
+                StmtKind::Wait { .. } => Context::WaitBlock,
+                _ => Context::Statements,
+            };
+        }
+        return Context::Statements;
     }
 }

@@ -173,6 +173,14 @@ fn a_session_in_the_editor() {
     assert_eq!(extra, ["id", "tier"]);
     let tests = labels(&c.request("textDocument/completion", doc_pos("has_number_gt", 0, 0)));
     assert!(tests.contains(&"has_phone".to_string()), "{tests:?}");
+    let between = c.request("textDocument/completion", doc_pos("has_number_gt", 0, 0));
+    let gt = between.as_array().unwrap().iter().find(|i| i["label"] == "has_number_gt").unwrap();
+    assert_eq!(gt["insertText"], "has_number_gt ${1:N}");
+    // Keywords valid where the cursor is: options inside a webhook, clauses inside a split.
+    let options = labels(&c.request("textDocument/completion", doc_pos("    auth crm", 0, 5)));
+    assert!(options.contains(&"retries".to_string()) && !options.contains(&"send".to_string()), "{options:?}");
+    let clauses = labels(&c.request("textDocument/completion", doc_pos("    other { goto", 0, 5)));
+    assert_eq!(clauses, ["case", "other"]);
     let steps = labels(&c.request("textDocument/completion", doc_pos("goto ask", 0, 5)));
     assert_eq!(steps, ["ask"]);
 
