@@ -150,7 +150,8 @@ impl LineIndex {
         let end = self.line_start(line + 1, src);
         let mut units = 0;
         for (i, c) in src[start..end].char_indices() {
-            if units >= utf16 || c == '\n' {
+            // A position past the line's end is its end, before `\r\n` as before `\n`.
+            if units >= utf16 || c == '\n' || (c == '\r' && src[start + i..].starts_with("\r\n")) {
                 return start + i;
             }
             units += c.len_utf16();

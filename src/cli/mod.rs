@@ -143,11 +143,12 @@ fn run(cli: Cli) -> u8 {
         Command::Check { paths, format, deny_warnings } => check(&paths, format, deny_warnings),
         Command::Compile { file } => compile(&file),
         Command::Fmt { paths, check } => fmt(&paths, check),
+        // The protocol asks for 1 when the client exits without shutting the server down.
         Command::Lsp => match crate::lsp::main() {
             Ok(()) => OK,
             Err(e) => {
                 eprintln!("flowc lsp: {e}");
-                USAGE
+                DIAGNOSTICS
             }
         },
         Command::Explain { code } => explain(code.as_deref()),

@@ -25,7 +25,9 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
     // `@root.partial`: the reference being typed.
     if let Some(at) = before.rfind('@') {
         let typed = &before[at + 1..];
-        if typed.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+        // `info@flow.io` and `@@` are literal text, not references.
+        let literal = before[..at].ends_with(|c: char| c.is_alphanumeric() || c == '@');
+        if !literal && typed.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
             let mut segments: Vec<&str> = typed.split('.').collect();
             segments.pop(); // what is being typed now
             return match segments.as_slice() {
@@ -70,7 +72,7 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
         }
     }
     let words: Vec<&str> = before.split_whitespace().collect();
-    let ends_in_space = before.ends_with(' ');
+    let ends_in_space = before.ends_with(char::is_whitespace);
     let last = if ends_in_space { words.last().copied() } else { words.len().checked_sub(2).map(|i| words[i]) };
     match last {
         Some("case") => SplitTest::ALL.iter().map(|t| test_item(*t)).collect(),

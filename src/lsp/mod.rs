@@ -59,10 +59,14 @@ pub fn serve(conn: Connection) -> Result<(), String> {
     for msg in &conn.receiver {
         match msg {
             Message::Request(req) => {
-                if conn.handle_shutdown(&req).map_err(|e| e.to_string())? {
+                // After `shutdown`, whatever happens before `exit` (or its absence) ends the server.
+                if conn.handle_shutdown(&req).unwrap_or(true) {
                     return Ok(());
                 }
                 server.request(req);
+            }
+            Message::Notification(n) if n.method == lsp::notification::Exit::METHOD => {
+                return Err("exit without shutdown".into());
             }
             Message::Notification(n) => server.notification(n),
             Message::Response(_) => {}
@@ -83,9 +87,24 @@ struct Server<'c> {
 struct Workspace {
     /// Path, text and tree of each file.
     files: Vec<(std::path::PathBuf, String, crate::ast::SourceFile)>,
+    /// The folder.
+    root: Option<std::path::PathBuf>,
 }
 
 impl Workspace {
+    /// Takes the text of a file of the workspace as it now is (saved, closed, or new under the root).
+    fn update(&mut self, path: &std::path::Path, text: String) {
+        let file = crate::syntax::parse(&text).0;
+        match self.files.iter_mut().find(|(p, ..)| p == path) {
+            Some(entry) => *entry = (path.to_path_buf(), text, file),
+            None if self.root.as_ref().is_some_and(|r| path.starts_with(r)) => {
+                self.files.push((path.to_path_buf(), text, file));
+                self.files.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            None => {}
+        }
+    }
+
     fn load(root: &std::path::Path) -> Workspace {
         let mut paths = Vec::new();
         collect_flows(root, &mut paths, 0);
@@ -98,23 +117,35 @@ impl Workspace {
                 Some((p, text, file))
             })
             .collect();
-        Workspace { files }
+        Workspace { files, root: Some(root.to_path_buf()) }
     }
 }
 
-/// `.flow` files below `dir`, skipping hidden folders and build output, at most 8 levels down.
+/// Most files and bytes of a workspace that are read (a folder such as a home directory must not
+/// stall the server).
+const MAX_WORKSPACE_FILES: usize = 2_000;
+const MAX_WORKSPACE_FILE_BYTES: u64 = 4 << 20;
+
+/// `.flow` files below `dir`, skipping hidden folders, build output and symbolic links, at most 8
+/// levels down and [`MAX_WORKSPACE_FILES`] in all.
 fn collect_flows(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
-        let path = entry.path();
+        if out.len() >= MAX_WORKSPACE_FILES {
+            return;
+        }
+        let Ok(kind) = entry.file_type() else { continue };
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if path.is_dir() {
+        if kind.is_dir() {
             if depth < 8 && !name.starts_with('.') && name != "target" && name != "node_modules" {
-                collect_flows(&path, out, depth + 1);
+                collect_flows(&entry.path(), out, depth + 1);
             }
-        } else if name.ends_with(".flow") {
-            out.push(path);
+        } else if kind.is_file()
+            && name.ends_with(".flow")
+            && entry.metadata().is_ok_and(|m| m.len() <= MAX_WORKSPACE_FILE_BYTES)
+        {
+            out.push(entry.path());
         }
     }
 }
@@ -122,12 +153,20 @@ fn collect_flows(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>, depth
 /// The path of a `file:` URI.
 fn path_of(uri: &str) -> Option<std::path::PathBuf> {
     let rest = uri.strip_prefix("file://")?;
+    let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+    if !rest.starts_with('/') {
+        return None; // another host's file
+    }
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
     let bytes = rest.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(b) = rest.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(b) = rest
+                .get(i + 1..i + 3)
+                .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(b);
             i += 3;
@@ -149,9 +188,14 @@ impl Server<'_> {
         match n.method.as_str() {
             lsp::notification::DidOpenTextDocument::METHOD => {
                 if let Ok(p) = serde_json::from_value::<lsp::DidOpenTextDocumentParams>(n.params) {
+                    if let Some(path) = path_of(p.text_document.uri.as_str())
+                        && !self.workspace.files.iter().any(|(f, ..)| *f == path)
+                    {
+                        self.workspace.update(&path, p.text_document.text.clone());
+                    }
                     let doc = Document::new(p.text_document.text, p.text_document.version);
-                    self.publish(&p.text_document.uri, &doc);
-                    self.docs.insert(p.text_document.uri, doc);
+                    self.docs.insert(p.text_document.uri.clone(), doc);
+                    self.publish_all(&p.text_document.uri);
                 }
             }
             lsp::notification::DidChangeTextDocument::METHOD => {
@@ -159,13 +203,19 @@ impl Server<'_> {
                     && let Some(doc) = self.docs.get_mut(&p.text_document.uri)
                 {
                     doc.apply(&p.content_changes, p.text_document.version);
-                    let doc = &self.docs[&p.text_document.uri];
-                    self.publish(&p.text_document.uri, doc);
+                    self.publish_all(&p.text_document.uri);
                 }
             }
             lsp::notification::DidCloseTextDocument::METHOD => {
                 if let Ok(p) = serde_json::from_value::<lsp::DidCloseTextDocumentParams>(n.params) {
                     self.docs.remove(&p.text_document.uri);
+                    // Closed: the file counts as it is on disk again.
+                    if let Some(path) = path_of(p.text_document.uri.as_str())
+                        && let Ok(text) = std::fs::read_to_string(&path)
+                    {
+                        self.workspace.update(&path, text);
+                    }
+                    self.publish_others(None);
                     let params = lsp::PublishDiagnosticsParams {
                         uri: p.text_document.uri,
                         diagnostics: Vec::new(),
@@ -205,6 +255,24 @@ impl Server<'_> {
         }
         let Some(index) = index else { return Vec::new() };
         crate::check::project(&files).swap_remove(index)
+    }
+
+    /// Publishes the diagnostics of `changed`, then of every other open document, whose project
+    /// diagnostics may have changed with it (the project check is cheap).
+    fn publish_all(&self, changed: &Uri) {
+        if let Some(doc) = self.docs.get(changed) {
+            self.publish(changed, doc);
+        }
+        self.publish_others(Some(changed));
+    }
+
+    fn publish_others(&self, except: Option<&Uri>) {
+        if self.workspace.files.is_empty() {
+            return;
+        }
+        for (uri, doc) in self.docs.iter().filter(|(u, _)| Some(*u) != except) {
+            self.publish(uri, doc);
+        }
     }
 
     fn publish(&self, uri: &Uri, doc: &Document) {
@@ -332,7 +400,11 @@ fn quick_fixes(doc: &Document, uri: &Uri, range: lsp::Range) -> Vec<lsp::CodeAct
         for fix in &d.fixes {
             let edit = lsp::TextEdit { range: doc.range(fix.span), new_text: fix.replacement.clone() };
             out.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
-                title: format!("Replace `{}` with `{}`", &doc.text[fix.span.start..fix.span.end], fix.replacement),
+                title: format!(
+                    "Replace `{}` with `{}`",
+                    doc.text.get(fix.span.start..fix.span.end).unwrap_or(""),
+                    fix.replacement
+                ),
                 kind: Some(lsp::CodeActionKind::QUICKFIX),
                 diagnostics: Some(vec![shown.clone()]),
                 edit: Some(lsp::WorkspaceEdit {
@@ -350,7 +422,8 @@ fn quick_fixes(doc: &Document, uri: &Uri, range: lsp::Range) -> Vec<lsp::CodeAct
 /// `flowc fmt` as one edit over the whole document; refused (an error) when it has syntax errors.
 fn format(doc: &Document) -> Result<Vec<lsp::TextEdit>, (lsp_server::ErrorCode, String)> {
     match crate::fmt::format(&doc.text) {
-        Ok(formatted) if formatted == doc.text => Ok(Vec::new()),
+        // Line endings are the editor's to keep: a CRLF document in the layout needs no edit.
+        Ok(formatted) if formatted == doc.text.replace("\r\n", "\n") => Ok(Vec::new()),
         Ok(formatted) => {
             let end = doc.position(doc.text.len());
             Ok(vec![lsp::TextEdit { range: lsp::Range::new(lsp::Position::new(0, 0), end), new_text: formatted }])

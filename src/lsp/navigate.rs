@@ -11,7 +11,7 @@ use crate::span::Span;
 /// What stands at a position: a use of a name, or a definition's name.
 enum Target<'m> {
     Use(&'m Use),
-    Def(usize, &'m Definition),
+    Def(&'m Definition),
 }
 
 fn target_at(model: &Model, pos: usize) -> Option<Target<'_>> {
@@ -19,25 +19,31 @@ fn target_at(model: &Model, pos: usize) -> Option<Target<'_>> {
     if let Some(u) = model.uses.iter().filter(|u| inside(u.span)).min_by_key(|u| u.span.len()) {
         return Some(Target::Use(u));
     }
-    model.definitions.iter().enumerate().find(|(_, d)| inside(d.span)).map(|(i, d)| Target::Def(i, d))
+    model.definitions.iter().find(|d| inside(d.span)).map(Target::Def)
 }
 
-/// The definitions a target stands for.
+/// Kinds that are one name: a webhook's name is both its result `@flow.NAME` and `@webhook.NAME`.
+fn same_name(a: DefKind, b: DefKind) -> bool {
+    a == b || matches!((a, b), (DefKind::Result, DefKind::Webhook) | (DefKind::Webhook, DefKind::Result))
+}
+
+/// The definitions a target stands for: every definition of its name (a result defined in several
+/// places is one name; a webhook's result and call are one name).
 fn definitions_of(model: &Model, target: &Target<'_>) -> Vec<usize> {
-    match target {
-        Target::Use(u) => u.targets.clone(),
-        // A result defined in several places is one name: all of them.
-        Target::Def(i, d) => {
-            let same: Vec<usize> = model
-                .definitions
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| o.kind == d.kind && o.name == d.name && o.flow == d.flow)
-                .map(|(j, _)| j)
-                .collect();
-            if same.is_empty() { vec![*i] } else { same }
-        }
-    }
+    let (kind, name, flow) = match target {
+        Target::Use(u) => match u.targets.first() {
+            Some(&i) => (u.kind, u.name.as_str(), model.definitions[i].flow.as_deref()),
+            None => return Vec::new(),
+        },
+        Target::Def(d) => (d.kind, d.name.as_str(), d.flow.as_deref()),
+    };
+    model
+        .definitions
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.name == name && o.flow.as_deref() == flow && same_name(o.kind, kind))
+        .map(|(j, _)| j)
+        .collect()
 }
 
 fn kind_word(kind: DefKind) -> &'static str {
@@ -60,7 +66,7 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
     if let Some(target) = target_at(model, pos) {
         let (kind, name) = match &target {
             Target::Use(u) => (u.kind, u.name.as_str()),
-            Target::Def(_, d) => (d.kind, d.name.as_str()),
+            Target::Def(d) => (d.kind, d.name.as_str()),
         };
         let shown = match kind {
             DefKind::Result => format!("@flow.{name}"),
@@ -136,7 +142,7 @@ fn reference_root(doc: &Document, pos: usize) -> Option<&str> {
 /// Documentation of the word at `pos`: a function, a split test, or a diagnostic code.
 fn word_doc(doc: &Document, pos: usize) -> Option<String> {
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
-    let start = doc.text[..pos].rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+    let start = doc.text[..pos].char_indices().rev().find(|&(_, c)| !is_word(c)).map_or(0, |(i, c)| i + c.len_utf8());
     let end = doc.text[pos..].find(|c: char| !is_word(c)).map_or(doc.text.len(), |i| pos + i);
     let word = doc.text.get(start..end)?.trim_matches(':');
     if let Some(f) = crate::function::Function::parse(word) {
@@ -193,7 +199,7 @@ pub(super) fn prepare_rename(doc: &Document, position: lsp::Position) -> Option<
     let target = target_at(model, doc.offset(position))?;
     let span = match &target {
         Target::Use(u) if !u.targets.is_empty() => u.span,
-        Target::Def(_, d) if d.kind != DefKind::Trigger => d.span,
+        Target::Def(d) if d.kind != DefKind::Trigger => d.span,
         _ => return None,
     };
     Some(lsp::PrepareRenameResponse::Range(doc.range(span)))
@@ -215,6 +221,16 @@ pub(super) fn rename(
     let pos = doc.offset(position);
     if prepare_rename(doc, position).is_none() {
         return Err("there is nothing to rename here".into());
+    }
+    // Renaming onto a name already taken would merge two things silently.
+    let model = &doc.analysis.model;
+    if let Some(target) = target_at(model, pos)
+        && let Some(&first) = definitions_of(model, &target).first()
+    {
+        let d = &model.definitions[first];
+        if model.definitions.iter().any(|o| same_name(o.kind, d.kind) && o.name == new_name && o.flow == d.flow) {
+            return Err(format!("`{new_name}` is already defined here"));
+        }
     }
     let edits: Vec<lsp::TextEdit> = spans_of(doc, pos, true)
         .into_iter()

@@ -311,3 +311,61 @@ fn the_workspace_folder_is_one_project() {
     drop(c);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_webhook_name_is_one_name_and_renames_do_not_merge_names() {
+    let mut c = Client::start();
+    let text = "flow f {\n  webhook w GET \"https://x.example.com/\" { on failure { stop } }\n  set total = 1\n  send \"@flow.w @webhook.w.status @flow.total\"\n}\n";
+    let uri = "file:///tmp/webhook.flow";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
+    );
+    c.diagnostics();
+    let edit = c.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": uri}, "position": at(text, "@webhook.w", 0, 9), "newName": "v"}),
+    );
+    let edits = edit["changes"][uri].as_array().unwrap();
+    assert_eq!(edits.len(), 3, "the webhook's name, @flow.w and @webhook.w: {edit}");
+    let taken = c.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": uri}, "position": at(text, "@flow.w ", 0, 6), "newName": "total"}),
+    );
+    assert!(taken["error"].as_str().unwrap().contains("already defined"), "{taken}");
+}
+
+#[test]
+fn crlf_positions_past_the_end_of_a_line_stay_before_the_line_break() {
+    let mut c = Client::start();
+    let uri = "file:///tmp/crlf.flow";
+    let text = "flow f {\r\n  stop\r\n}\r\n";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
+    );
+    assert_eq!(c.diagnostics(), Vec::<Value>::new());
+    // Append past the end of line 1: the text goes before its CRLF, the file still parses.
+    let past = json!({"line": 1, "character": 99});
+    c.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"range": {"start": past, "end": past}, "text": "  // end"}]}));
+    assert_eq!(c.diagnostics(), Vec::<Value>::new());
+    let none = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(none, json!([]), "a CRLF file in the layout needs no edit");
+}
+
+#[test]
+fn exit_without_shutdown_is_an_error() {
+    let (server, client) = Connection::memory();
+    let handle = std::thread::spawn(move || flowc::lsp::serve(server));
+    client
+        .sender
+        .send(Message::Request(Request::new(RequestId::from(1), "initialize".into(), json!({"capabilities": {}}))))
+        .unwrap();
+    let _ = client.receiver.recv();
+    client.sender.send(Message::Notification(Notification::new("initialized".into(), json!({})))).unwrap();
+    client.sender.send(Message::Notification(Notification::new("exit".into(), Value::Null))).unwrap();
+    assert!(handle.join().unwrap().is_err());
+}
