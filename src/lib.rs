@@ -30,6 +30,7 @@ pub(crate) mod control;
 pub mod diagnostic;
 pub mod fmt;
 pub mod function;
+pub mod graph;
 pub mod http;
 pub mod interp;
 pub mod lsp;

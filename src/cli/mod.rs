@@ -54,6 +54,17 @@ enum Command {
     },
     /// Run the language server on standard input and output (for editors).
     Lsp,
+    /// Draw a flow: steps, waits, webhooks, splits and their edges, as Mermaid or Graphviz DOT.
+    Graph {
+        /// The .flow file.
+        file: PathBuf,
+        /// Which flow (default: every flow of the file).
+        #[arg(long)]
+        flow: Option<String>,
+        /// The diagram language.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
     /// Print the compiled program as stable, pretty JSON.
     Compile {
         /// The .flow file.
@@ -108,6 +119,14 @@ enum Command {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    /// Mermaid `flowchart` (renders on GitHub in Markdown).
+    Mermaid,
+    /// Graphviz DOT (`dot -Tpng`).
+    Dot,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     /// Rendered reports with source excerpts.
     Human,
@@ -143,6 +162,7 @@ fn run(cli: Cli) -> u8 {
         Command::Check { paths, format, deny_warnings } => check(&paths, format, deny_warnings),
         Command::Compile { file } => compile(&file),
         Command::Fmt { paths, check } => fmt(&paths, check),
+        Command::Graph { file, flow, format } => graph(&file, flow.as_deref(), format),
         // The protocol asks for 1 when the client exits without shutting the server down.
         Command::Lsp => match crate::lsp::main() {
             Ok(()) => OK,
@@ -531,6 +551,54 @@ fn fmt(paths: &[PathBuf], check: bool) -> u8 {
     let verb = if check { "would reformat" } else { "reformatted" };
     eprintln!("flowc fmt: {verb} {} of {}", plural(changed, "file"), plural(files.len(), "file"));
     if refused > 0 || (check && changed > 0) { DIAGNOSTICS } else { OK }
+}
+
+/// `flowc graph`: the diagram of one flow, or of each flow of the file in turn. A file with syntax
+/// errors is refused; check errors do not stop the picture (it helps to find them).
+fn graph(path: &Path, flow: Option<&str>, format: GraphFormat) -> u8 {
+    let name = path.display().to_string();
+    let src = match read(path) {
+        Ok(Ok(src)) => src,
+        Ok(Err(invalid)) => {
+            let (text, diag) = *invalid;
+            report(&name, &text, &[diag]);
+            return DIAGNOSTICS;
+        }
+        Err(e) => {
+            eprintln!("flowc: {e}");
+            return USAGE;
+        }
+    };
+    let (file, diags) = crate::syntax::parse(&src);
+    if diags.iter().any(Diagnostic::is_error) {
+        report(&name, &src, &diags);
+        eprintln!("flowc: cannot draw {name}: fix its syntax errors first");
+        return DIAGNOSTICS;
+    }
+    let flows: Vec<&crate::ast::Flow> = match flow {
+        Some(wanted) => match file.flows.iter().find(|f| f.name.node == wanted) {
+            Some(f) => vec![f],
+            None => {
+                let names: Vec<&str> = file.flows.iter().map(|f| f.name.node.as_str()).collect();
+                eprintln!("flowc: {name} has no flow `{wanted}` (it has: {})", names.join(", "));
+                return USAGE;
+            }
+        },
+        None => file.flows.iter().collect(),
+    };
+    if flows.is_empty() {
+        eprintln!("flowc: {name} has no flow to draw");
+        return USAGE;
+    }
+    let format = match format {
+        GraphFormat::Mermaid => crate::graph::Format::Mermaid,
+        GraphFormat::Dot => crate::graph::Format::Dot,
+    };
+    let text: Vec<String> = flows.iter().map(|f| crate::graph::render(f, format)).collect();
+    match out::emit(&text.join("\n")) {
+        Ok(()) => OK,
+        Err(status) => status,
+    }
 }
 
 /// Replaces `path` with `text` through a temporary file in the same folder and a rename.

@@ -5,6 +5,7 @@ mod codes;
 mod conformance;
 mod fixtures;
 mod format;
+mod graph;
 mod lsp;
 mod model;
 mod robustness;

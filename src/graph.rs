@@ -1,0 +1,285 @@
+//! `flowc graph`: a flow as a diagram (Mermaid or Graphviz DOT). Nodes are the statements that route
+//! (waits, webhooks, splits, steps, responds, stops) and runs of plain statements (`send`, `set`,
+//! `email`) folded into one; edges follow `crate::control` (the checker's and the compiler's
+//! description of control flow), labelled with what was decided: a reply or a timeout, a call's success
+//! or failure, a split's category. Node ids come from names and positions within named steps, not from
+//! line numbers, so that a picture diffs well when the flow changes.
+
+use std::fmt::Write;
+
+use crate::ast::*;
+use crate::control::{Arm, Next};
+
+/// The diagram languages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Mermaid `flowchart` (renders on GitHub in Markdown).
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Start,
+    End,
+    Action,
+    Decision,
+    Step,
+}
+
+struct Node {
+    id: String,
+    label: String,
+    shape: Shape,
+}
+
+/// The diagram of `flow` in `format`.
+pub fn render(flow: &Flow, format: Format) -> String {
+    let mut g = Builder {
+        nodes: Vec::new(),
+        edges: Vec::new(),
+        steps: Vec::new(),
+        gotos: Vec::new(),
+        used: Default::default(),
+    };
+    let start = g.node(&format!("{}_start", flow.name.node), flow.name.node.clone(), Shape::Start);
+    let ends = g.block(&flow.body, vec![(start, None)], &flow.name.node);
+    if !ends.is_empty() {
+        // Not `end`: a word of Mermaid's own.
+        let end = g.node(&format!("{}_end", flow.name.node), "end".into(), Shape::End);
+        g.connect(ends, end);
+    }
+    for (from, target) in std::mem::take(&mut g.gotos) {
+        if let Some(&(_, step)) = g.steps.iter().find(|(name, _)| *name == target) {
+            g.edges.push((from, step, Some("goto".into())));
+        }
+    }
+    match format {
+        Format::Mermaid => g.mermaid(),
+        Format::Dot => g.dot(&flow.name.node),
+    }
+}
+
+type Pending = Vec<(usize, Option<String>)>;
+
+struct Builder {
+    nodes: Vec<Node>,
+    edges: Vec<(usize, usize, Option<String>)>,
+    steps: Vec<(String, usize)>,
+    gotos: Vec<(usize, String)>,
+    used: std::collections::HashMap<String, usize>,
+}
+
+impl Builder {
+    /// A node with an id made unique (and stable: the same flow gives the same ids).
+    fn node(&mut self, id: &str, label: String, shape: Shape) -> usize {
+        let base: String = id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let n = self.used.entry(base.clone()).or_insert(0);
+        *n += 1;
+        let id = if *n == 1 { base } else { format!("{base}_{n}") };
+        self.nodes.push(Node { id, label, shape });
+        self.nodes.len() - 1
+    }
+
+    fn connect(&mut self, preds: Pending, to: usize) {
+        for (from, label) in preds {
+            self.edges.push((from, to, label));
+        }
+    }
+
+    /// Lowers a block whose entry edges are `preds`; returns the edges that leave it at its end.
+    /// `scope` names the nearest step (or the flow), for node ids.
+    fn block(&mut self, block: &Block, mut preds: Pending, scope: &str) -> Pending {
+        let mut plain: Vec<String> = Vec::new();
+        let mut plain_start: Option<usize> = None;
+        for stmt in &block.stmts {
+            if preds.is_empty() && plain.is_empty() {
+                break; // nothing reaches the rest
+            }
+            if let Some(line) = plain_line(stmt) {
+                plain.push(line);
+                plain_start.get_or_insert(stmt.span.start);
+                continue;
+            }
+            if !plain.is_empty() {
+                preds = self.flush(&mut plain, preds, scope);
+            }
+            preds = self.stmt(stmt, preds, scope);
+        }
+        if !plain.is_empty() {
+            preds = self.flush(&mut plain, preds, scope);
+        }
+        preds
+    }
+
+    /// A node for a run of plain statements.
+    fn flush(&mut self, plain: &mut Vec<String>, preds: Pending, scope: &str) -> Pending {
+        let label = std::mem::take(plain).join("\n");
+        let n = self.node(&format!("{scope}_do"), label, Shape::Action);
+        self.connect(preds, n);
+        vec![(n, None)]
+    }
+
+    fn stmt(&mut self, stmt: &Stmt, preds: Pending, scope: &str) -> Pending {
+        let (id, label, shape) = match &stmt.kind {
+            StmtKind::Wait { name, .. } => {
+                (format!("wait_{}", name.node), format!("wait {}", name.node), Shape::Decision)
+            }
+            StmtKind::Webhook(w) => (
+                format!("webhook_{}", w.name.node),
+                format!("{} {}", w.method.node.as_str(), w.name.node),
+                Shape::Decision,
+            ),
+            StmtKind::Split(s) => {
+                let what = match &s.result {
+                    Some(r) => format!("split {}", r.node),
+                    None => format!("split {}", short(&operand_text(&s.operand))),
+                };
+                (format!("{scope}_split"), what, Shape::Decision)
+            }
+            StmtKind::Step { name, .. } => (format!("step_{}", name.node), format!("step {}", name.node), Shape::Step),
+            StmtKind::Respond(r) => {
+                let code = match &r.status {
+                    RespondStatus::Code(c) => c.node.to_string(),
+                    RespondStatus::Dynamic(_) => "status".into(),
+                };
+                (format!("{scope}_respond"), format!("respond {code}"), Shape::Action)
+            }
+            StmtKind::Goto { target } => {
+                // A goto is an edge, not a node.
+                for (from, label) in preds {
+                    self.gotos.push((from, target.node.clone()));
+                    let _ = label;
+                }
+                return Vec::new();
+            }
+            StmtKind::Stop => (format!("{scope}_stop"), "stop".into(), Shape::End),
+            _ => (format!("{scope}_stmt"), "…".into(), Shape::Action),
+        };
+        let n = self.node(&id, label, shape);
+        self.connect(preds, n);
+        if let StmtKind::Step { name, .. } = &stmt.kind {
+            self.steps.push((name.node.clone(), n));
+        }
+        let exits = crate::control::exits(stmt);
+        let mut out: Pending = match exits.next {
+            Some(Next::Always) => vec![(n, None)],
+            Some(Next::Reply) => vec![(n, Some("reply".into()))],
+            Some(Next::Success) => vec![(n, Some("ok".into()))],
+            Some(Next::NoMatch) => vec![(n, Some("no match".into()))],
+            None => Vec::new(),
+        };
+        for (arm, block) in exits.arms {
+            // Ids inside an arm carry its name, so that adding a case does not renumber the others.
+            let (label, inner_scope) = match arm {
+                Arm::Timeout(name) => (Some("timeout".to_string()), format!("{}_timeout", name.node)),
+                Arm::Failure(name) => (Some("failure".to_string()), format!("{}_failure", name.node)),
+                Arm::Case(_, case) => (Some(category(case)), format!("{id}_{}", category(case))),
+                Arm::Other => (Some("other".to_string()), format!("{id}_other")),
+                Arm::Body(name) => (None, name.node.clone()),
+            };
+            out.extend(self.block(block, vec![(n, label)], &inner_scope));
+        }
+        out
+    }
+
+    fn mermaid(&self) -> String {
+        let mut out = String::from("flowchart TD\n");
+        for node in &self.nodes {
+            let label = node.label.replace('"', "#quot;").replace('\n', "<br/>");
+            let _ = match node.shape {
+                Shape::Start => writeln!(out, "  {}([\"{label}\"])", node.id),
+                Shape::End => writeln!(out, "  {}((\"{label}\"))", node.id),
+                Shape::Action => writeln!(out, "  {}[\"{label}\"]", node.id),
+                Shape::Decision => writeln!(out, "  {}{{\"{label}\"}}", node.id),
+                Shape::Step => writeln!(out, "  {}[[\"{label}\"]]", node.id),
+            };
+        }
+        for (from, to, label) in &self.edges {
+            let (from, to) = (&self.nodes[*from].id, &self.nodes[*to].id);
+            let _ = match label {
+                Some(l) => writeln!(out, "  {from} -->|\"{}\"| {to}", l.replace('"', "#quot;")),
+                None => writeln!(out, "  {from} --> {to}"),
+            };
+        }
+        out
+    }
+
+    fn dot(&self, name: &str) -> String {
+        let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"));
+        let mut out = format!(
+            "digraph {} {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+            quote(name)
+        );
+        for node in &self.nodes {
+            let shape = match node.shape {
+                Shape::Start => "oval",
+                Shape::End => "doublecircle",
+                Shape::Action => "box",
+                Shape::Decision => "diamond",
+                Shape::Step => "box3d",
+            };
+            let _ = writeln!(out, "  {} [label={}, shape={shape}];", node.id, quote(&node.label));
+        }
+        for (from, to, label) in &self.edges {
+            let (from, to) = (&self.nodes[*from].id, &self.nodes[*to].id);
+            let _ = match label {
+                Some(l) => writeln!(out, "  {from} -> {to} [label={}];", quote(l)),
+                None => writeln!(out, "  {from} -> {to};"),
+            };
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+/// The one-line text of a plain statement, shortened; `None` for statements that route.
+fn plain_line(stmt: &Stmt) -> Option<String> {
+    Some(match &stmt.kind {
+        StmtKind::Send { text } => format!("send {}", short(&template_text(text))),
+        StmtKind::Set { name, .. } => format!("set {}", name.node),
+        StmtKind::Email { to, .. } => format!("email {}", short(&template_text(to))),
+        StmtKind::Numbers { .. } => "numbers decimal".into(),
+        _ => return None,
+    })
+}
+
+/// A case's category: `as` name, else its test.
+fn category(case: &Case) -> String {
+    if let Some(c) = &case.category {
+        return c.node.clone();
+    }
+    match &case.test.kind {
+        TestKind::Named { name, .. } => name.node.clone(),
+        TestKind::Compare { op, .. } => op.as_str().to_string(),
+    }
+}
+
+fn template_text(t: &Template) -> String {
+    t.parts
+        .iter()
+        .map(|p| match p {
+            TemplatePart::Text(s) => s.clone(),
+            TemplatePart::Ref(r) => {
+                format!("@{}{}", r.root.as_str(), r.path.iter().map(|s| format!(".{}", s.node)).collect::<String>())
+            }
+            TemplatePart::Expr(_) => "@(…)".into(),
+        })
+        .collect()
+}
+
+fn operand_text(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Ref(r) => {
+            format!("@{}{}", r.root.as_str(), r.path.iter().map(|s| format!(".{}", s.node)).collect::<String>())
+        }
+        _ => "…".into(),
+    }
+}
+
+/// At most 32 characters, cut with `…`.
+fn short(s: &str) -> String {
+    let s = s.replace('\n', " ");
+    if s.chars().count() <= 32 { s } else { format!("{}…", s.chars().take(31).collect::<String>()) }
+}
