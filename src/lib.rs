@@ -37,6 +37,7 @@ pub mod lsp;
 pub mod net;
 mod parallel;
 pub mod program;
+pub mod report;
 pub mod serve;
 pub mod span;
 pub mod split_test;

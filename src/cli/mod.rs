@@ -132,6 +132,10 @@ enum Format {
     Human,
     /// A JSON array with one object per diagnostic.
     Json,
+    /// GitHub Actions workflow commands: annotations on the pull request.
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -311,13 +315,25 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
                 Format::Human => {
                     let _ = write!(stderr, "{}", d.render_indexed(name, shown, &index, color));
                 }
-                Format::Json => json.push(d.to_json(name, src, &index)),
+                Format::Json | Format::Github | Format::Sarif => json.push(d.to_json(name, src, &index)),
             }
         }
     }
     match format {
         Format::Json => {
             let text = serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into());
+            if let Err(status) = out::emit(&(text + "\n")) {
+                return status;
+            }
+        }
+        Format::Github => {
+            let text: String = json.iter().map(crate::report::github).collect();
+            if let Err(status) = out::emit(&text) {
+                return status;
+            }
+        }
+        Format::Sarif => {
+            let text = serde_json::to_string_pretty(&crate::report::sarif(&json)).unwrap_or_default();
             if let Err(status) = out::emit(&(text + "\n")) {
                 return status;
             }

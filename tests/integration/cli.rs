@@ -526,3 +526,37 @@ fn fmt_checks_rewrites_and_refuses_files_with_syntax_errors() {
     assert_eq!(leftovers.len(), 2, "no temporary files left: {leftovers:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn check_reports_for_ci_as_github_annotations_and_sarif() {
+    let github = flowc(&[
+        "check",
+        "--format",
+        "github",
+        "tests/fixtures/check/unknown_step.flow",
+        "tests/fixtures/check/unreachable.flow",
+    ]);
+    assert_eq!(github.status.code(), Some(1));
+    let lines = String::from_utf8_lossy(&github.stdout);
+    assert!(
+        lines.lines().any(|l| l.starts_with("::error file=tests/fixtures/check/unknown_step.flow,line=")
+            && l.contains("title=flowc%3A%3Acheck%3A%3Aunknown_step::")),
+        "{lines}"
+    );
+    assert!(lines.lines().any(|l| l.starts_with("::warning ")), "{lines}");
+    let sarif = flowc(&["check", "--format", "sarif", "tests/fixtures/check"]);
+    assert_eq!(sarif.status.code(), Some(1));
+    // The types serde-sarif generates from the SARIF 2.1.0 schema read it back (CI also validates it
+    // against the schema itself: tests/sarif/validate.py).
+    let log: serde_sarif::sarif::Sarif = serde_json::from_slice(&sarif.stdout).expect("a SARIF log");
+    let run = &log.runs[0];
+    let rules = run.tool.driver.rules.as_ref().unwrap();
+    let results = run.results.as_ref().unwrap();
+    assert!(results.len() > 60);
+    for r in results {
+        let id = r.rule_id.as_deref().unwrap();
+        let index = r.rule_index.unwrap() as usize;
+        assert_eq!(rules[index].id, id);
+        assert!(rules[index].help.is_some());
+    }
+}
