@@ -14,6 +14,129 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 /// Default first retry delay.
 pub const DEFAULT_BACKOFF_MS: u64 = 1_000;
 
+/// The version of [`review`]'s format (`docs/compile-output.schema.json`); it changes when the format
+/// does.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// The compiled program as `flowc compile` prints it, for review and snapshots: the program's JSON with
+/// `format_version`; each instruction as `{"src": the first line of its statement, "label": its name if
+/// control jumps there, OP: ...}`; jump targets as labels (`ask`, `lookup_response.timeout`,
+/// `state.Shipped`, `end`) instead of positions; and variables by name instead of slot numbers. Adding a
+/// statement changes the lines about it, not every jump after it. `src` is the file's text.
+pub fn review(program: &Program, src: &str) -> serde_json::Value {
+    use serde_json::Value;
+    let mut out = serde_json::to_value(program).unwrap_or(Value::Null);
+    let Some(flows) = out.get_mut("flows").and_then(Value::as_array_mut) else { return out };
+    for (flow, fp) in flows.iter_mut().zip(&program.flows) {
+        let name_of = |at: usize| -> String {
+            fp.origin.labels.iter().find(|(i, _)| *i == at).map_or_else(|| format!("@{at}"), |(_, n)| n.clone())
+        };
+        let Some(code) = flow.get_mut("code").and_then(Value::as_array_mut) else { continue };
+        let targets: std::collections::BTreeSet<usize> = fp.code.iter().flat_map(jump_targets).collect();
+        for (i, entry) in code.iter_mut().enumerate() {
+            let op = std::mem::take(entry);
+            let mut view = serde_json::Map::new();
+            let span = fp.origin.spans.get(i).copied().unwrap_or_default();
+            let line = src.get(span.start..span.end).and_then(|t| t.lines().next()).unwrap_or("").trim();
+            let line: String = if line.chars().count() > 100 {
+                format!("{}…", line.chars().take(99).collect::<String>())
+            } else {
+                line.to_string()
+            };
+            view.insert("src".into(), Value::String(line));
+            if targets.contains(&i) || i + 1 == fp.code.len() {
+                view.insert("label".into(), Value::String(name_of(i)));
+            }
+            match op {
+                Value::Object(map) => {
+                    for (k, mut v) in map {
+                        name_targets(&k, &mut v, &name_of);
+                        name_slots(&mut v, fp);
+                        view.insert(k, v);
+                    }
+                }
+                Value::String(unit) => {
+                    view.insert(unit, Value::Null);
+                }
+                other => {
+                    view.insert("op".into(), other);
+                }
+            }
+            *entry = Value::Object(view);
+        }
+    }
+    if let Value::Object(map) = &mut out {
+        let mut versioned = serde_json::Map::new();
+        versioned.insert("format_version".into(), Value::from(FORMAT_VERSION));
+        versioned.extend(std::mem::take(map));
+        *map = versioned;
+    }
+    out
+}
+
+/// Every instruction index an instruction may continue at other than the next one.
+fn jump_targets(i: &Instr) -> Vec<usize> {
+    match i {
+        Instr::Jump { target } => vec![*target],
+        Instr::Wait { on_timeout, .. } => on_timeout.iter().copied().collect(),
+        Instr::Webhook(call) => call.on_failure.iter().copied().collect(),
+        Instr::Split(s) => s.cases.iter().map(|c| c.target).chain([s.other]).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Replaces the positions in one instruction's JSON (`op` is its kind) by the names of the places.
+fn name_targets(op: &str, v: &mut serde_json::Value, name_of: &dyn Fn(usize) -> String) {
+    use serde_json::Value;
+    let mut rename = |field: &mut Value| {
+        if let Some(n) = field.as_u64() {
+            *field = Value::String(name_of(n as usize));
+        }
+    };
+    match op {
+        "jump" => v.get_mut("target").map(&mut rename).unwrap_or_default(),
+        "wait" => v.get_mut("on_timeout").map(&mut rename).unwrap_or_default(),
+        "webhook" => v.get_mut("on_failure").map(&mut rename).unwrap_or_default(),
+        "split" => {
+            if let Some(cases) = v.get_mut("cases").and_then(Value::as_array_mut) {
+                for c in cases {
+                    c.get_mut("target").map(&mut rename).unwrap_or_default();
+                }
+            }
+            v.get_mut("other").map(&mut rename).unwrap_or_default();
+        }
+        _ => {}
+    }
+}
+
+/// Replaces slot numbers by the names of the variables (and `@webhook` slots by webhook names).
+fn name_slots(v: &mut serde_json::Value, fp: &FlowProgram) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let webhook_root = map.get("root").and_then(Value::as_str) == Some("webhook");
+            for (k, child) in map.iter_mut() {
+                match (k.as_str(), child.as_u64()) {
+                    ("slot", Some(n)) => {
+                        let names = if webhook_root { &fp.webhooks } else { &fp.slots };
+                        if let Some(name) = names.get(n as usize) {
+                            *child = Value::String(name.clone());
+                        }
+                    }
+                    ("webhook", Some(n)) => {
+                        if let Some(name) = fp.webhooks.get(n as usize) {
+                            *child = Value::String(name.clone());
+                        }
+                    }
+                    _ => name_slots(child, fp),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|c| name_slots(c, fp)),
+        _ => {}
+    }
+}
+
 /// Compiles a checked file.
 pub fn compile(file: &SourceFile) -> Program {
     let connectors: Vec<ConnectorDef> = file.connectors.iter().map(connector).collect();
@@ -101,6 +224,11 @@ struct FlowCompiler<'a, F> {
     steps: HashMap<&'a str, usize>,
     /// Jumps to patch once every step's position is known: (instruction, step name).
     gotos: Vec<(usize, &'a str)>,
+    /// The statement being compiled, and where each instruction came from (for review).
+    current: crate::span::Span,
+    origin: Origin,
+    /// How many splits have been named so far (for labels of splits without a result name).
+    splits: usize,
 }
 
 impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
@@ -113,6 +241,16 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             code: Vec::new(),
             steps: HashMap::new(),
             gotos: Vec::new(),
+            current: crate::span::Span::default(),
+            origin: Origin::default(),
+            splits: 0,
+        }
+    }
+
+    /// Names the instruction at `at` as a jump target (the first name given to a place stays).
+    fn label(&mut self, at: usize, name: String) {
+        if !self.origin.labels.iter().any(|(i, _)| *i == at) {
+            self.origin.labels.push((at, name));
         }
     }
 
@@ -124,8 +262,9 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             decimal = ',';
         }
         self.block(&self.flow.body);
-        self.code.push(Instr::End);
-        let end = self.code.len() - 1;
+        self.current = crate::span::Span::at(self.flow.body.span.end.saturating_sub(1));
+        let end = self.emit(Instr::End);
+        self.label(end, "end".into());
         for (at, name) in std::mem::take(&mut self.gotos) {
             let target = self.steps.get(name).copied().unwrap_or(end);
             self.code[at] = Instr::Jump { target };
@@ -137,6 +276,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             slots: self.slots,
             webhooks: self.webhooks,
             code: self.code,
+            origin: self.origin,
         }
     }
 
@@ -161,6 +301,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
     }
 
     fn emit(&mut self, i: Instr) -> usize {
+        self.origin.spans.push(self.current);
         self.code.push(i);
         self.code.len() - 1
     }
@@ -182,6 +323,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
     }
 
     fn stmt(&mut self, stmt: &'a Stmt) {
+        self.current = stmt.span;
         match &stmt.kind {
             // Files with syntax errors are never compiled (`compile_source` stops at errors).
             StmtKind::Numbers { .. } | StmtKind::Error { .. } => {}
@@ -207,6 +349,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
                     if let crate::control::Arm::Body(name) = arm {
                         let here = self.here();
                         self.steps.entry(name.node.as_str()).or_insert(here);
+                        self.label(here, name.node.clone());
                     }
                     self.block(body);
                 }
@@ -242,9 +385,15 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
     /// The blocks a wait or a webhook runs instead of going straight on (`on timeout`, `on failure`):
     /// placed after a jump over them, their start written into the instruction at `at`.
     fn arms_after(&mut self, stmt: &'a Stmt, at: usize) {
-        for (_, block) in crate::control::exits(stmt).arms {
+        for (arm, block) in crate::control::exits(stmt).arms {
+            let (name, what) = match arm {
+                crate::control::Arm::Timeout(n) => (n.node.as_str(), "timeout"),
+                crate::control::Arm::Failure(n) => (n.node.as_str(), "failure"),
+                _ => ("", "block"),
+            };
             let skip = self.emit(Instr::Jump { target: 0 });
             let start = self.here();
+            self.label(start, format!("{name}.{what}"));
             match &mut self.code[at] {
                 Instr::Wait { on_timeout, .. } => *on_timeout = Some(start),
                 Instr::Webhook(call) => call.on_failure = Some(start),
@@ -252,6 +401,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             }
             self.block(block);
             let after = self.here();
+            self.label(after, format!("{name}.done"));
             self.patch(skip, after);
         }
     }
@@ -309,10 +459,23 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
         // "no case matched" goes to the end.
         let mut ends = Vec::new();
         let mut other_start = None;
+        self.splits += 1;
+        let split_name = match &s.result {
+            Some(r) => r.node.clone(),
+            None => format!("split{}", self.splits),
+        };
         for (arm, block) in crate::control::exits(stmt).arms {
             let start = self.here();
             match arm {
-                crate::control::Arm::Case(i, _) => {
+                crate::control::Arm::Case(i, case) => {
+                    let category = match &case.category {
+                        Some(c) => c.node.clone(),
+                        None => match &case.test.kind {
+                            TestKind::Named { name, .. } => name.node.clone(),
+                            TestKind::Compare { .. } => format!("case{}", i + 1),
+                        },
+                    };
+                    self.label(start, format!("{split_name}.{category}"));
                     if let Instr::Split(sp) = &mut self.code[at] {
                         sp.cases[i].target = start;
                     }
@@ -323,11 +486,13 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
                 }
                 _ => {
                     other_start = Some(start);
+                    self.label(start, format!("{split_name}.other"));
                     self.block(block);
                 }
             }
         }
         let end = self.here();
+        self.label(end, format!("{split_name}.done"));
         if let Instr::Split(sp) = &mut self.code[at] {
             sp.other = other_start.unwrap_or(end);
         }

@@ -123,6 +123,19 @@ pub struct FlowProgram {
     pub webhooks: Vec<String>,
     /// The instructions; the run starts at 0 and completes when it reaches `End`.
     pub code: Vec<Instr>,
+    /// For review (`flowc compile`'s output), not for running: the statement each instruction comes
+    /// from, and a name for each instruction that control jumps to.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// Where instructions come from, for `flowc compile`'s review format (`crate::compile::review`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Origin {
+    /// The span of the statement each instruction was compiled from (parallel to `code`).
+    pub spans: Vec<crate::span::Span>,
+    /// Names of jump targets: a step's name, `NAME.timeout`, `NAME.failure`, `SPLIT.CATEGORY`, ...
+    pub labels: Vec<(usize, String)>,
 }
 
 /// One instruction. Targets are indices into `code`.

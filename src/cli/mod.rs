@@ -398,7 +398,8 @@ fn compile(path: &Path) -> u8 {
     match result {
         Ok((program, warnings)) => {
             report(&name, &shown, &warnings);
-            match serde_json::to_string_pretty(&program) {
+            // The review format, with each instruction's source line (literal secrets masked).
+            match serde_json::to_string_pretty(&crate::compile::review(&program, &shown)) {
                 Ok(json) => match out::emit(&(json + "\n")) {
                     Ok(()) => OK,
                     Err(status) => status,

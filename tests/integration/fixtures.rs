@@ -36,7 +36,7 @@ fn valid_files_compile() {
             panic!("{}:\n{}", path.display(), render(path, &src))
         };
         assert!(warnings.is_empty(), "{}:\n{}", path.display(), render(path, &src));
-        insta::assert_json_snapshot!(program);
+        insta::assert_json_snapshot!(flowc::compile::review(&program, &src));
     });
 }
 
@@ -47,6 +47,32 @@ fn examples_check_clean_and_compile() {
         let rendered = render(path, &src);
         assert!(rendered.is_empty(), "{}:\n{rendered}", path.display());
         let (program, _) = flowc::compile_source(&src).unwrap();
-        insta::assert_json_snapshot!(program);
+        insta::assert_json_snapshot!(flowc::compile::review(&program, &src));
     });
+}
+
+/// The review format keeps diffs local: one more `send` in the middle of an example changes a handful
+/// of lines of `flowc compile`'s output, not every jump after it.
+#[test]
+fn adding_a_statement_changes_only_the_lines_about_it() {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/order_status.flow")).unwrap();
+    let print = |src: &str| {
+        let (program, _) = flowc::compile_source(src).unwrap();
+        serde_json::to_string_pretty(&flowc::compile::review(&program, src)).unwrap()
+    };
+    let before = print(&src);
+    let changed = src.replacen("  split @extra.status {", "  send \"Looking it up…\"\n  split @extra.status {", 1);
+    assert_ne!(changed, src);
+    let after = print(&changed);
+    let (a, b): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    // Lines only in one of the two, by a longest-common-subsequence diff.
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let changed_lines = a.len() + b.len() - 2 * lcs[0][0] as usize;
+    assert!(changed_lines <= 12, "{changed_lines} lines changed:\n{after}");
+    assert!(changed_lines >= 5, "the new send is there");
 }
