@@ -28,6 +28,7 @@ pub mod cli;
 pub mod compile;
 pub(crate) mod control;
 pub mod diagnostic;
+pub mod flowtest;
 pub mod fmt;
 pub mod function;
 pub mod graph;

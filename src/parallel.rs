@@ -56,3 +56,12 @@ pub(crate) fn map_chunked<T: Sync, R: Send>(
             .collect()
     })
 }
+
+/// Runs `work` on each item, on all cores (a group of items per core), in item order.
+pub(crate) fn map_each<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    // Every item counts as enough work to share out.
+    map_chunked(items, |_| MIN_PARALLEL_BYTES, |group| group.iter().map(&work).collect::<Vec<R>>())
+        .into_iter()
+        .flatten()
+        .collect()
+}

@@ -52,6 +52,17 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run flow tests (NAME.flowtest beside NAME.flow) against their golden transcripts.
+    Test {
+        /// Test files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        /// Rewrite the golden files with what the runs do now.
+        #[arg(long)]
+        update: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TestFormat::Human)]
+        format: TestFormat,
+    },
     /// Run the language server on standard input and output (for editors).
     Lsp,
     /// Draw a flow: steps, waits, webhooks, splits and their edges, as Mermaid or Graphviz DOT.
@@ -119,6 +130,14 @@ enum Command {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TestFormat {
+    /// A line per test, a diff per failure.
+    Human,
+    /// JUnit XML on standard output, for CI dashboards.
+    Junit,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum GraphFormat {
     /// Mermaid `flowchart` (renders on GitHub in Markdown).
     Mermaid,
@@ -167,6 +186,7 @@ fn run(cli: Cli) -> u8 {
         Command::Compile { file } => compile(&file),
         Command::Fmt { paths, check } => fmt(&paths, check),
         Command::Graph { file, flow, format } => graph(&file, flow.as_deref(), format),
+        Command::Test { paths, update, format } => flow_tests(&paths, update, format),
         // The protocol asks for 1 when the client exits without shutting the server down.
         Command::Lsp => match crate::lsp::main() {
             Ok(()) => OK,
@@ -568,6 +588,150 @@ fn fmt(paths: &[PathBuf], check: bool) -> u8 {
     let verb = if check { "would reformat" } else { "reformatted" };
     eprintln!("flowc fmt: {verb} {} of {}", plural(changed, "file"), plural(files.len(), "file"));
     if refused > 0 || (check && changed > 0) { DIAGNOSTICS } else { OK }
+}
+
+/// `.flowtest` files named or below named directories, in order.
+fn collect_tests(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {}", p.display(), io_reason(&e)))?;
+        if meta.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(dir) = stack.pop() {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+                    .map_err(|e| e.to_string())?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .collect();
+                entries.sort();
+                for path in entries {
+                    let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                    if path.is_dir() && !hidden && !path.ends_with("target") {
+                        stack.push(path);
+                    } else if path.extension().is_some_and(|e| e == "flowtest") {
+                        out.push(path);
+                    }
+                }
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// `flowc test`: runs the test files on all cores, compares each with its golden file, prints a diff
+/// per mismatch (or rewrites the golden files with `--update`), and exits 1 when any test failed.
+fn flow_tests(paths: &[PathBuf], update: bool, format: TestFormat) -> u8 {
+    let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths.to_vec() };
+    let files = match collect_tests(&paths) {
+        Ok(f) if f.is_empty() => {
+            eprintln!(
+                "flowc: no .flowtest files found under {}",
+                paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
+            return USAGE;
+        }
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("flowc: {e}");
+            return USAGE;
+        }
+    };
+    let reports: Vec<crate::flowtest::FileReport> =
+        crate::parallel::map_each(&files, |path| crate::flowtest::run_file(path));
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut human = String::new();
+    let mut judged = Vec::new();
+    for report in reports {
+        let mut failures: Vec<Option<String>> = Vec::new();
+        let name = report.path.display().to_string();
+        if let Some(e) = &report.error {
+            failed += 1;
+            human.push_str(&format!("FAILED {name}: {e}\n"));
+            judged.push((report, failures));
+            continue;
+        }
+        let golden_path = report.golden_path();
+        let expected = std::fs::read_to_string(&golden_path).ok();
+        let got = report.golden_text();
+        if update {
+            if expected.as_deref() != Some(got.as_str())
+                && let Err(e) = write_atomically(&golden_path, &got)
+            {
+                eprintln!("flowc: cannot write {}: {e}", golden_path.display());
+                return USAGE;
+            }
+            passed += report.outcomes.len();
+            human.push_str(&format!("updated {} ({})\n", golden_path.display(), plural(report.outcomes.len(), "test")));
+            failures = vec![None; report.outcomes.len()];
+            judged.push((report, failures));
+            continue;
+        }
+        // Compare test by test: each `=== name` section of the golden file.
+        let sections = split_sections(expected.as_deref().unwrap_or_default());
+        for o in &report.outcomes {
+            let mut mine = String::new();
+            match &o.transcript {
+                Ok(t) => mine.push_str(t),
+                Err(e) => mine.push_str(&format!("error: {e}\n")),
+            }
+            let mismatch = match (&expected, sections.get(o.name.as_str())) {
+                // A test that cannot run fails with the reason, golden file or not.
+                _ if o.transcript.is_err() => o.transcript.as_ref().err().map(|e| format!("{e}\n")),
+                (None, _) => Some(format!("no golden file {}; run `flowc test --update`\n", golden_path.display())),
+                (_, None) => Some("not in the golden file; run `flowc test --update`\n".to_string()),
+                (_, Some(want)) if want.trim_end() != mine.trim_end() => Some(crate::flowtest::diff(want, &mine)),
+                _ => None,
+            };
+            match &mismatch {
+                None => {
+                    passed += 1;
+                    human.push_str(&format!("ok     {name}: {}\n", o.name));
+                }
+                Some(d) => {
+                    failed += 1;
+                    human.push_str(&format!("FAILED {name}: {}\n{d}", o.name));
+                }
+            }
+            failures.push(mismatch);
+        }
+        judged.push((report, failures));
+    }
+    let written = match format {
+        TestFormat::Human => {
+            human.push_str(&format!("{passed} passed, {failed} failed\n"));
+            out::emit(&human)
+        }
+        TestFormat::Junit => out::emit(&crate::flowtest::junit(&judged)),
+    };
+    if let Err(status) = written {
+        return status;
+    }
+    if failed > 0 { DIAGNOSTICS } else { OK }
+}
+
+/// The sections of a golden file by test name (`=== name` lines start them).
+fn split_sections(text: &str) -> std::collections::HashMap<&str, String> {
+    let mut out = std::collections::HashMap::new();
+    let mut current: Option<&str> = None;
+    let mut body = String::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("=== ") {
+            if let Some(c) = current.take() {
+                out.insert(c, std::mem::take(&mut body));
+            }
+            current = Some(name);
+        } else if current.is_some() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    if let Some(c) = current {
+        out.insert(c, body);
+    }
+    out
 }
 
 /// `flowc graph`: the diagram of one flow, or of each flow of the file in turn. A file with syntax

@@ -560,3 +560,43 @@ fn check_reports_for_ci_as_github_annotations_and_sarif() {
         assert!(rules[index].help.is_some());
     }
 }
+
+#[test]
+fn flow_tests_pass_fail_with_a_diff_and_update() {
+    let passed = flowc(&["test", "examples"]);
+    assert_eq!(passed.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&passed.stdout), stderr(&passed));
+    assert!(String::from_utf8_lossy(&passed.stdout).contains(" passed, 0 failed"));
+    // A copy of the order-status example with one message changed.
+    let dir = std::env::temp_dir().join(format!("flowc-flowtest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["order_status.flow", "order_status.flowtest", "order_status.flowtest.golden"] {
+        std::fs::copy(format!("examples/{f}"), dir.join(f)).unwrap();
+    }
+    let flow = std::fs::read_to_string(dir.join("order_status.flow")).unwrap();
+    std::fs::write(dir.join("order_status.flow"), flow.replace("is still pending.", "is being prepared.")).unwrap();
+    let d = dir.to_str().unwrap();
+    let failed = flowc(&["test", d]);
+    assert_eq!(failed.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&failed.stdout);
+    assert!(out.contains("FAILED") && out.contains("an unknown order asks again"), "{out}");
+    assert!(
+        out.contains("- bot: Order CU001 is still pending.") && out.contains("+ bot: Order CU001 is being prepared."),
+        "{out}"
+    );
+    let junit = flowc(&["test", "--format", "junit", d]);
+    let xml = String::from_utf8_lossy(&junit.stdout);
+    assert!(xml.starts_with("<?xml") && xml.contains("failures=\"1\"") && xml.contains("<failure"), "{xml}");
+    assert_eq!(flowc(&["test", "--update", d]).status.code(), Some(0));
+    assert_eq!(flowc(&["test", d]).status.code(), Some(0));
+    // A test that names a missing flow or webhook is reported, not a crash.
+    std::fs::write(
+        dir.join("order_status.flowtest"),
+        "[[test]]\nname = \"wrong flow\"\nflow = \"nope\"\n\n[[test]]\nname = \"wrong webhook\"\nwebhooks.nope = { status = 200 }\n",
+    )
+    .unwrap();
+    let wrong = flowc(&["test", d]);
+    assert_eq!(wrong.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&wrong.stdout);
+    assert!(out.contains("nope") && out.contains("has no webhook `nope`"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,351 @@
+//! `flowc test`: flow tests that live next to the flows. A `NAME.flowtest` file (TOML) holds scenarios
+//! for `NAME.flow`; each names a flow, a contact, the replies the contact sends and moments when time
+//! passes (a virtual clock: `{ wait = "11m" }` lets a `timeout 10m` expire at once), the answers of the
+//! flow's webhooks (one, or one per attempt, so retries and failures can be tested), and for a triggered
+//! flow the request that starts it. What the run does — messages, e-mails, webhook calls, responds,
+//! the end and the results — is a transcript compared with the golden file `NAME.flowtest.golden`.
+//! Nothing touches the network: a webhook without an answer fails as offline.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::interp::{self, Event, MockAnswers, Mocked, Offline, Resume, RunOptions, RunStatus};
+
+/// One scenario, as written in a `.flowtest` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    /// What the test is about (its name in reports).
+    name: String,
+    /// The flow to run (default: the file's only flow).
+    flow: Option<String>,
+    /// The contact (`name`, `phone`, `email`, `language`, `fields`).
+    contact: Option<toml::Value>,
+    /// The request of a triggered flow: `headers`, `query`, `body`.
+    trigger: Option<toml::Value>,
+    /// Replies in order; `{ wait = "11m" }` lets time pass.
+    #[serde(default)]
+    steps: Vec<toml::Value>,
+    /// Answers of webhooks by name: one answer, or a list used attempt by attempt.
+    #[serde(default)]
+    webhooks: HashMap<String, toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    /// The flow file, relative to the test file (default: same name, `.flow`).
+    file: Option<String>,
+    #[serde(default)]
+    test: Vec<Scenario>,
+}
+
+/// The result of one scenario.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The scenario's name.
+    pub name: String,
+    /// The transcript, or why the test could not run.
+    pub transcript: Result<String, String>,
+}
+
+/// The results of one `.flowtest` file.
+#[derive(Debug)]
+pub struct FileReport {
+    /// The test file.
+    pub path: PathBuf,
+    /// Each scenario's outcome, in file order (empty when the file itself is wrong).
+    pub outcomes: Vec<Outcome>,
+    /// Why the file could not be read or run, if so.
+    pub error: Option<String>,
+}
+
+impl FileReport {
+    /// The golden file's expected content for the current outcomes.
+    pub fn golden_text(&self) -> String {
+        let mut out = String::new();
+        for o in &self.outcomes {
+            out.push_str(&format!("=== {}\n", o.name));
+            match &o.transcript {
+                Ok(t) => out.push_str(t),
+                Err(e) => out.push_str(&format!("error: {e}\n")),
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Where the golden file lives: `NAME.flowtest.golden` beside the test file.
+    pub fn golden_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".golden");
+        self.path.with_file_name(name)
+    }
+}
+
+/// Runs every scenario of the test file at `path`.
+pub fn run_file(path: &Path) -> FileReport {
+    let mut report = FileReport { path: path.to_path_buf(), outcomes: Vec::new(), error: None };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            report.error = Some(format!("cannot read {}: {e}", path.display()));
+            return report;
+        }
+    };
+    let file: TestFile = match toml::from_str(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            report.error = Some(format!("{} is not a flow test file: {e}", path.display()));
+            return report;
+        }
+    };
+    let flow_path = match &file.file {
+        Some(f) => path.with_file_name(f),
+        None => path.with_extension("flow"),
+    };
+    let src = match std::fs::read_to_string(&flow_path) {
+        Ok(s) => s,
+        Err(e) => {
+            report.error = Some(format!("cannot read the flow file {}: {e}", flow_path.display()));
+            return report;
+        }
+    };
+    let program = match crate::compile_source(&src) {
+        Ok((p, _)) => p,
+        Err(diags) => {
+            let errors = diags.iter().filter(|d| d.is_error()).count();
+            report.error = Some(format!(
+                "{} has {errors} error(s); `flowc check {}` shows them",
+                flow_path.display(),
+                flow_path.display()
+            ));
+            return report;
+        }
+    };
+    if file.test.is_empty() {
+        report.error = Some(format!("{} holds no [[test]]", path.display()));
+    }
+    for scenario in &file.test {
+        let transcript = run_scenario(&program, scenario);
+        report.outcomes.push(Outcome { name: scenario.name.clone(), transcript });
+    }
+    report
+}
+
+fn to_json(v: &toml::Value) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<String, String> {
+    let (_, flow) = interp::find_flow(program, s.flow.as_deref()).map_err(|e| e.to_string())?;
+    let mut mocks = HashMap::new();
+    for (name, answers) in &s.webhooks {
+        if !flow.webhooks.iter().any(|w| w == name) {
+            let known = flow.webhooks.join(", ");
+            return Err(format!("flow `{}` has no webhook `{name}` (it has: {known})", flow.name));
+        }
+        let text = serde_json::to_string(&to_json(answers)).unwrap_or_default();
+        let parsed = MockAnswers::parse(&text).map_err(|e| format!("webhook `{name}`: {e}"))?;
+        mocks.insert(name.clone(), parsed);
+    }
+    let client = Mocked::new(mocks, &Offline);
+    let env = |name: &str| Some(format!("<{name}>"));
+    let options = RunOptions { client: &client, env: &env, max_steps: interp::DEFAULT_MAX_STEPS, log: None };
+    let contact = s.contact.as_ref().map(to_json).unwrap_or_else(|| {
+        serde_json::json!({"name": "Test Contact", "phone": "+250788000000", "email": "test@example.com", "language": "eng"})
+    });
+    let trigger = s.trigger.as_ref().map(|t| {
+        let mut v = to_json(t);
+        for part in ["headers", "query"] {
+            let map = v.get(part).and_then(Value::as_object).cloned().unwrap_or_default();
+            let map: serde_json::Map<String, Value> = map
+                .into_iter()
+                .map(|(k, val)| {
+                    let k = if part == "headers" { crate::net::header_key(&k) } else { k };
+                    (k, Value::String(interp::value_text(&val)))
+                })
+                .collect();
+            v[part] = Value::Object(map);
+        }
+        if v.get("body").is_none() {
+            v["body"] = Value::Null;
+        }
+        v
+    });
+    let mut out =
+        interp::start(program, Some(&flow.name), "test-run", contact, trigger, &options).map_err(|e| e.to_string())?;
+    let mut transcript = String::new();
+    write_events(&mut transcript, &out.events);
+    // Time that has passed on the virtual clock since the run began its current wait.
+    let mut waited = 0u64;
+    for step in &s.steps {
+        if out.state.status != RunStatus::Waiting {
+            return Err(format!("the run has ended ({}) but the test has more steps", out.state.status.as_str()));
+        }
+        let resume = match step {
+            toml::Value::String(reply) => Resume::Reply(reply.clone()),
+            toml::Value::Table(t) if t.len() == 1 && t.contains_key("wait") => {
+                let spent =
+                    t["wait"].as_str().and_then(duration_ms).ok_or("`wait` takes a duration such as \"11m\"")?;
+                transcript.push_str(&format!("… {} pass\n", t["wait"].as_str().unwrap_or_default()));
+                waited = waited.saturating_add(spent);
+                match out.state.waiting.as_ref().and_then(|w| w.timeout_ms) {
+                    Some(limit) if limit <= waited => Resume::Timeout,
+                    _ => continue,
+                }
+            }
+            other => {
+                return Err(format!("a step is a reply (\"text\") or {{ wait = \"11m\" }}, not {}", to_json(other)));
+            }
+        };
+        out = interp::resume(program, out.state, resume, &options).map_err(|e| e.to_string())?;
+        waited = 0;
+        write_events(&mut transcript, &out.events);
+    }
+    // What the run holds at the end: its results.
+    let mut results = Vec::new();
+    for (name, slot) in out.state.slot_names.iter().zip(&out.state.slots) {
+        if let Some(slot) = slot {
+            let value = serde_json::to_string(&slot.value).unwrap_or_default();
+            match &slot.category {
+                Some(c) => results.push(format!("{name} = {value} ({c})")),
+                None => results.push(format!("{name} = {value}")),
+            }
+        }
+    }
+    if !results.is_empty() {
+        transcript.push_str(&format!("results: {}\n", results.join("; ")));
+    }
+    Ok(transcript)
+}
+
+/// `500ms`, `11m`, `2h`, `1d` in milliseconds.
+fn duration_ms(s: &str) -> Option<u64> {
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..digits].parse().ok()?;
+    let unit = match &s[digits..] {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit)
+}
+
+/// The transcript lines of events: what a reviewer reads, without ids or timings.
+fn write_events(out: &mut String, events: &[Event]) {
+    for e in events {
+        let line = match e {
+            Event::RunStarted { flow, .. } => format!("▶ {flow}"),
+            Event::MessageSent { text } => format!("bot: {}", text.replace('\n', "\n     ")),
+            Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {to}: {subject}"),
+            Event::WebhookCalled { name, method, url, status, attempts, error, .. } => {
+                let result = match (status, error) {
+                    (Some(s), None) => s.to_string(),
+                    (_, Some(e)) => format!("failed: {e}"),
+                    (None, None) => "?".into(),
+                };
+                let tries =
+                    if *attempts > 1 && error.is_none() { format!(" ({attempts} attempts)") } else { String::new() };
+                format!("⇄ webhook {name}: {method} {url} → {result}{tries}")
+            }
+            Event::Waiting { name, timeout_ms: Some(ms) } => {
+                format!("… waiting for {name} (timeout {})", human_ms(*ms))
+            }
+            Event::Waiting { name, .. } => format!("… waiting for {name}"),
+            Event::Resumed { input } => format!("you: {input}"),
+            Event::TimedOut { name } => format!("⏱ {name} timed out"),
+            Event::Responded { status, body, .. } => {
+                format!("↩ respond {status}{}", body.as_deref().map(|b| format!(" {b}")).unwrap_or_default())
+            }
+            Event::Warning { message } => format!("⚠ {message}"),
+            Event::RunEnded { status, reason } => match reason {
+                Some(r) => format!("■ {} ({r})", status.as_str()),
+                None => format!("■ {}", status.as_str()),
+            },
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+fn human_ms(ms: u64) -> String {
+    match ms {
+        ms if ms % 86_400_000 == 0 => format!("{}d", ms / 86_400_000),
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+/// A unified-style line diff of `expected` and `got` (`-` expected, `+` got), with a line of context.
+pub fn diff(expected: &str, got: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), got.lines().collect());
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let mut lines: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            lines.push((' ', a[i]));
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            lines.push(('+', b[j]));
+            j += 1;
+        } else {
+            lines.push(('-', a[i]));
+            i += 1;
+        }
+    }
+    let near = |k: usize| lines[k.saturating_sub(1)..(k + 2).min(lines.len())].iter().any(|(c, _)| *c != ' ');
+    let mut out = String::new();
+    for (k, (c, l)) in lines.iter().enumerate() {
+        if *c != ' ' || near(k) {
+            out.push_str(&format!("{c} {l}\n"));
+        }
+    }
+    out
+}
+
+/// The reports as JUnit XML, for CI dashboards: one test suite per file, one test case per scenario.
+pub fn junit(reports: &[(FileReport, Vec<Option<String>>)]) -> String {
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"flowc test\">\n");
+    for (report, failures) in reports {
+        let name = esc(&report.path.display().to_string());
+        let failed = failures.iter().filter(|f| f.is_some()).count() + usize::from(report.error.is_some());
+        let count = report.outcomes.len().max(usize::from(report.error.is_some()));
+        out.push_str(&format!("  <testsuite name=\"{name}\" tests=\"{count}\" failures=\"{failed}\">\n"));
+        if let Some(e) = &report.error {
+            out.push_str(&format!(
+                "    <testcase name=\"(file)\" classname=\"{name}\"><failure message=\"{}\"/></testcase>\n",
+                esc(e)
+            ));
+        }
+        for (o, failure) in report.outcomes.iter().zip(failures) {
+            match failure {
+                None => out.push_str(&format!("    <testcase name=\"{}\" classname=\"{name}\"/>\n", esc(&o.name))),
+                Some(f) => out.push_str(&format!(
+                    "    <testcase name=\"{}\" classname=\"{name}\"><failure message=\"transcript differs\">{}</failure></testcase>\n",
+                    esc(&o.name),
+                    esc(f)
+                )),
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
