@@ -227,8 +227,6 @@ struct FlowCompiler<'a, F> {
     /// The statement being compiled, and where each instruction came from (for review).
     current: crate::span::Span,
     origin: Origin,
-    /// How many splits have been named so far (for labels of splits without a result name).
-    splits: usize,
 }
 
 impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
@@ -243,15 +241,22 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             gotos: Vec::new(),
             current: crate::span::Span::default(),
             origin: Origin::default(),
-            splits: 0,
         }
     }
 
-    /// Names the instruction at `at` as a jump target (the first name given to a place stays).
+    /// Names the instruction at `at` as a jump target (the first name given to a place stays). A name
+    /// already given to another place gets `#2`, `#3`, ... (two waits for the same reply).
     fn label(&mut self, at: usize, name: String) {
-        if !self.origin.labels.iter().any(|(i, _)| *i == at) {
-            self.origin.labels.push((at, name));
+        if self.origin.labels.iter().any(|(i, _)| *i == at) {
+            return;
         }
+        let mut unique = name.clone();
+        let mut n = 1;
+        while self.origin.labels.iter().any(|(_, l)| *l == unique) {
+            n += 1;
+            unique = format!("{name}#{n}");
+        }
+        self.origin.labels.push((at, unique));
     }
 
     fn run(mut self) -> FlowProgram {
@@ -459,10 +464,15 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
         // "no case matched" goes to the end.
         let mut ends = Vec::new();
         let mut other_start = None;
-        self.splits += 1;
-        let split_name = match &s.result {
-            Some(r) => r.node.clone(),
-            None => format!("split{}", self.splits),
+        // A split is named by its result, else by what it splits on (not by its position, so that
+        // adding a split does not rename the others).
+        let split_name = match (&s.result, &s.operand.kind) {
+            (Some(r), _) => r.node.clone(),
+            (None, ExprKind::Ref(r)) => {
+                let path: Vec<&str> = r.path.iter().map(|p| p.node.as_str()).collect();
+                format!("{}.{}", r.root.as_str(), path.join("."))
+            }
+            _ => "split".to_string(),
         };
         for (arm, block) in crate::control::exits(stmt).arms {
             let start = self.here();

@@ -129,9 +129,14 @@ pub fn run_file(path: &Path) -> FileReport {
     if file.test.is_empty() {
         report.error = Some(format!("{} holds no [[test]]", path.display()));
     }
+    let mut names = std::collections::HashSet::new();
+    if let Some(dup) = file.test.iter().find(|t| !names.insert(t.name.trim())) {
+        report.error = Some(format!("two tests are named \"{}\": give each its own name", dup.name.trim()));
+        return report;
+    }
     for scenario in &file.test {
         let transcript = run_scenario(&program, scenario);
-        report.outcomes.push(Outcome { name: scenario.name.clone(), transcript });
+        report.outcomes.push(Outcome { name: scenario.name.trim().to_string(), transcript });
     }
     report
 }
@@ -141,12 +146,33 @@ fn to_json(v: &toml::Value) -> Value {
 }
 
 fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<String, String> {
+    if s.flow.is_none() && program.flows.len() > 1 {
+        let names: Vec<&str> = program.flows.iter().map(|f| f.name.as_str()).collect();
+        return Err(format!("the file has several flows ({}): name one with `flow = \"...\"`", names.join(", ")));
+    }
     let (_, flow) = interp::find_flow(program, s.flow.as_deref()).map_err(|e| e.to_string())?;
+    let keys_of = |what: &str, v: &toml::Value, allowed: &[&str]| -> Result<(), String> {
+        let table = v.as_table().ok_or_else(|| format!("`{what}` is a table: {what} = {{ ... }}"))?;
+        match table.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(format!("`{what}` has no key `{k}` (its keys: {})", allowed.join(", "))),
+            None => Ok(()),
+        }
+    };
+    if let Some(c) = &s.contact {
+        keys_of("contact", c, &["name", "phone", "email", "language", "fields", "urn", "channel", "timezone"])?;
+    }
+    if let Some(t) = &s.trigger {
+        keys_of("trigger", t, &["headers", "query", "body"])?;
+    }
     let mut mocks = HashMap::new();
     for (name, answers) in &s.webhooks {
         if !flow.webhooks.iter().any(|w| w == name) {
-            let known = flow.webhooks.join(", ");
-            return Err(format!("flow `{}` has no webhook `{name}` (it has: {known})", flow.name));
+            let known = if flow.webhooks.is_empty() {
+                "it has none".to_string()
+            } else {
+                format!("it has: {}", flow.webhooks.join(", "))
+            };
+            return Err(format!("flow `{}` has no webhook `{name}` ({known})", flow.name));
         }
         let text = serde_json::to_string(&to_json(answers)).unwrap_or_default();
         let parsed = MockAnswers::parse(&text).map_err(|e| format!("webhook `{name}`: {e}"))?;
@@ -243,8 +269,9 @@ fn write_events(out: &mut String, events: &[Event]) {
     for e in events {
         let line = match e {
             Event::RunStarted { flow, .. } => format!("▶ {flow}"),
+            // A message's lines are indented, so that no line of it can pass for a golden file's `===`.
             Event::MessageSent { text } => format!("bot: {}", text.replace('\n', "\n     ")),
-            Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {to}: {subject}"),
+            Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {}: {}", one_line(to), one_line(subject)),
             Event::WebhookCalled { name, method, url, status, attempts, error, .. } => {
                 let result = match (status, error) {
                     (Some(s), None) => s.to_string(),
@@ -259,20 +286,37 @@ fn write_events(out: &mut String, events: &[Event]) {
                 format!("… waiting for {name} (timeout {})", human_ms(*ms))
             }
             Event::Waiting { name, .. } => format!("… waiting for {name}"),
-            Event::Resumed { input } => format!("you: {input}"),
+            Event::Resumed { input } => format!("you: {}", one_line(input)),
             Event::TimedOut { name } => format!("⏱ {name} timed out"),
             Event::Responded { status, body, .. } => {
-                format!("↩ respond {status}{}", body.as_deref().map(|b| format!(" {b}")).unwrap_or_default())
+                format!(
+                    "↩ respond {status}{}",
+                    body.as_deref().map(|b| format!(" {}", one_line(b))).unwrap_or_default()
+                )
             }
-            Event::Warning { message } => format!("⚠ {message}"),
+            Event::Warning { message } => format!("⚠ {}", one_line(message)),
             Event::RunEnded { status, reason } => match reason {
                 Some(r) => format!("■ {} ({r})", status.as_str()),
                 None => format!("■ {}", status.as_str()),
             },
         };
-        out.push_str(&line);
-        out.push('\n');
+        for l in line.lines() {
+            // Trailing spaces are what editors strip from golden files.
+            out.push_str(l.trim_end());
+            out.push('\n');
+        }
     }
+}
+
+/// Text on one line: line breaks as `\n`, other control characters as `\u{..}`.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_string(),
+            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn human_ms(ms: u64) -> String {
@@ -287,7 +331,8 @@ fn human_ms(ms: u64) -> String {
 
 /// A unified-style line diff of `expected` and `got` (`-` expected, `+` got), with a line of context.
 pub fn diff(expected: &str, got: &str) -> String {
-    let (a, b): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), got.lines().collect());
+    let (a, b): (Vec<&str>, Vec<&str>) =
+        (expected.trim_end().lines().map(str::trim_end).collect(), got.trim_end().lines().map(str::trim_end).collect());
     let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
@@ -321,7 +366,20 @@ pub fn diff(expected: &str, got: &str) -> String {
 
 /// The reports as JUnit XML, for CI dashboards: one test suite per file, one test case per scenario.
 pub fn junit(reports: &[(FileReport, Vec<Option<String>>)]) -> String {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    // XML 1.0 allows no control characters but tab and line breaks: others are written as `\u{..}`.
+    let esc = |s: &str| {
+        s.chars()
+            .map(|c| match c {
+                '&' => "&amp;".to_string(),
+                '<' => "&lt;".to_string(),
+                '>' => "&gt;".to_string(),
+                '"' => "&quot;".to_string(),
+                '\t' | '\n' | '\r' => c.to_string(),
+                c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+                c => c.to_string(),
+            })
+            .collect::<String>()
+    };
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"flowc test\">\n");
     for (report, failures) in reports {
         let name = esc(&report.path.display().to_string());

@@ -34,14 +34,62 @@ struct Node {
     shape: Shape,
 }
 
+/// The diagram of `flows` in `format`: one picture, with a box per flow when there are several.
+pub fn render_all(flows: &[&Flow], format: Format) -> String {
+    if let [flow] = flows {
+        return render(flow, format);
+    }
+    let parts: Vec<Builder> = flows.iter().map(|f| build(f, &format!("{}__", f.name.node))).collect();
+    match format {
+        Format::Mermaid => {
+            let mut out = String::from("flowchart TD\n");
+            for (flow, g) in flows.iter().zip(&parts) {
+                let _ = writeln!(out, "  subgraph {}__flow [\"{}\"]", flow.name.node, mermaid_text(&flow.name.node));
+                out.push_str(&g.mermaid_nodes("    "));
+                out.push_str("  end\n");
+            }
+            for g in &parts {
+                out.push_str(&g.mermaid_edges());
+            }
+            out
+        }
+        Format::Dot => {
+            let mut out = String::from(
+                "digraph flows {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+            );
+            for (flow, g) in flows.iter().zip(&parts) {
+                let _ = writeln!(
+                    out,
+                    "  subgraph cluster_{} {{\n    label={};",
+                    flow.name.node,
+                    dot_quote(&flow.name.node)
+                );
+                out.push_str(&g.dot_body("    "));
+                out.push_str("  }\n");
+            }
+            out.push_str("}\n");
+            out
+        }
+    }
+}
+
 /// The diagram of `flow` in `format`.
 pub fn render(flow: &Flow, format: Format) -> String {
+    let g = build(flow, "");
+    match format {
+        Format::Mermaid => g.mermaid(),
+        Format::Dot => g.dot(&flow.name.node),
+    }
+}
+
+fn build(flow: &Flow, prefix: &str) -> Builder {
     let mut g = Builder {
         nodes: Vec::new(),
         edges: Vec::new(),
         steps: Vec::new(),
         gotos: Vec::new(),
         used: Default::default(),
+        prefix: prefix.to_string(),
     };
     let start = g.node(&format!("{}_start", flow.name.node), flow.name.node.clone(), Shape::Start);
     let ends = g.block(&flow.body, vec![(start, None)], &flow.name.node);
@@ -50,15 +98,23 @@ pub fn render(flow: &Flow, format: Format) -> String {
         let end = g.node(&format!("{}_end", flow.name.node), "end".into(), Shape::End);
         g.connect(ends, end);
     }
-    for (from, target) in std::mem::take(&mut g.gotos) {
+    for (from, target, label) in std::mem::take(&mut g.gotos) {
         if let Some(&(_, step)) = g.steps.iter().find(|(name, _)| *name == target) {
-            g.edges.push((from, step, Some("goto".into())));
+            let label = label.map_or_else(|| "goto".to_string(), |l| format!("{l} → goto"));
+            g.edges.push((from, step, Some(label)));
         }
     }
-    match format {
-        Format::Mermaid => g.mermaid(),
-        Format::Dot => g.dot(&flow.name.node),
-    }
+    g
+}
+
+/// Text in a Mermaid label: quotes and angle brackets as Mermaid's entity codes, line breaks as `<br/>`.
+fn mermaid_text(s: &str) -> String {
+    s.replace('#', "#35;").replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;").replace('\n', "<br/>")
+}
+
+/// A DOT string literal.
+fn dot_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
 }
 
 type Pending = Vec<(usize, Option<String>)>;
@@ -67,17 +123,30 @@ struct Builder {
     nodes: Vec<Node>,
     edges: Vec<(usize, usize, Option<String>)>,
     steps: Vec<(String, usize)>,
-    gotos: Vec<(usize, String)>,
+    gotos: Vec<(usize, String, Option<String>)>,
     used: std::collections::HashMap<String, usize>,
+    /// Prefix of every id (the flow's name when several flows share one picture).
+    prefix: String,
 }
 
 impl Builder {
     /// A node with an id made unique (and stable: the same flow gives the same ids).
     fn node(&mut self, id: &str, label: String, shape: Shape) -> usize {
-        let base: String = id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-        let n = self.used.entry(base.clone()).or_insert(0);
-        *n += 1;
-        let id = if *n == 1 { base } else { format!("{base}_{n}") };
+        let base: String = format!(
+            "{}{}",
+            self.prefix,
+            id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()
+        );
+        // Unique among every id given so far (`x_2` may also be a name of the flow's own).
+        let mut n = *self.used.get(&base).unwrap_or(&0);
+        let id = loop {
+            n += 1;
+            let candidate = if n == 1 { base.clone() } else { format!("{base}_{n}") };
+            if !self.nodes.iter().any(|node| node.id == candidate) {
+                break candidate;
+            }
+        };
+        self.used.insert(base, n);
         self.nodes.push(Node { id, label, shape });
         self.nodes.len() - 1
     }
@@ -94,9 +163,7 @@ impl Builder {
         let mut plain: Vec<String> = Vec::new();
         let mut plain_start: Option<usize> = None;
         for stmt in &block.stmts {
-            if preds.is_empty() && plain.is_empty() {
-                break; // nothing reaches the rest
-            }
+            // Statements nothing falls into are still drawn: a `goto` may reach them.
             if let Some(line) = plain_line(stmt) {
                 plain.push(line);
                 plain_start.get_or_insert(stmt.span.start);
@@ -149,8 +216,7 @@ impl Builder {
             StmtKind::Goto { target } => {
                 // A goto is an edge, not a node.
                 for (from, label) in preds {
-                    self.gotos.push((from, target.node.clone()));
-                    let _ = label;
+                    self.gotos.push((from, target.node.clone(), label));
                 }
                 return Vec::new();
             }
@@ -161,6 +227,12 @@ impl Builder {
         self.connect(preds, n);
         if let StmtKind::Step { name, .. } = &stmt.kind {
             self.steps.push((name.node.clone(), n));
+        }
+        if let StmtKind::Wait { timeout: Some(_), on_timeout, .. } = &stmt.kind
+            && on_timeout.is_empty()
+        {
+            let expired = self.node(&format!("{id}_expired"), "expired".into(), Shape::End);
+            self.edges.push((n, expired, Some("timeout".into())));
         }
         let exits = crate::control::exits(stmt);
         let mut out: Pending = match exits.next {
@@ -185,21 +257,30 @@ impl Builder {
     }
 
     fn mermaid(&self) -> String {
-        let mut out = String::from("flowchart TD\n");
+        format!("flowchart TD\n{}{}", self.mermaid_nodes("  "), self.mermaid_edges())
+    }
+
+    fn mermaid_nodes(&self, indent: &str) -> String {
+        let mut out = String::new();
         for node in &self.nodes {
-            let label = node.label.replace('"', "#quot;").replace('\n', "<br/>");
+            let label = mermaid_text(&node.label);
             let _ = match node.shape {
-                Shape::Start => writeln!(out, "  {}([\"{label}\"])", node.id),
-                Shape::End => writeln!(out, "  {}((\"{label}\"))", node.id),
-                Shape::Action => writeln!(out, "  {}[\"{label}\"]", node.id),
-                Shape::Decision => writeln!(out, "  {}{{\"{label}\"}}", node.id),
-                Shape::Step => writeln!(out, "  {}[[\"{label}\"]]", node.id),
+                Shape::Start => writeln!(out, "{indent}{}([\"{label}\"])", node.id),
+                Shape::End => writeln!(out, "{indent}{}((\"{label}\"))", node.id),
+                Shape::Action => writeln!(out, "{indent}{}[\"{label}\"]", node.id),
+                Shape::Decision => writeln!(out, "{indent}{}{{\"{label}\"}}", node.id),
+                Shape::Step => writeln!(out, "{indent}{}[[\"{label}\"]]", node.id),
             };
         }
+        out
+    }
+
+    fn mermaid_edges(&self) -> String {
+        let mut out = String::new();
         for (from, to, label) in &self.edges {
             let (from, to) = (&self.nodes[*from].id, &self.nodes[*to].id);
             let _ = match label {
-                Some(l) => writeln!(out, "  {from} -->|\"{}\"| {to}", l.replace('"', "#quot;")),
+                Some(l) => writeln!(out, "  {from} -->|\"{}\"| {to}", mermaid_text(l)),
                 None => writeln!(out, "  {from} --> {to}"),
             };
         }
@@ -207,11 +288,15 @@ impl Builder {
     }
 
     fn dot(&self, name: &str) -> String {
-        let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"));
-        let mut out = format!(
-            "digraph {} {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
-            quote(name)
-        );
+        format!(
+            "digraph {} {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=10];\n{}}}\n",
+            dot_quote(name),
+            self.dot_body("  ")
+        )
+    }
+
+    fn dot_body(&self, indent: &str) -> String {
+        let mut out = String::new();
         for node in &self.nodes {
             let shape = match node.shape {
                 Shape::Start => "oval",
@@ -220,16 +305,15 @@ impl Builder {
                 Shape::Decision => "diamond",
                 Shape::Step => "box3d",
             };
-            let _ = writeln!(out, "  {} [label={}, shape={shape}];", node.id, quote(&node.label));
+            let _ = writeln!(out, "{indent}{} [label={}, shape={shape}];", node.id, dot_quote(&node.label));
         }
         for (from, to, label) in &self.edges {
             let (from, to) = (&self.nodes[*from].id, &self.nodes[*to].id);
             let _ = match label {
-                Some(l) => writeln!(out, "  {from} -> {to} [label={}];", quote(l)),
-                None => writeln!(out, "  {from} -> {to};"),
+                Some(l) => writeln!(out, "{indent}{from} -> {to} [label={}];", dot_quote(l)),
+                None => writeln!(out, "{indent}{from} -> {to};"),
             };
         }
-        out.push_str("}\n");
         out
     }
 }

@@ -29,10 +29,17 @@ pub fn github(d: &Value) -> String {
     )
 }
 
-/// A file path as a relative URI reference (forward slashes, characters outside the URI's set
-/// percent-encoded).
+/// A file path as a URI reference: relative to the working directory when it is below it (forward
+/// slashes, characters outside the URI's set percent-encoded, `./` before a first segment with a `:`,
+/// which would read as a scheme), else an absolute `file://` URI.
 fn uri(path: &str) -> String {
-    let path = path.replace('\\', "/");
+    let mut path = path.replace('\\', "/");
+    if path.starts_with('/')
+        && let Ok(cwd) = std::env::current_dir()
+        && let Ok(relative) = std::path::Path::new(&path).strip_prefix(&cwd)
+    {
+        path = relative.to_string_lossy().replace('\\', "/");
+    }
     let path = path.strip_prefix("./").unwrap_or(&path);
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
@@ -42,7 +49,13 @@ fn uri(path: &str) -> String {
             out.push_str(&format!("%{b:02X}"));
         }
     }
-    out
+    if out.starts_with('/') {
+        format!("file://{out}")
+    } else if out.split('/').next().is_some_and(|first| first.contains(':')) {
+        format!("./{out}")
+    } else {
+        out
+    }
 }
 
 fn region(v: &Value) -> Value {
@@ -139,5 +152,7 @@ mod tests {
     fn uris_are_relative_references() {
         assert_eq!(uri("./flows/my order.flow"), "flows/my%20order.flow");
         assert_eq!(uri("flows\\a.flow"), "flows/a.flow");
+        assert_eq!(uri("x:y.flow"), "./x:y.flow");
+        assert_eq!(uri("/nowhere/near/a b.flow"), "file:///nowhere/near/a%20b.flow");
     }
 }

@@ -612,6 +612,12 @@ fn collect_tests(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                     }
                 }
             }
+        } else if p.extension().is_some_and(|e| e == "flow") {
+            return Err(format!(
+                "{} is a flow; give its tests, {}",
+                p.display(),
+                p.with_extension("flowtest").display()
+            ));
         } else {
             out.push(p.clone());
         }
@@ -656,6 +662,23 @@ fn flow_tests(paths: &[PathBuf], update: bool, format: TestFormat) -> u8 {
         let golden_path = report.golden_path();
         let expected = std::fs::read_to_string(&golden_path).ok();
         let got = report.golden_text();
+        let broken: Vec<&str> =
+            report.outcomes.iter().filter(|o| o.transcript.is_err()).map(|o| o.name.as_str()).collect();
+        if update && !broken.is_empty() {
+            // A test that cannot run is not a transcript to keep.
+            for o in report.outcomes.iter().filter(|o| o.transcript.is_err()) {
+                failed += 1;
+                human.push_str(&format!(
+                    "FAILED {name}: {}\n{}\n",
+                    o.name,
+                    o.transcript.as_ref().err().map_or("", String::as_str)
+                ));
+            }
+            human.push_str(&format!("not updated: {}\n", golden_path.display()));
+            failures = report.outcomes.iter().map(|o| o.transcript.as_ref().err().cloned()).collect();
+            judged.push((report, failures));
+            continue;
+        }
         if update {
             if expected.as_deref() != Some(got.as_str())
                 && let Err(e) = write_atomically(&golden_path, &got)
@@ -682,7 +705,7 @@ fn flow_tests(paths: &[PathBuf], update: bool, format: TestFormat) -> u8 {
                 _ if o.transcript.is_err() => o.transcript.as_ref().err().map(|e| format!("{e}\n")),
                 (None, _) => Some(format!("no golden file {}; run `flowc test --update`\n", golden_path.display())),
                 (_, None) => Some("not in the golden file; run `flowc test --update`\n".to_string()),
-                (_, Some(want)) if want.trim_end() != mine.trim_end() => Some(crate::flowtest::diff(want, &mine)),
+                (_, Some(want)) if !same_lines(want, &mine) => Some(crate::flowtest::diff(want, &mine)),
                 _ => None,
             };
             match &mismatch {
@@ -712,13 +735,18 @@ fn flow_tests(paths: &[PathBuf], update: bool, format: TestFormat) -> u8 {
     if failed > 0 { DIAGNOSTICS } else { OK }
 }
 
+/// Whether two transcripts say the same, whatever spaces end their lines (editors strip them).
+fn same_lines(a: &str, b: &str) -> bool {
+    a.trim_end().lines().map(str::trim_end).eq(b.trim_end().lines().map(str::trim_end))
+}
+
 /// The sections of a golden file by test name (`=== name` lines start them).
 fn split_sections(text: &str) -> std::collections::HashMap<&str, String> {
     let mut out = std::collections::HashMap::new();
     let mut current: Option<&str> = None;
     let mut body = String::new();
     for line in text.lines() {
-        if let Some(name) = line.strip_prefix("=== ") {
+        if let Some(name) = line.strip_prefix("=== ").map(str::trim) {
             if let Some(c) = current.take() {
                 out.insert(c, std::mem::take(&mut body));
             }
@@ -775,8 +803,7 @@ fn graph(path: &Path, flow: Option<&str>, format: GraphFormat) -> u8 {
         GraphFormat::Mermaid => crate::graph::Format::Mermaid,
         GraphFormat::Dot => crate::graph::Format::Dot,
     };
-    let text: Vec<String> = flows.iter().map(|f| crate::graph::render(f, format)).collect();
-    match out::emit(&text.join("\n")) {
+    match out::emit(&crate::graph::render_all(&flows, format)) {
         Ok(()) => OK,
         Err(status) => status,
     }

@@ -171,7 +171,7 @@ pub struct Offline;
 
 impl WebhookClient for Offline {
     fn call(&self, request: &Request) -> CallOutcome {
-        CallOutcome::refused(format!("no network access for webhook `{}` (give it a --mock)", request.name))
+        CallOutcome::refused(format!("no network access for webhook `{}` (give it a mock answer)", request.name))
     }
 }
 
@@ -510,6 +510,25 @@ impl Machine<'_> {
             let shown: Vec<String> = query.iter().enumerate().map(|p| pair(p, true)).collect();
             url = format!("{url}{separator}{}", sent.join("&"));
             display_url = format!("{display_url}{separator}{}", shown.join("&"));
+        }
+        // Every connector's secret is hidden from what this call shows and logs, not only its own: an
+        // answer may echo another's token.
+        for c in &self.program.connectors {
+            let values: Vec<&Secret> = match &c.auth {
+                AuthDef::Basic { password, .. } => vec![password],
+                AuthDef::Bearer { token } => vec![token],
+                AuthDef::ApiKey { value, .. } => vec![value],
+            };
+            for v in values {
+                let known = match v {
+                    Secret::Literal(text) => Some(text.clone()),
+                    Secret::Env(name) => (self.options.env)(name),
+                };
+                if let Some(k) = known.filter(|k| !secrets.contains(k)) {
+                    secrets.push(url_encode(&k));
+                    secrets.push(k);
+                }
+            }
         }
         secrets.retain(|s| !s.is_empty());
         let display_url = redact(&display_url, &secrets);

@@ -600,3 +600,32 @@ fn flow_tests_pass_fail_with_a_diff_and_update() {
     assert!(out.contains("nope") && out.contains("has no webhook `nope`"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn flow_test_files_are_checked_and_broken_tests_are_not_kept() {
+    let dir = std::env::temp_dir().join(format!("flowc-flowtest-strict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("w.flow"), "flow w {\n  wait name\n  send \"Hi @flow.name @contact.fields.x \"\n}\n")
+        .unwrap();
+    let d = dir.to_str().unwrap();
+    let write = |text: &str| std::fs::write(dir.join("w.flowtest"), text).unwrap();
+    // More steps than the run takes: an error, and --update keeps no golden file for it.
+    write("[[test]]\nname = \"too many\"\nsteps = [\"Ann\", \"extra\"]\n");
+    let o = flowc(&["test", "--update", d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("has more steps"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(!dir.join("w.flowtest.golden").exists());
+    // Duplicate names, unknown contact keys.
+    write("[[test]]\nname = \"x\"\n[[test]]\nname = \"x\"\n");
+    assert!(String::from_utf8_lossy(&flowc(&["test", d]).stdout).contains("two tests are named \"x\""));
+    write("[[test]]\nname = \"typo\"\ncontact = { nam = \"Ann\" }\nsteps = [\"Ann\"]\n");
+    assert!(String::from_utf8_lossy(&flowc(&["test", d]).stdout).contains("`contact` has no key `nam`"));
+    // A reply with a line break stays on one line; trailing spaces do not matter.
+    write("[[test]]\nname = \"ok\"\nsteps = [\"Ann\\n=== forged\"]\n");
+    assert_eq!(flowc(&["test", "--update", d]).status.code(), Some(0));
+    let golden = std::fs::read_to_string(dir.join("w.flowtest.golden")).unwrap();
+    assert!(golden.contains("you: Ann\\n=== forged") && !golden.lines().any(|l| l.ends_with(' ')), "{golden}");
+    std::fs::write(dir.join("w.flowtest.golden"), golden.replace("Hi Ann", "Hi Ann   ")).unwrap();
+    assert_eq!(flowc(&["test", d]).status.code(), Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

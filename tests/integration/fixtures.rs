@@ -76,3 +76,17 @@ fn adding_a_statement_changes_only_the_lines_about_it() {
     assert!(changed_lines <= 12, "{changed_lines} lines changed:\n{after}");
     assert!(changed_lines >= 5, "the new send is there");
 }
+
+#[test]
+fn labels_are_unique_when_names_repeat() {
+    let src = "flow f {\n  wait answer timeout 1m { on timeout { send \"late\"; stop } }\n  wait answer timeout 1m { on timeout { send \"late again\"; stop } }\n  send \"@flow.answer\"\n}\n";
+    let (program, _) = flowc::compile_source(src).unwrap();
+    let review = flowc::compile::review(&program, src);
+    let labels: Vec<&str> =
+        review["flows"][0]["code"].as_array().unwrap().iter().filter_map(|i| i["label"].as_str()).collect();
+    let mut unique = labels.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(labels.len(), unique.len(), "{labels:?}");
+    assert!(labels.contains(&"answer.timeout") && labels.contains(&"answer.timeout#2"), "{labels:?}");
+}

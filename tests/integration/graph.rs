@@ -55,3 +55,47 @@ fn graph_refuses_bad_input_clearly() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("has no flow `nope` (it has: order_status)"));
 }
+
+fn graph_of(src: &str, format: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("flowc-graph-src-{}-{}", std::process::id(), src.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("g.flow");
+    std::fs::write(&path, src).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_flowc")).args(["graph", "--format", format]).arg(&path).output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn steps_reached_only_by_goto_ids_and_several_flows() {
+    // `middle` and `bottom` come after a `stop`: only gotos reach them.
+    let src = "flow fwd {\n  wait choice timeout 1m { on timeout { goto bottom } }\n  split @flow.choice {\n    case has_text { goto middle }\n  }\n  stop\n  step middle { send \"m\" }\n  step bottom { send \"b\" }\n}\n";
+    let g = graph_of(src, "mermaid");
+    assert!(g.contains("step_middle[[\"step middle\"]]") && g.contains("step_bottom"), "{g}");
+    assert!(g.contains("-->|\"has_text → goto\"| step_middle"), "{g}");
+    assert!(g.contains("-->|\"timeout → goto\"| step_bottom"), "{g}");
+    // Ids stay unique when names look alike.
+    let src = "flow f {\n  wait x timeout 1m\n  wait x timeout 1m\n  wait x_2\n  send \"@flow.x @flow.x_2\"\n}\n";
+    let g = graph_of(src, "mermaid");
+    let ids: Vec<&str> = g
+        .lines()
+        .filter(|l| l.contains('{') && !l.contains("-->"))
+        .map(|l| l.trim().split('{').next().unwrap())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(ids.len(), unique.len(), "{g}");
+    assert!(
+        g.contains("-->|\"timeout\"|") && g.contains("((\"expired\"))"),
+        "a wait without `on timeout` expires: {g}"
+    );
+    // Several flows: one picture.
+    let g = graph_of("flow a {\n  send \"<b>\"\n}\nflow b {\n  stop\n}\n", "mermaid");
+    assert_eq!(g.matches("flowchart").count(), 1, "{g}");
+    assert!(g.contains("subgraph a__flow") && g.contains("#lt;b#gt;"), "{g}");
+    let dot = graph_of("flow a {\n  send \"x\"\n}\nflow b {\n  stop\n}\n", "dot");
+    assert_eq!(dot.matches("digraph").count(), 1, "{dot}");
+    assert!(dot.contains("subgraph cluster_a") && dot.contains("subgraph cluster_b"), "{dot}");
+}
