@@ -104,6 +104,10 @@ enum Command {
         /// e.g. 10.0.0.0/8 or 127.0.0.1/32; repeat for several.
         #[arg(long = "allow-network", value_name = "CIDR", value_delimiter = ',')]
         allow_network: Vec<crate::net::Cidr>,
+        /// Delete ended runs, their events and webhook log lines older than this (e.g. 30d, 12h), or
+        /// `never`; waiting runs are never deleted.
+        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_retain)]
+        retain: Retain,
     },
     /// Show the webhook log as a table.
     Log {
@@ -127,6 +131,28 @@ enum Command {
         /// The code, with or without its `flowc::check::` prefix.
         code: Option<String>,
     },
+}
+
+/// `--retain`: how long ended runs are kept.
+#[derive(Clone, Copy, Debug)]
+struct Retain(Option<std::time::Duration>);
+
+fn parse_retain(s: &str) -> Result<Retain, String> {
+    if s == "never" {
+        return Ok(Retain(None));
+    }
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..digits].parse().map_err(|_| format!("`{s}` is not a duration such as 30d, 12h or never"))?;
+    let unit = match &s[digits..] {
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("`{s}`: use m, h or d (30d, 12h, 90m), or never")),
+    };
+    if n == 0 {
+        return Err("a retention of 0 would delete runs as they end; use never to keep them".into());
+    }
+    Ok(Retain(Some(std::time::Duration::from_secs(n.saturating_mul(unit)))))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -201,9 +227,15 @@ fn run(cli: Cli) -> u8 {
             code
         }),
         Command::Log { file, db, failed, webhook, json } => show_log(file, db, failed, webhook.as_deref(), json),
-        Command::Serve { paths, addr, db, workers, max_body, allow_network } => {
+        Command::Serve { paths, addr, db, workers, max_body, allow_network, retain } => {
             let network = crate::net::NetworkPolicy::allowing(allow_network);
-            let config = crate::serve::Config { workers, max_body, network, ..crate::serve::Config::default() };
+            let config = crate::serve::Config {
+                workers,
+                max_body,
+                network,
+                retain: retain.0,
+                ..crate::serve::Config::default()
+            };
             serve(&paths, &addr, &db, config)
         }
     }

@@ -23,6 +23,9 @@ use crate::interp::{self, Event, Outcome, Resume, RunOptions, RunState, RunStatu
 use crate::program::{AuthDef, Program, Secret, TriggerAuthDef, TriggerDef};
 use store::{LogLine, StepRecord, Store, StoreError, StoredRun};
 
+/// Rows deleted per retention transaction.
+const PURGE_BATCH: usize = 500;
+
 /// Reads a secret by environment variable name.
 pub type SecretSource = dyn Fn(&str) -> Option<String> + Send + Sync;
 
@@ -40,6 +43,9 @@ pub struct Config {
     pub env: Arc<SecretSource>,
     /// Where webhooks may connect: public addresses only, by default (LANGUAGE.md §6).
     pub network: crate::net::NetworkPolicy,
+    /// How long ended runs, their events and webhook log lines are kept (`None`: for ever). Waiting
+    /// runs are never deleted.
+    pub retain: Option<Duration>,
 }
 
 impl Default for Config {
@@ -51,6 +57,7 @@ impl Default for Config {
             max_steps: interp::DEFAULT_MAX_STEPS,
             env: Arc::new(|name| std::env::var(name).ok()),
             network: crate::net::NetworkPolicy::default(),
+            retain: Some(Duration::from_secs(30 * 86_400)),
         }
     }
 }
@@ -189,8 +196,15 @@ impl Server {
             .name("flowc-scheduler".into())
             .stack_size(16 << 20)
             .spawn(move || {
+                // Retention runs once a minute (and at start), in small batches between the scheduler's
+                // other work.
+                let mut last_purge: Option<std::time::Instant> = None;
                 while !stop2.load(Ordering::Relaxed) {
                     app2.resume_due_runs();
+                    if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                        app2.purge_old(&stop2);
+                        last_purge = Some(std::time::Instant::now());
+                    }
                     std::thread::sleep(interval);
                 }
             })
@@ -658,6 +672,22 @@ impl App {
             return Answer::error(500, e.to_string());
         }
         Answer::json(200, step_json(&outcome.state, &outcome.events))
+    }
+
+    /// Deletes what is older than `--retain`, a batch at a time so that steps are never held up long.
+    fn purge_old(&self, stop: &AtomicBool) {
+        let Some(retain) = self.config.retain else { return };
+        let before = crate::time::now_millis().saturating_sub(retain.as_millis() as u64);
+        while !stop.load(Ordering::Relaxed) {
+            match self.store.purge(before, PURGE_BATCH) {
+                Ok(0) => return,
+                Ok(_) => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => {
+                    eprintln!("flowc: retention: {e}");
+                    return;
+                }
+            }
+        }
     }
 
     fn resume_due_runs(&self) {

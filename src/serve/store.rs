@@ -131,6 +131,10 @@ pub trait Store: Send + Sync {
     /// Records a signature id; false when it was already seen (a replay). Forgets ids older than
     /// `forget_before_ms`.
     fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError>;
+    /// Deletes at most `batch` runs that ended before `before_ms` (never a waiting run) with their
+    /// steps, and at most `batch` webhook log lines older than that. Returns how many rows went, so the
+    /// caller can repeat in small transactions until nothing is left, without holding steps up.
+    fn purge(&self, before_ms: u64, batch: usize) -> Result<usize, StoreError>;
 }
 
 /// The embedded store: one SQLite file in WAL mode.
@@ -152,6 +156,8 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_waiting ON runs (contact_id) WHERE status = 'waiting';
 CREATE INDEX IF NOT EXISTS runs_deadline ON runs (deadline_ms) WHERE status = 'waiting';
+-- Retention finds ended runs by age.
+CREATE INDEX IF NOT EXISTS runs_ended ON runs (updated_ms) WHERE status != 'waiting';
 -- One row per step: the step's events as a JSON array.
 CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL,
@@ -310,6 +316,35 @@ impl Store for SqliteStore {
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
     }
 
+    fn purge(&self, before_ms: u64, batch: usize) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let ids: Vec<String> = {
+            let mut old = tx.prepare_cached(
+                "SELECT id FROM runs WHERE status != 'waiting' AND updated_ms < ?1 ORDER BY updated_ms LIMIT ?2",
+            )?;
+            old.query_map(params![before_ms as i64, batch as i64], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        let mut gone = 0;
+        {
+            let mut steps = tx.prepare_cached("DELETE FROM steps WHERE run_id = ?1")?;
+            let mut run = tx.prepare_cached("DELETE FROM runs WHERE id = ?1 AND status != 'waiting'")?;
+            for id in &ids {
+                gone += steps.execute(params![id])?;
+                gone += run.execute(params![id])?;
+            }
+        }
+        // Log lines carry their time as ISO 8601 text, which sorts as time does.
+        let cutoff = crate::time::iso(before_ms);
+        gone += tx.execute(
+            "DELETE FROM webhook_log WHERE id IN
+               (SELECT id FROM webhook_log WHERE json_extract(entry, '$.time') < ?1 ORDER BY id LIMIT ?2)",
+            params![cutoff, batch as i64],
+        )?;
+        tx.commit()?;
+        Ok(gone)
+    }
+
     fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError> {
         let conn = self.conn();
         conn.execute("DELETE FROM seen_signatures WHERE seen_ms < ?1", [forget_before_ms as i64])?;
@@ -335,6 +370,53 @@ mod tests {
         let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
         assert_eq!((mode.as_str(), sync), ("wal", 1), "WAL with synchronous = NORMAL (1)");
         drop(conn);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn step(run_id: &str, status: RunStatus) -> StepRecord {
+        StepRecord {
+            run_id: run_id.into(),
+            contact_id: format!("contact-{run_id}"),
+            flow: "f".into(),
+            status,
+            deadline_ms: None,
+            state: (status == RunStatus::Waiting).then(|| "{}".into()),
+            events: Some("[{\"type\":\"x\"}]".into()),
+        }
+    }
+
+    #[test]
+    fn purge_removes_ended_runs_their_steps_and_old_log_lines_but_never_a_waiting_run() {
+        let dir = std::env::temp_dir().join(format!("flowc-purge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("t.db")).unwrap();
+        let now = crate::time::now_millis();
+        let line = LogLine::new(&serde_json::json!({"webhook": "w", "time": crate::time::iso(now)}));
+        let steps =
+            [step("done", RunStatus::Completed), step("failed", RunStatus::Failed), step("waits", RunStatus::Waiting)];
+        store.save_batch(&steps, &[line.clone(), line]).unwrap();
+
+        // A cutoff before everything was written removes nothing.
+        assert_eq!(store.purge(now.saturating_sub(60_000), 500).unwrap(), 0);
+        assert!(store.summary("done").unwrap().is_some());
+
+        // A cutoff after it: small batches, repeated until nothing is left.
+        let mut total = 0;
+        loop {
+            let gone = store.purge(now + 60_000, 1).unwrap();
+            if gone == 0 {
+                break;
+            }
+            total += gone;
+        }
+        assert_eq!(total, 2 + 2 + 2, "two runs, their two step rows and two log lines");
+        assert_eq!(store.summary("done").unwrap(), None);
+        assert!(store.events("failed").unwrap().is_empty());
+        assert!(store.read_log(None, false, 10).unwrap().is_empty());
+        let waiting = store.summary("waits").unwrap().expect("a waiting run is never purged");
+        assert_eq!(waiting.status, "waiting");
+        assert_eq!(store.events("waits").unwrap().len(), 1);
+        drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

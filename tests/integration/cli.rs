@@ -629,3 +629,12 @@ fn flow_test_files_are_checked_and_broken_tests_are_not_kept() {
     assert_eq!(flowc(&["test", d]).status.code(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn serve_refuses_a_retention_it_cannot_read_in_one_line() {
+    for (value, says) in [("0d", "use never to keep them"), ("30y", "use m, h or d"), ("soon", "is not a duration")] {
+        let o = flowc(&["serve", "examples", "--retain", value, "--addr", "127.0.0.1:0"]);
+        assert_eq!(o.status.code(), Some(2), "{value}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{value}: {}", stderr(&o));
+    }
+}
