@@ -541,7 +541,10 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
         eprintln!("flowc: not serving: fix the errors above (`flowc check` shows them too)");
         return DIAGNOSTICS;
     }
-    let programs: Vec<crate::program::Program> = checked.iter().map(|c| crate::compile::compile(&c.file)).collect();
+    let programs: Vec<crate::serve::Served> = checked
+        .iter()
+        .map(|c| crate::serve::Served::from_source(&c.name, &c.src, crate::compile::compile(&c.file)))
+        .collect();
     let store = match crate::serve::store::SqliteStore::open(db) {
         Ok(s) => s,
         Err(e) => {
@@ -550,7 +553,7 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
         }
     };
     let (flow_count, trigger_count) =
-        programs.iter().fold((0, 0), |(f, t), p| (f + p.flows.len(), t + p.triggers.len()));
+        programs.iter().fold((0, 0), |(f, t), p| (f + p.program().flows.len(), t + p.program().triggers.len()));
     match crate::serve::Server::start(addr, programs, Box::new(store), config) {
         Ok(server) => {
             let _ = out::emit(&format!(

@@ -23,6 +23,52 @@ use crate::interp::{self, Event, Outcome, Resume, RunOptions, RunState, RunStatu
 use crate::program::{AuthDef, Program, Secret, TriggerAuthDef, TriggerDef};
 use store::{LogLine, StepRecord, Store, StoreError, StoredRun};
 
+/// A program the server runs, with the source it was compiled from: its version is the source's
+/// content hash, and the store keeps the source so that a run that started on it finishes on it after
+/// the file is edited and the server restarted (LANGUAGE.md §9).
+pub struct Served {
+    program: Arc<Program>,
+    version: String,
+    /// The path as shown, and the text, when the program came from a file.
+    source: Option<(String, String)>,
+}
+
+impl Served {
+    /// A program compiled from `source` (the file `name`).
+    pub fn from_source(name: &str, source: &str, program: Program) -> Served {
+        Served {
+            program: Arc::new(program),
+            version: content_hash(source.as_bytes()),
+            source: Some((name.to_string(), source.to_string())),
+        }
+    }
+
+    /// The compiled program.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// The content hash that names this version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+}
+
+impl From<Program> for Served {
+    /// A program with no source to keep: its version is the hash of its compiled form, and runs that
+    /// started on another version fail to continue when it no longer fits them.
+    fn from(program: Program) -> Served {
+        let compiled = serde_json::to_vec(&program).unwrap_or_default();
+        Served { program: Arc::new(program), version: content_hash(&compiled), source: None }
+    }
+}
+
+/// The first 16 bytes of SHA-256, as hex.
+fn content_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Rows deleted per retention transaction.
 const PURGE_BATCH: usize = 500;
 
@@ -138,7 +184,9 @@ impl Writer {
 
 /// Everything a request needs.
 struct App {
-    programs: Vec<Program>,
+    programs: Vec<Served>,
+    /// Earlier versions that waiting runs still need, compiled from the store on first use.
+    earlier: Mutex<HashMap<String, Arc<Program>>>,
     store: Arc<dyn Store>,
     writer: Writer,
     client: HttpClient,
@@ -159,7 +207,12 @@ pub struct Server {
 
 impl Server {
     /// Starts serving `programs` on `addr` (`127.0.0.1:0` picks a free port).
-    pub fn start(addr: &str, programs: Vec<Program>, store: Box<dyn Store>, config: Config) -> Result<Server, String> {
+    pub fn start(addr: &str, programs: Vec<Served>, store: Box<dyn Store>, config: Config) -> Result<Server, String> {
+        for (name, source) in programs.iter().filter_map(|p| Some((p.version(), p.source.as_ref()?))) {
+            store
+                .save_version(name, &source.0, &source.1)
+                .map_err(|e| format!("cannot keep the flows' versions: {e}"))?;
+        }
         let http = Arc::new(tiny_http::Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?);
         let workers = config.workers.max(1);
         let interval = config.scheduler_interval;
@@ -167,6 +220,7 @@ impl Server {
         let (writer, writer_thread) = Writer::start(store.clone())?;
         let app = Arc::new(App {
             programs,
+            earlier: Mutex::new(HashMap::new()),
             store,
             writer,
             client: HttpClient::with_policy(crate::http::DEFAULT_MAX_RESPONSE_BYTES, config.network.clone()),
@@ -347,8 +401,39 @@ impl App {
         locks.entry(key.to_string()).or_default().clone()
     }
 
-    fn program_of(&self, flow: &str) -> Option<&Program> {
-        self.programs.iter().find(|p| p.flows.iter().any(|f| f.name == flow))
+    fn program_of(&self, flow: &str) -> Option<&Served> {
+        self.programs.iter().find(|p| p.program.flows.iter().any(|f| f.name == flow))
+    }
+
+    /// The program a stored run continues on: the version it started on when that is not the current
+    /// one and the store kept it, else the current program of its flow.
+    fn program_for(&self, run: &StoredRun) -> Option<Arc<Program>> {
+        let current = self.program_of(&run.state.flow);
+        let wanted = match (&run.version, current) {
+            (None, _) => None,
+            (Some(v), Some(c)) if *v == c.version => None,
+            (Some(v), _) => Some(v),
+        };
+        let Some(version) = wanted else { return current.map(|c| c.program.clone()) };
+        let mut earlier = self.earlier.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = earlier.get(version) {
+            return Some(p.clone());
+        }
+        let compiled = match self.store.version_source(version) {
+            Ok(Some(source)) => crate::compile_source(&source).ok().map(|(p, _)| Arc::new(p)),
+            Ok(None) => None,
+            Err(e) => {
+                eprintln!("flowc: cannot read version {version}: {e}");
+                None
+            }
+        };
+        match compiled {
+            Some(p) => {
+                earlier.insert(version.clone(), p.clone());
+                Some(p)
+            }
+            None => current.map(|c| c.program.clone()),
+        }
     }
 
     fn with_options<T>(&self, f: impl FnOnce(&RunOptions<'_>) -> T) -> T {
@@ -366,12 +451,17 @@ impl App {
 
     /// Saves a step. `durable`: return only once it is committed (a waiting run, a reply the contact
     /// sent); otherwise it is queued (a trigger run that ended within its request).
-    fn save(&self, contact_id: &str, outcome: &Outcome, durable: bool) -> Result<(), StoreError> {
+    fn save(&self, contact_id: &str, outcome: &Outcome, version: &str, durable: bool) -> Result<(), StoreError> {
         let deadline_ms = match (&outcome.state.status, &outcome.state.waiting) {
             (RunStatus::Waiting, Some(w)) => w.timeout_ms.map(|t| crate::time::now_millis().saturating_add(t)),
             _ => None,
         };
-        let run = StoredRun { state: outcome.state.clone(), contact_id: contact_id.to_string(), deadline_ms };
+        let run = StoredRun {
+            state: outcome.state.clone(),
+            contact_id: contact_id.to_string(),
+            deadline_ms,
+            version: Some(version.to_string()),
+        };
         let record = StepRecord::new(&run, &outcome.events)?;
         self.writer.write(vec![record], Vec::new(), durable || outcome.state.status == RunStatus::Waiting)
     }
@@ -435,8 +525,9 @@ impl App {
             }
             _ => {}
         }
-        let found = self.programs.iter().find_map(|p| p.triggers.iter().find(|t| t.suffix == path).map(|t| (p, t)));
-        let Some((program, trigger)) = found else {
+        let found =
+            self.programs.iter().find_map(|p| p.program.triggers.iter().find(|t| t.suffix == path).map(|t| (p, t)));
+        let Some((served, trigger)) = found else {
             return Answer::error(404, format!("nothing is served at {path}"));
         };
         if !crate::ast::Method::parse(&method).is_some_and(|m| trigger.methods.contains(&m)) {
@@ -453,7 +544,7 @@ impl App {
             Ok(b) => b,
             Err(a) => return a,
         };
-        self.trigger(program, trigger, &headers, &query, &body)
+        self.trigger(served, trigger, &headers, &query, &body)
     }
 
     fn authenticate(
@@ -514,12 +605,13 @@ impl App {
 
     fn trigger(
         &self,
-        program: &Program,
+        served: &Served,
         trigger: &TriggerDef,
         headers: &[(String, String)],
         query: &str,
         body: &[u8],
     ) -> Answer {
+        let program = &*served.program;
         let query = parse_query(query);
         if let Err(a) = self.authenticate(program, trigger, headers, &query, body) {
             return a;
@@ -557,7 +649,7 @@ impl App {
             Ok(o) => o,
             Err(e) => return Answer::error(500, e.to_string()),
         };
-        if let Err(e) = self.save("", &outcome, false) {
+        if let Err(e) = self.save("", &outcome, &served.version, false) {
             return Answer::error(500, e.to_string());
         }
         let responded = outcome.events.iter().find_map(|e| match e {
@@ -594,7 +686,7 @@ impl App {
     }
 
     fn start_conversation(&self, flow: &str, body: &[u8]) -> Answer {
-        let Some(program) = self.program_of(flow) else {
+        let Some(served) = self.program_of(flow) else {
             return Answer::error(404, format!("there is no flow `{flow}`"));
         };
         let request: Value = if body.is_empty() {
@@ -630,12 +722,12 @@ impl App {
             Err(e) => return Answer::error(500, e.to_string()),
         }
         let run_id = crate::time::unique_id("run");
-        let outcome = self.with_options(|o| interp::start(program, Some(flow), &run_id, contact, None, o));
+        let outcome = self.with_options(|o| interp::start(&served.program, Some(flow), &run_id, contact, None, o));
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => return Answer::error(500, e.to_string()),
         };
-        if let Err(e) = self.save(&contact_id, &outcome, true) {
+        if let Err(e) = self.save(&contact_id, &outcome, &served.version, true) {
             return Answer::error(500, e.to_string());
         }
         Answer::json(201, step_json(&outcome.state, &outcome.events))
@@ -660,15 +752,20 @@ impl App {
     }
 
     fn continue_run(&self, run: StoredRun, how: Resume) -> Answer {
-        let Some(program) = self.program_of(&run.state.flow) else {
+        let Some(program) = self.program_for(&run) else {
             return Answer::error(409, format!("flow `{}` is no longer served", run.state.flow));
         };
-        let outcome = self.with_options(|o| interp::resume(program, run.state, how, o));
+        // The run keeps its version (a run stored before versions were kept takes the current one).
+        let version = match &run.version {
+            Some(v) => v.clone(),
+            None => self.program_of(&run.state.flow).map(|s| s.version.clone()).unwrap_or_default(),
+        };
+        let outcome = self.with_options(|o| interp::resume(&program, run.state, how, o));
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => return Answer::error(409, e.to_string()),
         };
-        if let Err(e) = self.save(&run.contact_id, &outcome, true) {
+        if let Err(e) = self.save(&run.contact_id, &outcome, &version, true) {
             return Answer::error(500, e.to_string());
         }
         Answer::json(200, step_json(&outcome.state, &outcome.events))

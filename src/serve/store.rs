@@ -43,6 +43,9 @@ pub struct StoredRun {
     pub contact_id: String,
     /// When a waiting run times out (ms since the epoch).
     pub deadline_ms: Option<u64>,
+    /// The version of the program it runs on (a content hash; `None` for runs stored before versions
+    /// were kept: they continue on the current program).
+    pub version: Option<String>,
 }
 
 /// What is kept of every run, finished or not.
@@ -73,6 +76,8 @@ pub struct StepRecord {
     pub state: Option<String>,
     /// The step's events as a JSON array (`None`: no events).
     pub events: Option<String>,
+    /// The program version the run started on; kept from its first step.
+    pub version: Option<String>,
 }
 
 impl StepRecord {
@@ -86,6 +91,7 @@ impl StepRecord {
             deadline_ms: run.deadline_ms,
             state: if run.state.status == RunStatus::Waiting { Some(serde_json::to_string(&run.state)?) } else { None },
             events: if events.is_empty() { None } else { Some(serde_json::to_string(events)?) },
+            version: run.version.clone(),
         })
     }
 }
@@ -135,7 +141,14 @@ pub trait Store: Send + Sync {
     /// steps, and at most `batch` webhook log lines older than that. Returns how many rows went, so the
     /// caller can repeat in small transactions until nothing is left, without holding steps up.
     fn purge(&self, before_ms: u64, batch: usize) -> Result<usize, StoreError>;
+    /// Keeps the source of a program version under its hash (once; later calls change nothing).
+    fn save_version(&self, hash: &str, name: &str, source: &str) -> Result<(), StoreError>;
+    /// The source of a program version, if it was kept.
+    fn version_source(&self, hash: &str) -> Result<Option<String>, StoreError>;
 }
+
+/// A stored run's columns: state, contact, deadline, version.
+type RunRow = (String, String, Option<i64>, Option<String>);
 
 /// The embedded store: one SQLite file in WAL mode.
 pub struct SqliteStore {
@@ -171,6 +184,13 @@ CREATE TABLE IF NOT EXISTS webhook_log (
     failed INTEGER NOT NULL,
     entry TEXT NOT NULL
 );
+-- Every program version the server ran, so that a run finishes on the version it started on.
+CREATE TABLE IF NOT EXISTS versions (
+    hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    saved_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS seen_signatures (
     id TEXT PRIMARY KEY,
     seen_ms INTEGER NOT NULL
@@ -193,6 +213,14 @@ impl SqliteStore {
         // without bound under steady load.
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // Databases from before versions were kept gain the column; their runs have none.
+        let has_version: bool =
+            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'version'", [], |r| {
+                r.get::<_, i64>(0).map(|n| n > 0)
+            })?;
+        if !has_version {
+            conn.execute_batch("ALTER TABLE runs ADD COLUMN version TEXT")?;
+        }
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
@@ -200,8 +228,17 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn row_to_run(state: String, contact_id: String, deadline: Option<i64>) -> Result<StoredRun, StoreError> {
-        Ok(StoredRun { state: serde_json::from_str(&state)?, contact_id, deadline_ms: deadline.map(|d| d as u64) })
+    fn row_to_run(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+    }
+
+    fn decode_run((state, contact_id, deadline, version): RunRow) -> Result<StoredRun, StoreError> {
+        Ok(StoredRun {
+            state: serde_json::from_str(&state)?,
+            contact_id,
+            deadline_ms: deadline.map(|d| d as u64),
+            version,
+        })
     }
 }
 
@@ -211,7 +248,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         {
             let mut upsert = tx.prepare_cached(
-                "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (id) DO UPDATE SET status = ?4, deadline_ms = ?5, state = ?6, updated_ms = ?7",
             )?;
             let mut insert_step = tx.prepare_cached(
@@ -229,7 +266,8 @@ impl Store for SqliteStore {
                     step.status.as_str(),
                     step.deadline_ms.map(|d| d as i64),
                     step.state,
-                    now
+                    now,
+                    step.version
                 ])?;
                 if let Some(events) = &step.events {
                     insert_step.execute(params![step.run_id, events])?;
@@ -247,40 +285,34 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let row = conn
             .query_row(
-                "SELECT state, contact_id, deadline_ms FROM runs WHERE contact_id = ?1 AND status = 'waiting'
+                "SELECT state, contact_id, deadline_ms, version FROM runs WHERE contact_id = ?1 AND status = 'waiting'
                  ORDER BY updated_ms DESC LIMIT 1",
                 [contact_id],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)),
+                Self::row_to_run,
             )
             .optional()?;
-        row.map(|(s, c, d)| Self::row_to_run(s, c, d)).transpose()
+        row.map(Self::decode_run).transpose()
     }
 
     fn due_runs(&self, now_ms: u64) -> Result<Vec<StoredRun>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT state, contact_id, deadline_ms FROM runs WHERE status = 'waiting' AND deadline_ms <= ?1 LIMIT 100",
+            "SELECT state, contact_id, deadline_ms, version FROM runs WHERE status = 'waiting' AND deadline_ms <= ?1 LIMIT 100",
         )?;
-        let rows = stmt.query_map([now_ms as i64], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?))
-        })?;
-        rows.map(|row| {
-            let (s, c, d) = row?;
-            Self::row_to_run(s, c, d)
-        })
-        .collect()
+        let rows = stmt.query_map([now_ms as i64], Self::row_to_run)?;
+        rows.map(|row| Self::decode_run(row?)).collect()
     }
 
     fn run(&self, run_id: &str) -> Result<Option<StoredRun>, StoreError> {
         let conn = self.conn();
         let row = conn
             .query_row(
-                "SELECT state, contact_id, deadline_ms FROM runs WHERE id = ?1 AND state IS NOT NULL",
+                "SELECT state, contact_id, deadline_ms, version FROM runs WHERE id = ?1 AND state IS NOT NULL",
                 [run_id],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)),
+                Self::row_to_run,
             )
             .optional()?;
-        row.map(|(s, c, d)| Self::row_to_run(s, c, d)).transpose()
+        row.map(Self::decode_run).transpose()
     }
 
     fn summary(&self, run_id: &str) -> Result<Option<RunSummary>, StoreError> {
@@ -345,6 +377,18 @@ impl Store for SqliteStore {
         Ok(gone)
     }
 
+    fn save_version(&self, hash: &str, name: &str, source: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO versions (hash, name, source, saved_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![hash, name, source, crate::time::now_millis() as i64],
+        )?;
+        Ok(())
+    }
+
+    fn version_source(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.conn().query_row("SELECT source FROM versions WHERE hash = ?1", [hash], |r| r.get(0)).optional()?)
+    }
+
     fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError> {
         let conn = self.conn();
         conn.execute("DELETE FROM seen_signatures WHERE seen_ms < ?1", [forget_before_ms as i64])?;
@@ -382,6 +426,7 @@ mod tests {
             deadline_ms: None,
             state: (status == RunStatus::Waiting).then(|| "{}".into()),
             events: Some("[{\"type\":\"x\"}]".into()),
+            version: None,
         }
     }
 
@@ -417,6 +462,30 @@ mod tests {
         assert_eq!(waiting.status, "waiting");
         assert_eq!(store.events("waits").unwrap().len(), 1);
         drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_database_from_before_versions_gains_the_column_and_its_runs_have_none() {
+        let dir = std::env::temp_dir().join(format!("flowc-migrate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE runs (id TEXT PRIMARY KEY, contact_id TEXT NOT NULL, flow TEXT NOT NULL,
+               status TEXT NOT NULL, deadline_ms INTEGER, state TEXT, updated_ms INTEGER NOT NULL);",
+        )
+        .unwrap();
+        drop(old);
+        let store = SqliteStore::open(&path).unwrap();
+        store.save_batch(&[step("done", RunStatus::Completed)], &[]).unwrap();
+        store.save_version("abc", "f.flow", "flow f {}").unwrap();
+        store.save_version("abc", "g.flow", "changed").unwrap();
+        assert_eq!(store.version_source("abc").unwrap().as_deref(), Some("flow f {}"), "the first text is kept");
+        assert_eq!(store.version_source("nope").unwrap(), None);
+        drop(store);
+        // Opening again finds the column and changes nothing.
+        assert!(SqliteStore::open(&path).unwrap().summary("done").unwrap().is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flowc::serve::store::SqliteStore;
-use flowc::serve::{Config, Server};
+use flowc::serve::{Config, Served, Server};
 use serde_json::{Value, json};
 
 use crate::server::{Reply, TestServer};
@@ -58,7 +58,14 @@ fn serve(sources: &[&str], max_body: usize) -> Running {
 }
 
 fn serve_with(sources: &[&str], max_body: usize, network: flowc::net::NetworkPolicy) -> Running {
-    let programs = sources.iter().map(|s| flowc::compile_source(s).unwrap_or_else(|d| panic!("{d:#?}")).0).collect();
+    let programs = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let program = flowc::compile_source(s).unwrap_or_else(|d| panic!("{d:#?}")).0;
+            Served::from_source(&format!("test{i}.flow"), s, program)
+        })
+        .collect();
     let dir = TempDir::new("serve");
     let store = SqliteStore::open(&dir.0.join("flowc.db")).unwrap();
     let config = Config {
@@ -404,27 +411,31 @@ flow go {{
     assert!(got.json()["error"].as_str().unwrap().contains("::1 is a loopback address"), "{}", got.body);
 }
 
-#[test]
-fn a_killed_server_continues_its_waiting_runs_after_a_restart() {
+/// Starts the `flowc serve` binary on `flow` and `db`; returns the process and its base URL.
+fn spawn_serve(flow: &std::path::Path, db: &std::path::Path) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db", db.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    (child, base)
+}
+
+#[test]
+fn a_killed_server_continues_its_waiting_runs_after_a_restart() {
+    use std::process::Command;
     let dir = TempDir::new("restart");
     let flow = dir.0.join("survey.flow");
     std::fs::write(&flow, SURVEY).unwrap();
     let db = dir.0.join("flowc.db");
-    let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
-            .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db", db.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().rsplit(' ').next().unwrap().to_string();
-        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-        (child, base)
-    };
+    let start = || spawn_serve(&flow, &db);
     let (mut first, base) = start();
     let started = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "k1"}}));
     assert_eq!(started.status, 201);
@@ -441,6 +452,41 @@ fn a_killed_server_continues_its_waiting_runs_after_a_restart() {
     second.wait().unwrap();
     let log = Command::new(env!("CARGO_BIN_EXE_flowc")).args(["log", "--db", db.to_str().unwrap()]).output().unwrap();
     assert_eq!(log.status.code(), Some(0));
+}
+
+#[test]
+fn a_run_finishes_on_the_version_it_started_on_after_the_flow_is_edited() {
+    let dir = TempDir::new("versions");
+    let flow = dir.0.join("survey.flow");
+    let db = dir.0.join("flowc.db");
+    std::fs::write(&flow, SURVEY).unwrap();
+    let (mut first, base) = spawn_serve(&flow, &db);
+    let started = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "v1"}}));
+    assert_eq!(started.status, 201, "{}", started.body);
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    // The edit adds a message and a variable: the waiting run's variables no longer fit the new version.
+    let edited = SURVEY
+        .replace("send \"How old are you?\"", "send \"Hi!\"\n  wait greeting timeout 1h\n  send \"How old are you?\"");
+    std::fs::write(&flow, &edited).unwrap();
+    let (mut second, base) = spawn_serve(&flow, &db);
+    let msg = |contact: &str, text: &str| {
+        post_json(&format!("{base}/contacts/{contact}/messages"), &[], &json!({"text": text}))
+    };
+    let answered = msg("v1", "I am 30");
+    assert_eq!(answered.status, 200, "{}", answered.body);
+    assert_eq!(answered.json()["messages"], json!(["Welcome!", "What is your e-mail?"]));
+    let last = msg("v1", "v1@example.com");
+    assert_eq!(last.json()["messages"], json!(["Thanks, we will write to v1@example.com."]));
+    assert_eq!(last.json()["status"], "completed");
+
+    // A run started now is on the new version.
+    let fresh = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "v2"}}));
+    assert_eq!(fresh.json()["messages"], json!(["Hi!"]));
+    assert_eq!(msg("v2", "hello").json()["messages"], json!(["How old are you?"]));
+    second.kill().unwrap();
+    second.wait().unwrap();
 }
 
 #[test]
