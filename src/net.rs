@@ -86,6 +86,7 @@ pub fn header_ok(name: &str, value: &str) -> bool {
 /// `channels` are reserved for the server's metrics and channel webhooks.
 pub const SERVER_PATHS: &[(&str, &str)] = &[
     ("healthz", "health check"),
+    ("readyz", "readiness check"),
     ("log", "webhook log"),
     ("runs", "run API (`GET /runs/{id}`)"),
     ("flows", "conversation API (`POST /flows/{name}/runs`)"),

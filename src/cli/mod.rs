@@ -108,6 +108,9 @@ enum Command {
         /// `never`; waiting runs are never deleted.
         #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_retain)]
         retain: Retain,
+        /// Do not write a line per request to stderr.
+        #[arg(long)]
+        no_access_log: bool,
     },
     /// Show the webhook log as a table.
     Log {
@@ -227,13 +230,14 @@ fn run(cli: Cli) -> u8 {
             code
         }),
         Command::Log { file, db, failed, webhook, json } => show_log(file, db, failed, webhook.as_deref(), json),
-        Command::Serve { paths, addr, db, workers, max_body, allow_network, retain } => {
+        Command::Serve { paths, addr, db, workers, max_body, allow_network, retain, no_access_log } => {
             let network = crate::net::NetworkPolicy::allowing(allow_network);
             let config = crate::serve::Config {
                 workers,
                 max_body,
                 network,
                 retain: retain.0,
+                access_log: !no_access_log,
                 ..crate::serve::Config::default()
             };
             serve(&paths, &addr, &db, config)
@@ -554,14 +558,28 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
     };
     let (flow_count, trigger_count) =
         programs.iter().fold((0, 0), |(f, t), p| (f + p.program().flows.len(), t + p.program().triggers.len()));
+    let routes: Vec<(String, String, String)> = programs
+        .iter()
+        .flat_map(|p| {
+            let program = p.program();
+            program.triggers.iter().map(|t| {
+                (crate::ast::Method::list(&t.methods, ","), t.suffix.clone(), program.flows[t.flow].name.clone())
+            })
+        })
+        .collect();
     match crate::serve::Server::start(addr, programs, Box::new(store), config) {
         Ok(server) => {
-            let _ = out::emit(&format!(
+            // The first line ends with the address (scripts read it); then a line per trigger.
+            let mut banner = format!(
                 "flowc: serving {} and {} on http://{}\n",
                 plural(flow_count, "flow"),
                 plural(trigger_count, "trigger"),
                 server.addr()
-            ));
+            );
+            for (methods, suffix, flow) in routes {
+                banner.push_str(&format!("  {methods} http://{}{suffix} -> flow {flow}\n", server.addr()));
+            }
+            let _ = out::emit(&banner);
             server.wait();
             OK
         }

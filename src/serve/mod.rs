@@ -7,6 +7,7 @@
 //! one contact run one at a time.
 
 pub mod auth;
+pub mod metrics;
 pub mod store;
 
 use std::collections::HashMap;
@@ -92,6 +93,8 @@ pub struct Config {
     /// How long ended runs, their events and webhook log lines are kept (`None`: for ever). Waiting
     /// runs are never deleted.
     pub retain: Option<Duration>,
+    /// Writes a line per request to stderr: time, method, path, status, milliseconds, run id.
+    pub access_log: bool,
 }
 
 impl Default for Config {
@@ -104,6 +107,7 @@ impl Default for Config {
             env: Arc::new(|name| std::env::var(name).ok()),
             network: crate::net::NetworkPolicy::default(),
             retain: Some(Duration::from_secs(30 * 86_400)),
+            access_log: false,
         }
     }
 }
@@ -120,6 +124,8 @@ struct WriteJob {
 /// caller must see committed before answering (waiting runs, replies) wait for their commit.
 struct Writer {
     queue: std::sync::mpsc::SyncSender<WriteJob>,
+    /// Writes queued and not yet committed, for `/metrics`.
+    depth: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Writes that may wait in the writer's queue; when it is full, requests wait (backpressure), so memory
@@ -129,6 +135,8 @@ const WRITE_QUEUE: usize = 1024;
 impl Writer {
     fn start(store: Arc<dyn Store>) -> Result<(Writer, std::thread::JoinHandle<()>), String> {
         let (queue, jobs) = std::sync::mpsc::sync_channel::<WriteJob>(WRITE_QUEUE);
+        let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let queued = depth.clone();
         let thread = std::thread::Builder::new()
             .name("flowc-writer".into())
             .spawn(move || {
@@ -140,6 +148,8 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
+                    let left = queued.fetch_sub(batch.len(), Ordering::Relaxed).saturating_sub(batch.len());
+                    metrics::queue_depth(left);
                     let mut steps = Vec::new();
                     let mut log = Vec::new();
                     let mut waiting = Vec::new();
@@ -148,7 +158,9 @@ impl Writer {
                         log.extend(job.log);
                         waiting.extend(job.done);
                     }
+                    let began = std::time::Instant::now();
                     let result = store.save_batch(&steps, &log).map_err(|e| e.to_string());
+                    metrics::commit(began.elapsed());
                     if let Err(e) = &result {
                         eprintln!("flowc: cannot save {} steps: {e}", steps.len());
                     }
@@ -158,7 +170,7 @@ impl Writer {
                 }
             })
             .map_err(|e| format!("cannot start the writer: {e}"))?;
-        Ok((Writer { queue }, thread))
+        Ok((Writer { queue, depth }, thread))
     }
 
     /// Queues a write; with `wait`, returns once it is committed.
@@ -169,6 +181,8 @@ impl Writer {
         } else {
             (None, None)
         };
+        let queued = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::queue_depth(queued);
         self.queue.send(WriteJob { steps, log, done }).map_err(|_| StoreError::new("the writer has stopped"))?;
         match committed {
             Some(rx) => rx.recv().map_err(|_| StoreError::new("the writer has stopped"))?.map_err(StoreError::new),
@@ -217,6 +231,7 @@ impl Server {
         let workers = config.workers.max(1);
         let interval = config.scheduler_interval;
         let store: Arc<dyn Store> = Arc::from(store);
+        metrics::handle();
         let (writer, writer_thread) = Writer::start(store.clone())?;
         let app = Arc::new(App {
             programs,
@@ -303,6 +318,8 @@ struct Answer {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// The run the request started or continued, for the access log.
+    run: Option<String>,
 }
 
 impl Answer {
@@ -311,7 +328,13 @@ impl Answer {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.to_string().into_bytes(),
+            run: None,
         }
+    }
+
+    fn for_run(mut self, run_id: &str) -> Answer {
+        self.run = Some(run_id.to_string());
+        self
     }
 
     fn error(status: u16, message: impl Into<String>) -> Answer {
@@ -436,8 +459,28 @@ impl App {
         }
     }
 
+    /// Runs one step of `flow` (a start when `starts`), timed and counted for `/metrics`.
+    fn step(
+        &self,
+        flow: &str,
+        starts: bool,
+        f: impl FnOnce(&RunOptions<'_>) -> Result<Outcome, interp::RunError>,
+    ) -> Result<Outcome, interp::RunError> {
+        let began = std::time::Instant::now();
+        let outcome = self.with_options(f);
+        if let Ok(o) = &outcome {
+            if starts {
+                metrics::run_started(flow);
+            }
+            let ended = (o.state.status != RunStatus::Waiting).then(|| o.state.status.as_str());
+            metrics::step(flow, began.elapsed(), ended);
+        }
+        outcome
+    }
+
     fn with_options<T>(&self, f: impl FnOnce(&RunOptions<'_>) -> T) -> T {
         let log_fn = |req: &interp::Request, outcome: &interp::CallOutcome| {
+            metrics::webhook_call(&req.name, outcome.ok(), outcome.elapsed_ms);
             let entries = crate::webhook_log::entries(req, outcome).iter().map(LogLine::new).collect();
             if let Err(e) = self.writer.write(Vec::new(), entries, false) {
                 eprintln!("flowc: cannot write the webhook log: {e}");
@@ -467,7 +510,22 @@ impl App {
     }
 
     fn handle(&self, mut request: tiny_http::Request) {
+        let began = std::time::Instant::now();
         let answer = self.route(&mut request);
+        metrics::answered(answer.status);
+        if self.config.access_log {
+            // Method, path (never the query: it may hold an API key), status, time, run.
+            let path = request.url().split('?').next().unwrap_or_default();
+            eprintln!(
+                "{} {} {} {} {}ms{}",
+                crate::time::iso(crate::time::now_millis()),
+                request.method().as_str(),
+                path.escape_debug(),
+                answer.status,
+                began.elapsed().as_millis(),
+                answer.run.as_deref().map(|r| format!(" {r}")).unwrap_or_default()
+            );
+        }
         if answer.status == 204 {
             return no_content(request, &answer.headers);
         }
@@ -506,6 +564,8 @@ impl App {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["healthz"]) => return Answer::json(200, json!({ "status": "ok" })),
+            ("GET", ["readyz"]) => return self.ready(),
+            ("GET", ["metrics"]) => return self.metrics(),
             ("GET", ["log"]) => return self.log(&parse_query(&query)),
             ("GET", ["runs", id]) => return self.show_run(&percent_decode(id, false)),
             ("POST", ["flows", flow, "runs"]) => {
@@ -644,13 +704,13 @@ impl App {
         let lock = self.lock(&run_id);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         let outcome =
-            self.with_options(|o| interp::start(program, Some(flow), &run_id, json!({}), Some(trigger_value), o));
+            self.step(flow, true, |o| interp::start(program, Some(flow), &run_id, json!({}), Some(trigger_value), o));
         let outcome = match outcome {
             Ok(o) => o,
-            Err(e) => return Answer::error(500, e.to_string()),
+            Err(e) => return Answer::error(500, e.to_string()).for_run(&run_id),
         };
         if let Err(e) = self.save("", &outcome, &served.version, false) {
-            return Answer::error(500, e.to_string());
+            return Answer::error(500, e.to_string()).for_run(&run_id);
         }
         let responded = outcome.events.iter().find_map(|e| match e {
             Event::Responded { status, headers, body, content_type } => Some((*status, headers, body, content_type)),
@@ -664,11 +724,12 @@ impl App {
                 {
                     h.push(("Content-Type".into(), ct.clone()));
                 }
-                h.push(("X-Flowc-Run".into(), run_id));
+                h.push(("X-Flowc-Run".into(), run_id.clone()));
                 Answer {
                     status,
                     headers: h,
                     body: if status == 204 { Vec::new() } else { body.clone().unwrap_or_default().into_bytes() },
+                    run: Some(run_id),
                 }
             }
             None if outcome.state.status == RunStatus::Failed => {
@@ -680,8 +741,9 @@ impl App {
                     500,
                     json!({ "error": reason.unwrap_or_else(|| "the run failed".into()), "run_id": run_id }),
                 )
+                .for_run(&run_id)
             }
-            None => Answer::json(202, json!({ "run_id": run_id, "status": outcome.state.status })),
+            None => Answer::json(202, json!({ "run_id": run_id, "status": outcome.state.status })).for_run(&run_id),
         }
     }
 
@@ -717,20 +779,21 @@ impl App {
                 if let Err(e) = written {
                     return Answer::error(500, e.to_string());
                 }
+                metrics::run_ended(&old.state.flow, RunStatus::Stopped.as_str());
             }
             Ok(None) => {}
             Err(e) => return Answer::error(500, e.to_string()),
         }
         let run_id = crate::time::unique_id("run");
-        let outcome = self.with_options(|o| interp::start(&served.program, Some(flow), &run_id, contact, None, o));
+        let outcome = self.step(flow, true, |o| interp::start(&served.program, Some(flow), &run_id, contact, None, o));
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => return Answer::error(500, e.to_string()),
         };
         if let Err(e) = self.save(&contact_id, &outcome, &served.version, true) {
-            return Answer::error(500, e.to_string());
+            return Answer::error(500, e.to_string()).for_run(&run_id);
         }
-        Answer::json(201, step_json(&outcome.state, &outcome.events))
+        Answer::json(201, step_json(&outcome.state, &outcome.events)).for_run(&run_id)
     }
 
     fn message(&self, contact_id: &str, body: &[u8]) -> Answer {
@@ -760,15 +823,16 @@ impl App {
             Some(v) => v.clone(),
             None => self.program_of(&run.state.flow).map(|s| s.version.clone()).unwrap_or_default(),
         };
-        let outcome = self.with_options(|o| interp::resume(&program, run.state, how, o));
+        let (run_id, flow) = (run.state.run_id.clone(), run.state.flow.clone());
+        let outcome = self.step(&flow, false, |o| interp::resume(&program, run.state, how, o));
         let outcome = match outcome {
             Ok(o) => o,
-            Err(e) => return Answer::error(409, e.to_string()),
+            Err(e) => return Answer::error(409, e.to_string()).for_run(&run_id),
         };
         if let Err(e) = self.save(&run.contact_id, &outcome, &version, true) {
-            return Answer::error(500, e.to_string());
+            return Answer::error(500, e.to_string()).for_run(&run_id);
         }
-        Answer::json(200, step_json(&outcome.state, &outcome.events))
+        Answer::json(200, step_json(&outcome.state, &outcome.events)).for_run(&run_id)
     }
 
     /// Deletes what is older than `--retain`, a batch at a time so that steps are never held up long.
@@ -784,6 +848,33 @@ impl App {
                     return;
                 }
             }
+        }
+    }
+
+    /// Ready when the database takes a write and the flows are loaded.
+    fn ready(&self) -> Answer {
+        let flows: usize = self.programs.iter().map(|p| p.program.flows.len()).sum();
+        match self.store.check_writable() {
+            Ok(()) => Answer::json(200, json!({ "status": "ready", "flows": flows })),
+            Err(e) => Answer::json(503, json!({ "status": "not ready", "error": e.to_string() })),
+        }
+    }
+
+    /// The Prometheus text format.
+    fn metrics(&self) -> Answer {
+        let Some(handle) = metrics::handle() else {
+            return Answer::error(503, "another metrics recorder was installed in this process");
+        };
+        match self.store.waiting_count() {
+            Ok(n) => metrics::waiting_runs(n),
+            Err(e) => eprintln!("flowc: metrics: {e}"),
+        }
+        metrics::queue_depth(self.writer.depth.load(Ordering::Relaxed));
+        Answer {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/plain; version=0.0.4; charset=utf-8".into())],
+            body: handle.render().into_bytes(),
+            run: None,
         }
     }
 

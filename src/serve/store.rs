@@ -141,6 +141,10 @@ pub trait Store: Send + Sync {
     /// steps, and at most `batch` webhook log lines older than that. Returns how many rows went, so the
     /// caller can repeat in small transactions until nothing is left, without holding steps up.
     fn purge(&self, before_ms: u64, batch: usize) -> Result<usize, StoreError>;
+    /// How many runs wait.
+    fn waiting_count(&self) -> Result<u64, StoreError>;
+    /// Whether the database takes a write (a write that is rolled back).
+    fn check_writable(&self) -> Result<(), StoreError>;
     /// Keeps the source of a program version under its hash (once; later calls change nothing).
     fn save_version(&self, hash: &str, name: &str, source: &str) -> Result<(), StoreError>;
     /// The source of a program version, if it was kept.
@@ -375,6 +379,19 @@ impl Store for SqliteStore {
         )?;
         tx.commit()?;
         Ok(gone)
+    }
+
+    fn waiting_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM runs WHERE status = 'waiting'", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("INSERT OR REPLACE INTO seen_signatures (id, seen_ms) VALUES ('flowc-readyz-probe', 0)", [])?;
+        tx.rollback()?;
+        Ok(())
     }
 
     fn save_version(&self, hash: &str, name: &str, source: &str) -> Result<(), StoreError> {

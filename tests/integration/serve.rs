@@ -522,3 +522,89 @@ fn a_204_answer_has_no_content_length_and_keeps_the_connection() {
     assert!(answers.contains("X-Seen: yes\r\n"), "{answers}");
     assert!(answers.contains("Date: "), "{answers}");
 }
+
+/// Parses the Prometheus text format strictly enough to catch a malformed line: `# HELP`/`# TYPE`
+/// comments, blank lines, and `name{label="value",...} number` samples. Returns the samples.
+fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() || line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number: {line}"));
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad metric name: {line}"
+        );
+        if name_end < series.len() {
+            let labels = series[name_end..].strip_prefix('{').and_then(|l| l.strip_suffix('}'));
+            let labels = labels.unwrap_or_else(|| panic!("bad labels: {line}"));
+            for pair in labels.split("\",").filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("bad label: {line}"));
+                assert!(k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "bad label name: {line}");
+                assert!(!v.trim_end_matches('"').contains('"'), "unescaped quote: {line}");
+            }
+        }
+        samples.push((series.to_string(), value));
+    }
+    samples
+}
+
+#[test]
+fn metrics_count_a_scripted_set_of_runs_and_every_request_gets_an_access_log_line() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new("metrics");
+    let flow = dir.0.join("survey.flow");
+    std::fs::write(&flow, SURVEY).unwrap();
+    let db = dir.0.join("flowc.db");
+    let stderr_path = dir.0.join("stderr.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db", db.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+
+    let start = |c: &str| post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": c}}));
+    let reply = |c: &str, t: &str| post_json(&format!("{base}/contacts/{c}/messages"), &[], &json!({"text": t}));
+    assert_eq!(start("a").status, 201);
+    assert_eq!(start("b").status, 201);
+    assert_eq!(reply("a", "30").status, 200);
+    assert_eq!(reply("a", "a@example.com").json()["status"], "completed");
+    assert_eq!(start("b").status, 201, "interrupts b's first run");
+    assert_eq!(reply("nobody", "hi").status, 404);
+    assert_eq!(request("GET", &format!("{base}/readyz"), &[], None).json()["status"], "ready");
+
+    let got = request("GET", &format!("{base}/metrics"), &[], None);
+    assert_eq!(got.status, 200);
+    assert!(got.headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("text/plain")), "{:?}", got.headers);
+    let samples = parse_prometheus(&got.body);
+    let value = |series: &str| samples.iter().find(|(s, _)| s == series).map(|(_, v)| *v);
+    assert_eq!(value(r#"flowc_runs_started_total{flow="survey"}"#), Some(3.0), "{}", got.body);
+    assert_eq!(value(r#"flowc_steps_total{flow="survey"}"#), Some(5.0), "3 starts and 2 replies");
+    assert_eq!(value(r#"flowc_runs_ended_total{flow="survey",status="completed"}"#), Some(1.0));
+    assert_eq!(value(r#"flowc_runs_ended_total{flow="survey",status="stopped"}"#), Some(1.0));
+    assert_eq!(value("flowc_waiting_runs"), Some(1.0));
+    assert_eq!(value(r#"flowc_http_requests_total{status="201"}"#), Some(3.0));
+    assert_eq!(value(r#"flowc_http_requests_total{status="404"}"#), Some(1.0));
+    assert_eq!(value("flowc_step_duration_seconds_count"), Some(5.0));
+    assert!(value("flowc_db_commit_duration_seconds_count").is_some_and(|n| n >= 1.0));
+    assert!(got.body.contains("# TYPE flowc_step_duration_seconds histogram"), "{}", got.body);
+
+    let _ = request("GET", &format!("{base}/log?api_key=do-not-log-me"), &[], None);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(&stderr_path).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 9, "one line per request: {log}");
+    assert!(lines[0].contains(" POST /flows/survey/runs 201 ") && lines[0].contains(" run-"), "{log}");
+    assert!(lines[5].contains(" POST /contacts/nobody/messages 404 "), "{log}");
+    assert!(!log.contains("do-not-log-me") && !log.contains("example.com"), "no query, no body: {log}");
+}
