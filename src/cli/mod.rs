@@ -95,8 +95,8 @@ enum Command {
         #[arg(long, default_value = "flowc.db")]
         db: PathBuf,
         /// Worker threads handling requests (each blocks while its flow calls a webhook).
-        #[arg(long, default_value_t = 16)]
-        workers: usize,
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
+        workers: u16,
         /// Largest request body, in bytes.
         #[arg(long, default_value_t = 1 << 20)]
         max_body: usize,
@@ -111,6 +111,15 @@ enum Command {
         /// Do not write a line per request to stderr.
         #[arg(long)]
         no_access_log: bool,
+        /// Connections held at once; past it a connection is answered 503 and closed.
+        #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+        max_connections: u32,
+        /// Seconds a client has to send a request's headers, and that an idle connection stays open.
+        #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout: u64,
+        /// Seconds a client has to send a request's body.
+        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        body_timeout: u64,
     },
     /// Show the webhook log as a table.
     Log {
@@ -230,14 +239,30 @@ fn run(cli: Cli) -> u8 {
             code
         }),
         Command::Log { file, db, failed, webhook, json } => show_log(file, db, failed, webhook.as_deref(), json),
-        Command::Serve { paths, addr, db, workers, max_body, allow_network, retain, no_access_log } => {
+        Command::Serve {
+            paths,
+            addr,
+            db,
+            workers,
+            max_body,
+            allow_network,
+            retain,
+            no_access_log,
+            max_connections,
+            header_timeout,
+            body_timeout,
+        } => {
             let network = crate::net::NetworkPolicy::allowing(allow_network);
             let config = crate::serve::Config {
-                workers,
+                workers: usize::from(workers),
                 max_body,
                 network,
                 retain: retain.0,
                 access_log: !no_access_log,
+                max_connections: max_connections as usize,
+                header_timeout: std::time::Duration::from_secs(header_timeout),
+                body_timeout: std::time::Duration::from_secs(body_timeout),
+                handle_signals: true,
                 ..crate::serve::Config::default()
             };
             serve(&paths, &addr, &db, config)
@@ -580,7 +605,9 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
                 banner.push_str(&format!("  {methods} http://{}{suffix} -> flow {flow}\n", server.addr()));
             }
             let _ = out::emit(&banner);
+            // Until SIGTERM or SIGINT: then requests in flight finish and every step is committed.
             server.wait();
+            eprintln!("flowc: stopped");
             OK
         }
         Err(e) => {

@@ -1,17 +1,17 @@
 //! `flowc serve`: incoming webhooks (triggers) with webhook responses, and conversations that wait for
 //! replies across HTTP requests, kept durably in a [`Store`].
 //!
-//! The server is synchronous, like the interpreter: `tiny_http` accepts connections and a bounded pool
-//! of worker threads handles requests; a scheduler thread resumes waits whose timeout has passed. Every
+//! The interpreter stays synchronous: the HTTP front end ([`front`], hyper on one tokio thread) holds
+//! the connections and hands complete requests to a bounded pool of worker threads; a scheduler thread resumes waits whose timeout has passed. Every
 //! step (start, reply, timeout) is saved in one transaction before its answer is sent, and the steps of
 //! one contact run one at a time.
 
 pub mod auth;
+mod front;
 pub mod metrics;
 pub mod store;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -95,6 +95,14 @@ pub struct Config {
     pub retain: Option<Duration>,
     /// Writes a line per request to stderr: time, method, path, status, milliseconds, run id.
     pub access_log: bool,
+    /// Connections held at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// For a request's line and headers, and for the next request on an idle connection.
+    pub header_timeout: Duration,
+    /// For a request's body, once its headers are in.
+    pub body_timeout: Duration,
+    /// Whether SIGTERM and SIGINT stop the server gracefully (requests in flight finish).
+    pub handle_signals: bool,
 }
 
 impl Default for Config {
@@ -108,6 +116,10 @@ impl Default for Config {
             network: crate::net::NetworkPolicy::default(),
             retain: Some(Duration::from_secs(30 * 86_400)),
             access_log: false,
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            handle_signals: false,
         }
     }
 }
@@ -211,10 +223,9 @@ struct App {
 
 /// A running server.
 pub struct Server {
-    http: Arc<tiny_http::Server>,
+    front: front::Front,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
-    workers: usize,
     app: Option<Arc<App>>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -227,8 +238,18 @@ impl Server {
                 .save_version(name, &source.0, &source.1)
                 .map_err(|e| format!("cannot keep the flows' versions: {e}"))?;
         }
-        let http = Arc::new(tiny_http::Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?);
         let workers = config.workers.max(1);
+        let limits = front::Limits {
+            max_connections: config.max_connections.max(1),
+            header_timeout: config.header_timeout,
+            body_timeout: config.body_timeout,
+            max_body: config.max_body,
+            grace: Duration::from_secs(30),
+            signals: config.handle_signals,
+        };
+        // Requests wait here for a worker; a full queue makes the connections wait (backpressure).
+        let (jobs, queue) = tokio::sync::mpsc::channel::<front::Job>(workers * 8);
+        let queue = Arc::new(Mutex::new(queue));
         let interval = config.scheduler_interval;
         let store: Arc<dyn Store> = Arc::from(store);
         metrics::handle();
@@ -245,16 +266,16 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         for i in 0..workers {
-            let (http, app, stop) = (http.clone(), app.clone(), stop.clone());
+            let (queue, app) = (queue.clone(), app.clone());
             let t = std::thread::Builder::new()
                 .name(format!("flowc-worker-{i}"))
                 .stack_size(16 << 20)
                 .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match http.recv() {
-                            Ok(request) => app.handle(request),
-                            Err(_) => break,
-                        }
+                    loop {
+                        // The front end closes the queue when it stops: then the worker ends.
+                        let job = queue.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
+                        let Some((request, done)) = job else { break };
+                        let _ = done.send(app.handle(&request));
                     }
                 })
                 .map_err(|e| format!("cannot start a worker: {e}"))?;
@@ -279,20 +300,27 @@ impl Server {
             })
             .map_err(|e| format!("cannot start the scheduler: {e}"))?;
         threads.push(scheduler);
-        Ok(Server { http, stop, threads, workers, app: Some(app), writer_thread: Some(writer_thread) })
+        let front = front::Front::start(addr, limits, jobs)?;
+        Ok(Server { front, stop, threads, app: Some(app), writer_thread: Some(writer_thread) })
     }
 
     /// The address the server listens on.
     pub fn addr(&self) -> std::net::SocketAddr {
-        self.http.server_addr().to_ip().unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.front.addr
     }
 
-    /// Stops accepting requests and waits for the threads.
-    pub fn shutdown(mut self) {
+    /// Stops accepting requests, lets those in flight finish, commits what is queued and waits for
+    /// the threads.
+    pub fn shutdown(self) {
+        self.front.stop();
+        self.wait();
+    }
+
+    /// Serves until [`Server::shutdown`] or, with `handle_signals`, SIGTERM or SIGINT; then finishes
+    /// the requests in flight and commits every step before it returns.
+    pub fn wait(mut self) {
+        self.front.join();
         self.stop.store(true, Ordering::Relaxed);
-        for _ in 0..self.workers {
-            self.http.unblock();
-        }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -301,13 +329,6 @@ impl Server {
             let _ = app.writer.flush();
         }
         if let Some(t) = self.writer_thread.take() {
-            let _ = t.join();
-        }
-    }
-
-    /// Serves until the process ends.
-    pub fn wait(mut self) {
-        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
@@ -340,27 +361,6 @@ impl Answer {
     fn error(status: u16, message: impl Into<String>) -> Answer {
         Answer::json(status, json!({ "error": message.into() }))
     }
-}
-
-/// Sends a 204 answer by hand: tiny_http adds `Content-Length: 0`, which RFC 9110 §8.6 forbids on a 204.
-/// The connection stays open for the next request, as after any other answer.
-fn no_content(request: tiny_http::Request, headers: &[(String, String)]) {
-    let version = request.http_version();
-    let mut head = format!(
-        "HTTP/{}.{} 204 No Content\r\nDate: {}\r\nServer: flowc\r\n",
-        version.0,
-        version.1,
-        crate::time::http_date(crate::time::now_millis())
-    );
-    for (k, v) in headers {
-        let framing = ["content-length", "transfer-encoding", "content-type"].iter().any(|h| k.eq_ignore_ascii_case(h));
-        if crate::net::header_ok(k, v) && !framing {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-    }
-    head.push_str("\r\n");
-    let mut writer = request.into_writer();
-    let _ = writer.write_all(head.as_bytes()).and_then(|()| writer.flush());
 }
 
 /// `%XX` decoded, and `+` as a space when `plus_is_space` (query strings and forms, not paths).
@@ -509,55 +509,33 @@ impl App {
         self.writer.write(vec![record], Vec::new(), durable || outcome.state.status == RunStatus::Waiting)
     }
 
-    fn handle(&self, mut request: tiny_http::Request) {
+    fn handle(&self, request: &front::Incoming) -> Answer {
         let began = std::time::Instant::now();
-        let answer = self.route(&mut request);
+        let answer = self.route(request);
         metrics::answered(answer.status);
         if self.config.access_log {
             // Method, path (never the query: it may hold an API key), status, time, run.
-            let path = request.url().split('?').next().unwrap_or_default();
+            let path = request.url.split('?').next().unwrap_or_default();
             eprintln!(
                 "{} {} {} {} {}ms{}",
                 crate::time::iso(crate::time::now_millis()),
-                request.method().as_str(),
+                request.method,
                 path.escape_debug(),
                 answer.status,
                 began.elapsed().as_millis(),
                 answer.run.as_deref().map(|r| format!(" {r}")).unwrap_or_default()
             );
         }
-        if answer.status == 204 {
-            return no_content(request, &answer.headers);
-        }
-        let mut response = tiny_http::Response::from_data(answer.body).with_status_code(answer.status);
-        if let Ok(h) = tiny_http::Header::from_bytes(&b"Server"[..], &b"flowc"[..]) {
-            response.add_header(h);
-        }
-        // A header built from request data that could split the answer is dropped.
-        for (k, v) in answer.headers.iter().filter(|(k, v)| crate::net::header_ok(k, v)) {
-            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                response.add_header(h);
-            }
-        }
-        let _ = request.respond(response);
+        answer
     }
 
-    fn read_body(&self, request: &mut tiny_http::Request) -> Result<Vec<u8>, Answer> {
-        let limit = self.config.max_body;
-        if request.body_length().is_some_and(|n| n > limit) {
-            return Err(Answer::error(413, format!("the body is larger than {limit} bytes")));
-        }
-        let mut body = Vec::new();
-        match request.as_reader().take(limit as u64 + 1).read_to_end(&mut body) {
-            Ok(_) if body.len() > limit => Err(Answer::error(413, format!("the body is larger than {limit} bytes"))),
-            Ok(_) => Ok(body),
-            Err(e) => Err(Answer::error(400, format!("cannot read the body: {e}"))),
-        }
+    fn read_body(&self, request: &front::Incoming) -> Result<Vec<u8>, Answer> {
+        request.body.clone().map_err(|(status, message)| Answer::error(status, message))
     }
 
-    fn route(&self, request: &mut tiny_http::Request) -> Answer {
-        let method = request.method().as_str().to_ascii_uppercase();
-        let url = request.url().to_string();
+    fn route(&self, request: &front::Incoming) -> Answer {
+        let method = request.method.to_ascii_uppercase();
+        let url = request.url.clone();
         let (path, query) = url.split_once('?').unwrap_or((&url, ""));
         let path = path.to_string();
         let query = query.to_string();
@@ -595,16 +573,12 @@ impl App {
             a.headers.push(("Allow".into(), crate::ast::Method::list(&trigger.methods, ", ")));
             return a;
         }
-        let headers: Vec<(String, String)> = request
-            .headers()
-            .iter()
-            .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
-            .collect();
+        let headers = &request.headers;
         let body = match self.read_body(request) {
             Ok(b) => b,
             Err(a) => return a,
         };
-        self.trigger(served, trigger, &headers, &query, &body)
+        self.trigger(served, trigger, headers, &query, &body)
     }
 
     fn authenticate(

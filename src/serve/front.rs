@@ -1,0 +1,224 @@
+//! The HTTP front end of `flowc serve`: hyper 1.x on a single-threaded tokio runtime. It holds the
+//! connections (as many as `max_connections`, each a small task rather than a thread), cuts off
+//! clients that are slow to send their headers or body or that idle between requests, reads bodies up
+//! to the limit, and hands each complete request to the synchronous worker pool, which runs the
+//! interpreter. On shutdown it stops accepting, lets every request in flight finish and closes idle
+//! connections.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+
+use super::Answer;
+
+/// A request as the workers see it: complete, its body read (or why it could not be).
+pub(super) struct Incoming {
+    pub(super) method: String,
+    /// Path and query, as sent.
+    pub(super) url: String,
+    /// Names in lower case.
+    pub(super) headers: Vec<(String, String)>,
+    /// The body, or the status and message that say why it was not read.
+    pub(super) body: Result<Vec<u8>, (u16, String)>,
+}
+
+/// A request and where its answer goes.
+pub(super) type Job = (Incoming, oneshot::Sender<Answer>);
+
+/// The front end's bounds.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Limits {
+    pub(super) max_connections: usize,
+    /// For the request line and headers, and for the next request on an idle keep-alive connection.
+    pub(super) header_timeout: Duration,
+    /// For the whole body, once the headers are in.
+    pub(super) body_timeout: Duration,
+    pub(super) max_body: usize,
+    /// How long shutdown waits for requests in flight.
+    pub(super) grace: Duration,
+    /// Whether SIGTERM and SIGINT shut the server down (the CLI; not a library user's tests).
+    pub(super) signals: bool,
+}
+
+/// A running front end.
+pub(super) struct Front {
+    pub(super) addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Front {
+    /// Binds `addr` and serves on a thread of its own, sending requests to `jobs`.
+    pub(super) fn start(addr: &str, limits: Limits, jobs: mpsc::Sender<Job>) -> Result<Front, String> {
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        listener.set_nonblocking(true).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the HTTP runtime: {e}"))?;
+        let (stop, stopped) = watch::channel(false);
+        let stop_on_signal = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("flowc-http".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            eprintln!("flowc: cannot listen: {e}");
+                            return;
+                        }
+                    };
+                    if limits.signals {
+                        tokio::spawn(async move {
+                            wait_for_signal().await;
+                            let _ = stop_on_signal.send(true);
+                        });
+                    }
+                    accept_loop(listener, limits, jobs, stopped).await;
+                });
+            })
+            .map_err(|e| format!("cannot start the HTTP thread: {e}"))?;
+        Ok(Front { addr: local, stop, thread: Some(thread) })
+    }
+
+    /// Stops accepting; requests in flight finish (within the grace period).
+    pub(super) fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Waits until the front end has stopped (after [`Front::stop`] or a signal).
+    pub(super) fn join(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Resolves once the front end is told to stop.
+async fn stopping(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+}
+
+/// The answer to a connection past the cap: written at once, then the connection is closed.
+const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 41\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{\"error\": \"too many connections, retry\"}\n";
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    limits: Limits,
+    jobs: mpsc::Sender<Job>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopping(&mut stopped) => break,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of file descriptors, most likely: wait a little rather than spin.
+                eprintln!("flowc: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            let _ = stream.try_write(REFUSED);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (jobs, mut stopped) = (jobs.clone(), stopped.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| answer(req, limits, jobs.clone()));
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(64 * 1024);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stopping(&mut stopped) => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(permit);
+        });
+    }
+    drop(jobs);
+    // Every connection task holds a permit: once all are back, every request in flight has its answer.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(limits.grace, connections.acquire_many(all)).await;
+}
+
+async fn answer(
+    req: Request<hyper::body::Incoming>,
+    limits: Limits,
+    jobs: mpsc::Sender<Job>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_string();
+    let url = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let limit = limits.max_body;
+    let declared = parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let body = if declared.is_some_and(|n| n > limit as u64) {
+        Err((413, format!("the body is larger than {limit} bytes")))
+    } else {
+        match tokio::time::timeout(limits.body_timeout, Limited::new(body, limit).collect()).await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+            Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                Err((413, format!("the body is larger than {limit} bytes")))
+            }
+            Ok(Err(e)) => Err((400, format!("cannot read the body: {e}"))),
+            Err(_) => Err((408, format!("the body did not arrive within {} s", limits.body_timeout.as_secs()))),
+        }
+    };
+    let (done, answered) = oneshot::channel();
+    let incoming = Incoming { method, url, headers, body };
+    let answer = match jobs.send((incoming, done)).await {
+        Ok(()) => answered.await.unwrap_or_else(|_| Answer::error(503, "the server is shutting down")),
+        Err(_) => Answer::error(503, "the server is shutting down"),
+    };
+    Ok(response(answer))
+}
+
+fn response(answer: Answer) -> Response<Full<Bytes>> {
+    let body = if answer.status == 204 { Bytes::new() } else { Bytes::from(answer.body) };
+    let mut builder = Response::builder().status(answer.status).header("Server", "flowc");
+    // A header built from request data that could split the answer is dropped.
+    for (k, v) in answer.headers.iter().filter(|(k, v)| crate::net::header_ok(k, v)) {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    builder.body(Full::new(body)).unwrap_or_else(|e| {
+        let mut r = Response::new(Full::new(Bytes::from(format!("{{\"error\": \"cannot answer: {e}\"}}"))));
+        *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
