@@ -601,11 +601,14 @@ fn metrics_count_a_scripted_set_of_runs_and_every_request_gets_an_access_log_lin
     assert!(got.body.contains("# TYPE flowc_step_duration_seconds histogram"), "{}", got.body);
 
     let _ = request("GET", &format!("{base}/log?api_key=do-not-log-me"), &[], None);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // A clean stop writes the access log lines still buffered.
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
     let log = std::fs::read_to_string(&stderr_path).unwrap();
     let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines.len(), 9, "one line per request: {log}");
+    assert_eq!(lines.len(), 10, "one line per request, then `flowc: stopped`: {log}");
+    assert_eq!(lines[9], "flowc: stopped");
     assert!(lines[0].contains(" POST /flows/survey/runs 201 ") && lines[0].contains(" run-"), "{log}");
     assert!(lines[5].contains(" POST /contacts/nobody/messages 404 "), "{log}");
     assert!(!log.contains("do-not-log-me") && !log.contains("example.com"), "no query, no body: {log}");
