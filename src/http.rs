@@ -7,6 +7,7 @@
 //! than the agent's own, because those requests did not get the agent's pooled connections.
 
 use std::hash::{BuildHasher, Hasher};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,7 +59,18 @@ impl ureq::unversioned::resolver::Resolver for GuardedResolver {
         config: &ureq::config::Config,
         timeout: ureq::unversioned::transport::NextTimeout,
     ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let addrs = self.inner.resolve(uri, config, timeout)?;
+        // An address literal needs no lookup: ureq's resolver would spawn a thread per call to apply its
+        // timeout, even for one.
+        let literal = uri.host().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok());
+        let addrs = match literal {
+            Some(ip) => {
+                let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+                let mut one = self.empty();
+                one.push(SocketAddr::new(ip, port));
+                one
+            }
+            None => self.inner.resolve(uri, config, timeout)?,
+        };
         // Only allowed addresses are handed on (`localhost` may be both 127.0.0.1, allowed, and ::1,
         // not); with none left the call is refused, naming the first address that was not allowed.
         let mut allowed = self.empty();
