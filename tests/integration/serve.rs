@@ -773,3 +773,75 @@ fn sigterm_under_load_finishes_what_is_in_flight_and_loses_no_acknowledged_step(
     again.kill().unwrap();
     again.wait().unwrap();
 }
+
+/// A store whose disk is full: reads work, writes fail.
+struct FullDisk(SqliteStore);
+
+impl flowc::serve::store::Store for FullDisk {
+    fn save_batch(
+        &self,
+        _: &[flowc::serve::store::StepRecord],
+        _: &[flowc::serve::store::LogLine],
+    ) -> Result<(), flowc::serve::store::StoreError> {
+        Err(flowc::serve::store::StoreError::new("database or disk is full"))
+    }
+    fn waiting_run(&self, c: &str) -> Result<Option<flowc::serve::store::StoredRun>, flowc::serve::store::StoreError> {
+        self.0.waiting_run(c)
+    }
+    fn due_runs(&self, now: u64) -> Result<Vec<flowc::serve::store::StoredRun>, flowc::serve::store::StoreError> {
+        self.0.due_runs(now)
+    }
+    fn run(&self, id: &str) -> Result<Option<flowc::serve::store::StoredRun>, flowc::serve::store::StoreError> {
+        self.0.run(id)
+    }
+    fn summary(&self, id: &str) -> Result<Option<flowc::serve::store::RunSummary>, flowc::serve::store::StoreError> {
+        self.0.summary(id)
+    }
+    fn events(&self, id: &str) -> Result<Vec<Value>, flowc::serve::store::StoreError> {
+        self.0.events(id)
+    }
+    fn read_log(&self, w: Option<&str>, f: bool, n: usize) -> Result<Vec<Value>, flowc::serve::store::StoreError> {
+        self.0.read_log(w, f, n)
+    }
+    fn first_sighting(&self, id: &str, now: u64, before: u64) -> Result<bool, flowc::serve::store::StoreError> {
+        self.0.first_sighting(id, now, before)
+    }
+    fn purge(&self, before: u64, batch: usize) -> Result<usize, flowc::serve::store::StoreError> {
+        self.0.purge(before, batch)
+    }
+    fn waiting_count(&self) -> Result<u64, flowc::serve::store::StoreError> {
+        self.0.waiting_count()
+    }
+    fn check_writable(&self) -> Result<(), flowc::serve::store::StoreError> {
+        Err(flowc::serve::store::StoreError::new("database or disk is full"))
+    }
+    fn save_version(&self, h: &str, n: &str, s: &str) -> Result<(), flowc::serve::store::StoreError> {
+        self.0.save_version(h, n, s)
+    }
+    fn version_source(&self, h: &str) -> Result<Option<String>, flowc::serve::store::StoreError> {
+        self.0.version_source(h)
+    }
+}
+
+#[test]
+fn readyz_answers_503_when_the_database_takes_no_write_and_healthz_still_200() {
+    let dir = TempDir::new("readyz");
+    let store = FullDisk(SqliteStore::open(&dir.0.join("flowc.db")).unwrap());
+    let program = flowc::compile_source(SURVEY).unwrap().0;
+    let server = Server::start(
+        "127.0.0.1:0",
+        vec![Served::from_source("s.flow", SURVEY, program)],
+        Box::new(store),
+        Config::default(),
+    )
+    .unwrap();
+    let base = format!("http://{}", server.addr());
+    let ready = request("GET", &format!("{base}/readyz"), &[], None);
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.json()["error"], "storage: database or disk is full");
+    assert_eq!(request("GET", &format!("{base}/healthz"), &[], None).status, 200);
+    // A step that cannot be committed is not acknowledged.
+    let started = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "x"}}));
+    assert_eq!(started.status, 500, "{}", started.body);
+    server.shutdown();
+}
