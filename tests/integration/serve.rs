@@ -411,8 +411,31 @@ flow go {{
     assert!(got.json()["error"].as_str().unwrap().contains("::1 is a loopback address"), "{}", got.body);
 }
 
+/// A `flowc serve` process that is killed when the test ends, also when it fails.
+struct Spawned(std::process::Child);
+
+impl std::ops::Deref for Spawned {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the `flowc serve` binary on `flow` and `db`; returns the process and its base URL.
-fn spawn_serve(flow: &std::path::Path, db: &std::path::Path) -> (std::process::Child, String) {
+fn spawn_serve(flow: &std::path::Path, db: &std::path::Path) -> (Spawned, String) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
@@ -425,7 +448,7 @@ fn spawn_serve(flow: &std::path::Path, db: &std::path::Path) -> (std::process::C
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-    (child, base)
+    (Spawned(child), base)
 }
 
 #[test]
@@ -564,12 +587,14 @@ fn metrics_count_a_scripted_set_of_runs_and_every_request_gets_an_access_log_lin
     std::fs::write(&flow, SURVEY).unwrap();
     let db = dir.0.join("flowc.db");
     let stderr_path = dir.0.join("stderr.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db", db.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = Spawned(
+        Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db", db.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().rsplit(' ').next().unwrap().to_string();
@@ -615,7 +640,7 @@ fn metrics_count_a_scripted_set_of_runs_and_every_request_gets_an_access_log_lin
 }
 
 /// Starts the `flowc serve` binary on `flow` with extra arguments; returns the process and its base URL.
-fn spawn_serve_with(flow: &std::path::Path, db: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+fn spawn_serve_with(flow: &std::path::Path, db: &std::path::Path, extra: &[&str]) -> (Spawned, String) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
@@ -629,7 +654,7 @@ fn spawn_serve_with(flow: &std::path::Path, db: &std::path::Path, extra: &[&str]
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-    (child, base)
+    (Spawned(child), base)
 }
 
 /// The `Threads:` line of a process's /proc status.
