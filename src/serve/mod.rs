@@ -860,13 +860,18 @@ impl App {
         let before = crate::time::now_millis().saturating_sub(retain.as_millis() as u64);
         while !stop.load(Ordering::Relaxed) {
             match self.store.purge(before, PURGE_BATCH) {
-                Ok(0) => return,
+                Ok(0) => break,
                 Ok(_) => std::thread::sleep(Duration::from_millis(10)),
                 Err(e) => {
                     eprintln!("flowc: retention: {e}");
                     return;
                 }
             }
+        }
+        // Then the versions that neither a stored run nor the server needs any more.
+        let served: Vec<&str> = self.programs.iter().map(|p| p.version.as_str()).collect();
+        if let Err(e) = self.store.purge_versions(&served) {
+            eprintln!("flowc: retention: {e}");
         }
     }
 

@@ -149,6 +149,9 @@ pub trait Store: Send + Sync {
     fn save_version(&self, hash: &str, name: &str, source: &str) -> Result<(), StoreError>;
     /// The source of a program version, if it was kept.
     fn version_source(&self, hash: &str) -> Result<Option<String>, StoreError>;
+    /// Deletes the versions that no stored run refers to, except `keep` (those served now). Returns
+    /// how many went.
+    fn purge_versions(&self, keep: &[&str]) -> Result<usize, StoreError>;
 }
 
 /// A stored run's columns: state, contact, deadline, version.
@@ -406,6 +409,23 @@ impl Store for SqliteStore {
         Ok(self.conn().query_row("SELECT source FROM versions WHERE hash = ?1", [hash], |r| r.get(0)).optional()?)
     }
 
+    fn purge_versions(&self, keep: &[&str]) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let unused: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT hash FROM versions WHERE hash NOT IN (SELECT version FROM runs WHERE version IS NOT NULL)",
+            )?;
+            stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        let mut gone = 0;
+        for hash in unused.iter().filter(|h| !keep.contains(&h.as_str())) {
+            gone += tx.execute("DELETE FROM versions WHERE hash = ?1", [hash])?;
+        }
+        tx.commit()?;
+        Ok(gone)
+    }
+
     fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError> {
         let conn = self.conn();
         conn.execute("DELETE FROM seen_signatures WHERE seen_ms < ?1", [forget_before_ms as i64])?;
@@ -500,6 +520,16 @@ mod tests {
         store.save_version("abc", "g.flow", "changed").unwrap();
         assert_eq!(store.version_source("abc").unwrap().as_deref(), Some("flow f {}"), "the first text is kept");
         assert_eq!(store.version_source("nope").unwrap(), None);
+        // Versions no run refers to go, except those served now.
+        store.save_version("served", "f.flow", "flow f {}").unwrap();
+        let mut on_old = step("old-run", RunStatus::Waiting);
+        on_old.version = Some("used".into());
+        store.save_version("used", "f.flow", "flow f { }").unwrap();
+        store.save_batch(&[on_old], &[]).unwrap();
+        assert_eq!(store.purge_versions(&["served"]).unwrap(), 1, "only `abc` goes");
+        assert_eq!(store.version_source("abc").unwrap(), None);
+        assert!(store.version_source("used").unwrap().is_some());
+        assert!(store.version_source("served").unwrap().is_some());
         drop(store);
         // Opening again finds the column and changes nothing.
         assert!(SqliteStore::open(&path).unwrap().summary("done").unwrap().is_some());

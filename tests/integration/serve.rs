@@ -846,6 +846,9 @@ impl flowc::serve::store::Store for FullDisk {
     fn version_source(&self, h: &str) -> Result<Option<String>, flowc::serve::store::StoreError> {
         self.0.version_source(h)
     }
+    fn purge_versions(&self, keep: &[&str]) -> Result<usize, flowc::serve::store::StoreError> {
+        self.0.purge_versions(keep)
+    }
 }
 
 #[test]
