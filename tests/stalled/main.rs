@@ -1,0 +1,133 @@
+//! `flowc serve` against 5,000 stalled connections, in a test binary of its own: holding that many
+//! sockets slowed the in-process webhook tests of the integration binary when both ran at once.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const SURVEY: &str = r#"
+flow survey {
+  send "How old are you?"
+  wait age timeout 1h
+  split @flow.age {
+    case has_number_gt 17 as Adult { send "Welcome!" }
+    other { send "Sorry, adults only." }
+  }
+  send "What is your e-mail?"
+  wait address timeout 1h
+  send "Thanks, we will write to @flow.address."
+}
+"#;
+
+/// A `flowc serve` process, killed when the test ends (also when it fails), and its directory.
+struct Spawned(std::process::Child, std::path::PathBuf);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+impl Spawned {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+/// Starts `flowc serve` on the survey flow with extra arguments; returns it and its `host:port`.
+fn spawn_serve(extra: &[&str]) -> (Spawned, String) {
+    let dir = std::env::temp_dir().join(format!("flowc-stalled-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = dir.join("survey.flow");
+    std::fs::write(&flow, SURVEY).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0"])
+        .args(["--db", dir.join("flowc.db").to_str().unwrap()])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().trim_start_matches("http://").to_string();
+    (Spawned(child, dir), addr)
+}
+
+/// A JSON POST on a connection of its own; the whole answer as text.
+fn post(addr: &str, path: &str, body: &str) -> String {
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let ask = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    c.write_all(ask.as_bytes()).unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// The `Threads:` line of a process's /proc status.
+fn threads_of(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).unwrap().trim().parse().unwrap()
+}
+
+/// How many files a process has open.
+fn fds_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
+/// The soft limit on open files of this process.
+fn open_file_limit() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or("");
+    line.split_whitespace().nth(3).and_then(|n| n.parse().ok()).unwrap_or(1024)
+}
+
+#[test]
+fn thousands_of_stalled_connections_neither_add_threads_nor_stop_other_requests_and_time_out() {
+    // 5,000 as the issue asks; fewer only where the file limit cannot hold them (both ends are here).
+    let stalled_count = 5_000.min(open_file_limit().saturating_sub(200) / 2);
+    let (child, addr) = spawn_serve(&["--workers", "4", "--header-timeout", "2", "--no-access-log"]);
+    let before = threads_of(child.id());
+    let fds_before = fds_of(child.id());
+    let mut stalled = Vec::with_capacity(stalled_count);
+    for _ in 0..stalled_count {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.write_all(b"POST /flows/survey/runs HTTP/1.1\r\nHost: x\r\nContent-Le").unwrap();
+        stalled.push(c);
+    }
+    // Others are still answered while every stalled connection is held.
+    for i in 0..20 {
+        let answer = post(&addr, "/flows/survey/runs", &format!(r#"{{"contact": {{"id": "s{i}"}}}}"#));
+        assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
+    }
+    let during = threads_of(child.id());
+    assert_eq!(during, before, "no thread per connection ({stalled_count} stalled)");
+    assert!(during <= 4 + 8, "{during} threads");
+    // Past the header timeout the server closes every stalled connection: its open files fall back to
+    // what it had before (within 15 s; the timeout is 2 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while fds_of(child.id()) > fds_before + 8 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left = fds_of(child.id()).saturating_sub(fds_before);
+    assert!(left <= 8, "{left} of {stalled_count} stalled connections still open");
+    // And the clients see the close.
+    for c in stalled.iter_mut().take(100) {
+        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 256];
+        let closed = loop {
+            match c.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(_) => continue, // an answer before the close
+                Err(e) => break e.kind() == std::io::ErrorKind::ConnectionReset,
+            }
+        };
+        assert!(closed);
+    }
+}
