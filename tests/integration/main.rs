@@ -11,5 +11,7 @@ mod model;
 mod robustness;
 mod runs;
 mod serve;
+#[path = "../common/serve_process.rs"]
+mod serve_process;
 mod server;
 mod webhooks;

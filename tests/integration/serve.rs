@@ -1,6 +1,7 @@
 //! `flowc serve` over real HTTP on 127.0.0.1: trigger status codes, signatures, conversations,
 //! concurrency, the scheduler, the log, and a server killed and restarted.
 
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use flowc::serve::store::SqliteStore;
 use flowc::serve::{Config, Served, Server};
 use serde_json::{Value, json};
 
+use crate::serve_process::{SURVEY, TempDir, spawn_serve};
 use crate::server::{Reply, TestServer};
 
 struct Running {
@@ -21,25 +23,6 @@ impl Drop for Running {
         if let Some(s) = self.server.take() {
             s.shutdown();
         }
-    }
-}
-
-pub struct TempDir(pub std::path::PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u8(0);
-        let dir = std::env::temp_dir().join(format!("flowc-{tag}-{}-{:x}", std::process::id(), h.finish()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -239,20 +222,6 @@ fn signatures_are_verified_and_replays_refused() {
     assert_eq!(unsigned.status, 401);
 }
 
-const SURVEY: &str = r#"
-flow survey {
-  send "How old are you?"
-  wait age timeout 1h
-  split @flow.age {
-    case has_number_gt 17 as Adult { send "Welcome!" }
-    other { send "Sorry, adults only." }
-  }
-  send "What is your e-mail?"
-  wait address timeout 1h
-  send "Thanks, we will write to @flow.address."
-}
-"#;
-
 #[test]
 fn a_conversation_runs_across_several_messages() {
     let s = serve(&[SURVEY], 1 << 20);
@@ -411,46 +380,6 @@ flow go {{
     assert!(got.json()["error"].as_str().unwrap().contains("::1 is a loopback address"), "{}", got.body);
 }
 
-/// A `flowc serve` process that is killed when the test ends, also when it fails.
-struct Spawned(std::process::Child);
-
-impl std::ops::Deref for Spawned {
-    type Target = std::process::Child;
-    fn deref(&self) -> &std::process::Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Spawned {
-    fn deref_mut(&mut self) -> &mut std::process::Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the `flowc serve` binary on `flow` and `db`; returns the process and its base URL.
-fn spawn_serve(flow: &std::path::Path, db: &std::path::Path) -> (Spawned, String) {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db", db.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-    (Spawned(child), base)
-}
-
 #[test]
 fn a_killed_server_continues_its_waiting_runs_after_a_restart() {
     use std::process::Command;
@@ -458,7 +387,7 @@ fn a_killed_server_continues_its_waiting_runs_after_a_restart() {
     let flow = dir.0.join("survey.flow");
     std::fs::write(&flow, SURVEY).unwrap();
     let db = dir.0.join("flowc.db");
-    let start = || spawn_serve(&flow, &db);
+    let start = || spawn_serve(&flow, &db, &[], Stdio::null());
     let (mut first, base) = start();
     let started = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "k1"}}));
     assert_eq!(started.status, 201);
@@ -483,7 +412,7 @@ fn a_run_finishes_on_the_version_it_started_on_after_the_flow_is_edited() {
     let flow = dir.0.join("survey.flow");
     let db = dir.0.join("flowc.db");
     std::fs::write(&flow, SURVEY).unwrap();
-    let (mut first, base) = spawn_serve(&flow, &db);
+    let (mut first, base) = spawn_serve(&flow, &db, &[], Stdio::null());
     let started = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "v1"}}));
     assert_eq!(started.status, 201, "{}", started.body);
     first.kill().unwrap();
@@ -493,7 +422,7 @@ fn a_run_finishes_on_the_version_it_started_on_after_the_flow_is_edited() {
     let edited = SURVEY
         .replace("send \"How old are you?\"", "send \"Hi!\"\n  wait greeting timeout 1h\n  send \"How old are you?\"");
     std::fs::write(&flow, &edited).unwrap();
-    let (mut second, base) = spawn_serve(&flow, &db);
+    let (mut second, base) = spawn_serve(&flow, &db, &[], Stdio::null());
     let msg = |contact: &str, text: &str| {
         post_json(&format!("{base}/contacts/{contact}/messages"), &[], &json!({"text": text}))
     };
@@ -580,24 +509,13 @@ fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
 
 #[test]
 fn metrics_count_a_scripted_set_of_runs_and_every_request_gets_an_access_log_line() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let dir = TempDir::new("metrics");
     let flow = dir.0.join("survey.flow");
     std::fs::write(&flow, SURVEY).unwrap();
     let db = dir.0.join("flowc.db");
     let stderr_path = dir.0.join("stderr.txt");
-    let mut child = Spawned(
-        Command::new(env!("CARGO_BIN_EXE_flowc"))
-            .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db", db.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    let (mut child, base) = spawn_serve(&flow, &db, &[], std::fs::File::create(&stderr_path).unwrap().into());
 
     let start = |c: &str| post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": c}}));
     let reply = |c: &str, t: &str| post_json(&format!("{base}/contacts/{c}/messages"), &[], &json!({"text": t}));
@@ -639,34 +557,17 @@ fn metrics_count_a_scripted_set_of_runs_and_every_request_gets_an_access_log_lin
     assert!(!log.contains("do-not-log-me") && !log.contains("example.com"), "no query, no body: {log}");
 }
 
-/// Starts the `flowc serve` binary on `flow` with extra arguments; returns the process and its base URL.
-fn spawn_serve_with(flow: &std::path::Path, db: &std::path::Path, extra: &[&str]) -> (Spawned, String) {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db", db.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-    (Spawned(child), base)
-}
-
 #[test]
 fn past_the_connection_cap_a_connection_is_refused_with_503_and_idle_ones_are_closed() {
     use std::io::Read;
     let dir = TempDir::new("cap");
     let flow = dir.0.join("survey.flow");
     std::fs::write(&flow, SURVEY).unwrap();
-    let (mut child, base) = spawn_serve_with(
+    let (mut child, base) = spawn_serve(
         &flow,
         &dir.0.join("flowc.db"),
         &["--max-connections", "3", "--header-timeout", "1", "--no-access-log"],
+        Stdio::null(),
     );
     let addr = base.trim_start_matches("http://").to_string();
     let held: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
@@ -693,7 +594,7 @@ fn sigterm_under_load_finishes_what_is_in_flight_and_loses_no_acknowledged_step(
     let flow = dir.0.join("survey.flow");
     let db = dir.0.join("flowc.db");
     std::fs::write(&flow, SURVEY).unwrap();
-    let (mut child, base) = spawn_serve_with(&flow, &db, &["--workers", "4", "--no-access-log"]);
+    let (mut child, base) = spawn_serve(&flow, &db, &["--workers", "4", "--no-access-log"], Stdio::null());
     let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
     let load: Vec<_> = (0..8)
         .map(|t| {
@@ -726,7 +627,7 @@ fn sigterm_under_load_finishes_what_is_in_flight_and_loses_no_acknowledged_step(
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() > 10, "the load ran: {}", acknowledged.len());
     // Every run the server acknowledged is in the database, waiting.
-    let (mut again, base) = spawn_serve_with(&flow, &db, &["--no-access-log"]);
+    let (mut again, base) = spawn_serve(&flow, &db, &["--no-access-log"], Stdio::null());
     for (run, status) in &acknowledged {
         let got = request("GET", &format!("{base}/runs/{run}"), &[], None);
         assert_eq!(got.status, 200, "acknowledged run {run} is missing");
