@@ -56,15 +56,6 @@ impl Served {
     }
 }
 
-impl From<Program> for Served {
-    /// A program with no source to keep: its version is the hash of its compiled form, and runs that
-    /// started on another version fail to continue when it no longer fits them.
-    fn from(program: Program) -> Served {
-        let compiled = serde_json::to_vec(&program).unwrap_or_default();
-        Served { program: Arc::new(program), version: content_hash(&compiled), source: None }
-    }
-}
-
 /// The first 16 bytes of SHA-256, as hex.
 fn content_hash(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -161,8 +152,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    let left = queued.fetch_sub(batch.len(), Ordering::Relaxed).saturating_sub(batch.len());
-                    metrics::queue_depth(left);
+                    queued.fetch_sub(batch.len(), Ordering::Relaxed);
                     let mut steps = Vec::new();
                     let mut log = Vec::new();
                     let mut waiting = Vec::new();
@@ -194,8 +184,8 @@ impl Writer {
         } else {
             (None, None)
         };
-        let queued = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
-        metrics::queue_depth(queued);
+        // Read by `/metrics` when it renders, so the hot path only counts.
+        self.depth.fetch_add(1, Ordering::Relaxed);
         self.queue.send(WriteJob { steps, log, done }).map_err(|_| StoreError::new("the writer has stopped"))?;
         match committed {
             Some(rx) => rx.recv().map_err(|_| StoreError::new("the writer has stopped"))?.map_err(StoreError::new),
@@ -472,21 +462,20 @@ impl App {
         self.programs.iter().find(|p| p.program.flows.iter().any(|f| f.name == flow))
     }
 
-    /// The program a stored run continues on: the version it started on when that is not the current
-    /// one and the store kept it, else the current program of its flow.
-    fn program_for(&self, run: &StoredRun) -> Option<Arc<Program>> {
+    /// The program a stored run continues on, and the version it keeps: the version it started on,
+    /// compiled from the store when that is not the current one and the store kept it, else the
+    /// current program of its flow. A run stored before versions were kept takes the current version.
+    fn program_for(&self, run: &StoredRun) -> Option<(Arc<Program>, String)> {
         let current = self.program_of(&run.state.flow);
-        let wanted = match (&run.version, current) {
-            (None, _) => None,
-            (Some(v), Some(c)) if *v == c.version => None,
-            (Some(v), _) => Some(v),
-        };
-        let Some(version) = wanted else { return current.map(|c| c.program.clone()) };
-        let mut earlier = self.earlier.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = earlier.get(version) {
-            return Some(p.clone());
+        let version = run.version.clone().or_else(|| current.map(|c| c.version.clone()))?;
+        if let Some(c) = current.filter(|c| c.version == version) {
+            return Some((c.program.clone(), version));
         }
-        let compiled = match self.store.version_source(version) {
+        let mut earlier = self.earlier.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = earlier.get(&version) {
+            return Some((p.clone(), version));
+        }
+        let compiled = match self.store.version_source(&version) {
             Ok(Some(source)) => crate::compile_source(&source).ok().map(|(p, _)| Arc::new(p)),
             Ok(None) => None,
             Err(e) => {
@@ -497,9 +486,9 @@ impl App {
         match compiled {
             Some(p) => {
                 earlier.insert(version.clone(), p.clone());
-                Some(p)
+                Some((p, version))
             }
-            None => current.map(|c| c.program.clone()),
+            None => current.map(|c| (c.program.clone(), version)),
         }
     }
 
@@ -834,13 +823,8 @@ impl App {
     }
 
     fn continue_run(&self, run: StoredRun, how: Resume) -> Answer {
-        let Some(program) = self.program_for(&run) else {
+        let Some((program, version)) = self.program_for(&run) else {
             return Answer::error(409, format!("flow `{}` is no longer served", run.state.flow));
-        };
-        // The run keeps its version (a run stored before versions were kept takes the current one).
-        let version = match &run.version {
-            Some(v) => v.clone(),
-            None => self.program_of(&run.state.flow).map(|s| s.version.clone()).unwrap_or_default(),
         };
         let (run_id, flow) = (run.state.run_id.clone(), run.state.flow.clone());
         let outcome = self.step(&flow, false, |o| interp::resume(&program, run.state, how, o));
