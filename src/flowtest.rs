@@ -215,8 +215,10 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
         let resume = match step {
             toml::Value::String(reply) => Resume::Reply(reply.clone()),
             toml::Value::Table(t) if t.len() == 1 && t.contains_key("wait") => {
-                let spent =
-                    t["wait"].as_str().and_then(duration_ms).ok_or("`wait` takes a duration such as \"11m\"")?;
+                let spent = t["wait"]
+                    .as_str()
+                    .and_then(crate::time::duration_ms)
+                    .ok_or("`wait` takes a duration such as \"11m\"")?;
                 transcript.push_str(&format!("… {} pass\n", t["wait"].as_str().unwrap_or_default()));
                 waited = waited.saturating_add(spent);
                 match out.state.waiting.as_ref().and_then(|w| w.timeout_ms) {
@@ -249,21 +251,6 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
     Ok(transcript)
 }
 
-/// `500ms`, `11m`, `2h`, `1d` in milliseconds.
-fn duration_ms(s: &str) -> Option<u64> {
-    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let n: u64 = s[..digits].parse().ok()?;
-    let unit = match &s[digits..] {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    n.checked_mul(unit)
-}
-
 /// The transcript lines of events: what a reviewer reads, without ids or timings.
 fn write_events(out: &mut String, events: &[Event]) {
     for e in events {
@@ -283,7 +270,7 @@ fn write_events(out: &mut String, events: &[Event]) {
                 format!("⇄ webhook {name}: {method} {url} → {result}{tries}")
             }
             Event::Waiting { name, timeout_ms: Some(ms) } => {
-                format!("… waiting for {name} (timeout {})", human_ms(*ms))
+                format!("… waiting for {name} (timeout {})", crate::time::human_ms(*ms))
             }
             Event::Waiting { name, .. } => format!("… waiting for {name}"),
             Event::Resumed { input } => format!("you: {}", one_line(input)),
@@ -317,16 +304,6 @@ fn one_line(s: &str) -> String {
             c => c.to_string(),
         })
         .collect()
-}
-
-fn human_ms(ms: u64) -> String {
-    match ms {
-        ms if ms % 86_400_000 == 0 => format!("{}d", ms / 86_400_000),
-        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        ms => format!("{ms}ms"),
-    }
 }
 
 /// A unified-style line diff of `expected` and `got` (`-` expected, `+` got), with a line of context.

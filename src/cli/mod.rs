@@ -155,16 +155,15 @@ fn parse_retain(s: &str) -> Result<Retain, String> {
     }
     let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let n: u64 = s[..digits].parse().map_err(|_| format!("`{s}` is not a duration such as 30d, 12h or never"))?;
-    let unit = match &s[digits..] {
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        _ => return Err(format!("`{s}`: use m, h or d (30d, 12h, 90m), or never")),
+    // Minutes and up: a retention in seconds is a typo.
+    let unit = &s[digits..];
+    let Some(unit_ms) = crate::time::unit_ms(unit).filter(|_| matches!(unit, "m" | "h" | "d")) else {
+        return Err(format!("`{s}`: use m, h or d (30d, 12h, 90m), or never"));
     };
     if n == 0 {
         return Err("a retention of 0 would delete runs as they end; use never to keep them".into());
     }
-    Ok(Retain(Some(std::time::Duration::from_secs(n.saturating_mul(unit)))))
+    Ok(Retain(Some(std::time::Duration::from_millis(n.saturating_mul(unit_ms)))))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -168,7 +168,7 @@ impl Printer {
                 format!("⇄ webhook {name}: {method} {url} → {result} ({elapsed_ms} ms{tries}{mock})")
             }
             Event::Waiting { name, timeout_ms } => match timeout_ms {
-                Some(ms) => format!("… waiting for {name} (timeout {})", human_ms(*ms)),
+                Some(ms) => format!("… waiting for {name} (timeout {})", crate::time::human_ms(*ms)),
                 None => format!("… waiting for {name}"),
             },
             Event::Resumed { input } => format!("you: {input}"),
@@ -183,16 +183,6 @@ impl Printer {
             },
         };
         let _ = super::out::emit(&format!("{line}\n"));
-    }
-}
-
-fn human_ms(ms: u64) -> String {
-    match ms {
-        ms if ms % 86_400_000 == 0 => format!("{}d", ms / 86_400_000),
-        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        ms => format!("{ms}ms"),
     }
 }
 

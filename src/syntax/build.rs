@@ -776,15 +776,7 @@ impl Builder {
         let text = pair.as_str();
         let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
         let (num, unit) = text.split_at(split);
-        let unit_ms: Option<u64> = match unit {
-            "ms" => Some(1),
-            "s" => Some(1000),
-            "m" => Some(60_000),
-            "h" => Some(3_600_000),
-            "d" => Some(86_400_000),
-            _ => None,
-        };
-        let Some(unit_ms) = unit_ms else {
+        let Some(unit_ms) = crate::time::unit_ms(unit) else {
             let (message, help) = if unit.is_empty() {
                 (
                     format!("`{text}` needs a unit"),
