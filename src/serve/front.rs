@@ -29,6 +29,9 @@ pub(super) struct Incoming {
     pub(super) body: Result<Vec<u8>, (u16, String)>,
 }
 
+/// Answers a request on the front end's thread when it cannot block (`None`: send it to the pool).
+pub(super) type Inline = Arc<dyn Fn(&Incoming) -> Option<Answer> + Send + Sync>;
+
 /// A request and where its answer goes.
 pub(super) type Job = (Incoming, oneshot::Sender<Answer>);
 
@@ -56,7 +59,7 @@ pub(super) struct Front {
 
 impl Front {
     /// Binds `addr` and serves on a thread of its own, sending requests to `jobs`.
-    pub(super) fn start(addr: &str, limits: Limits, jobs: mpsc::Sender<Job>) -> Result<Front, String> {
+    pub(super) fn start(addr: &str, limits: Limits, jobs: mpsc::Sender<Job>, inline: Inline) -> Result<Front, String> {
         let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         listener.set_nonblocking(true).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -68,6 +71,8 @@ impl Front {
         let stop_on_signal = stop.clone();
         let thread = std::thread::Builder::new()
             .name("flowc-http".into())
+            // Steps answered inline run the interpreter here: the same stack as a worker's.
+            .stack_size(16 << 20)
             .spawn(move || {
                 runtime.block_on(async move {
                     let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -83,7 +88,7 @@ impl Front {
                             let _ = stop_on_signal.send(true);
                         });
                     }
-                    accept_loop(listener, limits, jobs, stopped).await;
+                    accept_loop(listener, limits, jobs, inline, stopped).await;
                 });
             })
             .map_err(|e| format!("cannot start the HTTP thread: {e}"))?;
@@ -128,6 +133,7 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     limits: Limits,
     jobs: mpsc::Sender<Job>,
+    inline: Inline,
     mut stopped: watch::Receiver<bool>,
 ) {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
@@ -150,9 +156,9 @@ async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (jobs, mut stopped) = (jobs.clone(), stopped.clone());
+        let (jobs, inline, mut stopped) = (jobs.clone(), inline.clone(), stopped.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| answer(req, limits, jobs.clone()));
+            let service = hyper::service::service_fn(move |req| answer(req, limits, jobs.clone(), inline.clone()));
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(64 * 1024);
             let conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -177,6 +183,7 @@ async fn answer(
     req: Request<hyper::body::Incoming>,
     limits: Limits,
     jobs: mpsc::Sender<Job>,
+    inline: Inline,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_string();
@@ -200,8 +207,11 @@ async fn answer(
             Err(_) => Err((408, format!("the body did not arrive within {} s", limits.body_timeout.as_secs()))),
         }
     };
-    let (done, answered) = oneshot::channel();
     let incoming = Incoming { method, url, headers, body };
+    if let Some(answer) = inline(&incoming) {
+        return Ok(response(answer));
+    }
+    let (done, answered) = oneshot::channel();
     let answer = match jobs.send((incoming, done)).await {
         Ok(()) => answered.await.unwrap_or_else(|_| Answer::error(503, "the server is shutting down")),
         Err(_) => Answer::error(503, "the server is shutting down"),

@@ -41,6 +41,11 @@ fn serve(sources: &[&str], max_body: usize) -> Running {
 }
 
 fn serve_with(sources: &[&str], max_body: usize, network: flowc::net::NetworkPolicy) -> Running {
+    serve_config(sources, Config { max_body, network, ..Config::default() })
+}
+
+/// A server with `config`, its own scheduler interval and secrets, and 4 workers unless it says.
+fn serve_config(sources: &[&str], config: Config) -> Running {
     let programs = sources
         .iter()
         .enumerate()
@@ -51,14 +56,8 @@ fn serve_with(sources: &[&str], max_body: usize, network: flowc::net::NetworkPol
         .collect();
     let dir = TempDir::new("serve");
     let store = SqliteStore::open(&dir.0.join("flowc.db")).unwrap();
-    let config = Config {
-        workers: 4,
-        max_body,
-        scheduler_interval: Duration::from_millis(100),
-        env: Arc::new(env),
-        network,
-        ..Config::default()
-    };
+    let workers = if config.workers == Config::default().workers { 4 } else { config.workers };
+    let config = Config { workers, scheduler_interval: Duration::from_millis(100), env: Arc::new(env), ..config };
     let server = Server::start("127.0.0.1:0", programs, Box::new(store), config).unwrap();
     let base = format!("http://{}", server.addr());
     Running { server: Some(server), base, _dir: dir }
@@ -339,6 +338,58 @@ flow lookup {{
     let failed_only = request("GET", &format!("{}/log?failed=true", s.base), &[], None);
     assert_eq!(failed_only.json(), json!([]));
     assert_eq!(request("GET", &format!("{}/log?limit=x", s.base), &[], None).status, 400);
+}
+
+#[test]
+fn a_trigger_flow_that_cannot_block_is_answered_while_every_worker_waits_on_a_webhook() {
+    let backend =
+        TestServer::start(|_, _| Reply::json(200, r#"{"status": "Shipped"}"#).after(Duration::from_millis(1500)));
+    let src = format!(
+        r#"trigger webhook "/slow" methods POST {{ start slow }}
+flow slow {{
+  webhook order GET "{}/order" {{ on failure {{ respond status 502 {{ body json {{ "error": "down" }} }}; stop }} }}
+  respond 200 {{ body json {{ "status": @extra.status }} }}
+}}
+trigger webhook "/quick" methods POST {{ start quick }}
+flow quick {{
+  split @trigger.body.status {{
+    case has_any_word "shipped" {{ respond 200 {{ body json {{ "reply": "on its way" }} }} }}
+    other {{ respond 200 {{ body json {{ "reply": "not yet" }} }} }}
+  }}
+}}
+"#,
+        backend.url("")
+    );
+    let network = flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]);
+    let s = serve_config(&[&src], Config { workers: 1, network, ..Config::default() });
+    let slow_url = format!("{}/slow", s.base);
+    let slow = std::thread::spawn(move || post_json(&slow_url, &[], &json!({})));
+    // The only worker is now inside the webhook call.
+    let began = std::time::Instant::now();
+    while backend.requests().is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(5), "the slow flow never called out");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let quick = post_json(&format!("{}/quick", s.base), &[], &json!({"status": "Shipped"}));
+    assert_eq!(quick.status, 200, "{}", quick.body);
+    assert_eq!(quick.json()["reply"], "on its way");
+    assert!(!slow.is_finished(), "the quick answer should not have waited for the worker");
+    assert_eq!(request("GET", &format!("{}/healthz", s.base), &[], None).status, 200);
+    assert!(!slow.is_finished());
+    let slow = slow.join().unwrap();
+    assert_eq!((slow.status, slow.json()["status"].as_str()), (200, Some("Shipped")));
+    // Both runs are stored.
+    let run = quick.header("X-Flowc-Run").unwrap().to_string();
+    let began = std::time::Instant::now();
+    loop {
+        let got = request("GET", &format!("{}/runs/{run}", s.base), &[], None);
+        if got.status == 200 {
+            assert_eq!(got.json()["status"], "completed", "{}", got.body);
+            break;
+        }
+        assert!(began.elapsed() < Duration::from_secs(5), "the quick run was never stored");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]
