@@ -210,6 +210,13 @@ pub enum StmtKind {
         /// The value.
         value: Expr,
     },
+    /// `set @contact.name = EXPR`, `set @contact.language = EXPR`, `set @contact.fields.KEY = EXPR`
+    SetContact {
+        /// What is set; the span covers the whole reference.
+        target: Spanned<ContactTarget>,
+        /// The value.
+        value: Expr,
+    },
     /// `step NAME { ... }`
     Step {
         /// The step's name, a `goto` target.
@@ -246,6 +253,29 @@ pub enum StmtKind {
         /// The `@flow.NAME`s written in it, so that the results they read are not reported as unread.
         reads: Vec<Name>,
     },
+}
+
+/// The parts of a contact that a flow can set (RapidPro's "update contact").
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactTarget {
+    /// `@contact.name`
+    Name,
+    /// `@contact.language`
+    Language,
+    /// `@contact.fields.KEY`
+    Field(String),
+}
+
+impl ContactTarget {
+    /// The reference that names it, e.g. `@contact.fields.age`.
+    pub fn reference(&self) -> String {
+        match self {
+            ContactTarget::Name => "@contact.name".into(),
+            ContactTarget::Language => "@contact.language".into(),
+            ContactTarget::Field(k) => format!("@contact.fields.{k}"),
+        }
+    }
 }
 
 /// A duration in milliseconds.

@@ -349,6 +349,10 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
                 let value = self.expr(value);
                 self.emit(Instr::Set { slot, value });
             }
+            StmtKind::SetContact { target, value } => {
+                let value = self.expr(value);
+                self.emit(Instr::SetContact { target: target.node.clone(), value });
+            }
             StmtKind::Step { .. } => {
                 for (arm, body) in crate::control::exits(stmt).arms {
                     if let crate::control::Arm::Body(name) = arm {

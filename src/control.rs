@@ -90,6 +90,7 @@ pub(crate) fn exits(stmt: &Stmt) -> Exits<'_> {
         StmtKind::Numbers { .. }
         | StmtKind::Send { .. }
         | StmtKind::Set { .. }
+        | StmtKind::SetContact { .. }
         | StmtKind::Email { .. }
         | StmtKind::Respond(_)
         | StmtKind::Error { .. } => {}

@@ -58,6 +58,7 @@ codes! {
     ReservedName => "syntax" / "reserved_name": "A keyword used as a name.",
     IndexInTemplate => "syntax" / "index_in_template": "`[index]` right after a reference inside a string, which templates do not read.",
     UnknownType => "syntax" / "unknown_type": "A shape type other than text, number, bool, json, [T] or { ... }.",
+    SetTarget => "syntax" / "set_target": "`set` of a reference that a flow cannot set.",
     UndefinedVariable => "check" / "undefined_variable": "A variable read where some path has not defined it.",
     ExtraBeforeWebhook => "check" / "extra_before_webhook": "`@extra` read where no webhook has succeeded on some path.",
     NoTrigger => "check" / "no_trigger": "`@trigger` in a flow that no trigger starts.",

@@ -259,6 +259,7 @@ fn write_events(out: &mut String, events: &[Event]) {
             // A message's lines are indented, so that no line of it can pass for a golden file's `===`.
             Event::MessageSent { text } => format!("bot: {}", text.replace('\n', "\n     ")),
             Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {}: {}", one_line(to), one_line(subject)),
+            Event::ContactUpdated { field, value } => one_line(&interp::contact_update_line(field, value)),
             Event::WebhookCalled { name, method, url, status, attempts, error, .. } => {
                 let result = match (status, error) {
                     (Some(s), None) => s.to_string(),

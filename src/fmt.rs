@@ -337,6 +337,7 @@ impl<'a> Printer<'a> {
                 None => format!("wait {}", name.node),
             },
             StmtKind::Set { name, value } => format!("set {} = {}", name.node, self.expr(value)),
+            StmtKind::SetContact { target, value } => format!("set {} = {}", target.node.reference(), self.expr(value)),
             StmtKind::Goto { target } => format!("goto {}", target.node),
             StmtKind::Email { to, subject, body } => format!(
                 "email {} subject {} body {}",

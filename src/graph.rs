@@ -323,6 +323,7 @@ fn plain_line(stmt: &Stmt) -> Option<String> {
     Some(match &stmt.kind {
         StmtKind::Send { text } => format!("send {}", short(&template_text(text))),
         StmtKind::Set { name, .. } => format!("set {}", name.node),
+        StmtKind::SetContact { target, .. } => format!("set {}", target.node.reference()),
         StmtKind::Email { to, .. } => format!("email {}", short(&template_text(to))),
         StmtKind::Numbers { .. } => "numbers decimal".into(),
         _ => return None,

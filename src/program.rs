@@ -168,6 +168,13 @@ pub enum Instr {
         /// Value.
         value: Ex,
     },
+    /// Update the contact (name, language or a field).
+    SetContact {
+        /// What is set.
+        target: crate::ast::ContactTarget,
+        /// Value.
+        value: Ex,
+    },
     /// Continue at `target`.
     Jump {
         /// Where.

@@ -248,7 +248,7 @@ impl Resolver {
                     self.block_uses(o);
                 }
             }
-            StmtKind::Set { value, .. } => self.expr(value),
+            StmtKind::Set { value, .. } | StmtKind::SetContact { value, .. } => self.expr(value),
             StmtKind::Step { body, .. } => self.block_uses(body),
             StmtKind::Goto { target } => {
                 let flow = self.flow.clone();

@@ -155,6 +155,7 @@ impl Printer {
             Event::RunStarted { flow, run_id } => format!("▶ {flow} ({run_id})"),
             Event::MessageSent { text } => format!("bot: {}", text.replace('\n', "\n     ")),
             Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {to}: {subject}"),
+            Event::ContactUpdated { field, value } => interp::contact_update_line(field, value),
             Event::WebhookCalled { name, method, url, status, attempts, elapsed_ms, error, mocked } => {
                 let result = match (status, error) {
                     (Some(s), None) => s.to_string(),

@@ -179,6 +179,14 @@ pub enum Event {
         /// The message.
         text: String,
     },
+    /// `set @contact....`: the contact's name, language or a field changed (a field set to null is
+    /// removed).
+    ContactUpdated {
+        /// `name`, `language` or `fields.KEY`.
+        field: String,
+        /// The new value.
+        value: Value,
+    },
     /// `email`.
     EmailSent {
         /// Recipient.
@@ -310,6 +318,11 @@ pub fn find_flow<'p>(program: &'p Program, name: Option<&str>) -> Result<(usize,
             .find(|(_, f)| f.name == n)
             .ok_or_else(|| RunError::UnknownFlow(n.to_string(), names())),
     }
+}
+
+/// How `flowc run` and `flowc test` transcripts show a contact update: `✎ @contact.fields.age = 34`.
+pub fn contact_update_line(field: &str, value: &Value) -> String {
+    format!("✎ @contact.{field} = {value}")
 }
 
 /// Starts a run of `flow` for `contact`, with the request that triggered it if any.
@@ -459,6 +472,30 @@ impl Machine<'_> {
                 Instr::Set { slot, value } => {
                     let v = self.eval(value);
                     self.state.slots[*slot] = Some(Slot { value: v, category: None, extra: None });
+                    self.state.pc += 1;
+                }
+                Instr::SetContact { target, value } => {
+                    let v = self.eval(value);
+                    let contact = &mut self.state.contact;
+                    let (field, value) = match target {
+                        crate::ast::ContactTarget::Name => {
+                            contact.name = value::text(&v);
+                            ("name".to_string(), Value::String(contact.name.clone()))
+                        }
+                        crate::ast::ContactTarget::Language => {
+                            contact.language = value::text(&v);
+                            ("language".to_string(), Value::String(contact.language.clone()))
+                        }
+                        crate::ast::ContactTarget::Field(key) => {
+                            if v.is_null() {
+                                contact.fields.remove(key);
+                            } else {
+                                contact.fields.insert(key.clone(), v.clone());
+                            }
+                            (format!("fields.{key}"), v)
+                        }
+                    };
+                    self.events.push(Event::ContactUpdated { field, value });
                     self.state.pc += 1;
                 }
                 Instr::Jump { target } => self.state.pc = *target,

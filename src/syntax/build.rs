@@ -24,6 +24,22 @@ pub(crate) struct Builder {
     pub(crate) strings: Vec<Span>,
 }
 
+/// The `@flow.NAME`s written in `text` (which starts at `base`), for a statement kept as an error.
+fn flow_reads(text: &str, base: usize) -> Vec<Name> {
+    let mut reads = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("@flow.") {
+        let start = from + i + "@flow.".len();
+        let len = text[start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len() - start);
+        if len > 0 {
+            let at = base + start;
+            reads.push(Spanned::new(text[start..start + len].to_string(), Span::new(at, at + len)));
+        }
+        from = start;
+    }
+    reads
+}
+
 fn is_keyword(rule: Rule) -> bool {
     use Rule::*;
     matches!(
@@ -231,18 +247,7 @@ impl Builder {
                 .map(|(at, w)| Spanned::new(w.to_string(), Span::new(span.start + at, span.start + at + w.len()))),
             _ => None,
         };
-        let mut reads = Vec::new();
-        let mut from = 0;
-        while let Some(i) = text[from..].find("@flow.") {
-            let start = from + i + "@flow.".len();
-            let len =
-                text[start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len() - start);
-            if len > 0 {
-                let at = span.start + start;
-                reads.push(Spanned::new(text[start..start + len].to_string(), Span::new(at, at + len)));
-            }
-            from = start;
-        }
+        let reads = flow_reads(text, span.start);
         Stmt { kind: StmtKind::Error { keyword, name, reads }, span }
     }
 
@@ -334,7 +339,15 @@ impl Builder {
                 StmtKind::Split(Box::new(Split { result, operand, cases, other }))
             }
             Rule::set_stmt => {
-                let name = self.name(it.next().expect("grammar"));
+                let target = it.next().expect("grammar");
+                if target.as_rule() == Rule::reference {
+                    let value = it.next().expect("grammar");
+                    let reads = flow_reads(value.as_str(), self.span(&value).start);
+                    let value = self.expr(value);
+                    let kind = self.set_reference(target, value, reads);
+                    return Stmt { kind, span };
+                }
+                let name = self.name(target);
                 let value = self.expr(it.next().expect("grammar"));
                 StmtKind::Set { name, value }
             }
@@ -1005,6 +1018,45 @@ impl Builder {
     }
 
     /// Splits `@root.a.b` into a reference; `Err(root)` when the root is not a variable root.
+    /// `set @REFERENCE = EXPR`: a contact's name, language or field; anything else is an error.
+    fn set_reference(&mut self, target: Pair<'_, Rule>, value: Expr, reads: Vec<Name>) -> StmtKind {
+        let tspan = self.span(&target);
+        let text = target.as_str();
+        let parts = self.reference_parts(text, tspan).ok();
+        let path: Vec<&str> =
+            parts.as_ref().map(|r| r.path.iter().map(|p| p.node.as_str()).collect()).unwrap_or_default();
+        let contact = parts.as_ref().filter(|r| r.root == Root::Contact).map(|_| match path.as_slice() {
+            ["name"] => Ok(ContactTarget::Name),
+            ["language"] => Ok(ContactTarget::Language),
+            ["fields", key] if !key.is_empty() => Ok(ContactTarget::Field((*key).to_string())),
+            _ => Err(()),
+        });
+        match contact {
+            Some(Ok(t)) => return StmtKind::SetContact { target: Spanned::new(t, tspan), value },
+            Some(Err(())) => self.error(
+                Code::SetTarget,
+                tspan,
+                format!("`{text}` cannot be set"),
+                "not settable",
+                Some("a flow sets `@contact.name`, `@contact.language` or `@contact.fields.KEY` (one key)".into()),
+            ),
+            None => {
+                let flow_var = parts.as_ref().filter(|r| r.root == Root::Flow && path.len() == 1).map(|_| path[0]);
+                let help = match flow_var {
+                    Some(name) => format!("flow variables are set by name: `set {name} = ...`"),
+                    None => "`set NAME = ...` saves `@flow.NAME`; `set @contact.fields.KEY = ...` updates the contact"
+                        .into(),
+                };
+                self.error(Code::SetTarget, tspan, format!("`{text}` cannot be set"), "not settable", Some(help));
+                if let Some(name) = flow_var {
+                    self.fix(tspan, &[name.to_string()]);
+                }
+            }
+        }
+        drop(value);
+        StmtKind::Error { keyword: Some("set".into()), name: None, reads }
+    }
+
     fn reference_parts<'s>(&self, text: &'s str, span: Span) -> Result<Reference, &'s str> {
         let body = &text[1..];
         let mut segs = body.split('.');

@@ -6,6 +6,7 @@ use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::net::Origin;
 use crate::span::{Span, Spanned};
+use crate::types::Ty;
 
 impl<'a> FlowChecker<'a> {
     pub(super) fn stmt(&mut self, stmt: &'a Stmt, node: usize) {
@@ -46,6 +47,27 @@ impl<'a> FlowChecker<'a> {
             StmtKind::Split(s) => self.split(s, node),
             StmtKind::Set { value, .. } => {
                 self.expr(value, node);
+            }
+            StmtKind::SetContact { target, value } => {
+                let ty = self.expr(value, node);
+                let field = matches!(target.node, ContactTarget::Field(_));
+                let refused = matches!(ty, Ty::List(_) | Ty::Object(_)) || (!field && ty == Ty::Bool);
+                if refused {
+                    let (takes, help) = if field {
+                        ("text, a number or true/false", "store one value, or make text of a list with `join(...)`")
+                    } else {
+                        ("text", "convert with `text(...)`")
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            value.span,
+                            format!("`{}` takes {takes}, not {ty}", target.node.reference()),
+                            "wrong type",
+                        )
+                        .with_help(help),
+                    );
+                }
             }
             StmtKind::Step { .. } => {}
             StmtKind::Goto { target } => {
