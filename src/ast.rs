@@ -15,6 +15,10 @@ pub struct SourceFile {
     pub connectors: Vec<Connector>,
     /// `trigger webhook "/suffix" ...`
     pub triggers: Vec<Trigger>,
+    /// `trigger keyword ...` and `trigger catchall ...`
+    pub message_triggers: Vec<MessageTrigger>,
+    /// `channel NAME ...`
+    pub channels: Vec<Channel>,
     /// Items that failed to parse, as `(keyword, name)` from their first line, so that the checker does
     /// not also call them unknown.
     pub broken: Vec<(String, String)>,
@@ -106,6 +110,86 @@ pub struct Trigger {
     pub starts: Vec<Name>,
     /// The whole item.
     pub span: Span,
+}
+
+/// `trigger keyword "w1", "w2" [channel NAME] { start FLOW }` or `trigger catchall [channel NAME] { ... }`:
+/// a flow started by a contact's message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageTrigger {
+    /// The keywords (none for `catchall`).
+    pub words: Vec<Spanned<String>>,
+    /// Whether it is `catchall`.
+    pub catchall: bool,
+    /// `channel NAME`: only messages that arrive on that channel.
+    pub channel: Option<Name>,
+    /// `start FLOW` lines (exactly one is valid).
+    pub starts: Vec<Name>,
+    /// `expect` lines, which only webhook triggers take (reported by the checker).
+    pub expects: Vec<Span>,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// `channel NAME KIND ...`: how flows reach people and hear from them (LANGUAGE.md §9).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Channel {
+    /// The channel's name.
+    pub name: Name,
+    /// What kind of channel.
+    pub kind: ChannelKind,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// The kinds of channel.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChannelKind {
+    /// `external { receive "/suffix" [auth ...]; send METHOD "URL" [{ options }] }`: any gateway.
+    External {
+        /// Its `receive` and `send` lines in source order (exactly one of each is valid).
+        lines: Vec<ChannelLine>,
+    },
+}
+
+/// A line of an `external` channel.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChannelLine {
+    /// `receive "/suffix" [auth ...]`: where the gateway posts incoming messages.
+    Receive {
+        /// The suffix.
+        suffix: Spanned<String>,
+        /// Its authentication.
+        auth: Option<TriggerAuth>,
+        /// The line.
+        span: Span,
+    },
+    /// `send METHOD "URL" [{ options }]`: the request that delivers a message (named after the channel).
+    Send {
+        /// The request.
+        request: Box<Webhook>,
+        /// The line.
+        span: Span,
+    },
+}
+
+impl ChannelKind {
+    /// The `receive` lines: suffix and authentication.
+    pub fn receives(&self) -> impl Iterator<Item = (&Spanned<String>, Option<&TriggerAuth>)> {
+        let ChannelKind::External { lines } = self;
+        lines.iter().filter_map(|l| match l {
+            ChannelLine::Receive { suffix, auth, .. } => Some((suffix, auth.as_ref())),
+            ChannelLine::Send { .. } => None,
+        })
+    }
+
+    /// The `send` lines.
+    pub fn sends(&self) -> impl Iterator<Item = &Webhook> {
+        let ChannelKind::External { lines } = self;
+        lines.iter().filter_map(|l| match l {
+            ChannelLine::Send { request, .. } => Some(&**request),
+            ChannelLine::Receive { .. } => None,
+        })
+    }
 }
 
 /// Inbound authentication of a trigger.

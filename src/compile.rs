@@ -172,8 +172,47 @@ pub fn compile(file: &SourceFile) -> Program {
             Some(def)
         })
         .collect();
-    Program { connectors, triggers, flows }
+    let flow_index = |name: &str| file.flows.iter().position(|f| f.name.node == name);
+    let message_triggers = file
+        .message_triggers
+        .iter()
+        .filter_map(|t| {
+            Some(MessageTriggerDef {
+                words: t.words.iter().map(|w| w.node.trim().to_lowercase()).collect(),
+                channel: t.channel.as_ref().map(|c| c.node.clone()),
+                flow: flow_index(&t.starts.first()?.node)?,
+            })
+        })
+        .collect();
+    let channels = file
+        .channels
+        .iter()
+        .filter_map(|c| {
+            let (suffix, auth) = c.kind.receives().next()?;
+            let w = c.kind.sends().next()?;
+            let send = ChannelSend {
+                method: w.method.node,
+                url: w.url.as_literal().unwrap_or_default(),
+                auth: w.auth.as_ref().and_then(|a| connector_index(&a.node)),
+                headers: w.headers.iter().map(|(k, v)| (k.node.clone(), secret(v))).collect(),
+                timeout_ms: w.timeout.as_ref().map_or(DEFAULT_TIMEOUT_MS, |t| t.node.millis),
+                retries: w.retries.as_ref().map_or(CHANNEL_RETRIES, |r| r.node as u32),
+                backoff_ms: w.backoff.as_ref().map_or(CHANNEL_BACKOFF_MS, |b| b.node.millis),
+            };
+            let auth = auth.map(|a| match a {
+                TriggerAuth::Connector(n) => TriggerAuthDef::Connector(connector_index(&n.node).unwrap_or(0)),
+                TriggerAuth::Signature { env } => TriggerAuthDef::Signature { env: env.node.clone() },
+            });
+            Some(ChannelDef { name: c.name.node.clone(), receive: suffix.node.clone(), auth, send })
+        })
+        .collect();
+    Program { connectors, triggers, message_triggers, channels, flows }
 }
+
+/// A channel's `retries` when it gives none: a message is tried 6 times, over about a minute.
+pub const CHANNEL_RETRIES: u32 = 5;
+/// A channel's `backoff` when it gives none (doubled after each attempt: 2, 4, 8, 16, 32 s).
+pub const CHANNEL_BACKOFF_MS: u64 = 2_000;
 
 fn secret(e: &Expr) -> Secret {
     match &e.kind {

@@ -36,6 +36,8 @@ enum Item<'a> {
     Flow(&'a Flow),
     Connector(&'a Connector),
     Trigger(&'a Trigger),
+    MessageTrigger(&'a MessageTrigger),
+    Channel(&'a Channel),
 }
 
 /// One option of a webhook or respond block, or one line of a trigger block, in source order.
@@ -51,6 +53,8 @@ enum Opt<'a> {
     OnFailure(&'a Block),
     TriggerExpect(&'a Expect),
     Start(&'a Name),
+    /// Printed as written (an `expect` in a message trigger, which the checker refuses).
+    Raw(Span),
 }
 
 struct Printer<'a> {
@@ -94,6 +98,8 @@ impl<'a> Printer<'a> {
         items.extend(file.flows.iter().map(|f| (f.span.start, Item::Flow(f))));
         items.extend(file.connectors.iter().map(|c| (c.span.start, Item::Connector(c))));
         items.extend(file.triggers.iter().map(|t| (t.span.start, Item::Trigger(t))));
+        items.extend(file.message_triggers.iter().map(|t| (t.span.start, Item::MessageTrigger(t))));
+        items.extend(file.channels.iter().map(|c| (c.span.start, Item::Channel(c))));
         items.sort_by_key(|(at, _)| *at);
         let body_start = if self.src.starts_with('\u{feff}') { 3 } else { 0 };
         let mut prev_end = body_start;
@@ -103,6 +109,8 @@ impl<'a> Printer<'a> {
                 Item::Flow(f) => self.flow(f),
                 Item::Connector(c) => self.connector(c),
                 Item::Trigger(t) => self.trigger(t),
+                Item::MessageTrigger(t) => self.message_trigger(t),
+                Item::Channel(c) => self.channel(c),
             };
             prev_end = end;
         }
@@ -271,6 +279,69 @@ impl<'a> Printer<'a> {
         };
         self.options_block(&header, opts, head_end, Span::new(t.span.start, t.span.end), false);
         t.span.end
+    }
+
+    fn message_trigger(&mut self, t: &MessageTrigger) -> usize {
+        let mut header = if t.catchall {
+            "trigger catchall".to_string()
+        } else {
+            let words: Vec<&str> = t.words.iter().map(|w| self.text(w.span)).collect();
+            format!("trigger keyword {}", words.join(", "))
+        };
+        if let Some(c) = &t.channel {
+            header.push_str(&format!(" channel {}", c.node));
+        }
+        let mut opts: Vec<(usize, Opt<'_>)> = t.starts.iter().map(|s| (s.span.start, Opt::Start(s))).collect();
+        opts.extend(t.expects.iter().map(|e| (e.start, Opt::Raw(*e))));
+        opts.sort_by_key(|(at, _)| *at);
+        let head_end = match (&t.channel, t.words.last()) {
+            (Some(c), _) => c.span.end,
+            (None, Some(w)) => w.span.end,
+            (None, None) => {
+                self.src[t.span.start..t.span.end].find("catchall").map_or(t.span.start, |i| t.span.start + i + 8)
+            }
+        };
+        self.options_block(&header, opts, head_end, t.span, true);
+        t.span.end
+    }
+
+    fn channel(&mut self, c: &Channel) -> usize {
+        let ChannelKind::External { lines } = &c.kind;
+        let brace = self.src[c.name.span.end..c.span.end].find('{').map_or(c.span.end, |i| c.name.span.end + i);
+        self.push_line(&format!("channel {} external {{", c.name.node));
+        self.trailing(brace + 1);
+        self.indent += 1;
+        let mut prev = brace + 1;
+        for (i, line) in lines.iter().enumerate() {
+            match line {
+                ChannelLine::Receive { suffix, auth, span } => {
+                    self.gap(prev, span.start, i == 0);
+                    let mut text = format!("receive {}", self.text(suffix.span));
+                    match auth {
+                        Some(TriggerAuth::Connector(name)) => text.push_str(&format!(" auth {}", name.node)),
+                        Some(TriggerAuth::Signature { env }) => {
+                            text.push_str(&format!(" auth signature env {}", self.text(env.span)))
+                        }
+                        None => {}
+                    }
+                    self.push_line(&text);
+                    self.trailing(span.end);
+                    prev = span.end;
+                }
+                ChannelLine::Send { request, span } => {
+                    self.gap(prev, span.start, i == 0);
+                    let head = format!("send {} {}", request.method.node.as_str(), self.text(request.url.span));
+                    let opts = self.webhook_opts(request);
+                    self.options_block(&head, opts, request.url.span.end, *span, true);
+                    prev = span.end;
+                }
+            }
+        }
+        self.gap_closing(prev, c.span.end.saturating_sub(1), lines.is_empty());
+        self.indent -= 1;
+        self.push_line("}");
+        self.trailing(c.span.end);
+        c.span.end
     }
 
     // ------------------------------------------------------------ blocks and statements
@@ -560,7 +631,7 @@ impl<'a> Printer<'a> {
             Opt::Header(h) | Opt::Query(h) => h.1.span.end,
             Opt::Auth(n) | Opt::Start(n) => n.span.end,
             Opt::Body(b) => b.span.end,
-            Opt::Timeout(s) | Opt::Retries(s) | Opt::Backoff(s) => s.end,
+            Opt::Timeout(s) | Opt::Retries(s) | Opt::Backoff(s) | Opt::Raw(s) => s.end,
             Opt::Expect(s) => s.span.end,
             Opt::OnFailure(b) => b.span.end,
             Opt::TriggerExpect(Expect::Header(_, s) | Expect::Query(_, s) | Expect::Body(s)) => s.span.end,
@@ -619,6 +690,7 @@ impl<'a> Printer<'a> {
             }
             Opt::TriggerExpect(Expect::Body(shape)) => format!("expect body {}", self.shape(shape, col + 12)),
             Opt::Start(n) => format!("start {}", n.node),
+            Opt::Raw(s) => self.text(*s).to_string(),
         })
     }
 

@@ -15,8 +15,58 @@ pub struct Program {
     pub connectors: Vec<ConnectorDef>,
     /// Incoming webhook listeners.
     pub triggers: Vec<TriggerDef>,
+    /// Flows that messages start: `trigger keyword` and `trigger catchall`, in source order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub message_triggers: Vec<MessageTriggerDef>,
+    /// Channels, by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<ChannelDef>,
     /// The flows, referred to by index.
     pub flows: Vec<FlowProgram>,
+}
+
+/// `trigger keyword ...` or `trigger catchall ...`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MessageTriggerDef {
+    /// The keywords in lower case (empty for a catchall).
+    pub words: Vec<String>,
+    /// Only messages from this channel.
+    pub channel: Option<String>,
+    /// Index of the flow it starts.
+    pub flow: usize,
+}
+
+/// `channel NAME external { receive ...; send ... }`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChannelDef {
+    /// The channel's name.
+    pub name: String,
+    /// Where its incoming messages arrive (a path of `flowc serve`).
+    pub receive: String,
+    /// How incoming requests are authenticated.
+    pub auth: Option<TriggerAuthDef>,
+    /// How a message is delivered.
+    pub send: ChannelSend,
+}
+
+/// The request that delivers a message through an external channel: `{"id", "to", "text", "run_id"}`
+/// as JSON, with the message id as `Idempotency-Key`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChannelSend {
+    /// Method.
+    pub method: crate::ast::Method,
+    /// The gateway's URL.
+    pub url: String,
+    /// Connector index.
+    pub auth: Option<usize>,
+    /// Extra headers.
+    pub headers: Vec<(String, Secret)>,
+    /// Per attempt.
+    pub timeout_ms: u64,
+    /// Attempts after the first before the message is marked failed.
+    pub retries: u32,
+    /// Wait before the first retry; doubled each time.
+    pub backoff_ms: u64,
 }
 
 /// A connector with its credentials' sources.

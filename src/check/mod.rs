@@ -2,8 +2,10 @@
 //! Takes a parsed [`SourceFile`], returns every diagnostic it finds; it never stops at the first.
 
 mod cfg;
+mod channel;
 mod flow;
 pub mod model;
+mod url;
 
 use std::collections::HashMap;
 
@@ -52,6 +54,9 @@ fn run(src: &str, file: &SourceFile, want_model: bool) -> (Vec<Diagnostic>, mode
             starters.entry(start.node.as_str()).or_default().push(t);
         }
     }
+    let mut listening: HashMap<String, Span> = suffixes.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    channel::channels(src, file, &mut listening, &mut diags);
+    channel::message_triggers(file, &mut diags);
     let lines = crate::span::LineIndex::new(src);
     // Flows are checked independently, on several threads for large files.
     let per_flow = crate::parallel::map_chunked(
@@ -95,7 +100,7 @@ pub struct ProjectFile<'a> {
 pub fn project(files: &[ProjectFile<'_>]) -> Vec<Vec<Diagnostic>> {
     let mut out: Vec<Vec<Diagnostic>> = files.iter().map(|_| Vec::new()).collect();
     let mut flows: HashMap<&str, (usize, Span)> = HashMap::new();
-    let mut suffixes: HashMap<&str, (usize, Span)> = HashMap::new();
+    let mut suffixes: HashMap<&str, (usize, Span, &str)> = HashMap::new();
     let mut indexes: HashMap<usize, crate::span::LineIndex> = HashMap::new();
     let mut place = |i: usize, span: Span| {
         let f = &files[i];
@@ -124,23 +129,24 @@ pub fn project(files: &[ProjectFile<'_>]) -> Vec<Vec<Diagnostic>> {
                 }
             }
         }
-        for t in &f.file.triggers {
-            match suffixes.get(t.suffix.node.as_str()) {
-                Some(&(first, span)) if first != i => out[i].push(
+        let receives = f.file.channels.iter().flat_map(|c| c.kind.receives().map(|(s, _)| (s, "a channel")));
+        for (suffix, kind) in f.file.triggers.iter().map(|t| (&t.suffix, "a trigger")).chain(receives) {
+            match suffixes.get(suffix.node.as_str()) {
+                Some(&(first, span, other)) if first != i => out[i].push(
                     Diagnostic::new(
                         Code::DuplicateName,
-                        t.suffix.span,
-                        format!("a trigger in {} already listens on \"{}\"", place(first, span), t.suffix.node),
-                        "second trigger",
+                        suffix.span,
+                        format!("{other} in {} already listens on \"{}\"", place(first, span), suffix.node),
+                        "second one",
                     )
                     .with_help(
-                        "trigger suffixes are unique across the files served together; give this one its own \
-                         suffix, or list several methods on one trigger",
+                        "the paths of triggers and channels are unique across the files served together; give \
+                         this one its own suffix, or list several methods on one trigger",
                     ),
                 ),
                 Some(_) => {}
                 None => {
-                    suffixes.insert(&t.suffix.node, (i, t.suffix.span));
+                    suffixes.insert(&suffix.node, (i, suffix.span, kind));
                 }
             }
         }
@@ -222,12 +228,23 @@ fn valid_env_name(s: &str) -> bool {
 }
 
 fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
-    let suffix = &t.suffix.node;
+    suffix_rules(&t.suffix, "trigger", diags);
+    methods_rules(t, diags);
+    if let Some(auth) = &t.auth {
+        auth_rules(auth, file, diags);
+    }
+    expects_rules(t, diags);
+    starts_rules(&t.starts, t.span, file, diags);
+}
+
+/// The rules for a path that `flowc serve` listens on: a trigger's suffix or a channel's `receive`.
+fn suffix_rules(at: &Spanned<String>, kind: &str, diags: &mut Vec<Diagnostic>) {
+    let suffix = &at.node;
     if !suffix.starts_with('/') {
         diags.push(
             Diagnostic::new(
                 Code::InvalidSuffix,
-                t.suffix.span,
+                at.span,
                 format!("the suffix \"{suffix}\" does not start with `/`"),
                 "missing leading `/`",
             )
@@ -238,8 +255,8 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
         diags.push(
             Diagnostic::new(
                 Code::InvalidSuffix,
-                t.suffix.span,
-                "a trigger suffix cannot contain spaces",
+                at.span,
+                format!("a {kind} suffix cannot contain spaces"),
                 "contains a space",
             )
             .with_help(format!(
@@ -251,8 +268,8 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
         diags.push(
             Diagnostic::new(
                 Code::InvalidSuffix,
-                t.suffix.span,
-                format!("`{bad}` is not allowed in a trigger suffix"),
+                at.span,
+                format!("`{bad}` is not allowed in a {kind} suffix"),
                 "invalid character",
             )
             .with_help("suffixes use letters, digits and - _ . ~ /"),
@@ -263,8 +280,8 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
         diags.push(
             Diagnostic::new(
                 Code::InvalidSuffix,
-                t.suffix.span,
-                format!("\"{suffix}\" belongs to `flowc serve`'s {what}, so this trigger would never run"),
+                at.span,
+                format!("\"{suffix}\" belongs to `flowc serve`'s {what}, so this {kind} would never run"),
                 "taken by the server",
             )
             .with_help(format!(
@@ -273,6 +290,9 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
             )),
         );
     }
+}
+
+fn methods_rules(t: &Trigger, diags: &mut Vec<Diagnostic>) {
     let mut seen: Vec<&str> = Vec::new();
     let allowed = |name: &str| Method::parse(name).is_some_and(|m| Method::TRIGGER.contains(&m));
     for m in &t.methods {
@@ -300,7 +320,11 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
         }
         seen.push(&m.node);
     }
-    match &t.auth {
+}
+
+/// An incoming request's authentication: an `api_key` connector or a signature secret.
+fn auth_rules(auth: &TriggerAuth, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
+    match Some(auth) {
         Some(TriggerAuth::Connector(name)) => match file.connectors.iter().find(|c| c.name.node == name.node) {
             None if is_broken(file, "connector", &name.node) => {}
             None => diags.push(unknown_connector(name, file)),
@@ -329,6 +353,9 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
         ),
         _ => {}
     }
+}
+
+fn expects_rules(t: &Trigger, diags: &mut Vec<Diagnostic>) {
     let twice = |span: Span, first: Span, message: String, help: &str| {
         Diagnostic::new(Code::DuplicateOption, span, message, "second one")
             .with_label(first, "first one")
@@ -371,9 +398,13 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
             }
         }
     }
-    match t.starts.as_slice() {
+}
+
+/// A trigger starts exactly one flow, defined in the file.
+fn starts_rules(starts: &[Name], span: Span, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
+    match starts {
         [] => diags.push(
-            Diagnostic::new(Code::TriggerStart, t.span, "this trigger starts no flow", "no `start`")
+            Diagnostic::new(Code::TriggerStart, span, "this trigger starts no flow", "no `start`")
                 .with_help("add `start FLOW` inside the trigger's block"),
         ),
         [start, rest @ ..] => {

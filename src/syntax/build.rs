@@ -85,6 +85,10 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_xml
             | kw_text
             | kw_form
+            | kw_channel
+            | kw_external
+            | kw_receive
+            | kw_keyword
     )
 }
 
@@ -169,6 +173,14 @@ impl Builder {
                 Rule::trigger_def => {
                     let t = self.trigger(item);
                     file.triggers.push(t);
+                }
+                Rule::message_trigger_def => {
+                    let t = self.message_trigger(item);
+                    file.message_triggers.push(t);
+                }
+                Rule::channel_def => {
+                    let c = self.channel(item);
+                    file.channels.push(c);
                 }
                 _ => {}
             }
@@ -417,6 +429,11 @@ impl Builder {
 
     fn webhook<'i>(&mut self, mut it: impl Iterator<Item = Pair<'i, Rule>>) -> Webhook {
         let name = self.name(it.next().expect("grammar"));
+        self.webhook_after_name(name, it)
+    }
+
+    /// A webhook's method, URL and options (`it` starts at the method).
+    fn webhook_after_name<'i>(&mut self, name: Name, mut it: impl Iterator<Item = Pair<'i, Rule>>) -> Webhook {
         let method = self.method(it.next().expect("grammar"));
         let url = self.template(it.next().expect("grammar"));
         let mut w = Webhook {
@@ -696,6 +713,92 @@ impl Builder {
         Connector { name, auth, span }
     }
 
+    fn trigger_auth(&mut self, p: Pair<'_, Rule>) -> TriggerAuth {
+        let a = inner(p).next().expect("grammar");
+        match a.as_rule() {
+            Rule::signature_auth => {
+                let env = inner(a).next().expect("grammar");
+                let s = inner(env).next().expect("grammar");
+                TriggerAuth::Signature { env: self.plain_string(s) }
+            }
+            _ => TriggerAuth::Connector(Spanned::new(a.as_str().to_string(), self.span(&a))),
+        }
+    }
+
+    fn message_trigger(&mut self, pair: Pair<'_, Rule>) -> MessageTrigger {
+        let span = self.span(&pair);
+        let mut t = MessageTrigger {
+            words: Vec::new(),
+            catchall: false,
+            channel: None,
+            starts: Vec::new(),
+            expects: Vec::new(),
+            span,
+        };
+        for p in inner(pair) {
+            match p.as_rule() {
+                Rule::keyword_words => {
+                    for w in inner(p).filter(|w| w.as_rule() == Rule::plain_string) {
+                        let word = self.plain_string(w);
+                        t.words.push(word);
+                    }
+                }
+                Rule::kw_catchall => t.catchall = true,
+                Rule::trigger_channel => {
+                    let n = inner(p).next().expect("grammar");
+                    t.channel = Some(Spanned::new(n.as_str().to_string(), self.span(&n)));
+                }
+                Rule::trigger_block => {
+                    for s in p.into_inner() {
+                        match s.as_rule() {
+                            Rule::bad => {
+                                self.bad(&s, Rule::trigger_alone);
+                            }
+                            Rule::start_stmt => {
+                                let n = inner(s).next().expect("grammar");
+                                t.starts.push(Spanned::new(n.as_str().to_string(), self.span(&n)));
+                            }
+                            _ => t.expects.push(self.span(&s)),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        t
+    }
+
+    fn channel(&mut self, pair: Pair<'_, Rule>) -> Channel {
+        let span = self.span(&pair);
+        let mut it = inner(pair);
+        let name = self.name(it.next().expect("grammar"));
+        let mut lines = Vec::new();
+        if let Some(external) = it.next() {
+            for block in inner(external).filter(|p| p.as_rule() == Rule::channel_block) {
+                for line in block.into_inner() {
+                    match line.as_rule() {
+                        Rule::bad => {
+                            self.bad(&line, Rule::channel_alone);
+                        }
+                        Rule::channel_receive => {
+                            let span = self.span(&line);
+                            let mut parts = inner(line);
+                            let suffix = self.plain_string(parts.next().expect("grammar"));
+                            let auth = parts.next().map(|a| self.trigger_auth(a));
+                            lines.push(ChannelLine::Receive { suffix, auth, span });
+                        }
+                        _ => {
+                            let span = self.span(&line);
+                            let request = Box::new(self.webhook_after_name(name.clone(), inner(line)));
+                            lines.push(ChannelLine::Send { request, span });
+                        }
+                    }
+                }
+            }
+        }
+        Channel { name, kind: ChannelKind::External { lines }, span }
+    }
+
     fn trigger(&mut self, pair: Pair<'_, Rule>) -> Trigger {
         let span = self.span(&pair);
         let mut t = Trigger {
@@ -710,17 +813,7 @@ impl Builder {
             match p.as_rule() {
                 Rule::plain_string => t.suffix = self.plain_string(p),
                 Rule::method => t.methods.push(Spanned::new(p.as_str().to_string(), self.span(&p))),
-                Rule::trigger_auth => {
-                    let a = inner(p).next().expect("grammar");
-                    t.auth = Some(match a.as_rule() {
-                        Rule::signature_auth => {
-                            let env = inner(a).next().expect("grammar");
-                            let s = inner(env).next().expect("grammar");
-                            TriggerAuth::Signature { env: self.plain_string(s) }
-                        }
-                        _ => TriggerAuth::Connector(Spanned::new(a.as_str().to_string(), self.span(&a))),
-                    });
-                }
+                Rule::trigger_auth => t.auth = Some(self.trigger_auth(p)),
                 Rule::trigger_block => {
                     for s in p.into_inner() {
                         let rule = s.as_rule();

@@ -85,6 +85,8 @@ pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
         file.flows.extend(part.flows);
         file.connectors.extend(part.connectors);
         file.triggers.extend(part.triggers);
+        file.message_triggers.extend(part.message_triggers);
+        file.channels.extend(part.channels);
         file.broken.extend(part.broken);
         file.strings.extend(part.strings);
         diags.append(&mut part_diags);

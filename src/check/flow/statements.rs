@@ -4,7 +4,6 @@ use super::super::{is_broken, unknown_connector};
 use super::{FlowChecker, MAX_BACKOFF_MS, MAX_WAIT_MS, MAX_WEBHOOK_TIMEOUT_MS};
 use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
-use crate::net::Origin;
 use crate::span::{Span, Spanned};
 use crate::types::Ty;
 
@@ -164,86 +163,8 @@ impl<'a> FlowChecker<'a> {
 
     pub(super) fn url(&mut self, url: &'a Template, node: usize) {
         self.template(url, node);
-        for part in &url.parts {
-            if let TemplatePart::Text(t) = part
-                && t.chars().any(char::is_whitespace)
-            {
-                self.report(
-                    Diagnostic::new(Code::InvalidUrl, url.span, "a URL cannot contain spaces", "contains a space")
-                        .with_help("write %20, or pass values with `query \"name\" = ...`, which encodes them"),
-                );
-                return;
-            }
-        }
-        let first = match url.parts.first() {
-            Some(TemplatePart::Text(t)) => Some(t.as_str()),
-            _ => None,
-        };
-        let (scheme, authority) = match crate::net::origin(first, url.parts.len() == 1) {
-            Origin::Literal { scheme, authority } => (scheme.to_ascii_lowercase(), authority),
-            Origin::NoScheme => {
-                let prefix = first.unwrap_or_default();
-                self.report(
-                    Diagnostic::new(Code::InvalidUrl, url.span, "a webhook URL starts with `https://`", "no scheme")
-                        .with_help(format!("write \"https://{}\"", prefix.trim_start_matches('/'))),
-                );
-                return;
-            }
-            Origin::NotLiteral | Origin::HostFromValue { .. } => {
-                self.report(
-                    Diagnostic::new(
-                        Code::InvalidUrl,
-                        url.span,
-                        "the scheme, host and port of a URL must be written literally",
-                        "the server would come from a value",
-                    )
-                    .with_help(
-                        "write the host in the URL and put values in the path or query, e.g. \
-                         \"https://api.example.com/contacts/@contact.fields.id\"; a value that picks the server \
-                         would let a contact or an answer send the call anywhere",
-                    ),
-                );
-                return;
-            }
-        };
-        if authority.is_empty() {
-            self.report(
-                Diagnostic::new(Code::InvalidUrl, url.span, "the URL has no host", "no host")
-                    .with_help("write the service's address, e.g. \"https://api.example.com/orders\""),
-            );
-            return;
-        }
-        match scheme.as_str() {
-            "https" => {}
-            "http" => {
-                if !crate::net::is_loopback(crate::net::host(authority)) {
-                    self.report(
-                        Diagnostic::new(
-                            Code::InsecureUrl,
-                            url.span,
-                            "plain `http://` is only allowed for loopback hosts",
-                            "not encrypted",
-                        )
-                        .with_help(format!(
-                            "use \"https://{}\"; http:// is accepted only for localhost, 127.0.0.1 and [::1]",
-                            first.and_then(|t| t.split_once("://")).map_or("", |(_, rest)| rest)
-                        ))
-                        .with_fix(
-                            Span::new(url.span.start + 1, url.span.start + 5),
-                            self.src[url.span.start..].starts_with("\"http://").then_some("https"),
-                        ),
-                    );
-                }
-            }
-            other => self.report(
-                Diagnostic::new(
-                    Code::InvalidUrl,
-                    url.span,
-                    format!("`{other}://` URLs cannot be called"),
-                    "unsupported scheme",
-                )
-                .with_help("webhooks call https:// URLs"),
-            ),
+        for d in super::super::url::check(self.src, url) {
+            self.report(d);
         }
     }
 
