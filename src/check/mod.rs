@@ -3,7 +3,7 @@
 
 mod cfg;
 mod channel;
-mod flow;
+pub(crate) mod flow;
 pub mod model;
 mod url;
 

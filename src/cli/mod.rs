@@ -120,6 +120,10 @@ enum Command {
         /// Seconds a client has to send a request's body.
         #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
         body_timeout: u64,
+        /// Send webhook calls and channel deliveries to URLs starting with FROM to TO instead (staging,
+        /// tests), e.g. https://api.telegram.org=http://127.0.0.1:9000; repeat for several.
+        #[arg(long = "route", value_name = "FROM=TO", value_parser = parse_route)]
+        routes: Vec<Route>,
     },
     /// Show the webhook log as a table.
     Log {
@@ -146,6 +150,21 @@ enum Command {
 }
 
 /// `--retain`: how long ended runs are kept.
+/// `--route FROM=TO`: calls to URLs that start with FROM go to TO instead.
+#[derive(Clone, Debug)]
+pub(crate) struct Route(pub(crate) String, pub(crate) String);
+
+pub(crate) fn parse_route(s: &str) -> Result<Route, String> {
+    let Some((from, to)) = s.split_once('=') else {
+        return Err(format!("`{s}`: give FROM=TO URL prefixes, e.g. https://api.telegram.org=http://127.0.0.1:9000"));
+    };
+    if from.is_empty() {
+        return Err(format!("`{s}`: FROM is empty"));
+    }
+    crate::net::check_url(to).map_err(|e| format!("`{s}`: {e}"))?;
+    Ok(Route(from.to_string(), to.to_string()))
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Retain(Option<std::time::Duration>);
 
@@ -250,6 +269,7 @@ fn run(cli: Cli) -> u8 {
             max_connections,
             header_timeout,
             body_timeout,
+            routes,
         } => {
             let network = crate::net::NetworkPolicy::allowing(allow_network);
             let config = crate::serve::Config {
@@ -262,6 +282,7 @@ fn run(cli: Cli) -> u8 {
                 header_timeout: std::time::Duration::from_secs(header_timeout),
                 body_timeout: std::time::Duration::from_secs(body_timeout),
                 handle_signals: true,
+                routes: routes.into_iter().map(|Route(from, to)| (from, to)).collect(),
                 ..crate::serve::Config::default()
             };
             serve(&paths, &addr, &db, config)

@@ -219,11 +219,8 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
     let network = HttpClient::default();
     let mut routes = Vec::new();
     for r in &args.routes {
-        let Some((from, to)) = r.split_once('=') else {
-            return Err(usage(format!("--route takes FROM=TO URL prefixes, got `{r}`")));
-        };
-        crate::net::check_url(to).map_err(|e| usage(format!("--route {r}: {e}")))?;
-        routes.push((from.to_string(), to.to_string()));
+        let super::Route(from, to) = super::parse_route(r).map_err(|e| usage(format!("--route {e}")))?;
+        routes.push((from, to));
     }
     let routed = Routed { routes, inner: &network };
     let client = Mocked::new(mocks(&args.mocks, &program)?, &routed);

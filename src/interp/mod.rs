@@ -4,7 +4,7 @@
 //! Webhooks go through a [`WebhookClient`] (the network client in `crate::http`, file mocks for
 //! `flowc run --mock`, or a test double), so the interpreter itself does no I/O.
 
-mod eval;
+pub(crate) mod eval;
 pub mod phone;
 pub mod rules;
 mod value;
@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::program::{FlowProgram, Instr, Program};
 pub use webhook::{
-    Answer, Attempt, CallOutcome, MockAnswer, MockAnswers, Mocked, Offline, Request, Routed, WebhookClient, redact,
+    AppliedAuth, Answer, Attempt, CallOutcome, MockAnswer, MockAnswers, Mocked, Offline, Request, Routed, WebhookClient, apply_auth, redact,
     with_retries,
 };
 
@@ -69,7 +69,8 @@ pub struct Slot {
     pub extra: Option<Value>,
 }
 
-/// The contact a run talks to: `@contact.name`, `.phone`, `.email`, `.language`, `.fields.KEY`.
+/// The contact a run talks to: `@contact.name`, `.phone`, `.email`, `.language`, `.urn`, `.channel`,
+/// `.fields.KEY`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Contact {
@@ -81,6 +82,10 @@ pub struct Contact {
     pub email: String,
     /// Preferred language (ISO 639-3, e.g. `eng`).
     pub language: String,
+    /// The address it is known by: `tel:+250788123456`, `telegram:1234`, `ext:abc` (LANGUAGE.md §9).
+    pub urn: String,
+    /// The channel it talks on, when it has one.
+    pub channel: String,
     /// Custom fields.
     pub fields: Map<String, Value>,
 }
@@ -93,7 +98,15 @@ impl Contact {
             Some(Value::Object(m)) => m.clone(),
             _ => Map::new(),
         };
-        Contact { name: text("name"), phone: text("phone"), email: text("email"), language: text("language"), fields }
+        Contact {
+            name: text("name"),
+            phone: text("phone"),
+            email: text("email"),
+            language: text("language"),
+            urn: text("urn"),
+            channel: text("channel"),
+            fields,
+        }
     }
 
     /// A text field by name.
@@ -103,6 +116,8 @@ impl Contact {
             "phone" => &self.phone,
             "email" => &self.email,
             "language" => &self.language,
+            "urn" => &self.urn,
+            "channel" => &self.channel,
             _ => return None,
         })
     }

@@ -421,6 +421,52 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
+/// What a connector adds to a request: headers, a query parameter, and the values to hide.
+#[derive(Debug, Default)]
+pub struct AppliedAuth {
+    /// Headers to send (`Authorization`, an API key header).
+    pub headers: Vec<(String, String)>,
+    /// An API key parameter for the query string.
+    pub query: Option<(String, String)>,
+    /// The names of the headers whose values are secret.
+    pub secret_headers: Vec<String>,
+    /// Secret values (as sent and URL-encoded) to redact from what is shown or logged.
+    pub secrets: Vec<String>,
+}
+
+/// The credentials of `auth`, reading each secret with `secret`.
+pub fn apply_auth(auth: &AuthDef, secret: &mut dyn FnMut(&Secret) -> String) -> AppliedAuth {
+    let mut out = AppliedAuth::default();
+    match auth {
+        AuthDef::Basic { user, password } => {
+            let (user, password) = (secret(user), secret(password));
+            let token = base64(format!("{user}:{password}").as_bytes());
+            out.headers.push(("Authorization".into(), format!("Basic {token}")));
+            out.secret_headers.push("Authorization".to_string());
+            out.secrets.extend([password, token]);
+        }
+        AuthDef::Bearer { token } => {
+            let token = secret(token);
+            out.headers.push(("Authorization".into(), format!("Bearer {token}")));
+            out.secret_headers.push("Authorization".to_string());
+            out.secrets.push(token);
+        }
+        AuthDef::ApiKey { place, name, value } => {
+            let key = secret(value);
+            match place {
+                KeyPlace::Header => {
+                    out.headers.push((name.clone(), key.clone()));
+                    out.secret_headers.push(name.clone());
+                }
+                KeyPlace::Query => out.query = Some((name.clone(), key.clone())),
+            }
+            out.secrets.push(url_encode(&key));
+            out.secrets.push(key);
+        }
+    }
+    out
+}
+
 impl Machine<'_> {
     fn secret(&self, s: &Secret, webhook: &str) -> Result<String, String> {
         match s {
@@ -468,35 +514,13 @@ impl Machine<'_> {
             })
         };
         if let Some(connector) = call.auth.and_then(|index| self.program.connectors.get(index)) {
-            match &connector.auth {
-                AuthDef::Basic { user, password } => {
-                    let (user, password) = (secret(self, user), secret(self, password));
-                    let token = base64(format!("{user}:{password}").as_bytes());
-                    headers.push(("Authorization".into(), format!("Basic {token}")));
-                    secret_headers.push("Authorization".to_string());
-                    secrets.extend([password, token]);
-                }
-                AuthDef::Bearer { token } => {
-                    let token = secret(self, token);
-                    headers.push(("Authorization".into(), format!("Bearer {token}")));
-                    secret_headers.push("Authorization".to_string());
-                    secrets.push(token);
-                }
-                AuthDef::ApiKey { place, name, value } => {
-                    let key = secret(self, value);
-                    match place {
-                        KeyPlace::Header => {
-                            headers.push((name.clone(), key.clone()));
-                            secret_headers.push(name.clone());
-                        }
-                        KeyPlace::Query => {
-                            secret_query = Some(query.len());
-                            query.push((name.clone(), key.clone()));
-                        }
-                    }
-                    secrets.push(url_encode(&key));
-                    secrets.push(key);
-                }
+            let applied = apply_auth(&connector.auth, &mut |s| secret(self, s));
+            headers.extend(applied.headers);
+            secret_headers.extend(applied.secret_headers);
+            secrets.extend(applied.secrets);
+            if let Some(pair) = applied.query {
+                secret_query = Some(query.len());
+                query.push(pair);
             }
         }
         let mut display_url = url.clone();

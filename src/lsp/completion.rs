@@ -62,7 +62,7 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
                     .iter()
                     .map(|k| item(k, lsp::CompletionItemKind::FIELD, None))
                     .collect(),
-                ["contact"] => ["name", "phone", "email", "language", "fields"]
+                ["contact"] => crate::check::flow::CONTACT_FIELDS
                     .iter()
                     .map(|k| item(k, lsp::CompletionItemKind::FIELD, None))
                     .collect(),

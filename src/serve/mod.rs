@@ -11,6 +11,7 @@
 //! one contact run one at a time.
 
 pub mod auth;
+mod channels;
 mod front;
 pub mod metrics;
 pub mod store;
@@ -117,6 +118,9 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Whether SIGTERM and SIGINT stop the server gracefully (requests in flight finish).
     pub handle_signals: bool,
+    /// `(from, to)` URL prefixes: webhooks and channel deliveries to `from...` go to `to...` instead
+    /// (`--route`, for staging and tests).
+    pub routes: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -134,6 +138,7 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             handle_signals: false,
+            routes: Vec::new(),
         }
     }
 }
@@ -407,6 +412,19 @@ impl Server {
             })
             .map_err(|e| format!("cannot start the log writer: {e}"))?;
         threads.push(flusher);
+        let (app4, stop4) = (app.clone(), stop.clone());
+        let sender = std::thread::Builder::new()
+            .name("flowc-sender".into())
+            .spawn(move || {
+                // The outbox: what runs sent through channels, delivered in order per contact. What is
+                // pending when the server stops is delivered after it starts again.
+                while !stop4.load(Ordering::Relaxed) {
+                    app4.deliver_due(&stop4);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+            .map_err(|e| format!("cannot start the sender: {e}"))?;
+        threads.push(sender);
         let inline_app = app.clone();
         let inline: front::Inline = Arc::new(move |request| inline_app.quick(request));
         let front = front::Front::start(addr, limits, jobs, inline)?;
@@ -461,6 +479,11 @@ impl Answer {
             body: body.to_string().into_bytes(),
             run: None,
         }
+    }
+
+    fn with_run(mut self, run: Option<String>) -> Answer {
+        self.run = run;
+        self
     }
 
     fn for_run(mut self, run_id: &str) -> Answer {
@@ -596,13 +619,32 @@ impl App {
             }
         };
         let env = |name: &str| self.env(name);
-        let options =
-            RunOptions { client: &self.client, env: &env, max_steps: self.config.max_steps, log: Some(&log_fn) };
+        let routed;
+        let client: &dyn interp::WebhookClient = if self.config.routes.is_empty() {
+            &self.client
+        } else {
+            routed = interp::Routed { routes: self.config.routes.clone(), inner: &self.client };
+            &routed
+        };
+        let options = RunOptions { client, env: &env, max_steps: self.config.max_steps, log: Some(&log_fn) };
         f(&options)
     }
 
     /// Saves a step: committed before it returns when the run waits, else as `commit` says.
     fn save(&self, contact_id: &str, outcome: &Outcome, version: &str, commit: Commit) -> Result<(), StoreError> {
+        self.save_with(contact_id, outcome, version, commit, Vec::new())
+    }
+
+    /// Saves a step with `messages` (the one that started or resumed it); for a run that belongs to a
+    /// contact, also the contact as the step left it and the messages it sends through a channel.
+    fn save_with(
+        &self,
+        contact_id: &str,
+        outcome: &Outcome,
+        version: &str,
+        commit: Commit,
+        mut messages: Vec<store::MessageRow>,
+    ) -> Result<(), StoreError> {
         let deadline_ms = match (&outcome.state.status, &outcome.state.waiting) {
             (RunStatus::Waiting, Some(w)) => w.timeout_ms.map(|t| crate::time::now_millis().saturating_add(t)),
             _ => None,
@@ -613,7 +655,14 @@ impl App {
             deadline_ms,
             version: Some(version.to_string()),
         };
-        let record = StepRecord::new(&run, &outcome.events)?;
+        let mut record = StepRecord::new(&run, &outcome.events)?;
+        if !contact_id.is_empty() {
+            let mut contact = outcome.state.contact.clone();
+            contact.urn = contact_id.to_string();
+            messages.extend(self.outbox(&contact, &outcome.state.run_id, &outcome.events));
+            record.contact = Some(store::ContactRow::from_contact(&contact));
+        }
+        record.messages = messages;
         let commit = if outcome.state.status == RunStatus::Waiting { Commit::Wait } else { commit };
         self.writer.write(vec![record], Vec::new(), commit)
     }
@@ -663,6 +712,7 @@ impl App {
             ("GET", ["metrics"]) => return self.metrics(),
             ("GET", ["log"]) => return self.log(&parse_query(&query)),
             ("GET", ["runs", id]) => return self.show_run(&percent_decode(id, false)),
+            ("GET", ["contacts", urn]) => return self.show_contact(&percent_decode(urn, false)),
             ("POST", ["flows", flow, "runs"]) => {
                 let flow = percent_decode(flow, false);
                 return match self.read_body(request) {
@@ -679,6 +729,16 @@ impl App {
                 };
             }
             _ => {}
+        }
+        let channel =
+            self.programs.iter().find_map(|p| p.program.channels.iter().find(|c| c.receive == path).map(|c| (p, c)));
+        if let Some((served, channel)) = channel {
+            if method != "POST" {
+                let mut a = Answer::error(405, format!("{method} is not allowed on {path}"));
+                a.headers.push(("Allow".into(), "POST".into()));
+                return a;
+            }
+            return self.channel_receive(served, channel, request);
         }
         let found =
             self.programs.iter().find_map(|p| p.program.triggers.iter().find(|t| t.suffix == path).map(|t| (p, t)));
@@ -701,13 +761,13 @@ impl App {
     fn authenticate(
         &self,
         program: &Program,
-        trigger: &TriggerDef,
+        auth: Option<&TriggerAuthDef>,
         headers: &[(String, String)],
         query: &Map<String, Value>,
         body: &[u8],
     ) -> Result<(), Answer> {
         let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
-        match &trigger.auth {
+        match auth {
             None => Ok(()),
             Some(TriggerAuthDef::Connector(i)) => {
                 let Some(AuthDef::ApiKey { place, name, value }) = program.connectors.get(*i).map(|c| &c.auth) else {
@@ -764,7 +824,7 @@ impl App {
     ) -> Answer {
         let program = &*served.program;
         let query = parse_query(query);
-        if let Err(a) = self.authenticate(program, trigger, headers, &query, body) {
+        if let Err(a) = self.authenticate(program, trigger.auth.as_ref(), headers, &query, body) {
             return a;
         }
         let content_type = headers
@@ -852,14 +912,39 @@ impl App {
                 Err(e) => return Answer::error(400, format!("the body is not valid JSON: {e}")),
             }
         };
-        let contact = request.get("contact").cloned().unwrap_or(json!({}));
-        let Some(contact_id) = contact.get("id").map(crate::interp::value_text).filter(|s| !s.is_empty()) else {
+        let given = request.get("contact").cloned().unwrap_or(json!({}));
+        let id = given.get("urn").or_else(|| given.get("id")).map(crate::interp::value_text);
+        let Some(contact_id) = id.filter(|s| !s.is_empty()) else {
             return Answer::error(400, "give the contact an id: {\"contact\": {\"id\": \"...\", \"name\": ...}}");
         };
         let lock = self.lock(&contact_id);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        // A new run interrupts the contact's waiting one, as in RapidPro.
-        match self.store.waiting_run(&contact_id) {
+        // The stored contact, with what the request gives on top.
+        let mut contact = match self.store.contact(&contact_id) {
+            Ok(Some(c)) => c.to_json(),
+            Ok(None) => json!({ "urn": contact_id }),
+            Err(e) => return Answer::error(500, e.to_string()),
+        };
+        if let (Some(c), Value::Object(g)) = (contact.as_object_mut(), given) {
+            for (k, v) in g.into_iter().filter(|(k, _)| k != "id") {
+                match (k.as_str(), c.get_mut("fields"), v) {
+                    ("fields", Some(Value::Object(fields)), Value::Object(more)) => fields.extend(more),
+                    (_, _, v) => {
+                        c.insert(k, v);
+                    }
+                }
+            }
+            c.insert("urn".into(), Value::String(contact_id.clone()));
+        }
+        if let Err(a) = self.interrupt_waiting(&contact_id, flow) {
+            return a;
+        }
+        self.start_run(served, flow, &contact_id, contact, Vec::new(), 201)
+    }
+
+    /// Stops the contact's waiting run, if any: a new run interrupts it, as in RapidPro.
+    fn interrupt_waiting(&self, contact_id: &str, flow: &str) -> Result<(), Answer> {
+        match self.store.waiting_run(contact_id) {
             Ok(Some(mut old)) => {
                 old.state.status = RunStatus::Stopped;
                 old.state.waiting = None;
@@ -868,28 +953,54 @@ impl App {
                     status: RunStatus::Stopped,
                     reason: Some(format!("interrupted by a new run of {flow}")),
                 }];
-                let written =
-                    StepRecord::new(&old, &ended).and_then(|r| self.writer.write(vec![r], Vec::new(), Commit::Wait));
-                if let Err(e) = written {
-                    return Answer::error(500, e.to_string());
-                }
+                StepRecord::new(&old, &ended)
+                    .and_then(|r| self.writer.write(vec![r], Vec::new(), Commit::Wait))
+                    .map_err(|e| Answer::error(500, e.to_string()))?;
                 metrics::run_ended(&old.state.flow, RunStatus::Stopped.as_str());
+                Ok(())
             }
-            Ok(None) => {}
-            Err(e) => return Answer::error(500, e.to_string()),
+            Ok(None) => Ok(()),
+            Err(e) => Err(Answer::error(500, e.to_string())),
         }
+    }
+
+    /// Starts `flow` for a contact (the caller holds the contact's lock) and saves the step with
+    /// `messages`; answers `status` with the step.
+    fn start_run(
+        &self,
+        served: &Served,
+        flow: &str,
+        contact_id: &str,
+        contact: Value,
+        messages: Vec<store::MessageRow>,
+        status: u16,
+    ) -> Answer {
         let run_id = crate::time::unique_id("run");
+        let messages = messages
+            .into_iter()
+            .map(|mut m| {
+                m.run_id = Some(run_id.clone());
+                m
+            })
+            .collect();
         let outcome = self.step(flow, true, |o| interp::start(&served.program, Some(flow), &run_id, contact, None, o));
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => return Answer::error(500, e.to_string()),
         };
-        if let Err(e) = self.save(&contact_id, &outcome, &served.version, Commit::Wait) {
+        if let Err(e) = self.save_with(contact_id, &outcome, &served.version, Commit::Wait, messages) {
             return Answer::error(500, e.to_string()).for_run(&run_id);
         }
-        Answer::json(201, step_json(&outcome.state, &outcome.events)).for_run(&run_id)
+        Answer::json(status, step_json(&outcome.state, &outcome.events)).for_run(&run_id)
     }
 
+    /// Starts `flow` for the contact of an incoming message (the caller holds the contact's lock).
+    fn start_for_contact(&self, served: &Served, flow: &str, contact: store::ContactRow, message: store::MessageRow) -> Answer {
+        let urn = contact.urn.clone();
+        self.start_run(served, flow, &urn, contact.to_json(), vec![message], 201)
+    }
+
+    /// `POST /contacts/{urn}/messages`: a message given through the API, routed like a channel's.
     fn message(&self, contact_id: &str, body: &[u8]) -> Answer {
         let text = match serde_json::from_slice::<Value>(body) {
             Ok(v) => match v.get("text").and_then(Value::as_str) {
@@ -898,27 +1009,40 @@ impl App {
             },
             Err(e) => return Answer::error(400, format!("the body is not valid JSON: {e}")),
         };
-        let lock = self.lock(contact_id);
-        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let run = match self.store.waiting_run(contact_id) {
-            Ok(Some(r)) => r,
-            Ok(None) => return Answer::error(404, format!("contact {contact_id} has no waiting run")),
-            Err(e) => return Answer::error(500, e.to_string()),
-        };
-        self.continue_run(run, Resume::Reply(text))
+        self.incoming(channels::Inbound { urn: contact_id.to_string(), channel: None, text, name: None })
     }
 
-    fn continue_run(&self, run: StoredRun, how: Resume) -> Answer {
+    /// Continues a stored run (a reply, a timeout) with its contact as stored now (`contact`, or read
+    /// from the store), saving `messages` with the step.
+    fn continue_run(
+        &self,
+        mut run: StoredRun,
+        how: Resume,
+        contact: Option<store::ContactRow>,
+        messages: Vec<store::MessageRow>,
+    ) -> Answer {
         let Some((program, version)) = self.program_for(&run) else {
             return Answer::error(409, format!("flow `{}` is no longer served", run.state.flow));
         };
+        let contact = match contact {
+            Some(c) => Some(c),
+            None if run.contact_id.is_empty() => None,
+            None => match self.store.contact(&run.contact_id) {
+                Ok(c) => c,
+                Err(e) => return Answer::error(500, e.to_string()),
+            },
+        };
+        if let Some(c) = contact {
+            // Fields another run set since this one started are seen here.
+            run.state.contact = interp::Contact::from_json(&c.to_json());
+        }
         let (run_id, flow) = (run.state.run_id.clone(), run.state.flow.clone());
         let outcome = self.step(&flow, false, |o| interp::resume(&program, run.state, how, o));
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => return Answer::error(409, e.to_string()).for_run(&run_id),
         };
-        if let Err(e) = self.save(&run.contact_id, &outcome, &version, Commit::Wait) {
+        if let Err(e) = self.save_with(&run.contact_id, &outcome, &version, Commit::Wait, messages) {
             return Answer::error(500, e.to_string()).for_run(&run_id);
         }
         Answer::json(200, step_json(&outcome.state, &outcome.events)).for_run(&run_id)
@@ -989,7 +1113,7 @@ impl App {
             let due_now = current.state.status == RunStatus::Waiting
                 && current.deadline_ms.is_some_and(|d| d <= crate::time::now_millis());
             if due_now {
-                let a = self.continue_run(current, Resume::Timeout);
+                let a = self.continue_run(current, Resume::Timeout, None, Vec::new());
                 if a.status >= 400 {
                     eprintln!("flowc: scheduler: run {}: {}", run.state.run_id, String::from_utf8_lossy(&a.body));
                 }

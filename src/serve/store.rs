@@ -78,6 +78,113 @@ pub struct StepRecord {
     pub events: Option<String>,
     /// The program version the run started on; kept from its first step.
     pub version: Option<String>,
+    /// The contact as it is after the step, for runs that belong to one.
+    pub contact: Option<ContactRow>,
+    /// Messages to store with the step: the one that started or resumed it, and those it sends
+    /// through a channel (the outbox), in order.
+    pub messages: Vec<MessageRow>,
+}
+
+/// A contact as stored (LANGUAGE.md §9).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactRow {
+    /// `tel:+250788123456`, `telegram:1234`, `ext:abc`, or an id without a scheme.
+    pub urn: String,
+    /// The channel it talks on ("" for none).
+    pub channel: String,
+    /// Name.
+    pub name: String,
+    /// Language.
+    pub language: String,
+    /// Fields as a JSON object.
+    pub fields: String,
+}
+
+impl ContactRow {
+    /// The contact as a run sees it.
+    pub fn to_json(&self) -> Value {
+        let fields: Value = serde_json::from_str(&self.fields).unwrap_or_else(|_| Value::Object(Default::default()));
+        let phone = self.urn.strip_prefix("tel:").or_else(|| self.urn.strip_prefix("whatsapp:")).unwrap_or_default();
+        serde_json::json!({
+            "urn": self.urn, "channel": self.channel, "name": self.name, "language": self.language,
+            "phone": phone, "fields": fields,
+        })
+    }
+
+    /// The row of a run's contact.
+    pub fn from_contact(c: &crate::interp::Contact) -> ContactRow {
+        ContactRow {
+            urn: c.urn.clone(),
+            channel: c.channel.clone(),
+            name: c.name.clone(),
+            language: c.language.clone(),
+            fields: Value::Object(c.fields.clone()).to_string(),
+        }
+    }
+}
+
+/// Which way a message went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// From the contact.
+    In,
+    /// To the contact (through a channel's outbox).
+    Out,
+}
+
+/// A message to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageRow {
+    /// Unique, time-ordered; an outgoing message's `Idempotency-Key`.
+    pub id: String,
+    /// The contact.
+    pub urn: String,
+    /// The channel ("" for messages given to the HTTP API).
+    pub channel: String,
+    /// In or out.
+    pub direction: Direction,
+    /// The text.
+    pub text: String,
+    /// The run that sent it, or that it started or resumed.
+    pub run_id: Option<String>,
+    /// In: `handled` (a run took it) or `unhandled`; out: `pending`, then `sent` or `failed`.
+    pub status: &'static str,
+}
+
+/// An outgoing message due for delivery.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutMessage {
+    /// Its id.
+    pub id: String,
+    /// To whom.
+    pub urn: String,
+    /// Through which channel.
+    pub channel: String,
+    /// The text.
+    pub text: String,
+    /// The run that sent it.
+    pub run_id: Option<String>,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+/// What became of a delivery attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Delivery {
+    /// The gateway took it.
+    Sent,
+    /// Try again at this time.
+    Retry {
+        /// When (ms since the epoch).
+        at_ms: u64,
+        /// Why this attempt failed.
+        error: String,
+    },
+    /// No more attempts.
+    Failed {
+        /// Why the last attempt failed.
+        error: String,
+    },
 }
 
 impl StepRecord {
@@ -92,6 +199,8 @@ impl StepRecord {
             state: if run.state.status == RunStatus::Waiting { Some(serde_json::to_string(&run.state)?) } else { None },
             events: if events.is_empty() { None } else { Some(serde_json::to_string(events)?) },
             version: run.version.clone(),
+            contact: None,
+            messages: Vec::new(),
         })
     }
 }
@@ -152,6 +261,17 @@ pub trait Store: Send + Sync {
     /// Deletes the versions that no stored run refers to, except `keep` (those served now). Returns
     /// how many went.
     fn purge_versions(&self, keep: &[&str]) -> Result<usize, StoreError>;
+    /// A contact by URN.
+    fn contact(&self, urn: &str) -> Result<Option<ContactRow>, StoreError>;
+    /// A contact's latest messages, newest first, as JSON.
+    fn contact_messages(&self, urn: &str, limit: usize) -> Result<Vec<Value>, StoreError>;
+    /// Stores messages outside a step (one that started nothing).
+    fn save_messages(&self, messages: &[MessageRow]) -> Result<(), StoreError>;
+    /// Outgoing messages due now: for each contact only its oldest pending one, so that messages
+    /// arrive in the order they were sent.
+    fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError>;
+    /// Records a delivery attempt of an outgoing message.
+    fn delivered(&self, id: &str, attempts: u32, delivery: &Delivery) -> Result<(), StoreError>;
 }
 
 /// A stored run's columns: state, contact, deadline, version.
@@ -198,6 +318,35 @@ CREATE TABLE IF NOT EXISTS versions (
     source TEXT NOT NULL,
     saved_ms INTEGER NOT NULL
 );
+-- Contacts by URN, with what flows set on them (LANGUAGE.md §9).
+CREATE TABLE IF NOT EXISTS contacts (
+    urn TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    name TEXT NOT NULL,
+    language TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+-- Messages in and out. Outgoing ones are the outbox: `pending` until a delivery succeeds (`sent`) or
+-- the channel's retries run out (`failed`); `seq` keeps each contact's messages in order.
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    urn TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    text TEXT NOT NULL,
+    run_id TEXT,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms INTEGER,
+    error TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_pending ON messages (urn, seq) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS messages_contact ON messages (urn, seq);
+CREATE INDEX IF NOT EXISTS messages_ended ON messages (updated_ms) WHERE status != 'pending';
 CREATE TABLE IF NOT EXISTS seen_signatures (
     id TEXT PRIMARY KEY,
     seen_ms INTEGER NOT NULL
@@ -249,6 +398,42 @@ impl SqliteStore {
     }
 }
 
+/// Writes contacts and messages inside a transaction.
+struct ContactWriter<'t> {
+    upsert: rusqlite::CachedStatement<'t>,
+    insert: rusqlite::CachedStatement<'t>,
+}
+
+impl<'t> ContactWriter<'t> {
+    fn new(tx: &'t rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
+        Ok(ContactWriter {
+            upsert: tx.prepare_cached(
+                "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (urn) DO UPDATE SET channel = ?2, name = ?3, language = ?4, fields = ?5, updated_ms = ?6",
+            )?,
+            insert: tx.prepare_cached(
+                "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+            )?,
+        })
+    }
+
+    fn upsert(&mut self, c: &ContactRow, now: i64) -> Result<(), StoreError> {
+        self.upsert.execute(params![c.urn, c.channel, c.name, c.language, c.fields, now])?;
+        Ok(())
+    }
+
+    fn message(&mut self, m: &MessageRow, now: i64) -> Result<(), StoreError> {
+        let direction = match m.direction {
+            Direction::In => "in",
+            Direction::Out => "out",
+        };
+        let next = (m.status == "pending").then_some(now);
+        self.insert.execute(params![m.id, m.urn, m.channel, direction, m.text, m.run_id, m.status, next, now])?;
+        Ok(())
+    }
+}
+
 impl Store for SqliteStore {
     fn save_batch(&self, steps: &[StepRecord], log: &[LogLine]) -> Result<(), StoreError> {
         let mut conn = self.conn();
@@ -265,6 +450,7 @@ impl Store for SqliteStore {
             let mut insert_log =
                 tx.prepare_cached("INSERT INTO webhook_log (webhook, failed, entry) VALUES (?1, ?2, ?3)")?;
             let now = crate::time::now_millis() as i64;
+            let mut contacts = ContactWriter::new(&tx)?;
             for step in steps {
                 upsert.execute(params![
                     step.run_id,
@@ -278,6 +464,12 @@ impl Store for SqliteStore {
                 ])?;
                 if let Some(events) = &step.events {
                     insert_step.execute(params![step.run_id, events])?;
+                }
+                if let Some(c) = &step.contact {
+                    contacts.upsert(c, now)?;
+                }
+                for m in &step.messages {
+                    contacts.message(m, now)?;
                 }
             }
             for line in log {
@@ -373,6 +565,12 @@ impl Store for SqliteStore {
                 gone += run.execute(params![id])?;
             }
         }
+        // Messages that are no longer pending; a pending one waits for its delivery whatever its age.
+        gone += tx.execute(
+            "DELETE FROM messages WHERE seq IN
+               (SELECT seq FROM messages WHERE status != 'pending' AND updated_ms < ?1 ORDER BY updated_ms LIMIT ?2)",
+            params![before_ms as i64, batch as i64],
+        )?;
         // Log lines carry their time as ISO 8601 text, which sorts as time does.
         let cutoff = crate::time::iso(before_ms);
         gone += tx.execute(
@@ -426,6 +624,92 @@ impl Store for SqliteStore {
         Ok(gone)
     }
 
+    fn contact(&self, urn: &str) -> Result<Option<ContactRow>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT urn, channel, name, language, fields FROM contacts WHERE urn = ?1", [urn], |r| {
+                Ok(ContactRow {
+                    urn: r.get(0)?,
+                    channel: r.get(1)?,
+                    name: r.get(2)?,
+                    language: r.get(3)?,
+                    fields: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn contact_messages(&self, urn: &str, limit: usize) -> Result<Vec<Value>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, channel, direction, text, run_id, status, attempts, error, created_ms FROM messages
+             WHERE urn = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![urn, limit as i64], |r| {
+            Ok(serde_json::json!({
+                "id": r.get::<_, String>(0)?,
+                "channel": r.get::<_, String>(1)?,
+                "direction": r.get::<_, String>(2)?,
+                "text": r.get::<_, String>(3)?,
+                "run_id": r.get::<_, Option<String>>(4)?,
+                "status": r.get::<_, String>(5)?,
+                "attempts": r.get::<_, i64>(6)?,
+                "error": r.get::<_, Option<String>>(7)?,
+                "time": crate::time::iso(r.get::<_, i64>(8)? as u64),
+            }))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn save_messages(&self, messages: &[MessageRow]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut w = ContactWriter::new(&tx)?;
+            let now = crate::time::now_millis() as i64;
+            for m in messages {
+                w.message(m, now)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m
+             WHERE m.status = 'pending' AND m.next_ms <= ?1
+               AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
+             ORDER BY m.seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now_ms as i64, limit as i64], |r| {
+            Ok(OutMessage {
+                id: r.get(0)?,
+                urn: r.get(1)?,
+                channel: r.get(2)?,
+                text: r.get(3)?,
+                run_id: r.get(4)?,
+                attempts: r.get::<_, i64>(5)? as u32,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delivered(&self, id: &str, attempts: u32, delivery: &Delivery) -> Result<(), StoreError> {
+        let now = crate::time::now_millis() as i64;
+        let (status, next, error) = match delivery {
+            Delivery::Sent => ("sent", None, None),
+            Delivery::Retry { at_ms, error } => ("pending", Some(*at_ms as i64), Some(error.as_str())),
+            Delivery::Failed { error } => ("failed", None, Some(error.as_str())),
+        };
+        self.conn().execute(
+            "UPDATE messages SET status = ?2, attempts = ?3, next_ms = ?4, error = ?5, updated_ms = ?6 WHERE id = ?1",
+            params![id, status, attempts as i64, next, error, now],
+        )?;
+        Ok(())
+    }
+
     fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError> {
         let conn = self.conn();
         conn.execute("DELETE FROM seen_signatures WHERE seen_ms < ?1", [forget_before_ms as i64])?;
@@ -464,6 +748,8 @@ mod tests {
             state: (status == RunStatus::Waiting).then(|| "{}".into()),
             events: Some("[{\"type\":\"x\"}]".into()),
             version: None,
+            contact: None,
+            messages: Vec::new(),
         }
     }
 

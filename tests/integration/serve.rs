@@ -240,7 +240,9 @@ fn a_conversation_runs_across_several_messages() {
     let third = msg("ann@example.com");
     assert_eq!(third.json()["messages"], json!(["Thanks, we will write to ann@example.com."]));
     assert_eq!(third.json()["status"], "completed");
-    assert_eq!(msg("hello?").status, 404, "no waiting run any more");
+    let stored = msg("hello?");
+    assert_eq!(stored.status, 202, "no waiting run any more, no trigger: kept in the inbox");
+    assert_eq!(stored.json()["status"], "stored");
     let bad = post_json(&format!("{}/contacts/%2B250788000009/messages", s.base), &[], &json!({"txt": "x"}));
     assert_eq!(bad.status, 400);
     let no_flow = post_json(&format!("{}/flows/nope/runs", s.base), &[], &json!({"contact": {"id": "c2"}}));
@@ -575,7 +577,7 @@ fn metrics_count_a_scripted_set_of_runs_and_every_request_gets_an_access_log_lin
     assert_eq!(reply("a", "30").status, 200);
     assert_eq!(reply("a", "a@example.com").json()["status"], "completed");
     assert_eq!(start("b").status, 201, "interrupts b's first run");
-    assert_eq!(reply("nobody", "hi").status, 404);
+    assert_eq!(reply("nobody", "hi").status, 202);
     assert_eq!(request("GET", &format!("{base}/readyz"), &[], None).json()["status"], "ready");
 
     let got = request("GET", &format!("{base}/metrics"), &[], None);
@@ -589,7 +591,7 @@ fn metrics_count_a_scripted_set_of_runs_and_every_request_gets_an_access_log_lin
     assert_eq!(value(r#"flowc_runs_ended_total{flow="survey",status="stopped"}"#), Some(1.0));
     assert_eq!(value("flowc_waiting_runs"), Some(1.0));
     assert_eq!(value(r#"flowc_http_requests_total{status="201"}"#), Some(3.0));
-    assert_eq!(value(r#"flowc_http_requests_total{status="404"}"#), Some(1.0));
+    assert_eq!(value(r#"flowc_http_requests_total{status="202"}"#), Some(1.0), "the message nobody waited for");
     assert_eq!(value("flowc_step_duration_seconds_count"), Some(5.0));
     assert!(value("flowc_db_commit_duration_seconds_count").is_some_and(|n| n >= 1.0));
     assert!(got.body.contains("# TYPE flowc_step_duration_seconds histogram"), "{}", got.body);
@@ -604,7 +606,7 @@ fn metrics_count_a_scripted_set_of_runs_and_every_request_gets_an_access_log_lin
     assert_eq!(lines.len(), 10, "one line per request, then `flowc: stopped`: {log}");
     assert_eq!(lines[9], "flowc: stopped");
     assert!(lines[0].contains(" POST /flows/survey/runs 201 ") && lines[0].contains(" run-"), "{log}");
-    assert!(lines[5].contains(" POST /contacts/nobody/messages 404 "), "{log}");
+    assert!(lines[5].contains(" POST /contacts/nobody/messages 202 "), "{log}");
     assert!(!log.contains("do-not-log-me") && !log.contains("example.com"), "no query, no body: {log}");
 }
 
@@ -737,6 +739,30 @@ impl flowc::serve::store::Store for FullDisk {
     }
     fn purge_versions(&self, keep: &[&str]) -> Result<usize, flowc::serve::store::StoreError> {
         self.0.purge_versions(keep)
+    }
+    fn contact(&self, urn: &str) -> Result<Option<flowc::serve::store::ContactRow>, flowc::serve::store::StoreError> {
+        self.0.contact(urn)
+    }
+    fn contact_messages(&self, urn: &str, n: usize) -> Result<Vec<Value>, flowc::serve::store::StoreError> {
+        self.0.contact_messages(urn, n)
+    }
+    fn save_messages(&self, _: &[flowc::serve::store::MessageRow]) -> Result<(), flowc::serve::store::StoreError> {
+        Err(flowc::serve::store::StoreError::new("database or disk is full"))
+    }
+    fn due_messages(
+        &self,
+        now: u64,
+        n: usize,
+    ) -> Result<Vec<flowc::serve::store::OutMessage>, flowc::serve::store::StoreError> {
+        self.0.due_messages(now, n)
+    }
+    fn delivered(
+        &self,
+        _: &str,
+        _: u32,
+        _: &flowc::serve::store::Delivery,
+    ) -> Result<(), flowc::serve::store::StoreError> {
+        Err(flowc::serve::store::StoreError::new("database or disk is full"))
     }
 }
 

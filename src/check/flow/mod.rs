@@ -20,7 +20,7 @@ use crate::span::Span;
 use crate::types::Ty;
 
 /// Contact fields (LANGUAGE.md §7).
-pub(crate) const CONTACT_FIELDS: &[&str] = &["name", "phone", "email", "language", "fields"];
+pub(crate) const CONTACT_FIELDS: &[&str] = &["name", "phone", "email", "language", "urn", "channel", "fields"];
 /// Metadata of a webhook call.
 pub(crate) const WEBHOOK_META: &[&str] = &["status", "attempts", "elapsed_ms", "error"];
 

@@ -1,0 +1,349 @@
+//! Contacts and channels in `flowc serve` (LANGUAGE.md §9): incoming messages routed to a waiting run,
+//! a keyword trigger, a catchall or the contact's inbox; the outbox that delivers what runs send through
+//! a channel, at least once and in order per contact, with retries.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::store::{ContactRow, Delivery, Direction, LogLine, MessageRow, OutMessage};
+use super::{Answer, App, Commit, Served, metrics, parse_query};
+use crate::interp::{self, Event, Request, Resume, Routed, WebhookClient};
+use crate::program::{ChannelDef, Secret};
+
+/// A message from a contact.
+pub(super) struct Inbound {
+    /// The contact's URN.
+    pub(super) urn: String,
+    /// The channel it came on (`None`: the HTTP API).
+    pub(super) channel: Option<String>,
+    /// The text.
+    pub(super) text: String,
+    /// A name the channel gave for the contact.
+    pub(super) name: Option<String>,
+}
+
+/// The URN of an address as a gateway sends it: a URN stays one, `+250788123456` becomes
+/// `tel:+250788123456`, anything else `ext:ADDRESS`.
+pub(super) fn urn_of(address: &str) -> String {
+    let address = address.trim();
+    let scheme = address.split_once(':').map(|(s, _)| s);
+    if scheme.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase())) {
+        return address.to_string();
+    }
+    let digits = address.strip_prefix('+').unwrap_or(address);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b' ' || b == b'-') {
+        let compact: String = address.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        return format!("tel:{compact}");
+    }
+    format!("ext:{address}")
+}
+
+/// The first word of a message, for keyword triggers: lower case, without the punctuation around it.
+fn first_word(text: &str) -> String {
+    let word = text.split_whitespace().next().unwrap_or_default();
+    word.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()
+}
+
+/// How many outgoing messages one round of the sender takes.
+const DELIVERY_BATCH: usize = 32;
+
+impl App {
+    /// The channel called `name`, and the program that defines it.
+    pub(super) fn channel(&self, name: &str) -> Option<(&Served, &ChannelDef)> {
+        self.programs.iter().find_map(|p| p.program.channels.iter().find(|c| c.name == name).map(|c| (p, c)))
+    }
+
+    /// `POST` to a channel's `receive` path: `from`, `text` and an optional `name`, as JSON or a form.
+    pub(super) fn channel_receive(&self, served: &Served, channel: &ChannelDef, request: &super::front::Incoming) -> Answer {
+        let body = match self.read_body(request) {
+            Ok(b) => b,
+            Err(a) => return a,
+        };
+        let query = request.url.split_once('?').map_or("", |(_, q)| q);
+        if let Err(a) = self.authenticate(&served.program, channel.auth.as_ref(), &request.headers, &parse_query(query), &body) {
+            return a;
+        }
+        let text = String::from_utf8_lossy(&body);
+        let fields: Map<String, Value> = match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => return Answer::error(400, "give the message as {\"from\": \"...\", \"text\": \"...\"}"),
+            Err(_) if text.trim_start().starts_with('{') => {
+                return Answer::error(400, "the body is not valid JSON");
+            }
+            Err(_) => parse_query(&text),
+        };
+        let field = |k: &str| fields.get(k).map(interp::value_text).filter(|s| !s.trim().is_empty());
+        let (Some(from), Some(text)) = (field("from"), fields.get("text").map(interp::value_text)) else {
+            return Answer::error(400, "a message needs `from` and `text`");
+        };
+        let inbound = Inbound { urn: urn_of(&from), channel: Some(channel.name.clone()), text, name: field("name") };
+        let answer = self.incoming(inbound);
+        if answer.status >= 400 {
+            return answer;
+        }
+        // The gateway needs to know the message is in; the replies go out through the outbox.
+        let status = if answer.status == 202 { "stored" } else { "received" };
+        Answer::json(200, json!({ "status": status })).with_run(answer.run)
+    }
+
+    /// A message from a contact: it resumes the contact's waiting run, else starts the flow of the first
+    /// keyword trigger its first word matches, else a catchall's, else it is kept in the contact's inbox.
+    pub(super) fn incoming(&self, message: Inbound) -> Answer {
+        let lock = self.lock(&message.urn);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut contact = match self.store.contact(&message.urn) {
+            Ok(Some(c)) => c,
+            Ok(None) => ContactRow {
+                urn: message.urn.clone(),
+                channel: String::new(),
+                name: String::new(),
+                language: String::new(),
+                fields: "{}".into(),
+            },
+            Err(e) => return Answer::error(500, e.to_string()),
+        };
+        if let Some(channel) = &message.channel {
+            contact.channel = channel.clone();
+        }
+        if contact.name.is_empty()
+            && let Some(name) = &message.name
+        {
+            contact.name = name.clone();
+        }
+        let mut row = MessageRow {
+            id: crate::time::unique_id("msg"),
+            urn: message.urn.clone(),
+            channel: message.channel.clone().unwrap_or_default(),
+            direction: Direction::In,
+            text: message.text.clone(),
+            run_id: None,
+            status: "handled",
+        };
+        match self.store.waiting_run(&message.urn) {
+            Ok(Some(run)) => {
+                row.run_id = Some(run.state.run_id.clone());
+                return self.continue_run(run, Resume::Reply(message.text), Some(contact), vec![row]);
+            }
+            Ok(None) => {}
+            Err(e) => return Answer::error(500, e.to_string()),
+        }
+        let word = first_word(&message.text);
+        let channel = message.channel.as_deref();
+        let applies = |t: &crate::program::MessageTriggerDef| t.channel.is_none() || t.channel.as_deref() == channel;
+        let keyword = self.programs.iter().find_map(|p| {
+            let t = p.program.message_triggers.iter().find(|t| applies(t) && t.words.contains(&word))?;
+            Some((p, t.flow))
+        });
+        // A catchall of the message's channel comes before one for every channel.
+        let catchall = || {
+            let of = |specific: bool| {
+                self.programs.iter().find_map(|p| {
+                    let t = p.program.message_triggers.iter().find(|t| {
+                        t.words.is_empty() && applies(t) && t.channel.is_some() == specific
+                    })?;
+                    Some((p, t.flow))
+                })
+            };
+            of(true).or_else(|| of(false))
+        };
+        match keyword.or_else(catchall) {
+            Some((served, flow)) => {
+                let flow = served.program.flows[flow].name.clone();
+                self.start_for_contact(served, &flow, contact, row)
+            }
+            None => {
+                row.status = "unhandled";
+                match self.store.save_messages(&[row]) {
+                    Ok(()) => Answer::json(202, json!({ "status": "stored", "urn": message.urn })),
+                    Err(e) => Answer::error(500, e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// `GET /contacts/{urn}`: the contact, its waiting run and its latest messages.
+    pub(super) fn show_contact(&self, urn: &str) -> Answer {
+        if let Err(e) = self.writer.flush() {
+            return Answer::error(500, e.to_string());
+        }
+        let contact = match self.store.contact(urn) {
+            Ok(c) => c,
+            Err(e) => return Answer::error(500, e.to_string()),
+        };
+        let messages = match self.store.contact_messages(urn, 50) {
+            Ok(m) => m,
+            Err(e) => return Answer::error(500, e.to_string()),
+        };
+        let waiting = match self.store.waiting_run(urn) {
+            Ok(r) => r.map(|r| r.state.run_id),
+            Err(e) => return Answer::error(500, e.to_string()),
+        };
+        if contact.is_none() && messages.is_empty() && waiting.is_none() {
+            return Answer::error(404, format!("there is no contact {urn}"));
+        }
+        let mut shown = contact.map(|c| c.to_json()).unwrap_or_else(|| json!({ "urn": urn }));
+        shown["waiting_run"] = json!(waiting);
+        shown["messages"] = Value::Array(messages);
+        Answer::json(200, shown)
+    }
+
+    /// The outbox rows of a step: what the run sent, when its contact talks on a channel.
+    pub(super) fn outbox(&self, contact: &interp::Contact, run_id: &str, events: &[Event]) -> Vec<MessageRow> {
+        if contact.channel.is_empty() || self.channel(&contact.channel).is_none() {
+            return Vec::new();
+        }
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::MessageSent { text } => Some(MessageRow {
+                    id: crate::time::unique_id("msg"),
+                    urn: contact.urn.clone(),
+                    channel: contact.channel.clone(),
+                    direction: Direction::Out,
+                    text: text.clone(),
+                    run_id: Some(run_id.to_string()),
+                    status: "pending",
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Delivers the outgoing messages that are due until `stop`; returns when none is due.
+    pub(super) fn deliver_due(&self, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            let due = match self.store.due_messages(crate::time::now_millis(), DELIVERY_BATCH) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("flowc: outbox: {e}");
+                    return;
+                }
+            };
+            if due.is_empty() {
+                return;
+            }
+            for message in due {
+                self.deliver(&message);
+            }
+        }
+    }
+
+    /// One delivery attempt of `message`.
+    fn deliver(&self, message: &OutMessage) {
+        let attempts = message.attempts + 1;
+        let Some((served, channel)) = self.channel(&message.channel) else {
+            let error = format!("the channel `{}` is no longer served", message.channel);
+            if let Err(e) = self.store.delivered(&message.id, attempts, &Delivery::Failed { error }) {
+                eprintln!("flowc: outbox: {e}");
+            }
+            return;
+        };
+        let (request, refusal) = self.channel_request(served, channel, message);
+        let outcome = match refusal {
+            Some(reason) => interp::CallOutcome::refused(reason),
+            None => Routed { routes: self.config.routes.clone(), inner: &self.client }.call(&request),
+        };
+        metrics::webhook_call(&request.name, outcome.ok(), outcome.elapsed_ms);
+        let entries = crate::webhook_log::entries(&request, &outcome).iter().map(LogLine::new).collect();
+        if let Err(e) = self.writer.write(Vec::new(), entries, Commit::Soon) {
+            eprintln!("flowc: cannot write the webhook log: {e}");
+        }
+        let delivery = if outcome.ok() {
+            Delivery::Sent
+        } else {
+            let error = outcome.error.clone().unwrap_or_else(|| {
+                format!("the gateway answered {}", outcome.status.map_or("nothing".into(), |s| s.to_string()))
+            });
+            if attempts > channel.send.retries {
+                Delivery::Failed { error }
+            } else {
+                let retry_after = outcome
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                    .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let wait = crate::http::retry_delay(channel.send.backoff_ms, attempts, retry_after);
+                Delivery::Retry { at_ms: crate::time::now_millis() + wait.as_millis() as u64, error }
+            }
+        };
+        if let Err(e) = self.store.delivered(&message.id, attempts, &delivery) {
+            eprintln!("flowc: outbox: {e}");
+        }
+    }
+
+    /// The request that delivers `message` through an external channel, and why it must not be sent.
+    fn channel_request(&self, served: &Served, channel: &ChannelDef, message: &OutMessage) -> (Request, Option<String>) {
+        let send = &channel.send;
+        let mut refusal = None;
+        let mut read = |s: &Secret| match s {
+            Secret::Literal(v) => v.clone(),
+            Secret::Env(name) => self.env(name).unwrap_or_else(|| {
+                refusal.get_or_insert(format!("environment variable {name} is not set"));
+                String::new()
+            }),
+        };
+        let mut headers: Vec<(String, String)> =
+            send.headers.iter().map(|(k, v)| (k.clone(), read(v))).collect();
+        let mut url = send.url.clone();
+        let mut display_url = send.url.clone();
+        let mut secrets = Vec::new();
+        let mut secret_headers = Vec::new();
+        if let Some(connector) = send.auth.and_then(|i| served.program.connectors.get(i)) {
+            let applied = interp::apply_auth(&connector.auth, &mut read);
+            headers.extend(applied.headers);
+            secret_headers = applied.secret_headers;
+            secrets = applied.secrets;
+            if let Some((k, v)) = applied.query {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                url = format!("{url}{separator}{}={}", crate::interp::eval::url_encode(&k), crate::interp::eval::url_encode(&v));
+                display_url = format!("{display_url}{separator}{}=***", crate::interp::eval::url_encode(&k));
+            }
+        }
+        headers.push(("Content-Type".into(), "application/json".into()));
+        headers.push(("Idempotency-Key".into(), message.id.clone()));
+        let to = message.urn.split_once(':').map_or(message.urn.as_str(), |(_, rest)| rest);
+        let body = json!({ "id": message.id, "to": to, "urn": message.urn, "text": message.text, "run_id": message.run_id });
+        let request = Request {
+            name: format!("channel:{}", channel.name),
+            flow: String::new(),
+            run_id: message.run_id.clone().unwrap_or_default(),
+            method: send.method,
+            url,
+            headers,
+            body: Some(body.to_string()),
+            timeout_ms: send.timeout_ms,
+            // The outbox retries across rounds of the sender, so that a message waits without a thread.
+            retries: 0,
+            backoff_ms: send.backoff_ms,
+            display_url,
+            secret_headers,
+            secrets,
+        };
+        (request, refusal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_become_urns() {
+        assert_eq!(urn_of("+250788123456"), "tel:+250788123456");
+        assert_eq!(urn_of("+1 555-000-1111"), "tel:+15550001111");
+        assert_eq!(urn_of("tel:+250788123456"), "tel:+250788123456");
+        assert_eq!(urn_of("telegram:1234"), "telegram:1234");
+        assert_eq!(urn_of("ann@example.com"), "ext:ann@example.com");
+        assert_eq!(urn_of("user-42"), "ext:user-42");
+    }
+
+    #[test]
+    fn keywords_are_the_first_word_without_case_or_punctuation() {
+        assert_eq!(first_word("  Order, please"), "order");
+        assert_eq!(first_word("JOIN!"), "join");
+        assert_eq!(first_word(""), "");
+    }
+}
