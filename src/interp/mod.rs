@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 
 use crate::program::{FlowProgram, Instr, Program};
 pub use webhook::{
-    AppliedAuth, Answer, Attempt, CallOutcome, MockAnswer, MockAnswers, Mocked, Offline, Request, Routed, WebhookClient, apply_auth, redact,
-    with_retries,
+    Answer, AppliedAuth, Attempt, CallOutcome, MockAnswer, MockAnswers, Mocked, Offline, Request, Routed,
+    WebhookClient, apply_auth, redact, with_retries,
 };
 
 /// The text of a JSON value as templates show it (strings as they are, whole numbers without `.0`).

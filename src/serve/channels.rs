@@ -56,13 +56,20 @@ impl App {
     }
 
     /// `POST` to a channel's `receive` path: `from`, `text` and an optional `name`, as JSON or a form.
-    pub(super) fn channel_receive(&self, served: &Served, channel: &ChannelDef, request: &super::front::Incoming) -> Answer {
+    pub(super) fn channel_receive(
+        &self,
+        served: &Served,
+        channel: &ChannelDef,
+        request: &super::front::Incoming,
+    ) -> Answer {
         let body = match self.read_body(request) {
             Ok(b) => b,
             Err(a) => return a,
         };
         let query = request.url.split_once('?').map_or("", |(_, q)| q);
-        if let Err(a) = self.authenticate(&served.program, channel.auth.as_ref(), &request.headers, &parse_query(query), &body) {
+        if let Err(a) =
+            self.authenticate(&served.program, channel.auth.as_ref(), &request.headers, &parse_query(query), &body)
+        {
             return a;
         }
         let text = String::from_utf8_lossy(&body);
@@ -140,9 +147,11 @@ impl App {
         let catchall = || {
             let of = |specific: bool| {
                 self.programs.iter().find_map(|p| {
-                    let t = p.program.message_triggers.iter().find(|t| {
-                        t.words.is_empty() && applies(t) && t.channel.is_some() == specific
-                    })?;
+                    let t = p
+                        .program
+                        .message_triggers
+                        .iter()
+                        .find(|t| t.words.is_empty() && applies(t) && t.channel.is_some() == specific)?;
                     Some((p, t.flow))
                 })
             };
@@ -275,7 +284,12 @@ impl App {
     }
 
     /// The request that delivers `message` through an external channel, and why it must not be sent.
-    fn channel_request(&self, served: &Served, channel: &ChannelDef, message: &OutMessage) -> (Request, Option<String>) {
+    fn channel_request(
+        &self,
+        served: &Served,
+        channel: &ChannelDef,
+        message: &OutMessage,
+    ) -> (Request, Option<String>) {
         let send = &channel.send;
         let mut refusal = None;
         let mut read = |s: &Secret| match s {
@@ -285,8 +299,7 @@ impl App {
                 String::new()
             }),
         };
-        let mut headers: Vec<(String, String)> =
-            send.headers.iter().map(|(k, v)| (k.clone(), read(v))).collect();
+        let mut headers: Vec<(String, String)> = send.headers.iter().map(|(k, v)| (k.clone(), read(v))).collect();
         let mut url = send.url.clone();
         let mut display_url = send.url.clone();
         let mut secrets = Vec::new();
@@ -298,14 +311,19 @@ impl App {
             secrets = applied.secrets;
             if let Some((k, v)) = applied.query {
                 let separator = if url.contains('?') { '&' } else { '?' };
-                url = format!("{url}{separator}{}={}", crate::interp::eval::url_encode(&k), crate::interp::eval::url_encode(&v));
+                url = format!(
+                    "{url}{separator}{}={}",
+                    crate::interp::eval::url_encode(&k),
+                    crate::interp::eval::url_encode(&v)
+                );
                 display_url = format!("{display_url}{separator}{}=***", crate::interp::eval::url_encode(&k));
             }
         }
         headers.push(("Content-Type".into(), "application/json".into()));
         headers.push(("Idempotency-Key".into(), message.id.clone()));
         let to = message.urn.split_once(':').map_or(message.urn.as_str(), |(_, rest)| rest);
-        let body = json!({ "id": message.id, "to": to, "urn": message.urn, "text": message.text, "run_id": message.run_id });
+        let body =
+            json!({ "id": message.id, "to": to, "urn": message.urn, "text": message.text, "run_id": message.run_id });
         let request = Request {
             name: format!("channel:{}", channel.name),
             flow: String::new(),

@@ -995,7 +995,13 @@ impl App {
     }
 
     /// Starts `flow` for the contact of an incoming message (the caller holds the contact's lock).
-    fn start_for_contact(&self, served: &Served, flow: &str, contact: store::ContactRow, message: store::MessageRow) -> Answer {
+    fn start_for_contact(
+        &self,
+        served: &Served,
+        flow: &str,
+        contact: store::ContactRow,
+        message: store::MessageRow,
+    ) -> Answer {
         let urn = contact.urn.clone();
         self.start_run(served, flow, &urn, contact.to_json(), vec![message], 201)
     }

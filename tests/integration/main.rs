@@ -1,5 +1,6 @@
 //! One test binary for the whole crate: each module tests one surface.
 
+mod channels;
 mod cli;
 mod codes;
 mod conformance;

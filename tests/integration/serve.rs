@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use crate::serve_process::{SURVEY, TempDir, spawn_serve};
 use crate::server::{Reply, TestServer};
 
-struct Running {
+pub(crate) struct Running {
     server: Option<Server>,
-    base: String,
+    pub(crate) base: String,
     _dir: TempDir,
 }
 
@@ -31,6 +31,8 @@ fn env(name: &str) -> Option<String> {
         "SHOP_INBOUND_KEY" => Some("shop-key-123".into()),
         "WEBHOOK_SECRET" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
         "ORDERS_TOKEN" => Some("orders-token-456".into()),
+        "GATEWAY_TOKEN" => Some("gateway-token-789".into()),
+        "INBOUND_KEY" => Some("inbound-key-321".into()),
         _ => None,
     }
 }
@@ -45,7 +47,7 @@ fn serve_with(sources: &[&str], max_body: usize, network: flowc::net::NetworkPol
 }
 
 /// A server with `config`, its own scheduler interval and secrets, and 4 workers unless it says.
-fn serve_config(sources: &[&str], config: Config) -> Running {
+pub(crate) fn serve_config(sources: &[&str], config: Config) -> Running {
     let programs = sources
         .iter()
         .enumerate()
@@ -63,14 +65,14 @@ fn serve_config(sources: &[&str], config: Config) -> Running {
     Running { server: Some(server), base, _dir: dir }
 }
 
-struct Got {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Got {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Got {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
@@ -83,7 +85,7 @@ fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).build().into()
 }
 
-fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Got {
+pub(crate) fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Got {
     let agent = agent();
     let mut b = match method {
         "GET" => agent.get(url).force_send_body(),
@@ -103,7 +105,7 @@ fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]
     Got { status: r.status().as_u16(), headers, body: r.body_mut().read_to_string().unwrap_or_default() }
 }
 
-fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> Got {
+pub(crate) fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> Got {
     let mut h = vec![("Content-Type", "application/json")];
     h.extend_from_slice(headers);
     request("POST", url, &h, Some(body.to_string().as_bytes()))

@@ -1,0 +1,246 @@
+//! Contacts and channels in `flowc serve` (LANGUAGE.md §9), against a fake SMS gateway on 127.0.0.1:
+//! keywords and catchalls, replies, timeouts, the outbox's retries and order, contact fields across runs.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use flowc::serve::Config;
+use serde_json::{Value, json};
+
+use crate::serve::{post_json, request, serve_config};
+use crate::server::{Received, Reply, TestServer};
+
+const SMS: &str = r#"
+connector gateway bearer env "GATEWAY_TOKEN"
+connector inbound api_key header "X-Api-Key" env "INBOUND_KEY"
+channel sms external {
+  receive "/sms/in" auth inbound
+  send POST "https://gateway.example.com/send" { auth gateway; backoff 100ms }
+}
+trigger keyword "join", "start" { start signup }
+trigger catchall channel sms { start fallback }
+flow signup {
+  send "Welcome!"
+  send "What is your name?"
+  wait name timeout 1s {
+    on timeout { send "Still there? Send JOIN again."; stop }
+  }
+  set @contact.name = @flow.name
+  set @contact.fields.joined = "yes"
+  send "Thanks @contact.name"
+}
+flow fallback {
+  send "Send JOIN to sign up (joined: @contact.fields.joined)"
+}
+"#;
+
+/// A server for `src` whose gateway calls go to `gateway`.
+fn serve_with_gateway(src: &str, gateway: &TestServer) -> crate::serve::Running {
+    let network = flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]);
+    let routes = vec![("https://gateway.example.com".to_string(), gateway.url(""))];
+    serve_config(&[src], Config { network, routes, ..Config::default() })
+}
+
+fn sms(base: &str, from: &str, text: &str) -> crate::serve::Got {
+    post_json(&format!("{base}/sms/in"), &[("X-Api-Key", "inbound-key-321")], &json!({"from": from, "text": text}))
+}
+
+/// Waits until the gateway has taken `n` messages (answered 2xx) and returns the bodies of those.
+fn delivered(gateway: &TestServer, ok: &Mutex<Vec<usize>>, n: usize) -> Vec<Value> {
+    let began = Instant::now();
+    loop {
+        let got: Vec<Received> = gateway.requests();
+        let taken: Vec<Value> =
+            ok.lock().unwrap().iter().map(|&i| serde_json::from_str(&got[i].body).unwrap()).collect();
+        if taken.len() >= n {
+            return taken;
+        }
+        assert!(began.elapsed() < Duration::from_secs(10), "only {} of {n} messages delivered: {taken:?}", taken.len());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn texts(messages: &[Value]) -> Vec<&str> {
+    messages.iter().map(|m| m["text"].as_str().unwrap()).collect()
+}
+
+/// A gateway that answers 200 and remembers which requests it took.
+fn gateway() -> (TestServer, Arc<Mutex<Vec<usize>>>) {
+    let ok = Arc::new(Mutex::new(Vec::new()));
+    let taken = ok.clone();
+    let server = TestServer::start(move |i, _| {
+        taken.lock().unwrap().push(i);
+        Reply::json(200, r#"{"queued": true}"#)
+    });
+    (server, ok)
+}
+
+#[test]
+fn a_keyword_starts_a_flow_whose_messages_reach_the_gateway_and_the_reply_resumes_it() {
+    let (gw, ok) = gateway();
+    let s = serve_with_gateway(SMS, &gw);
+    let got = sms(&s.base, "+250788000001", "JOIN please");
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.json()["status"], "received");
+    let first = delivered(&gw, &ok, 2);
+    assert_eq!(texts(&first), ["Welcome!", "What is your name?"], "in the order sent");
+    assert_eq!(first[0]["to"], "+250788000001");
+    assert_eq!(first[0]["urn"], "tel:+250788000001");
+    let requests = gw.requests();
+    assert_eq!(requests[0].header("Authorization"), Some("Bearer gateway-token-789"));
+    assert_eq!(requests[0].header("Idempotency-Key"), first[0]["id"].as_str());
+    assert_eq!(requests[0].url, "/send");
+
+    assert_eq!(sms(&s.base, "+250788000001", "Ann").status, 200);
+    assert_eq!(texts(&delivered(&gw, &ok, 3))[2], "Thanks Ann");
+
+    // The contact keeps what the flow set, and its messages in and out.
+    let contact = request("GET", &format!("{}/contacts/tel:+250788000001", s.base), &[], None).json();
+    assert_eq!((contact["name"].as_str(), contact["channel"].as_str()), (Some("Ann"), Some("sms")), "{contact}");
+    assert_eq!(contact["fields"]["joined"], "yes");
+    assert_eq!(contact["waiting_run"], Value::Null);
+    let messages = contact["messages"].as_array().unwrap();
+    let sent: Vec<&str> =
+        messages.iter().filter(|m| m["direction"] == "out").map(|m| m["status"].as_str().unwrap()).collect();
+    assert_eq!(sent, ["sent", "sent", "sent"], "{contact}");
+    assert_eq!(messages.iter().filter(|m| m["direction"] == "in").count(), 2);
+
+    // Another message, no keyword: the channel's catchall, which reads the field the first run set.
+    assert_eq!(sms(&s.base, "+250788000001", "hello?").status, 200);
+    assert_eq!(texts(&delivered(&gw, &ok, 4))[3], "Send JOIN to sign up (joined: yes)");
+}
+
+#[test]
+fn a_timeouts_message_is_delivered_too() {
+    let (gw, ok) = gateway();
+    let s = serve_with_gateway(SMS, &gw);
+    assert_eq!(sms(&s.base, "+250788000002", "start").status, 200);
+    let all = delivered(&gw, &ok, 3);
+    assert_eq!(texts(&all)[2], "Still there? Send JOIN again.");
+}
+
+#[test]
+fn a_gateway_failing_twice_gets_the_message_once_more_with_the_same_id() {
+    let ok = Arc::new(Mutex::new(Vec::new()));
+    let taken = ok.clone();
+    let gw = TestServer::start(move |i, _| {
+        if i < 2 {
+            return Reply::json(503, r#"{"error": "busy"}"#);
+        }
+        taken.lock().unwrap().push(i);
+        Reply::json(200, "{}")
+    });
+    let src = SMS.replace("trigger catchall channel sms { start fallback }", "").replace(
+        "flow signup {\n  send \"Welcome!\"\n  send \"What is your name?\"",
+        "flow signup {\n  send \"Welcome!\"\n  stop\n  send \"What is your name?\"",
+    );
+    let s = serve_with_gateway(&src, &gw);
+    assert_eq!(sms(&s.base, "+250788000003", "join").status, 200);
+    let taken = delivered(&gw, &ok, 1);
+    assert_eq!(texts(&taken), ["Welcome!"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let requests = gw.requests();
+    assert_eq!(requests.len(), 3, "two failures, one success, nothing after");
+    let keys: Vec<Option<&str>> = requests.iter().map(|r| r.header("Idempotency-Key")).collect();
+    assert!(keys.iter().all(|k| *k == keys[0] && k.is_some()), "{keys:?}");
+    let contact = request("GET", &format!("{}/contacts/tel:+250788000003", s.base), &[], None).json();
+    let out = contact["messages"].as_array().unwrap().iter().find(|m| m["direction"] == "out").unwrap().clone();
+    assert_eq!((out["status"].as_str(), out["attempts"].as_u64()), (Some("sent"), Some(3)), "{contact}");
+    // Each attempt is in the webhook log under the channel's name.
+    let log = request("GET", &format!("{}/log?webhook=channel:sms", s.base), &[], None).json();
+    assert_eq!(log.as_array().unwrap().len(), 3, "{log}");
+    assert!(!log.to_string().contains("gateway-token-789"), "no secret in the log");
+}
+
+#[test]
+fn a_message_without_the_key_is_refused_and_starts_nothing() {
+    let (gw, _ok) = gateway();
+    let s = serve_with_gateway(SMS, &gw);
+    let wrong =
+        post_json(&format!("{}/sms/in", s.base), &[("X-Api-Key", "nope")], &json!({"from": "+1555", "text": "join"}));
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let missing = post_json(&format!("{}/sms/in", s.base), &[], &json!({"from": "+1555", "text": "join"}));
+    assert_eq!(missing.status, 401);
+    let no_from = sms(&s.base, "", "join");
+    assert_eq!(no_from.status, 400);
+    assert_eq!(request("GET", &format!("{}/sms/in", s.base), &[], None).status, 405);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(gw.requests().is_empty());
+    assert_eq!(request("GET", &format!("{}/contacts/tel:+1555", s.base), &[], None).status, 404);
+}
+
+#[test]
+fn a_form_encoded_message_and_one_nothing_takes_are_kept_in_the_inbox() {
+    let (gw, _ok) = gateway();
+    let src = SMS.replace("trigger catchall channel sms { start fallback }", "");
+    let s = serve_with_gateway(&src, &gw);
+    let got = crate::serve::request(
+        "POST",
+        &format!("{}/sms/in", s.base),
+        &[("X-Api-Key", "inbound-key-321"), ("Content-Type", "application/x-www-form-urlencoded")],
+        Some(b"from=%2B250788000004&text=hello+there&name=Bea"),
+    );
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.json()["status"], "stored");
+    let contact = request("GET", &format!("{}/contacts/tel:+250788000004", s.base), &[], None).json();
+    assert_eq!(contact["messages"][0]["text"], "hello there", "{contact}");
+    assert_eq!(contact["messages"][0]["status"], "unhandled");
+}
+
+#[test]
+fn a_server_killed_between_the_commit_and_the_delivery_delivers_after_it_restarts() {
+    use crate::serve_process::{TempDir, spawn_serve};
+    use std::process::Stdio;
+    // The first delivery hangs long enough for the server to be killed while it waits.
+    let ok = Arc::new(Mutex::new(Vec::new()));
+    let taken = ok.clone();
+    let gw = TestServer::start(move |i, _| {
+        taken.lock().unwrap().push(i);
+        Reply::json(200, "{}").after(if i == 0 { Duration::from_secs(3) } else { Duration::ZERO })
+    });
+    let src = r#"
+channel sms external {
+  receive "/sms/in"
+  send POST "https://gateway.example.com/send"
+}
+trigger keyword "join" { start signup }
+flow signup {
+  send "Welcome!"
+}
+"#;
+    let dir = TempDir::new("outbox-kill");
+    let flow = dir.0.join("sms.flow");
+    std::fs::write(&flow, src).unwrap();
+    let db = dir.0.join("flowc.db");
+    let route = format!("https://gateway.example.com={}", gw.url(""));
+    let args = ["--allow-network", "127.0.0.1/32", "--route", route.as_str(), "--no-access-log"];
+    let (mut server, base) = spawn_serve(&flow, &db, &args, Stdio::null());
+    let got = post_json(&format!("{base}/sms/in"), &[], &json!({"from": "+250788000005", "text": "join"}));
+    assert_eq!(got.status, 200, "{}", got.body);
+    let began = Instant::now();
+    while gw.requests().is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(5), "the first delivery never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.kill().unwrap(); // SIGKILL, with the delivery in flight
+    server.wait().unwrap();
+    let (_again, base) = spawn_serve(&flow, &db, &args, Stdio::null());
+    let began = Instant::now();
+    while gw.requests().len() < 2 {
+        assert!(began.elapsed() < Duration::from_secs(10), "the message was not delivered after the restart");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let requests = gw.requests();
+    assert_eq!(requests[0].header("Idempotency-Key"), requests[1].header("Idempotency-Key"), "the same message");
+    assert_eq!(serde_json::from_str::<Value>(&requests[1].body).unwrap()["text"], "Welcome!");
+    let began = Instant::now();
+    loop {
+        let contact = request("GET", &format!("{base}/contacts/tel:+250788000005"), &[], None).json();
+        let out = contact["messages"].as_array().unwrap().iter().find(|m| m["direction"] == "out").cloned().unwrap();
+        if out["status"] == "sent" {
+            break;
+        }
+        assert!(began.elapsed() < Duration::from_secs(5), "{contact}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
