@@ -108,7 +108,21 @@ pub struct Trigger {
     pub expects: Vec<Expect>,
     /// `start FLOW` statements (exactly one is valid).
     pub starts: Vec<Name>,
+    /// `for URN via CHANNEL` after the first `start`: the contact the run belongs to.
+    pub start_for: Option<StartFor>,
     /// The whole item.
+    pub span: Span,
+}
+
+/// `start FLOW for URN_EXPR via CHANNEL`: a triggered run that belongs to a contact, so that its
+/// messages go out through the channel and its `wait` takes the contact's next message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StartFor {
+    /// The contact's URN, computed from the request (`"tel:" & @trigger.body.phone`).
+    pub urn: Expr,
+    /// The channel the contact talks on.
+    pub channel: Name,
+    /// From `for` to the channel's name.
     pub span: Span,
 }
 
@@ -126,6 +140,8 @@ pub struct MessageTrigger {
     pub starts: Vec<Name>,
     /// `expect` lines, which only webhook triggers take (reported by the checker).
     pub expects: Vec<Span>,
+    /// `for ... via ...` clauses, which only webhook triggers take (reported by the checker).
+    pub start_for: Vec<Span>,
     /// The whole item.
     pub span: Span,
 }

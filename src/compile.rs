@@ -161,6 +161,13 @@ pub fn compile(file: &SourceFile) -> Program {
                 headers: Vec::new(),
                 query: Vec::new(),
                 body: None,
+                contact: t.start_for.as_ref().map(|f| {
+                    // Compiled as the started flow's code is, with its variables' numbering.
+                    let mut compiler = FlowCompiler::new(&file.flows[flow], &connector_index);
+                    compiler.slots = flows[flow].slots.clone();
+                    compiler.webhooks = flows[flow].webhooks.clone();
+                    TriggerContact { urn: compiler.expr(&f.urn), channel: f.channel.node.clone() }
+                }),
             };
             for e in &t.expects {
                 match e {

@@ -53,6 +53,7 @@ enum Opt<'a> {
     OnFailure(&'a Block),
     TriggerExpect(&'a Expect),
     Start(&'a Name),
+    StartFor(&'a Name, &'a StartFor),
     /// Printed as written (an `expect` in a message trigger, which the checker refuses).
     Raw(Span),
 }
@@ -270,7 +271,14 @@ impl<'a> Printer<'a> {
             };
             opts.push((at, Opt::TriggerExpect(e)));
         }
-        opts.extend(t.starts.iter().map(|s| (s.span.start, Opt::Start(s))));
+        for s in &t.starts {
+            // The `for ... via ...` clause follows its `start`, before any other `start`.
+            let clause = t.start_for.as_ref().filter(|f| {
+                f.span.start >= s.span.end
+                    && t.starts.iter().all(|o| o.span.start <= s.span.start || o.span.start > f.span.start)
+            });
+            opts.push((s.span.start, clause.map_or(Opt::Start(s), |f| Opt::StartFor(s, f))));
+        }
         opts.sort_by_key(|(at, _)| *at);
         let head_end = match &t.auth {
             Some(TriggerAuth::Connector(name)) => name.span.end,
@@ -282,6 +290,12 @@ impl<'a> Printer<'a> {
     }
 
     fn message_trigger(&mut self, t: &MessageTrigger) -> usize {
+        if !t.start_for.is_empty() {
+            // A clause the checker refuses: kept as written rather than dropped.
+            let text = self.text(t.span).to_string();
+            self.push_line(&text);
+            return t.span.end;
+        }
         let mut header = if t.catchall {
             "trigger catchall".to_string()
         } else {
@@ -630,6 +644,7 @@ impl<'a> Printer<'a> {
         match opt {
             Opt::Header(h) | Opt::Query(h) => h.1.span.end,
             Opt::Auth(n) | Opt::Start(n) => n.span.end,
+            Opt::StartFor(_, f) => f.span.end,
             Opt::Body(b) => b.span.end,
             Opt::Timeout(s) | Opt::Retries(s) | Opt::Backoff(s) | Opt::Raw(s) => s.end,
             Opt::Expect(s) => s.span.end,
@@ -690,6 +705,7 @@ impl<'a> Printer<'a> {
             }
             Opt::TriggerExpect(Expect::Body(shape)) => format!("expect body {}", self.shape(shape, col + 12)),
             Opt::Start(n) => format!("start {}", n.node),
+            Opt::StartFor(n, f) => format!("start {} for {} via {}", n.node, self.expr(&f.urn), f.channel.node),
             Opt::Raw(s) => self.text(*s).to_string(),
         })
     }

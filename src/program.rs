@@ -143,6 +143,18 @@ pub struct TriggerDef {
     pub query: Vec<(String, serde_json::Value)>,
     /// Declared body shape.
     pub body: Option<serde_json::Value>,
+    /// `start FLOW for URN via CHANNEL`: the contact the run belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<TriggerContact>,
+}
+
+/// The contact of a triggered run: its URN computed from the request, and its channel.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TriggerContact {
+    /// The URN.
+    pub urn: Ex,
+    /// The channel's name.
+    pub channel: String,
 }
 
 /// Inbound authentication of a trigger.

@@ -241,6 +241,41 @@ pub(super) fn message_triggers(file: &SourceFile, diags: &mut Vec<Diagnostic>) {
                     ),
             );
         }
+        for f in &t.start_for {
+            diags.push(
+                Diagnostic::new(
+                    Code::MessageTrigger,
+                    *f,
+                    "a message trigger's run already has its contact",
+                    "not allowed here",
+                )
+                .with_help("the run belongs to the contact who sent the message; drop `for ... via ...`"),
+            );
+        }
         starts_rules(&t.starts, t.span, file, diags);
+    }
+}
+
+/// `start FLOW for URN via CHANNEL`: the channel exists. (The URN's expression is checked with the
+/// flow, where `@trigger` has its type.)
+pub(super) fn start_for(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
+    let Some(f) = &t.start_for else { return };
+    let c = &f.channel;
+    if !file.channels.iter().any(|ch| ch.name.node == c.node) && !is_broken(file, "channel", &c.node) {
+        let close = did_you_mean(&c.node, file.channels.iter().map(|ch| ch.name.node.as_str()));
+        let help = match close {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "define it with `channel NAME external { receive ...; send ... }`".to_string(),
+        };
+        diags.push(
+            Diagnostic::new(
+                Code::UnknownChannel,
+                c.span,
+                format!("there is no channel `{}`", c.node),
+                "unknown channel",
+            )
+            .with_help(help)
+            .with_fix(c.span, close),
+        );
     }
 }

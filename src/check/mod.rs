@@ -235,6 +235,7 @@ fn trigger(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
     }
     expects_rules(t, diags);
     starts_rules(&t.starts, t.span, file, diags);
+    channel::start_for(t, file, diags);
 }
 
 /// The rules for a path that `flowc serve` listens on: a trigger's suffix or a channel's `receive`.

@@ -437,6 +437,38 @@ pub fn render(
     Ok((text, machine.events))
 }
 
+/// Evaluates `ex` where a run of `flow` would start, with the request that triggers it: the URN of
+/// `start FLOW for URN via CHANNEL`.
+pub fn eval_at_start(
+    program: &Program,
+    flow: &str,
+    trigger: Value,
+    ex: &crate::program::Ex,
+) -> Result<Value, RunError> {
+    let (_, f) = find_flow(program, Some(flow))?;
+    let mut state = RunState {
+        version: 1,
+        run_id: String::new(),
+        flow: f.name.clone(),
+        status: RunStatus::Waiting,
+        pc: 0,
+        slot_names: f.slots.clone(),
+        slots: vec![None; f.slots.len()],
+        extra: Map::new(),
+        webhooks: vec![None; f.webhooks.len()],
+        input: None,
+        contact: Contact::default(),
+        trigger: Some(trigger),
+        responded: false,
+        waiting: None,
+    };
+    let env = |_: &str| None;
+    let options = RunOptions { client: &Offline, env: &env, max_steps: 0, log: None };
+    let mut machine =
+        Machine { program, flow: f, state: &mut state, events: Vec::new(), options: &options, expecting_missing: 0 };
+    Ok(machine.eval(ex))
+}
+
 /// One run in progress.
 struct Machine<'a> {
     program: &'a Program,

@@ -172,6 +172,54 @@ impl App {
         }
     }
 
+    /// A webhook trigger's run that belongs to a contact (`start FLOW for URN via CHANNEL`): its
+    /// messages go out through the channel and its `wait` takes the contact's next message. A run the
+    /// contact was waiting in is interrupted, as by any new run.
+    pub(super) fn trigger_for_contact(
+        &self,
+        served: &Served,
+        flow: &str,
+        contact: &crate::program::TriggerContact,
+        trigger: Value,
+    ) -> Answer {
+        let address = match interp::eval_at_start(&served.program, flow, trigger.clone(), &contact.urn) {
+            Ok(v) => interp::value_text(&v),
+            Err(e) => return Answer::error(500, e.to_string()),
+        };
+        let urn = urn_of(&address);
+        if urn.split_once(':').is_none_or(|(_, path)| path.trim().is_empty()) {
+            return Answer::error(422, format!("the request gives no contact: `start ... for` computed \"{address}\""));
+        }
+        let lock = self.lock(&urn);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut row = match self.store.contact(&urn) {
+            Ok(Some(c)) => c,
+            Ok(None) => ContactRow {
+                urn: urn.clone(),
+                channel: String::new(),
+                name: String::new(),
+                language: String::new(),
+                fields: "{}".into(),
+            },
+            Err(e) => return Answer::error(500, e.to_string()),
+        };
+        row.channel = contact.channel.clone();
+        if let Err(a) = self.interrupt_waiting(&urn, flow) {
+            return a;
+        }
+        let run_id = crate::time::unique_id("run");
+        let outcome = self
+            .step(flow, true, |o| interp::start(&served.program, Some(flow), &run_id, row.to_json(), Some(trigger), o));
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => return Answer::error(500, e.to_string()).for_run(&run_id),
+        };
+        if let Err(e) = self.save_with(&urn, &outcome, &served.version, Commit::Wait, Vec::new()) {
+            return Answer::error(500, e.to_string()).for_run(&run_id);
+        }
+        super::trigger_answer(run_id, &outcome)
+    }
+
     /// `GET /contacts/{urn}`: the contact, its waiting run and its latest messages.
     pub(super) fn show_contact(&self, urn: &str) -> Answer {
         if let Err(e) = self.writer.flush() {

@@ -67,14 +67,15 @@ fn content_hash(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes)[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The trigger paths whose step cannot block: the flow has no `wait` and no `webhook`, and the
-/// trigger's authentication does not ask the store (a signature's replay check does).
+/// The trigger paths whose step cannot block: the flow has no `wait` and no `webhook`, the trigger's
+/// authentication does not ask the store (a signature's replay check does), and its run belongs to no
+/// contact (whose lock and record it would need).
 fn quick_paths(programs: &[Served]) -> std::collections::HashSet<String> {
     use crate::program::Instr;
     programs
         .iter()
         .flat_map(|p| p.program.triggers.iter().map(move |t| (&p.program, t)))
-        .filter(|(_, t)| !matches!(t.auth, Some(TriggerAuthDef::Signature { .. })))
+        .filter(|(_, t)| !matches!(t.auth, Some(TriggerAuthDef::Signature { .. })) && t.contact.is_none())
         .filter(|(program, t)| {
             program
                 .flows
@@ -543,6 +544,40 @@ fn step_json(state: &RunState, events: &[Event]) -> Value {
     json!({ "run_id": state.run_id, "status": state.status, "messages": messages, "events": events })
 }
 
+/// The answer to a trigger's request: the run's `respond`, a 500 for a failed run, else 202.
+fn trigger_answer(run_id: String, outcome: &Outcome) -> Answer {
+    let responded = outcome.events.iter().find_map(|e| match e {
+        Event::Responded { status, headers, body, content_type } => Some((*status, headers, body, content_type)),
+        _ => None,
+    });
+    match responded {
+        Some((status, headers, body, content_type)) => {
+            let mut h: Vec<(String, String)> = headers.clone();
+            if let Some(ct) =
+                content_type.as_ref().filter(|_| !h.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")))
+            {
+                h.push(("Content-Type".into(), ct.clone()));
+            }
+            h.push(("X-Flowc-Run".into(), run_id.clone()));
+            Answer {
+                status,
+                headers: h,
+                body: if status == 204 { Vec::new() } else { body.clone().unwrap_or_default().into_bytes() },
+                run: Some(run_id),
+            }
+        }
+        None if outcome.state.status == RunStatus::Failed => {
+            let reason = outcome.events.iter().rev().find_map(|e| match e {
+                Event::RunEnded { reason, .. } => reason.clone(),
+                _ => None,
+            });
+            Answer::json(500, json!({ "error": reason.unwrap_or_else(|| "the run failed".into()), "run_id": run_id }))
+                .for_run(&run_id)
+        }
+        None => Answer::json(202, json!({ "run_id": run_id, "status": outcome.state.status })).for_run(&run_id),
+    }
+}
+
 impl App {
     fn env(&self, name: &str) -> Option<String> {
         (self.config.env)(name)
@@ -851,6 +886,9 @@ impl App {
             headers.iter().map(|(k, v)| (crate::net::header_key(k), Value::String(v.clone()))).collect();
         let trigger_value = json!({ "headers": header_map, "query": query, "body": body_value });
         let flow = &program.flows[trigger.flow].name;
+        if let Some(contact) = &trigger.contact {
+            return self.trigger_for_contact(served, flow, contact, trigger_value);
+        }
         let run_id = crate::time::unique_id("run");
         // A run that cannot wait is never seen by another step: it needs no lock.
         let lock = (!self.quick.contains(&trigger.suffix)).then(|| self.lock(&run_id));
@@ -865,39 +903,7 @@ impl App {
         if let Err(e) = self.save("", &outcome, &served.version, commit) {
             return Answer::error(500, e.to_string()).for_run(&run_id);
         }
-        let responded = outcome.events.iter().find_map(|e| match e {
-            Event::Responded { status, headers, body, content_type } => Some((*status, headers, body, content_type)),
-            _ => None,
-        });
-        match responded {
-            Some((status, headers, body, content_type)) => {
-                let mut h: Vec<(String, String)> = headers.clone();
-                if let Some(ct) =
-                    content_type.as_ref().filter(|_| !h.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")))
-                {
-                    h.push(("Content-Type".into(), ct.clone()));
-                }
-                h.push(("X-Flowc-Run".into(), run_id.clone()));
-                Answer {
-                    status,
-                    headers: h,
-                    body: if status == 204 { Vec::new() } else { body.clone().unwrap_or_default().into_bytes() },
-                    run: Some(run_id),
-                }
-            }
-            None if outcome.state.status == RunStatus::Failed => {
-                let reason = outcome.events.iter().rev().find_map(|e| match e {
-                    Event::RunEnded { reason, .. } => reason.clone(),
-                    _ => None,
-                });
-                Answer::json(
-                    500,
-                    json!({ "error": reason.unwrap_or_else(|| "the run failed".into()), "run_id": run_id }),
-                )
-                .for_run(&run_id)
-            }
-            None => Answer::json(202, json!({ "run_id": run_id, "status": outcome.state.status })).for_run(&run_id),
-        }
+        trigger_answer(run_id, &outcome)
     }
 
     fn start_conversation(&self, flow: &str, body: &[u8]) -> Answer {

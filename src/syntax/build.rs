@@ -89,6 +89,8 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_external
             | kw_receive
             | kw_keyword
+            | kw_for
+            | kw_via
     )
 }
 
@@ -733,6 +735,7 @@ impl Builder {
             channel: None,
             starts: Vec::new(),
             expects: Vec::new(),
+            start_for: Vec::new(),
             span,
         };
         for p in inner(pair) {
@@ -755,8 +758,12 @@ impl Builder {
                                 self.bad(&s, Rule::trigger_alone);
                             }
                             Rule::start_stmt => {
-                                let n = inner(s).next().expect("grammar");
+                                let mut parts = inner(s);
+                                let n = parts.next().expect("grammar");
                                 t.starts.push(Spanned::new(n.as_str().to_string(), self.span(&n)));
+                                if let Some(f) = parts.next() {
+                                    t.start_for.push(self.span(&f));
+                                }
                             }
                             _ => t.expects.push(self.span(&s)),
                         }
@@ -807,6 +814,7 @@ impl Builder {
             auth: None,
             expects: Vec::new(),
             starts: Vec::new(),
+            start_for: None,
             span,
         };
         for p in inner(pair) {
@@ -840,6 +848,16 @@ impl Builder {
                             _ => {
                                 let n = it.next().expect("grammar");
                                 t.starts.push(Spanned::new(n.as_str().to_string(), self.span(&n)));
+                                if let Some(f) = it.next() {
+                                    let span = self.span(&f);
+                                    let mut parts = inner(f);
+                                    let urn = self.expr(parts.next().expect("grammar"));
+                                    let c = parts.next().expect("grammar");
+                                    let channel = Spanned::new(c.as_str().to_string(), self.span(&c));
+                                    if t.start_for.is_none() {
+                                        t.start_for = Some(StartFor { urn, channel, span });
+                                    }
+                                }
                             }
                         }
                     }

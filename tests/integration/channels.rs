@@ -244,3 +244,39 @@ flow signup {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_webhook_trigger_starts_runs_that_belong_to_contacts_and_their_replies_resume_the_right_one() {
+    let (gw, ok) = gateway();
+    let src = format!(
+        "{SMS}\n{}",
+        r#"trigger webhook "/signup" methods POST {
+  expect body { phone: text, name?: text }
+  start welcome for "tel:" & @trigger.body.phone via sms
+}
+flow welcome {
+  send "Welcome! Reply with your city."
+  wait city timeout 1h
+  set @contact.fields.city = @flow.city
+  send "Noted: @contact.fields.city"
+}
+"#
+    );
+    let s = serve_with_gateway(&src, &gw);
+    for phone in ["+250788000011", "+250788000012"] {
+        let got = post_json(&format!("{}/signup", s.base), &[], &json!({"phone": phone}));
+        assert_eq!(got.status, 202, "{}", got.body);
+        assert_eq!(got.json()["status"], "waiting");
+    }
+    let first = delivered(&gw, &ok, 2);
+    let mut to: Vec<&str> = first.iter().map(|m| m["to"].as_str().unwrap()).collect();
+    to.sort_unstable();
+    assert_eq!(to, ["+250788000011", "+250788000012"], "each run talks to its own contact");
+    assert_eq!(sms(&s.base, "+250788000012", "Kigali").status, 200);
+    let third = &delivered(&gw, &ok, 3)[2];
+    assert_eq!((third["to"].as_str(), third["text"].as_str()), (Some("+250788000012"), Some("Noted: Kigali")));
+    let other = request("GET", &format!("{}/contacts/tel:+250788000011", s.base), &[], None).json();
+    assert!(other["waiting_run"].is_string(), "the other contact still waits: {other}");
+    let bad = post_json(&format!("{}/signup", s.base), &[], &json!({"phone": ""}));
+    assert_eq!(bad.status, 422, "{}", bad.body);
+}

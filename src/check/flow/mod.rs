@@ -133,6 +133,21 @@ impl<'a> FlowChecker<'a> {
                 c.stmt(stmt, node);
             }
         }
+        // `start FLOW for URN via CHANNEL`: the URN is computed from the request before the run starts.
+        for f in c.triggers.iter().filter_map(|t| t.start_for.as_ref()) {
+            let ty = c.expr(&f.urn, super::cfg::ENTRY);
+            if matches!(ty, Ty::List(_) | Ty::Object(_) | Ty::Bool) {
+                c.report(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        f.urn.span,
+                        format!("a contact's URN is text, not {ty}"),
+                        "not text",
+                    )
+                    .with_help("build it from the request, e.g. `\"tel:\" & @trigger.body.phone`"),
+                );
+            }
+        }
         c.reachability(&flow.body, true);
         c.respond_rules();
         c.unused_results();
