@@ -165,6 +165,23 @@ pub enum ChannelKind {
         /// Its `receive` and `send` lines in source order (exactly one of each is valid).
         lines: Vec<ChannelLine>,
     },
+    /// `telegram token env "T" [secret env "S"]`: a Telegram bot; updates arrive at `/channels/NAME`.
+    Telegram {
+        /// The environment variable that holds the bot token.
+        token: Spanned<String>,
+        /// The one that holds the webhook's secret token, checked on every update.
+        secret: Option<Spanned<String>>,
+    },
+    /// `twilio account env "SID" token env "T" from "+1..."`: Twilio SMS or WhatsApp; webhooks arrive
+    /// at `/channels/NAME`, signed with the auth token.
+    Twilio {
+        /// The environment variable that holds the account SID.
+        account: Spanned<String>,
+        /// The one that holds the auth token.
+        token: Spanned<String>,
+        /// The number messages are sent from (`whatsapp:+1...` for WhatsApp).
+        from: Spanned<String>,
+    },
 }
 
 /// A line of an `external` channel.
@@ -189,18 +206,24 @@ pub enum ChannelLine {
 }
 
 impl ChannelKind {
-    /// The `receive` lines: suffix and authentication.
+    /// The `receive` lines of an external channel: suffix and authentication.
     pub fn receives(&self) -> impl Iterator<Item = (&Spanned<String>, Option<&TriggerAuth>)> {
-        let ChannelKind::External { lines } = self;
+        let lines: &[ChannelLine] = match self {
+            ChannelKind::External { lines } => lines,
+            _ => &[],
+        };
         lines.iter().filter_map(|l| match l {
             ChannelLine::Receive { suffix, auth, .. } => Some((suffix, auth.as_ref())),
             ChannelLine::Send { .. } => None,
         })
     }
 
-    /// The `send` lines.
+    /// The `send` lines of an external channel.
     pub fn sends(&self) -> impl Iterator<Item = &Webhook> {
-        let ChannelKind::External { lines } = self;
+        let lines: &[ChannelLine] = match self {
+            ChannelKind::External { lines } => lines,
+            _ => &[],
+        };
         lines.iter().filter_map(|l| match l {
             ChannelLine::Send { request, .. } => Some(&**request),
             ChannelLine::Receive { .. } => None,

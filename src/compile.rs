@@ -195,6 +195,25 @@ pub fn compile(file: &SourceFile) -> Program {
         .channels
         .iter()
         .filter_map(|c| {
+            let receive = format!("/channels/{}", c.name.node);
+            match &c.kind {
+                ChannelKind::External { .. } => {}
+                ChannelKind::Telegram { token, secret } => {
+                    let kind = ChannelKindDef::Telegram {
+                        token: token.node.clone(),
+                        secret: secret.as_ref().map(|s| s.node.clone()),
+                    };
+                    return Some(ChannelDef { name: c.name.node.clone(), receive, kind });
+                }
+                ChannelKind::Twilio { account, token, from } => {
+                    let kind = ChannelKindDef::Twilio {
+                        account: account.node.clone(),
+                        token: token.node.clone(),
+                        from: from.node.clone(),
+                    };
+                    return Some(ChannelDef { name: c.name.node.clone(), receive, kind });
+                }
+            }
             let (suffix, auth) = c.kind.receives().next()?;
             let w = c.kind.sends().next()?;
             let send = ChannelSend {
@@ -210,7 +229,11 @@ pub fn compile(file: &SourceFile) -> Program {
                 TriggerAuth::Connector(n) => TriggerAuthDef::Connector(connector_index(&n.node).unwrap_or(0)),
                 TriggerAuth::Signature { env } => TriggerAuthDef::Signature { env: env.node.clone() },
             });
-            Some(ChannelDef { name: c.name.node.clone(), receive: suffix.node.clone(), auth, send })
+            Some(ChannelDef {
+                name: c.name.node.clone(),
+                receive: suffix.node.clone(),
+                kind: ChannelKindDef::External { auth, send },
+            })
         })
         .collect();
     Program { connectors, triggers, message_triggers, channels, flows }

@@ -320,7 +320,30 @@ impl<'a> Printer<'a> {
     }
 
     fn channel(&mut self, c: &Channel) -> usize {
-        let ChannelKind::External { lines } = &c.kind;
+        let lines = match &c.kind {
+            ChannelKind::External { lines } => lines,
+            ChannelKind::Telegram { token, secret } => {
+                let mut line = format!("channel {} telegram token env {}", c.name.node, self.text(token.span));
+                if let Some(s) = secret {
+                    line.push_str(&format!(" secret env {}", self.text(s.span)));
+                }
+                self.push_line(&line);
+                self.trailing(c.span.end);
+                return c.span.end;
+            }
+            ChannelKind::Twilio { account, token, from } => {
+                let line = format!(
+                    "channel {} twilio account env {} token env {} from {}",
+                    c.name.node,
+                    self.text(account.span),
+                    self.text(token.span),
+                    self.text(from.span)
+                );
+                self.push_line(&line);
+                self.trailing(c.span.end);
+                return c.span.end;
+            }
+        };
         let brace = self.src[c.name.span.end..c.span.end].find('{').map_or(c.span.end, |i| c.name.span.end + i);
         self.push_line(&format!("channel {} external {{", c.name.node));
         self.trailing(brace + 1);

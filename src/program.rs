@@ -36,17 +36,44 @@ pub struct MessageTriggerDef {
     pub flow: usize,
 }
 
-/// `channel NAME external { receive ...; send ... }`.
+/// `channel NAME ...`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ChannelDef {
     /// The channel's name.
     pub name: String,
     /// Where its incoming messages arrive (a path of `flowc serve`).
     pub receive: String,
-    /// How incoming requests are authenticated.
-    pub auth: Option<TriggerAuthDef>,
-    /// How a message is delivered.
-    pub send: ChannelSend,
+    /// What kind of channel, with its settings.
+    pub kind: ChannelKindDef,
+}
+
+/// The kinds of channel, compiled. Secrets are named by environment variable.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKindDef {
+    /// Any gateway.
+    External {
+        /// How incoming requests are authenticated.
+        auth: Option<TriggerAuthDef>,
+        /// How a message is delivered.
+        send: ChannelSend,
+    },
+    /// A Telegram bot.
+    Telegram {
+        /// The bot token's environment variable.
+        token: String,
+        /// The webhook secret's environment variable.
+        secret: Option<String>,
+    },
+    /// Twilio SMS or WhatsApp.
+    Twilio {
+        /// The account SID's environment variable.
+        account: String,
+        /// The auth token's environment variable.
+        token: String,
+        /// The sending number.
+        from: String,
+    },
 }
 
 /// The request that delivers a message through an external channel: `{"id", "to", "text", "run_id"}`

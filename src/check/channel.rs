@@ -16,6 +16,30 @@ pub(super) fn channels(
 ) {
     super::duplicates(file.channels.iter().map(|c| &c.name), "channel", diags);
     for c in &file.channels {
+        match &c.kind {
+            ChannelKind::External { .. } => {}
+            ChannelKind::Telegram { token, secret } => {
+                env_names([Some(token), secret.as_ref()].into_iter().flatten(), diags);
+                continue;
+            }
+            ChannelKind::Twilio { account, token, from } => {
+                env_names([account, token].into_iter(), diags);
+                let number = from.node.strip_prefix("whatsapp:").unwrap_or(&from.node);
+                let digits = number.strip_prefix('+').unwrap_or_default();
+                if digits.len() < 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::ChannelLines,
+                            from.span,
+                            format!("\"{}\" is not a phone number in E.164 form", from.node),
+                            "not a number",
+                        )
+                        .with_help("write the Twilio number as \"+15550001111\" (or \"whatsapp:+15550001111\")"),
+                    );
+                }
+                continue;
+            }
+        }
         let receives: Vec<_> = c.kind.receives().collect();
         let sends: Vec<_> = c.kind.sends().collect();
         lines_once(c, "receive", receives.iter().map(|(s, _)| s.span), "receive \"/sms/in\"", diags);
@@ -48,6 +72,23 @@ pub(super) fn channels(
         }
         for w in sends {
             send(src, file, w, diags);
+        }
+    }
+}
+
+/// Names of environment variables, which hold a channel's secrets.
+fn env_names<'a>(names: impl Iterator<Item = &'a crate::span::Spanned<String>>, diags: &mut Vec<Diagnostic>) {
+    for n in names {
+        if !super::valid_env_name(&n.node) {
+            diags.push(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    n.span,
+                    format!("\"{}\" is not an environment variable name", n.node),
+                    "invalid name",
+                )
+                .with_help("environment variable names use letters, digits and `_`, e.g. TELEGRAM_TOKEN"),
+            );
         }
     }
 }

@@ -124,6 +124,10 @@ enum Command {
         /// tests), e.g. https://api.telegram.org=http://127.0.0.1:9000; repeat for several.
         #[arg(long = "route", value_name = "FROM=TO", value_parser = parse_route)]
         routes: Vec<Route>,
+        /// The URL the server is reached at from outside, e.g. https://bots.example.com: Twilio signs
+        /// the full URL it calls (default: rebuilt from the Host and X-Forwarded-Proto headers).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Show the webhook log as a table.
     Log {
@@ -270,6 +274,7 @@ fn run(cli: Cli) -> u8 {
             header_timeout,
             body_timeout,
             routes,
+            public_url,
         } => {
             let network = crate::net::NetworkPolicy::allowing(allow_network);
             let config = crate::serve::Config {
@@ -283,6 +288,7 @@ fn run(cli: Cli) -> u8 {
                 body_timeout: std::time::Duration::from_secs(body_timeout),
                 handle_signals: true,
                 routes: routes.into_iter().map(|Route(from, to)| (from, to)).collect(),
+                public_url,
                 ..crate::serve::Config::default()
             };
             serve(&paths, &addr, &db, config)

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::store::{ContactRow, Delivery, Direction, LogLine, MessageRow, OutMessage};
 use super::{Answer, App, Commit, Served, metrics, parse_query};
 use crate::interp::{self, Event, Request, Resume, Routed, WebhookClient};
-use crate::program::{ChannelDef, Secret};
+use crate::program::{ChannelDef, ChannelKindDef, Secret};
 
 /// A message from a contact.
 pub(super) struct Inbound {
@@ -46,6 +46,19 @@ fn first_word(text: &str) -> String {
     word.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()
 }
 
+/// A request header by name (the front end gives them in lower case).
+fn header<'r>(request: &'r super::front::Incoming, name: &str) -> Option<&'r str> {
+    request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// The answer a channel's webhook gets once its message is in: `ok`, or the error that kept it out.
+fn acknowledge(handled: Answer, ok: Answer) -> Answer {
+    if handled.status >= 400 {
+        return handled;
+    }
+    ok.with_run(handled.run)
+}
+
 /// How many outgoing messages one round of the sender takes.
 const DELIVERY_BATCH: usize = 32;
 
@@ -55,7 +68,7 @@ impl App {
         self.programs.iter().find_map(|p| p.program.channels.iter().find(|c| c.name == name).map(|c| (p, c)))
     }
 
-    /// `POST` to a channel's `receive` path: `from`, `text` and an optional `name`, as JSON or a form.
+    /// `POST` to a channel's path: a gateway's message, a Telegram update or a Twilio webhook.
     pub(super) fn channel_receive(
         &self,
         served: &Served,
@@ -66,14 +79,32 @@ impl App {
             Ok(b) => b,
             Err(a) => return a,
         };
+        match &channel.kind {
+            ChannelKindDef::External { auth, .. } => {
+                self.external_receive(served, channel, auth.as_ref(), request, &body)
+            }
+            ChannelKindDef::Telegram { secret, .. } => {
+                self.telegram_receive(channel, secret.as_deref(), request, &body)
+            }
+            ChannelKindDef::Twilio { token, .. } => self.twilio_receive(channel, token, request, &body),
+        }
+    }
+
+    /// An external gateway's message: `from`, `text` and an optional `name`, as JSON or a form.
+    fn external_receive(
+        &self,
+        served: &Served,
+        channel: &ChannelDef,
+        auth: Option<&crate::program::TriggerAuthDef>,
+        request: &super::front::Incoming,
+        body: &[u8],
+    ) -> Answer {
         let query = request.url.split_once('?').map_or("", |(_, q)| q);
-        if let Err(a) =
-            self.authenticate(&served.program, channel.auth.as_ref(), &request.headers, &parse_query(query), &body)
-        {
+        if let Err(a) = self.authenticate(&served.program, auth, &request.headers, &parse_query(query), body) {
             return a;
         }
-        let text = String::from_utf8_lossy(&body);
-        let fields: Map<String, Value> = match serde_json::from_slice::<Value>(&body) {
+        let text = String::from_utf8_lossy(body);
+        let fields: Map<String, Value> = match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(m)) => m,
             Ok(_) => return Answer::error(400, "give the message as {\"from\": \"...\", \"text\": \"...\"}"),
             Err(_) if text.trim_start().starts_with('{') => {
@@ -86,13 +117,92 @@ impl App {
             return Answer::error(400, "a message needs `from` and `text`");
         };
         let inbound = Inbound { urn: urn_of(&from), channel: Some(channel.name.clone()), text, name: field("name") };
-        let answer = self.incoming(inbound);
-        if answer.status >= 400 {
-            return answer;
+        let handled = self.incoming(inbound);
+        // A message nothing took is kept: the gateway learns that much.
+        let status = if handled.status == 202 { "stored" } else { "received" };
+        acknowledge(handled, Answer::json(200, json!({ "status": status })))
+    }
+
+    /// A Telegram update. Telegram sends an update again until it gets a 2xx, so an update that is not a
+    /// text message is acknowledged and ignored.
+    fn telegram_receive(
+        &self,
+        channel: &ChannelDef,
+        secret: Option<&str>,
+        request: &super::front::Incoming,
+        body: &[u8],
+    ) -> Answer {
+        if let Some(var) = secret {
+            let Some(expected) = self.env(var) else {
+                return Answer::error(500, format!("environment variable {var} is not set"));
+            };
+            let given = header(request, "x-telegram-bot-api-secret-token").unwrap_or_default();
+            if !super::auth::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+                return Answer::error(401, "the X-Telegram-Bot-Api-Secret-Token header is missing or wrong");
+            }
         }
-        // The gateway needs to know the message is in; the replies go out through the outbox.
-        let status = if answer.status == 202 { "stored" } else { "received" };
-        Answer::json(200, json!({ "status": status })).with_run(answer.run)
+        let update: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return Answer::error(400, format!("the body is not a Telegram update: {e}")),
+        };
+        let message = &update["message"];
+        let (Some(chat), Some(text)) = (message["chat"]["id"].as_i64(), message["text"].as_str()) else {
+            return Answer::json(200, json!({ "status": "ignored" }));
+        };
+        let from = &message["from"];
+        let name = [from["first_name"].as_str(), from["last_name"].as_str()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let inbound = Inbound {
+            urn: format!("telegram:{chat}"),
+            channel: Some(channel.name.clone()),
+            text: text.to_string(),
+            name: (!name.is_empty()).then_some(name),
+        };
+        acknowledge(self.incoming(inbound), Answer::json(200, json!({ "status": "received" })))
+    }
+
+    /// A Twilio SMS or WhatsApp webhook, verified with `X-Twilio-Signature`. Answered with empty TwiML:
+    /// replies go out through the Messages API, from the outbox.
+    fn twilio_receive(
+        &self,
+        channel: &ChannelDef,
+        token_var: &str,
+        request: &super::front::Incoming,
+        body: &[u8],
+    ) -> Answer {
+        let Some(token) = self.env(token_var) else {
+            return Answer::error(500, format!("environment variable {token_var} is not set"));
+        };
+        let params: Vec<(String, String)> =
+            parse_query(&String::from_utf8_lossy(body)).into_iter().map(|(k, v)| (k, interp::value_text(&v))).collect();
+        let url = match &self.config.public_url {
+            Some(base) => format!("{}{}", base.trim_end_matches('/'), request.url),
+            None => {
+                let proto = header(request, "x-forwarded-proto").unwrap_or("http");
+                format!("{proto}://{}{}", header(request, "host").unwrap_or_default(), request.url)
+            }
+        };
+        let expected = super::auth::twilio_signature(&token, &url, &params);
+        let given = header(request, "x-twilio-signature").unwrap_or_default();
+        if !super::auth::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return Answer::error(401, "the X-Twilio-Signature header is missing or wrong");
+        }
+        let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let (Some(from), Some(text)) = (param("From").filter(|f| !f.is_empty()), param("Body")) else {
+            return Answer::error(400, "a Twilio message needs From and Body");
+        };
+        let inbound =
+            Inbound { urn: urn_of(&from), channel: Some(channel.name.clone()), text, name: param("ProfileName") };
+        let twiml = Answer {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/xml".into())],
+            body: b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>".to_vec(),
+            run: None,
+        };
+        acknowledge(self.incoming(inbound), twiml)
     }
 
     /// A message from a contact: it resumes the contact's waiting run, else starts the flow of the first
@@ -313,7 +423,11 @@ impl App {
             let error = outcome.error.clone().unwrap_or_else(|| {
                 format!("the gateway answered {}", outcome.status.map_or("nothing".into(), |s| s.to_string()))
             });
-            if attempts > channel.send.retries {
+            let (retries, backoff_ms) = match &channel.kind {
+                ChannelKindDef::External { send, .. } => (send.retries, send.backoff_ms),
+                _ => (crate::compile::CHANNEL_RETRIES, crate::compile::CHANNEL_BACKOFF_MS),
+            };
+            if attempts > retries {
                 Delivery::Failed { error }
             } else {
                 let retry_after = outcome
@@ -322,7 +436,7 @@ impl App {
                     .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
                     .and_then(|(_, v)| v.trim().parse::<u64>().ok())
                     .map(Duration::from_secs);
-                let wait = crate::http::retry_delay(channel.send.backoff_ms, attempts, retry_after);
+                let wait = crate::http::retry_delay(backoff_ms, attempts, retry_after);
                 Delivery::Retry { at_ms: crate::time::now_millis() + wait.as_millis() as u64, error }
             }
         };
@@ -331,14 +445,14 @@ impl App {
         }
     }
 
-    /// The request that delivers `message` through an external channel, and why it must not be sent.
+    /// The request that delivers `message` through `channel`, and why it must not be sent (a secret
+    /// that is not set).
     fn channel_request(
         &self,
         served: &Served,
         channel: &ChannelDef,
         message: &OutMessage,
     ) -> (Request, Option<String>) {
-        let send = &channel.send;
         let mut refusal = None;
         let mut read = |s: &Secret| match s {
             Secret::Literal(v) => v.clone(),
@@ -347,47 +461,86 @@ impl App {
                 String::new()
             }),
         };
-        let mut headers: Vec<(String, String)> = send.headers.iter().map(|(k, v)| (k.clone(), read(v))).collect();
-        let mut url = send.url.clone();
-        let mut display_url = send.url.clone();
-        let mut secrets = Vec::new();
-        let mut secret_headers = Vec::new();
-        if let Some(connector) = send.auth.and_then(|i| served.program.connectors.get(i)) {
-            let applied = interp::apply_auth(&connector.auth, &mut read);
-            headers.extend(applied.headers);
-            secret_headers = applied.secret_headers;
-            secrets = applied.secrets;
-            if let Some((k, v)) = applied.query {
-                let separator = if url.contains('?') { '&' } else { '?' };
-                url = format!(
-                    "{url}{separator}{}={}",
-                    crate::interp::eval::url_encode(&k),
-                    crate::interp::eval::url_encode(&v)
-                );
-                display_url = format!("{display_url}{separator}{}=***", crate::interp::eval::url_encode(&k));
-            }
-        }
-        headers.push(("Content-Type".into(), "application/json".into()));
-        headers.push(("Idempotency-Key".into(), message.id.clone()));
-        let to = message.urn.split_once(':').map_or(message.urn.as_str(), |(_, rest)| rest);
-        let body =
-            json!({ "id": message.id, "to": to, "urn": message.urn, "text": message.text, "run_id": message.run_id });
-        let request = Request {
+        let address = message.urn.split_once(':').map_or(message.urn.as_str(), |(_, rest)| rest);
+        let mut request = Request {
             name: format!("channel:{}", channel.name),
             flow: String::new(),
             run_id: message.run_id.clone().unwrap_or_default(),
-            method: send.method,
-            url,
-            headers,
-            body: Some(body.to_string()),
-            timeout_ms: send.timeout_ms,
+            method: crate::ast::Method::POST,
+            url: String::new(),
+            headers: Vec::new(),
+            body: None,
+            timeout_ms: crate::compile::DEFAULT_TIMEOUT_MS,
             // The outbox retries across rounds of the sender, so that a message waits without a thread.
             retries: 0,
-            backoff_ms: send.backoff_ms,
-            display_url,
-            secret_headers,
-            secrets,
+            backoff_ms: crate::compile::CHANNEL_BACKOFF_MS,
+            display_url: String::new(),
+            secret_headers: Vec::new(),
+            secrets: Vec::new(),
         };
+        match &channel.kind {
+            ChannelKindDef::External { send, .. } => {
+                request.method = send.method;
+                request.timeout_ms = send.timeout_ms;
+                request.headers = send.headers.iter().map(|(k, v)| (k.clone(), read(v))).collect();
+                request.url = send.url.clone();
+                request.display_url = send.url.clone();
+                if let Some(connector) = send.auth.and_then(|i| served.program.connectors.get(i)) {
+                    let applied = interp::apply_auth(&connector.auth, &mut read);
+                    request.headers.extend(applied.headers);
+                    request.secret_headers = applied.secret_headers;
+                    request.secrets = applied.secrets;
+                    if let Some((k, v)) = applied.query {
+                        let separator = if request.url.contains('?') { '&' } else { '?' };
+                        let k = crate::interp::eval::url_encode(&k);
+                        request.url = format!("{}{separator}{k}={}", request.url, crate::interp::eval::url_encode(&v));
+                        request.display_url = format!("{}{separator}{k}=***", request.display_url);
+                    }
+                }
+                request.headers.push(("Content-Type".into(), "application/json".into()));
+                request.headers.push(("Idempotency-Key".into(), message.id.clone()));
+                let body = json!({
+                    "id": message.id, "to": address, "urn": message.urn, "text": message.text, "run_id": message.run_id,
+                });
+                request.body = Some(body.to_string());
+            }
+            ChannelKindDef::Telegram { token, .. } => {
+                let token = read(&Secret::Env(token.clone()));
+                request.url = format!("https://api.telegram.org/bot{token}/sendMessage");
+                request.display_url = "https://api.telegram.org/bot***/sendMessage".into();
+                request.secrets = vec![token];
+                request.headers.push(("Content-Type".into(), "application/json".into()));
+                let chat: Value = address.parse::<i64>().map_or_else(|_| json!(address), |id| json!(id));
+                request.body = Some(json!({ "chat_id": chat, "text": message.text }).to_string());
+            }
+            ChannelKindDef::Twilio { account, token, from } => {
+                let (sid, token) = (read(&Secret::Env(account.clone())), read(&Secret::Env(token.clone())));
+                request.url = format!("https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json");
+                request.display_url = request.url.clone();
+                let applied = interp::apply_auth(
+                    &crate::program::AuthDef::Basic { user: Secret::Literal(sid), password: Secret::Literal(token) },
+                    &mut |s| match s {
+                        Secret::Literal(v) | Secret::Env(v) => v.clone(),
+                    },
+                );
+                request.headers = applied.headers;
+                request.secret_headers = applied.secret_headers;
+                request.secrets = applied.secrets;
+                request.headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
+                // WhatsApp contacts are written to, and from, WhatsApp addresses.
+                let (to, from) = match message.urn.strip_prefix("whatsapp:") {
+                    Some(number) => {
+                        let from =
+                            if from.starts_with("whatsapp:") { from.clone() } else { format!("whatsapp:{from}") };
+                        (format!("whatsapp:{number}"), from)
+                    }
+                    None => (address.to_string(), from.clone()),
+                };
+                let encode = crate::interp::eval::url_encode;
+                request.body =
+                    Some(format!("To={}&From={}&Body={}", encode(&to), encode(&from), encode(&message.text)));
+            }
+        }
         (request, refusal)
     }
 }

@@ -122,6 +122,10 @@ pub struct Config {
     /// `(from, to)` URL prefixes: webhooks and channel deliveries to `from...` go to `to...` instead
     /// (`--route`, for staging and tests).
     pub routes: Vec<(String, String)>,
+    /// The address the server is reached at from outside (`--public-url`), for verifying Twilio's
+    /// signatures, which cover the full URL Twilio called; without it the URL is rebuilt from the
+    /// request's `Host` and `X-Forwarded-Proto` headers.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -140,6 +144,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(30),
             handle_signals: false,
             routes: Vec::new(),
+            public_url: None,
         }
     }
 }

@@ -91,6 +91,12 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_keyword
             | kw_for
             | kw_via
+            | kw_telegram
+            | kw_twilio
+            | kw_token
+            | kw_secret
+            | kw_account
+            | kw_from
     )
 }
 
@@ -780,7 +786,25 @@ impl Builder {
         let mut it = inner(pair);
         let name = self.name(it.next().expect("grammar"));
         let mut lines = Vec::new();
-        if let Some(external) = it.next() {
+        let env_name = |b: &mut Self, p: Pair<'_, Rule>| {
+            let s = inner(p).next().expect("grammar");
+            b.plain_string(s)
+        };
+        let kind = it.next();
+        if let Some(k) = kind.as_ref().filter(|k| k.as_rule() == Rule::channel_telegram) {
+            let mut parts = inner(k.clone());
+            let token = env_name(self, parts.next().expect("grammar"));
+            let secret = parts.next().map(|p| env_name(self, p));
+            return Channel { name, kind: ChannelKind::Telegram { token, secret }, span };
+        }
+        if let Some(k) = kind.as_ref().filter(|k| k.as_rule() == Rule::channel_twilio) {
+            let mut parts = inner(k.clone());
+            let account = env_name(self, parts.next().expect("grammar"));
+            let token = env_name(self, parts.next().expect("grammar"));
+            let from = self.plain_string(parts.next().expect("grammar"));
+            return Channel { name, kind: ChannelKind::Twilio { account, token, from }, span };
+        }
+        if let Some(external) = kind {
             for block in inner(external).filter(|p| p.as_rule() == Rule::channel_block) {
                 for line in block.into_inner() {
                     match line.as_rule() {

@@ -45,13 +45,14 @@ fn sms(base: &str, from: &str, text: &str) -> crate::serve::Got {
     post_json(&format!("{base}/sms/in"), &[("X-Api-Key", "inbound-key-321")], &json!({"from": from, "text": text}))
 }
 
-/// Waits until the gateway has taken `n` messages (answered 2xx) and returns the bodies of those.
+/// Waits until the gateway has taken `n` messages (answered 2xx) and returns the bodies of those (JSON,
+/// or the text of a form).
 fn delivered(gateway: &TestServer, ok: &Mutex<Vec<usize>>, n: usize) -> Vec<Value> {
     let began = Instant::now();
     loop {
         let got: Vec<Received> = gateway.requests();
-        let taken: Vec<Value> =
-            ok.lock().unwrap().iter().map(|&i| serde_json::from_str(&got[i].body).unwrap()).collect();
+        let body = |i: usize| serde_json::from_str(&got[i].body).unwrap_or_else(|_| Value::String(got[i].body.clone()));
+        let taken: Vec<Value> = ok.lock().unwrap().iter().map(|&i| body(i)).collect();
         if taken.len() >= n {
             return taken;
         }
@@ -279,4 +280,119 @@ flow welcome {
     assert!(other["waiting_run"].is_string(), "the other contact still waits: {other}");
     let bad = post_json(&format!("{}/signup", s.base), &[], &json!({"phone": ""}));
     assert_eq!(bad.status, 422, "{}", bad.body);
+}
+
+const TELEGRAM: &str = r#"
+channel tg telegram token env "TELEGRAM_TOKEN" secret env "TELEGRAM_SECRET"
+trigger keyword "hi" channel tg { start hello }
+flow hello {
+  send "Hello @contact.name! What is your favourite colour?"
+  wait colour
+  set @contact.fields.colour = @flow.colour
+  send "@flow.colour it is."
+}
+"#;
+
+fn update(chat: i64, text: &str) -> Value {
+    json!({
+        "update_id": 10000 + chat,
+        "message": {
+            "message_id": 1, "date": 1700000000, "text": text,
+            "chat": {"id": chat, "type": "private"},
+            "from": {"id": chat, "is_bot": false, "first_name": "Ann", "last_name": "Lee", "language_code": "en"}
+        }
+    })
+}
+
+#[test]
+fn telegram_updates_start_and_resume_runs_and_replies_go_to_send_message() {
+    let (api, ok) = gateway();
+    let network = flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]);
+    let routes = vec![("https://api.telegram.org".to_string(), api.url(""))];
+    let s = serve_config(&[TELEGRAM], Config { network, routes, ..Config::default() });
+    let url = format!("{}/channels/tg", s.base);
+    let secret = [("X-Telegram-Bot-Api-Secret-Token", "tg-secret-654")];
+    let got = post_json(&url, &secret, &update(4242, "Hi there"));
+    assert_eq!(got.status, 200, "{}", got.body);
+    let first = delivered(&api, &ok, 1);
+    assert_eq!(first[0], json!({"chat_id": 4242, "text": "Hello Ann Lee! What is your favourite colour?"}));
+    assert_eq!(api.requests()[0].url, "/bot123456:telegram-token/sendMessage");
+    assert_eq!(post_json(&url, &secret, &update(4242, "Blue")).status, 200);
+    assert_eq!(delivered(&api, &ok, 2)[1]["text"], "Blue it is.");
+    let contact = request("GET", &format!("{}/contacts/telegram:4242", s.base), &[], None).json();
+    assert_eq!((contact["name"].as_str(), contact["fields"]["colour"].as_str()), (Some("Ann Lee"), Some("Blue")));
+    // The token is in the URL Telegram is called at: the log shows it hidden.
+    let log = request("GET", &format!("{}/log?webhook=channel:tg", s.base), &[], None);
+    assert!(log.body.contains("bot***") && !log.body.contains("telegram-token"), "{}", log.body);
+
+    // A wrong or missing secret token: 401, nothing starts.
+    let wrong = post_json(&url, &[("X-Telegram-Bot-Api-Secret-Token", "nope")], &update(7, "hi"));
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert_eq!(post_json(&url, &[], &update(7, "hi")).status, 401);
+    // An update that is not a text message is acknowledged (Telegram would send it again) and ignored.
+    let photo = json!({"update_id": 1, "message": {"message_id": 2, "chat": {"id": 7}, "photo": []}});
+    let ignored = post_json(&url, &secret, &photo);
+    assert_eq!((ignored.status, ignored.json()["status"].as_str()), (200, Some("ignored")));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(api.requests().len(), 2, "nothing was sent to chat 7");
+    assert_eq!(request("GET", &format!("{}/contacts/telegram:7", s.base), &[], None).status, 404);
+}
+
+const TWILIO: &str = r#"
+channel tw twilio account env "TWILIO_SID" token env "TWILIO_TOKEN" from "+15550001111"
+trigger catchall { start echo }
+flow echo {
+  send "Thanks, @contact.name."
+}
+"#;
+
+#[test]
+fn twilio_webhooks_are_verified_and_replies_go_out_through_the_messages_api() {
+    let (api, ok) = gateway();
+    let network = flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]);
+    let routes = vec![("https://api.twilio.com".to_string(), api.url(""))];
+    let s = serve_config(&[TWILIO], Config { network, routes, ..Config::default() });
+    let url = format!("{}/channels/tw", s.base);
+    let params = |from: &str, body: &str| -> Vec<(String, String)> {
+        [("MessageSid", "SM1"), ("From", from), ("To", "+15550001111"), ("Body", body), ("ProfileName", "Cy")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let form = |p: &[(String, String)]| {
+        p.iter().map(|(k, v)| format!("{k}={}", v.replace('+', "%2B").replace(' ', "+"))).collect::<Vec<_>>().join("&")
+    };
+    let post = |p: &[(String, String)], signature: &str| {
+        request(
+            "POST",
+            &url,
+            &[("Content-Type", "application/x-www-form-urlencoded"), ("X-Twilio-Signature", signature)],
+            Some(form(p).as_bytes()),
+        )
+    };
+    let sms = params("+250788000021", "hello there");
+    let signature = flowc::serve::auth::twilio_signature("twilio-token-987", &url, &sms);
+    let got = post(&sms, &signature);
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert!(got.body.contains("<Response></Response>"), "{}", got.body);
+    delivered(&api, &ok, 1);
+    let sent = &api.requests()[0];
+    assert_eq!(sent.url, "/2010-04-01/Accounts/AC0123456789/Messages.json");
+    assert!(sent.header("Authorization").is_some_and(|a| a.starts_with("Basic ")));
+    assert_eq!(sent.body, "To=%2B250788000021&From=%2B15550001111&Body=Thanks%2C%20Cy.");
+
+    // WhatsApp: the reply goes to and from WhatsApp addresses.
+    let wa = params("whatsapp:+250788000022", "hi");
+    let signature = flowc::serve::auth::twilio_signature("twilio-token-987", &url, &wa);
+    assert_eq!(post(&wa, &signature).status, 200);
+    delivered(&api, &ok, 2);
+    assert!(api.requests()[1].body.starts_with("To=whatsapp%3A%2B250788000022&From=whatsapp%3A%2B15550001111&"));
+
+    // A bad signature, or a body changed after signing: 401, nothing starts.
+    let forged = params("+250788000023", "hi");
+    assert_eq!(post(&forged, "AAAA").status, 401);
+    let signed = flowc::serve::auth::twilio_signature("twilio-token-987", &url, &forged);
+    assert_eq!(post(&params("+250788000023", "changed"), &signed).status, 401);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(api.requests().len(), 2);
 }

@@ -33,6 +33,10 @@ fn env(name: &str) -> Option<String> {
         "ORDERS_TOKEN" => Some("orders-token-456".into()),
         "GATEWAY_TOKEN" => Some("gateway-token-789".into()),
         "INBOUND_KEY" => Some("inbound-key-321".into()),
+        "TELEGRAM_TOKEN" => Some("123456:telegram-token".into()),
+        "TELEGRAM_SECRET" => Some("tg-secret-654".into()),
+        "TWILIO_SID" => Some("AC0123456789".into()),
+        "TWILIO_TOKEN" => Some("twilio-token-987".into()),
         _ => None,
     }
 }
