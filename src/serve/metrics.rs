@@ -37,6 +37,7 @@ fn describe() {
         "Time of a webhook call, every attempt included."
     );
     describe_gauge!("flowc_waiting_runs", "Runs waiting for a reply or a timeout.");
+    describe_gauge!("flowc_outbox_pending", "Messages waiting for delivery through a channel.");
     describe_gauge!("flowc_write_queue_depth", "Writes queued for the database writer.");
     describe_histogram!("flowc_db_commit_duration_seconds", Unit::Seconds, "Time of one group commit.");
     describe_counter!("flowc_http_requests_total", "HTTP answers, by status code.");
@@ -81,6 +82,11 @@ pub fn queue_depth(n: usize) {
 /// Runs now waiting.
 pub fn waiting_runs(n: u64) {
     gauge!("flowc_waiting_runs").set(n as f64);
+}
+
+/// Messages waiting for delivery, read when `/metrics` renders.
+pub fn outbox_pending(n: u64) {
+    gauge!("flowc_outbox_pending").set(n as f64);
 }
 
 /// An HTTP answer was sent.

@@ -1104,6 +1104,10 @@ impl App {
             Ok(n) => metrics::waiting_runs(n),
             Err(e) => eprintln!("flowc: metrics: {e}"),
         }
+        match self.store.outbox_count() {
+            Ok(n) => metrics::outbox_pending(n),
+            Err(e) => eprintln!("flowc: metrics: {e}"),
+        }
         metrics::queue_depth(self.writer.depth.load(Ordering::Relaxed));
         Answer {
             status: 200,

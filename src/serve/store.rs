@@ -261,6 +261,8 @@ pub trait Store: Send + Sync {
     /// Deletes the versions that no stored run refers to, except `keep` (those served now). Returns
     /// how many went.
     fn purge_versions(&self, keep: &[&str]) -> Result<usize, StoreError>;
+    /// Outgoing messages not delivered yet.
+    fn outbox_count(&self) -> Result<u64, StoreError>;
     /// A contact by URN.
     fn contact(&self, urn: &str) -> Result<Option<ContactRow>, StoreError>;
     /// A contact's latest messages, newest first, as JSON.
@@ -622,6 +624,11 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(gone)
+    }
+
+    fn outbox_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM messages WHERE status = 'pending'", [], |r| r.get(0))?;
+        Ok(n as u64)
     }
 
     fn contact(&self, urn: &str) -> Result<Option<ContactRow>, StoreError> {

@@ -151,6 +151,8 @@ fn a_gateway_failing_twice_gets_the_message_once_more_with_the_same_id() {
     let log = request("GET", &format!("{}/log?webhook=channel:sms", s.base), &[], None).json();
     assert_eq!(log.as_array().unwrap().len(), 3, "{log}");
     assert!(!log.to_string().contains("gateway-token-789"), "no secret in the log");
+    let metrics = request("GET", &format!("{}/metrics", s.base), &[], None).body;
+    assert!(metrics.lines().any(|l| l == "flowc_outbox_pending 0"), "{metrics}");
 }
 
 #[test]

@@ -746,6 +746,9 @@ impl flowc::serve::store::Store for FullDisk {
     fn purge_versions(&self, keep: &[&str]) -> Result<usize, flowc::serve::store::StoreError> {
         self.0.purge_versions(keep)
     }
+    fn outbox_count(&self) -> Result<u64, flowc::serve::store::StoreError> {
+        self.0.outbox_count()
+    }
     fn contact(&self, urn: &str) -> Result<Option<flowc::serve::store::ContactRow>, flowc::serve::store::StoreError> {
         self.0.contact(urn)
     }
