@@ -55,6 +55,9 @@ pub(super) struct RunArgs {
     /// Send calls to URLs starting with FROM to TO instead (e.g. a local test server).
     #[arg(long = "route", value_name = "FROM=TO")]
     pub(super) routes: Vec<String>,
+    /// Show the request that channel NAME would make to deliver each message (`flowc serve` sends it).
+    #[arg(long, value_name = "NAME")]
+    pub(super) channel: Option<String>,
 }
 
 /// A one-line error and the exit code it gets.
@@ -135,17 +138,57 @@ fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<
 }
 
 /// Prints events as a transcript or JSON lines.
-struct Printer {
+struct Printer<'p> {
     json: bool,
     /// At a terminal the reply is already on screen where it was typed: the `resumed` event is not
     /// printed again.
     interactive: bool,
+    /// `--channel`: how a message would be delivered.
+    channel: Option<ChannelPreview<'p>>,
+    /// Messages shown so far, to number the previews' message ids.
+    sent: std::cell::Cell<usize>,
 }
 
-impl Printer {
+/// What `--channel NAME` needs to show a delivery.
+struct ChannelPreview<'p> {
+    program: &'p crate::program::Program,
+    channel: &'p crate::program::ChannelDef,
+    urn: String,
+    run_id: String,
+}
+
+impl ChannelPreview<'_> {
+    /// The delivery of `text`: method, URL (secrets hidden), body.
+    fn delivery(&self, text: &str, n: usize) -> (String, String, String) {
+        let message = crate::serve::store::OutMessage {
+            id: format!("msg-preview-{n}"),
+            urn: self.urn.clone(),
+            channel: self.channel.name.clone(),
+            text: text.to_string(),
+            run_id: Some(self.run_id.clone()),
+            attempts: 0,
+        };
+        // A secret that is not set shows as its name, so the preview works without credentials.
+        let env = |name: &str| Some(std::env::var(name).unwrap_or_else(|_| format!("<{name}>")));
+        let (request, _) = crate::serve::channels::delivery_request(self.program, self.channel, &message, &env);
+        let body = request.redact(request.body.as_deref().unwrap_or_default());
+        (request.method.as_str().to_string(), request.display_url, body)
+    }
+}
+
+impl Printer<'_> {
     fn event(&self, e: &Event) {
+        let sent = &self.sent;
+        if matches!(e, Event::MessageSent { .. }) {
+            sent.set(sent.get() + 1);
+        }
         if self.json {
             let _ = super::out::emit(&format!("{}\n", serde_json::to_string(e).unwrap_or_default()));
+            if let (Some(c), Event::MessageSent { text }) = (&self.channel, e) {
+                let (method, url, body) = c.delivery(text, sent.get());
+                let line = serde_json::json!({"type": "channel_delivery", "channel": c.channel.name, "method": method, "url": url, "body": body});
+                let _ = super::out::emit(&format!("{line}\n"));
+            }
             return;
         }
         if self.interactive && matches!(e, Event::Resumed { .. }) {
@@ -184,6 +227,10 @@ impl Printer {
             },
         };
         let _ = super::out::emit(&format!("{line}\n"));
+        if let (Some(c), Event::MessageSent { text }) = (&self.channel, e) {
+            let (method, url, body) = c.delivery(text, sent.get());
+            let _ = super::out::emit(&format!("  ⇢ {}: {method} {url} {body}\n", c.channel.name));
+        }
     }
 }
 
@@ -205,6 +252,19 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
     if let Some(flow) = &args.flow {
         interp::find_flow(&program, Some(flow)).map_err(|e| usage(e.to_string()))?;
     }
+    let channel_def = match &args.channel {
+        None => None,
+        Some(name) => match program.channels.iter().find(|c| &c.name == name) {
+            Some(c) => Some(c),
+            None => {
+                let known: Vec<&str> = program.channels.iter().map(|c| c.name.as_str()).collect();
+                return Err(usage(format!(
+                    "--channel {name}: no channel is named `{name}`{}",
+                    if known.is_empty() { String::new() } else { format!(" (channels: {})", known.join(", ")) }
+                )));
+            }
+        },
+    };
     let contact = match &args.contact {
         Some(c) => json_arg("contact", c)?,
         None => default_contact(),
@@ -255,7 +315,23 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
     let mut inputs = args.inputs.into_iter();
     let interactive = inputs.len() == 0 && args.resume.is_none() && std::io::stdin().is_terminal() && !args.json;
     // A reply typed at the terminal is on screen already; a transcript written elsewhere still needs it.
-    let printer = Printer { json: args.json, interactive: interactive && std::io::stdout().is_terminal() };
+    let channel = match channel_def {
+        None => None,
+        Some(channel) => {
+            let urn = match &outcome.state.contact {
+                c if !c.urn.is_empty() => c.urn.clone(),
+                c if !c.phone.is_empty() => format!("tel:{}", c.phone),
+                _ => "ext:test-contact".to_string(),
+            };
+            Some(ChannelPreview { program: &program, channel, urn, run_id: outcome.state.run_id.clone() })
+        }
+    };
+    let printer = Printer {
+        json: args.json,
+        interactive: interactive && std::io::stdout().is_terminal(),
+        channel,
+        sent: std::cell::Cell::new(0),
+    };
     // A line editor at a terminal: arrow keys, history, Ctrl-D and Ctrl-C as people expect them.
     let mut editor = if interactive { rustyline::DefaultEditor::new().ok() } else { None };
     loop {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::store::{ContactRow, Delivery, Direction, LogLine, MessageRow, OutMessage};
 use super::{Answer, App, Commit, Served, metrics, parse_query};
 use crate::interp::{self, Event, Request, Resume, Routed, WebhookClient};
-use crate::program::{ChannelDef, ChannelKindDef, Secret};
+use crate::program::{ChannelDef, ChannelKindDef, Program, Secret};
 
 /// A message from a contact.
 pub(super) struct Inbound {
@@ -407,7 +407,8 @@ impl App {
             }
             return;
         };
-        let (request, refusal) = self.channel_request(served, channel, message);
+        let env = |name: &str| self.env(name);
+        let (request, refusal) = delivery_request(&served.program, channel, message, &env);
         let outcome = match refusal {
             Some(reason) => interp::CallOutcome::refused(reason),
             None => Routed { routes: self.config.routes.clone(), inner: &self.client }.call(&request),
@@ -444,105 +445,103 @@ impl App {
             eprintln!("flowc: outbox: {e}");
         }
     }
+}
 
-    /// The request that delivers `message` through `channel`, and why it must not be sent (a secret
-    /// that is not set).
-    fn channel_request(
-        &self,
-        served: &Served,
-        channel: &ChannelDef,
-        message: &OutMessage,
-    ) -> (Request, Option<String>) {
-        let mut refusal = None;
-        let mut read = |s: &Secret| match s {
-            Secret::Literal(v) => v.clone(),
-            Secret::Env(name) => self.env(name).unwrap_or_else(|| {
-                refusal.get_or_insert(format!("environment variable {name} is not set"));
-                String::new()
-            }),
-        };
-        let address = message.urn.split_once(':').map_or(message.urn.as_str(), |(_, rest)| rest);
-        let mut request = Request {
-            name: format!("channel:{}", channel.name),
-            flow: String::new(),
-            run_id: message.run_id.clone().unwrap_or_default(),
-            method: crate::ast::Method::POST,
-            url: String::new(),
-            headers: Vec::new(),
-            body: None,
-            timeout_ms: crate::compile::DEFAULT_TIMEOUT_MS,
-            // The outbox retries across rounds of the sender, so that a message waits without a thread.
-            retries: 0,
-            backoff_ms: crate::compile::CHANNEL_BACKOFF_MS,
-            display_url: String::new(),
-            secret_headers: Vec::new(),
-            secrets: Vec::new(),
-        };
-        match &channel.kind {
-            ChannelKindDef::External { send, .. } => {
-                request.method = send.method;
-                request.timeout_ms = send.timeout_ms;
-                request.headers = send.headers.iter().map(|(k, v)| (k.clone(), read(v))).collect();
-                request.url = send.url.clone();
-                request.display_url = send.url.clone();
-                if let Some(connector) = send.auth.and_then(|i| served.program.connectors.get(i)) {
-                    let applied = interp::apply_auth(&connector.auth, &mut read);
-                    request.headers.extend(applied.headers);
-                    request.secret_headers = applied.secret_headers;
-                    request.secrets = applied.secrets;
-                    if let Some((k, v)) = applied.query {
-                        let separator = if request.url.contains('?') { '&' } else { '?' };
-                        let k = crate::interp::eval::url_encode(&k);
-                        request.url = format!("{}{separator}{k}={}", request.url, crate::interp::eval::url_encode(&v));
-                        request.display_url = format!("{}{separator}{k}=***", request.display_url);
-                    }
-                }
-                request.headers.push(("Content-Type".into(), "application/json".into()));
-                request.headers.push(("Idempotency-Key".into(), message.id.clone()));
-                let body = json!({
-                    "id": message.id, "to": address, "urn": message.urn, "text": message.text, "run_id": message.run_id,
-                });
-                request.body = Some(body.to_string());
-            }
-            ChannelKindDef::Telegram { token, .. } => {
-                let token = read(&Secret::Env(token.clone()));
-                request.url = format!("https://api.telegram.org/bot{token}/sendMessage");
-                request.display_url = "https://api.telegram.org/bot***/sendMessage".into();
-                request.secrets = vec![token];
-                request.headers.push(("Content-Type".into(), "application/json".into()));
-                let chat: Value = address.parse::<i64>().map_or_else(|_| json!(address), |id| json!(id));
-                request.body = Some(json!({ "chat_id": chat, "text": message.text }).to_string());
-            }
-            ChannelKindDef::Twilio { account, token, from } => {
-                let (sid, token) = (read(&Secret::Env(account.clone())), read(&Secret::Env(token.clone())));
-                request.url = format!("https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json");
-                request.display_url = request.url.clone();
-                let applied = interp::apply_auth(
-                    &crate::program::AuthDef::Basic { user: Secret::Literal(sid), password: Secret::Literal(token) },
-                    &mut |s| match s {
-                        Secret::Literal(v) | Secret::Env(v) => v.clone(),
-                    },
-                );
-                request.headers = applied.headers;
+/// The request that delivers `message` through `channel`, and why it must not be sent (a secret
+/// that is not set).
+pub(crate) fn delivery_request(
+    program: &Program,
+    channel: &ChannelDef,
+    message: &OutMessage,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Request, Option<String>) {
+    let mut refusal = None;
+    let mut read = |s: &Secret| match s {
+        Secret::Literal(v) => v.clone(),
+        Secret::Env(name) => env(name).unwrap_or_else(|| {
+            refusal.get_or_insert(format!("environment variable {name} is not set"));
+            String::new()
+        }),
+    };
+    let address = message.urn.split_once(':').map_or(message.urn.as_str(), |(_, rest)| rest);
+    let mut request = Request {
+        name: format!("channel:{}", channel.name),
+        flow: String::new(),
+        run_id: message.run_id.clone().unwrap_or_default(),
+        method: crate::ast::Method::POST,
+        url: String::new(),
+        headers: Vec::new(),
+        body: None,
+        timeout_ms: crate::compile::DEFAULT_TIMEOUT_MS,
+        // The outbox retries across rounds of the sender, so that a message waits without a thread.
+        retries: 0,
+        backoff_ms: crate::compile::CHANNEL_BACKOFF_MS,
+        display_url: String::new(),
+        secret_headers: Vec::new(),
+        secrets: Vec::new(),
+    };
+    match &channel.kind {
+        ChannelKindDef::External { send, .. } => {
+            request.method = send.method;
+            request.timeout_ms = send.timeout_ms;
+            request.headers = send.headers.iter().map(|(k, v)| (k.clone(), read(v))).collect();
+            request.url = send.url.clone();
+            request.display_url = send.url.clone();
+            if let Some(connector) = send.auth.and_then(|i| program.connectors.get(i)) {
+                let applied = interp::apply_auth(&connector.auth, &mut read);
+                request.headers.extend(applied.headers);
                 request.secret_headers = applied.secret_headers;
                 request.secrets = applied.secrets;
-                request.headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
-                // WhatsApp contacts are written to, and from, WhatsApp addresses.
-                let (to, from) = match message.urn.strip_prefix("whatsapp:") {
-                    Some(number) => {
-                        let from =
-                            if from.starts_with("whatsapp:") { from.clone() } else { format!("whatsapp:{from}") };
-                        (format!("whatsapp:{number}"), from)
-                    }
-                    None => (address.to_string(), from.clone()),
-                };
-                let encode = crate::interp::eval::url_encode;
-                request.body =
-                    Some(format!("To={}&From={}&Body={}", encode(&to), encode(&from), encode(&message.text)));
+                if let Some((k, v)) = applied.query {
+                    let separator = if request.url.contains('?') { '&' } else { '?' };
+                    let k = crate::interp::eval::url_encode(&k);
+                    request.url = format!("{}{separator}{k}={}", request.url, crate::interp::eval::url_encode(&v));
+                    request.display_url = format!("{}{separator}{k}=***", request.display_url);
+                }
             }
+            request.headers.push(("Content-Type".into(), "application/json".into()));
+            request.headers.push(("Idempotency-Key".into(), message.id.clone()));
+            let body = json!({
+                "id": message.id, "to": address, "urn": message.urn, "text": message.text, "run_id": message.run_id,
+            });
+            request.body = Some(body.to_string());
         }
-        (request, refusal)
+        ChannelKindDef::Telegram { token, .. } => {
+            let token = read(&Secret::Env(token.clone()));
+            request.url = format!("https://api.telegram.org/bot{token}/sendMessage");
+            request.display_url = "https://api.telegram.org/bot***/sendMessage".into();
+            request.secrets = vec![token];
+            request.headers.push(("Content-Type".into(), "application/json".into()));
+            let chat: Value = address.parse::<i64>().map_or_else(|_| json!(address), |id| json!(id));
+            request.body = Some(json!({ "chat_id": chat, "text": message.text }).to_string());
+        }
+        ChannelKindDef::Twilio { account, token, from } => {
+            let (sid, token) = (read(&Secret::Env(account.clone())), read(&Secret::Env(token.clone())));
+            request.url = format!("https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json");
+            request.display_url = request.url.clone();
+            let applied = interp::apply_auth(
+                &crate::program::AuthDef::Basic { user: Secret::Literal(sid), password: Secret::Literal(token) },
+                &mut |s| match s {
+                    Secret::Literal(v) | Secret::Env(v) => v.clone(),
+                },
+            );
+            request.headers = applied.headers;
+            request.secret_headers = applied.secret_headers;
+            request.secrets = applied.secrets;
+            request.headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
+            // WhatsApp contacts are written to, and from, WhatsApp addresses.
+            let (to, from) = match message.urn.strip_prefix("whatsapp:") {
+                Some(number) => {
+                    let from = if from.starts_with("whatsapp:") { from.clone() } else { format!("whatsapp:{from}") };
+                    (format!("whatsapp:{number}"), from)
+                }
+                None => (address.to_string(), from.clone()),
+            };
+            let encode = crate::interp::eval::url_encode;
+            request.body = Some(format!("To={}&From={}&Body={}", encode(&to), encode(&from), encode(&message.text)));
+        }
     }
+    (request, refusal)
 }
 
 #[cfg(test)]

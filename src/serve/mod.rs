@@ -11,7 +11,7 @@
 //! one contact run one at a time.
 
 pub mod auth;
-mod channels;
+pub(crate) mod channels;
 mod front;
 pub mod metrics;
 pub mod store;

@@ -627,7 +627,8 @@ impl Store for SqliteStore {
     }
 
     fn outbox_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM messages WHERE status = 'pending'", [], |r| r.get(0))?;
+        let n: i64 =
+            self.conn().query_row("SELECT COUNT(*) FROM messages WHERE status = 'pending'", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 

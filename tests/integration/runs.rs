@@ -385,3 +385,44 @@ fn every_example_runs_against_a_local_server() {
     assert_eq!(cdp.header("Authorization"), Some("Basic Y2RwLXVzZXI6Y2RwLXBhc3N3b3JkLTI="));
     assert!(got.iter().any(|r| r.url.contains("key=legacy-secret-4")), "the API key travels in the query");
 }
+
+#[test]
+fn channel_previews_show_the_delivery_a_server_would_make() {
+    let o = flowc(
+        &[
+            "run",
+            "examples/telegram_bot.flow",
+            "--flow",
+            "menu",
+            "--channel",
+            "bot",
+            "--input",
+            "1",
+            "--contact",
+            r#"{"urn": "telegram:42", "name": "Ann"}"#,
+        ],
+        &[("TELEGRAM_TOKEN", "123:secret-token")],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(
+            r#"  ⇢ bot: POST https://api.telegram.org/bot***/sendMessage {"chat_id":42,"text":"Hi Ann! Reply 1"#
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("secret-token"), "{out}");
+    let o = flowc(&["run", "examples/sms_signup.flow", "--flow", "help", "--channel", "sms", "--json"], &[]);
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let delivery = lines.iter().find(|l| l["type"] == "channel_delivery").expect("a delivery line");
+    assert_eq!(delivery["url"], "https://gateway.example.com/messages");
+    let body: serde_json::Value = serde_json::from_str(delivery["body"].as_str().unwrap()).unwrap();
+    assert_eq!((body["to"].as_str(), body["text"].as_str()), (Some("+250788000000"), Some("Send JOIN to sign up.")));
+    let o = flowc(&["run", "examples/sms_signup.flow", "--channel", "nope"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).trim(),
+        "flowc: --channel nope: no channel is named `nope` (channels: sms)"
+    );
+}
