@@ -162,7 +162,7 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
         keys_of("contact", c, &["name", "phone", "email", "language", "fields", "urn", "channel", "timezone"])?;
     }
     if let Some(t) = &s.trigger {
-        keys_of("trigger", t, &["headers", "query", "body"])?;
+        keys_of("trigger", t, &["method", "headers", "query", "body"])?;
     }
     let mut mocks = HashMap::new();
     for (name, answers) in &s.webhooks {
@@ -199,6 +199,12 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
         }
         if v.get("body").is_none() {
             v["body"] = Value::Null;
+        }
+        if v.get("method").is_none() {
+            let first =
+                program.triggers.iter().find(|t| program.flows.get(t.flow).is_some_and(|f| f.name == flow.name));
+            v["method"] =
+                Value::String(first.and_then(|t| t.methods.first()).map_or("POST", |m| m.as_str()).to_string());
         }
         v
     });

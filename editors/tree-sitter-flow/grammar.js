@@ -39,12 +39,13 @@ module.exports = grammar({
 
     keyword: _ => choice(
       'flow', 'connector', 'trigger', 'send', 'wait', 'webhook', 'split', 'set', 'step', 'goto',
-      'email', 'respond', 'stop', 'case', 'other', 'on', 'start', 'expect', 'numbers',
+      'email', 'respond', 'stop', 'case', 'other', 'on', 'start', 'expect', 'numbers', 'channel',
+      'keyword', 'catchall', 'receive', 'for', 'via',
     ),
     option: _ => choice(
       'methods', 'auth', 'signature', 'header', 'query', 'body', 'timeout', 'failure', 'retries',
       'backoff', 'as', 'subject', 'status', 'basic', 'bearer', 'api_key', 'decimal', 'json', 'xml',
-      'text', 'form', 'env',
+      'text', 'form', 'env', 'external', 'telegram', 'twilio', 'token', 'secret', 'account', 'from',
     ),
     method: _ => choice('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),
     constant: _ => choice('true', 'false', 'null'),

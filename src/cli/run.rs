@@ -85,8 +85,11 @@ fn trigger_request(value: Value) -> Result<Value, Failure> {
     let Value::Object(mut fields) = value else {
         return Err(usage("--trigger is a JSON object: {\"headers\": {...}, \"query\": {...}, \"body\": ...}"));
     };
-    if let Some(key) = fields.keys().find(|k| !matches!(k.as_str(), "headers" | "query" | "body")) {
-        return Err(usage(format!("--trigger: unknown key `{key}` (the keys are headers, query and body)")));
+    if let Some(key) = fields.keys().find(|k| !matches!(k.as_str(), "headers" | "query" | "body" | "method")) {
+        return Err(usage(format!("--trigger: unknown key `{key}` (the keys are method, headers, query and body)")));
+    }
+    if fields.get("method").is_some_and(|m| !m.is_string()) {
+        return Err(usage("--trigger: `method` is text, e.g. \"POST\""));
     }
     for part in ["headers", "query"] {
         let map = match fields.remove(part) {
@@ -269,11 +272,15 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         Some(c) => json_arg("contact", c)?,
         None => default_contact(),
     };
-    let trigger = args.trigger.as_deref().map(|t| json_arg("trigger", t).and_then(trigger_request)).transpose()?;
-    if trigger.is_some() {
+    let mut trigger = args.trigger.as_deref().map(|t| json_arg("trigger", t).and_then(trigger_request)).transpose()?;
+    if let Some(t) = trigger.as_mut() {
         let (index, flow) = interp::find_flow(&program, args.flow.as_deref()).map_err(|e| usage(e.to_string()))?;
-        if !program.triggers.iter().any(|t| t.flow == index) {
+        let Some(def) = program.triggers.iter().find(|t| t.flow == index) else {
             return Err(usage(format!("--trigger: no trigger starts flow `{}`", flow.name)));
+        };
+        // Without a method, the first one the trigger accepts.
+        if t.get("method").is_none() {
+            t["method"] = Value::String(def.methods.first().map_or("POST", |m| m.as_str()).to_string());
         }
     }
     let network = HttpClient::default();

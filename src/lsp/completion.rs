@@ -81,7 +81,7 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
         Some("start") => names(model, DefKind::Flow, None),
         _ if words.len() <= 1 && !ends_in_space => {
             let mut keywords: Vec<&str> = match context_at(&doc.analysis.file, pos) {
-                Context::TopLevel => vec!["flow", "connector", "trigger"],
+                Context::TopLevel => vec!["flow", "connector", "trigger", "channel"],
                 Context::Statements => {
                     vec!["send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop"]
                 }

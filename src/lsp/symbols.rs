@@ -70,6 +70,33 @@ pub(super) fn outline(doc: &Document) -> Vec<lsp::DocumentSymbol> {
             ),
         ));
     }
+    for c in &file.channels {
+        let kind = match c.kind {
+            ChannelKind::External { .. } => "external channel",
+            ChannelKind::Telegram { .. } => "telegram channel",
+            ChannelKind::Twilio { .. } => "twilio channel",
+        };
+        let item = symbol(
+            doc,
+            c.name.node.clone(),
+            Some(kind.into()),
+            lsp::SymbolKind::INTERFACE,
+            c.span,
+            c.name.span,
+            Vec::new(),
+        );
+        out.push((c.span.start, item));
+    }
+    for t in &file.message_triggers {
+        let name = if t.catchall {
+            "catchall".to_string()
+        } else {
+            t.words.iter().map(|w| format!("\"{}\"", w.node)).collect::<Vec<_>>().join(", ")
+        };
+        let detail = t.channel.as_ref().map_or("any channel".to_string(), |c| format!("channel {}", c.node));
+        let at = t.words.first().map_or(t.span, |w| w.span);
+        out.push((t.span.start, symbol(doc, name, Some(detail), lsp::SymbolKind::EVENT, t.span, at, Vec::new())));
+    }
     out.sort_by_key(|(at, _)| *at);
     out.into_iter().map(|(_, s)| s).collect()
 }

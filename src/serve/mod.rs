@@ -795,7 +795,7 @@ impl App {
             Ok(b) => b,
             Err(a) => return a,
         };
-        self.trigger(served, trigger, headers, &query, &body)
+        self.trigger(served, trigger, &method, headers, &query, &body)
     }
 
     fn authenticate(
@@ -858,6 +858,7 @@ impl App {
         &self,
         served: &Served,
         trigger: &TriggerDef,
+        method: &str,
         headers: &[(String, String)],
         query: &str,
         body: &[u8],
@@ -889,7 +890,7 @@ impl App {
         };
         let header_map: Map<String, Value> =
             headers.iter().map(|(k, v)| (crate::net::header_key(k), Value::String(v.clone()))).collect();
-        let trigger_value = json!({ "headers": header_map, "query": query, "body": body_value });
+        let trigger_value = json!({ "method": method, "headers": header_map, "query": query, "body": body_value });
         let flow = &program.flows[trigger.flow].name;
         if let Some(contact) = &trigger.contact {
             return self.trigger_for_contact(served, flow, contact, trigger_value);

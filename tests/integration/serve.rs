@@ -797,3 +797,17 @@ fn readyz_answers_503_when_the_database_takes_no_write_and_healthz_still_200() {
     assert_eq!(started.status, 500, "{}", started.body);
     server.shutdown();
 }
+
+#[test]
+fn trigger_method_is_the_requests_method() {
+    let src = r#"trigger webhook "/orders" methods POST, PATCH { start order }
+flow order {
+  respond 200 { body json { "method": @trigger.method } }
+}
+"#;
+    let s = serve(&[src], 1 << 20);
+    for method in ["POST", "PATCH"] {
+        let got = request(method, &format!("{}/orders", s.base), &[("Content-Type", "application/json")], Some(b"{}"));
+        assert_eq!((got.status, got.json()["method"].as_str()), (200, Some(method)), "{}", got.body);
+    }
+}

@@ -9,9 +9,9 @@
 #define LANGUAGE_VERSION 15
 #define STATE_COUNT 38
 #define LARGE_STATE_COUNT 32
-#define SYMBOL_COUNT 107
+#define SYMBOL_COUNT 120
 #define ALIAS_COUNT 0
-#define TOKEN_COUNT 90
+#define TOKEN_COUNT 103
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 1
 #define MAX_ALIAS_SEQUENCE_LENGTH 3
@@ -47,85 +47,98 @@ enum ts_symbol_identifiers {
   anon_sym_start = 25,
   anon_sym_expect = 26,
   anon_sym_numbers = 27,
-  anon_sym_methods = 28,
-  anon_sym_auth = 29,
-  anon_sym_signature = 30,
-  anon_sym_header = 31,
-  anon_sym_query = 32,
-  anon_sym_body = 33,
-  anon_sym_timeout = 34,
-  anon_sym_failure = 35,
-  anon_sym_retries = 36,
-  anon_sym_backoff = 37,
-  anon_sym_as = 38,
-  anon_sym_subject = 39,
-  anon_sym_status = 40,
-  anon_sym_basic = 41,
-  anon_sym_bearer = 42,
-  anon_sym_api_key = 43,
-  anon_sym_decimal = 44,
-  anon_sym_json = 45,
-  anon_sym_xml = 46,
-  anon_sym_text = 47,
-  anon_sym_form = 48,
-  anon_sym_env = 49,
-  anon_sym_GET = 50,
-  anon_sym_POST = 51,
-  anon_sym_PUT = 52,
-  anon_sym_PATCH = 53,
-  anon_sym_DELETE = 54,
-  anon_sym_true = 55,
-  anon_sym_false = 56,
-  anon_sym_null = 57,
-  sym_test = 58,
-  anon_sym_LPAREN2 = 59,
-  sym_reference = 60,
-  anon_sym_DQUOTE = 61,
-  sym_string_content = 62,
-  sym_escape_sequence = 63,
-  sym_at_sign = 64,
-  anon_sym_AT_LPAREN2 = 65,
-  sym__template_reference = 66,
-  sym_duration = 67,
-  sym_number = 68,
-  anon_sym_PIPE_PIPE = 69,
-  anon_sym_AMP_AMP = 70,
-  anon_sym_EQ_EQ = 71,
-  anon_sym_BANG_EQ = 72,
-  anon_sym_LT_EQ = 73,
-  anon_sym_GT_EQ = 74,
-  anon_sym_LT = 75,
-  anon_sym_GT = 76,
-  anon_sym_AMP = 77,
-  anon_sym_PLUS = 78,
-  anon_sym_DASH = 79,
-  anon_sym_STAR = 80,
-  anon_sym_SLASH = 81,
-  anon_sym_BANG = 82,
-  anon_sym_EQ = 83,
-  anon_sym_QMARK = 84,
-  anon_sym_COMMA = 85,
-  anon_sym_SEMI = 86,
-  anon_sym_COLON = 87,
-  anon_sym_DOT = 88,
-  sym_comment = 89,
-  sym_source_file = 90,
-  sym__node = 91,
-  sym_block = 92,
-  sym_group = 93,
-  sym_list = 94,
-  sym_keyword = 95,
-  sym_option = 96,
-  sym_method = 97,
-  sym_constant = 98,
-  sym_call = 99,
-  sym_arguments = 100,
-  sym_string = 101,
-  sym_interpolation = 102,
-  sym_operator = 103,
-  sym_punctuation = 104,
-  aux_sym_source_file_repeat1 = 105,
-  aux_sym_string_repeat1 = 106,
+  anon_sym_channel = 28,
+  anon_sym_keyword = 29,
+  anon_sym_catchall = 30,
+  anon_sym_receive = 31,
+  anon_sym_for = 32,
+  anon_sym_via = 33,
+  anon_sym_methods = 34,
+  anon_sym_auth = 35,
+  anon_sym_signature = 36,
+  anon_sym_header = 37,
+  anon_sym_query = 38,
+  anon_sym_body = 39,
+  anon_sym_timeout = 40,
+  anon_sym_failure = 41,
+  anon_sym_retries = 42,
+  anon_sym_backoff = 43,
+  anon_sym_as = 44,
+  anon_sym_subject = 45,
+  anon_sym_status = 46,
+  anon_sym_basic = 47,
+  anon_sym_bearer = 48,
+  anon_sym_api_key = 49,
+  anon_sym_decimal = 50,
+  anon_sym_json = 51,
+  anon_sym_xml = 52,
+  anon_sym_text = 53,
+  anon_sym_form = 54,
+  anon_sym_env = 55,
+  anon_sym_external = 56,
+  anon_sym_telegram = 57,
+  anon_sym_twilio = 58,
+  anon_sym_token = 59,
+  anon_sym_secret = 60,
+  anon_sym_account = 61,
+  anon_sym_from = 62,
+  anon_sym_GET = 63,
+  anon_sym_POST = 64,
+  anon_sym_PUT = 65,
+  anon_sym_PATCH = 66,
+  anon_sym_DELETE = 67,
+  anon_sym_true = 68,
+  anon_sym_false = 69,
+  anon_sym_null = 70,
+  sym_test = 71,
+  anon_sym_LPAREN2 = 72,
+  sym_reference = 73,
+  anon_sym_DQUOTE = 74,
+  sym_string_content = 75,
+  sym_escape_sequence = 76,
+  sym_at_sign = 77,
+  anon_sym_AT_LPAREN2 = 78,
+  sym__template_reference = 79,
+  sym_duration = 80,
+  sym_number = 81,
+  anon_sym_PIPE_PIPE = 82,
+  anon_sym_AMP_AMP = 83,
+  anon_sym_EQ_EQ = 84,
+  anon_sym_BANG_EQ = 85,
+  anon_sym_LT_EQ = 86,
+  anon_sym_GT_EQ = 87,
+  anon_sym_LT = 88,
+  anon_sym_GT = 89,
+  anon_sym_AMP = 90,
+  anon_sym_PLUS = 91,
+  anon_sym_DASH = 92,
+  anon_sym_STAR = 93,
+  anon_sym_SLASH = 94,
+  anon_sym_BANG = 95,
+  anon_sym_EQ = 96,
+  anon_sym_QMARK = 97,
+  anon_sym_COMMA = 98,
+  anon_sym_SEMI = 99,
+  anon_sym_COLON = 100,
+  anon_sym_DOT = 101,
+  sym_comment = 102,
+  sym_source_file = 103,
+  sym__node = 104,
+  sym_block = 105,
+  sym_group = 106,
+  sym_list = 107,
+  sym_keyword = 108,
+  sym_option = 109,
+  sym_method = 110,
+  sym_constant = 111,
+  sym_call = 112,
+  sym_arguments = 113,
+  sym_string = 114,
+  sym_interpolation = 115,
+  sym_operator = 116,
+  sym_punctuation = 117,
+  aux_sym_source_file_repeat1 = 118,
+  aux_sym_string_repeat1 = 119,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -157,6 +170,12 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_start] = "start",
   [anon_sym_expect] = "expect",
   [anon_sym_numbers] = "numbers",
+  [anon_sym_channel] = "channel",
+  [anon_sym_keyword] = "keyword",
+  [anon_sym_catchall] = "catchall",
+  [anon_sym_receive] = "receive",
+  [anon_sym_for] = "for",
+  [anon_sym_via] = "via",
   [anon_sym_methods] = "methods",
   [anon_sym_auth] = "auth",
   [anon_sym_signature] = "signature",
@@ -179,6 +198,13 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_text] = "text",
   [anon_sym_form] = "form",
   [anon_sym_env] = "env",
+  [anon_sym_external] = "external",
+  [anon_sym_telegram] = "telegram",
+  [anon_sym_twilio] = "twilio",
+  [anon_sym_token] = "token",
+  [anon_sym_secret] = "secret",
+  [anon_sym_account] = "account",
+  [anon_sym_from] = "from",
   [anon_sym_GET] = "GET",
   [anon_sym_POST] = "POST",
   [anon_sym_PUT] = "PUT",
@@ -267,6 +293,12 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_start] = anon_sym_start,
   [anon_sym_expect] = anon_sym_expect,
   [anon_sym_numbers] = anon_sym_numbers,
+  [anon_sym_channel] = anon_sym_channel,
+  [anon_sym_keyword] = anon_sym_keyword,
+  [anon_sym_catchall] = anon_sym_catchall,
+  [anon_sym_receive] = anon_sym_receive,
+  [anon_sym_for] = anon_sym_for,
+  [anon_sym_via] = anon_sym_via,
   [anon_sym_methods] = anon_sym_methods,
   [anon_sym_auth] = anon_sym_auth,
   [anon_sym_signature] = anon_sym_signature,
@@ -289,6 +321,13 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_text] = anon_sym_text,
   [anon_sym_form] = anon_sym_form,
   [anon_sym_env] = anon_sym_env,
+  [anon_sym_external] = anon_sym_external,
+  [anon_sym_telegram] = anon_sym_telegram,
+  [anon_sym_twilio] = anon_sym_twilio,
+  [anon_sym_token] = anon_sym_token,
+  [anon_sym_secret] = anon_sym_secret,
+  [anon_sym_account] = anon_sym_account,
+  [anon_sym_from] = anon_sym_from,
   [anon_sym_GET] = anon_sym_GET,
   [anon_sym_POST] = anon_sym_POST,
   [anon_sym_PUT] = anon_sym_PUT,
@@ -461,6 +500,30 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_channel] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_keyword] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_catchall] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_receive] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_for] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_via] = {
+    .visible = true,
+    .named = false,
+  },
   [anon_sym_methods] = {
     .visible = true,
     .named = false,
@@ -546,6 +609,34 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_env] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_external] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_telegram] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_twilio] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_token] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_secret] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_account] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_from] = {
     .visible = true,
     .named = false,
   },
@@ -1487,15 +1578,17 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
         'g', 10,
         'h', 11,
         'j', 12,
-        'm', 13,
-        'n', 14,
-        'o', 15,
-        'q', 16,
-        'r', 17,
-        's', 18,
-        't', 19,
-        'w', 20,
-        'x', 21,
+        'k', 13,
+        'm', 14,
+        'n', 15,
+        'o', 16,
+        'q', 17,
+        'r', 18,
+        's', 19,
+        't', 20,
+        'v', 21,
+        'w', 22,
+        'x', 23,
       );
       if (lookahead == '\t' ||
           lookahead == '\n' ||
@@ -1503,686 +1596,880 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
           lookahead == ' ') SKIP(0);
       END_STATE();
     case 1:
-      if (lookahead == 'E') ADVANCE(22);
+      if (lookahead == 'E') ADVANCE(24);
       END_STATE();
     case 2:
-      if (lookahead == 'E') ADVANCE(23);
+      if (lookahead == 'E') ADVANCE(25);
       END_STATE();
     case 3:
-      if (lookahead == 'A') ADVANCE(24);
-      if (lookahead == 'O') ADVANCE(25);
-      if (lookahead == 'U') ADVANCE(26);
+      if (lookahead == 'A') ADVANCE(26);
+      if (lookahead == 'O') ADVANCE(27);
+      if (lookahead == 'U') ADVANCE(28);
       END_STATE();
     case 4:
-      if (lookahead == 'p') ADVANCE(27);
-      if (lookahead == 's') ADVANCE(28);
-      if (lookahead == 'u') ADVANCE(29);
+      if (lookahead == 'c') ADVANCE(29);
+      if (lookahead == 'p') ADVANCE(30);
+      if (lookahead == 's') ADVANCE(31);
+      if (lookahead == 'u') ADVANCE(32);
       END_STATE();
     case 5:
-      if (lookahead == 'a') ADVANCE(30);
-      if (lookahead == 'e') ADVANCE(31);
-      if (lookahead == 'o') ADVANCE(32);
+      if (lookahead == 'a') ADVANCE(33);
+      if (lookahead == 'e') ADVANCE(34);
+      if (lookahead == 'o') ADVANCE(35);
       END_STATE();
     case 6:
-      if (lookahead == 'a') ADVANCE(33);
-      if (lookahead == 'o') ADVANCE(34);
+      if (lookahead == 'a') ADVANCE(36);
+      if (lookahead == 'h') ADVANCE(37);
+      if (lookahead == 'o') ADVANCE(38);
       END_STATE();
     case 7:
-      if (lookahead == 'e') ADVANCE(35);
+      if (lookahead == 'e') ADVANCE(39);
       END_STATE();
     case 8:
-      if (lookahead == 'm') ADVANCE(36);
-      if (lookahead == 'n') ADVANCE(37);
-      if (lookahead == 'x') ADVANCE(38);
+      if (lookahead == 'm') ADVANCE(40);
+      if (lookahead == 'n') ADVANCE(41);
+      if (lookahead == 'x') ADVANCE(42);
       END_STATE();
     case 9:
-      if (lookahead == 'a') ADVANCE(39);
-      if (lookahead == 'l') ADVANCE(40);
-      if (lookahead == 'o') ADVANCE(41);
+      if (lookahead == 'a') ADVANCE(43);
+      if (lookahead == 'l') ADVANCE(44);
+      if (lookahead == 'o') ADVANCE(45);
+      if (lookahead == 'r') ADVANCE(46);
       END_STATE();
     case 10:
-      if (lookahead == 'o') ADVANCE(42);
+      if (lookahead == 'o') ADVANCE(47);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(43);
-      if (lookahead == 'e') ADVANCE(44);
+      if (lookahead == 'a') ADVANCE(48);
+      if (lookahead == 'e') ADVANCE(49);
       END_STATE();
     case 12:
-      if (lookahead == 's') ADVANCE(45);
+      if (lookahead == 's') ADVANCE(50);
       END_STATE();
     case 13:
-      if (lookahead == 'e') ADVANCE(46);
-      END_STATE();
-    case 14:
-      if (lookahead == 'u') ADVANCE(47);
-      END_STATE();
-    case 15:
-      if (lookahead == 'n') ADVANCE(48);
-      if (lookahead == 't') ADVANCE(49);
-      END_STATE();
-    case 16:
-      if (lookahead == 'u') ADVANCE(50);
-      END_STATE();
-    case 17:
       if (lookahead == 'e') ADVANCE(51);
       END_STATE();
-    case 18:
+    case 14:
       if (lookahead == 'e') ADVANCE(52);
-      if (lookahead == 'i') ADVANCE(53);
-      if (lookahead == 'p') ADVANCE(54);
+      END_STATE();
+    case 15:
+      if (lookahead == 'u') ADVANCE(53);
+      END_STATE();
+    case 16:
+      if (lookahead == 'n') ADVANCE(54);
       if (lookahead == 't') ADVANCE(55);
+      END_STATE();
+    case 17:
       if (lookahead == 'u') ADVANCE(56);
       END_STATE();
-    case 19:
+    case 18:
       if (lookahead == 'e') ADVANCE(57);
-      if (lookahead == 'i') ADVANCE(58);
-      if (lookahead == 'r') ADVANCE(59);
+      END_STATE();
+    case 19:
+      if (lookahead == 'e') ADVANCE(58);
+      if (lookahead == 'i') ADVANCE(59);
+      if (lookahead == 'p') ADVANCE(60);
+      if (lookahead == 't') ADVANCE(61);
+      if (lookahead == 'u') ADVANCE(62);
       END_STATE();
     case 20:
-      if (lookahead == 'a') ADVANCE(60);
-      if (lookahead == 'e') ADVANCE(61);
+      if (lookahead == 'e') ADVANCE(63);
+      if (lookahead == 'i') ADVANCE(64);
+      if (lookahead == 'o') ADVANCE(65);
+      if (lookahead == 'r') ADVANCE(66);
+      if (lookahead == 'w') ADVANCE(67);
       END_STATE();
     case 21:
-      if (lookahead == 'm') ADVANCE(62);
-      END_STATE();
-    case 22:
-      if (lookahead == 'L') ADVANCE(63);
-      END_STATE();
-    case 23:
-      if (lookahead == 'T') ADVANCE(64);
-      END_STATE();
-    case 24:
-      if (lookahead == 'T') ADVANCE(65);
-      END_STATE();
-    case 25:
-      if (lookahead == 'S') ADVANCE(66);
-      END_STATE();
-    case 26:
-      if (lookahead == 'T') ADVANCE(67);
-      END_STATE();
-    case 27:
       if (lookahead == 'i') ADVANCE(68);
       END_STATE();
+    case 22:
+      if (lookahead == 'a') ADVANCE(69);
+      if (lookahead == 'e') ADVANCE(70);
+      END_STATE();
+    case 23:
+      if (lookahead == 'm') ADVANCE(71);
+      END_STATE();
+    case 24:
+      if (lookahead == 'L') ADVANCE(72);
+      END_STATE();
+    case 25:
+      if (lookahead == 'T') ADVANCE(73);
+      END_STATE();
+    case 26:
+      if (lookahead == 'T') ADVANCE(74);
+      END_STATE();
+    case 27:
+      if (lookahead == 'S') ADVANCE(75);
+      END_STATE();
     case 28:
-      ACCEPT_TOKEN(anon_sym_as);
+      if (lookahead == 'T') ADVANCE(76);
       END_STATE();
     case 29:
-      if (lookahead == 't') ADVANCE(69);
+      if (lookahead == 'c') ADVANCE(77);
       END_STATE();
     case 30:
-      if (lookahead == 'c') ADVANCE(70);
-      if (lookahead == 's') ADVANCE(71);
+      if (lookahead == 'i') ADVANCE(78);
       END_STATE();
     case 31:
-      if (lookahead == 'a') ADVANCE(72);
+      ACCEPT_TOKEN(anon_sym_as);
       END_STATE();
     case 32:
-      if (lookahead == 'd') ADVANCE(73);
+      if (lookahead == 't') ADVANCE(79);
       END_STATE();
     case 33:
-      if (lookahead == 's') ADVANCE(74);
+      if (lookahead == 'c') ADVANCE(80);
+      if (lookahead == 's') ADVANCE(81);
       END_STATE();
     case 34:
-      if (lookahead == 'n') ADVANCE(75);
+      if (lookahead == 'a') ADVANCE(82);
       END_STATE();
     case 35:
-      if (lookahead == 'c') ADVANCE(76);
+      if (lookahead == 'd') ADVANCE(83);
       END_STATE();
     case 36:
-      if (lookahead == 'a') ADVANCE(77);
+      if (lookahead == 's') ADVANCE(84);
+      if (lookahead == 't') ADVANCE(85);
       END_STATE();
     case 37:
-      if (lookahead == 'v') ADVANCE(78);
-      END_STATE();
-    case 38:
-      if (lookahead == 'p') ADVANCE(79);
-      END_STATE();
-    case 39:
-      if (lookahead == 'i') ADVANCE(80);
-      if (lookahead == 'l') ADVANCE(81);
-      END_STATE();
-    case 40:
-      if (lookahead == 'o') ADVANCE(82);
-      END_STATE();
-    case 41:
-      if (lookahead == 'r') ADVANCE(83);
-      END_STATE();
-    case 42:
-      if (lookahead == 't') ADVANCE(84);
-      END_STATE();
-    case 43:
-      if (lookahead == 's') ADVANCE(85);
-      END_STATE();
-    case 44:
       if (lookahead == 'a') ADVANCE(86);
       END_STATE();
+    case 38:
+      if (lookahead == 'n') ADVANCE(87);
+      END_STATE();
+    case 39:
+      if (lookahead == 'c') ADVANCE(88);
+      END_STATE();
+    case 40:
+      if (lookahead == 'a') ADVANCE(89);
+      END_STATE();
+    case 41:
+      if (lookahead == 'v') ADVANCE(90);
+      END_STATE();
+    case 42:
+      if (lookahead == 'p') ADVANCE(91);
+      if (lookahead == 't') ADVANCE(92);
+      END_STATE();
+    case 43:
+      if (lookahead == 'i') ADVANCE(93);
+      if (lookahead == 'l') ADVANCE(94);
+      END_STATE();
+    case 44:
+      if (lookahead == 'o') ADVANCE(95);
+      END_STATE();
     case 45:
-      if (lookahead == 'o') ADVANCE(87);
+      if (lookahead == 'r') ADVANCE(96);
       END_STATE();
     case 46:
-      if (lookahead == 't') ADVANCE(88);
+      if (lookahead == 'o') ADVANCE(97);
       END_STATE();
     case 47:
-      if (lookahead == 'l') ADVANCE(89);
-      if (lookahead == 'm') ADVANCE(90);
+      if (lookahead == 't') ADVANCE(98);
       END_STATE();
     case 48:
-      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == 's') ADVANCE(99);
       END_STATE();
     case 49:
-      if (lookahead == 'h') ADVANCE(91);
+      if (lookahead == 'a') ADVANCE(100);
       END_STATE();
     case 50:
-      if (lookahead == 'e') ADVANCE(92);
-      END_STATE();
-    case 51:
-      if (lookahead == 's') ADVANCE(93);
-      if (lookahead == 't') ADVANCE(94);
-      END_STATE();
-    case 52:
-      if (lookahead == 'n') ADVANCE(95);
-      if (lookahead == 't') ADVANCE(96);
-      END_STATE();
-    case 53:
-      if (lookahead == 'g') ADVANCE(97);
-      END_STATE();
-    case 54:
-      if (lookahead == 'l') ADVANCE(98);
-      END_STATE();
-    case 55:
-      if (lookahead == 'a') ADVANCE(99);
-      if (lookahead == 'e') ADVANCE(100);
       if (lookahead == 'o') ADVANCE(101);
       END_STATE();
+    case 51:
+      if (lookahead == 'y') ADVANCE(102);
+      END_STATE();
+    case 52:
+      if (lookahead == 't') ADVANCE(103);
+      END_STATE();
+    case 53:
+      if (lookahead == 'l') ADVANCE(104);
+      if (lookahead == 'm') ADVANCE(105);
+      END_STATE();
+    case 54:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 55:
+      if (lookahead == 'h') ADVANCE(106);
+      END_STATE();
     case 56:
-      if (lookahead == 'b') ADVANCE(102);
+      if (lookahead == 'e') ADVANCE(107);
       END_STATE();
     case 57:
-      if (lookahead == 'x') ADVANCE(103);
+      if (lookahead == 'c') ADVANCE(108);
+      if (lookahead == 's') ADVANCE(109);
+      if (lookahead == 't') ADVANCE(110);
       END_STATE();
     case 58:
-      if (lookahead == 'm') ADVANCE(104);
+      if (lookahead == 'c') ADVANCE(111);
+      if (lookahead == 'n') ADVANCE(112);
+      if (lookahead == 't') ADVANCE(113);
       END_STATE();
     case 59:
-      if (lookahead == 'i') ADVANCE(105);
-      if (lookahead == 'u') ADVANCE(106);
+      if (lookahead == 'g') ADVANCE(114);
       END_STATE();
     case 60:
-      if (lookahead == 'i') ADVANCE(107);
+      if (lookahead == 'l') ADVANCE(115);
       END_STATE();
     case 61:
-      if (lookahead == 'b') ADVANCE(108);
+      if (lookahead == 'a') ADVANCE(116);
+      if (lookahead == 'e') ADVANCE(117);
+      if (lookahead == 'o') ADVANCE(118);
       END_STATE();
     case 62:
-      if (lookahead == 'l') ADVANCE(109);
+      if (lookahead == 'b') ADVANCE(119);
       END_STATE();
     case 63:
-      if (lookahead == 'E') ADVANCE(110);
+      if (lookahead == 'l') ADVANCE(120);
+      if (lookahead == 'x') ADVANCE(121);
       END_STATE();
     case 64:
-      ACCEPT_TOKEN(anon_sym_GET);
+      if (lookahead == 'm') ADVANCE(122);
       END_STATE();
     case 65:
-      if (lookahead == 'C') ADVANCE(111);
+      if (lookahead == 'k') ADVANCE(123);
       END_STATE();
     case 66:
-      if (lookahead == 'T') ADVANCE(112);
+      if (lookahead == 'i') ADVANCE(124);
+      if (lookahead == 'u') ADVANCE(125);
       END_STATE();
     case 67:
-      ACCEPT_TOKEN(anon_sym_PUT);
+      if (lookahead == 'i') ADVANCE(126);
       END_STATE();
     case 68:
-      if (lookahead == '_') ADVANCE(113);
+      if (lookahead == 'a') ADVANCE(127);
       END_STATE();
     case 69:
-      if (lookahead == 'h') ADVANCE(114);
+      if (lookahead == 'i') ADVANCE(128);
       END_STATE();
     case 70:
-      if (lookahead == 'k') ADVANCE(115);
+      if (lookahead == 'b') ADVANCE(129);
       END_STATE();
     case 71:
-      if (lookahead == 'i') ADVANCE(116);
+      if (lookahead == 'l') ADVANCE(130);
       END_STATE();
     case 72:
-      if (lookahead == 'r') ADVANCE(117);
+      if (lookahead == 'E') ADVANCE(131);
       END_STATE();
     case 73:
-      if (lookahead == 'y') ADVANCE(118);
+      ACCEPT_TOKEN(anon_sym_GET);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(119);
+      if (lookahead == 'C') ADVANCE(132);
       END_STATE();
     case 75:
-      if (lookahead == 'n') ADVANCE(120);
+      if (lookahead == 'T') ADVANCE(133);
       END_STATE();
     case 76:
-      if (lookahead == 'i') ADVANCE(121);
+      ACCEPT_TOKEN(anon_sym_PUT);
       END_STATE();
     case 77:
-      if (lookahead == 'i') ADVANCE(122);
+      if (lookahead == 'o') ADVANCE(134);
       END_STATE();
     case 78:
-      ACCEPT_TOKEN(anon_sym_env);
+      if (lookahead == '_') ADVANCE(135);
       END_STATE();
     case 79:
-      if (lookahead == 'e') ADVANCE(123);
+      if (lookahead == 'h') ADVANCE(136);
       END_STATE();
     case 80:
-      if (lookahead == 'l') ADVANCE(124);
+      if (lookahead == 'k') ADVANCE(137);
       END_STATE();
     case 81:
-      if (lookahead == 's') ADVANCE(125);
+      if (lookahead == 'i') ADVANCE(138);
       END_STATE();
     case 82:
-      if (lookahead == 'w') ADVANCE(126);
+      if (lookahead == 'r') ADVANCE(139);
       END_STATE();
     case 83:
-      if (lookahead == 'm') ADVANCE(127);
+      if (lookahead == 'y') ADVANCE(140);
       END_STATE();
     case 84:
-      if (lookahead == 'o') ADVANCE(128);
+      if (lookahead == 'e') ADVANCE(141);
       END_STATE();
     case 85:
-      if (lookahead == '_') ADVANCE(129);
+      if (lookahead == 'c') ADVANCE(142);
       END_STATE();
     case 86:
-      if (lookahead == 'd') ADVANCE(130);
+      if (lookahead == 'n') ADVANCE(143);
       END_STATE();
     case 87:
-      if (lookahead == 'n') ADVANCE(131);
+      if (lookahead == 'n') ADVANCE(144);
       END_STATE();
     case 88:
-      if (lookahead == 'h') ADVANCE(132);
+      if (lookahead == 'i') ADVANCE(145);
       END_STATE();
     case 89:
-      if (lookahead == 'l') ADVANCE(133);
+      if (lookahead == 'i') ADVANCE(146);
       END_STATE();
     case 90:
-      if (lookahead == 'b') ADVANCE(134);
+      ACCEPT_TOKEN(anon_sym_env);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(135);
+      if (lookahead == 'e') ADVANCE(147);
       END_STATE();
     case 92:
-      if (lookahead == 'r') ADVANCE(136);
-      END_STATE();
-    case 93:
-      if (lookahead == 'p') ADVANCE(137);
-      END_STATE();
-    case 94:
-      if (lookahead == 'r') ADVANCE(138);
-      END_STATE();
-    case 95:
-      if (lookahead == 'd') ADVANCE(139);
-      END_STATE();
-    case 96:
-      ACCEPT_TOKEN(anon_sym_set);
-      END_STATE();
-    case 97:
-      if (lookahead == 'n') ADVANCE(140);
-      END_STATE();
-    case 98:
-      if (lookahead == 'i') ADVANCE(141);
-      END_STATE();
-    case 99:
-      if (lookahead == 'r') ADVANCE(142);
-      if (lookahead == 't') ADVANCE(143);
-      END_STATE();
-    case 100:
-      if (lookahead == 'p') ADVANCE(144);
-      END_STATE();
-    case 101:
-      if (lookahead == 'p') ADVANCE(145);
-      END_STATE();
-    case 102:
-      if (lookahead == 'j') ADVANCE(146);
-      END_STATE();
-    case 103:
-      if (lookahead == 't') ADVANCE(147);
-      END_STATE();
-    case 104:
       if (lookahead == 'e') ADVANCE(148);
       END_STATE();
+    case 93:
+      if (lookahead == 'l') ADVANCE(149);
+      END_STATE();
+    case 94:
+      if (lookahead == 's') ADVANCE(150);
+      END_STATE();
+    case 95:
+      if (lookahead == 'w') ADVANCE(151);
+      END_STATE();
+    case 96:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'm') ADVANCE(152);
+      END_STATE();
+    case 97:
+      if (lookahead == 'm') ADVANCE(153);
+      END_STATE();
+    case 98:
+      if (lookahead == 'o') ADVANCE(154);
+      END_STATE();
+    case 99:
+      if (lookahead == '_') ADVANCE(155);
+      END_STATE();
+    case 100:
+      if (lookahead == 'd') ADVANCE(156);
+      END_STATE();
+    case 101:
+      if (lookahead == 'n') ADVANCE(157);
+      END_STATE();
+    case 102:
+      if (lookahead == 'w') ADVANCE(158);
+      END_STATE();
+    case 103:
+      if (lookahead == 'h') ADVANCE(159);
+      END_STATE();
+    case 104:
+      if (lookahead == 'l') ADVANCE(160);
+      END_STATE();
     case 105:
-      if (lookahead == 'g') ADVANCE(149);
+      if (lookahead == 'b') ADVANCE(161);
       END_STATE();
     case 106:
-      if (lookahead == 'e') ADVANCE(150);
+      if (lookahead == 'e') ADVANCE(162);
       END_STATE();
     case 107:
-      if (lookahead == 't') ADVANCE(151);
+      if (lookahead == 'r') ADVANCE(163);
       END_STATE();
     case 108:
-      if (lookahead == 'h') ADVANCE(152);
-      END_STATE();
-    case 109:
-      ACCEPT_TOKEN(anon_sym_xml);
-      END_STATE();
-    case 110:
-      if (lookahead == 'T') ADVANCE(153);
-      END_STATE();
-    case 111:
-      if (lookahead == 'H') ADVANCE(154);
-      END_STATE();
-    case 112:
-      ACCEPT_TOKEN(anon_sym_POST);
-      END_STATE();
-    case 113:
-      if (lookahead == 'k') ADVANCE(155);
-      END_STATE();
-    case 114:
-      ACCEPT_TOKEN(anon_sym_auth);
-      END_STATE();
-    case 115:
-      if (lookahead == 'o') ADVANCE(156);
-      END_STATE();
-    case 116:
-      if (lookahead == 'c') ADVANCE(157);
-      END_STATE();
-    case 117:
-      if (lookahead == 'e') ADVANCE(158);
-      END_STATE();
-    case 118:
-      ACCEPT_TOKEN(anon_sym_body);
-      END_STATE();
-    case 119:
-      ACCEPT_TOKEN(anon_sym_case);
-      END_STATE();
-    case 120:
-      if (lookahead == 'e') ADVANCE(159);
-      END_STATE();
-    case 121:
-      if (lookahead == 'm') ADVANCE(160);
-      END_STATE();
-    case 122:
-      if (lookahead == 'l') ADVANCE(161);
-      END_STATE();
-    case 123:
-      if (lookahead == 'c') ADVANCE(162);
-      END_STATE();
-    case 124:
-      if (lookahead == 'u') ADVANCE(163);
-      END_STATE();
-    case 125:
       if (lookahead == 'e') ADVANCE(164);
       END_STATE();
+    case 109:
+      if (lookahead == 'p') ADVANCE(165);
+      END_STATE();
+    case 110:
+      if (lookahead == 'r') ADVANCE(166);
+      END_STATE();
+    case 111:
+      if (lookahead == 'r') ADVANCE(167);
+      END_STATE();
+    case 112:
+      if (lookahead == 'd') ADVANCE(168);
+      END_STATE();
+    case 113:
+      ACCEPT_TOKEN(anon_sym_set);
+      END_STATE();
+    case 114:
+      if (lookahead == 'n') ADVANCE(169);
+      END_STATE();
+    case 115:
+      if (lookahead == 'i') ADVANCE(170);
+      END_STATE();
+    case 116:
+      if (lookahead == 'r') ADVANCE(171);
+      if (lookahead == 't') ADVANCE(172);
+      END_STATE();
+    case 117:
+      if (lookahead == 'p') ADVANCE(173);
+      END_STATE();
+    case 118:
+      if (lookahead == 'p') ADVANCE(174);
+      END_STATE();
+    case 119:
+      if (lookahead == 'j') ADVANCE(175);
+      END_STATE();
+    case 120:
+      if (lookahead == 'e') ADVANCE(176);
+      END_STATE();
+    case 121:
+      if (lookahead == 't') ADVANCE(177);
+      END_STATE();
+    case 122:
+      if (lookahead == 'e') ADVANCE(178);
+      END_STATE();
+    case 123:
+      if (lookahead == 'e') ADVANCE(179);
+      END_STATE();
+    case 124:
+      if (lookahead == 'g') ADVANCE(180);
+      END_STATE();
+    case 125:
+      if (lookahead == 'e') ADVANCE(181);
+      END_STATE();
     case 126:
-      ACCEPT_TOKEN(anon_sym_flow);
+      if (lookahead == 'l') ADVANCE(182);
       END_STATE();
     case 127:
-      ACCEPT_TOKEN(anon_sym_form);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 128:
-      ACCEPT_TOKEN(anon_sym_goto);
+      if (lookahead == 't') ADVANCE(183);
       END_STATE();
     case 129:
-      if (lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(165);
+      if (lookahead == 'h') ADVANCE(184);
       END_STATE();
     case 130:
-      if (lookahead == 'e') ADVANCE(166);
+      ACCEPT_TOKEN(anon_sym_xml);
       END_STATE();
     case 131:
-      ACCEPT_TOKEN(anon_sym_json);
+      if (lookahead == 'T') ADVANCE(185);
       END_STATE();
     case 132:
-      if (lookahead == 'o') ADVANCE(167);
+      if (lookahead == 'H') ADVANCE(186);
       END_STATE();
     case 133:
-      ACCEPT_TOKEN(anon_sym_null);
+      ACCEPT_TOKEN(anon_sym_POST);
       END_STATE();
     case 134:
-      if (lookahead == 'e') ADVANCE(168);
+      if (lookahead == 'u') ADVANCE(187);
       END_STATE();
     case 135:
-      if (lookahead == 'r') ADVANCE(169);
+      if (lookahead == 'k') ADVANCE(188);
       END_STATE();
     case 136:
-      if (lookahead == 'y') ADVANCE(170);
+      ACCEPT_TOKEN(anon_sym_auth);
       END_STATE();
     case 137:
-      if (lookahead == 'o') ADVANCE(171);
+      if (lookahead == 'o') ADVANCE(189);
       END_STATE();
     case 138:
-      if (lookahead == 'i') ADVANCE(172);
+      if (lookahead == 'c') ADVANCE(190);
       END_STATE();
     case 139:
-      ACCEPT_TOKEN(anon_sym_send);
+      if (lookahead == 'e') ADVANCE(191);
       END_STATE();
     case 140:
-      if (lookahead == 'a') ADVANCE(173);
+      ACCEPT_TOKEN(anon_sym_body);
       END_STATE();
     case 141:
-      if (lookahead == 't') ADVANCE(174);
+      ACCEPT_TOKEN(anon_sym_case);
       END_STATE();
     case 142:
-      if (lookahead == 't') ADVANCE(175);
+      if (lookahead == 'h') ADVANCE(192);
       END_STATE();
     case 143:
-      if (lookahead == 'u') ADVANCE(176);
+      if (lookahead == 'n') ADVANCE(193);
       END_STATE();
     case 144:
-      ACCEPT_TOKEN(anon_sym_step);
+      if (lookahead == 'e') ADVANCE(194);
       END_STATE();
     case 145:
-      ACCEPT_TOKEN(anon_sym_stop);
+      if (lookahead == 'm') ADVANCE(195);
       END_STATE();
     case 146:
-      if (lookahead == 'e') ADVANCE(177);
+      if (lookahead == 'l') ADVANCE(196);
       END_STATE();
     case 147:
-      ACCEPT_TOKEN(anon_sym_text);
+      if (lookahead == 'c') ADVANCE(197);
       END_STATE();
     case 148:
-      if (lookahead == 'o') ADVANCE(178);
+      if (lookahead == 'r') ADVANCE(198);
       END_STATE();
     case 149:
-      if (lookahead == 'g') ADVANCE(179);
+      if (lookahead == 'u') ADVANCE(199);
       END_STATE();
     case 150:
-      ACCEPT_TOKEN(anon_sym_true);
+      if (lookahead == 'e') ADVANCE(200);
       END_STATE();
     case 151:
-      ACCEPT_TOKEN(anon_sym_wait);
+      ACCEPT_TOKEN(anon_sym_flow);
       END_STATE();
     case 152:
-      if (lookahead == 'o') ADVANCE(180);
+      ACCEPT_TOKEN(anon_sym_form);
       END_STATE();
     case 153:
-      if (lookahead == 'E') ADVANCE(181);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 154:
-      ACCEPT_TOKEN(anon_sym_PATCH);
+      ACCEPT_TOKEN(anon_sym_goto);
       END_STATE();
     case 155:
-      if (lookahead == 'e') ADVANCE(182);
+      if (lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(201);
       END_STATE();
     case 156:
-      if (lookahead == 'f') ADVANCE(183);
+      if (lookahead == 'e') ADVANCE(202);
       END_STATE();
     case 157:
-      ACCEPT_TOKEN(anon_sym_basic);
+      ACCEPT_TOKEN(anon_sym_json);
       END_STATE();
     case 158:
-      if (lookahead == 'r') ADVANCE(184);
+      if (lookahead == 'o') ADVANCE(203);
       END_STATE();
     case 159:
-      if (lookahead == 'c') ADVANCE(185);
+      if (lookahead == 'o') ADVANCE(204);
       END_STATE();
     case 160:
-      if (lookahead == 'a') ADVANCE(186);
+      ACCEPT_TOKEN(anon_sym_null);
       END_STATE();
     case 161:
-      ACCEPT_TOKEN(anon_sym_email);
+      if (lookahead == 'e') ADVANCE(205);
       END_STATE();
     case 162:
-      if (lookahead == 't') ADVANCE(187);
+      if (lookahead == 'r') ADVANCE(206);
       END_STATE();
     case 163:
-      if (lookahead == 'r') ADVANCE(188);
+      if (lookahead == 'y') ADVANCE(207);
       END_STATE();
     case 164:
-      ACCEPT_TOKEN(anon_sym_false);
+      if (lookahead == 'i') ADVANCE(208);
       END_STATE();
     case 165:
-      ACCEPT_TOKEN(sym_test);
-      if (lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(165);
+      if (lookahead == 'o') ADVANCE(209);
       END_STATE();
     case 166:
-      if (lookahead == 'r') ADVANCE(189);
+      if (lookahead == 'i') ADVANCE(210);
       END_STATE();
     case 167:
-      if (lookahead == 'd') ADVANCE(190);
+      if (lookahead == 'e') ADVANCE(211);
       END_STATE();
     case 168:
-      if (lookahead == 'r') ADVANCE(191);
+      ACCEPT_TOKEN(anon_sym_send);
       END_STATE();
     case 169:
-      ACCEPT_TOKEN(anon_sym_other);
+      if (lookahead == 'a') ADVANCE(212);
       END_STATE();
     case 170:
-      ACCEPT_TOKEN(anon_sym_query);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 171:
-      if (lookahead == 'n') ADVANCE(192);
+      if (lookahead == 't') ADVANCE(214);
       END_STATE();
     case 172:
-      if (lookahead == 'e') ADVANCE(193);
+      if (lookahead == 'u') ADVANCE(215);
       END_STATE();
     case 173:
-      if (lookahead == 't') ADVANCE(194);
+      ACCEPT_TOKEN(anon_sym_step);
       END_STATE();
     case 174:
-      ACCEPT_TOKEN(anon_sym_split);
+      ACCEPT_TOKEN(anon_sym_stop);
       END_STATE();
     case 175:
-      ACCEPT_TOKEN(anon_sym_start);
+      if (lookahead == 'e') ADVANCE(216);
       END_STATE();
     case 176:
-      if (lookahead == 's') ADVANCE(195);
+      if (lookahead == 'g') ADVANCE(217);
       END_STATE();
     case 177:
-      if (lookahead == 'c') ADVANCE(196);
+      ACCEPT_TOKEN(anon_sym_text);
       END_STATE();
     case 178:
-      if (lookahead == 'u') ADVANCE(197);
+      if (lookahead == 'o') ADVANCE(218);
       END_STATE();
     case 179:
-      if (lookahead == 'e') ADVANCE(198);
+      if (lookahead == 'n') ADVANCE(219);
       END_STATE();
     case 180:
-      if (lookahead == 'o') ADVANCE(199);
+      if (lookahead == 'g') ADVANCE(220);
       END_STATE();
     case 181:
-      ACCEPT_TOKEN(anon_sym_DELETE);
+      ACCEPT_TOKEN(anon_sym_true);
       END_STATE();
     case 182:
-      if (lookahead == 'y') ADVANCE(200);
+      if (lookahead == 'i') ADVANCE(221);
       END_STATE();
     case 183:
-      if (lookahead == 'f') ADVANCE(201);
+      ACCEPT_TOKEN(anon_sym_wait);
       END_STATE();
     case 184:
-      ACCEPT_TOKEN(anon_sym_bearer);
+      if (lookahead == 'o') ADVANCE(222);
       END_STATE();
     case 185:
-      if (lookahead == 't') ADVANCE(202);
+      if (lookahead == 'E') ADVANCE(223);
       END_STATE();
     case 186:
-      if (lookahead == 'l') ADVANCE(203);
+      ACCEPT_TOKEN(anon_sym_PATCH);
       END_STATE();
     case 187:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 'n') ADVANCE(224);
       END_STATE();
     case 188:
-      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'e') ADVANCE(225);
       END_STATE();
     case 189:
-      ACCEPT_TOKEN(anon_sym_header);
+      if (lookahead == 'f') ADVANCE(226);
       END_STATE();
     case 190:
-      if (lookahead == 's') ADVANCE(205);
+      ACCEPT_TOKEN(anon_sym_basic);
       END_STATE();
     case 191:
-      if (lookahead == 's') ADVANCE(206);
+      if (lookahead == 'r') ADVANCE(227);
       END_STATE();
     case 192:
-      if (lookahead == 'd') ADVANCE(207);
+      if (lookahead == 'a') ADVANCE(228);
       END_STATE();
     case 193:
-      if (lookahead == 's') ADVANCE(208);
+      if (lookahead == 'e') ADVANCE(229);
       END_STATE();
     case 194:
-      if (lookahead == 'u') ADVANCE(209);
+      if (lookahead == 'c') ADVANCE(230);
       END_STATE();
     case 195:
-      ACCEPT_TOKEN(anon_sym_status);
+      if (lookahead == 'a') ADVANCE(231);
       END_STATE();
     case 196:
-      if (lookahead == 't') ADVANCE(210);
+      ACCEPT_TOKEN(anon_sym_email);
       END_STATE();
     case 197:
-      if (lookahead == 't') ADVANCE(211);
+      if (lookahead == 't') ADVANCE(232);
       END_STATE();
     case 198:
-      if (lookahead == 'r') ADVANCE(212);
+      if (lookahead == 'n') ADVANCE(233);
       END_STATE();
     case 199:
-      if (lookahead == 'k') ADVANCE(213);
+      if (lookahead == 'r') ADVANCE(234);
       END_STATE();
     case 200:
-      ACCEPT_TOKEN(anon_sym_api_key);
+      ACCEPT_TOKEN(anon_sym_false);
       END_STATE();
     case 201:
-      ACCEPT_TOKEN(anon_sym_backoff);
+      ACCEPT_TOKEN(sym_test);
+      if (lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(201);
       END_STATE();
     case 202:
-      if (lookahead == 'o') ADVANCE(214);
+      if (lookahead == 'r') ADVANCE(235);
       END_STATE();
     case 203:
-      ACCEPT_TOKEN(anon_sym_decimal);
+      if (lookahead == 'r') ADVANCE(236);
       END_STATE();
     case 204:
-      ACCEPT_TOKEN(anon_sym_failure);
+      if (lookahead == 'd') ADVANCE(237);
       END_STATE();
     case 205:
-      ACCEPT_TOKEN(anon_sym_methods);
+      if (lookahead == 'r') ADVANCE(238);
       END_STATE();
     case 206:
-      ACCEPT_TOKEN(anon_sym_numbers);
+      ACCEPT_TOKEN(anon_sym_other);
       END_STATE();
     case 207:
-      ACCEPT_TOKEN(anon_sym_respond);
+      ACCEPT_TOKEN(anon_sym_query);
       END_STATE();
     case 208:
-      ACCEPT_TOKEN(anon_sym_retries);
+      if (lookahead == 'v') ADVANCE(239);
       END_STATE();
     case 209:
-      if (lookahead == 'r') ADVANCE(215);
+      if (lookahead == 'n') ADVANCE(240);
       END_STATE();
     case 210:
-      ACCEPT_TOKEN(anon_sym_subject);
+      if (lookahead == 'e') ADVANCE(241);
       END_STATE();
     case 211:
-      ACCEPT_TOKEN(anon_sym_timeout);
+      if (lookahead == 't') ADVANCE(242);
       END_STATE();
     case 212:
-      ACCEPT_TOKEN(anon_sym_trigger);
+      if (lookahead == 't') ADVANCE(243);
       END_STATE();
     case 213:
-      ACCEPT_TOKEN(anon_sym_webhook);
+      ACCEPT_TOKEN(anon_sym_split);
       END_STATE();
     case 214:
-      if (lookahead == 'r') ADVANCE(216);
+      ACCEPT_TOKEN(anon_sym_start);
       END_STATE();
     case 215:
-      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 's') ADVANCE(244);
       END_STATE();
     case 216:
-      ACCEPT_TOKEN(anon_sym_connector);
+      if (lookahead == 'c') ADVANCE(245);
       END_STATE();
     case 217:
+      if (lookahead == 'r') ADVANCE(246);
+      END_STATE();
+    case 218:
+      if (lookahead == 'u') ADVANCE(247);
+      END_STATE();
+    case 219:
+      ACCEPT_TOKEN(anon_sym_token);
+      END_STATE();
+    case 220:
+      if (lookahead == 'e') ADVANCE(248);
+      END_STATE();
+    case 221:
+      if (lookahead == 'o') ADVANCE(249);
+      END_STATE();
+    case 222:
+      if (lookahead == 'o') ADVANCE(250);
+      END_STATE();
+    case 223:
+      ACCEPT_TOKEN(anon_sym_DELETE);
+      END_STATE();
+    case 224:
+      if (lookahead == 't') ADVANCE(251);
+      END_STATE();
+    case 225:
+      if (lookahead == 'y') ADVANCE(252);
+      END_STATE();
+    case 226:
+      if (lookahead == 'f') ADVANCE(253);
+      END_STATE();
+    case 227:
+      ACCEPT_TOKEN(anon_sym_bearer);
+      END_STATE();
+    case 228:
+      if (lookahead == 'l') ADVANCE(254);
+      END_STATE();
+    case 229:
+      if (lookahead == 'l') ADVANCE(255);
+      END_STATE();
+    case 230:
+      if (lookahead == 't') ADVANCE(256);
+      END_STATE();
+    case 231:
+      if (lookahead == 'l') ADVANCE(257);
+      END_STATE();
+    case 232:
+      ACCEPT_TOKEN(anon_sym_expect);
+      END_STATE();
+    case 233:
+      if (lookahead == 'a') ADVANCE(258);
+      END_STATE();
+    case 234:
+      if (lookahead == 'e') ADVANCE(259);
+      END_STATE();
+    case 235:
+      ACCEPT_TOKEN(anon_sym_header);
+      END_STATE();
+    case 236:
+      if (lookahead == 'd') ADVANCE(260);
+      END_STATE();
+    case 237:
+      if (lookahead == 's') ADVANCE(261);
+      END_STATE();
+    case 238:
+      if (lookahead == 's') ADVANCE(262);
+      END_STATE();
+    case 239:
+      if (lookahead == 'e') ADVANCE(263);
+      END_STATE();
+    case 240:
+      if (lookahead == 'd') ADVANCE(264);
+      END_STATE();
+    case 241:
+      if (lookahead == 's') ADVANCE(265);
+      END_STATE();
+    case 242:
+      ACCEPT_TOKEN(anon_sym_secret);
+      END_STATE();
+    case 243:
+      if (lookahead == 'u') ADVANCE(266);
+      END_STATE();
+    case 244:
+      ACCEPT_TOKEN(anon_sym_status);
+      END_STATE();
+    case 245:
+      if (lookahead == 't') ADVANCE(267);
+      END_STATE();
+    case 246:
+      if (lookahead == 'a') ADVANCE(268);
+      END_STATE();
+    case 247:
+      if (lookahead == 't') ADVANCE(269);
+      END_STATE();
+    case 248:
+      if (lookahead == 'r') ADVANCE(270);
+      END_STATE();
+    case 249:
+      ACCEPT_TOKEN(anon_sym_twilio);
+      END_STATE();
+    case 250:
+      if (lookahead == 'k') ADVANCE(271);
+      END_STATE();
+    case 251:
+      ACCEPT_TOKEN(anon_sym_account);
+      END_STATE();
+    case 252:
+      ACCEPT_TOKEN(anon_sym_api_key);
+      END_STATE();
+    case 253:
+      ACCEPT_TOKEN(anon_sym_backoff);
+      END_STATE();
+    case 254:
+      if (lookahead == 'l') ADVANCE(272);
+      END_STATE();
+    case 255:
+      ACCEPT_TOKEN(anon_sym_channel);
+      END_STATE();
+    case 256:
+      if (lookahead == 'o') ADVANCE(273);
+      END_STATE();
+    case 257:
+      ACCEPT_TOKEN(anon_sym_decimal);
+      END_STATE();
+    case 258:
+      if (lookahead == 'l') ADVANCE(274);
+      END_STATE();
+    case 259:
+      ACCEPT_TOKEN(anon_sym_failure);
+      END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_keyword);
+      END_STATE();
+    case 261:
+      ACCEPT_TOKEN(anon_sym_methods);
+      END_STATE();
+    case 262:
+      ACCEPT_TOKEN(anon_sym_numbers);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(anon_sym_receive);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_respond);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(anon_sym_retries);
+      END_STATE();
+    case 266:
+      if (lookahead == 'r') ADVANCE(275);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_subject);
+      END_STATE();
+    case 268:
+      if (lookahead == 'm') ADVANCE(276);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_timeout);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_trigger);
+      END_STATE();
+    case 271:
+      ACCEPT_TOKEN(anon_sym_webhook);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_catchall);
+      END_STATE();
+    case 273:
+      if (lookahead == 'r') ADVANCE(277);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_external);
+      END_STATE();
+    case 275:
+      if (lookahead == 'e') ADVANCE(278);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_telegram);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_connector);
+      END_STATE();
+    case 278:
       ACCEPT_TOKEN(anon_sym_signature);
       END_STATE();
     default:
@@ -2260,6 +2547,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(1),
     [anon_sym_expect] = ACTIONS(1),
     [anon_sym_numbers] = ACTIONS(1),
+    [anon_sym_channel] = ACTIONS(1),
+    [anon_sym_keyword] = ACTIONS(1),
+    [anon_sym_catchall] = ACTIONS(1),
+    [anon_sym_receive] = ACTIONS(1),
+    [anon_sym_for] = ACTIONS(1),
+    [anon_sym_via] = ACTIONS(1),
     [anon_sym_methods] = ACTIONS(1),
     [anon_sym_auth] = ACTIONS(1),
     [anon_sym_signature] = ACTIONS(1),
@@ -2282,6 +2575,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(1),
     [anon_sym_form] = ACTIONS(1),
     [anon_sym_env] = ACTIONS(1),
+    [anon_sym_external] = ACTIONS(1),
+    [anon_sym_telegram] = ACTIONS(1),
+    [anon_sym_twilio] = ACTIONS(1),
+    [anon_sym_token] = ACTIONS(1),
+    [anon_sym_secret] = ACTIONS(1),
+    [anon_sym_account] = ACTIONS(1),
+    [anon_sym_from] = ACTIONS(1),
     [anon_sym_GET] = ACTIONS(1),
     [anon_sym_POST] = ACTIONS(1),
     [anon_sym_PUT] = ACTIONS(1),
@@ -2361,6 +2661,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -2383,6 +2689,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -2460,6 +2773,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(51),
     [anon_sym_expect] = ACTIONS(51),
     [anon_sym_numbers] = ACTIONS(51),
+    [anon_sym_channel] = ACTIONS(51),
+    [anon_sym_keyword] = ACTIONS(51),
+    [anon_sym_catchall] = ACTIONS(51),
+    [anon_sym_receive] = ACTIONS(51),
+    [anon_sym_for] = ACTIONS(51),
+    [anon_sym_via] = ACTIONS(51),
     [anon_sym_methods] = ACTIONS(54),
     [anon_sym_auth] = ACTIONS(54),
     [anon_sym_signature] = ACTIONS(54),
@@ -2482,6 +2801,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(54),
     [anon_sym_form] = ACTIONS(54),
     [anon_sym_env] = ACTIONS(54),
+    [anon_sym_external] = ACTIONS(54),
+    [anon_sym_telegram] = ACTIONS(54),
+    [anon_sym_twilio] = ACTIONS(54),
+    [anon_sym_token] = ACTIONS(54),
+    [anon_sym_secret] = ACTIONS(54),
+    [anon_sym_account] = ACTIONS(54),
+    [anon_sym_from] = ACTIONS(54),
     [anon_sym_GET] = ACTIONS(57),
     [anon_sym_POST] = ACTIONS(57),
     [anon_sym_PUT] = ACTIONS(57),
@@ -2556,6 +2882,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -2578,6 +2910,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -2652,6 +2991,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -2674,6 +3019,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -2748,6 +3100,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -2770,6 +3128,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -2844,6 +3209,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -2866,6 +3237,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -2940,6 +3318,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -2962,6 +3346,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3036,6 +3427,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -3058,6 +3455,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3132,6 +3536,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -3154,6 +3564,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3228,6 +3645,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -3250,6 +3673,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3324,6 +3754,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -3346,6 +3782,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3420,6 +3863,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -3442,6 +3891,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3516,6 +3972,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_channel] = ACTIONS(15),
+    [anon_sym_keyword] = ACTIONS(15),
+    [anon_sym_catchall] = ACTIONS(15),
+    [anon_sym_receive] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(15),
+    [anon_sym_via] = ACTIONS(15),
     [anon_sym_methods] = ACTIONS(17),
     [anon_sym_auth] = ACTIONS(17),
     [anon_sym_signature] = ACTIONS(17),
@@ -3538,6 +4000,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(17),
     [anon_sym_form] = ACTIONS(17),
     [anon_sym_env] = ACTIONS(17),
+    [anon_sym_external] = ACTIONS(17),
+    [anon_sym_telegram] = ACTIONS(17),
+    [anon_sym_twilio] = ACTIONS(17),
+    [anon_sym_token] = ACTIONS(17),
+    [anon_sym_secret] = ACTIONS(17),
+    [anon_sym_account] = ACTIONS(17),
+    [anon_sym_from] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3603,6 +4072,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(132),
     [anon_sym_expect] = ACTIONS(132),
     [anon_sym_numbers] = ACTIONS(132),
+    [anon_sym_channel] = ACTIONS(132),
+    [anon_sym_keyword] = ACTIONS(132),
+    [anon_sym_catchall] = ACTIONS(132),
+    [anon_sym_receive] = ACTIONS(132),
+    [anon_sym_for] = ACTIONS(132),
+    [anon_sym_via] = ACTIONS(132),
     [anon_sym_methods] = ACTIONS(132),
     [anon_sym_auth] = ACTIONS(132),
     [anon_sym_signature] = ACTIONS(132),
@@ -3625,6 +4100,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(132),
     [anon_sym_form] = ACTIONS(132),
     [anon_sym_env] = ACTIONS(132),
+    [anon_sym_external] = ACTIONS(132),
+    [anon_sym_telegram] = ACTIONS(132),
+    [anon_sym_twilio] = ACTIONS(132),
+    [anon_sym_token] = ACTIONS(132),
+    [anon_sym_secret] = ACTIONS(132),
+    [anon_sym_account] = ACTIONS(132),
+    [anon_sym_from] = ACTIONS(132),
     [anon_sym_GET] = ACTIONS(132),
     [anon_sym_POST] = ACTIONS(132),
     [anon_sym_PUT] = ACTIONS(132),
@@ -3690,6 +4172,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(138),
     [anon_sym_expect] = ACTIONS(138),
     [anon_sym_numbers] = ACTIONS(138),
+    [anon_sym_channel] = ACTIONS(138),
+    [anon_sym_keyword] = ACTIONS(138),
+    [anon_sym_catchall] = ACTIONS(138),
+    [anon_sym_receive] = ACTIONS(138),
+    [anon_sym_for] = ACTIONS(138),
+    [anon_sym_via] = ACTIONS(138),
     [anon_sym_methods] = ACTIONS(138),
     [anon_sym_auth] = ACTIONS(138),
     [anon_sym_signature] = ACTIONS(138),
@@ -3712,6 +4200,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(138),
     [anon_sym_form] = ACTIONS(138),
     [anon_sym_env] = ACTIONS(138),
+    [anon_sym_external] = ACTIONS(138),
+    [anon_sym_telegram] = ACTIONS(138),
+    [anon_sym_twilio] = ACTIONS(138),
+    [anon_sym_token] = ACTIONS(138),
+    [anon_sym_secret] = ACTIONS(138),
+    [anon_sym_account] = ACTIONS(138),
+    [anon_sym_from] = ACTIONS(138),
     [anon_sym_GET] = ACTIONS(138),
     [anon_sym_POST] = ACTIONS(138),
     [anon_sym_PUT] = ACTIONS(138),
@@ -3776,6 +4271,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(142),
     [anon_sym_expect] = ACTIONS(142),
     [anon_sym_numbers] = ACTIONS(142),
+    [anon_sym_channel] = ACTIONS(142),
+    [anon_sym_keyword] = ACTIONS(142),
+    [anon_sym_catchall] = ACTIONS(142),
+    [anon_sym_receive] = ACTIONS(142),
+    [anon_sym_for] = ACTIONS(142),
+    [anon_sym_via] = ACTIONS(142),
     [anon_sym_methods] = ACTIONS(142),
     [anon_sym_auth] = ACTIONS(142),
     [anon_sym_signature] = ACTIONS(142),
@@ -3798,6 +4299,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(142),
     [anon_sym_form] = ACTIONS(142),
     [anon_sym_env] = ACTIONS(142),
+    [anon_sym_external] = ACTIONS(142),
+    [anon_sym_telegram] = ACTIONS(142),
+    [anon_sym_twilio] = ACTIONS(142),
+    [anon_sym_token] = ACTIONS(142),
+    [anon_sym_secret] = ACTIONS(142),
+    [anon_sym_account] = ACTIONS(142),
+    [anon_sym_from] = ACTIONS(142),
     [anon_sym_GET] = ACTIONS(142),
     [anon_sym_POST] = ACTIONS(142),
     [anon_sym_PUT] = ACTIONS(142),
@@ -3862,6 +4370,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(146),
     [anon_sym_expect] = ACTIONS(146),
     [anon_sym_numbers] = ACTIONS(146),
+    [anon_sym_channel] = ACTIONS(146),
+    [anon_sym_keyword] = ACTIONS(146),
+    [anon_sym_catchall] = ACTIONS(146),
+    [anon_sym_receive] = ACTIONS(146),
+    [anon_sym_for] = ACTIONS(146),
+    [anon_sym_via] = ACTIONS(146),
     [anon_sym_methods] = ACTIONS(146),
     [anon_sym_auth] = ACTIONS(146),
     [anon_sym_signature] = ACTIONS(146),
@@ -3884,6 +4398,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(146),
     [anon_sym_form] = ACTIONS(146),
     [anon_sym_env] = ACTIONS(146),
+    [anon_sym_external] = ACTIONS(146),
+    [anon_sym_telegram] = ACTIONS(146),
+    [anon_sym_twilio] = ACTIONS(146),
+    [anon_sym_token] = ACTIONS(146),
+    [anon_sym_secret] = ACTIONS(146),
+    [anon_sym_account] = ACTIONS(146),
+    [anon_sym_from] = ACTIONS(146),
     [anon_sym_GET] = ACTIONS(146),
     [anon_sym_POST] = ACTIONS(146),
     [anon_sym_PUT] = ACTIONS(146),
@@ -3948,6 +4469,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(150),
     [anon_sym_expect] = ACTIONS(150),
     [anon_sym_numbers] = ACTIONS(150),
+    [anon_sym_channel] = ACTIONS(150),
+    [anon_sym_keyword] = ACTIONS(150),
+    [anon_sym_catchall] = ACTIONS(150),
+    [anon_sym_receive] = ACTIONS(150),
+    [anon_sym_for] = ACTIONS(150),
+    [anon_sym_via] = ACTIONS(150),
     [anon_sym_methods] = ACTIONS(150),
     [anon_sym_auth] = ACTIONS(150),
     [anon_sym_signature] = ACTIONS(150),
@@ -3970,6 +4497,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(150),
     [anon_sym_form] = ACTIONS(150),
     [anon_sym_env] = ACTIONS(150),
+    [anon_sym_external] = ACTIONS(150),
+    [anon_sym_telegram] = ACTIONS(150),
+    [anon_sym_twilio] = ACTIONS(150),
+    [anon_sym_token] = ACTIONS(150),
+    [anon_sym_secret] = ACTIONS(150),
+    [anon_sym_account] = ACTIONS(150),
+    [anon_sym_from] = ACTIONS(150),
     [anon_sym_GET] = ACTIONS(150),
     [anon_sym_POST] = ACTIONS(150),
     [anon_sym_PUT] = ACTIONS(150),
@@ -4034,6 +4568,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(154),
     [anon_sym_expect] = ACTIONS(154),
     [anon_sym_numbers] = ACTIONS(154),
+    [anon_sym_channel] = ACTIONS(154),
+    [anon_sym_keyword] = ACTIONS(154),
+    [anon_sym_catchall] = ACTIONS(154),
+    [anon_sym_receive] = ACTIONS(154),
+    [anon_sym_for] = ACTIONS(154),
+    [anon_sym_via] = ACTIONS(154),
     [anon_sym_methods] = ACTIONS(154),
     [anon_sym_auth] = ACTIONS(154),
     [anon_sym_signature] = ACTIONS(154),
@@ -4056,6 +4596,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(154),
     [anon_sym_form] = ACTIONS(154),
     [anon_sym_env] = ACTIONS(154),
+    [anon_sym_external] = ACTIONS(154),
+    [anon_sym_telegram] = ACTIONS(154),
+    [anon_sym_twilio] = ACTIONS(154),
+    [anon_sym_token] = ACTIONS(154),
+    [anon_sym_secret] = ACTIONS(154),
+    [anon_sym_account] = ACTIONS(154),
+    [anon_sym_from] = ACTIONS(154),
     [anon_sym_GET] = ACTIONS(154),
     [anon_sym_POST] = ACTIONS(154),
     [anon_sym_PUT] = ACTIONS(154),
@@ -4120,6 +4667,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(158),
     [anon_sym_expect] = ACTIONS(158),
     [anon_sym_numbers] = ACTIONS(158),
+    [anon_sym_channel] = ACTIONS(158),
+    [anon_sym_keyword] = ACTIONS(158),
+    [anon_sym_catchall] = ACTIONS(158),
+    [anon_sym_receive] = ACTIONS(158),
+    [anon_sym_for] = ACTIONS(158),
+    [anon_sym_via] = ACTIONS(158),
     [anon_sym_methods] = ACTIONS(158),
     [anon_sym_auth] = ACTIONS(158),
     [anon_sym_signature] = ACTIONS(158),
@@ -4142,6 +4695,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(158),
     [anon_sym_form] = ACTIONS(158),
     [anon_sym_env] = ACTIONS(158),
+    [anon_sym_external] = ACTIONS(158),
+    [anon_sym_telegram] = ACTIONS(158),
+    [anon_sym_twilio] = ACTIONS(158),
+    [anon_sym_token] = ACTIONS(158),
+    [anon_sym_secret] = ACTIONS(158),
+    [anon_sym_account] = ACTIONS(158),
+    [anon_sym_from] = ACTIONS(158),
     [anon_sym_GET] = ACTIONS(158),
     [anon_sym_POST] = ACTIONS(158),
     [anon_sym_PUT] = ACTIONS(158),
@@ -4206,6 +4766,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(162),
     [anon_sym_expect] = ACTIONS(162),
     [anon_sym_numbers] = ACTIONS(162),
+    [anon_sym_channel] = ACTIONS(162),
+    [anon_sym_keyword] = ACTIONS(162),
+    [anon_sym_catchall] = ACTIONS(162),
+    [anon_sym_receive] = ACTIONS(162),
+    [anon_sym_for] = ACTIONS(162),
+    [anon_sym_via] = ACTIONS(162),
     [anon_sym_methods] = ACTIONS(162),
     [anon_sym_auth] = ACTIONS(162),
     [anon_sym_signature] = ACTIONS(162),
@@ -4228,6 +4794,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(162),
     [anon_sym_form] = ACTIONS(162),
     [anon_sym_env] = ACTIONS(162),
+    [anon_sym_external] = ACTIONS(162),
+    [anon_sym_telegram] = ACTIONS(162),
+    [anon_sym_twilio] = ACTIONS(162),
+    [anon_sym_token] = ACTIONS(162),
+    [anon_sym_secret] = ACTIONS(162),
+    [anon_sym_account] = ACTIONS(162),
+    [anon_sym_from] = ACTIONS(162),
     [anon_sym_GET] = ACTIONS(162),
     [anon_sym_POST] = ACTIONS(162),
     [anon_sym_PUT] = ACTIONS(162),
@@ -4292,6 +4865,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(166),
     [anon_sym_expect] = ACTIONS(166),
     [anon_sym_numbers] = ACTIONS(166),
+    [anon_sym_channel] = ACTIONS(166),
+    [anon_sym_keyword] = ACTIONS(166),
+    [anon_sym_catchall] = ACTIONS(166),
+    [anon_sym_receive] = ACTIONS(166),
+    [anon_sym_for] = ACTIONS(166),
+    [anon_sym_via] = ACTIONS(166),
     [anon_sym_methods] = ACTIONS(166),
     [anon_sym_auth] = ACTIONS(166),
     [anon_sym_signature] = ACTIONS(166),
@@ -4314,6 +4893,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(166),
     [anon_sym_form] = ACTIONS(166),
     [anon_sym_env] = ACTIONS(166),
+    [anon_sym_external] = ACTIONS(166),
+    [anon_sym_telegram] = ACTIONS(166),
+    [anon_sym_twilio] = ACTIONS(166),
+    [anon_sym_token] = ACTIONS(166),
+    [anon_sym_secret] = ACTIONS(166),
+    [anon_sym_account] = ACTIONS(166),
+    [anon_sym_from] = ACTIONS(166),
     [anon_sym_GET] = ACTIONS(166),
     [anon_sym_POST] = ACTIONS(166),
     [anon_sym_PUT] = ACTIONS(166),
@@ -4378,6 +4964,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(170),
     [anon_sym_expect] = ACTIONS(170),
     [anon_sym_numbers] = ACTIONS(170),
+    [anon_sym_channel] = ACTIONS(170),
+    [anon_sym_keyword] = ACTIONS(170),
+    [anon_sym_catchall] = ACTIONS(170),
+    [anon_sym_receive] = ACTIONS(170),
+    [anon_sym_for] = ACTIONS(170),
+    [anon_sym_via] = ACTIONS(170),
     [anon_sym_methods] = ACTIONS(170),
     [anon_sym_auth] = ACTIONS(170),
     [anon_sym_signature] = ACTIONS(170),
@@ -4400,6 +4992,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(170),
     [anon_sym_form] = ACTIONS(170),
     [anon_sym_env] = ACTIONS(170),
+    [anon_sym_external] = ACTIONS(170),
+    [anon_sym_telegram] = ACTIONS(170),
+    [anon_sym_twilio] = ACTIONS(170),
+    [anon_sym_token] = ACTIONS(170),
+    [anon_sym_secret] = ACTIONS(170),
+    [anon_sym_account] = ACTIONS(170),
+    [anon_sym_from] = ACTIONS(170),
     [anon_sym_GET] = ACTIONS(170),
     [anon_sym_POST] = ACTIONS(170),
     [anon_sym_PUT] = ACTIONS(170),
@@ -4464,6 +5063,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(174),
     [anon_sym_expect] = ACTIONS(174),
     [anon_sym_numbers] = ACTIONS(174),
+    [anon_sym_channel] = ACTIONS(174),
+    [anon_sym_keyword] = ACTIONS(174),
+    [anon_sym_catchall] = ACTIONS(174),
+    [anon_sym_receive] = ACTIONS(174),
+    [anon_sym_for] = ACTIONS(174),
+    [anon_sym_via] = ACTIONS(174),
     [anon_sym_methods] = ACTIONS(174),
     [anon_sym_auth] = ACTIONS(174),
     [anon_sym_signature] = ACTIONS(174),
@@ -4486,6 +5091,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(174),
     [anon_sym_form] = ACTIONS(174),
     [anon_sym_env] = ACTIONS(174),
+    [anon_sym_external] = ACTIONS(174),
+    [anon_sym_telegram] = ACTIONS(174),
+    [anon_sym_twilio] = ACTIONS(174),
+    [anon_sym_token] = ACTIONS(174),
+    [anon_sym_secret] = ACTIONS(174),
+    [anon_sym_account] = ACTIONS(174),
+    [anon_sym_from] = ACTIONS(174),
     [anon_sym_GET] = ACTIONS(174),
     [anon_sym_POST] = ACTIONS(174),
     [anon_sym_PUT] = ACTIONS(174),
@@ -4550,6 +5162,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(178),
     [anon_sym_expect] = ACTIONS(178),
     [anon_sym_numbers] = ACTIONS(178),
+    [anon_sym_channel] = ACTIONS(178),
+    [anon_sym_keyword] = ACTIONS(178),
+    [anon_sym_catchall] = ACTIONS(178),
+    [anon_sym_receive] = ACTIONS(178),
+    [anon_sym_for] = ACTIONS(178),
+    [anon_sym_via] = ACTIONS(178),
     [anon_sym_methods] = ACTIONS(178),
     [anon_sym_auth] = ACTIONS(178),
     [anon_sym_signature] = ACTIONS(178),
@@ -4572,6 +5190,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(178),
     [anon_sym_form] = ACTIONS(178),
     [anon_sym_env] = ACTIONS(178),
+    [anon_sym_external] = ACTIONS(178),
+    [anon_sym_telegram] = ACTIONS(178),
+    [anon_sym_twilio] = ACTIONS(178),
+    [anon_sym_token] = ACTIONS(178),
+    [anon_sym_secret] = ACTIONS(178),
+    [anon_sym_account] = ACTIONS(178),
+    [anon_sym_from] = ACTIONS(178),
     [anon_sym_GET] = ACTIONS(178),
     [anon_sym_POST] = ACTIONS(178),
     [anon_sym_PUT] = ACTIONS(178),
@@ -4636,6 +5261,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(182),
     [anon_sym_expect] = ACTIONS(182),
     [anon_sym_numbers] = ACTIONS(182),
+    [anon_sym_channel] = ACTIONS(182),
+    [anon_sym_keyword] = ACTIONS(182),
+    [anon_sym_catchall] = ACTIONS(182),
+    [anon_sym_receive] = ACTIONS(182),
+    [anon_sym_for] = ACTIONS(182),
+    [anon_sym_via] = ACTIONS(182),
     [anon_sym_methods] = ACTIONS(182),
     [anon_sym_auth] = ACTIONS(182),
     [anon_sym_signature] = ACTIONS(182),
@@ -4658,6 +5289,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(182),
     [anon_sym_form] = ACTIONS(182),
     [anon_sym_env] = ACTIONS(182),
+    [anon_sym_external] = ACTIONS(182),
+    [anon_sym_telegram] = ACTIONS(182),
+    [anon_sym_twilio] = ACTIONS(182),
+    [anon_sym_token] = ACTIONS(182),
+    [anon_sym_secret] = ACTIONS(182),
+    [anon_sym_account] = ACTIONS(182),
+    [anon_sym_from] = ACTIONS(182),
     [anon_sym_GET] = ACTIONS(182),
     [anon_sym_POST] = ACTIONS(182),
     [anon_sym_PUT] = ACTIONS(182),
@@ -4722,6 +5360,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(186),
     [anon_sym_expect] = ACTIONS(186),
     [anon_sym_numbers] = ACTIONS(186),
+    [anon_sym_channel] = ACTIONS(186),
+    [anon_sym_keyword] = ACTIONS(186),
+    [anon_sym_catchall] = ACTIONS(186),
+    [anon_sym_receive] = ACTIONS(186),
+    [anon_sym_for] = ACTIONS(186),
+    [anon_sym_via] = ACTIONS(186),
     [anon_sym_methods] = ACTIONS(186),
     [anon_sym_auth] = ACTIONS(186),
     [anon_sym_signature] = ACTIONS(186),
@@ -4744,6 +5388,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(186),
     [anon_sym_form] = ACTIONS(186),
     [anon_sym_env] = ACTIONS(186),
+    [anon_sym_external] = ACTIONS(186),
+    [anon_sym_telegram] = ACTIONS(186),
+    [anon_sym_twilio] = ACTIONS(186),
+    [anon_sym_token] = ACTIONS(186),
+    [anon_sym_secret] = ACTIONS(186),
+    [anon_sym_account] = ACTIONS(186),
+    [anon_sym_from] = ACTIONS(186),
     [anon_sym_GET] = ACTIONS(186),
     [anon_sym_POST] = ACTIONS(186),
     [anon_sym_PUT] = ACTIONS(186),
@@ -4808,6 +5459,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(190),
     [anon_sym_expect] = ACTIONS(190),
     [anon_sym_numbers] = ACTIONS(190),
+    [anon_sym_channel] = ACTIONS(190),
+    [anon_sym_keyword] = ACTIONS(190),
+    [anon_sym_catchall] = ACTIONS(190),
+    [anon_sym_receive] = ACTIONS(190),
+    [anon_sym_for] = ACTIONS(190),
+    [anon_sym_via] = ACTIONS(190),
     [anon_sym_methods] = ACTIONS(190),
     [anon_sym_auth] = ACTIONS(190),
     [anon_sym_signature] = ACTIONS(190),
@@ -4830,6 +5487,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(190),
     [anon_sym_form] = ACTIONS(190),
     [anon_sym_env] = ACTIONS(190),
+    [anon_sym_external] = ACTIONS(190),
+    [anon_sym_telegram] = ACTIONS(190),
+    [anon_sym_twilio] = ACTIONS(190),
+    [anon_sym_token] = ACTIONS(190),
+    [anon_sym_secret] = ACTIONS(190),
+    [anon_sym_account] = ACTIONS(190),
+    [anon_sym_from] = ACTIONS(190),
     [anon_sym_GET] = ACTIONS(190),
     [anon_sym_POST] = ACTIONS(190),
     [anon_sym_PUT] = ACTIONS(190),
@@ -4894,6 +5558,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(194),
     [anon_sym_expect] = ACTIONS(194),
     [anon_sym_numbers] = ACTIONS(194),
+    [anon_sym_channel] = ACTIONS(194),
+    [anon_sym_keyword] = ACTIONS(194),
+    [anon_sym_catchall] = ACTIONS(194),
+    [anon_sym_receive] = ACTIONS(194),
+    [anon_sym_for] = ACTIONS(194),
+    [anon_sym_via] = ACTIONS(194),
     [anon_sym_methods] = ACTIONS(194),
     [anon_sym_auth] = ACTIONS(194),
     [anon_sym_signature] = ACTIONS(194),
@@ -4916,6 +5586,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(194),
     [anon_sym_form] = ACTIONS(194),
     [anon_sym_env] = ACTIONS(194),
+    [anon_sym_external] = ACTIONS(194),
+    [anon_sym_telegram] = ACTIONS(194),
+    [anon_sym_twilio] = ACTIONS(194),
+    [anon_sym_token] = ACTIONS(194),
+    [anon_sym_secret] = ACTIONS(194),
+    [anon_sym_account] = ACTIONS(194),
+    [anon_sym_from] = ACTIONS(194),
     [anon_sym_GET] = ACTIONS(194),
     [anon_sym_POST] = ACTIONS(194),
     [anon_sym_PUT] = ACTIONS(194),
@@ -4980,6 +5657,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(198),
     [anon_sym_expect] = ACTIONS(198),
     [anon_sym_numbers] = ACTIONS(198),
+    [anon_sym_channel] = ACTIONS(198),
+    [anon_sym_keyword] = ACTIONS(198),
+    [anon_sym_catchall] = ACTIONS(198),
+    [anon_sym_receive] = ACTIONS(198),
+    [anon_sym_for] = ACTIONS(198),
+    [anon_sym_via] = ACTIONS(198),
     [anon_sym_methods] = ACTIONS(198),
     [anon_sym_auth] = ACTIONS(198),
     [anon_sym_signature] = ACTIONS(198),
@@ -5002,6 +5685,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(198),
     [anon_sym_form] = ACTIONS(198),
     [anon_sym_env] = ACTIONS(198),
+    [anon_sym_external] = ACTIONS(198),
+    [anon_sym_telegram] = ACTIONS(198),
+    [anon_sym_twilio] = ACTIONS(198),
+    [anon_sym_token] = ACTIONS(198),
+    [anon_sym_secret] = ACTIONS(198),
+    [anon_sym_account] = ACTIONS(198),
+    [anon_sym_from] = ACTIONS(198),
     [anon_sym_GET] = ACTIONS(198),
     [anon_sym_POST] = ACTIONS(198),
     [anon_sym_PUT] = ACTIONS(198),
@@ -5066,6 +5756,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(202),
     [anon_sym_expect] = ACTIONS(202),
     [anon_sym_numbers] = ACTIONS(202),
+    [anon_sym_channel] = ACTIONS(202),
+    [anon_sym_keyword] = ACTIONS(202),
+    [anon_sym_catchall] = ACTIONS(202),
+    [anon_sym_receive] = ACTIONS(202),
+    [anon_sym_for] = ACTIONS(202),
+    [anon_sym_via] = ACTIONS(202),
     [anon_sym_methods] = ACTIONS(202),
     [anon_sym_auth] = ACTIONS(202),
     [anon_sym_signature] = ACTIONS(202),
@@ -5088,6 +5784,13 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_text] = ACTIONS(202),
     [anon_sym_form] = ACTIONS(202),
     [anon_sym_env] = ACTIONS(202),
+    [anon_sym_external] = ACTIONS(202),
+    [anon_sym_telegram] = ACTIONS(202),
+    [anon_sym_twilio] = ACTIONS(202),
+    [anon_sym_token] = ACTIONS(202),
+    [anon_sym_secret] = ACTIONS(202),
+    [anon_sym_account] = ACTIONS(202),
+    [anon_sym_from] = ACTIONS(202),
     [anon_sym_GET] = ACTIONS(202),
     [anon_sym_POST] = ACTIONS(202),
     [anon_sym_PUT] = ACTIONS(202),

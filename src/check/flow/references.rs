@@ -163,10 +163,11 @@ impl<'a> FlowChecker<'a> {
                     "headers" => self.trigger_headers(),
                     "query" => self.trigger_query(),
                     "body" => self.trigger_body(),
+                    "method" => Ty::Text,
                     other => {
-                        let help = match did_you_mean(other, ["headers", "query", "body"]) {
+                        let help = match did_you_mean(other, ["method", "headers", "query", "body"]) {
                             Some(s) => format!("did you mean `@trigger.{s}`?"),
-                            None => "a trigger has `headers`, `query` and `body`".into(),
+                            None => "a trigger has `method`, `headers`, `query` and `body`".into(),
                         };
                         self.report(
                             Diagnostic::new(
