@@ -208,6 +208,9 @@ impl App {
     /// A message from a contact: it resumes the contact's waiting run, else starts the flow of the first
     /// keyword trigger its first word matches, else a catchall's, else it is kept in the contact's inbox.
     pub(super) fn incoming(&self, message: Inbound) -> Answer {
+        if message.urn.trim().is_empty() {
+            return Answer::error(400, "a message needs the contact's address");
+        }
         let lock = self.lock(&message.urn);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut contact = match self.store.contact(&message.urn) {

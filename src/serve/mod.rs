@@ -763,6 +763,10 @@ impl App {
             ("POST", ["contacts", id, "messages"]) => {
                 // A path keeps `+` (phone numbers are the natural contact ids); only queries read it as a space.
                 let id = percent_decode(id, false);
+                if id.trim().is_empty() {
+                    // Runs that belong to no contact are stored under "": no message may reach them.
+                    return Answer::error(400, "give the contact's URN: POST /contacts/{urn}/messages");
+                }
                 return match self.read_body(request) {
                     Ok(body) => self.message(&id, &body),
                     Err(a) => a,

@@ -811,3 +811,17 @@ flow order {
         assert_eq!((got.status, got.json()["method"].as_str()), (200, Some(method)), "{}", got.body);
     }
 }
+
+#[test]
+fn runs_that_belong_to_no_contact_take_no_message() {
+    let src = "trigger webhook \"/signup\" methods POST { start welcome }\nflow welcome {\n  send \"Hi\"\n  wait answer timeout 1h\n  send \"Got @flow.answer\"\n}\n";
+    let s = serve(&[src], 1 << 20);
+    for _ in 0..2 {
+        let got = post_json(&format!("{}/signup", s.base), &[], &json!({}));
+        assert_eq!((got.status, got.json()["status"].as_str()), (202, Some("waiting")), "{}", got.body);
+    }
+    for path in ["/contacts//messages", "/contacts/%20/messages"] {
+        let got = post_json(&format!("{}{path}", s.base), &[], &json!({"text": "me"}));
+        assert_eq!(got.status, 400, "{path}: {}", got.body);
+    }
+}
