@@ -101,6 +101,8 @@ pub fn project(files: &[ProjectFile<'_>]) -> Vec<Vec<Diagnostic>> {
     let mut out: Vec<Vec<Diagnostic>> = files.iter().map(|_| Vec::new()).collect();
     let mut flows: HashMap<&str, (usize, Span)> = HashMap::new();
     let mut suffixes: HashMap<&str, (usize, Span, &str)> = HashMap::new();
+    let mut channels: HashMap<&str, (usize, Span)> = HashMap::new();
+    let mut keywords: HashMap<(String, Option<&str>), (usize, Span)> = HashMap::new();
     let mut indexes: HashMap<usize, crate::span::LineIndex> = HashMap::new();
     let mut place = |i: usize, span: Span| {
         let f = &files[i];
@@ -126,6 +128,55 @@ pub fn project(files: &[ProjectFile<'_>]) -> Vec<Vec<Diagnostic>> {
                 Some(_) => {}
                 None => {
                     flows.insert(&flow.name.node, (i, flow.name.span));
+                }
+            }
+        }
+        for c in &f.file.channels {
+            match channels.get(c.name.node.as_str()) {
+                Some(&(first, span)) if first != i => out[i].push(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        c.name.span,
+                        format!("the channel `{}` is also defined in {}", c.name.node, place(first, span)),
+                        "defined again",
+                    )
+                    .with_help(
+                        "channel names are unique across the files served together: a contact's channel is \
+                         found by name; rename one of them",
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    channels.insert(&c.name.node, (i, c.name.span));
+                }
+            }
+        }
+        for t in &f.file.message_triggers {
+            let channel = t.channel.as_ref().map(|c| c.node.as_str());
+            let mut keys: Vec<(String, Span)> =
+                t.words.iter().map(|w| (w.node.trim().to_lowercase(), w.span)).collect();
+            if t.catchall {
+                keys.push((String::new(), t.span));
+            }
+            for (word, span) in keys {
+                match keywords.get(&(word.clone(), channel)) {
+                    Some(&(first, at)) if first != i => {
+                        let what =
+                            if word.is_empty() { "a catchall".to_string() } else { format!("the keyword \"{word}\"") };
+                        out[i].push(
+                            Diagnostic::new(
+                                Code::MessageTrigger,
+                                span,
+                                format!("{what} is also taken by a trigger in {}", place(first, at)),
+                                "taken twice",
+                            )
+                            .with_help("the first trigger would always win; keep one per channel across the files served together"),
+                        )
+                    }
+                    Some(_) => {}
+                    None => {
+                        keywords.insert((word, channel), (i, span));
+                    }
                 }
             }
         }

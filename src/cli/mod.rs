@@ -609,15 +609,33 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
     };
     let (flow_count, trigger_count) =
         programs.iter().fold((0, 0), |(f, t), p| (f + p.program().flows.len(), t + p.program().triggers.len()));
-    let routes: Vec<(String, String, String)> = programs
+    let mut routes: Vec<(String, String, String)> = programs
         .iter()
         .flat_map(|p| {
             let program = p.program();
             program.triggers.iter().map(|t| {
-                (crate::ast::Method::list(&t.methods, ","), t.suffix.clone(), program.flows[t.flow].name.clone())
+                let flow = format!("flow {}", program.flows[t.flow].name);
+                (crate::ast::Method::list(&t.methods, ","), t.suffix.clone(), flow)
             })
         })
         .collect();
+    // Then where each channel's messages arrive, and what messages start.
+    let mut messages = Vec::new();
+    for p in &programs {
+        let program = p.program();
+        for c in &program.channels {
+            routes.push(("POST".into(), c.receive.clone(), format!("channel {}", c.name)));
+        }
+        for t in &program.message_triggers {
+            let what = if t.words.is_empty() {
+                "any other message".to_string()
+            } else {
+                format!("keyword {}", t.words.join(", "))
+            };
+            let on = t.channel.as_ref().map_or(String::new(), |c| format!(" on {c}"));
+            messages.push(format!("  {what}{on} -> flow {}\n", program.flows[t.flow].name));
+        }
+    }
     match crate::serve::Server::start(addr, programs, Box::new(store), config) {
         Ok(server) => {
             // The first line ends with the address (scripts read it); then a line per trigger.
@@ -627,9 +645,10 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
                 plural(trigger_count, "trigger"),
                 server.addr()
             );
-            for (methods, suffix, flow) in routes {
-                banner.push_str(&format!("  {methods} http://{}{suffix} -> flow {flow}\n", server.addr()));
+            for (methods, suffix, target) in routes {
+                banner.push_str(&format!("  {methods} http://{}{suffix} -> {target}\n", server.addr()));
             }
+            banner.extend(messages);
             let _ = out::emit(&banner);
             // Until SIGTERM or SIGINT: then requests in flight finish and every step is committed.
             server.wait();

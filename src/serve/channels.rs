@@ -27,6 +27,12 @@ pub(super) struct Inbound {
 /// The URN of an address as a gateway sends it: a URN stays one, `+250788123456` becomes
 /// `tel:+250788123456`, anything else `ext:ADDRESS`.
 pub(super) fn urn_of(address: &str) -> String {
+    // A `+` that a gateway (or `curl -d`) did not encode in a form arrives as a space: ` 250788...`.
+    let unencoded_plus =
+        address.strip_prefix(' ').filter(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()));
+    if let Some(digits) = unencoded_plus {
+        return format!("tel:+{digits}");
+    }
     let address = address.trim();
     let scheme = address.split_once(':').map(|(s, _)| s);
     if scheme.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase())) {
@@ -555,6 +561,7 @@ mod tests {
     fn addresses_become_urns() {
         assert_eq!(urn_of("+250788123456"), "tel:+250788123456");
         assert_eq!(urn_of("+1 555-000-1111"), "tel:+15550001111");
+        assert_eq!(urn_of(" 250788123456"), "tel:+250788123456", "a + sent unencoded in a form");
         assert_eq!(urn_of("tel:+250788123456"), "tel:+250788123456");
         assert_eq!(urn_of("telegram:1234"), "telegram:1234");
         assert_eq!(urn_of("ann@example.com"), "ext:ann@example.com");

@@ -638,3 +638,33 @@ fn serve_refuses_a_retention_it_cannot_read_in_one_line() {
         assert!(stderr(&o).contains(says), "{value}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn channels_and_keywords_are_unique_across_the_files_served_together() {
+    let dir = std::env::temp_dir().join(format!("flowc-project-channels-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |flow: &str, path: &str| {
+        format!(
+            "channel sms external {{\n  receive \"{path}\"\n  send POST \"https://gw.example.com/send\"\n}}\n\
+             trigger keyword \"join\" {{ start {flow} }}\ntrigger catchall channel sms {{ start {flow} }}\n\
+             flow {flow} {{\n  send \"Hi\"\n}}\n"
+        )
+    };
+    std::fs::write(dir.join("a.flow"), file("one", "/sms/a")).unwrap();
+    std::fs::write(dir.join("b.flow"), file("two", "/sms/b")).unwrap();
+    let json = flowc(&["check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(json.status.code(), Some(1), "{}", stderr(&json));
+    let diags: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let mut messages: Vec<&str> = diags.as_array().unwrap().iter().map(|d| d["message"].as_str().unwrap()).collect();
+    messages.sort_unstable();
+    let a = dir.join("a.flow").display().to_string();
+    assert_eq!(
+        messages,
+        [
+            format!("a catchall is also taken by a trigger in {a}:6:1"),
+            format!("the channel `sms` is also defined in {a}:1:9"),
+            format!("the keyword \"join\" is also taken by a trigger in {a}:5:17"),
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
