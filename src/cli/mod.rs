@@ -91,7 +91,8 @@ enum Command {
         /// Address to listen on (port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
-        /// The SQLite database for runs, events and the webhook log.
+        /// Where runs, contacts, messages and the webhook log live: a SQLite file, or a PostgreSQL URL
+        /// (postgres://user:password@host:5432/db) for several servers on one database.
         #[arg(long, default_value = "flowc.db")]
         db: PathBuf,
         /// Worker threads handling requests (each blocks while its flow calls a webhook).
@@ -600,10 +601,22 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
         .iter()
         .map(|c| crate::serve::Served::from_source(&c.name, &c.src, crate::compile::compile(&c.file)))
         .collect();
-    let store = match crate::serve::store::SqliteStore::open(db) {
+    let url = db.to_str().filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
+    let opened: Result<Box<dyn crate::serve::store::Store>, _> = match url {
+        Some(url) => {
+            crate::serve::store::PostgresStore::connect(url).map(|s| Box::new(s) as Box<dyn crate::serve::store::Store>)
+        }
+        None => crate::serve::store::SqliteStore::open(db).map(|s| Box::new(s) as Box<dyn crate::serve::store::Store>),
+    };
+    let store = match opened {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("flowc: cannot open the database {}: {e}", db.display());
+            // A URL may carry a password: name only its host part.
+            let shown = match url {
+                Some(u) => u.rsplit('@').next().unwrap_or(u).to_string(),
+                None => db.display().to_string(),
+            };
+            eprintln!("flowc: cannot open the database {shown}: {e}");
             return USAGE;
         }
     };
@@ -636,7 +649,7 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
             messages.push(format!("  {what}{on} -> flow {}\n", program.flows[t.flow].name));
         }
     }
-    match crate::serve::Server::start(addr, programs, Box::new(store), config) {
+    match crate::serve::Server::start(addr, programs, store, config) {
         Ok(server) => {
             // The first line ends with the address (scripts read it); then a line per trigger.
             let mut banner = format!(

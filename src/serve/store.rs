@@ -2,6 +2,10 @@
 //! talks to a [`Store`]; [`SqliteStore`] is the embedded one (WAL, one transaction per step), and a
 //! PostgreSQL store can implement the same trait.
 
+mod postgres;
+
+pub use postgres::{PostgresStore, SCHEMA_VERSION};
+
 use std::path::Path;
 use std::sync::Mutex;
 

@@ -9,10 +9,13 @@ mod format;
 mod graph;
 mod lsp;
 mod model;
+#[path = "../common/postgres.rs"]
+mod postgres;
 mod robustness;
 mod runs;
 mod serve;
 #[path = "../common/serve_process.rs"]
 mod serve_process;
 mod server;
+mod store;
 mod webhooks;

@@ -1,0 +1,456 @@
+//! The PostgreSQL store (`flowc serve --db postgres://...`): the same tables as SQLite's, created by
+//! versioned migrations that the first server to start applies (under an advisory lock, so that two
+//! servers starting together do not both migrate). A server refuses a database whose schema is newer
+//! than it knows. One connection per server, used by one statement at a time, as with SQLite.
+
+use std::sync::Mutex;
+
+use postgres::{Client, NoTls};
+use serde_json::Value;
+
+use super::{
+    ContactRow, Delivery, Direction, LogLine, MessageRow, OutMessage, RunSummary, StepRecord, Store, StoreError,
+    StoredRun,
+};
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        // The server's own message (constraint, disk full, ...) when it sent one.
+        match e.as_db_error() {
+            Some(db) => StoreError::new(format!("postgres: {}", db.message())),
+            None => StoreError::new(format!("postgres: {}", with_causes(&e))),
+        }
+    }
+}
+
+/// An error with the errors that caused it: "error connecting to server: Connection refused".
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The migrations, in order: migration `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    contact_id TEXT NOT NULL,
+    flow TEXT NOT NULL,
+    status TEXT NOT NULL,
+    deadline_ms BIGINT,
+    state TEXT,
+    updated_ms BIGINT NOT NULL,
+    version TEXT
+);
+CREATE INDEX runs_waiting ON runs (contact_id) WHERE status = 'waiting';
+CREATE INDEX runs_deadline ON runs (deadline_ms) WHERE status = 'waiting';
+CREATE INDEX runs_ended ON runs (updated_ms) WHERE status <> 'waiting';
+CREATE TABLE steps (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    events TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE webhook_log (
+    id BIGSERIAL PRIMARY KEY,
+    webhook TEXT NOT NULL,
+    failed BOOLEAN NOT NULL,
+    entry TEXT NOT NULL,
+    time TEXT NOT NULL
+);
+CREATE INDEX webhook_log_time ON webhook_log (time);
+CREATE TABLE versions (
+    hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    saved_ms BIGINT NOT NULL
+);
+CREATE TABLE seen_signatures (
+    id TEXT PRIMARY KEY,
+    seen_ms BIGINT NOT NULL
+);
+CREATE TABLE contacts (
+    urn TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    name TEXT NOT NULL,
+    language TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+CREATE TABLE messages (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    urn TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    text TEXT NOT NULL,
+    run_id TEXT,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms BIGINT,
+    error TEXT,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+CREATE INDEX messages_pending ON messages (urn, seq) WHERE status = 'pending';
+CREATE INDEX messages_contact ON messages (urn, seq);
+CREATE INDEX messages_ended ON messages (updated_ms) WHERE status <> 'pending';
+"];
+
+/// The schema version this build of flowc writes.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// An arbitrary constant that names flowc's migration lock among the database's advisory locks.
+const MIGRATION_LOCK: i64 = 0x666c_6f77_6300_0001;
+
+/// A store on a PostgreSQL server.
+pub struct PostgresStore {
+    client: Mutex<Client>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/db`, or `host=... user=...`) and brings
+    /// the schema up to date; refuses a schema newer than this build knows.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut client = Client::connect(url, NoTls).map_err(StoreError::from)?;
+        migrate(&mut client)?;
+        Ok(PostgresStore { client: Mutex::new(client) })
+    }
+
+    fn client(&self) -> std::sync::MutexGuard<'_, Client> {
+        self.client.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn decode_run(row: &postgres::Row) -> Result<StoredRun, StoreError> {
+        let state: String = row.get(0);
+        Ok(StoredRun {
+            state: serde_json::from_str(&state)?,
+            contact_id: row.get(1),
+            deadline_ms: row.get::<_, Option<i64>>(2).map(|d| d as u64),
+            version: row.get(3),
+        })
+    }
+}
+
+/// Applies the migrations the database has not had, in one transaction under the migration lock.
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS flowc_schema (version INTEGER NOT NULL)")?;
+    let current: Option<i32> = tx.query_opt("SELECT version FROM flowc_schema", &[])?.map(|r| r.get(0));
+    let current = current.unwrap_or(0);
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::new(format!(
+            "the database's schema is version {current}, newer than this flowc knows ({SCHEMA_VERSION}): \
+             upgrade flowc, or point it at another database"
+        )));
+    }
+    for migration in &MIGRATIONS[current as usize..] {
+        tx.batch_execute(migration)?;
+    }
+    if current == 0 {
+        tx.execute("INSERT INTO flowc_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])?;
+    } else if current < SCHEMA_VERSION {
+        tx.execute("UPDATE flowc_schema SET version = $1", &[&SCHEMA_VERSION])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn now() -> i64 {
+    crate::time::now_millis() as i64
+}
+
+fn insert_message(tx: &mut postgres::Transaction<'_>, m: &MessageRow, now: i64) -> Result<(), StoreError> {
+    let direction = match m.direction {
+        Direction::In => "in",
+        Direction::Out => "out",
+    };
+    let next = (m.status == "pending").then_some(now);
+    tx.execute(
+        "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        &[&m.id, &m.urn, &m.channel, &direction, &m.text, &m.run_id, &m.status, &next, &now],
+    )?;
+    Ok(())
+}
+
+impl Store for PostgresStore {
+    fn save_batch(&self, steps: &[StepRecord], log: &[LogLine]) -> Result<(), StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        let now = now();
+        let upsert = tx.prepare(
+            "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (id) DO UPDATE SET status = $4, deadline_ms = $5, state = $6, updated_ms = $7",
+        )?;
+        let insert_step = tx.prepare(
+            "INSERT INTO steps (run_id, seq, events)
+             VALUES ($1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM steps WHERE run_id = $1), $2)",
+        )?;
+        for step in steps {
+            let deadline = step.deadline_ms.map(|d| d as i64);
+            tx.execute(
+                &upsert,
+                &[
+                    &step.run_id,
+                    &step.contact_id,
+                    &step.flow,
+                    &step.status.as_str(),
+                    &deadline,
+                    &step.state,
+                    &now,
+                    &step.version,
+                ],
+            )?;
+            if let Some(events) = &step.events {
+                tx.execute(&insert_step, &[&step.run_id, events])?;
+            }
+            if let Some(c) = &step.contact {
+                tx.execute(
+                    "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (urn) DO UPDATE SET channel = $2, name = $3, language = $4, fields = $5, updated_ms = $6",
+                    &[&c.urn, &c.channel, &c.name, &c.language, &c.fields, &now],
+                )?;
+            }
+            for m in &step.messages {
+                insert_message(&mut tx, m, now)?;
+            }
+        }
+        for line in log {
+            let time = serde_json::from_str::<Value>(&line.entry)
+                .ok()
+                .and_then(|v| v["time"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            tx.execute(
+                "INSERT INTO webhook_log (webhook, failed, entry, time) VALUES ($1, $2, $3, $4)",
+                &[&line.webhook, &line.failed, &line.entry, &time],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn waiting_run(&self, contact_id: &str) -> Result<Option<StoredRun>, StoreError> {
+        let row = self.client().query_opt(
+            "SELECT state, contact_id, deadline_ms, version FROM runs WHERE contact_id = $1 AND status = 'waiting'
+             ORDER BY updated_ms DESC LIMIT 1",
+            &[&contact_id],
+        )?;
+        row.as_ref().map(Self::decode_run).transpose()
+    }
+
+    fn due_runs(&self, now_ms: u64) -> Result<Vec<StoredRun>, StoreError> {
+        let rows = self.client().query(
+            "SELECT state, contact_id, deadline_ms, version FROM runs WHERE status = 'waiting' AND deadline_ms <= $1 LIMIT 100",
+            &[&(now_ms as i64)],
+        )?;
+        rows.iter().map(Self::decode_run).collect()
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<StoredRun>, StoreError> {
+        let row = self.client().query_opt(
+            "SELECT state, contact_id, deadline_ms, version FROM runs WHERE id = $1 AND state IS NOT NULL",
+            &[&run_id],
+        )?;
+        row.as_ref().map(Self::decode_run).transpose()
+    }
+
+    fn summary(&self, run_id: &str) -> Result<Option<RunSummary>, StoreError> {
+        let row = self.client().query_opt("SELECT flow, status, contact_id FROM runs WHERE id = $1", &[&run_id])?;
+        Ok(row.map(|r| RunSummary { flow: r.get(0), status: r.get(1), contact_id: r.get(2) }))
+    }
+
+    fn events(&self, run_id: &str) -> Result<Vec<Value>, StoreError> {
+        let rows = self.client().query("SELECT events FROM steps WHERE run_id = $1 ORDER BY seq", &[&run_id])?;
+        let mut out = Vec::new();
+        for row in rows {
+            match serde_json::from_str::<Value>(row.get(0))? {
+                Value::Array(events) => out.extend(events),
+                other => out.push(other),
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_log(&self, webhook: Option<&str>, failed_only: bool, limit: usize) -> Result<Vec<Value>, StoreError> {
+        let rows = self.client().query(
+            "SELECT entry FROM webhook_log WHERE ($1::TEXT IS NULL OR webhook = $1) AND (NOT $2 OR failed)
+             ORDER BY id DESC LIMIT $3",
+            &[&webhook, &failed_only, &(limit as i64)],
+        )?;
+        rows.iter().map(|r| Ok(serde_json::from_str(r.get(0))?)).collect()
+    }
+
+    fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError> {
+        let mut client = self.client();
+        client.execute("DELETE FROM seen_signatures WHERE seen_ms < $1", &[&(forget_before_ms as i64)])?;
+        let inserted = client.execute(
+            "INSERT INTO seen_signatures (id, seen_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            &[&id, &(now_ms as i64)],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    fn purge(&self, before_ms: u64, batch: usize) -> Result<usize, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        let (before, batch) = (before_ms as i64, batch as i64);
+        let ids: Vec<String> = tx
+            .query(
+                "SELECT id FROM runs WHERE status <> 'waiting' AND updated_ms < $1 ORDER BY updated_ms LIMIT $2",
+                &[&before, &batch],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut gone = 0u64;
+        gone += tx.execute("DELETE FROM steps WHERE run_id = ANY($1)", &[&ids])?;
+        gone += tx.execute("DELETE FROM runs WHERE id = ANY($1) AND status <> 'waiting'", &[&ids])?;
+        gone += tx.execute(
+            "DELETE FROM messages WHERE seq IN
+               (SELECT seq FROM messages WHERE status <> 'pending' AND updated_ms < $1 ORDER BY updated_ms LIMIT $2)",
+            &[&before, &batch],
+        )?;
+        let cutoff = crate::time::iso(before_ms);
+        gone += tx.execute(
+            "DELETE FROM webhook_log WHERE id IN (SELECT id FROM webhook_log WHERE time < $1 ORDER BY id LIMIT $2)",
+            &[&cutoff, &batch],
+        )?;
+        tx.commit()?;
+        Ok(gone as usize)
+    }
+
+    fn waiting_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.client().query_one("SELECT COUNT(*) FROM runs WHERE status = 'waiting'", &[])?.get(0);
+        Ok(n as u64)
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        tx.execute(
+            "INSERT INTO seen_signatures (id, seen_ms) VALUES ('flowc-readyz-probe', 0) ON CONFLICT (id) DO NOTHING",
+            &[],
+        )?;
+        tx.rollback()?;
+        Ok(())
+    }
+
+    fn save_version(&self, hash: &str, name: &str, source: &str) -> Result<(), StoreError> {
+        self.client().execute(
+            "INSERT INTO versions (hash, name, source, saved_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+            &[&hash, &name, &source, &now()],
+        )?;
+        Ok(())
+    }
+
+    fn version_source(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.client().query_opt("SELECT source FROM versions WHERE hash = $1", &[&hash])?.map(|r| r.get(0)))
+    }
+
+    fn purge_versions(&self, keep: &[&str]) -> Result<usize, StoreError> {
+        let keep: Vec<String> = keep.iter().map(|k| k.to_string()).collect();
+        let gone = self.client().execute(
+            "DELETE FROM versions WHERE hash <> ALL($1)
+               AND hash NOT IN (SELECT version FROM runs WHERE version IS NOT NULL)",
+            &[&keep],
+        )?;
+        Ok(gone as usize)
+    }
+
+    fn outbox_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.client().query_one("SELECT COUNT(*) FROM messages WHERE status = 'pending'", &[])?.get(0);
+        Ok(n as u64)
+    }
+
+    fn contact(&self, urn: &str) -> Result<Option<ContactRow>, StoreError> {
+        let row = self
+            .client()
+            .query_opt("SELECT urn, channel, name, language, fields FROM contacts WHERE urn = $1", &[&urn])?;
+        Ok(row.map(|r| ContactRow {
+            urn: r.get(0),
+            channel: r.get(1),
+            name: r.get(2),
+            language: r.get(3),
+            fields: r.get(4),
+        }))
+    }
+
+    fn contact_messages(&self, urn: &str, limit: usize) -> Result<Vec<Value>, StoreError> {
+        let rows = self.client().query(
+            "SELECT id, channel, direction, text, run_id, status, attempts, error, created_ms FROM messages
+             WHERE urn = $1 ORDER BY seq DESC LIMIT $2",
+            &[&urn, &(limit as i64)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.get::<_, String>(0),
+                    "channel": r.get::<_, String>(1),
+                    "direction": r.get::<_, String>(2),
+                    "text": r.get::<_, String>(3),
+                    "run_id": r.get::<_, Option<String>>(4),
+                    "status": r.get::<_, String>(5),
+                    "attempts": r.get::<_, i32>(6),
+                    "error": r.get::<_, Option<String>>(7),
+                    "time": crate::time::iso(r.get::<_, i64>(8) as u64),
+                })
+            })
+            .collect())
+    }
+
+    fn save_messages(&self, messages: &[MessageRow]) -> Result<(), StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        let now = now();
+        for m in messages {
+            insert_message(&mut tx, m, now)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
+        let rows = self.client().query(
+            "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m
+             WHERE m.status = 'pending' AND m.next_ms <= $1
+               AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
+             ORDER BY m.seq LIMIT $2",
+            &[&(now_ms as i64), &(limit as i64)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| OutMessage {
+                id: r.get(0),
+                urn: r.get(1),
+                channel: r.get(2),
+                text: r.get(3),
+                run_id: r.get(4),
+                attempts: r.get::<_, i32>(5) as u32,
+            })
+            .collect())
+    }
+
+    fn delivered(&self, id: &str, attempts: u32, delivery: &Delivery) -> Result<(), StoreError> {
+        let (status, next, error) = match delivery {
+            Delivery::Sent => ("sent", None, None),
+            Delivery::Retry { at_ms, error } => ("pending", Some(*at_ms as i64), Some(error.as_str())),
+            Delivery::Failed { error } => ("failed", None, Some(error.as_str())),
+        };
+        self.client().execute(
+            "UPDATE messages SET status = $2, attempts = $3, next_ms = $4, error = $5, updated_ms = $6 WHERE id = $1",
+            &[&id, &status, &(attempts as i32), &next, &error, &now()],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! The store's behaviour, the same for SQLite and for a real PostgreSQL (started by the test; skipped,
+//! with a printed reason, where the machine has no PostgreSQL server binaries).
+
+use flowc::interp::RunStatus;
+use flowc::serve::store::{
+    ContactRow, Delivery, Direction, LogLine, MessageRow, PostgresStore, SqliteStore, StepRecord, Store,
+};
+use serde_json::json;
+
+use crate::postgres::Postgres;
+use crate::serve_process::TempDir;
+
+fn step(run_id: &str, contact: &str, status: RunStatus, deadline_ms: Option<u64>) -> StepRecord {
+    let state = json!({
+        "version": 1, "run_id": run_id, "flow": "f", "status": status.as_str(), "pc": 0, "slot_names": [],
+        "slots": [], "extra": {}, "webhooks": [], "input": null, "contact": {}, "trigger": null,
+        "responded": false, "waiting": null
+    });
+    StepRecord {
+        run_id: run_id.into(),
+        contact_id: contact.into(),
+        flow: "f".into(),
+        status,
+        deadline_ms,
+        state: (status == RunStatus::Waiting).then(|| state.to_string()),
+        events: Some(format!("[{{\"type\":\"step of {run_id}\"}}]")),
+        version: Some("v1".into()),
+        contact: None,
+        messages: Vec::new(),
+    }
+}
+
+fn out(id: &str, urn: &str, text: &str) -> MessageRow {
+    MessageRow {
+        id: id.into(),
+        urn: urn.into(),
+        channel: "sms".into(),
+        direction: Direction::Out,
+        text: text.into(),
+        run_id: Some("r".into()),
+        status: "pending",
+    }
+}
+
+/// What every store must do.
+fn suite(store: &dyn Store) {
+    // Runs and their steps.
+    let now = flowc::time::now_millis();
+    store.save_batch(&[step("r1", "c1", RunStatus::Waiting, Some(now - 1))], &[]).unwrap();
+    store.save_batch(&[step("r2", "c2", RunStatus::Completed, None)], &[]).unwrap();
+    store.save_batch(&[step("r1", "c1", RunStatus::Waiting, Some(now + 60_000))], &[]).unwrap();
+    let waiting = store.waiting_run("c1").unwrap().expect("c1 waits");
+    assert_eq!((waiting.state.run_id.as_str(), waiting.deadline_ms), ("r1", Some(now + 60_000)));
+    assert!(store.waiting_run("c2").unwrap().is_none(), "a completed run does not wait");
+    assert!(store.due_runs(now).unwrap().is_empty(), "the deadline moved");
+    assert_eq!(store.due_runs(now + 61_000).unwrap().len(), 1);
+    let summary = store.summary("r2").unwrap().unwrap();
+    assert_eq!((summary.flow.as_str(), summary.status.as_str()), ("f", "completed"));
+    assert_eq!(store.events("r1").unwrap(), vec![json!({"type": "step of r1"}), json!({"type": "step of r1"})]);
+    assert!(store.run("r2").unwrap().is_none(), "an ended run keeps no state");
+    assert_eq!(store.waiting_count().unwrap(), 1);
+
+    // The webhook log, newest first, filtered.
+    let time = flowc::time::iso(now);
+    let lines: Vec<LogLine> = [("a", 200), ("b", 500), ("a", 503)]
+        .iter()
+        .map(|(w, s)| {
+            LogLine::new(&json!({"webhook": w, "status": s, "time": time, "error": (*s >= 500).then_some("down")}))
+        })
+        .collect();
+    store.save_batch(&[], &lines).unwrap();
+    let all = store.read_log(None, false, 10).unwrap();
+    assert_eq!(all.iter().map(|e| e["status"].as_i64().unwrap()).collect::<Vec<_>>(), [503, 500, 200]);
+    assert_eq!(store.read_log(Some("a"), false, 10).unwrap().len(), 2);
+    assert_eq!(store.read_log(Some("a"), true, 10).unwrap().len(), 1);
+    assert_eq!(store.read_log(None, false, 1).unwrap().len(), 1);
+
+    // Signature ids: a replay is refused; old ones are forgotten.
+    assert!(store.first_sighting("msg_1", now, now - 1000).unwrap());
+    assert!(!store.first_sighting("msg_1", now, now - 1000).unwrap());
+    assert!(store.first_sighting("msg_1", now + 2000, now + 1000).unwrap(), "forgotten after the window");
+
+    // Versions.
+    store.save_version("v1", "a.flow", "flow f {}").unwrap();
+    store.save_version("v0", "a.flow", "flow old {}").unwrap();
+    assert_eq!(store.version_source("v1").unwrap().as_deref(), Some("flow f {}"));
+    assert_eq!(store.purge_versions(&[]).unwrap(), 1, "v0: no run needs it");
+    assert!(store.version_source("v1").unwrap().is_some(), "runs need v1");
+
+    // Contacts and the outbox: in order per contact.
+    let mut with_contact = step("r3", "tel:+1", RunStatus::Completed, None);
+    with_contact.contact = Some(ContactRow {
+        urn: "tel:+1".into(),
+        channel: "sms".into(),
+        name: "Ann".into(),
+        language: "eng".into(),
+        fields: json!({"age": 34}).to_string(),
+    });
+    with_contact.messages =
+        vec![out("m1", "tel:+1", "first"), out("m2", "tel:+1", "second"), out("m3", "tel:+2", "other")];
+    store.save_batch(&[with_contact], &[]).unwrap();
+    let contact = store.contact("tel:+1").unwrap().unwrap();
+    assert_eq!((contact.name.as_str(), contact.to_json()["fields"]["age"].as_i64()), ("Ann", Some(34)));
+    assert!(store.contact("tel:+9").unwrap().is_none());
+    assert_eq!(store.outbox_count().unwrap(), 3);
+    let later = flowc::time::now_millis() + 1;
+    let due: Vec<String> = store.due_messages(later, 10).unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(due, ["m1", "m3"], "each contact's oldest pending message only");
+    store.delivered("m1", 1, &Delivery::Retry { at_ms: later + 60_000, error: "503".into() }).unwrap();
+    assert_eq!(store.due_messages(later, 10).unwrap().len(), 1, "m2 waits behind m1's retry");
+    store.delivered("m1", 2, &Delivery::Sent).unwrap();
+    store.delivered("m3", 1, &Delivery::Failed { error: "gone".into() }).unwrap();
+    let due = store.due_messages(later, 10).unwrap();
+    assert_eq!(due.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m2"]);
+    assert_eq!(store.outbox_count().unwrap(), 1);
+    let mut inbox = out("m4", "tel:+1", "hello");
+    (inbox.direction, inbox.status) = (Direction::In, "unhandled");
+    store.save_messages(&[inbox]).unwrap();
+    let shown = store.contact_messages("tel:+1", 10).unwrap();
+    let summary: Vec<(&str, &str, &str)> = shown
+        .iter()
+        .map(|m| (m["id"].as_str().unwrap(), m["direction"].as_str().unwrap(), m["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(summary, [("m4", "in", "unhandled"), ("m2", "out", "pending"), ("m1", "out", "sent")]);
+    assert_eq!(shown[2]["attempts"], 2);
+
+    // Retention: ended runs and delivered messages go, a waiting run and a pending message never do.
+    let future = flowc::time::now_millis() + 86_400_000;
+    let mut gone = 0;
+    loop {
+        let n = store.purge(future, 2).unwrap();
+        if n == 0 {
+            break;
+        }
+        gone += n;
+    }
+    assert!(gone > 0);
+    assert!(store.summary("r2").unwrap().is_none());
+    assert!(store.waiting_run("c1").unwrap().is_some(), "never a waiting run");
+    assert_eq!(store.outbox_count().unwrap(), 1, "never a pending message");
+    assert!(store.read_log(None, false, 10).unwrap().is_empty());
+    store.check_writable().unwrap();
+}
+
+#[test]
+fn sqlite_keeps_what_the_server_needs() {
+    let dir = TempDir::new("store-sqlite");
+    suite(&SqliteStore::open(&dir.0.join("flowc.db")).unwrap());
+}
+
+#[test]
+fn postgres_keeps_what_the_server_needs() {
+    let Some(pg) = Postgres::start("store") else { return };
+    let url = pg.database("suite");
+    suite(&PostgresStore::connect(&url).unwrap());
+    // A second server on the same database finds the schema in place.
+    let again = PostgresStore::connect(&url).unwrap();
+    assert_eq!(again.waiting_count().unwrap(), 1);
+}
+
+#[test]
+fn postgres_refuses_a_schema_newer_than_it_knows() {
+    let Some(pg) = Postgres::start("newer") else { return };
+    let url = pg.database("newer");
+    PostgresStore::connect(&url).unwrap();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client.execute("UPDATE flowc_schema SET version = $1", &[&(flowc::serve::store::SCHEMA_VERSION + 1)]).unwrap();
+    let err = PostgresStore::connect(&url).err().expect("refused").to_string();
+    assert!(err.contains("newer than this flowc knows"), "{err}");
+}
+
+#[test]
+fn flowc_serve_on_postgres_keeps_conversations_across_a_kill_and_delivers_through_channels() {
+    use crate::serve::{post_json, request};
+    use crate::serve_process::{SURVEY, spawn_serve};
+    use crate::server::{Reply, TestServer};
+    use std::process::Stdio;
+    let Some(pg) = Postgres::start("serve") else { return };
+    let url = pg.database("serve");
+    let gateway = TestServer::start(|_, _| Reply::json(200, "{}"));
+    let dir = TempDir::new("serve-pg");
+    let flow = dir.0.join("survey.flow");
+    let channel = "\nchannel sms external {\n  receive \"/sms/in\"\n  send POST \"https://gw.example.com/send\"\n}\ntrigger keyword \"survey\" { start survey }\n";
+    std::fs::write(&flow, format!("{SURVEY}{channel}")).unwrap();
+    let route = format!("https://gw.example.com={}", gateway.url(""));
+    let args = ["--allow-network", "127.0.0.1/32", "--route", route.as_str(), "--no-access-log"];
+    let db = std::path::Path::new(&url);
+    let (mut first, base) = spawn_serve(&flow, db, &args, Stdio::null());
+    let started = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "k1"}}));
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert_eq!(post_json(&format!("{base}/contacts/k1/messages"), &[], &json!({"text": "42"})).status, 200);
+    // A contact on the channel: its messages go to the gateway.
+    let sms = post_json(&format!("{base}/sms/in"), &[], &json!({"from": "+250788000031", "text": "survey"}));
+    assert_eq!(sms.status, 200, "{}", sms.body);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut second, base) = spawn_serve(&flow, db, &args, Stdio::null());
+    let last = post_json(&format!("{base}/contacts/k1/messages"), &[], &json!({"text": "k1@example.com"}));
+    assert_eq!(last.status, 200, "{}", last.body);
+    assert_eq!(last.json()["status"], "completed");
+    let began = std::time::Instant::now();
+    while gateway.requests().is_empty() {
+        assert!(began.elapsed() < std::time::Duration::from_secs(10), "nothing delivered");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let delivered: serde_json::Value = serde_json::from_str(&gateway.requests()[0].body).unwrap();
+    assert_eq!(
+        (delivered["to"].as_str(), delivered["text"].as_str()),
+        (Some("+250788000031"), Some("How old are you?"))
+    );
+    let contact = request("GET", &format!("{base}/contacts/tel:+250788000031"), &[], None).json();
+    assert!(contact["waiting_run"].is_string(), "{contact}");
+    assert_eq!(request("GET", &format!("{base}/readyz"), &[], None).status, 200);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
