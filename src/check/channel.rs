@@ -147,6 +147,12 @@ fn send(src: &str, file: &SourceFile, w: &Webhook, diags: &mut Vec<Diagnostic>) 
     {
         diags.push(unknown_connector(name, file));
     }
+    if let Some(t) = w.timeout.as_ref().filter(|t| t.node.millis == 0 || t.node.millis > 60_000) {
+        diags.push(
+            Diagnostic::new(Code::DurationRange, t.span, "a channel's `timeout` is from 1 ms to 60 s", "out of range")
+                .with_help("a gateway that takes longer than a minute to take a message is retried"),
+        );
+    }
     if let Some(r) = &w.retries
         && (r.node.fract() != 0.0 || !(0.0..=10.0).contains(&r.node))
     {

@@ -65,6 +65,10 @@ fn acknowledge(handled: Answer, ok: Answer) -> Answer {
     ok.with_run(handled.run)
 }
 
+/// How long a server that shares its store keeps the messages it took for delivery from the others:
+/// longer than the longest attempt (a channel's `timeout` is at most 60 s).
+const DELIVERY_LEASE_MS: u64 = 90_000;
+
 /// How many outgoing messages one round of the sender takes.
 const DELIVERY_BATCH: usize = 32;
 
@@ -219,6 +223,10 @@ impl App {
         }
         let lock = self.lock(&message.urn);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _held = match self.store_lock(&message.urn) {
+            Ok(h) => h,
+            Err(a) => return a,
+        };
         let mut contact = match self.store.contact(&message.urn) {
             Ok(Some(c)) => c,
             Ok(None) => ContactRow {
@@ -311,6 +319,10 @@ impl App {
         }
         let lock = self.lock(&urn);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _held = match self.store_lock(&urn) {
+            Ok(h) => h,
+            Err(a) => return a,
+        };
         let mut row = match self.store.contact(&urn) {
             Ok(Some(c)) => c,
             Ok(None) => ContactRow {
@@ -390,7 +402,7 @@ impl App {
     /// Delivers the outgoing messages that are due until `stop`; returns when none is due.
     pub(super) fn deliver_due(&self, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
-            let due = match self.store.due_messages(crate::time::now_millis(), DELIVERY_BATCH) {
+            let due = match self.store.due_messages(crate::time::now_millis(), DELIVERY_BATCH, DELIVERY_LEASE_MS) {
                 Ok(d) => d,
                 Err(e) => {
                     eprintln!("flowc: outbox: {e}");

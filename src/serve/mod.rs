@@ -86,6 +86,21 @@ fn quick_paths(programs: &[Served]) -> std::collections::HashSet<String> {
         .collect()
 }
 
+/// A contact's (or run's) lock in the store, released when dropped.
+struct StoreLock<'a> {
+    store: &'a dyn Store,
+    key: String,
+}
+
+impl Drop for StoreLock<'_> {
+    fn drop(&mut self) {
+        self.store.unlock(&self.key);
+    }
+}
+
+/// How long a step waits for a contact that another server is busy with.
+const STORE_LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// Rows deleted per retention transaction.
 const PURGE_BATCH: usize = 500;
 
@@ -597,6 +612,17 @@ impl App {
         locks.entry(key.to_string()).or_default().clone()
     }
 
+    /// Takes the contact's (or run's) lock in the store, which several servers may share (after the
+    /// lock of this process, [`App::lock`]); released when dropped.
+    fn store_lock(&self, key: &str) -> Result<StoreLock<'_>, Answer> {
+        self.store.lock(key, STORE_LOCK_WAIT).map_err(|e| {
+            let mut a = Answer::error(503, format!("{e}; try again"));
+            a.headers.push(("Retry-After".into(), "1".into()));
+            a
+        })?;
+        Ok(StoreLock { store: &*self.store, key: key.to_string() })
+    }
+
     fn program_of(&self, flow: &str) -> Option<&Served> {
         self.programs.iter().find(|p| p.program.flows.iter().any(|f| f.name == flow))
     }
@@ -935,6 +961,10 @@ impl App {
         };
         let lock = self.lock(&contact_id);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _held = match self.store_lock(&contact_id) {
+            Ok(h) => h,
+            Err(a) => return a,
+        };
         // The stored contact, with what the request gives on top.
         let mut contact = match self.store.contact(&contact_id) {
             Ok(Some(c)) => c.to_json(),
@@ -1134,7 +1164,9 @@ impl App {
             let key = if run.contact_id.is_empty() { run.state.run_id.clone() } else { run.contact_id.clone() };
             let lock = self.lock(&key);
             let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-            // Re-read under the lock: a reply may have arrived meanwhile.
+            // Another server may be resuming it: then it is that server's.
+            let Ok(_held) = self.store_lock(&key) else { continue };
+            // Re-read under the lock: a reply, or another server's scheduler, may have come first.
             let Ok(Some(current)) = self.store.run(&run.state.run_id) else { continue };
             let due_now = current.state.status == RunStatus::Waiting
                 && current.deadline_ms.is_some_and(|d| d <= crate::time::now_millis());

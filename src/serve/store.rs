@@ -274,8 +274,17 @@ pub trait Store: Send + Sync {
     /// Stores messages outside a step (one that started nothing).
     fn save_messages(&self, messages: &[MessageRow]) -> Result<(), StoreError>;
     /// Outgoing messages due now: for each contact only its oldest pending one, so that messages
-    /// arrive in the order they were sent.
-    fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError>;
+    /// arrive in the order they were sent. A store that several servers share claims them for
+    /// `lease_ms` (no other server sees them as due meanwhile; a server that dies mid-delivery leaves
+    /// them to another once the lease ends).
+    fn due_messages(&self, now_ms: u64, limit: usize, lease_ms: u64) -> Result<Vec<OutMessage>, StoreError>;
+    /// Takes the lock that keeps two servers from running steps of one contact (or one run) at the
+    /// same time, waiting for it up to `wait`; a store that one process uses needs none.
+    fn lock(&self, _key: &str, _wait: std::time::Duration) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Releases a lock taken with [`Store::lock`].
+    fn unlock(&self, _key: &str) {}
     /// Records a delivery attempt of an outgoing message.
     fn delivered(&self, id: &str, attempts: u32, delivery: &Delivery) -> Result<(), StoreError>;
 }
@@ -687,7 +696,8 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
+    fn due_messages(&self, now_ms: u64, limit: usize, _lease_ms: u64) -> Result<Vec<OutMessage>, StoreError> {
+        // One process, one sender thread: nothing to claim against.
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m

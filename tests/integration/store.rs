@@ -104,13 +104,13 @@ fn suite(store: &dyn Store) {
     assert!(store.contact("tel:+9").unwrap().is_none());
     assert_eq!(store.outbox_count().unwrap(), 3);
     let later = flowc::time::now_millis() + 1;
-    let due: Vec<String> = store.due_messages(later, 10).unwrap().into_iter().map(|m| m.id).collect();
+    let due: Vec<String> = store.due_messages(later, 10, 0).unwrap().into_iter().map(|m| m.id).collect();
     assert_eq!(due, ["m1", "m3"], "each contact's oldest pending message only");
     store.delivered("m1", 1, &Delivery::Retry { at_ms: later + 60_000, error: "503".into() }).unwrap();
-    assert_eq!(store.due_messages(later, 10).unwrap().len(), 1, "m2 waits behind m1's retry");
+    assert_eq!(store.due_messages(later, 10, 0).unwrap().len(), 1, "m2 waits behind m1's retry");
     store.delivered("m1", 2, &Delivery::Sent).unwrap();
     store.delivered("m3", 1, &Delivery::Failed { error: "gone".into() }).unwrap();
-    let due = store.due_messages(later, 10).unwrap();
+    let due = store.due_messages(later, 10, 0).unwrap();
     assert_eq!(due.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m2"]);
     assert_eq!(store.outbox_count().unwrap(), 1);
     let mut inbox = out("m4", "tel:+1", "hello");
@@ -156,6 +156,21 @@ fn postgres_keeps_what_the_server_needs() {
     // A second server on the same database finds the schema in place.
     let again = PostgresStore::connect(&url).unwrap();
     assert_eq!(again.waiting_count().unwrap(), 1);
+    // What one server claims for delivery, the other does not see until the claim ends.
+    let first = PostgresStore::connect(&url).unwrap();
+    let now = flowc::time::now_millis() + 1;
+    let mut step = step("r9", "tel:+9", RunStatus::Completed, None);
+    step.messages = vec![out("m9", "tel:+9", "hi")];
+    first.save_batch(&[step], &[]).unwrap();
+    let ids = |m: Vec<flowc::serve::store::OutMessage>| m.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    assert_eq!(ids(first.due_messages(now, 10, 60_000).unwrap()), ["m2", "m9"]);
+    assert!(again.due_messages(now, 10, 60_000).unwrap().is_empty(), "claimed by the first");
+    assert_eq!(ids(again.due_messages(now + 60_001, 10, 60_000).unwrap()), ["m2", "m9"], "the claims ended");
+    // A contact's lock: one server at a time.
+    first.lock("tel:+9", std::time::Duration::ZERO).unwrap();
+    assert!(again.lock("tel:+9", std::time::Duration::from_millis(20)).is_err());
+    first.unlock("tel:+9");
+    again.lock("tel:+9", std::time::Duration::from_millis(20)).unwrap();
 }
 
 #[test]
@@ -213,4 +228,106 @@ fn flowc_serve_on_postgres_keeps_conversations_across_a_kill_and_delivers_throug
     assert_eq!(request("GET", &format!("{base}/readyz"), &[], None).status, 200);
     second.kill().unwrap();
     second.wait().unwrap();
+}
+
+/// Two `flowc serve` processes on one PostgreSQL database, as behind a load balancer.
+#[test]
+fn two_servers_on_one_postgres_share_contacts_timeouts_and_the_outbox() {
+    use crate::serve::post_json;
+    use crate::serve_process::spawn_serve;
+    use crate::server::{Reply, TestServer};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let Some(pg) = Postgres::start("two") else { return };
+    let url = pg.database("two");
+    let gateway = TestServer::start(|_, _| Reply::json(200, "{}"));
+    let dir = TempDir::new("two-servers");
+    let flow = dir.0.join("two.flow");
+    std::fs::write(
+        &flow,
+        r#"channel sms external {
+  receive "/sms/in"
+  send POST "https://gw.example.com/send"
+}
+trigger keyword "count" { start count }
+flow count {
+  send "One?"
+  wait one
+  send "Two? (after @flow.one)"
+  wait two
+  send "Done: @flow.one @flow.two"
+}
+trigger keyword "late" { start late }
+flow late {
+  send "Answer within a second"
+  wait answer timeout 1s {
+    on timeout { send "Too late"; stop }
+  }
+  send "In time"
+}
+"#,
+    )
+    .unwrap();
+    let route = format!("https://gw.example.com={}", gateway.url(""));
+    let args = ["--allow-network", "127.0.0.1/32", "--route", route.as_str(), "--no-access-log"];
+    let db = std::path::Path::new(&url);
+    let (mut a, base_a) = spawn_serve(&flow, db, &args, Stdio::null());
+    let (b, base_b) = spawn_serve(&flow, db, &args, Stdio::null());
+    let sms = |base: &str, from: &str, text: &str| {
+        let got = post_json(&format!("{base}/sms/in"), &[], &serde_json::json!({"from": from, "text": text}));
+        assert_eq!(got.status, 200, "{}", got.body);
+    };
+    // Messages of each contact arrive alternately at both servers; each conversation keeps its order.
+    let contacts: Vec<String> = (0..6).map(|i| format!("+25078800010{i}")).collect();
+    for (i, c) in contacts.iter().enumerate() {
+        let (first, second) = if i % 2 == 0 { (&base_a, &base_b) } else { (&base_b, &base_a) };
+        sms(first, c, "count");
+        sms(second, c, "1");
+        sms(first, c, "2");
+    }
+    let texts_to = |to: &str| -> Vec<String> {
+        gateway
+            .requests()
+            .iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap())
+            .filter(|m| m["to"] == to)
+            .map(|m| m["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let wait_for_too_late = |late: &[String]| {
+        let began = Instant::now();
+        while late.iter().any(|c| !texts_to(c).contains(&"Too late".to_string())) {
+            assert!(began.elapsed() < Duration::from_secs(20), "timeouts not fired");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Time for a second firing or a second delivery, if there were to be one.
+        std::thread::sleep(Duration::from_millis(1500));
+        for c in late {
+            assert_eq!(texts_to(c), ["Answer within a second", "Too late"], "{c}: exactly once");
+        }
+    };
+    // Timeouts with both servers up: both schedulers see them due, one fires each.
+    let late: Vec<String> = (0..6).map(|i| format!("+25078800020{i}")).collect();
+    for (i, c) in late.iter().enumerate() {
+        sms(if i % 2 == 0 { &base_a } else { &base_b }, c, "late");
+    }
+    wait_for_too_late(&late);
+    for c in &contacts {
+        assert_eq!(texts_to(c), ["One?", "Two? (after 1)", "Done: 1 2"], "{c}: in order, once each");
+    }
+    // Runs waiting on server A, which is then killed: B times them out.
+    let orphans: Vec<String> = (0..4).map(|i| format!("+25078800030{i}")).collect();
+    for c in &orphans {
+        sms(&base_a, c, "late");
+    }
+    // Their first messages delivered (a delivery cut off by the kill would wait for its claim to end).
+    let began = Instant::now();
+    while orphans.iter().any(|c| texts_to(c).is_empty()) {
+        assert!(began.elapsed() < Duration::from_secs(10), "first messages not delivered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    a.kill().unwrap();
+    a.wait().unwrap();
+    wait_for_too_late(&orphans);
+    drop(b);
 }

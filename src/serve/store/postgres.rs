@@ -420,16 +420,22 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
+    fn due_messages(&self, now_ms: u64, limit: usize, lease_ms: u64) -> Result<Vec<OutMessage>, StoreError> {
+        // Claimed by moving their next attempt past the lease, rows another server is claiming skipped.
         let rows = self.client().query(
-            "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m
-             WHERE m.status = 'pending' AND m.next_ms <= $1
-               AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
-             ORDER BY m.seq LIMIT $2",
-            &[&(now_ms as i64), &(limit as i64)],
+            "UPDATE messages SET next_ms = $3 WHERE seq IN (
+               SELECT m.seq FROM messages m
+               WHERE m.status = 'pending' AND m.next_ms <= $1
+                 AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
+               ORDER BY m.seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+             RETURNING id, urn, channel, text, run_id, attempts, seq",
+            &[&(now_ms as i64), &(limit as i64), &(now_ms.saturating_add(lease_ms) as i64)],
         )?;
+        // In the order they were sent (RETURNING keeps no order).
+        let mut rows: Vec<&postgres::Row> = rows.iter().collect();
+        rows.sort_by_key(|r| r.get::<_, i64>(6));
         Ok(rows
-            .iter()
+            .into_iter()
             .map(|r| OutMessage {
                 id: r.get(0),
                 urn: r.get(1),
@@ -439,6 +445,29 @@ impl Store for PostgresStore {
                 attempts: r.get::<_, i32>(5) as u32,
             })
             .collect())
+    }
+
+    fn lock(&self, key: &str, wait: std::time::Duration) -> Result<(), StoreError> {
+        // A session lock tried, not waited for: the connection is shared by the server's threads, and a
+        // blocked statement would hold all of them up.
+        let began = std::time::Instant::now();
+        loop {
+            let got: bool =
+                self.client().query_one("SELECT pg_try_advisory_lock(hashtextextended($1, 7))", &[&key])?.get(0);
+            if got {
+                return Ok(());
+            }
+            if began.elapsed() >= wait {
+                return Err(StoreError::new(format!("{key} is busy on another server")));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    fn unlock(&self, key: &str) {
+        if let Err(e) = self.client().query_one("SELECT pg_advisory_unlock(hashtextextended($1, 7))", &[&key]) {
+            eprintln!("flowc: cannot release the lock of {key}: {}", StoreError::from(e));
+        }
     }
 
     fn delivered(&self, id: &str, attempts: u32, delivery: &Delivery) -> Result<(), StoreError> {
