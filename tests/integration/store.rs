@@ -59,6 +59,16 @@ fn suite(store: &dyn Store) {
     assert_eq!(store.events("r1").unwrap(), vec![json!({"type": "step of r1"}), json!({"type": "step of r1"})]);
     assert!(store.run("r2").unwrap().is_none(), "an ended run keeps no state");
     assert_eq!(store.waiting_count().unwrap(), 1);
+    // Two steps of one run in one batch: applied in order.
+    store
+        .save_batch(
+            &[step("r5", "c5", RunStatus::Waiting, Some(now + 1)), step("r5", "c5", RunStatus::Completed, None)],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(store.summary("r5").unwrap().unwrap().status, "completed");
+    assert_eq!(store.events("r5").unwrap().len(), 2);
+    assert!(store.waiting_run("c5").unwrap().is_none());
 
     // The webhook log, newest first, filtered.
     let time = flowc::time::iso(now);

@@ -187,19 +187,46 @@ impl Store for PostgresStore {
         let mut client = self.client();
         let mut tx = client.transaction()?;
         let now = now();
-        let upsert = tx.prepare(
-            "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (id) DO UPDATE SET status = $4, deadline_ms = $5, state = $6, updated_ms = $7",
-        )?;
-        let insert_step = tx.prepare(
-            "INSERT INTO steps (run_id, seq, events)
-             VALUES ($1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM steps WHERE run_id = $1), $2)",
-        )?;
-        for step in steps {
+        // Runs and steps go in one statement each (arrays unnested), not a round trip per row: a busy
+        // server commits hundreds of steps at a time. Each run occurs once in a batch (a run's next step
+        // waits for the commit of the one before); should one not, its steps go one by one.
+        let mut seen = std::collections::HashSet::new();
+        let (batched, one_by_one): (Vec<&StepRecord>, Vec<&StepRecord>) =
+            steps.iter().partition(|s| seen.insert(s.run_id.as_str()));
+        if !batched.is_empty() {
+            let col = |f: &dyn Fn(&StepRecord) -> Option<String>| batched.iter().map(|s| f(s)).collect::<Vec<_>>();
+            let ids = col(&|s| Some(s.run_id.clone()));
+            let contacts = col(&|s| Some(s.contact_id.clone()));
+            let flows = col(&|s| Some(s.flow.clone()));
+            let statuses = col(&|s| Some(s.status.as_str().to_string()));
+            let deadlines: Vec<Option<i64>> = batched.iter().map(|s| s.deadline_ms.map(|d| d as i64)).collect();
+            let states = col(&|s| s.state.clone());
+            let versions = col(&|s| s.version.clone());
+            tx.execute(
+                "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms, version)
+                 SELECT u.id, u.contact_id, u.flow, u.status, u.deadline_ms, u.state, $7, u.version
+                 FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TEXT[], $8::TEXT[])
+                   AS u(id, contact_id, flow, status, deadline_ms, state, version)
+                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, deadline_ms = EXCLUDED.deadline_ms,
+                   state = EXCLUDED.state, updated_ms = EXCLUDED.updated_ms",
+                &[&ids, &contacts, &flows, &statuses, &deadlines, &states, &now, &versions],
+            )?;
+            let with_events: Vec<&&StepRecord> = batched.iter().filter(|s| s.events.is_some()).collect();
+            let step_ids: Vec<&str> = with_events.iter().map(|s| s.run_id.as_str()).collect();
+            let events: Vec<&str> = with_events.iter().filter_map(|s| s.events.as_deref()).collect();
+            tx.execute(
+                "INSERT INTO steps (run_id, seq, events)
+                 SELECT u.run_id, COALESCE((SELECT MAX(s.seq) FROM steps s WHERE s.run_id = u.run_id), -1) + 1, u.events
+                 FROM UNNEST($1::TEXT[], $2::TEXT[]) AS u(run_id, events)",
+                &[&step_ids, &events],
+            )?;
+        }
+        for step in &one_by_one {
             let deadline = step.deadline_ms.map(|d| d as i64);
             tx.execute(
-                &upsert,
+                "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (id) DO UPDATE SET status = $4, deadline_ms = $5, state = $6, updated_ms = $7",
                 &[
                     &step.run_id,
                     &step.contact_id,
@@ -212,8 +239,14 @@ impl Store for PostgresStore {
                 ],
             )?;
             if let Some(events) = &step.events {
-                tx.execute(&insert_step, &[&step.run_id, events])?;
+                tx.execute(
+                    "INSERT INTO steps (run_id, seq, events)
+                     VALUES ($1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM steps WHERE run_id = $1), $2)",
+                    &[&step.run_id, events],
+                )?;
             }
+        }
+        for step in steps {
             if let Some(c) = &step.contact {
                 tx.execute(
                     "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES ($1, $2, $3, $4, $5, $6)
@@ -225,14 +258,23 @@ impl Store for PostgresStore {
                 insert_message(&mut tx, m, now)?;
             }
         }
-        for line in log {
-            let time = serde_json::from_str::<Value>(&line.entry)
-                .ok()
-                .and_then(|v| v["time"].as_str().map(str::to_string))
-                .unwrap_or_default();
+        if !log.is_empty() {
+            let webhooks: Vec<&str> = log.iter().map(|l| l.webhook.as_str()).collect();
+            let failed: Vec<bool> = log.iter().map(|l| l.failed).collect();
+            let entries: Vec<&str> = log.iter().map(|l| l.entry.as_str()).collect();
+            let times: Vec<String> = log
+                .iter()
+                .map(|l| {
+                    serde_json::from_str::<Value>(&l.entry)
+                        .ok()
+                        .and_then(|v| v["time"].as_str().map(str::to_string))
+                        .unwrap_or_default()
+                })
+                .collect();
             tx.execute(
-                "INSERT INTO webhook_log (webhook, failed, entry, time) VALUES ($1, $2, $3, $4)",
-                &[&line.webhook, &line.failed, &line.entry, &time],
+                "INSERT INTO webhook_log (webhook, failed, entry, time)
+                 SELECT * FROM UNNEST($1::TEXT[], $2::BOOLEAN[], $3::TEXT[], $4::TEXT[])",
+                &[&webhooks, &failed, &entries, &times],
             )?;
         }
         tx.commit()?;
