@@ -341,3 +341,83 @@ flow late {
     wait_for_too_late(&orphans);
     drop(b);
 }
+
+/// The serve suite's survey conversation on two servers sharing one PostgreSQL, each reply arriving at
+/// the other server than the one before; then one server is SIGKILLed while conversations are being
+/// started on it, and every start it acknowledged is found by the other.
+#[test]
+fn survey_conversations_alternate_between_two_servers_and_a_kill_under_load_loses_no_acknowledged_start() {
+    use crate::serve::{post_json, request};
+    use crate::serve_process::{SURVEY, spawn_serve};
+    use std::process::Stdio;
+    let Some(pg) = Postgres::start("survey") else { return };
+    let url = pg.database("survey");
+    let dir = TempDir::new("survey-pg");
+    let flow = dir.0.join("survey.flow");
+    std::fs::write(&flow, SURVEY).unwrap();
+    let db = std::path::Path::new(&url);
+    let (mut a, base_a) = spawn_serve(&flow, db, &["--no-access-log"], Stdio::null());
+    let (b, base_b) = spawn_serve(&flow, db, &["--no-access-log"], Stdio::null());
+    let bases = [base_a.clone(), base_b.clone()];
+    for i in 0..8 {
+        let id = format!("alt{i}");
+        let at = |n: usize| &bases[(i + n) % 2];
+        let started = post_json(&format!("{}/flows/survey/runs", at(0)), &[], &json!({"contact": {"id": id}}));
+        assert_eq!(started.status, 201, "{}", started.body);
+        let age = post_json(&format!("{}/contacts/{id}/messages", at(1)), &[], &json!({"text": "30"}));
+        assert_eq!(age.json()["messages"], json!(["Welcome!", "What is your e-mail?"]), "{id}");
+        let done =
+            post_json(&format!("{}/contacts/{id}/messages", at(2)), &[], &json!({"text": format!("{id}@example.com")}));
+        assert_eq!(done.json()["messages"], json!([format!("Thanks, we will write to {id}@example.com.")]));
+        assert_eq!(done.json()["status"], "completed");
+    }
+    // Under load: starts on A from four threads while A is killed.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let (acknowledged, stop, base) = (acknowledged.clone(), stop.clone(), base_a.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(std::time::Duration::from_secs(5)))
+                    .build()
+                    .into();
+                for n in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let id = format!("load{t}-{n}");
+                    let body = json!({"contact": {"id": id}}).to_string();
+                    let sent = agent
+                        .post(&format!("{base}/flows/survey/runs"))
+                        .header("Content-Type", "application/json")
+                        .send(body.as_bytes());
+                    match sent {
+                        Ok(r) if r.status().as_u16() == 201 => acknowledged.lock().unwrap().push(id),
+                        Ok(_) | Err(_) => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    a.kill().unwrap();
+    a.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    eprintln!("{} starts acknowledged before the kill", acknowledged.len());
+    assert!(acknowledged.len() >= 10, "too little load to tell: {}", acknowledged.len());
+    for id in &acknowledged {
+        let contact = request("GET", &format!("{base_b}/contacts/{id}"), &[], None).json();
+        assert!(contact["waiting_run"].is_string(), "{id} was acknowledged and is lost: {contact}");
+    }
+    // And B continues them.
+    let first = &acknowledged[0];
+    let age = post_json(&format!("{base_b}/contacts/{first}/messages"), &[], &json!({"text": "12"}));
+    assert_eq!(age.json()["messages"], json!(["Sorry, adults only.", "What is your e-mail?"]));
+    drop(b);
+}
