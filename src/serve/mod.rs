@@ -141,6 +141,10 @@ pub struct Config {
     /// signatures, which cover the full URL Twilio called; without it the URL is rebuilt from the
     /// request's `Host` and `X-Forwarded-Proto` headers.
     pub public_url: Option<String>,
+    /// How often the outbox is polled where the store wakes the sender when a message is committed
+    /// (PostgreSQL's LISTEN/NOTIFY): retries come due by time, not by a commit. A SQLite store is
+    /// polled every 50 ms whatever this says.
+    pub outbox_poll: Duration,
 }
 
 impl Default for Config {
@@ -160,6 +164,7 @@ impl Default for Config {
             handle_signals: false,
             routes: Vec::new(),
             public_url: None,
+            outbox_poll: Duration::from_secs(1),
         }
     }
 }
@@ -441,7 +446,7 @@ impl Server {
                 // pending when the server stops is delivered after it starts again.
                 while !stop4.load(Ordering::Relaxed) {
                     app4.deliver_due(&stop4);
-                    std::thread::sleep(Duration::from_millis(50));
+                    app4.store.wait_for_outbox(app4.config.outbox_poll);
                 }
             })
             .map_err(|e| format!("cannot start the sender: {e}"))?;
@@ -469,6 +474,10 @@ impl Server {
     pub fn wait(mut self) {
         self.front.join();
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(app) = &self.app {
+            // The sender may be asleep until a message is committed.
+            app.store.wake_outbox();
+        }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

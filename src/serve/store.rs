@@ -285,6 +285,14 @@ pub trait Store: Send + Sync {
     }
     /// Releases a lock taken with [`Store::lock`].
     fn unlock(&self, _key: &str) {}
+    /// Waits until an outgoing message may be due: a store that several servers share is told when one
+    /// of them commits a message (and is polled every `max` as the fallback, for retries that come due
+    /// by time); one process's store is polled every 50 ms.
+    fn wait_for_outbox(&self, max: std::time::Duration) {
+        std::thread::sleep(max.min(std::time::Duration::from_millis(50)));
+    }
+    /// Ends a [`Store::wait_for_outbox`] now (the server is stopping).
+    fn wake_outbox(&self) {}
     /// Records a delivery attempt of an outgoing message.
     fn delivered(&self, id: &str, attempts: u32, delivery: &Delivery) -> Result<(), StoreError>;
 }

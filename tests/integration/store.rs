@@ -421,3 +421,46 @@ fn survey_conversations_alternate_between_two_servers_and_a_kill_under_load_lose
     assert_eq!(age.json()["messages"], json!(["Sorry, adults only.", "What is your e-mail?"]));
     drop(b);
 }
+
+/// On PostgreSQL the sender sleeps until a server commits a message (LISTEN/NOTIFY): with the polling
+/// fallback set to a minute, messages still go out at once, from whichever server's sender wakes.
+#[test]
+fn postgres_wakes_the_senders_when_a_message_is_committed() {
+    use crate::serve::post_json;
+    use crate::server::{Reply, TestServer};
+    use flowc::serve::{Config, Served, Server};
+    use std::time::{Duration, Instant};
+    let Some(pg) = Postgres::start("notify") else { return };
+    let url = pg.database("notify");
+    let gateway = TestServer::start(|_, _| Reply::json(200, "{}"));
+    let src = "channel sms external {\n  receive \"/sms/in\"\n  send POST \"https://gw.example.com/send\"\n}\n\
+               trigger keyword \"hi\" { start hi }\nflow hi {\n  send \"Hello\"\n}\n";
+    let start = || {
+        let program = flowc::compile_source(src).unwrap().0;
+        let config = Config {
+            network: flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]),
+            routes: vec![("https://gw.example.com".into(), gateway.url(""))],
+            outbox_poll: Duration::from_secs(60),
+            ..Config::default()
+        };
+        let store = PostgresStore::connect(&url).unwrap();
+        Server::start("127.0.0.1:0", vec![Served::from_source("hi.flow", src, program)], Box::new(store), config)
+            .unwrap()
+    };
+    let (one, two) = (start(), start());
+    // Both senders have found nothing due and sleep on LISTEN.
+    std::thread::sleep(Duration::from_millis(300));
+    for (i, server) in [&one, &two].into_iter().enumerate() {
+        let from = format!("+25078800040{i}");
+        let got = post_json(&format!("http://{}/sms/in", server.addr()), &[], &json!({"from": from, "text": "hi"}));
+        assert_eq!(got.status, 200, "{}", got.body);
+        let began = Instant::now();
+        while gateway.requests().len() <= i {
+            assert!(began.elapsed() < Duration::from_secs(10), "the sender was not woken");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    assert_eq!(gateway.requests().len(), 2, "once each");
+    one.shutdown();
+    two.shutdown();
+}

@@ -113,6 +113,9 @@ const MIGRATION_LOCK: i64 = 0x666c_6f77_6300_0001;
 /// A store on a PostgreSQL server.
 pub struct PostgresStore {
     client: Mutex<Client>,
+    /// A second connection that LISTENs for committed outgoing messages (`NOTIFY flowc_outbox`), so that
+    /// an idle sender wakes at once on whichever server committed them. `None` when it failed.
+    listener: Mutex<Option<Client>>,
 }
 
 impl PostgresStore {
@@ -121,7 +124,15 @@ impl PostgresStore {
     pub fn connect(url: &str) -> Result<Self, StoreError> {
         let mut client = Client::connect(url, NoTls).map_err(StoreError::from)?;
         migrate(&mut client)?;
-        Ok(PostgresStore { client: Mutex::new(client) })
+        let listener = Client::connect(url, NoTls).and_then(|mut l| l.batch_execute("LISTEN flowc_outbox").map(|()| l));
+        let listener = match listener {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("flowc: no LISTEN connection ({}); the outbox is polled", StoreError::from(e));
+                None
+            }
+        };
+        Ok(PostgresStore { client: Mutex::new(client), listener: Mutex::new(listener) })
     }
 
     fn client(&self) -> std::sync::MutexGuard<'_, Client> {
@@ -257,6 +268,10 @@ impl Store for PostgresStore {
             for m in &step.messages {
                 insert_message(&mut tx, m, now)?;
             }
+        }
+        // Wake the senders of every server (delivered when the transaction commits).
+        if steps.iter().any(|s| s.messages.iter().any(|m| m.status == "pending")) {
+            tx.batch_execute("NOTIFY flowc_outbox")?;
         }
         if !log.is_empty() {
             let webhooks: Vec<&str> = log.iter().map(|l| l.webhook.as_str()).collect();
@@ -487,6 +502,32 @@ impl Store for PostgresStore {
                 attempts: r.get::<_, i32>(5) as u32,
             })
             .collect())
+    }
+
+    fn wait_for_outbox(&self, max: std::time::Duration) {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+        let failed = match listener.as_mut() {
+            None => {
+                std::thread::sleep(max.min(std::time::Duration::from_millis(50)));
+                return;
+            }
+            Some(client) => {
+                let woke = client.notifications().timeout_iter(max).next().map(|_| ());
+                // Several commits may have notified: one round of the sender takes all their messages.
+                woke.and_then(|()| client.notifications().iter().count().map(|_| ())).err()
+            }
+        };
+        if let Some(e) = failed {
+            eprintln!("flowc: the LISTEN connection failed ({}); the outbox is polled", StoreError::from(e));
+            *listener = None;
+        }
+    }
+
+    fn wake_outbox(&self) {
+        if let Err(e) = self.client().batch_execute("NOTIFY flowc_outbox") {
+            eprintln!("flowc: {}", StoreError::from(e));
+        }
     }
 
     fn lock(&self, key: &str, wait: std::time::Duration) -> Result<(), StoreError> {
