@@ -527,20 +527,38 @@ fn compile(path: &Path) -> u8 {
     }
 }
 
+/// The store at `db`: a PostgreSQL URL, or a SQLite file.
+fn open_store(db: &Path) -> Result<Box<dyn crate::serve::store::Store>, String> {
+    use crate::serve::store::{PostgresStore, SqliteStore, Store};
+    let url = db.to_str().filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
+    let opened = match url {
+        Some(url) => PostgresStore::connect(url).map(|s| Box::new(s) as Box<dyn Store>),
+        None => SqliteStore::open(db).map(|s| Box::new(s) as Box<dyn Store>),
+    };
+    opened.map_err(|e| {
+        // A URL may carry a password: name only what follows it.
+        let shown = match url {
+            Some(u) => u.rsplit('@').next().unwrap_or(u).to_string(),
+            None => db.display().to_string(),
+        };
+        format!("cannot open the database {shown}: {e}")
+    })
+}
+
 fn show_log(file: Option<PathBuf>, db: Option<PathBuf>, failed: bool, webhook: Option<&str>, json: bool) -> u8 {
     let (entries, skipped) = if let Some(db) = db {
-        use crate::serve::store::{SqliteStore, Store};
-        if !db.exists() {
+        let is_url = db.to_str().is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
+        if !is_url && !db.exists() {
             eprintln!("flowc: cannot read {}: no such file or directory", db.display());
             return USAGE;
         }
-        match SqliteStore::open(&db).and_then(|s| s.read_log(webhook, failed, 10_000)) {
+        match open_store(&db).and_then(|s| s.read_log(webhook, failed, 10_000).map_err(|e| e.to_string())) {
             Ok(mut entries) => {
                 entries.reverse();
                 (entries, 0)
             }
             Err(e) => {
-                eprintln!("flowc: cannot read the webhook log in {}: {e}", db.display());
+                eprintln!("flowc: cannot read the webhook log: {e}");
                 return USAGE;
             }
         }
@@ -601,22 +619,10 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
         .iter()
         .map(|c| crate::serve::Served::from_source(&c.name, &c.src, crate::compile::compile(&c.file)))
         .collect();
-    let url = db.to_str().filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
-    let opened: Result<Box<dyn crate::serve::store::Store>, _> = match url {
-        Some(url) => {
-            crate::serve::store::PostgresStore::connect(url).map(|s| Box::new(s) as Box<dyn crate::serve::store::Store>)
-        }
-        None => crate::serve::store::SqliteStore::open(db).map(|s| Box::new(s) as Box<dyn crate::serve::store::Store>),
-    };
-    let store = match opened {
+    let store = match open_store(db) {
         Ok(s) => s,
         Err(e) => {
-            // A URL may carry a password: name only its host part.
-            let shown = match url {
-                Some(u) => u.rsplit('@').next().unwrap_or(u).to_string(),
-                None => db.display().to_string(),
-            };
-            eprintln!("flowc: cannot open the database {shown}: {e}");
+            eprintln!("flowc: {e}");
             return USAGE;
         }
     };
