@@ -280,6 +280,13 @@ flow late {
   }
   send "In time"
 }
+trigger keyword "slow" { start slow }
+flow slow {
+  send "Answer within a second"
+  wait answer timeout 4s {
+    on timeout { send "Too late"; stop }
+  }
+}
 "#,
     )
     .unwrap();
@@ -330,10 +337,12 @@ flow late {
     for c in &contacts {
         assert_eq!(texts_to(c), ["One?", "Two? (after 1)", "Done: 1 2"], "{c}: in order, once each");
     }
-    // Runs waiting on server A, which is then killed: B times them out.
+    // Runs waiting on server A, which is then killed (well before their 4 s timeouts, so that A has not
+    // taken their last messages for delivery: a message a killed server took waits 90 s for its claim to
+    // end): B times them out.
     let orphans: Vec<String> = (0..4).map(|i| format!("+25078800030{i}")).collect();
     for c in &orphans {
-        sms(&base_a, c, "late");
+        sms(&base_a, c, "slow");
     }
     // Their first messages delivered (a delivery cut off by the kill would wait for its claim to end).
     let began = Instant::now();
