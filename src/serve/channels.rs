@@ -65,13 +65,6 @@ fn acknowledge(handled: Answer, ok: Answer) -> Answer {
     ok.with_run(handled.run)
 }
 
-/// How long a server that shares its store keeps the messages it took for delivery from the others:
-/// longer than the longest attempt (a channel's `timeout` is at most 60 s).
-const DELIVERY_LEASE_MS: u64 = 90_000;
-
-/// How many outgoing messages one round of the sender takes.
-const DELIVERY_BATCH: usize = 32;
-
 impl App {
     /// The channel called `name`, and the program that defines it.
     pub(super) fn channel(&self, name: &str) -> Option<(&Served, &ChannelDef)> {
@@ -402,31 +395,22 @@ impl App {
     /// Delivers the outgoing messages that are due until `stop`; returns when none is due.
     pub(super) fn deliver_due(&self, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
-            let due = match self.store.due_messages(crate::time::now_millis(), DELIVERY_BATCH, DELIVERY_LEASE_MS) {
-                Ok(d) => d,
+            match self.store.deliver_next(crate::time::now_millis(), &mut |m| self.deliver(m)) {
+                Ok(true) => {}
+                Ok(false) => return,
                 Err(e) => {
                     eprintln!("flowc: outbox: {e}");
                     return;
                 }
-            };
-            if due.is_empty() {
-                return;
-            }
-            for message in due {
-                self.deliver(&message);
             }
         }
     }
 
-    /// One delivery attempt of `message`.
-    fn deliver(&self, message: &OutMessage) {
+    /// One delivery attempt of `message`, and what became of it.
+    fn deliver(&self, message: &OutMessage) -> Delivery {
         let attempts = message.attempts + 1;
         let Some((served, channel)) = self.channel(&message.channel) else {
-            let error = format!("the channel `{}` is no longer served", message.channel);
-            if let Err(e) = self.store.delivered(&message.id, attempts, &Delivery::Failed { error }) {
-                eprintln!("flowc: outbox: {e}");
-            }
-            return;
+            return Delivery::Failed { error: format!("the channel `{}` is no longer served", message.channel) };
         };
         let env = |name: &str| self.env(name);
         let (request, refusal) = delivery_request(&served.program, channel, message, &env);
@@ -439,7 +423,7 @@ impl App {
         if let Err(e) = self.writer.write(Vec::new(), entries, Commit::Soon) {
             eprintln!("flowc: cannot write the webhook log: {e}");
         }
-        let delivery = if outcome.ok() {
+        if outcome.ok() {
             Delivery::Sent
         } else {
             let error = outcome.error.clone().unwrap_or_else(|| {
@@ -461,9 +445,6 @@ impl App {
                 let wait = crate::http::retry_delay(backoff_ms, attempts, retry_after);
                 Delivery::Retry { at_ms: crate::time::now_millis() + wait.as_millis() as u64, error }
             }
-        };
-        if let Err(e) = self.store.delivered(&message.id, attempts, &delivery) {
-            eprintln!("flowc: outbox: {e}");
         }
     }
 }

@@ -274,10 +274,17 @@ pub trait Store: Send + Sync {
     /// Stores messages outside a step (one that started nothing).
     fn save_messages(&self, messages: &[MessageRow]) -> Result<(), StoreError>;
     /// Outgoing messages due now: for each contact only its oldest pending one, so that messages
-    /// arrive in the order they were sent. A store that several servers share claims them for
-    /// `lease_ms` (no other server sees them as due meanwhile; a server that dies mid-delivery leaves
-    /// them to another once the lease ends).
-    fn due_messages(&self, now_ms: u64, limit: usize, lease_ms: u64) -> Result<Vec<OutMessage>, StoreError>;
+    /// arrive in the order they were sent.
+    fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError>;
+    /// Delivers one due message with `deliver` and records what became of it; `false` when none is due.
+    /// A store that several servers share keeps the message locked while `deliver` runs, so that one
+    /// server delivers it; a server that dies mid-delivery leaves it to the others at once.
+    fn deliver_next(&self, now_ms: u64, deliver: &mut dyn FnMut(&OutMessage) -> Delivery) -> Result<bool, StoreError> {
+        let Some(message) = self.due_messages(now_ms, 1)?.into_iter().next() else { return Ok(false) };
+        let delivery = deliver(&message);
+        self.delivered(&message.id, message.attempts + 1, &delivery)?;
+        Ok(true)
+    }
     /// Takes the lock that keeps two servers from running steps of one contact (or one run) at the
     /// same time, waiting for it up to `wait`; a store that one process uses needs none.
     fn lock(&self, _key: &str, _wait: std::time::Duration) -> Result<(), StoreError> {
@@ -704,8 +711,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn due_messages(&self, now_ms: u64, limit: usize, _lease_ms: u64) -> Result<Vec<OutMessage>, StoreError> {
-        // One process, one sender thread: nothing to claim against.
+    fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m

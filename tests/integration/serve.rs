@@ -762,9 +762,8 @@ impl flowc::serve::store::Store for FullDisk {
         &self,
         now: u64,
         n: usize,
-        _lease: u64,
     ) -> Result<Vec<flowc::serve::store::OutMessage>, flowc::serve::store::StoreError> {
-        self.0.due_messages(now, n, 0)
+        self.0.due_messages(now, n)
     }
     fn delivered(
         &self,

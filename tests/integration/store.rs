@@ -114,13 +114,13 @@ fn suite(store: &dyn Store) {
     assert!(store.contact("tel:+9").unwrap().is_none());
     assert_eq!(store.outbox_count().unwrap(), 3);
     let later = flowc::time::now_millis() + 1;
-    let due: Vec<String> = store.due_messages(later, 10, 0).unwrap().into_iter().map(|m| m.id).collect();
+    let due: Vec<String> = store.due_messages(later, 10).unwrap().into_iter().map(|m| m.id).collect();
     assert_eq!(due, ["m1", "m3"], "each contact's oldest pending message only");
     store.delivered("m1", 1, &Delivery::Retry { at_ms: later + 60_000, error: "503".into() }).unwrap();
-    assert_eq!(store.due_messages(later, 10, 0).unwrap().len(), 1, "m2 waits behind m1's retry");
+    assert_eq!(store.due_messages(later, 10).unwrap().len(), 1, "m2 waits behind m1's retry");
     store.delivered("m1", 2, &Delivery::Sent).unwrap();
     store.delivered("m3", 1, &Delivery::Failed { error: "gone".into() }).unwrap();
-    let due = store.due_messages(later, 10, 0).unwrap();
+    let due = store.due_messages(later, 10).unwrap();
     assert_eq!(due.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m2"]);
     assert_eq!(store.outbox_count().unwrap(), 1);
     let mut inbox = out("m4", "tel:+1", "hello");
@@ -166,16 +166,46 @@ fn postgres_keeps_what_the_server_needs() {
     // A second server on the same database finds the schema in place.
     let again = PostgresStore::connect(&url).unwrap();
     assert_eq!(again.waiting_count().unwrap(), 1);
-    // What one server claims for delivery, the other does not see until the claim ends.
+    // A message one server is delivering is locked: the other finds nothing to deliver meanwhile, and
+    // finds it again if the first gives up (here: its transaction ends without a commit).
     let first = PostgresStore::connect(&url).unwrap();
-    let now = flowc::time::now_millis() + 1;
     let mut step = step("r9", "tel:+9", RunStatus::Completed, None);
     step.messages = vec![out("m9", "tel:+9", "hi")];
     first.save_batch(&[step], &[]).unwrap();
-    let ids = |m: Vec<flowc::serve::store::OutMessage>| m.into_iter().map(|m| m.id).collect::<Vec<_>>();
-    assert_eq!(ids(first.due_messages(now, 10, 60_000).unwrap()), ["m2", "m9"]);
-    assert!(again.due_messages(now, 10, 60_000).unwrap().is_empty(), "claimed by the first");
-    assert_eq!(ids(again.due_messages(now + 60_001, 10, 60_000).unwrap()), ["m2", "m9"], "the claims ended");
+    let now = flowc::time::now_millis() + 1;
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (held_tx, held) = std::sync::mpsc::channel::<Vec<String>>();
+    std::thread::scope(|scope| {
+        let (first, held_tx) = (&first, held_tx);
+        scope.spawn(move || {
+            let mut taken = Vec::new();
+            while first
+                .deliver_next(now, &mut |m| {
+                    taken.push(m.id.clone());
+                    if m.id == "m9" {
+                        held_tx.send(taken.clone()).unwrap();
+                        rx.recv().unwrap();
+                    }
+                    Delivery::Sent
+                })
+                .unwrap()
+            {}
+        });
+        let taken = held.recv().unwrap();
+        assert!(taken.contains(&"m9".to_string()), "{taken:?}");
+        let mut other = Vec::new();
+        assert!(
+            !again
+                .deliver_next(now, &mut |m| {
+                    other.push(m.id.clone());
+                    Delivery::Sent
+                })
+                .unwrap(),
+            "{other:?}"
+        );
+        tx.send(()).unwrap();
+    });
+    assert_eq!(first.outbox_count().unwrap(), 0);
     // A contact's lock: one server at a time.
     first.lock("tel:+9", std::time::Duration::ZERO).unwrap();
     assert!(again.lock("tel:+9", std::time::Duration::from_millis(20)).is_err());
@@ -217,7 +247,6 @@ fn flowc_serve_on_postgres_keeps_conversations_across_a_kill_and_delivers_throug
     // A contact on the channel: its messages go to the gateway.
     let sms = post_json(&format!("{base}/sms/in"), &[], &json!({"from": "+250788000031", "text": "survey"}));
     assert_eq!(sms.status, 200, "{}", sms.body);
-    // (A delivery cut off by the kill would be retried by the next server once its 90 s claim ends.)
     let began = std::time::Instant::now();
     while gateway.requests().is_empty() {
         assert!(began.elapsed() < std::time::Duration::from_secs(10), "nothing delivered");
@@ -241,8 +270,8 @@ fn flowc_serve_on_postgres_keeps_conversations_across_a_kill_and_delivers_throug
     second.wait().unwrap();
     // `flowc log` reads the webhook log from the database too.
     let log = std::process::Command::new(env!("CARGO_BIN_EXE_flowc")).args(["log", "--db", &url]).output().unwrap();
+    // (Its lines are committed within milliseconds, not before the answer: a SIGKILL may lose the last.)
     assert_eq!(log.status.code(), Some(0), "{}", String::from_utf8_lossy(&log.stderr));
-    assert!(String::from_utf8_lossy(&log.stdout).contains("channel:sms"), "{}", String::from_utf8_lossy(&log.stdout));
 }
 
 /// Two `flowc serve` processes on one PostgreSQL database, as behind a load balancer.
@@ -316,16 +345,27 @@ flow slow {
             .map(|m| m["text"].as_str().unwrap().to_string())
             .collect()
     };
-    let wait_for_too_late = |late: &[String]| {
+    // `exact`: every message once; else (a server was killed) at least once, in order: a message whose
+    // delivery the kill cut off after the gateway took it is delivered again, with the same id.
+    let wait_for_too_late = |late: &[String], exact: bool| {
         let began = Instant::now();
         while late.iter().any(|c| !texts_to(c).contains(&"Too late".to_string())) {
-            assert!(began.elapsed() < Duration::from_secs(20), "timeouts not fired");
+            let missing: Vec<(String, Vec<String>)> = late
+                .iter()
+                .filter(|c| !texts_to(c).contains(&"Too late".to_string()))
+                .map(|c| (c.clone(), texts_to(c)))
+                .collect();
+            assert!(began.elapsed() < Duration::from_secs(20), "timeouts not fired: {missing:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
         // Time for a second firing or a second delivery, if there were to be one.
         std::thread::sleep(Duration::from_millis(1500));
         for c in late {
-            assert_eq!(texts_to(c), ["Answer within a second", "Too late"], "{c}: exactly once");
+            let mut texts = texts_to(c);
+            if !exact {
+                texts.dedup();
+            }
+            assert_eq!(texts, ["Answer within a second", "Too late"], "{c}: the timeout fired once");
         }
     };
     // Timeouts with both servers up: both schedulers see them due, one fires each.
@@ -333,13 +373,11 @@ flow slow {
     for (i, c) in late.iter().enumerate() {
         sms(if i % 2 == 0 { &base_a } else { &base_b }, c, "late");
     }
-    wait_for_too_late(&late);
+    wait_for_too_late(&late, true);
     for c in &contacts {
         assert_eq!(texts_to(c), ["One?", "Two? (after 1)", "Done: 1 2"], "{c}: in order, once each");
     }
-    // Runs waiting on server A, which is then killed (well before their 4 s timeouts, so that A has not
-    // taken their last messages for delivery: a message a killed server took waits 90 s for its claim to
-    // end): B times them out.
+    // Runs waiting on server A, which is then killed (before their 4 s timeouts): B times them out.
     let orphans: Vec<String> = (0..4).map(|i| format!("+25078800030{i}")).collect();
     for c in &orphans {
         sms(&base_a, c, "slow");
@@ -352,7 +390,7 @@ flow slow {
     }
     a.kill().unwrap();
     a.wait().unwrap();
-    wait_for_too_late(&orphans);
+    wait_for_too_late(&orphans, false);
     drop(b);
 }
 

@@ -113,6 +113,8 @@ const MIGRATION_LOCK: i64 = 0x666c_6f77_6300_0001;
 /// A store on a PostgreSQL server.
 pub struct PostgresStore {
     client: Mutex<Client>,
+    /// The sender's connection, which holds a message's row lock while it is delivered.
+    sender: Mutex<Client>,
     /// A second connection that LISTENs for committed outgoing messages (`NOTIFY flowc_outbox`), so that
     /// an idle sender wakes at once on whichever server committed them. `None` when it failed.
     listener: Mutex<Option<Client>>,
@@ -132,7 +134,8 @@ impl PostgresStore {
                 None
             }
         };
-        Ok(PostgresStore { client: Mutex::new(client), listener: Mutex::new(listener) })
+        let sender = Client::connect(url, NoTls).map_err(StoreError::from)?;
+        Ok(PostgresStore { client: Mutex::new(client), sender: Mutex::new(sender), listener: Mutex::new(listener) })
     }
 
     fn client(&self) -> std::sync::MutexGuard<'_, Client> {
@@ -173,6 +176,27 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     }
     tx.commit()?;
     Ok(())
+}
+
+/// An outbox row: id, urn, channel, text, run_id, attempts.
+fn out_message(r: &postgres::Row) -> OutMessage {
+    OutMessage {
+        id: r.get(0),
+        urn: r.get(1),
+        channel: r.get(2),
+        text: r.get(3),
+        run_id: r.get(4),
+        attempts: r.get::<_, i32>(5) as u32,
+    }
+}
+
+/// A delivery's status, next attempt and error.
+fn delivery_columns(delivery: &Delivery) -> (&'static str, Option<i64>, Option<&str>) {
+    match delivery {
+        Delivery::Sent => ("sent", None, None),
+        Delivery::Retry { at_ms, error } => ("pending", Some(*at_ms as i64), Some(error.as_str())),
+        Delivery::Failed { error } => ("failed", None, Some(error.as_str())),
+    }
 }
 
 fn now() -> i64 {
@@ -477,31 +501,39 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    fn due_messages(&self, now_ms: u64, limit: usize, lease_ms: u64) -> Result<Vec<OutMessage>, StoreError> {
-        // Claimed by moving their next attempt past the lease, rows another server is claiming skipped.
+    fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
         let rows = self.client().query(
-            "UPDATE messages SET next_ms = $3 WHERE seq IN (
-               SELECT m.seq FROM messages m
-               WHERE m.status = 'pending' AND m.next_ms <= $1
-                 AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
-               ORDER BY m.seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-             RETURNING id, urn, channel, text, run_id, attempts, seq",
-            &[&(now_ms as i64), &(limit as i64), &(now_ms.saturating_add(lease_ms) as i64)],
+            "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m
+             WHERE m.status = 'pending' AND m.next_ms <= $1
+               AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
+             ORDER BY m.seq LIMIT $2",
+            &[&(now_ms as i64), &(limit as i64)],
         )?;
-        // In the order they were sent (RETURNING keeps no order).
-        let mut rows: Vec<&postgres::Row> = rows.iter().collect();
-        rows.sort_by_key(|r| r.get::<_, i64>(6));
-        Ok(rows
-            .into_iter()
-            .map(|r| OutMessage {
-                id: r.get(0),
-                urn: r.get(1),
-                channel: r.get(2),
-                text: r.get(3),
-                run_id: r.get(4),
-                attempts: r.get::<_, i32>(5) as u32,
-            })
-            .collect())
+        Ok(rows.iter().map(out_message).collect())
+    }
+
+    fn deliver_next(&self, now_ms: u64, deliver: &mut dyn FnMut(&OutMessage) -> Delivery) -> Result<bool, StoreError> {
+        // On the sender's own connection: the message's row stays locked while it is delivered, so the
+        // other servers skip it, and the lock ends with the session if this server dies.
+        let mut client = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tx = client.transaction()?;
+        let row = tx.query_opt(
+            "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m
+             WHERE m.status = 'pending' AND m.next_ms <= $1
+               AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
+             ORDER BY m.seq LIMIT 1 FOR UPDATE SKIP LOCKED",
+            &[&(now_ms as i64)],
+        )?;
+        let Some(row) = row else { return Ok(false) };
+        let message = out_message(&row);
+        let delivery = deliver(&message);
+        let (status, next, error) = delivery_columns(&delivery);
+        tx.execute(
+            "UPDATE messages SET status = $2, attempts = $3, next_ms = $4, error = $5, updated_ms = $6 WHERE id = $1",
+            &[&message.id, &status, &((message.attempts + 1) as i32), &next, &error, &now()],
+        )?;
+        tx.commit()?;
+        Ok(true)
     }
 
     fn wait_for_outbox(&self, max: std::time::Duration) {
@@ -554,11 +586,7 @@ impl Store for PostgresStore {
     }
 
     fn delivered(&self, id: &str, attempts: u32, delivery: &Delivery) -> Result<(), StoreError> {
-        let (status, next, error) = match delivery {
-            Delivery::Sent => ("sent", None, None),
-            Delivery::Retry { at_ms, error } => ("pending", Some(*at_ms as i64), Some(error.as_str())),
-            Delivery::Failed { error } => ("failed", None, Some(error.as_str())),
-        };
+        let (status, next, error) = delivery_columns(delivery);
         self.client().execute(
             "UPDATE messages SET status = $2, attempts = $3, next_ms = $4, error = $5, updated_ms = $6 WHERE id = $1",
             &[&id, &status, &(attempts as i32), &next, &error, &now()],
