@@ -214,25 +214,8 @@ pub(super) fn message_triggers(file: &SourceFile, diags: &mut Vec<Diagnostic>) {
     let mut catchalls: HashMap<Option<&str>, Span> = HashMap::new();
     for t in &file.message_triggers {
         let channel = t.channel.as_ref().map(|c| c.node.as_str());
-        if let Some(c) = &t.channel
-            && !file.channels.iter().any(|ch| ch.name.node == c.node)
-            && !is_broken(file, "channel", &c.node)
-        {
-            let close = did_you_mean(&c.node, file.channels.iter().map(|ch| ch.name.node.as_str()));
-            let help = match close {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "define it with `channel NAME external { receive ...; send ... }`".to_string(),
-            };
-            diags.push(
-                Diagnostic::new(
-                    Code::UnknownChannel,
-                    c.span,
-                    format!("there is no channel `{}`", c.node),
-                    "unknown channel",
-                )
-                .with_help(help)
-                .with_fix(c.span, close),
-            );
+        if let Some(c) = &t.channel {
+            diags.extend(unknown_channel(c, file));
         }
         for w in &t.words {
             let word = w.node.trim();
@@ -306,23 +289,24 @@ pub(super) fn message_triggers(file: &SourceFile, diags: &mut Vec<Diagnostic>) {
 /// `start FLOW for URN via CHANNEL`: the channel exists. (The URN's expression is checked with the
 /// flow, where `@trigger` has its type.)
 pub(super) fn start_for(t: &Trigger, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
-    let Some(f) = &t.start_for else { return };
-    let c = &f.channel;
-    if !file.channels.iter().any(|ch| ch.name.node == c.node) && !is_broken(file, "channel", &c.node) {
-        let close = did_you_mean(&c.node, file.channels.iter().map(|ch| ch.name.node.as_str()));
-        let help = match close {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => "define it with `channel NAME external { receive ...; send ... }`".to_string(),
-        };
-        diags.push(
-            Diagnostic::new(
-                Code::UnknownChannel,
-                c.span,
-                format!("there is no channel `{}`", c.node),
-                "unknown channel",
-            )
+    if let Some(f) = &t.start_for {
+        diags.extend(unknown_channel(&f.channel, file));
+    }
+}
+
+/// `c` names no channel of the file (and no broken one, already reported).
+fn unknown_channel(c: &Name, file: &SourceFile) -> Option<Diagnostic> {
+    if file.channels.iter().any(|ch| ch.name.node == c.node) || is_broken(file, "channel", &c.node) {
+        return None;
+    }
+    let close = did_you_mean(&c.node, file.channels.iter().map(|ch| ch.name.node.as_str()));
+    let help = match close {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => "define it with `channel NAME external { receive ...; send ... }`".to_string(),
+    };
+    Some(
+        Diagnostic::new(Code::UnknownChannel, c.span, format!("there is no channel `{}`", c.node), "unknown channel")
             .with_help(help)
             .with_fix(c.span, close),
-        );
-    }
+    )
 }

@@ -350,23 +350,7 @@ pub fn start(
     options: &RunOptions<'_>,
 ) -> Result<Outcome, RunError> {
     let (_, f) = find_flow(program, flow)?;
-    let state = RunState {
-        version: 1,
-        run_id: run_id.to_string(),
-        flow: f.name.clone(),
-        status: RunStatus::Waiting,
-        pc: 0,
-        slot_names: f.slots.clone(),
-        slots: vec![None; f.slots.len()],
-        extra: Map::new(),
-        webhooks: vec![None; f.webhooks.len()],
-        input: None,
-        contact: Contact::from_json(&contact),
-        trigger,
-        responded: false,
-        waiting: None,
-    };
-    let mut state = state;
+    let mut state = RunState::new(f, run_id, Contact::from_json(&contact), trigger);
     let mut machine =
         Machine { program, flow: f, state: &mut state, events: Vec::new(), options, expecting_missing: 0 };
     machine.events.push(Event::RunStarted { flow: f.name.clone(), run_id: run_id.to_string() });
@@ -437,6 +421,28 @@ pub fn render(
     Ok((text, machine.events))
 }
 
+impl RunState {
+    /// The state of a run of `f` about to start.
+    fn new(f: &crate::program::FlowProgram, run_id: &str, contact: Contact, trigger: Option<Value>) -> RunState {
+        RunState {
+            version: 1,
+            run_id: run_id.to_string(),
+            flow: f.name.clone(),
+            status: RunStatus::Waiting,
+            pc: 0,
+            slot_names: f.slots.clone(),
+            slots: vec![None; f.slots.len()],
+            extra: Map::new(),
+            webhooks: vec![None; f.webhooks.len()],
+            input: None,
+            contact,
+            trigger,
+            responded: false,
+            waiting: None,
+        }
+    }
+}
+
 /// Evaluates `ex` where a run of `flow` would start, with the request that triggers it: the URN of
 /// `start FLOW for URN via CHANNEL`.
 pub fn eval_at_start(
@@ -446,22 +452,7 @@ pub fn eval_at_start(
     ex: &crate::program::Ex,
 ) -> Result<Value, RunError> {
     let (_, f) = find_flow(program, Some(flow))?;
-    let mut state = RunState {
-        version: 1,
-        run_id: String::new(),
-        flow: f.name.clone(),
-        status: RunStatus::Waiting,
-        pc: 0,
-        slot_names: f.slots.clone(),
-        slots: vec![None; f.slots.len()],
-        extra: Map::new(),
-        webhooks: vec![None; f.webhooks.len()],
-        input: None,
-        contact: Contact::default(),
-        trigger: Some(trigger),
-        responded: false,
-        waiting: None,
-    };
+    let mut state = RunState::new(f, "", Contact::default(), Some(trigger));
     let env = |_: &str| None;
     let options = RunOptions { client: &Offline, env: &env, max_steps: 0, log: None };
     let mut machine =

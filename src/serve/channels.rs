@@ -222,13 +222,7 @@ impl App {
         };
         let mut contact = match self.store.contact(&message.urn) {
             Ok(Some(c)) => c,
-            Ok(None) => ContactRow {
-                urn: message.urn.clone(),
-                channel: String::new(),
-                name: String::new(),
-                language: String::new(),
-                fields: "{}".into(),
-            },
+            Ok(None) => ContactRow::new(&message.urn),
             Err(e) => return Answer::error(500, e.to_string()),
         };
         if let Some(channel) = &message.channel {
@@ -318,13 +312,7 @@ impl App {
         };
         let mut row = match self.store.contact(&urn) {
             Ok(Some(c)) => c,
-            Ok(None) => ContactRow {
-                urn: urn.clone(),
-                channel: String::new(),
-                name: String::new(),
-                language: String::new(),
-                fields: "{}".into(),
-            },
+            Ok(None) => ContactRow::new(&urn),
             Err(e) => return Answer::error(500, e.to_string()),
         };
         row.channel = contact.channel.clone();

@@ -105,6 +105,17 @@ pub struct ContactRow {
 }
 
 impl ContactRow {
+    /// A contact seen for the first time: only its URN.
+    pub fn new(urn: &str) -> ContactRow {
+        ContactRow {
+            urn: urn.to_string(),
+            channel: String::new(),
+            name: String::new(),
+            language: String::new(),
+            fields: "{}".into(),
+        }
+    }
+
     /// The contact as a run sees it.
     pub fn to_json(&self) -> Value {
         let fields: Value = serde_json::from_str(&self.fields).unwrap_or_else(|_| Value::Object(Default::default()));
