@@ -25,6 +25,8 @@ pub enum DefKind {
     Result,
     /// `webhook NAME ...`: the call, read as `@webhook.NAME.*`.
     Webhook,
+    /// `channel NAME ...`
+    Channel,
 }
 
 /// One definition.
@@ -120,6 +122,30 @@ pub fn resolve(file: &SourceFile) -> Model {
         }
         if let Some(TriggerAuth::Connector(name)) = &t.auth {
             r.use_(DefKind::Connector, name, name.span, None);
+        }
+        if let Some(f) = &t.start_for {
+            r.use_(DefKind::Channel, &f.channel, f.channel.span, None);
+        }
+    }
+    for c in &file.channels {
+        r.def(DefKind::Channel, &c.name, None, c.span, "channel");
+        for (_, auth) in c.kind.receives() {
+            if let Some(TriggerAuth::Connector(name)) = auth {
+                r.use_(DefKind::Connector, name, name.span, None);
+            }
+        }
+        for w in c.kind.sends() {
+            if let Some(a) = &w.auth {
+                r.use_(DefKind::Connector, a, a.span, None);
+            }
+        }
+    }
+    for t in &file.message_triggers {
+        for s in &t.starts {
+            r.use_(DefKind::Flow, s, s.span, None);
+        }
+        if let Some(c) = &t.channel {
+            r.use_(DefKind::Channel, c, c.span, None);
         }
     }
     for f in &file.flows {

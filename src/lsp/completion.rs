@@ -79,6 +79,9 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
         Some("goto") => names(model, DefKind::Step, flow),
         Some("auth") => names(model, DefKind::Connector, None),
         Some("start") => names(model, DefKind::Flow, None),
+        // `via NAME`, and `channel NAME` in a trigger (elsewhere `channel` defines one).
+        Some("via") => names(model, DefKind::Channel, None),
+        Some("channel") if words.first() == Some(&"trigger") => names(model, DefKind::Channel, None),
         _ if words.len() <= 1 && !ends_in_space => {
             let mut keywords: Vec<&str> = match context_at(&doc.analysis.file, pos) {
                 Context::TopLevel => vec!["flow", "connector", "trigger", "channel"],
@@ -106,7 +109,8 @@ fn names(model: &crate::check::model::Model, kind: DefKind, flow: Option<&str>) 
         .definitions
         .iter()
         .filter(|d| {
-            d.kind == kind && (kind == DefKind::Flow || kind == DefKind::Connector || d.flow.as_deref() == flow)
+            d.kind == kind
+                && (matches!(kind, DefKind::Flow | DefKind::Connector | DefKind::Channel) || d.flow.as_deref() == flow)
         })
         .filter(|d| seen.insert(d.name.clone()))
         .map(|d| item(&d.name, lsp::CompletionItemKind::REFERENCE, None))

@@ -54,6 +54,7 @@ fn kind_word(kind: DefKind) -> &'static str {
         DefKind::Step => "step",
         DefKind::Result => "result",
         DefKind::Webhook => "webhook",
+        DefKind::Channel => "channel",
     }
 }
 

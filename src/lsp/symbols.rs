@@ -213,8 +213,8 @@ pub(super) const TOKEN_TYPES: &[lsp::SemanticTokenType] = &[
 /// The token modifiers, in legend order.
 pub(super) const TOKEN_MODIFIERS: &[lsp::SemanticTokenModifier] = &[lsp::SemanticTokenModifier::DECLARATION];
 
-/// Semantic tokens: results and webhooks (variables), steps and flows (functions), connectors
-/// (namespaces), triggers (properties), definitions marked as declarations, and comments; what a
+/// Semantic tokens: results and webhooks (variables), steps and flows (functions), connectors and
+/// channels (namespaces), triggers (properties), definitions marked as declarations, and comments; what a
 /// TextMate grammar cannot know.
 pub(super) fn semantic_tokens(doc: &Document) -> lsp::SemanticTokens {
     use crate::check::model::DefKind;
@@ -222,7 +222,7 @@ pub(super) fn semantic_tokens(doc: &Document) -> lsp::SemanticTokens {
         match k {
             DefKind::Result | DefKind::Webhook => 0,
             DefKind::Step | DefKind::Flow => 1,
-            DefKind::Connector => 2,
+            DefKind::Connector | DefKind::Channel => 2,
             DefKind::Trigger => 3,
         }
     };

@@ -369,3 +369,47 @@ fn exit_without_shutdown_is_an_error() {
     client.sender.send(Message::Notification(Notification::new("exit".into(), Value::Null))).unwrap();
     assert!(handle.join().unwrap().is_err());
 }
+
+#[test]
+fn channels_are_names_to_go_to_find_rename_and_complete() {
+    let mut c = Client::start();
+    let text = "channel sms external {\n  receive \"/sms/in\"\n  send POST \"https://gw.example.com/send\"\n}\n\
+                trigger keyword \"join\" channel sms { start welcome }\n\
+                trigger webhook \"/signup\" methods POST {\n  expect body { phone: text }\n  start welcome for \"tel:\" & @trigger.body.phone via sms\n}\n\
+                flow welcome {\n  send \"Hi\"\n}\n";
+    let uri = "file:///tmp/channels.flow";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
+    );
+    let diags = c.diagnostics();
+    assert!(diags.is_empty(), "{diags:?}");
+    let def = c.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": uri}, "position": at(text, "via sms", 0, 5)}),
+    );
+    assert_eq!(def[0]["range"]["start"], json!({"line": 0, "character": 8}), "{def}");
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri}, "position": at(text, "channel sms", 0, 9), "context": {"includeDeclaration": true}}),
+    );
+    assert_eq!(refs.as_array().unwrap().len(), 3, "the channel and its two uses: {refs}");
+    let renamed = c.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": uri}, "position": at(text, "channel sms {", 0, 9), "newName": "texts"}),
+    );
+    assert_eq!(renamed["changes"][uri].as_array().unwrap().len(), 3, "{renamed}");
+    // Completion after `via `.
+    let edited = text.replace("via sms", "via ");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": edited}]}),
+    );
+    c.diagnostics();
+    let items = c.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": uri}, "position": at(&edited, "via ", 0, 4)}),
+    );
+    let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["sms"], "{items}");
+}
