@@ -222,9 +222,18 @@ enum Format {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        // Help and version as clap writes them; a bad argument on one line, as flowc's own errors.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { USAGE } else { OK });
+            return ExitCode::from(OK);
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::from(USAGE);
+        }
+        Err(e) => {
+            eprintln!("flowc: {}", one_line_error(&e.render().to_string()));
+            return ExitCode::from(USAGE);
         }
     };
     // Parsing and checking recurse on nesting (bounded at 100 levels); a generous stack keeps that far
@@ -294,6 +303,24 @@ fn run(cli: Cli) -> u8 {
             };
             serve(&paths, &addr, &db, config)
         }
+    }
+}
+
+/// clap's error text on one line: the message, then its tips in parentheses; the usage line and the
+/// pointer to `--help` are left out.
+fn one_line_error(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    let tips: Vec<&str> = lines
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(|l| l.strip_prefix("tip: ").unwrap_or(l))
+        .collect();
+    match (tips.is_empty(), message.ends_with(':')) {
+        (true, _) => message.to_string(),
+        // "the following required arguments were not provided:" and their names.
+        (false, true) => format!("{message} {}", tips.join(", ")),
+        (false, false) => format!("{message} ({})", tips.join("; ")),
     }
 }
 

@@ -668,3 +668,26 @@ fn channels_and_keywords_are_unique_across_the_files_served_together() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn argument_errors_are_one_line_and_bare_flowc_shows_the_help() {
+    for (args, expected) in [
+        (
+            &["run", "--inptu", "x"][..],
+            "flowc: unexpected argument '--inptu' found (a similar argument exists: '--input')",
+        ),
+        (&["run"][..], "flowc: the following required arguments were not provided: <FILE>"),
+        (
+            &["serve", "examples", "--retain", "0"][..],
+            "flowc: invalid value '0' for '--retain <DURATION>': `0`: use m, h or d (30d, 12h, 90m), or never",
+        ),
+    ] {
+        let o = flowc(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(stderr(&o).trim_end(), expected, "{args:?}");
+    }
+    let bare = flowc(&[]);
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(stderr(&bare).contains("Usage: flowc <COMMAND>"), "{}", stderr(&bare));
+    assert_eq!(flowc(&["--help"]).status.code(), Some(0));
+}
