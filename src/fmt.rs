@@ -802,44 +802,23 @@ impl<'a> Printer<'a> {
             _ => return one,
         };
         let (open, close) = if matches!(j, Json::Object(..)) { ('{', '}') } else { ('[', ']') };
-        let mut out = format!("{open}\n");
-        for (i, (key, value)) in items.iter().enumerate() {
-            let value_span = match value {
-                Json::Object(_, span) | Json::Array(_, span) => *span,
-                Json::Expr(e) => e.span,
-            };
-            let start = key.map_or(value_span.start, |k| k.span.start);
-            // Comments on their own lines before this member.
-            while let Some(&c) = self.comments.get(self.next.get()).filter(|c| c.start < start) {
-                out.push_str(&format!("  {}\n", self.text(c).trim_end()));
-                self.next.set(self.next.get() + 1);
-            }
-            let key_text = key.map(|k| format!("{}: ", self.text(k.span))).unwrap_or_default();
-            let value_text = self.json(value, 2 + key_text.len());
-            out.push_str(&format!("  {key_text}{}", indent_rest(&value_text, 2)));
-            if i + 1 < items.len() {
-                out.push(',');
-            }
-            // A comment at the end of the member's line.
-            let end = self.trimmed(value_span.end);
-            if let Some(&c) = self.comments.get(self.next.get())
-                && c.start >= end
-                && c.start < span.end
-                && self.line_of(c.start) == self.line_of(end.saturating_sub(1))
-                && self.src[end..c.start].chars().all(|ch| ch.is_whitespace() || ch == ',')
-            {
-                out.push_str(&format!("  {}", self.text(c).trim_end()));
-                self.next.set(self.next.get() + 1);
-            }
-            out.push('\n');
-        }
-        // Comments before the closing bracket.
-        while let Some(&c) = self.comments.get(self.next.get()).filter(|c| c.start < span.end) {
-            out.push_str(&format!("  {}\n", self.text(c).trim_end()));
-            self.next.set(self.next.get() + 1);
-        }
-        out.push(close);
-        out
+        let items = items
+            .into_iter()
+            .map(|(key, value)| {
+                let value_span = match value {
+                    Json::Object(_, span) | Json::Array(_, span) => *span,
+                    Json::Expr(e) => e.span,
+                };
+                let start = key.map_or(value_span.start, |k| k.span.start);
+                let text: Box<dyn Fn() -> String + '_> = Box::new(move || {
+                    let key_text = key.map(|k| format!("{}: ", self.text(k.span))).unwrap_or_default();
+                    let value_text = self.json(value, 2 + key_text.len());
+                    format!("{key_text}{value_text}")
+                });
+                (start, value_span.end, text)
+            })
+            .collect();
+        self.commented_list((open, close), items, span)
     }
 
     /// `open` items `close`, one item a line, with the comments inside `span` kept: own-line comments
