@@ -414,11 +414,19 @@ pub fn render(
     tpl: &crate::program::Tpl,
 ) -> Result<(String, Vec<Event>), RunError> {
     let (_, flow) = find_flow(program, Some(&state.flow))?;
+    Ok(offline(program, flow, state, |machine| {
+        let text = machine.render(tpl);
+        (text, std::mem::take(&mut machine.events))
+    }))
+}
+
+/// `f` on a machine over `state` that calls no webhook and reads no secret: previews, and the URN of
+/// `start ... for`.
+fn offline<T>(program: &Program, flow: &FlowProgram, state: &mut RunState, f: impl FnOnce(&mut Machine<'_>) -> T) -> T {
     let env = |_: &str| None;
     let options = RunOptions { client: &Offline, env: &env, max_steps: 0, log: None };
     let mut machine = Machine { program, flow, state, events: Vec::new(), options: &options, expecting_missing: 0 };
-    let text = machine.render(tpl);
-    Ok((text, machine.events))
+    f(&mut machine)
 }
 
 impl RunState {
@@ -453,11 +461,7 @@ pub fn eval_at_start(
 ) -> Result<Value, RunError> {
     let (_, f) = find_flow(program, Some(flow))?;
     let mut state = RunState::new(f, "", Contact::default(), Some(trigger));
-    let env = |_: &str| None;
-    let options = RunOptions { client: &Offline, env: &env, max_steps: 0, log: None };
-    let mut machine =
-        Machine { program, flow: f, state: &mut state, events: Vec::new(), options: &options, expecting_missing: 0 };
-    Ok(machine.eval(ex))
+    Ok(offline(program, f, &mut state, |machine| machine.eval(ex)))
 }
 
 /// One run in progress.

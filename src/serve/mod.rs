@@ -524,6 +524,13 @@ impl Answer {
     fn error(status: u16, message: impl Into<String>) -> Answer {
         Answer::json(status, json!({ "error": message.into() }))
     }
+
+    /// 405, with the methods the path takes.
+    fn not_allowed(method: &str, path: &str, allow: String) -> Answer {
+        let mut a = Answer::error(405, format!("{method} is not allowed on {path}"));
+        a.headers.push(("Allow".into(), allow));
+        a
+    }
 }
 
 /// `%XX` decoded, and `+` as a space when `plus_is_space` (query strings and forms, not paths).
@@ -813,9 +820,7 @@ impl App {
             self.programs.iter().find_map(|p| p.program.channels.iter().find(|c| c.receive == path).map(|c| (p, c)));
         if let Some((served, channel)) = channel {
             if method != "POST" {
-                let mut a = Answer::error(405, format!("{method} is not allowed on {path}"));
-                a.headers.push(("Allow".into(), "POST".into()));
-                return a;
+                return Answer::not_allowed(&method, &path, "POST".into());
             }
             return self.channel_receive(served, channel, request);
         }
@@ -825,9 +830,7 @@ impl App {
             return Answer::error(404, format!("nothing is served at {path}"));
         };
         if !crate::ast::Method::parse(&method).is_some_and(|m| trigger.methods.contains(&m)) {
-            let mut a = Answer::error(405, format!("{method} is not allowed on {path}"));
-            a.headers.push(("Allow".into(), crate::ast::Method::list(&trigger.methods, ", ")));
-            return a;
+            return Answer::not_allowed(&method, &path, crate::ast::Method::list(&trigger.methods, ", "));
         }
         let headers = &request.headers;
         let body = match self.read_body(request) {

@@ -178,6 +178,13 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The outgoing messages due at `$1`, each contact's oldest pending one only (messages arrive in the
+/// order they were sent), oldest first; the callers add the limit.
+const DUE_MESSAGES: &str = "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m
+     WHERE m.status = 'pending' AND m.next_ms <= $1
+       AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
+     ORDER BY m.seq";
+
 /// An outbox row: id, urn, channel, text, run_id, attempts.
 fn out_message(r: &postgres::Row) -> OutMessage {
     OutMessage {
@@ -502,13 +509,7 @@ impl Store for PostgresStore {
     }
 
     fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
-        let rows = self.client().query(
-            "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m
-             WHERE m.status = 'pending' AND m.next_ms <= $1
-               AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
-             ORDER BY m.seq LIMIT $2",
-            &[&(now_ms as i64), &(limit as i64)],
-        )?;
+        let rows = self.client().query(&format!("{DUE_MESSAGES} LIMIT $2"), &[&(now_ms as i64), &(limit as i64)])?;
         Ok(rows.iter().map(out_message).collect())
     }
 
@@ -517,13 +518,7 @@ impl Store for PostgresStore {
         // other servers skip it, and the lock ends with the session if this server dies.
         let mut client = self.sender.lock().unwrap_or_else(|p| p.into_inner());
         let mut tx = client.transaction()?;
-        let row = tx.query_opt(
-            "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m
-             WHERE m.status = 'pending' AND m.next_ms <= $1
-               AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
-             ORDER BY m.seq LIMIT 1 FOR UPDATE SKIP LOCKED",
-            &[&(now_ms as i64)],
-        )?;
+        let row = tx.query_opt(&format!("{DUE_MESSAGES} LIMIT 1 FOR UPDATE SKIP LOCKED"), &[&(now_ms as i64)])?;
         let Some(row) = row else { return Ok(false) };
         let message = out_message(&row);
         let delivery = deliver(&message);
