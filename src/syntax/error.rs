@@ -14,8 +14,10 @@ use super::{FlowParser, MAX_DEPTH, Rule};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
 
-const ITEM: &str = "`flow`, `connector` or `trigger`";
+const ITEM: &str = "`flow`, `connector`, `trigger` or `channel`";
 const STATEMENT: &str = "a statement such as `send`, `wait`, `webhook`, `split`, `set`, `goto` or `stop`";
+const CHANNEL_LINE: &str = "`receive` or `send`";
+const TRIGGER_KIND: &str = "`webhook`, `keyword` or `catchall`";
 const VALUE: &str = "a value such as \"text\", a number or `@flow.name`";
 
 fn rule_phrase(rule: Rule) -> Option<&'static str> {
@@ -23,7 +25,13 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         send_stmt | wait_stmt | webhook_stmt | split_stmt | set_stmt | step_stmt | goto_stmt | email_stmt
         | respond_stmt | stop_stmt | numbers_stmt => STATEMENT,
-        flow_def | connector_def | trigger_def => ITEM,
+        flow_def | connector_def | trigger_def | message_trigger_def | channel_def => ITEM,
+        channel_receive | channel_send => CHANNEL_LINE,
+        channel_external | channel_telegram | channel_twilio => "a channel kind: `external`, `telegram` or `twilio`",
+        keyword_words | kw_catchall => TRIGGER_KIND,
+        start_for => "`for`",
+        trigger_channel => "`channel`",
+        channel_block => "`{`",
         ident => "a name",
         string | plain_string => "a string in double quotes",
         expr | operand | number | reference | call | group | at_group | env_ref | kw_true | kw_false | kw_null
@@ -339,6 +347,22 @@ fn expectations(err: &Error<Rule>, text: &str, rule: Rule) -> (Vec<String>, bool
         if let Some(p) = rule_phrase(rule) {
             set.insert(p.to_string());
         }
+    }
+    // `webhook` and `send` are statement words, but after `trigger` and in a channel's block they are
+    // the kind of trigger and a channel line.
+    let replaced: Option<(&[&str], &str)> = if rule == Rule::channel_alone && set.contains(STATEMENT) {
+        Some((&["receive", "send"], CHANNEL_LINE))
+    } else if set.contains("`catchall`") || set.contains(TRIGGER_KIND) {
+        Some((&["webhook", "keyword", "catchall"], TRIGGER_KIND))
+    } else {
+        None
+    };
+    if let Some((words, phrase)) = replaced {
+        set.remove(STATEMENT);
+        for w in words {
+            set.remove(&format!("`{w}`"));
+        }
+        set.insert(phrase.to_string());
     }
     // Operators are always possible after a complete value; mention them only when nothing else fits.
     if set.len() > 1 {
