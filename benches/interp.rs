@@ -26,7 +26,7 @@ fn statements(c: &mut Criterion) {
     src.push_str("  send \"@flow.v1\"\n}\n");
     let p = program(&src);
     let env = |_: &str| None;
-    let options = RunOptions { client: &Offline, env: &env, max_steps: u64::MAX, log: None };
+    let options = RunOptions { client: &Offline, env: &env, max_steps: u64::MAX, log: None, zone: None, now_ms: None };
     let mut group = c.benchmark_group("interpret");
     group.throughput(Throughput::Elements(N as u64 + 1));
     group.bench_function("set_statements", |b| {
@@ -52,7 +52,7 @@ fn templates(c: &mut Criterion) {
 "#,
     );
     let env = |_: &str| None;
-    let options = RunOptions { client: &Offline, env: &env, max_steps: 100, log: None };
+    let options = RunOptions { client: &Offline, env: &env, max_steps: 100, log: None, zone: None, now_ms: None };
     let contact = json!({"name": "Ben Haggerty", "phone": "+250788123123", "email": "ben@example.com", "fields": {"city": "Kigali"}});
     let mut state = interp::start(&p, None, "r", contact, None, &options).unwrap().state;
     let Some(Instr::Send { text }) = p.flows[0].code.iter().find(|i| matches!(i, Instr::Send { .. })) else {
@@ -65,7 +65,7 @@ fn templates(c: &mut Criterion) {
 }
 
 fn split_tests(c: &mut Criterion) {
-    let text = "Hello, my order CU-1234 was shipped on 12/03 and I paid $1,234.50; call me at +250 788 123 123 or joe@example.com";
+    let text = "Hello, my order CU-1234 was shipped on 12/03/2026 at 10:30 and I paid $1,234.50; call me at +250 788 123 123 or joe@example.com";
     let re = regex::RegexBuilder::new(r"order (\w+)-(\d+)").case_insensitive(true).multi_line(true).build().unwrap();
     let cases: Vec<(&str, SplitTest, Vec<Arg<'_>>)> = vec![
         ("has_text", SplitTest::HasText, vec![]),
@@ -79,11 +79,17 @@ fn split_tests(c: &mut Criterion) {
         ("has_phone", SplitTest::HasPhone, vec![Arg::Text("RW")]),
         ("has_number", SplitTest::HasNumber, vec![]),
         ("has_number_between", SplitTest::HasNumberBetween, vec![Arg::Number(1000.0), Arg::Number(2000.0)]),
+        ("has_date", SplitTest::HasDate, vec![]),
+        ("has_time", SplitTest::HasTime, vec![]),
     ];
+    let calendar = flowc::dates::Calendar::default();
     let mut group = c.benchmark_group("split_test");
     for (name, test, args) in &cases {
-        assert!(rules::run(*test, text, args, '.').is_some() || *test == SplitTest::HasOnlyPhrase, "{name} matches");
-        group.bench_function(*name, |b| b.iter(|| rules::run(*test, black_box(text), args, '.')));
+        assert!(
+            rules::run(*test, text, args, '.', &calendar).is_some() || *test == SplitTest::HasOnlyPhrase,
+            "{name} matches"
+        );
+        group.bench_function(*name, |b| b.iter(|| rules::run(*test, black_box(text), args, '.', &calendar)));
     }
     group.finish();
 }
@@ -112,7 +118,7 @@ fn webhook_round_trip(c: &mut Criterion) {
     ));
     let client = HttpClient::default();
     let env = |_: &str| None;
-    let options = RunOptions { client: &client, env: &env, max_steps: 100, log: None };
+    let options = RunOptions { client: &client, env: &env, max_steps: 100, log: None, zone: None, now_ms: None };
     // Loopback timings drift between runs on a shared machine, so the overhead is also measured with
     // the two calls interleaved, comparing medians.
     let bare = || {
@@ -177,7 +183,8 @@ fn whole_flow(c: &mut Criterion) {
     group.bench_function("order_status_run", |b| {
         b.iter(|| {
             let client = interp::Mocked::new([("lookup_webhook".to_string(), answer.clone())].into(), &Offline);
-            let options = RunOptions { client: &client, env: &env, max_steps: 10_000, log: None };
+            let options =
+                RunOptions { client: &client, env: &env, max_steps: 10_000, log: None, zone: None, now_ms: None };
             let started = interp::start(black_box(&p), None, "r", contact.clone(), None, &options).unwrap();
             let done = interp::resume(&p, started.state, interp::Resume::Reply("CU001".into()), &options).unwrap();
             assert_eq!(done.state.status, interp::RunStatus::Completed);

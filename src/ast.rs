@@ -308,6 +308,11 @@ pub enum StmtKind {
         /// The decimal separator as written.
         decimal: Spanned<String>,
     },
+    /// `dates day_first|month_first|year_first`
+    Dates {
+        /// The order as written.
+        order: Spanned<String>,
+    },
     /// `send TEMPLATE`
     Send {
         /// The message.
@@ -386,6 +391,8 @@ pub enum ContactTarget {
     Name,
     /// `@contact.language`
     Language,
+    /// `@contact.timezone`
+    Timezone,
     /// `@contact.fields.KEY`
     Field(String),
 }
@@ -396,6 +403,7 @@ impl ContactTarget {
         match self {
             ContactTarget::Name => "@contact.name".into(),
             ContactTarget::Language => "@contact.language".into(),
+            ContactTarget::Timezone => "@contact.timezone".into(),
             ContactTarget::Field(k) => format!("@contact.fields.{k}"),
         }
     }

@@ -330,10 +330,14 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
 
     fn run(mut self) -> FlowProgram {
         let mut decimal = '.';
-        if let Some(Stmt { kind: StmtKind::Numbers { decimal: d }, .. }) = self.flow.body.stmts.first()
-            && d.node == ","
-        {
-            decimal = ',';
+        let mut dates = crate::dates::DateOrder::default();
+        for stmt in &self.flow.body.stmts {
+            match &stmt.kind {
+                StmtKind::Numbers { decimal: d } if d.node == "," => decimal = ',',
+                StmtKind::Numbers { .. } => {}
+                StmtKind::Dates { order } => dates = crate::dates::DateOrder::parse(&order.node).unwrap_or_default(),
+                _ => break,
+            }
         }
         self.block(&self.flow.body);
         self.current = crate::span::Span::at(self.flow.body.span.end.saturating_sub(1));
@@ -347,6 +351,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             name: self.flow.name.node.clone(),
             label: self.flow.label.as_ref().map(|l| l.node.clone()),
             decimal,
+            dates,
             slots: self.slots,
             webhooks: self.webhooks,
             code: self.code,
@@ -400,7 +405,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
         self.current = stmt.span;
         match &stmt.kind {
             // Files with syntax errors are never compiled (`compile_source` stops at errors).
-            StmtKind::Numbers { .. } | StmtKind::Error { .. } => {}
+            StmtKind::Numbers { .. } | StmtKind::Dates { .. } | StmtKind::Error { .. } => {}
             StmtKind::Send { text } => {
                 let text = self.tpl(text);
                 self.emit(Instr::Send { text });

@@ -88,6 +88,7 @@ pub(crate) fn exits(stmt: &Stmt) -> Exits<'_> {
         }
         StmtKind::Stop => e.next = None,
         StmtKind::Numbers { .. }
+        | StmtKind::Dates { .. }
         | StmtKind::Send { .. }
         | StmtKind::Set { .. }
         | StmtKind::SetContact { .. }

@@ -92,6 +92,8 @@ codes! {
     RespondWithoutTrigger => "check" / "respond_without_trigger": "`respond` in a flow that no trigger starts.",
     TimeoutBlock => "check" / "timeout_block": "An `on timeout` without a `timeout`, or more than one.",
     NumbersDecimal => "check" / "numbers_decimal": "A misplaced or invalid `numbers decimal`.",
+    DatesOrder => "check" / "dates_order": "A misplaced or unknown `dates` setting.",
+    DateLiteral => "check" / "date_literal": "A date, unit, date format or time zone written in the flow that cannot be read.",
     EnvOutsideConnector => "check" / "env_outside_connector": "`env \"X\"` outside a connector or signature.",
     DurationRange => "check" / "duration_range": "A duration of zero or beyond its limit.",
     Unreachable => "check" / "unreachable": "Statements that no path reaches.",

@@ -22,7 +22,7 @@ struct Scenario {
     name: String,
     /// The flow to run (default: the file's only flow).
     flow: Option<String>,
-    /// The contact (`name`, `phone`, `email`, `language`, `fields`).
+    /// The contact (`name`, `phone`, `email`, `language`, `timezone`, `fields`).
     contact: Option<toml::Value>,
     /// The request of a triggered flow: `headers`, `query`, `body`.
     trigger: Option<toml::Value>,
@@ -32,7 +32,13 @@ struct Scenario {
     /// Answers of webhooks by name: one answer, or a list used attempt by attempt.
     #[serde(default)]
     webhooks: HashMap<String, toml::Value>,
+    /// When the run starts on the virtual clock (an ISO 8601 instant; default [`DEFAULT_NOW`]).
+    now: Option<String>,
 }
+
+/// When a scenario starts unless it says `now = "..."`: a fixed instant, so that `today()` and `now()`
+/// give the same transcript every day.
+pub const DEFAULT_NOW: &str = "2026-01-05T09:00:00Z";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,7 +186,19 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
     }
     let client = Mocked::new(mocks, &Offline);
     let env = |name: &str| Some(format!("<{name}>"));
-    let options = RunOptions { client: &client, env: &env, max_steps: interp::DEFAULT_MAX_STEPS, log: None };
+    let now = s.now.as_deref().unwrap_or(DEFAULT_NOW);
+    let start_ms = now
+        .parse::<jiff::Timestamp>()
+        .map_err(|_| format!("`now` is an ISO 8601 instant such as \"{DEFAULT_NOW}\", not \"{now}\""))?
+        .as_millisecond();
+    let mut options = RunOptions {
+        client: &client,
+        env: &env,
+        max_steps: interp::DEFAULT_MAX_STEPS,
+        log: None,
+        zone: None,
+        now_ms: Some(start_ms),
+    };
     let contact = s.contact.as_ref().map(to_json).unwrap_or_else(|| {
         serde_json::json!({"name": "Test Contact", "phone": "+250788000000", "email": "test@example.com", "language": "eng"})
     });
@@ -212,8 +230,9 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
         interp::start(program, Some(&flow.name), "test-run", contact, trigger, &options).map_err(|e| e.to_string())?;
     let mut transcript = String::new();
     write_events(&mut transcript, &out.events);
-    // Time that has passed on the virtual clock since the run began its current wait.
+    // Time that has passed on the virtual clock since the run began its current wait, and in all.
     let mut waited = 0u64;
+    let mut elapsed = 0i64;
     for step in &s.steps {
         if out.state.status != RunStatus::Waiting {
             return Err(format!("the run has ended ({}) but the test has more steps", out.state.status.as_str()));
@@ -227,6 +246,7 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
                     .ok_or("`wait` takes a duration such as \"11m\"")?;
                 transcript.push_str(&format!("… {} pass\n", t["wait"].as_str().unwrap_or_default()));
                 waited = waited.saturating_add(spent);
+                elapsed = elapsed.saturating_add(spent as i64);
                 match out.state.waiting.as_ref().and_then(|w| w.timeout_ms) {
                     Some(limit) if limit <= waited => Resume::Timeout,
                     _ => continue,
@@ -236,6 +256,7 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
                 return Err(format!("a step is a reply (\"text\") or {{ wait = \"11m\" }}, not {}", to_json(other)));
             }
         };
+        options.now_ms = Some(start_ms.saturating_add(elapsed));
         out = interp::resume(program, out.state, resume, &options).map_err(|e| e.to_string())?;
         waited = 0;
         write_events(&mut transcript, &out.events);

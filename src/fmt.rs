@@ -144,7 +144,8 @@ impl<'a> Printer<'a> {
 
     /// Prints the comments between `from` and `to` (each on its own line), keeping one blank line
     /// where the source has at least one, and a blank line before what comes at `to` if the source has
-    /// one there. `first` suppresses the blank line at the start of a block or file.
+    /// one there. `first` suppresses the blank line at the start of a block or file (until a comment
+    /// is printed).
     fn gap(&mut self, from: usize, to: usize, first: bool) {
         self.gap_with(from, to, first, true);
     }
@@ -154,7 +155,7 @@ impl<'a> Printer<'a> {
         self.gap_with(from, to, first, false);
     }
 
-    fn gap_with(&mut self, from: usize, to: usize, first: bool, blank_at_end: bool) {
+    fn gap_with(&mut self, from: usize, to: usize, mut first: bool, blank_at_end: bool) {
         let mut pos = self.trimmed(from);
         while self.next.get() < self.comments.len() && self.comments[self.next.get()].start < to {
             let c = self.comments[self.next.get()];
@@ -170,6 +171,8 @@ impl<'a> Printer<'a> {
             self.push_line(&text);
             self.next.set(self.next.get() + 1);
             pos = c.end;
+            // After a comment, blank lines count again (a file's header comment stays apart).
+            first = false;
         }
         if blank_at_end && !first && to <= self.src.len() && self.blank_between(pos, to) {
             self.blank();
@@ -439,6 +442,7 @@ impl<'a> Printer<'a> {
     fn simple_stmt(&self, stmt: &Stmt) -> Option<String> {
         Some(match &stmt.kind {
             StmtKind::Numbers { decimal } => format!("numbers decimal {}", self.text(decimal.span)),
+            StmtKind::Dates { order } => format!("dates {}", order.node),
             StmtKind::Send { text } => format!("send {}", self.text(text.span)),
             StmtKind::Wait { name, timeout, on_timeout } if on_timeout.is_empty() => match timeout {
                 Some(t) => format!("wait {} timeout {}", name.node, self.text(t.span)),

@@ -43,8 +43,11 @@ functions! {
     Text => "text", 1..=1, "`text(x)`: x as text";
     FormatNumber => "format_number", 1..=2, "`format_number(n, [decimals])`: n with thousands separators and fixed decimals";
     Round => "round", 1..=2, "`round(n, [decimals])`: n rounded";
-    Now => "now", 0..=0, "`now()`: the current time, ISO 8601 in UTC";
-    FormatDate => "format_date", 1..=2, "`format_date(date, [format])`: a date formatted, e.g. `YYYY-MM-DD hh:mm`";
+    Now => "now", 0..=0, "`now()`: the current time, ISO 8601 in the contact's time zone";
+    Today => "today", 0..=0, "`today()`: today's date in the contact's time zone, `YYYY-MM-DD`";
+    DatetimeAdd => "datetime_add", 3..=3, "`datetime_add(date, n, unit)`: n units later, unit one of `s m h D W M Y`";
+    FormatDate => "format_date", 1..=3, "`format_date(date, [format], [zone])`: a date formatted, e.g. `DD/MM/YYYY tt:mm`";
+    Weekday => "weekday", 1..=1, "`weekday(date)`: the day of the week, 0 for Sunday to 6 for Saturday";
     UrlEncode => "url_encode", 1..=1, "`url_encode(text)`: the text percent-encoded for a URL";
     Json => "json", 1..=1, "`json(x)`: x encoded as JSON text";
 }
@@ -59,6 +62,7 @@ impl Function {
     pub fn number_params(self) -> &'static [usize] {
         match self {
             Function::FormatNumber | Function::Round => &[0, 1],
+            Function::DatetimeAdd => &[1],
             _ => &[],
         }
     }
@@ -66,7 +70,7 @@ impl Function {
     /// The type of the result, given the types of the arguments.
     pub fn result(self, args: &[Ty]) -> Ty {
         match self {
-            Function::Length | Function::Number | Function::Round => Ty::Number,
+            Function::Length | Function::Number | Function::Round | Function::Weekday => Ty::Number,
             Function::Default => match args {
                 [a, b] if a == b => a.clone(),
                 _ => Ty::Json,

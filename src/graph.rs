@@ -326,6 +326,7 @@ fn plain_line(stmt: &Stmt) -> Option<String> {
         StmtKind::SetContact { target, .. } => format!("set {}", target.node.reference()),
         StmtKind::Email { to, .. } => format!("email {}", short(&template_text(to))),
         StmtKind::Numbers { .. } => "numbers decimal".into(),
+        StmtKind::Dates { order } => format!("dates {}", order.node),
         _ => return None,
     })
 }

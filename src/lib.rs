@@ -27,6 +27,7 @@ pub mod check;
 pub mod cli;
 pub mod compile;
 pub(crate) mod control;
+pub mod dates;
 pub mod diagnostic;
 pub mod flowtest;
 pub mod fmt;

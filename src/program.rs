@@ -206,6 +206,9 @@ pub struct FlowProgram {
     pub label: Option<String>,
     /// The decimal separator for numbers in replies: `.` or `,`.
     pub decimal: char,
+    /// How dates in replies are read (`dates`); left out of the compiled output when `day_first`.
+    #[serde(default, skip_serializing_if = "crate::program::is_day_first")]
+    pub dates: crate::dates::DateOrder,
     /// `@flow.NAME` variables; instructions refer to them by index.
     pub slots: Vec<String>,
     /// Webhook names; `@webhook.NAME` refers to them by index.
@@ -452,4 +455,9 @@ pub enum Ex {
     Unary(UnaryOp, Box<Ex>),
     /// `a op b`
     Binary(BinaryOp, Box<Ex>, Box<Ex>),
+}
+
+/// Whether a flow reads dates in the default order (kept out of the compiled output).
+pub(crate) fn is_day_first(order: &crate::dates::DateOrder) -> bool {
+    *order == crate::dates::DateOrder::DayFirst
 }

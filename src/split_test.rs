@@ -10,6 +10,8 @@ pub enum ArgKind {
     Number,
     /// A regular expression written as a plain string literal.
     Regex,
+    /// A date: an expression such as `today()`, or text read in the flow's date order.
+    Date,
 }
 
 macro_rules! tests {
@@ -60,6 +62,11 @@ tests! {
     HasNumberGt => "has_number_gt", [Number], 0;
     HasNumberGte => "has_number_gte", [Number], 0;
     HasNumberEq => "has_number_eq", [Number], 0;
+    HasDate => "has_date", [], 0;
+    HasDateLt => "has_date_lt", [Date], 0;
+    HasDateEq => "has_date_eq", [Date], 0;
+    HasDateGt => "has_date_gt", [Date], 0;
+    HasTime => "has_time", [], 0;
 }
 
 impl SplitTest {
@@ -88,6 +95,11 @@ impl SplitTest {
             HasNumberGt => "`has_number_gt N`: some number in the text is above N",
             HasNumberGte => "`has_number_gte N`: some number in the text is at least N",
             HasNumberEq => "`has_number_eq N`: some number in the text equals N",
+            HasDate => "`has_date`: the text contains a date in the flow's `dates` order; matches it as `YYYY-MM-DD`",
+            HasDateLt => "`has_date_lt DATE`: the text contains a date before DATE (e.g. `today()`)",
+            HasDateEq => "`has_date_eq DATE`: the text contains the date DATE",
+            HasDateGt => "`has_date_gt DATE`: the text contains a date after DATE",
+            HasTime => "`has_time`: the text contains a time of day (`10:30`, `10pm`, `1030`); matches it as `HH:MM`",
         }
     }
 }

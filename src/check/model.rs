@@ -302,7 +302,7 @@ impl Resolver {
                     self.use_(DefKind::Result, name, name.span, flow);
                 }
             }
-            StmtKind::Numbers { .. } | StmtKind::Stop => {}
+            StmtKind::Numbers { .. } | StmtKind::Dates { .. } | StmtKind::Stop => {}
         }
     }
 

@@ -129,6 +129,10 @@ enum Command {
         /// the full URL it calls (default: rebuilt from the Host and X-Forwarded-Proto headers).
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
+        /// The time zone of contacts that have none (an IANA name such as Africa/Kigali; default UTC):
+        /// where today() begins and dates written by contacts are read.
+        #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+        timezone: Option<jiff::tz::TimeZone>,
     },
     /// Show the webhook log as a table.
     Log {
@@ -172,6 +176,11 @@ pub(crate) fn parse_route(s: &str) -> Result<Route, String> {
 
 #[derive(Clone, Copy, Debug)]
 struct Retain(Option<std::time::Duration>);
+
+/// `--timezone`: an IANA time zone name.
+pub(super) fn parse_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    crate::dates::zone(name)
+}
 
 fn parse_retain(s: &str) -> Result<Retain, String> {
     if s == "never" {
@@ -285,6 +294,7 @@ fn run(cli: Cli) -> u8 {
             body_timeout,
             routes,
             public_url,
+            timezone,
         } => {
             let network = crate::net::NetworkPolicy::allowing(allow_network);
             let config = crate::serve::Config {
@@ -299,6 +309,7 @@ fn run(cli: Cli) -> u8 {
                 handle_signals: true,
                 routes: routes.into_iter().map(|Route(from, to)| (from, to)).collect(),
                 public_url,
+                timezone,
                 ..crate::serve::Config::default()
             };
             serve(&paths, &addr, &db, config)

@@ -58,6 +58,9 @@ pub(super) struct RunArgs {
     /// Show the request that channel NAME would make to deliver each message (`flowc serve` sends it).
     #[arg(long, value_name = "NAME")]
     pub(super) channel: Option<String>,
+    /// The time zone of a contact that has none (an IANA name such as Africa/Kigali; default UTC).
+    #[arg(long, value_name = "ZONE", value_parser = super::parse_zone)]
+    pub(super) timezone: Option<jiff::tz::TimeZone>,
 }
 
 /// A one-line error and the exit code it gets.
@@ -300,7 +303,14 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         }
     };
     let env = |name: &str| std::env::var(name).ok();
-    let options = RunOptions { client: &client, env: &env, max_steps: args.max_steps, log: Some(&log_fn) };
+    let options = RunOptions {
+        client: &client,
+        env: &env,
+        max_steps: args.max_steps,
+        log: Some(&log_fn),
+        zone: args.timezone.clone(),
+        now_ms: None,
+    };
 
     let mut outcome: Outcome = match &args.resume {
         Some(path) => {

@@ -45,7 +45,33 @@ pub(crate) fn url_encode(s: &str) -> String {
 }
 
 impl Machine<'_> {
-    fn warn(&mut self, message: String) {
+    /// Where this run reads and writes dates: the contact's zone (else the default), the flow's order,
+    /// the clock.
+    pub(super) fn calendar(&self) -> crate::dates::Calendar {
+        let contact_zone = match self.state.contact.timezone.as_str() {
+            "" => None,
+            name => crate::dates::zone(name).ok(),
+        };
+        crate::dates::Calendar {
+            zone: contact_zone.or_else(|| self.options.zone.clone()).unwrap_or(jiff::tz::TimeZone::UTC),
+            order: self.flow.dates,
+            now_ms: self.options.now_ms.unwrap_or_else(|| crate::time::now_millis() as i64),
+        }
+    }
+
+    /// A date value read in `calendar`, or a warning that names `what` and the text.
+    fn date_value(&mut self, v: &Value, calendar: &crate::dates::Calendar, what: &str) -> Option<crate::dates::When> {
+        let t = text(v);
+        let when = crate::dates::read(&t, calendar);
+        if when.is_none() {
+            self.warn(format!(
+                "{what}: \"{t}\" is not a date (write 2026-11-23, or a date in the flow's `dates` order)"
+            ));
+        }
+        when
+    }
+
+    pub(super) fn warn(&mut self, message: String) {
         if !self.events.iter().any(|e| matches!(e, Event::Warning { message: m } if *m == message)) {
             self.events.push(Event::Warning { message });
         }
@@ -291,19 +317,53 @@ impl Machine<'_> {
                 let factor = 10f64.powi(places);
                 super::value::number((n * factor).round() / factor)
             }
-            Function::Now => Value::String(crate::time::now_iso()),
-            Function::FormatDate => {
-                let date = text(&arg(&args, 0));
-                let format = match arg(&args, 1) {
-                    Value::Null => "YYYY-MM-DD".to_string(),
-                    other => text(&other),
+            Function::Now => Value::String(crate::dates::moment_iso(&self.calendar().now())),
+            Function::Today => Value::String(crate::dates::date_iso(self.calendar().today())),
+            Function::DatetimeAdd => {
+                let calendar = self.calendar();
+                let Some(when) = self.date_value(&arg(&args, 0), &calendar, "datetime_add") else {
+                    return Value::Null;
                 };
-                match crate::time::format_date(&date, &format) {
-                    Some(s) => Value::String(s),
-                    None => {
-                        self.warn(format!("\"{date}\" is not a date (expected YYYY-MM-DD or an ISO 8601 time)"));
-                        Value::String(date)
+                let n = to_number(&arg(&args, 1), '.').filter(|n| n.fract() == 0.0 && n.abs() < 1e9);
+                let Some(n) = n else {
+                    self.warn(format!("datetime_add: \"{}\" is not a whole number", text(&arg(&args, 1))));
+                    return Value::Null;
+                };
+                match crate::dates::add(&when, n as i64, &text(&arg(&args, 2)), &calendar.zone) {
+                    Ok(w) => Value::String(w.iso()),
+                    Err(e) => {
+                        self.warn(format!("datetime_add: {e}"));
+                        Value::Null
                     }
+                }
+            }
+            Function::FormatDate => {
+                let calendar = self.calendar();
+                let Some(when) = self.date_value(&arg(&args, 0), &calendar, "format_date") else {
+                    return Value::String(text(&arg(&args, 0)));
+                };
+                let format = match (arg(&args, 1), &when) {
+                    (Value::Null, crate::dates::When::Date(_)) => "YYYY-MM-DD".to_string(),
+                    (Value::Null, crate::dates::When::Moment(_)) => "YYYY-MM-DD tt:mm".to_string(),
+                    (other, _) => text(&other),
+                };
+                let zone = match arg(&args, 2) {
+                    Value::Null => Ok(calendar.zone.clone()),
+                    name => crate::dates::zone(&text(&name)),
+                };
+                match zone.and_then(|z| crate::dates::format(&when, &format, Some(&z))) {
+                    Ok(s) => Value::String(s),
+                    Err(e) => {
+                        self.warn(format!("format_date: {e}"));
+                        Value::String(when.iso())
+                    }
+                }
+            }
+            Function::Weekday => {
+                let calendar = self.calendar();
+                match self.date_value(&arg(&args, 0), &calendar, "weekday") {
+                    Some(when) => Value::from(crate::dates::weekday(&when)),
+                    None => Value::Null,
                 }
             }
             Function::UrlEncode => Value::String(url_encode(&text(&arg(&args, 0)))),
@@ -371,6 +431,14 @@ impl Machine<'_> {
                 }
             }
         }
+        let calendar = self.calendar();
+        let mut dates = Vec::new();
+        for (kind, v) in test.args().iter().zip(&values) {
+            if *kind == ArgKind::Date {
+                dates.push(self.date_value(v, &calendar, test.name())?.date());
+            }
+        }
+        let mut dates = dates.into_iter();
         let mut regexes = regexes.iter();
         let args: Vec<Arg<'_>> = test
             .args()
@@ -380,9 +448,10 @@ impl Machine<'_> {
                 ArgKind::Text => Arg::Text(t),
                 ArgKind::Number => Arg::Number(to_number(v, '.').unwrap_or(f64::NAN)),
                 ArgKind::Regex => regexes.next().map_or(Arg::Text(t), Arg::Regex),
+                ArgKind::Date => dates.next().map_or(Arg::Text(t), Arg::Date),
             })
             .collect();
-        rules::run(test, operand, &args, self.flow.decimal)
+        rules::run(test, operand, &args, self.flow.decimal, &calendar)
     }
 
     /// Builds a JSON literal.

@@ -86,6 +86,9 @@ pub struct Contact {
     pub urn: String,
     /// The channel it talks on, when it has one.
     pub channel: String,
+    /// IANA time zone (`Africa/Kigali`); empty for the server's default.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub timezone: String,
     /// Custom fields.
     pub fields: Map<String, Value>,
 }
@@ -105,6 +108,7 @@ impl Contact {
             language: text("language"),
             urn: text("urn"),
             channel: text("channel"),
+            timezone: text("timezone"),
             fields,
         }
     }
@@ -118,6 +122,7 @@ impl Contact {
             "language" => &self.language,
             "urn" => &self.urn,
             "channel" => &self.channel,
+            "timezone" => &self.timezone,
             _ => return None,
         })
     }
@@ -296,6 +301,10 @@ pub struct RunOptions<'a> {
     pub max_steps: u64,
     /// Receives every finished call (the webhook log).
     pub log: Option<&'a CallLog<'a>>,
+    /// The time zone of contacts that have none (`--timezone`; UTC when `None`).
+    pub zone: Option<jiff::tz::TimeZone>,
+    /// A fixed clock in milliseconds since the Unix epoch (flow tests); the system clock when `None`.
+    pub now_ms: Option<i64>,
 }
 
 /// What a start or resume produced.
@@ -424,7 +433,7 @@ pub fn render(
 /// `start ... for`.
 fn offline<T>(program: &Program, flow: &FlowProgram, state: &mut RunState, f: impl FnOnce(&mut Machine<'_>) -> T) -> T {
     let env = |_: &str| None;
-    let options = RunOptions { client: &Offline, env: &env, max_steps: 0, log: None };
+    let options = RunOptions { client: &Offline, env: &env, max_steps: 0, log: None, zone: None, now_ms: None };
     let mut machine = Machine { program, flow, state, events: Vec::new(), options: &options, expecting_missing: 0 };
     f(&mut machine)
 }
@@ -527,6 +536,20 @@ impl Machine<'_> {
                         crate::ast::ContactTarget::Language => {
                             contact.language = value::text(&v);
                             ("language".to_string(), Value::String(contact.language.clone()))
+                        }
+                        crate::ast::ContactTarget::Timezone => {
+                            let name = value::text(&v).trim().to_string();
+                            // An empty name goes back to the server's default zone.
+                            if !name.is_empty()
+                                && let Err(e) = crate::dates::zone(&name)
+                            {
+                                self.warn(format!("@contact.timezone is unchanged: {e}"));
+                                self.state.pc += 1;
+                                continue;
+                            }
+                            let contact = &mut self.state.contact;
+                            contact.timezone = name;
+                            ("timezone".to_string(), Value::String(contact.timezone.clone()))
                         }
                         crate::ast::ContactTarget::Field(key) => {
                             if v.is_null() {

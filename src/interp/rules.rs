@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use crate::dates::Calendar;
 use crate::split_test::SplitTest;
 
 /// What a test matched.
@@ -30,10 +31,12 @@ pub enum Arg<'a> {
     Number(f64),
     /// A compiled regex.
     Regex(&'a Regex),
+    /// A date.
+    Date(jiff::civil::Date),
 }
 
-/// Runs a named test on `text`.
-pub fn run(test: SplitTest, text: &str, args: &[Arg<'_>], decimal: char) -> Option<Match> {
+/// Runs a named test on `text`; numbers are read with `decimal`, dates with `calendar`.
+pub fn run(test: SplitTest, text: &str, args: &[Arg<'_>], decimal: char, calendar: &Calendar) -> Option<Match> {
     let text_arg = |i: usize| match args.get(i) {
         Some(Arg::Text(t)) => *t,
         _ => "",
@@ -65,7 +68,24 @@ pub fn run(test: SplitTest, text: &str, args: &[Arg<'_>], decimal: char) -> Opti
         SplitTest::HasNumberGt => first_number_where(text, decimal, |n| n > num_arg(0)),
         SplitTest::HasNumberGte => first_number_where(text, decimal, |n| n >= num_arg(0)),
         SplitTest::HasNumberEq => first_number_where(text, decimal, |n| n == num_arg(0)),
+        SplitTest::HasDate => date_where(text, calendar, |_| true),
+        SplitTest::HasDateLt => date_where(text, calendar, |d| date_arg(args).is_some_and(|a| d < a)),
+        SplitTest::HasDateEq => date_where(text, calendar, |d| date_arg(args).is_some_and(|a| d == a)),
+        SplitTest::HasDateGt => date_where(text, calendar, |d| date_arg(args).is_some_and(|a| d > a)),
+        SplitTest::HasTime => crate::dates::find_time(text).map(|t| Match::new(crate::dates::time_iso(t))),
     }
+}
+
+fn date_arg(args: &[Arg<'_>]) -> Option<jiff::civil::Date> {
+    match args.first() {
+        Some(Arg::Date(d)) => Some(*d),
+        _ => None,
+    }
+}
+
+/// The date in the text (LANGUAGE.md §5 "Dates and times"), when it satisfies `ok`, as `YYYY-MM-DD`.
+fn date_where(text: &str, calendar: &Calendar, ok: impl Fn(jiff::civil::Date) -> bool) -> Option<Match> {
+    crate::dates::find_date_in(text, calendar).filter(|&d| ok(d)).map(|d| Match::new(crate::dates::date_iso(d)))
 }
 
 fn fmt(n: f64) -> String {
@@ -307,12 +327,12 @@ mod tests {
     use super::*;
 
     fn m(test: SplitTest, text: &str, arg: &str) -> Option<String> {
-        run(test, text, &[Arg::Text(arg)], '.').map(|m| m.value)
+        run(test, text, &[Arg::Text(arg)], '.', &Calendar::default()).map(|m| m.value)
     }
 
     fn n(test: SplitTest, text: &str, args: &[f64]) -> Option<String> {
         let args: Vec<Arg<'_>> = args.iter().map(|&a| Arg::Number(a)).collect();
-        run(test, text, &args, '.').map(|m| m.value)
+        run(test, text, &args, '.', &Calendar::default()).map(|m| m.value)
     }
 
     #[test]
@@ -371,21 +391,28 @@ mod tests {
         assert_eq!(n(SplitTest::HasNumberBetween, "-11 degrees", &[-12.5, -10.0]), Some("-11".into()));
         assert_eq!(n(SplitTest::HasNumberEq, "I am 20.0", &[20.0]), Some("20".into()));
         assert_eq!(n(SplitTest::HasNumberLt, "none", &[1.0]), None);
-        assert_eq!(run(SplitTest::HasNumber, "costs 0.5", &[], '.').map(|m| m.value), Some("0.5".into()));
+        assert_eq!(
+            run(SplitTest::HasNumber, "costs 0.5", &[], '.', &Calendar::default()).map(|m| m.value),
+            Some("0.5".into())
+        );
     }
 
     #[test]
     fn patterns_emails_and_text() {
         let re = regex::RegexBuilder::new(r"^order (\d+)$").case_insensitive(true).multi_line(true).build().unwrap();
-        let got = run(SplitTest::HasPattern, "hello\nORDER 42", &[Arg::Regex(&re)], '.').unwrap();
+        let got = run(SplitTest::HasPattern, "hello\nORDER 42", &[Arg::Regex(&re)], '.', &Calendar::default()).unwrap();
         assert_eq!(got.value, "ORDER 42");
         assert_eq!(got.groups[1], ("1".to_string(), "42".to_string()));
         assert_eq!(
-            run(SplitTest::HasEmail, "mail me: joe.b+x@example.co.uk.", &[], '.').map(|m| m.value),
+            run(SplitTest::HasEmail, "mail me: joe.b+x@example.co.uk.", &[], '.', &Calendar::default())
+                .map(|m| m.value),
             Some("joe.b+x@example.co.uk".into())
         );
-        assert_eq!(run(SplitTest::HasEmail, "no at here", &[], '.'), None);
-        assert_eq!(run(SplitTest::HasText, "  hi  ", &[], '.').map(|m| m.value), Some("hi".into()));
-        assert_eq!(run(SplitTest::HasText, " \n ", &[], '.'), None);
+        assert_eq!(run(SplitTest::HasEmail, "no at here", &[], '.', &Calendar::default()), None);
+        assert_eq!(
+            run(SplitTest::HasText, "  hi  ", &[], '.', &Calendar::default()).map(|m| m.value),
+            Some("hi".into())
+        );
+        assert_eq!(run(SplitTest::HasText, " \n ", &[], '.', &Calendar::default()), None);
     }
 }

@@ -170,6 +170,7 @@ fn test_item(t: SplitTest) -> lsp::CompletionItem {
             ArgKind::Text => "\"words\"",
             ArgKind::Number => "N",
             ArgKind::Regex => "\"regex\"",
+            ArgKind::Date => "today()",
         };
         snippet.push_str(&format!(" ${{{}:{placeholder}}}", i + 1));
     }

@@ -145,6 +145,8 @@ pub struct Config {
     /// (PostgreSQL's LISTEN/NOTIFY): retries come due by time, not by a commit. A SQLite store is
     /// polled every 50 ms whatever this says.
     pub outbox_poll: Duration,
+    /// The time zone of contacts that have none (`--timezone`; UTC when `None`).
+    pub timezone: Option<jiff::tz::TimeZone>,
 }
 
 impl Default for Config {
@@ -165,6 +167,7 @@ impl Default for Config {
             routes: Vec::new(),
             public_url: None,
             outbox_poll: Duration::from_secs(1),
+            timezone: None,
         }
     }
 }
@@ -708,7 +711,14 @@ impl App {
             routed = interp::Routed { routes: self.config.routes.clone(), inner: &self.client };
             &routed
         };
-        let options = RunOptions { client, env: &env, max_steps: self.config.max_steps, log: Some(&log_fn) };
+        let options = RunOptions {
+            client,
+            env: &env,
+            max_steps: self.config.max_steps,
+            log: Some(&log_fn),
+            zone: self.config.timezone.clone(),
+            now_ms: None,
+        };
         f(&options)
     }
 

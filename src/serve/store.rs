@@ -100,6 +100,8 @@ pub struct ContactRow {
     pub name: String,
     /// Language.
     pub language: String,
+    /// IANA time zone ("" for the server's default).
+    pub timezone: String,
     /// Fields as a JSON object.
     pub fields: String,
 }
@@ -112,6 +114,7 @@ impl ContactRow {
             channel: String::new(),
             name: String::new(),
             language: String::new(),
+            timezone: String::new(),
             fields: "{}".into(),
         }
     }
@@ -122,7 +125,7 @@ impl ContactRow {
         let phone = self.urn.strip_prefix("tel:").or_else(|| self.urn.strip_prefix("whatsapp:")).unwrap_or_default();
         serde_json::json!({
             "urn": self.urn, "channel": self.channel, "name": self.name, "language": self.language,
-            "phone": phone, "fields": fields,
+            "timezone": self.timezone, "phone": phone, "fields": fields,
         })
     }
 
@@ -133,6 +136,7 @@ impl ContactRow {
             channel: c.channel.clone(),
             name: c.name.clone(),
             language: c.language.clone(),
+            timezone: c.timezone.clone(),
             fields: Value::Object(c.fields.clone()).to_string(),
         }
     }
@@ -418,6 +422,14 @@ impl SqliteStore {
         if !has_version {
             conn.execute_batch("ALTER TABLE runs ADD COLUMN version TEXT")?;
         }
+        // And contacts gain their time zone.
+        let has_timezone: bool =
+            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('contacts') WHERE name = 'timezone'", [], |r| {
+                r.get::<_, i64>(0).map(|n| n > 0)
+            })?;
+        if !has_timezone {
+            conn.execute_batch("ALTER TABLE contacts ADD COLUMN timezone TEXT NOT NULL DEFAULT ''")?;
+        }
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
@@ -449,8 +461,10 @@ impl<'t> ContactWriter<'t> {
     fn new(tx: &'t rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
         Ok(ContactWriter {
             upsert: tx.prepare_cached(
-                "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (urn) DO UPDATE SET channel = ?2, name = ?3, language = ?4, fields = ?5, updated_ms = ?6",
+                "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms, timezone)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (urn) DO UPDATE
+                 SET channel = ?2, name = ?3, language = ?4, fields = ?5, updated_ms = ?6, timezone = ?7",
             )?,
             insert: tx.prepare_cached(
                 "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms)
@@ -460,7 +474,7 @@ impl<'t> ContactWriter<'t> {
     }
 
     fn upsert(&mut self, c: &ContactRow, now: i64) -> Result<(), StoreError> {
-        self.upsert.execute(params![c.urn, c.channel, c.name, c.language, c.fields, now])?;
+        self.upsert.execute(params![c.urn, c.channel, c.name, c.language, c.fields, now, c.timezone])?;
         Ok(())
     }
 
@@ -674,15 +688,20 @@ impl Store for SqliteStore {
     fn contact(&self, urn: &str) -> Result<Option<ContactRow>, StoreError> {
         Ok(self
             .conn()
-            .query_row("SELECT urn, channel, name, language, fields FROM contacts WHERE urn = ?1", [urn], |r| {
-                Ok(ContactRow {
-                    urn: r.get(0)?,
-                    channel: r.get(1)?,
-                    name: r.get(2)?,
-                    language: r.get(3)?,
-                    fields: r.get(4)?,
-                })
-            })
+            .query_row(
+                "SELECT urn, channel, name, language, fields, timezone FROM contacts WHERE urn = ?1",
+                [urn],
+                |r| {
+                    Ok(ContactRow {
+                        urn: r.get(0)?,
+                        channel: r.get(1)?,
+                        name: r.get(2)?,
+                        language: r.get(3)?,
+                        fields: r.get(4)?,
+                        timezone: r.get(5)?,
+                    })
+                },
+            )
             .optional()?)
     }
 

@@ -61,6 +61,7 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_body
             | kw_env
             | kw_numbers
+            | kw_dates
             | kw_decimal
             | kw_send
             | kw_wait
@@ -277,6 +278,10 @@ impl Builder {
         let mut it = inner(pair);
         let kind = match rule {
             Rule::numbers_stmt => StmtKind::Numbers { decimal: self.plain_string(it.next().expect("grammar")) },
+            Rule::dates_stmt => {
+                let word = it.next().expect("grammar");
+                StmtKind::Dates { order: Spanned::new(word.as_str().to_string(), self.span(&word)) }
+            }
             Rule::send_stmt => StmtKind::Send { text: self.template(it.next().expect("grammar")) },
             Rule::wait_stmt => {
                 let name = self.name(it.next().expect("grammar"));
@@ -1163,6 +1168,7 @@ impl Builder {
         let contact = parts.as_ref().filter(|r| r.root == Root::Contact).map(|_| match path.as_slice() {
             ["name"] => Ok(ContactTarget::Name),
             ["language"] => Ok(ContactTarget::Language),
+            ["timezone"] => Ok(ContactTarget::Timezone),
             ["fields", key] if !key.is_empty() => Ok(ContactTarget::Field((*key).to_string())),
             _ => Err(()),
         });
@@ -1173,7 +1179,10 @@ impl Builder {
                 tspan,
                 format!("`{text}` cannot be set"),
                 "not settable",
-                Some("a flow sets `@contact.name`, `@contact.language` or `@contact.fields.KEY` (one key)".into()),
+                Some(
+                    "a flow sets `@contact.name`, `@contact.language`, `@contact.timezone` or `@contact.fields.KEY` (one key)"
+                        .into(),
+                ),
             ),
             None => {
                 let flow_var = parts.as_ref().filter(|r| r.root == Root::Flow && path.len() == 1).map(|_| path[0]);

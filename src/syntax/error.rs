@@ -24,7 +24,7 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
     use Rule::*;
     Some(match rule {
         send_stmt | wait_stmt | webhook_stmt | split_stmt | set_stmt | step_stmt | goto_stmt | email_stmt
-        | respond_stmt | stop_stmt | numbers_stmt => STATEMENT,
+        | respond_stmt | stop_stmt | numbers_stmt | dates_stmt => STATEMENT,
         flow_def | connector_def | trigger_def | message_trigger_def | channel_def => ITEM,
         channel_receive | channel_send => CHANNEL_LINE,
         channel_external | channel_telegram | channel_twilio => "a channel kind: `external`, `telegram` or `twilio`",

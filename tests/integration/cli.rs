@@ -419,7 +419,7 @@ fn the_simulator_at_a_terminal_edits_lines_echoes_once_and_ctrl_d_times_out() {
 fn a_file_named_twice_is_checked_once() {
     let o = flowc(&["check", "examples/order_status.flow", "./examples/order_status.flow", "examples"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("checked 7 files"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("checked 8 files"), "{}", stderr(&o));
 }
 
 #[test]

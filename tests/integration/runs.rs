@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use flowc::interp::{self, Event, Offline, Resume, RunOptions, RunState, RunStatus};
 
 fn options<'a>(env: &'a dyn Fn(&str) -> Option<String>) -> RunOptions<'a> {
-    RunOptions { client: &Offline, env, max_steps: 10_000, log: None }
+    RunOptions { client: &Offline, env, max_steps: 10_000, log: None, zone: None, now_ms: None }
 }
 
 fn program(src: &str) -> flowc::program::Program {

@@ -104,6 +104,7 @@ fn suite(store: &dyn Store) {
         channel: "sms".into(),
         name: "Ann".into(),
         language: "eng".into(),
+        timezone: "Africa/Kigali".into(),
         fields: json!({"age": 34}).to_string(),
     });
     with_contact.messages =
@@ -111,6 +112,7 @@ fn suite(store: &dyn Store) {
     store.save_batch(&[with_contact], &[]).unwrap();
     let contact = store.contact("tel:+1").unwrap().unwrap();
     assert_eq!((contact.name.as_str(), contact.to_json()["fields"]["age"].as_i64()), ("Ann", Some(34)));
+    assert_eq!(contact.to_json()["timezone"], "Africa/Kigali");
     assert!(store.contact("tel:+9").unwrap().is_none());
     assert_eq!(store.outbox_count().unwrap(), 3);
     let later = flowc::time::now_millis() + 1;

@@ -52,7 +52,7 @@ fn run_with(src: &str, inputs: &[&str], client: &dyn interp::WebhookClient) -> D
         log.lock().unwrap().extend(flowc::webhook_log::entries(req, outcome));
     };
     let env = |name: &str| (name == "ORDERS_TOKEN").then(|| TOKEN.to_string());
-    let options = RunOptions { client, env: &env, max_steps: 10_000, log: Some(&log_fn) };
+    let options = RunOptions { client, env: &env, max_steps: 10_000, log: Some(&log_fn), zone: None, now_ms: None };
     let contact = serde_json::json!({"name": "Joe", "phone": "+250788000001"});
     let mut out = interp::start(&program, None, "run-1", contact, None, &options).unwrap();
     let mut events = out.events;
@@ -320,7 +320,14 @@ fn values_cannot_change_the_host_and_redirects_cannot_leave_for_plain_http() {
     let log_fn = |req: &interp::Request, outcome: &interp::CallOutcome| {
         log.lock().unwrap().extend(flowc::webhook_log::entries(req, outcome));
     };
-    let options = RunOptions { client: &HttpClient::default(), env: &|_| None, max_steps: 100, log: Some(&log_fn) };
+    let options = RunOptions {
+        client: &HttpClient::default(),
+        env: &|_| None,
+        max_steps: 100,
+        log: Some(&log_fn),
+        zone: None,
+        now_ms: None,
+    };
     let out = interp::start(&program, None, "run-1", serde_json::json!({}), None, &options).unwrap();
     let out = interp::resume(&program, out.state, Resume::Reply("evil.example".into()), &options).unwrap();
     let sent: Vec<String> = out

@@ -3,10 +3,12 @@
 //! (`types.rs`), references and definite assignment (`references.rs`), paths: reachability and the
 //! respond rules (`paths.rs`), and unused results (`results.rs`).
 
+mod date_literals;
 mod names;
 mod paths;
 mod references;
 mod results;
+mod settings;
 mod statements;
 mod tests;
 mod types;
@@ -20,7 +22,8 @@ use crate::span::Span;
 use crate::types::Ty;
 
 /// Contact fields (LANGUAGE.md §7).
-pub(crate) const CONTACT_FIELDS: &[&str] = &["name", "phone", "email", "language", "urn", "channel", "fields"];
+pub(crate) const CONTACT_FIELDS: &[&str] =
+    &["name", "phone", "email", "language", "timezone", "urn", "channel", "fields"];
 /// Metadata of a webhook call.
 pub(crate) const WEBHOOK_META: &[&str] = &["status", "attempts", "elapsed_ms", "error"];
 
@@ -63,6 +66,10 @@ pub(crate) struct FlowChecker<'a> {
     /// Names read as `@flow.NAME`.
     reads: HashSet<&'a str>,
     input_read: bool,
+    /// Where the flow's settings (`numbers`, `dates`) end: a setting after this offset is misplaced.
+    settings_end: usize,
+    /// The flow's `dates` setting, for date literals.
+    date_order: crate::dates::DateOrder,
     /// When set, expression typing reports nothing (used while inferring `set` types).
     silent: bool,
 }
@@ -96,36 +103,29 @@ impl<'a> FlowChecker<'a> {
             broken_webhooks: HashSet::default(),
             reads: HashSet::default(),
             input_read: false,
+            settings_end: usize::MAX,
+            date_order: crate::dates::DateOrder::default(),
             silent: false,
         };
         c.collect_names(&flow.body);
         c.silent = true;
         c.infer_set_types(&flow.body);
         c.silent = false;
-        for (i, stmt) in flow.body.stmts.iter().enumerate() {
-            if let StmtKind::Numbers { decimal } = &stmt.kind {
-                if i != 0 {
-                    c.report(
-                        Diagnostic::new(
-                            Code::NumbersDecimal,
-                            stmt.span,
-                            "`numbers decimal` must be the first statement of the flow",
-                            "not first",
-                        )
-                        .with_help("move it to the top of the flow's body"),
-                    );
-                }
-                if decimal.node != "," && decimal.node != "." {
-                    c.report(
-                        Diagnostic::new(
-                            Code::NumbersDecimal,
-                            decimal.span,
-                            format!("\"{}\" is not a decimal separator", decimal.node),
-                            "not `,` or `.`",
-                        )
-                        .with_help("write `numbers decimal \",\"` (or \".\", the default)"),
-                    );
-                }
+        c.settings(&flow.body);
+        for stmt in &flow.body.stmts {
+            if let StmtKind::Numbers { decimal } = &stmt.kind
+                && decimal.node != ","
+                && decimal.node != "."
+            {
+                c.report(
+                    Diagnostic::new(
+                        Code::NumbersDecimal,
+                        decimal.span,
+                        format!("\"{}\" is not a decimal separator", decimal.node),
+                        "not `,` or `.`",
+                    )
+                    .with_help("write `numbers decimal \",\"` (or \".\", the default)"),
+                );
             }
         }
         for node in 0..c.graph.nodes.len() {

@@ -10,7 +10,12 @@ use crate::types::Ty;
 impl<'a> FlowChecker<'a> {
     pub(super) fn stmt(&mut self, stmt: &'a Stmt, node: usize) {
         match &stmt.kind {
-            StmtKind::Numbers { .. } | StmtKind::Stop => {}
+            StmtKind::Numbers { .. } => self.misplaced_setting(stmt, "numbers decimal"),
+            StmtKind::Dates { order } => {
+                self.misplaced_setting(stmt, "dates");
+                self.date_order_word(order);
+            }
+            StmtKind::Stop => {}
             StmtKind::Error { reads, .. } => self.reads.extend(reads.iter().map(|r| r.node.as_str())),
             StmtKind::Send { text } => self.template(text, node),
             StmtKind::Wait { timeout, on_timeout, name } => {
@@ -49,6 +54,9 @@ impl<'a> FlowChecker<'a> {
             }
             StmtKind::SetContact { target, value } => {
                 let ty = self.expr(value, node);
+                if target.node == ContactTarget::Timezone {
+                    self.literal_zone(value);
+                }
                 let field = matches!(target.node, ContactTarget::Field(_));
                 let refused = matches!(ty, Ty::List(_) | Ty::Object(_)) || (!field && ty == Ty::Bool);
                 if refused {

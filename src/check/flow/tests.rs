@@ -13,7 +13,7 @@ impl<'a> FlowChecker<'a> {
             let close = did_you_mean(&name.node, SplitTest::ALL.iter().map(|t| t.name()));
             let help = match close {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => "tests are has_text, has_any_word, has_all_words, has_phrase, has_only_phrase, has_beginning, has_pattern, has_email, has_phone, has_number and has_number_between/_lt/_lte/_gt/_gte/_eq".into(),
+                None => "tests are has_text, has_any_word, has_all_words, has_phrase, has_only_phrase, has_beginning, has_pattern, has_email, has_phone, has_number, has_number_between/_lt/_lte/_gt/_gte/_eq, has_date, has_date_lt/_eq/_gt and has_time".into(),
             };
             self.report(
                 Diagnostic::new(
@@ -39,6 +39,7 @@ impl<'a> FlowChecker<'a> {
                 SplitTest::HasNumberBetween => "has_number_between 1 10",
                 SplitTest::HasPhone => "has_phone \"RW\"",
                 SplitTest::HasPattern => "has_pattern \"^order (\\\\d+)\"",
+                SplitTest::HasDateLt | SplitTest::HasDateEq | SplitTest::HasDateGt => "has_date_gt today()",
                 t if kinds.is_empty() => t.name(),
                 t if kinds[0] == ArgKind::Number => match t {
                     SplitTest::HasNumberLt => "has_number_lt 10",
@@ -78,6 +79,7 @@ impl<'a> FlowChecker<'a> {
                     .with_help("write the words in double quotes, e.g. \"yes y\""),
                 ),
                 ArgKind::Regex => self.regex(arg),
+                ArgKind::Date => self.date_arg(test.name(), arg, &ty),
                 _ => {}
             }
         }

@@ -113,6 +113,7 @@ impl<'a> FlowChecker<'a> {
                         );
                     }
                 }
+                self.date_call(f, args);
                 f.result(&tys)
             }
             ExprKind::Field(base, key) => {

@@ -38,7 +38,8 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 }
 
 /// The migrations, in order: migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE runs (
     id TEXT PRIMARY KEY,
     contact_id TEXT NOT NULL,
@@ -102,7 +103,11 @@ CREATE TABLE messages (
 CREATE INDEX messages_pending ON messages (urn, seq) WHERE status = 'pending';
 CREATE INDEX messages_contact ON messages (urn, seq);
 CREATE INDEX messages_ended ON messages (updated_ms) WHERE status <> 'pending';
-"];
+",
+    "
+ALTER TABLE contacts ADD COLUMN timezone TEXT NOT NULL DEFAULT '';
+",
+];
 
 /// The schema version this build of flowc writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -291,9 +296,11 @@ impl Store for PostgresStore {
         for step in steps {
             if let Some(c) = &step.contact {
                 tx.execute(
-                    "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (urn) DO UPDATE SET channel = $2, name = $3, language = $4, fields = $5, updated_ms = $6",
-                    &[&c.urn, &c.channel, &c.name, &c.language, &c.fields, &now],
+                    "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms, timezone)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (urn) DO UPDATE
+                     SET channel = $2, name = $3, language = $4, fields = $5, updated_ms = $6, timezone = $7",
+                    &[&c.urn, &c.channel, &c.name, &c.language, &c.fields, &now, &c.timezone],
                 )?;
             }
             for m in &step.messages {
@@ -463,13 +470,14 @@ impl Store for PostgresStore {
     fn contact(&self, urn: &str) -> Result<Option<ContactRow>, StoreError> {
         let row = self
             .client()
-            .query_opt("SELECT urn, channel, name, language, fields FROM contacts WHERE urn = $1", &[&urn])?;
+            .query_opt("SELECT urn, channel, name, language, fields, timezone FROM contacts WHERE urn = $1", &[&urn])?;
         Ok(row.map(|r| ContactRow {
             urn: r.get(0),
             channel: r.get(1),
             name: r.get(2),
             language: r.get(3),
             fields: r.get(4),
+            timezone: r.get(5),
         }))
     }
 

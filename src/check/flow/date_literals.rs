@@ -1,0 +1,121 @@
+//! Dates, units, formats and zones written literally where the date tests and functions read them.
+
+use super::FlowChecker;
+use crate::ast::*;
+use crate::dates;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::function::Function;
+use crate::types::Ty;
+
+impl<'a> FlowChecker<'a> {
+    /// The date argument of `has_date_lt`/`_eq`/`_gt`.
+    pub(super) fn date_arg(&mut self, test: &str, arg: &Expr, ty: &Ty) {
+        if matches!(ty, Ty::Number | Ty::Bool | Ty::List(_) | Ty::Object(_)) {
+            self.report(
+                Diagnostic::new(
+                    Code::TestArguments,
+                    arg.span,
+                    format!("`{test}` expects a date here, not {ty}"),
+                    "not a date",
+                )
+                .with_help("write a date such as `today()`, `datetime_add(today(), 7, \"D\")` or \"2026-11-23\""),
+            );
+            return;
+        }
+        self.literal_date(arg);
+    }
+
+    /// The literal arguments of the date functions.
+    pub(super) fn date_call(&mut self, f: Function, args: &[Expr]) {
+        match f {
+            Function::DatetimeAdd | Function::FormatDate | Function::Weekday => {}
+            _ => return,
+        }
+        if let Some(a) = args.first() {
+            self.literal_date(a);
+        }
+        match f {
+            Function::DatetimeAdd => {
+                if let Some((unit, span)) = args.get(2).and_then(literal)
+                    && !dates::UNITS.contains(&unit.as_str())
+                {
+                    let upper = unit.to_uppercase();
+                    let hint = if dates::UNITS.contains(&upper.as_str()) {
+                        format!(" (days, weeks, months and years are capitals: \"{upper}\")")
+                    } else {
+                        String::new()
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            Code::DateLiteral,
+                            span,
+                            format!("\"{unit}\" is not a unit of `datetime_add`{hint}"),
+                            "unknown unit",
+                        )
+                        .with_help(
+                            "units are s (seconds), m (minutes), h (hours), D (days), W (weeks), M (months), Y (years)",
+                        ),
+                    );
+                }
+            }
+            Function::FormatDate => {
+                if let Some((format, span)) = args.get(1).and_then(literal)
+                    && let Err(e) = dates::check_format(&format)
+                {
+                    self.report(
+                        Diagnostic::new(Code::DateLiteral, span, e, "not a date format")
+                            .with_help("for example \"DD/MM/YYYY tt:mm\" or \"YYYY-MM-DDTtt:mm:ssZ\""),
+                    );
+                }
+                if let Some(arg) = args.get(2) {
+                    self.literal_zone(arg);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A time zone written literally.
+    pub(super) fn literal_zone(&mut self, arg: &Expr) {
+        if let Some((name, span)) = literal(arg)
+            && let Err(e) = dates::zone(&name)
+        {
+            self.report(Diagnostic::new(Code::DateLiteral, span, e, "unknown time zone").with_help(
+                "time zones are IANA names: \"Africa/Kigali\", \"Europe/Paris\", \"America/New_York\", \"UTC\"",
+            ));
+        }
+    }
+
+    /// A date written literally, read in the flow's `dates` order.
+    fn literal_date(&mut self, arg: &Expr) {
+        let Some((text, span)) = literal(arg) else { return };
+        let calendar = dates::Calendar {
+            zone: jiff::tz::TimeZone::UTC,
+            order: self.date_order,
+            now_ms: crate::time::now_millis() as i64,
+        };
+        if dates::read(&text, &calendar).is_none() {
+            let example = match self.date_order {
+                dates::DateOrder::DayFirst => "\"31.12.2026\"",
+                dates::DateOrder::MonthFirst => "\"12/31/2026\"",
+                dates::DateOrder::YearFirst => "\"2026-12-31\"",
+            };
+            self.report(
+                Diagnostic::new(Code::DateLiteral, span, format!("\"{text}\" is not a date"), "not a date").with_help(
+                    format!(
+                        "write an ISO 8601 date (\"2026-12-31\") or day, month and year in the flow's order ({} reads {example})",
+                        self.date_order.name()
+                    ),
+                ),
+            );
+        }
+    }
+}
+
+/// A string argument with no references in it, and its span.
+fn literal(arg: &Expr) -> Option<(String, crate::span::Span)> {
+    match &arg.kind {
+        ExprKind::Str(t) => t.as_literal().map(|s| (s.to_string(), arg.span)),
+        _ => None,
+    }
+}
