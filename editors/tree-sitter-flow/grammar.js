@@ -39,13 +39,14 @@ module.exports = grammar({
 
     keyword: _ => choice(
       'flow', 'connector', 'trigger', 'send', 'wait', 'webhook', 'split', 'set', 'step', 'goto',
-      'email', 'respond', 'stop', 'case', 'other', 'on', 'start', 'expect', 'numbers', 'channel',
+      'email', 'respond', 'stop', 'case', 'other', 'on', 'start', 'expect', 'numbers', 'dates', 'channel',
       'keyword', 'catchall', 'receive', 'for', 'via',
     ),
     option: _ => choice(
       'methods', 'auth', 'signature', 'header', 'query', 'body', 'timeout', 'failure', 'retries',
       'backoff', 'as', 'subject', 'status', 'basic', 'bearer', 'api_key', 'decimal', 'json', 'xml',
       'text', 'form', 'env', 'external', 'telegram', 'twilio', 'token', 'secret', 'account', 'from',
+      'day_first', 'month_first', 'year_first',
     ),
     method: _ => choice('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),
     constant: _ => choice('true', 'false', 'null'),

@@ -82,11 +82,18 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
         // `via NAME`, and `channel NAME` in a trigger (elsewhere `channel` defines one).
         Some("via") => names(model, DefKind::Channel, None),
         Some("channel") if words.first() == Some(&"trigger") => names(model, DefKind::Channel, None),
+        Some("dates") if words.len() <= 2 => crate::dates::DateOrder::ALL
+            .iter()
+            .map(|o| item(o.name(), lsp::CompletionItemKind::ENUM_MEMBER, None))
+            .collect(),
         _ if words.len() <= 1 && !ends_in_space => {
             let mut keywords: Vec<&str> = match context_at(&doc.analysis.file, pos) {
                 Context::TopLevel => vec!["flow", "connector", "trigger", "channel"],
                 Context::Statements => {
-                    vec!["send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop"]
+                    vec![
+                        "send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop", "dates",
+                        "numbers",
+                    ]
                 }
                 Context::SplitClauses => vec!["case", "other"],
                 Context::WebhookOptions => {

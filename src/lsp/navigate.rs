@@ -98,7 +98,7 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
                 "a key of `@extra`: the JSON answers of the webhooks that succeeded before this point, typed by their `expect json` shapes"
             }
             "trigger" => "a part of the request that started the run, typed by the trigger's `expect` lines",
-            "contact" => "the run's contact: name, phone, email, language, fields",
+            "contact" => "the run's contact: name, phone, email, language, timezone, urn, channel, fields",
             "input" => "the last reply of the contact",
             _ => "",
         };
@@ -106,14 +106,15 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
             text.push_str(what);
         }
     }
-    let ty = model.type_at(pos);
-    if let Some(ty) = ty {
-        text.push_str(&format!("{}type: `{}`", if text.is_empty() { "" } else { "\n\n" }, ty));
-    }
+    // A function or a test: what it does, then the type of the call.
     if text.is_empty()
         && let Some(word) = word_doc(doc, pos)
     {
         text = word;
+    }
+    let ty = model.type_at(pos);
+    if let Some(ty) = ty {
+        text.push_str(&format!("{}type: `{}`", if text.is_empty() { "" } else { "\n\n" }, ty));
     }
     // A diagnostic here: its code's page, as `flowc explain` prints it.
     for d in doc.analysis.diagnostics.iter().filter(|d| d.span().start <= pos && pos <= d.span().end) {

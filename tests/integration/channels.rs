@@ -398,3 +398,56 @@ fn twilio_webhooks_are_verified_and_replies_go_out_through_the_messages_api() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(api.requests().len(), 2);
 }
+
+const ZONES: &str = r#"
+connector gateway bearer env "GATEWAY_TOKEN"
+connector inbound api_key header "X-Api-Key" env "INBOUND_KEY"
+channel sms external {
+  receive "/sms/in" auth inbound
+  send POST "https://gateway.example.com/send" { auth gateway; backoff 100ms }
+}
+trigger keyword "clock" { start clock }
+trigger keyword "zone" { start zone }
+flow clock {
+  send "@(today()) @(format_date(now(), "ZZZ"))"
+}
+flow zone {
+  send "Which time zone?"
+  wait tz timeout 1m
+  set @contact.timezone = @flow.tz
+  send "Zone: @contact.timezone"
+}
+"#;
+
+/// Dates are read and written in the contact's time zone, which a flow sets and the store keeps; a
+/// contact without one uses `--timezone`.
+#[test]
+fn a_contacts_time_zone_is_kept_and_used_for_today_and_now() {
+    let (gw, ok) = gateway();
+    let network = flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]);
+    let routes = vec![("https://gateway.example.com".to_string(), gw.url(""))];
+    let timezone = Some(flowc::dates::zone("Pacific/Kiritimati").unwrap());
+    let s = serve_config(&[ZONES], Config { network, routes, timezone, ..Config::default() });
+    let today_in = |zone: &str| {
+        let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get(zone).unwrap());
+        format!("{:04}-{:02}-{:02}", now.year(), now.month(), now.day())
+    };
+    let from = "+250788000009";
+    assert_eq!(sms(&s.base, from, "clock").status, 200);
+    assert_eq!(texts(&delivered(&gw, &ok, 1))[0], format!("{} +14:00", today_in("Pacific/Kiritimati")));
+
+    assert_eq!(sms(&s.base, from, "zone").status, 200);
+    delivered(&gw, &ok, 2);
+    assert_eq!(sms(&s.base, from, "Pacific/Honolulu").status, 200);
+    assert_eq!(texts(&delivered(&gw, &ok, 3))[2], "Zone: Pacific/Honolulu");
+    let contact = request("GET", &format!("{}/contacts/tel:{from}", s.base), &[], None).json();
+    assert_eq!(contact["timezone"], "Pacific/Honolulu", "{contact}");
+    assert_eq!(sms(&s.base, from, "clock").status, 200);
+    assert_eq!(texts(&delivered(&gw, &ok, 4))[3], format!("{} -10:00", today_in("Pacific/Honolulu")));
+
+    // A name that is not a zone changes nothing (the run warns).
+    assert_eq!(sms(&s.base, from, "zone").status, 200);
+    delivered(&gw, &ok, 5);
+    assert_eq!(sms(&s.base, from, "Mars/Olympus").status, 200);
+    assert_eq!(texts(&delivered(&gw, &ok, 6))[5], "Zone: Pacific/Honolulu");
+}

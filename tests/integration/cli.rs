@@ -691,3 +691,58 @@ fn argument_errors_are_one_line_and_bare_flowc_shows_the_help() {
     assert!(stderr(&bare).contains("Usage: flowc <COMMAND>"), "{}", stderr(&bare));
     assert_eq!(flowc(&["--help"]).status.code(), Some(0));
 }
+
+/// `today()` and `now()` in a run: the contact's zone, else `--timezone`, else UTC.
+#[test]
+fn run_reads_and_writes_dates_in_the_contacts_zone() {
+    let dir = std::env::temp_dir().join(format!("flowc-dates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("clock.flow");
+    std::fs::write(
+        &file,
+        "flow clock {\n  send \"@(today()) @(now()) @(format_date(now(), \"ZZZ\"))\"\n  wait when timeout 1h\n  split @flow.when {\n    case has_date_eq today() { send \"today\" }\n    case has_date_lt today() { send \"past\" }\n    other { send \"other\" }\n  }\n}\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let today_in = |zone: &str| {
+        let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get(zone).unwrap());
+        format!("{:04}-{:02}-{:02}", now.year(), now.month(), now.day())
+    };
+    let reply = |zone: &str| {
+        let t = today_in(zone);
+        format!("{}.{}.{}", &t[8..10], &t[5..7], &t[0..4])
+    };
+    let kiritimati = today_in("Pacific/Kiritimati");
+    let o = flowc(&["run", path, "--timezone", "Pacific/Kiritimati", "--input", &reply("Pacific/Kiritimati")]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(out.contains(&format!("{kiritimati} {kiritimati}T")) && out.contains("+14:00 +14:00"), "{out}");
+    assert!(out.contains("bot: today"), "{out}");
+    // The contact's own zone wins over --timezone.
+    let honolulu = today_in("Pacific/Honolulu");
+    let o = flowc(&[
+        "run",
+        path,
+        "--timezone",
+        "Pacific/Kiritimati",
+        "--contact",
+        r#"{"timezone": "Pacific/Honolulu"}"#,
+        "--input",
+        &reply("Pacific/Honolulu"),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains(&format!("{honolulu} {honolulu}T")) && out.contains("-10:00 -10:00"), "{out}");
+    assert!(out.contains("bot: today"), "{out}");
+    // Without either: UTC.
+    let o = flowc(&["run", path, "--input", "1.1.2000"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains(&format!("{} ", today_in("UTC"))) && out.contains("Z +00:00"), "{out}");
+    assert!(out.contains("bot: past"), "{out}");
+    // A zone that does not exist: one line, usage exit code.
+    let o = flowc(&["run", path, "--timezone", "Mars/Olympus"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("\"Mars/Olympus\" is not a time zone"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -413,3 +413,36 @@ fn channels_are_names_to_go_to_find_rename_and_complete() {
     let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["sms"], "{items}");
 }
+
+#[test]
+fn date_settings_and_tests_are_completed_and_explained() {
+    let mut c = Client::start();
+    let text = "flow f {\n  dates \n  wait when timeout 1d\n  split @flow.when {\n    case has_date_gt today() { send \"ok\" }\n  }\n}\n";
+    let uri = "file:///tmp/dates.flow";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
+    );
+    c.diagnostics();
+    let items = c.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": uri}, "position": at(text, "dates ", 0, 6)}),
+    );
+    let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["day_first", "month_first", "year_first"], "{items}");
+    let edited = text.replace("dates \n", "dates month_first\n");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": edited}]}),
+    );
+    let diags = c.diagnostics();
+    assert!(diags.is_empty(), "{diags:?}");
+    let hover = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": at(&edited, "has_date_gt", 0, 3)}),
+    );
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("a date after DATE"), "{hover}");
+    let hover = c
+        .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": at(&edited, "today()", 0, 2)}));
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("contact's time zone"), "{hover}");
+}

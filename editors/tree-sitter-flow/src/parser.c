@@ -9,9 +9,9 @@
 #define LANGUAGE_VERSION 15
 #define STATE_COUNT 38
 #define LARGE_STATE_COUNT 32
-#define SYMBOL_COUNT 120
+#define SYMBOL_COUNT 124
 #define ALIAS_COUNT 0
-#define TOKEN_COUNT 103
+#define TOKEN_COUNT 107
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 1
 #define MAX_ALIAS_SEQUENCE_LENGTH 3
@@ -47,98 +47,102 @@ enum ts_symbol_identifiers {
   anon_sym_start = 25,
   anon_sym_expect = 26,
   anon_sym_numbers = 27,
-  anon_sym_channel = 28,
-  anon_sym_keyword = 29,
-  anon_sym_catchall = 30,
-  anon_sym_receive = 31,
-  anon_sym_for = 32,
-  anon_sym_via = 33,
-  anon_sym_methods = 34,
-  anon_sym_auth = 35,
-  anon_sym_signature = 36,
-  anon_sym_header = 37,
-  anon_sym_query = 38,
-  anon_sym_body = 39,
-  anon_sym_timeout = 40,
-  anon_sym_failure = 41,
-  anon_sym_retries = 42,
-  anon_sym_backoff = 43,
-  anon_sym_as = 44,
-  anon_sym_subject = 45,
-  anon_sym_status = 46,
-  anon_sym_basic = 47,
-  anon_sym_bearer = 48,
-  anon_sym_api_key = 49,
-  anon_sym_decimal = 50,
-  anon_sym_json = 51,
-  anon_sym_xml = 52,
-  anon_sym_text = 53,
-  anon_sym_form = 54,
-  anon_sym_env = 55,
-  anon_sym_external = 56,
-  anon_sym_telegram = 57,
-  anon_sym_twilio = 58,
-  anon_sym_token = 59,
-  anon_sym_secret = 60,
-  anon_sym_account = 61,
-  anon_sym_from = 62,
-  anon_sym_GET = 63,
-  anon_sym_POST = 64,
-  anon_sym_PUT = 65,
-  anon_sym_PATCH = 66,
-  anon_sym_DELETE = 67,
-  anon_sym_true = 68,
-  anon_sym_false = 69,
-  anon_sym_null = 70,
-  sym_test = 71,
-  anon_sym_LPAREN2 = 72,
-  sym_reference = 73,
-  anon_sym_DQUOTE = 74,
-  sym_string_content = 75,
-  sym_escape_sequence = 76,
-  sym_at_sign = 77,
-  anon_sym_AT_LPAREN2 = 78,
-  sym__template_reference = 79,
-  sym_duration = 80,
-  sym_number = 81,
-  anon_sym_PIPE_PIPE = 82,
-  anon_sym_AMP_AMP = 83,
-  anon_sym_EQ_EQ = 84,
-  anon_sym_BANG_EQ = 85,
-  anon_sym_LT_EQ = 86,
-  anon_sym_GT_EQ = 87,
-  anon_sym_LT = 88,
-  anon_sym_GT = 89,
-  anon_sym_AMP = 90,
-  anon_sym_PLUS = 91,
-  anon_sym_DASH = 92,
-  anon_sym_STAR = 93,
-  anon_sym_SLASH = 94,
-  anon_sym_BANG = 95,
-  anon_sym_EQ = 96,
-  anon_sym_QMARK = 97,
-  anon_sym_COMMA = 98,
-  anon_sym_SEMI = 99,
-  anon_sym_COLON = 100,
-  anon_sym_DOT = 101,
-  sym_comment = 102,
-  sym_source_file = 103,
-  sym__node = 104,
-  sym_block = 105,
-  sym_group = 106,
-  sym_list = 107,
-  sym_keyword = 108,
-  sym_option = 109,
-  sym_method = 110,
-  sym_constant = 111,
-  sym_call = 112,
-  sym_arguments = 113,
-  sym_string = 114,
-  sym_interpolation = 115,
-  sym_operator = 116,
-  sym_punctuation = 117,
-  aux_sym_source_file_repeat1 = 118,
-  aux_sym_string_repeat1 = 119,
+  anon_sym_dates = 28,
+  anon_sym_channel = 29,
+  anon_sym_keyword = 30,
+  anon_sym_catchall = 31,
+  anon_sym_receive = 32,
+  anon_sym_for = 33,
+  anon_sym_via = 34,
+  anon_sym_methods = 35,
+  anon_sym_auth = 36,
+  anon_sym_signature = 37,
+  anon_sym_header = 38,
+  anon_sym_query = 39,
+  anon_sym_body = 40,
+  anon_sym_timeout = 41,
+  anon_sym_failure = 42,
+  anon_sym_retries = 43,
+  anon_sym_backoff = 44,
+  anon_sym_as = 45,
+  anon_sym_subject = 46,
+  anon_sym_status = 47,
+  anon_sym_basic = 48,
+  anon_sym_bearer = 49,
+  anon_sym_api_key = 50,
+  anon_sym_decimal = 51,
+  anon_sym_json = 52,
+  anon_sym_xml = 53,
+  anon_sym_text = 54,
+  anon_sym_form = 55,
+  anon_sym_env = 56,
+  anon_sym_external = 57,
+  anon_sym_telegram = 58,
+  anon_sym_twilio = 59,
+  anon_sym_token = 60,
+  anon_sym_secret = 61,
+  anon_sym_account = 62,
+  anon_sym_from = 63,
+  anon_sym_day_first = 64,
+  anon_sym_month_first = 65,
+  anon_sym_year_first = 66,
+  anon_sym_GET = 67,
+  anon_sym_POST = 68,
+  anon_sym_PUT = 69,
+  anon_sym_PATCH = 70,
+  anon_sym_DELETE = 71,
+  anon_sym_true = 72,
+  anon_sym_false = 73,
+  anon_sym_null = 74,
+  sym_test = 75,
+  anon_sym_LPAREN2 = 76,
+  sym_reference = 77,
+  anon_sym_DQUOTE = 78,
+  sym_string_content = 79,
+  sym_escape_sequence = 80,
+  sym_at_sign = 81,
+  anon_sym_AT_LPAREN2 = 82,
+  sym__template_reference = 83,
+  sym_duration = 84,
+  sym_number = 85,
+  anon_sym_PIPE_PIPE = 86,
+  anon_sym_AMP_AMP = 87,
+  anon_sym_EQ_EQ = 88,
+  anon_sym_BANG_EQ = 89,
+  anon_sym_LT_EQ = 90,
+  anon_sym_GT_EQ = 91,
+  anon_sym_LT = 92,
+  anon_sym_GT = 93,
+  anon_sym_AMP = 94,
+  anon_sym_PLUS = 95,
+  anon_sym_DASH = 96,
+  anon_sym_STAR = 97,
+  anon_sym_SLASH = 98,
+  anon_sym_BANG = 99,
+  anon_sym_EQ = 100,
+  anon_sym_QMARK = 101,
+  anon_sym_COMMA = 102,
+  anon_sym_SEMI = 103,
+  anon_sym_COLON = 104,
+  anon_sym_DOT = 105,
+  sym_comment = 106,
+  sym_source_file = 107,
+  sym__node = 108,
+  sym_block = 109,
+  sym_group = 110,
+  sym_list = 111,
+  sym_keyword = 112,
+  sym_option = 113,
+  sym_method = 114,
+  sym_constant = 115,
+  sym_call = 116,
+  sym_arguments = 117,
+  sym_string = 118,
+  sym_interpolation = 119,
+  sym_operator = 120,
+  sym_punctuation = 121,
+  aux_sym_source_file_repeat1 = 122,
+  aux_sym_string_repeat1 = 123,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -170,6 +174,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_start] = "start",
   [anon_sym_expect] = "expect",
   [anon_sym_numbers] = "numbers",
+  [anon_sym_dates] = "dates",
   [anon_sym_channel] = "channel",
   [anon_sym_keyword] = "keyword",
   [anon_sym_catchall] = "catchall",
@@ -205,6 +210,9 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_secret] = "secret",
   [anon_sym_account] = "account",
   [anon_sym_from] = "from",
+  [anon_sym_day_first] = "day_first",
+  [anon_sym_month_first] = "month_first",
+  [anon_sym_year_first] = "year_first",
   [anon_sym_GET] = "GET",
   [anon_sym_POST] = "POST",
   [anon_sym_PUT] = "PUT",
@@ -293,6 +301,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_start] = anon_sym_start,
   [anon_sym_expect] = anon_sym_expect,
   [anon_sym_numbers] = anon_sym_numbers,
+  [anon_sym_dates] = anon_sym_dates,
   [anon_sym_channel] = anon_sym_channel,
   [anon_sym_keyword] = anon_sym_keyword,
   [anon_sym_catchall] = anon_sym_catchall,
@@ -328,6 +337,9 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_secret] = anon_sym_secret,
   [anon_sym_account] = anon_sym_account,
   [anon_sym_from] = anon_sym_from,
+  [anon_sym_day_first] = anon_sym_day_first,
+  [anon_sym_month_first] = anon_sym_month_first,
+  [anon_sym_year_first] = anon_sym_year_first,
   [anon_sym_GET] = anon_sym_GET,
   [anon_sym_POST] = anon_sym_POST,
   [anon_sym_PUT] = anon_sym_PUT,
@@ -500,6 +512,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_dates] = {
+    .visible = true,
+    .named = false,
+  },
   [anon_sym_channel] = {
     .visible = true,
     .named = false,
@@ -637,6 +653,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_from] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_day_first] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_month_first] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_year_first] = {
     .visible = true,
     .named = false,
   },
@@ -1589,6 +1617,7 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
         'v', 21,
         'w', 22,
         'x', 23,
+        'y', 24,
       );
       if (lookahead == '\t' ||
           lookahead == '\n' ||
@@ -1596,881 +1625,977 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
           lookahead == ' ') SKIP(0);
       END_STATE();
     case 1:
-      if (lookahead == 'E') ADVANCE(24);
-      END_STATE();
-    case 2:
       if (lookahead == 'E') ADVANCE(25);
       END_STATE();
+    case 2:
+      if (lookahead == 'E') ADVANCE(26);
+      END_STATE();
     case 3:
-      if (lookahead == 'A') ADVANCE(26);
-      if (lookahead == 'O') ADVANCE(27);
-      if (lookahead == 'U') ADVANCE(28);
+      if (lookahead == 'A') ADVANCE(27);
+      if (lookahead == 'O') ADVANCE(28);
+      if (lookahead == 'U') ADVANCE(29);
       END_STATE();
     case 4:
-      if (lookahead == 'c') ADVANCE(29);
-      if (lookahead == 'p') ADVANCE(30);
-      if (lookahead == 's') ADVANCE(31);
-      if (lookahead == 'u') ADVANCE(32);
+      if (lookahead == 'c') ADVANCE(30);
+      if (lookahead == 'p') ADVANCE(31);
+      if (lookahead == 's') ADVANCE(32);
+      if (lookahead == 'u') ADVANCE(33);
       END_STATE();
     case 5:
-      if (lookahead == 'a') ADVANCE(33);
-      if (lookahead == 'e') ADVANCE(34);
-      if (lookahead == 'o') ADVANCE(35);
+      if (lookahead == 'a') ADVANCE(34);
+      if (lookahead == 'e') ADVANCE(35);
+      if (lookahead == 'o') ADVANCE(36);
       END_STATE();
     case 6:
-      if (lookahead == 'a') ADVANCE(36);
-      if (lookahead == 'h') ADVANCE(37);
-      if (lookahead == 'o') ADVANCE(38);
+      if (lookahead == 'a') ADVANCE(37);
+      if (lookahead == 'h') ADVANCE(38);
+      if (lookahead == 'o') ADVANCE(39);
       END_STATE();
     case 7:
-      if (lookahead == 'e') ADVANCE(39);
+      if (lookahead == 'a') ADVANCE(40);
+      if (lookahead == 'e') ADVANCE(41);
       END_STATE();
     case 8:
-      if (lookahead == 'm') ADVANCE(40);
-      if (lookahead == 'n') ADVANCE(41);
-      if (lookahead == 'x') ADVANCE(42);
+      if (lookahead == 'm') ADVANCE(42);
+      if (lookahead == 'n') ADVANCE(43);
+      if (lookahead == 'x') ADVANCE(44);
       END_STATE();
     case 9:
-      if (lookahead == 'a') ADVANCE(43);
-      if (lookahead == 'l') ADVANCE(44);
-      if (lookahead == 'o') ADVANCE(45);
-      if (lookahead == 'r') ADVANCE(46);
+      if (lookahead == 'a') ADVANCE(45);
+      if (lookahead == 'l') ADVANCE(46);
+      if (lookahead == 'o') ADVANCE(47);
+      if (lookahead == 'r') ADVANCE(48);
       END_STATE();
     case 10:
-      if (lookahead == 'o') ADVANCE(47);
+      if (lookahead == 'o') ADVANCE(49);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(48);
-      if (lookahead == 'e') ADVANCE(49);
-      END_STATE();
-    case 12:
-      if (lookahead == 's') ADVANCE(50);
-      END_STATE();
-    case 13:
+      if (lookahead == 'a') ADVANCE(50);
       if (lookahead == 'e') ADVANCE(51);
       END_STATE();
+    case 12:
+      if (lookahead == 's') ADVANCE(52);
+      END_STATE();
+    case 13:
+      if (lookahead == 'e') ADVANCE(53);
+      END_STATE();
     case 14:
-      if (lookahead == 'e') ADVANCE(52);
+      if (lookahead == 'e') ADVANCE(54);
+      if (lookahead == 'o') ADVANCE(55);
       END_STATE();
     case 15:
-      if (lookahead == 'u') ADVANCE(53);
-      END_STATE();
-    case 16:
-      if (lookahead == 'n') ADVANCE(54);
-      if (lookahead == 't') ADVANCE(55);
-      END_STATE();
-    case 17:
       if (lookahead == 'u') ADVANCE(56);
       END_STATE();
+    case 16:
+      if (lookahead == 'n') ADVANCE(57);
+      if (lookahead == 't') ADVANCE(58);
+      END_STATE();
+    case 17:
+      if (lookahead == 'u') ADVANCE(59);
+      END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(57);
+      if (lookahead == 'e') ADVANCE(60);
       END_STATE();
     case 19:
-      if (lookahead == 'e') ADVANCE(58);
-      if (lookahead == 'i') ADVANCE(59);
-      if (lookahead == 'p') ADVANCE(60);
-      if (lookahead == 't') ADVANCE(61);
-      if (lookahead == 'u') ADVANCE(62);
+      if (lookahead == 'e') ADVANCE(61);
+      if (lookahead == 'i') ADVANCE(62);
+      if (lookahead == 'p') ADVANCE(63);
+      if (lookahead == 't') ADVANCE(64);
+      if (lookahead == 'u') ADVANCE(65);
       END_STATE();
     case 20:
-      if (lookahead == 'e') ADVANCE(63);
-      if (lookahead == 'i') ADVANCE(64);
-      if (lookahead == 'o') ADVANCE(65);
-      if (lookahead == 'r') ADVANCE(66);
-      if (lookahead == 'w') ADVANCE(67);
+      if (lookahead == 'e') ADVANCE(66);
+      if (lookahead == 'i') ADVANCE(67);
+      if (lookahead == 'o') ADVANCE(68);
+      if (lookahead == 'r') ADVANCE(69);
+      if (lookahead == 'w') ADVANCE(70);
       END_STATE();
     case 21:
-      if (lookahead == 'i') ADVANCE(68);
+      if (lookahead == 'i') ADVANCE(71);
       END_STATE();
     case 22:
-      if (lookahead == 'a') ADVANCE(69);
-      if (lookahead == 'e') ADVANCE(70);
+      if (lookahead == 'a') ADVANCE(72);
+      if (lookahead == 'e') ADVANCE(73);
       END_STATE();
     case 23:
-      if (lookahead == 'm') ADVANCE(71);
+      if (lookahead == 'm') ADVANCE(74);
       END_STATE();
     case 24:
-      if (lookahead == 'L') ADVANCE(72);
+      if (lookahead == 'e') ADVANCE(75);
       END_STATE();
     case 25:
-      if (lookahead == 'T') ADVANCE(73);
+      if (lookahead == 'L') ADVANCE(76);
       END_STATE();
     case 26:
-      if (lookahead == 'T') ADVANCE(74);
+      if (lookahead == 'T') ADVANCE(77);
       END_STATE();
     case 27:
-      if (lookahead == 'S') ADVANCE(75);
+      if (lookahead == 'T') ADVANCE(78);
       END_STATE();
     case 28:
-      if (lookahead == 'T') ADVANCE(76);
+      if (lookahead == 'S') ADVANCE(79);
       END_STATE();
     case 29:
-      if (lookahead == 'c') ADVANCE(77);
+      if (lookahead == 'T') ADVANCE(80);
       END_STATE();
     case 30:
-      if (lookahead == 'i') ADVANCE(78);
+      if (lookahead == 'c') ADVANCE(81);
       END_STATE();
     case 31:
-      ACCEPT_TOKEN(anon_sym_as);
+      if (lookahead == 'i') ADVANCE(82);
       END_STATE();
     case 32:
-      if (lookahead == 't') ADVANCE(79);
+      ACCEPT_TOKEN(anon_sym_as);
       END_STATE();
     case 33:
-      if (lookahead == 'c') ADVANCE(80);
-      if (lookahead == 's') ADVANCE(81);
+      if (lookahead == 't') ADVANCE(83);
       END_STATE();
     case 34:
-      if (lookahead == 'a') ADVANCE(82);
+      if (lookahead == 'c') ADVANCE(84);
+      if (lookahead == 's') ADVANCE(85);
       END_STATE();
     case 35:
-      if (lookahead == 'd') ADVANCE(83);
-      END_STATE();
-    case 36:
-      if (lookahead == 's') ADVANCE(84);
-      if (lookahead == 't') ADVANCE(85);
-      END_STATE();
-    case 37:
       if (lookahead == 'a') ADVANCE(86);
       END_STATE();
+    case 36:
+      if (lookahead == 'd') ADVANCE(87);
+      END_STATE();
+    case 37:
+      if (lookahead == 's') ADVANCE(88);
+      if (lookahead == 't') ADVANCE(89);
+      END_STATE();
     case 38:
-      if (lookahead == 'n') ADVANCE(87);
+      if (lookahead == 'a') ADVANCE(90);
       END_STATE();
     case 39:
-      if (lookahead == 'c') ADVANCE(88);
+      if (lookahead == 'n') ADVANCE(91);
       END_STATE();
     case 40:
-      if (lookahead == 'a') ADVANCE(89);
+      if (lookahead == 't') ADVANCE(92);
+      if (lookahead == 'y') ADVANCE(93);
       END_STATE();
     case 41:
-      if (lookahead == 'v') ADVANCE(90);
+      if (lookahead == 'c') ADVANCE(94);
       END_STATE();
     case 42:
-      if (lookahead == 'p') ADVANCE(91);
-      if (lookahead == 't') ADVANCE(92);
+      if (lookahead == 'a') ADVANCE(95);
       END_STATE();
     case 43:
-      if (lookahead == 'i') ADVANCE(93);
-      if (lookahead == 'l') ADVANCE(94);
+      if (lookahead == 'v') ADVANCE(96);
       END_STATE();
     case 44:
-      if (lookahead == 'o') ADVANCE(95);
-      END_STATE();
-    case 45:
-      if (lookahead == 'r') ADVANCE(96);
-      END_STATE();
-    case 46:
-      if (lookahead == 'o') ADVANCE(97);
-      END_STATE();
-    case 47:
+      if (lookahead == 'p') ADVANCE(97);
       if (lookahead == 't') ADVANCE(98);
       END_STATE();
-    case 48:
-      if (lookahead == 's') ADVANCE(99);
+    case 45:
+      if (lookahead == 'i') ADVANCE(99);
+      if (lookahead == 'l') ADVANCE(100);
       END_STATE();
-    case 49:
-      if (lookahead == 'a') ADVANCE(100);
-      END_STATE();
-    case 50:
+    case 46:
       if (lookahead == 'o') ADVANCE(101);
       END_STATE();
+    case 47:
+      if (lookahead == 'r') ADVANCE(102);
+      END_STATE();
+    case 48:
+      if (lookahead == 'o') ADVANCE(103);
+      END_STATE();
+    case 49:
+      if (lookahead == 't') ADVANCE(104);
+      END_STATE();
+    case 50:
+      if (lookahead == 's') ADVANCE(105);
+      END_STATE();
     case 51:
-      if (lookahead == 'y') ADVANCE(102);
+      if (lookahead == 'a') ADVANCE(106);
       END_STATE();
     case 52:
-      if (lookahead == 't') ADVANCE(103);
+      if (lookahead == 'o') ADVANCE(107);
       END_STATE();
     case 53:
-      if (lookahead == 'l') ADVANCE(104);
-      if (lookahead == 'm') ADVANCE(105);
+      if (lookahead == 'y') ADVANCE(108);
       END_STATE();
     case 54:
-      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == 't') ADVANCE(109);
       END_STATE();
     case 55:
-      if (lookahead == 'h') ADVANCE(106);
+      if (lookahead == 'n') ADVANCE(110);
       END_STATE();
     case 56:
-      if (lookahead == 'e') ADVANCE(107);
+      if (lookahead == 'l') ADVANCE(111);
+      if (lookahead == 'm') ADVANCE(112);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(108);
-      if (lookahead == 's') ADVANCE(109);
-      if (lookahead == 't') ADVANCE(110);
+      ACCEPT_TOKEN(anon_sym_on);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(111);
-      if (lookahead == 'n') ADVANCE(112);
-      if (lookahead == 't') ADVANCE(113);
+      if (lookahead == 'h') ADVANCE(113);
       END_STATE();
     case 59:
-      if (lookahead == 'g') ADVANCE(114);
+      if (lookahead == 'e') ADVANCE(114);
       END_STATE();
     case 60:
-      if (lookahead == 'l') ADVANCE(115);
+      if (lookahead == 'c') ADVANCE(115);
+      if (lookahead == 's') ADVANCE(116);
+      if (lookahead == 't') ADVANCE(117);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(116);
-      if (lookahead == 'e') ADVANCE(117);
-      if (lookahead == 'o') ADVANCE(118);
+      if (lookahead == 'c') ADVANCE(118);
+      if (lookahead == 'n') ADVANCE(119);
+      if (lookahead == 't') ADVANCE(120);
       END_STATE();
     case 62:
-      if (lookahead == 'b') ADVANCE(119);
+      if (lookahead == 'g') ADVANCE(121);
       END_STATE();
     case 63:
-      if (lookahead == 'l') ADVANCE(120);
-      if (lookahead == 'x') ADVANCE(121);
+      if (lookahead == 'l') ADVANCE(122);
       END_STATE();
     case 64:
-      if (lookahead == 'm') ADVANCE(122);
+      if (lookahead == 'a') ADVANCE(123);
+      if (lookahead == 'e') ADVANCE(124);
+      if (lookahead == 'o') ADVANCE(125);
       END_STATE();
     case 65:
-      if (lookahead == 'k') ADVANCE(123);
+      if (lookahead == 'b') ADVANCE(126);
       END_STATE();
     case 66:
-      if (lookahead == 'i') ADVANCE(124);
-      if (lookahead == 'u') ADVANCE(125);
+      if (lookahead == 'l') ADVANCE(127);
+      if (lookahead == 'x') ADVANCE(128);
       END_STATE();
     case 67:
-      if (lookahead == 'i') ADVANCE(126);
+      if (lookahead == 'm') ADVANCE(129);
       END_STATE();
     case 68:
-      if (lookahead == 'a') ADVANCE(127);
+      if (lookahead == 'k') ADVANCE(130);
       END_STATE();
     case 69:
-      if (lookahead == 'i') ADVANCE(128);
+      if (lookahead == 'i') ADVANCE(131);
+      if (lookahead == 'u') ADVANCE(132);
       END_STATE();
     case 70:
-      if (lookahead == 'b') ADVANCE(129);
+      if (lookahead == 'i') ADVANCE(133);
       END_STATE();
     case 71:
-      if (lookahead == 'l') ADVANCE(130);
+      if (lookahead == 'a') ADVANCE(134);
       END_STATE();
     case 72:
-      if (lookahead == 'E') ADVANCE(131);
+      if (lookahead == 'i') ADVANCE(135);
       END_STATE();
     case 73:
-      ACCEPT_TOKEN(anon_sym_GET);
+      if (lookahead == 'b') ADVANCE(136);
       END_STATE();
     case 74:
-      if (lookahead == 'C') ADVANCE(132);
+      if (lookahead == 'l') ADVANCE(137);
       END_STATE();
     case 75:
-      if (lookahead == 'T') ADVANCE(133);
+      if (lookahead == 'a') ADVANCE(138);
       END_STATE();
     case 76:
-      ACCEPT_TOKEN(anon_sym_PUT);
+      if (lookahead == 'E') ADVANCE(139);
       END_STATE();
     case 77:
-      if (lookahead == 'o') ADVANCE(134);
+      ACCEPT_TOKEN(anon_sym_GET);
       END_STATE();
     case 78:
-      if (lookahead == '_') ADVANCE(135);
+      if (lookahead == 'C') ADVANCE(140);
       END_STATE();
     case 79:
-      if (lookahead == 'h') ADVANCE(136);
+      if (lookahead == 'T') ADVANCE(141);
       END_STATE();
     case 80:
-      if (lookahead == 'k') ADVANCE(137);
+      ACCEPT_TOKEN(anon_sym_PUT);
       END_STATE();
     case 81:
-      if (lookahead == 'i') ADVANCE(138);
+      if (lookahead == 'o') ADVANCE(142);
       END_STATE();
     case 82:
-      if (lookahead == 'r') ADVANCE(139);
+      if (lookahead == '_') ADVANCE(143);
       END_STATE();
     case 83:
-      if (lookahead == 'y') ADVANCE(140);
+      if (lookahead == 'h') ADVANCE(144);
       END_STATE();
     case 84:
-      if (lookahead == 'e') ADVANCE(141);
+      if (lookahead == 'k') ADVANCE(145);
       END_STATE();
     case 85:
-      if (lookahead == 'c') ADVANCE(142);
-      END_STATE();
-    case 86:
-      if (lookahead == 'n') ADVANCE(143);
-      END_STATE();
-    case 87:
-      if (lookahead == 'n') ADVANCE(144);
-      END_STATE();
-    case 88:
-      if (lookahead == 'i') ADVANCE(145);
-      END_STATE();
-    case 89:
       if (lookahead == 'i') ADVANCE(146);
       END_STATE();
+    case 86:
+      if (lookahead == 'r') ADVANCE(147);
+      END_STATE();
+    case 87:
+      if (lookahead == 'y') ADVANCE(148);
+      END_STATE();
+    case 88:
+      if (lookahead == 'e') ADVANCE(149);
+      END_STATE();
+    case 89:
+      if (lookahead == 'c') ADVANCE(150);
+      END_STATE();
     case 90:
-      ACCEPT_TOKEN(anon_sym_env);
+      if (lookahead == 'n') ADVANCE(151);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(147);
+      if (lookahead == 'n') ADVANCE(152);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(148);
+      if (lookahead == 'e') ADVANCE(153);
       END_STATE();
     case 93:
-      if (lookahead == 'l') ADVANCE(149);
+      if (lookahead == '_') ADVANCE(154);
       END_STATE();
     case 94:
-      if (lookahead == 's') ADVANCE(150);
+      if (lookahead == 'i') ADVANCE(155);
       END_STATE();
     case 95:
-      if (lookahead == 'w') ADVANCE(151);
+      if (lookahead == 'i') ADVANCE(156);
       END_STATE();
     case 96:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'm') ADVANCE(152);
+      ACCEPT_TOKEN(anon_sym_env);
       END_STATE();
     case 97:
-      if (lookahead == 'm') ADVANCE(153);
+      if (lookahead == 'e') ADVANCE(157);
       END_STATE();
     case 98:
-      if (lookahead == 'o') ADVANCE(154);
+      if (lookahead == 'e') ADVANCE(158);
       END_STATE();
     case 99:
-      if (lookahead == '_') ADVANCE(155);
+      if (lookahead == 'l') ADVANCE(159);
       END_STATE();
     case 100:
-      if (lookahead == 'd') ADVANCE(156);
+      if (lookahead == 's') ADVANCE(160);
       END_STATE();
     case 101:
-      if (lookahead == 'n') ADVANCE(157);
+      if (lookahead == 'w') ADVANCE(161);
       END_STATE();
     case 102:
-      if (lookahead == 'w') ADVANCE(158);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'm') ADVANCE(162);
       END_STATE();
     case 103:
-      if (lookahead == 'h') ADVANCE(159);
+      if (lookahead == 'm') ADVANCE(163);
       END_STATE();
     case 104:
-      if (lookahead == 'l') ADVANCE(160);
+      if (lookahead == 'o') ADVANCE(164);
       END_STATE();
     case 105:
-      if (lookahead == 'b') ADVANCE(161);
+      if (lookahead == '_') ADVANCE(165);
       END_STATE();
     case 106:
-      if (lookahead == 'e') ADVANCE(162);
+      if (lookahead == 'd') ADVANCE(166);
       END_STATE();
     case 107:
-      if (lookahead == 'r') ADVANCE(163);
+      if (lookahead == 'n') ADVANCE(167);
       END_STATE();
     case 108:
-      if (lookahead == 'e') ADVANCE(164);
+      if (lookahead == 'w') ADVANCE(168);
       END_STATE();
     case 109:
-      if (lookahead == 'p') ADVANCE(165);
+      if (lookahead == 'h') ADVANCE(169);
       END_STATE();
     case 110:
-      if (lookahead == 'r') ADVANCE(166);
+      if (lookahead == 't') ADVANCE(170);
       END_STATE();
     case 111:
-      if (lookahead == 'r') ADVANCE(167);
+      if (lookahead == 'l') ADVANCE(171);
       END_STATE();
     case 112:
-      if (lookahead == 'd') ADVANCE(168);
+      if (lookahead == 'b') ADVANCE(172);
       END_STATE();
     case 113:
-      ACCEPT_TOKEN(anon_sym_set);
+      if (lookahead == 'e') ADVANCE(173);
       END_STATE();
     case 114:
-      if (lookahead == 'n') ADVANCE(169);
+      if (lookahead == 'r') ADVANCE(174);
       END_STATE();
     case 115:
-      if (lookahead == 'i') ADVANCE(170);
+      if (lookahead == 'e') ADVANCE(175);
       END_STATE();
     case 116:
-      if (lookahead == 'r') ADVANCE(171);
-      if (lookahead == 't') ADVANCE(172);
+      if (lookahead == 'p') ADVANCE(176);
       END_STATE();
     case 117:
-      if (lookahead == 'p') ADVANCE(173);
+      if (lookahead == 'r') ADVANCE(177);
       END_STATE();
     case 118:
-      if (lookahead == 'p') ADVANCE(174);
+      if (lookahead == 'r') ADVANCE(178);
       END_STATE();
     case 119:
-      if (lookahead == 'j') ADVANCE(175);
+      if (lookahead == 'd') ADVANCE(179);
       END_STATE();
     case 120:
-      if (lookahead == 'e') ADVANCE(176);
+      ACCEPT_TOKEN(anon_sym_set);
       END_STATE();
     case 121:
-      if (lookahead == 't') ADVANCE(177);
+      if (lookahead == 'n') ADVANCE(180);
       END_STATE();
     case 122:
-      if (lookahead == 'e') ADVANCE(178);
+      if (lookahead == 'i') ADVANCE(181);
       END_STATE();
     case 123:
-      if (lookahead == 'e') ADVANCE(179);
-      END_STATE();
-    case 124:
-      if (lookahead == 'g') ADVANCE(180);
-      END_STATE();
-    case 125:
-      if (lookahead == 'e') ADVANCE(181);
-      END_STATE();
-    case 126:
-      if (lookahead == 'l') ADVANCE(182);
-      END_STATE();
-    case 127:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 128:
+      if (lookahead == 'r') ADVANCE(182);
       if (lookahead == 't') ADVANCE(183);
       END_STATE();
+    case 124:
+      if (lookahead == 'p') ADVANCE(184);
+      END_STATE();
+    case 125:
+      if (lookahead == 'p') ADVANCE(185);
+      END_STATE();
+    case 126:
+      if (lookahead == 'j') ADVANCE(186);
+      END_STATE();
+    case 127:
+      if (lookahead == 'e') ADVANCE(187);
+      END_STATE();
+    case 128:
+      if (lookahead == 't') ADVANCE(188);
+      END_STATE();
     case 129:
-      if (lookahead == 'h') ADVANCE(184);
+      if (lookahead == 'e') ADVANCE(189);
       END_STATE();
     case 130:
-      ACCEPT_TOKEN(anon_sym_xml);
+      if (lookahead == 'e') ADVANCE(190);
       END_STATE();
     case 131:
-      if (lookahead == 'T') ADVANCE(185);
+      if (lookahead == 'g') ADVANCE(191);
       END_STATE();
     case 132:
-      if (lookahead == 'H') ADVANCE(186);
+      if (lookahead == 'e') ADVANCE(192);
       END_STATE();
     case 133:
-      ACCEPT_TOKEN(anon_sym_POST);
+      if (lookahead == 'l') ADVANCE(193);
       END_STATE();
     case 134:
-      if (lookahead == 'u') ADVANCE(187);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 135:
-      if (lookahead == 'k') ADVANCE(188);
+      if (lookahead == 't') ADVANCE(194);
       END_STATE();
     case 136:
-      ACCEPT_TOKEN(anon_sym_auth);
+      if (lookahead == 'h') ADVANCE(195);
       END_STATE();
     case 137:
-      if (lookahead == 'o') ADVANCE(189);
+      ACCEPT_TOKEN(anon_sym_xml);
       END_STATE();
     case 138:
-      if (lookahead == 'c') ADVANCE(190);
+      if (lookahead == 'r') ADVANCE(196);
       END_STATE();
     case 139:
-      if (lookahead == 'e') ADVANCE(191);
+      if (lookahead == 'T') ADVANCE(197);
       END_STATE();
     case 140:
-      ACCEPT_TOKEN(anon_sym_body);
+      if (lookahead == 'H') ADVANCE(198);
       END_STATE();
     case 141:
-      ACCEPT_TOKEN(anon_sym_case);
+      ACCEPT_TOKEN(anon_sym_POST);
       END_STATE();
     case 142:
-      if (lookahead == 'h') ADVANCE(192);
-      END_STATE();
-    case 143:
-      if (lookahead == 'n') ADVANCE(193);
-      END_STATE();
-    case 144:
-      if (lookahead == 'e') ADVANCE(194);
-      END_STATE();
-    case 145:
-      if (lookahead == 'm') ADVANCE(195);
-      END_STATE();
-    case 146:
-      if (lookahead == 'l') ADVANCE(196);
-      END_STATE();
-    case 147:
-      if (lookahead == 'c') ADVANCE(197);
-      END_STATE();
-    case 148:
-      if (lookahead == 'r') ADVANCE(198);
-      END_STATE();
-    case 149:
       if (lookahead == 'u') ADVANCE(199);
       END_STATE();
+    case 143:
+      if (lookahead == 'k') ADVANCE(200);
+      END_STATE();
+    case 144:
+      ACCEPT_TOKEN(anon_sym_auth);
+      END_STATE();
+    case 145:
+      if (lookahead == 'o') ADVANCE(201);
+      END_STATE();
+    case 146:
+      if (lookahead == 'c') ADVANCE(202);
+      END_STATE();
+    case 147:
+      if (lookahead == 'e') ADVANCE(203);
+      END_STATE();
+    case 148:
+      ACCEPT_TOKEN(anon_sym_body);
+      END_STATE();
+    case 149:
+      ACCEPT_TOKEN(anon_sym_case);
+      END_STATE();
     case 150:
-      if (lookahead == 'e') ADVANCE(200);
+      if (lookahead == 'h') ADVANCE(204);
       END_STATE();
     case 151:
-      ACCEPT_TOKEN(anon_sym_flow);
+      if (lookahead == 'n') ADVANCE(205);
       END_STATE();
     case 152:
-      ACCEPT_TOKEN(anon_sym_form);
+      if (lookahead == 'e') ADVANCE(206);
       END_STATE();
     case 153:
-      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == 's') ADVANCE(207);
       END_STATE();
     case 154:
-      ACCEPT_TOKEN(anon_sym_goto);
+      if (lookahead == 'f') ADVANCE(208);
       END_STATE();
     case 155:
-      if (lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(201);
+      if (lookahead == 'm') ADVANCE(209);
       END_STATE();
     case 156:
-      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'l') ADVANCE(210);
       END_STATE();
     case 157:
-      ACCEPT_TOKEN(anon_sym_json);
+      if (lookahead == 'c') ADVANCE(211);
       END_STATE();
     case 158:
-      if (lookahead == 'o') ADVANCE(203);
+      if (lookahead == 'r') ADVANCE(212);
       END_STATE();
     case 159:
-      if (lookahead == 'o') ADVANCE(204);
+      if (lookahead == 'u') ADVANCE(213);
       END_STATE();
     case 160:
-      ACCEPT_TOKEN(anon_sym_null);
+      if (lookahead == 'e') ADVANCE(214);
       END_STATE();
     case 161:
-      if (lookahead == 'e') ADVANCE(205);
+      ACCEPT_TOKEN(anon_sym_flow);
       END_STATE();
     case 162:
-      if (lookahead == 'r') ADVANCE(206);
+      ACCEPT_TOKEN(anon_sym_form);
       END_STATE();
     case 163:
-      if (lookahead == 'y') ADVANCE(207);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 164:
-      if (lookahead == 'i') ADVANCE(208);
+      ACCEPT_TOKEN(anon_sym_goto);
       END_STATE();
     case 165:
-      if (lookahead == 'o') ADVANCE(209);
+      if (lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(215);
       END_STATE();
     case 166:
-      if (lookahead == 'i') ADVANCE(210);
-      END_STATE();
-    case 167:
-      if (lookahead == 'e') ADVANCE(211);
-      END_STATE();
-    case 168:
-      ACCEPT_TOKEN(anon_sym_send);
-      END_STATE();
-    case 169:
-      if (lookahead == 'a') ADVANCE(212);
-      END_STATE();
-    case 170:
-      if (lookahead == 't') ADVANCE(213);
-      END_STATE();
-    case 171:
-      if (lookahead == 't') ADVANCE(214);
-      END_STATE();
-    case 172:
-      if (lookahead == 'u') ADVANCE(215);
-      END_STATE();
-    case 173:
-      ACCEPT_TOKEN(anon_sym_step);
-      END_STATE();
-    case 174:
-      ACCEPT_TOKEN(anon_sym_stop);
-      END_STATE();
-    case 175:
       if (lookahead == 'e') ADVANCE(216);
       END_STATE();
-    case 176:
-      if (lookahead == 'g') ADVANCE(217);
+    case 167:
+      ACCEPT_TOKEN(anon_sym_json);
       END_STATE();
-    case 177:
-      ACCEPT_TOKEN(anon_sym_text);
+    case 168:
+      if (lookahead == 'o') ADVANCE(217);
       END_STATE();
-    case 178:
+    case 169:
       if (lookahead == 'o') ADVANCE(218);
       END_STATE();
+    case 170:
+      if (lookahead == 'h') ADVANCE(219);
+      END_STATE();
+    case 171:
+      ACCEPT_TOKEN(anon_sym_null);
+      END_STATE();
+    case 172:
+      if (lookahead == 'e') ADVANCE(220);
+      END_STATE();
+    case 173:
+      if (lookahead == 'r') ADVANCE(221);
+      END_STATE();
+    case 174:
+      if (lookahead == 'y') ADVANCE(222);
+      END_STATE();
+    case 175:
+      if (lookahead == 'i') ADVANCE(223);
+      END_STATE();
+    case 176:
+      if (lookahead == 'o') ADVANCE(224);
+      END_STATE();
+    case 177:
+      if (lookahead == 'i') ADVANCE(225);
+      END_STATE();
+    case 178:
+      if (lookahead == 'e') ADVANCE(226);
+      END_STATE();
     case 179:
-      if (lookahead == 'n') ADVANCE(219);
+      ACCEPT_TOKEN(anon_sym_send);
       END_STATE();
     case 180:
-      if (lookahead == 'g') ADVANCE(220);
+      if (lookahead == 'a') ADVANCE(227);
       END_STATE();
     case 181:
-      ACCEPT_TOKEN(anon_sym_true);
+      if (lookahead == 't') ADVANCE(228);
       END_STATE();
     case 182:
-      if (lookahead == 'i') ADVANCE(221);
+      if (lookahead == 't') ADVANCE(229);
       END_STATE();
     case 183:
-      ACCEPT_TOKEN(anon_sym_wait);
+      if (lookahead == 'u') ADVANCE(230);
       END_STATE();
     case 184:
-      if (lookahead == 'o') ADVANCE(222);
+      ACCEPT_TOKEN(anon_sym_step);
       END_STATE();
     case 185:
-      if (lookahead == 'E') ADVANCE(223);
+      ACCEPT_TOKEN(anon_sym_stop);
       END_STATE();
     case 186:
-      ACCEPT_TOKEN(anon_sym_PATCH);
+      if (lookahead == 'e') ADVANCE(231);
       END_STATE();
     case 187:
-      if (lookahead == 'n') ADVANCE(224);
+      if (lookahead == 'g') ADVANCE(232);
       END_STATE();
     case 188:
-      if (lookahead == 'e') ADVANCE(225);
+      ACCEPT_TOKEN(anon_sym_text);
       END_STATE();
     case 189:
-      if (lookahead == 'f') ADVANCE(226);
+      if (lookahead == 'o') ADVANCE(233);
       END_STATE();
     case 190:
-      ACCEPT_TOKEN(anon_sym_basic);
+      if (lookahead == 'n') ADVANCE(234);
       END_STATE();
     case 191:
-      if (lookahead == 'r') ADVANCE(227);
+      if (lookahead == 'g') ADVANCE(235);
       END_STATE();
     case 192:
-      if (lookahead == 'a') ADVANCE(228);
+      ACCEPT_TOKEN(anon_sym_true);
       END_STATE();
     case 193:
-      if (lookahead == 'e') ADVANCE(229);
+      if (lookahead == 'i') ADVANCE(236);
       END_STATE();
     case 194:
-      if (lookahead == 'c') ADVANCE(230);
+      ACCEPT_TOKEN(anon_sym_wait);
       END_STATE();
     case 195:
-      if (lookahead == 'a') ADVANCE(231);
+      if (lookahead == 'o') ADVANCE(237);
       END_STATE();
     case 196:
-      ACCEPT_TOKEN(anon_sym_email);
+      if (lookahead == '_') ADVANCE(238);
       END_STATE();
     case 197:
-      if (lookahead == 't') ADVANCE(232);
+      if (lookahead == 'E') ADVANCE(239);
       END_STATE();
     case 198:
-      if (lookahead == 'n') ADVANCE(233);
+      ACCEPT_TOKEN(anon_sym_PATCH);
       END_STATE();
     case 199:
-      if (lookahead == 'r') ADVANCE(234);
-      END_STATE();
-    case 200:
-      ACCEPT_TOKEN(anon_sym_false);
-      END_STATE();
-    case 201:
-      ACCEPT_TOKEN(sym_test);
-      if (lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(201);
-      END_STATE();
-    case 202:
-      if (lookahead == 'r') ADVANCE(235);
-      END_STATE();
-    case 203:
-      if (lookahead == 'r') ADVANCE(236);
-      END_STATE();
-    case 204:
-      if (lookahead == 'd') ADVANCE(237);
-      END_STATE();
-    case 205:
-      if (lookahead == 'r') ADVANCE(238);
-      END_STATE();
-    case 206:
-      ACCEPT_TOKEN(anon_sym_other);
-      END_STATE();
-    case 207:
-      ACCEPT_TOKEN(anon_sym_query);
-      END_STATE();
-    case 208:
-      if (lookahead == 'v') ADVANCE(239);
-      END_STATE();
-    case 209:
       if (lookahead == 'n') ADVANCE(240);
       END_STATE();
-    case 210:
+    case 200:
       if (lookahead == 'e') ADVANCE(241);
       END_STATE();
+    case 201:
+      if (lookahead == 'f') ADVANCE(242);
+      END_STATE();
+    case 202:
+      ACCEPT_TOKEN(anon_sym_basic);
+      END_STATE();
+    case 203:
+      if (lookahead == 'r') ADVANCE(243);
+      END_STATE();
+    case 204:
+      if (lookahead == 'a') ADVANCE(244);
+      END_STATE();
+    case 205:
+      if (lookahead == 'e') ADVANCE(245);
+      END_STATE();
+    case 206:
+      if (lookahead == 'c') ADVANCE(246);
+      END_STATE();
+    case 207:
+      ACCEPT_TOKEN(anon_sym_dates);
+      END_STATE();
+    case 208:
+      if (lookahead == 'i') ADVANCE(247);
+      END_STATE();
+    case 209:
+      if (lookahead == 'a') ADVANCE(248);
+      END_STATE();
+    case 210:
+      ACCEPT_TOKEN(anon_sym_email);
+      END_STATE();
     case 211:
-      if (lookahead == 't') ADVANCE(242);
+      if (lookahead == 't') ADVANCE(249);
       END_STATE();
     case 212:
-      if (lookahead == 't') ADVANCE(243);
+      if (lookahead == 'n') ADVANCE(250);
       END_STATE();
     case 213:
-      ACCEPT_TOKEN(anon_sym_split);
+      if (lookahead == 'r') ADVANCE(251);
       END_STATE();
     case 214:
-      ACCEPT_TOKEN(anon_sym_start);
+      ACCEPT_TOKEN(anon_sym_false);
       END_STATE();
     case 215:
-      if (lookahead == 's') ADVANCE(244);
+      ACCEPT_TOKEN(sym_test);
+      if (lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(215);
       END_STATE();
     case 216:
-      if (lookahead == 'c') ADVANCE(245);
+      if (lookahead == 'r') ADVANCE(252);
       END_STATE();
     case 217:
-      if (lookahead == 'r') ADVANCE(246);
+      if (lookahead == 'r') ADVANCE(253);
       END_STATE();
     case 218:
-      if (lookahead == 'u') ADVANCE(247);
+      if (lookahead == 'd') ADVANCE(254);
       END_STATE();
     case 219:
-      ACCEPT_TOKEN(anon_sym_token);
+      if (lookahead == '_') ADVANCE(255);
       END_STATE();
     case 220:
-      if (lookahead == 'e') ADVANCE(248);
+      if (lookahead == 'r') ADVANCE(256);
       END_STATE();
     case 221:
-      if (lookahead == 'o') ADVANCE(249);
+      ACCEPT_TOKEN(anon_sym_other);
       END_STATE();
     case 222:
-      if (lookahead == 'o') ADVANCE(250);
+      ACCEPT_TOKEN(anon_sym_query);
       END_STATE();
     case 223:
-      ACCEPT_TOKEN(anon_sym_DELETE);
+      if (lookahead == 'v') ADVANCE(257);
       END_STATE();
     case 224:
-      if (lookahead == 't') ADVANCE(251);
+      if (lookahead == 'n') ADVANCE(258);
       END_STATE();
     case 225:
-      if (lookahead == 'y') ADVANCE(252);
-      END_STATE();
-    case 226:
-      if (lookahead == 'f') ADVANCE(253);
-      END_STATE();
-    case 227:
-      ACCEPT_TOKEN(anon_sym_bearer);
-      END_STATE();
-    case 228:
-      if (lookahead == 'l') ADVANCE(254);
-      END_STATE();
-    case 229:
-      if (lookahead == 'l') ADVANCE(255);
-      END_STATE();
-    case 230:
-      if (lookahead == 't') ADVANCE(256);
-      END_STATE();
-    case 231:
-      if (lookahead == 'l') ADVANCE(257);
-      END_STATE();
-    case 232:
-      ACCEPT_TOKEN(anon_sym_expect);
-      END_STATE();
-    case 233:
-      if (lookahead == 'a') ADVANCE(258);
-      END_STATE();
-    case 234:
       if (lookahead == 'e') ADVANCE(259);
       END_STATE();
-    case 235:
-      ACCEPT_TOKEN(anon_sym_header);
+    case 226:
+      if (lookahead == 't') ADVANCE(260);
       END_STATE();
-    case 236:
-      if (lookahead == 'd') ADVANCE(260);
+    case 227:
+      if (lookahead == 't') ADVANCE(261);
       END_STATE();
-    case 237:
-      if (lookahead == 's') ADVANCE(261);
+    case 228:
+      ACCEPT_TOKEN(anon_sym_split);
       END_STATE();
-    case 238:
+    case 229:
+      ACCEPT_TOKEN(anon_sym_start);
+      END_STATE();
+    case 230:
       if (lookahead == 's') ADVANCE(262);
       END_STATE();
+    case 231:
+      if (lookahead == 'c') ADVANCE(263);
+      END_STATE();
+    case 232:
+      if (lookahead == 'r') ADVANCE(264);
+      END_STATE();
+    case 233:
+      if (lookahead == 'u') ADVANCE(265);
+      END_STATE();
+    case 234:
+      ACCEPT_TOKEN(anon_sym_token);
+      END_STATE();
+    case 235:
+      if (lookahead == 'e') ADVANCE(266);
+      END_STATE();
+    case 236:
+      if (lookahead == 'o') ADVANCE(267);
+      END_STATE();
+    case 237:
+      if (lookahead == 'o') ADVANCE(268);
+      END_STATE();
+    case 238:
+      if (lookahead == 'f') ADVANCE(269);
+      END_STATE();
     case 239:
-      if (lookahead == 'e') ADVANCE(263);
+      ACCEPT_TOKEN(anon_sym_DELETE);
       END_STATE();
     case 240:
-      if (lookahead == 'd') ADVANCE(264);
+      if (lookahead == 't') ADVANCE(270);
       END_STATE();
     case 241:
-      if (lookahead == 's') ADVANCE(265);
+      if (lookahead == 'y') ADVANCE(271);
       END_STATE();
     case 242:
-      ACCEPT_TOKEN(anon_sym_secret);
+      if (lookahead == 'f') ADVANCE(272);
       END_STATE();
     case 243:
-      if (lookahead == 'u') ADVANCE(266);
+      ACCEPT_TOKEN(anon_sym_bearer);
       END_STATE();
     case 244:
-      ACCEPT_TOKEN(anon_sym_status);
+      if (lookahead == 'l') ADVANCE(273);
       END_STATE();
     case 245:
-      if (lookahead == 't') ADVANCE(267);
-      END_STATE();
-    case 246:
-      if (lookahead == 'a') ADVANCE(268);
-      END_STATE();
-    case 247:
-      if (lookahead == 't') ADVANCE(269);
-      END_STATE();
-    case 248:
-      if (lookahead == 'r') ADVANCE(270);
-      END_STATE();
-    case 249:
-      ACCEPT_TOKEN(anon_sym_twilio);
-      END_STATE();
-    case 250:
-      if (lookahead == 'k') ADVANCE(271);
-      END_STATE();
-    case 251:
-      ACCEPT_TOKEN(anon_sym_account);
-      END_STATE();
-    case 252:
-      ACCEPT_TOKEN(anon_sym_api_key);
-      END_STATE();
-    case 253:
-      ACCEPT_TOKEN(anon_sym_backoff);
-      END_STATE();
-    case 254:
-      if (lookahead == 'l') ADVANCE(272);
-      END_STATE();
-    case 255:
-      ACCEPT_TOKEN(anon_sym_channel);
-      END_STATE();
-    case 256:
-      if (lookahead == 'o') ADVANCE(273);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_decimal);
-      END_STATE();
-    case 258:
       if (lookahead == 'l') ADVANCE(274);
       END_STATE();
+    case 246:
+      if (lookahead == 't') ADVANCE(275);
+      END_STATE();
+    case 247:
+      if (lookahead == 'r') ADVANCE(276);
+      END_STATE();
+    case 248:
+      if (lookahead == 'l') ADVANCE(277);
+      END_STATE();
+    case 249:
+      ACCEPT_TOKEN(anon_sym_expect);
+      END_STATE();
+    case 250:
+      if (lookahead == 'a') ADVANCE(278);
+      END_STATE();
+    case 251:
+      if (lookahead == 'e') ADVANCE(279);
+      END_STATE();
+    case 252:
+      ACCEPT_TOKEN(anon_sym_header);
+      END_STATE();
+    case 253:
+      if (lookahead == 'd') ADVANCE(280);
+      END_STATE();
+    case 254:
+      if (lookahead == 's') ADVANCE(281);
+      END_STATE();
+    case 255:
+      if (lookahead == 'f') ADVANCE(282);
+      END_STATE();
+    case 256:
+      if (lookahead == 's') ADVANCE(283);
+      END_STATE();
+    case 257:
+      if (lookahead == 'e') ADVANCE(284);
+      END_STATE();
+    case 258:
+      if (lookahead == 'd') ADVANCE(285);
+      END_STATE();
     case 259:
-      ACCEPT_TOKEN(anon_sym_failure);
+      if (lookahead == 's') ADVANCE(286);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_keyword);
+      ACCEPT_TOKEN(anon_sym_secret);
       END_STATE();
     case 261:
-      ACCEPT_TOKEN(anon_sym_methods);
+      if (lookahead == 'u') ADVANCE(287);
       END_STATE();
     case 262:
-      ACCEPT_TOKEN(anon_sym_numbers);
+      ACCEPT_TOKEN(anon_sym_status);
       END_STATE();
     case 263:
-      ACCEPT_TOKEN(anon_sym_receive);
+      if (lookahead == 't') ADVANCE(288);
       END_STATE();
     case 264:
-      ACCEPT_TOKEN(anon_sym_respond);
+      if (lookahead == 'a') ADVANCE(289);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_retries);
+      if (lookahead == 't') ADVANCE(290);
       END_STATE();
     case 266:
-      if (lookahead == 'r') ADVANCE(275);
+      if (lookahead == 'r') ADVANCE(291);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_subject);
+      ACCEPT_TOKEN(anon_sym_twilio);
       END_STATE();
     case 268:
-      if (lookahead == 'm') ADVANCE(276);
+      if (lookahead == 'k') ADVANCE(292);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_timeout);
+      if (lookahead == 'i') ADVANCE(293);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_trigger);
+      ACCEPT_TOKEN(anon_sym_account);
       END_STATE();
     case 271:
-      ACCEPT_TOKEN(anon_sym_webhook);
+      ACCEPT_TOKEN(anon_sym_api_key);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_catchall);
+      ACCEPT_TOKEN(anon_sym_backoff);
       END_STATE();
     case 273:
-      if (lookahead == 'r') ADVANCE(277);
+      if (lookahead == 'l') ADVANCE(294);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(anon_sym_external);
+      ACCEPT_TOKEN(anon_sym_channel);
       END_STATE();
     case 275:
-      if (lookahead == 'e') ADVANCE(278);
+      if (lookahead == 'o') ADVANCE(295);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(anon_sym_telegram);
+      if (lookahead == 's') ADVANCE(296);
       END_STATE();
     case 277:
-      ACCEPT_TOKEN(anon_sym_connector);
+      ACCEPT_TOKEN(anon_sym_decimal);
       END_STATE();
     case 278:
+      if (lookahead == 'l') ADVANCE(297);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_failure);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_keyword);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_methods);
+      END_STATE();
+    case 282:
+      if (lookahead == 'i') ADVANCE(298);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_numbers);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_receive);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_respond);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_retries);
+      END_STATE();
+    case 287:
+      if (lookahead == 'r') ADVANCE(299);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_subject);
+      END_STATE();
+    case 289:
+      if (lookahead == 'm') ADVANCE(300);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_timeout);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_trigger);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_webhook);
+      END_STATE();
+    case 293:
+      if (lookahead == 'r') ADVANCE(301);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_catchall);
+      END_STATE();
+    case 295:
+      if (lookahead == 'r') ADVANCE(302);
+      END_STATE();
+    case 296:
+      if (lookahead == 't') ADVANCE(303);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_external);
+      END_STATE();
+    case 298:
+      if (lookahead == 'r') ADVANCE(304);
+      END_STATE();
+    case 299:
+      if (lookahead == 'e') ADVANCE(305);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_telegram);
+      END_STATE();
+    case 301:
+      if (lookahead == 's') ADVANCE(306);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_connector);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_day_first);
+      END_STATE();
+    case 304:
+      if (lookahead == 's') ADVANCE(307);
+      END_STATE();
+    case 305:
       ACCEPT_TOKEN(anon_sym_signature);
+      END_STATE();
+    case 306:
+      if (lookahead == 't') ADVANCE(308);
+      END_STATE();
+    case 307:
+      if (lookahead == 't') ADVANCE(309);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_year_first);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_month_first);
       END_STATE();
     default:
       return false;
@@ -2547,6 +2672,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(1),
     [anon_sym_expect] = ACTIONS(1),
     [anon_sym_numbers] = ACTIONS(1),
+    [anon_sym_dates] = ACTIONS(1),
     [anon_sym_channel] = ACTIONS(1),
     [anon_sym_keyword] = ACTIONS(1),
     [anon_sym_catchall] = ACTIONS(1),
@@ -2582,6 +2708,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(1),
     [anon_sym_account] = ACTIONS(1),
     [anon_sym_from] = ACTIONS(1),
+    [anon_sym_day_first] = ACTIONS(1),
+    [anon_sym_month_first] = ACTIONS(1),
+    [anon_sym_year_first] = ACTIONS(1),
     [anon_sym_GET] = ACTIONS(1),
     [anon_sym_POST] = ACTIONS(1),
     [anon_sym_PUT] = ACTIONS(1),
@@ -2661,6 +2790,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -2696,6 +2826,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -2773,6 +2906,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(51),
     [anon_sym_expect] = ACTIONS(51),
     [anon_sym_numbers] = ACTIONS(51),
+    [anon_sym_dates] = ACTIONS(51),
     [anon_sym_channel] = ACTIONS(51),
     [anon_sym_keyword] = ACTIONS(51),
     [anon_sym_catchall] = ACTIONS(51),
@@ -2808,6 +2942,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(54),
     [anon_sym_account] = ACTIONS(54),
     [anon_sym_from] = ACTIONS(54),
+    [anon_sym_day_first] = ACTIONS(54),
+    [anon_sym_month_first] = ACTIONS(54),
+    [anon_sym_year_first] = ACTIONS(54),
     [anon_sym_GET] = ACTIONS(57),
     [anon_sym_POST] = ACTIONS(57),
     [anon_sym_PUT] = ACTIONS(57),
@@ -2882,6 +3019,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -2917,6 +3055,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -2991,6 +3132,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -3026,6 +3168,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3100,6 +3245,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -3135,6 +3281,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3209,6 +3358,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -3244,6 +3394,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3318,6 +3471,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -3353,6 +3507,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3427,6 +3584,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -3462,6 +3620,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3536,6 +3697,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -3571,6 +3733,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3645,6 +3810,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -3680,6 +3846,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3754,6 +3923,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -3789,6 +3959,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3863,6 +4036,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -3898,6 +4072,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3972,6 +4149,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(15),
     [anon_sym_expect] = ACTIONS(15),
     [anon_sym_numbers] = ACTIONS(15),
+    [anon_sym_dates] = ACTIONS(15),
     [anon_sym_channel] = ACTIONS(15),
     [anon_sym_keyword] = ACTIONS(15),
     [anon_sym_catchall] = ACTIONS(15),
@@ -4007,6 +4185,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(17),
     [anon_sym_account] = ACTIONS(17),
     [anon_sym_from] = ACTIONS(17),
+    [anon_sym_day_first] = ACTIONS(17),
+    [anon_sym_month_first] = ACTIONS(17),
+    [anon_sym_year_first] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -4072,6 +4253,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(132),
     [anon_sym_expect] = ACTIONS(132),
     [anon_sym_numbers] = ACTIONS(132),
+    [anon_sym_dates] = ACTIONS(132),
     [anon_sym_channel] = ACTIONS(132),
     [anon_sym_keyword] = ACTIONS(132),
     [anon_sym_catchall] = ACTIONS(132),
@@ -4107,6 +4289,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(132),
     [anon_sym_account] = ACTIONS(132),
     [anon_sym_from] = ACTIONS(132),
+    [anon_sym_day_first] = ACTIONS(132),
+    [anon_sym_month_first] = ACTIONS(132),
+    [anon_sym_year_first] = ACTIONS(132),
     [anon_sym_GET] = ACTIONS(132),
     [anon_sym_POST] = ACTIONS(132),
     [anon_sym_PUT] = ACTIONS(132),
@@ -4172,6 +4357,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(138),
     [anon_sym_expect] = ACTIONS(138),
     [anon_sym_numbers] = ACTIONS(138),
+    [anon_sym_dates] = ACTIONS(138),
     [anon_sym_channel] = ACTIONS(138),
     [anon_sym_keyword] = ACTIONS(138),
     [anon_sym_catchall] = ACTIONS(138),
@@ -4207,6 +4393,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(138),
     [anon_sym_account] = ACTIONS(138),
     [anon_sym_from] = ACTIONS(138),
+    [anon_sym_day_first] = ACTIONS(138),
+    [anon_sym_month_first] = ACTIONS(138),
+    [anon_sym_year_first] = ACTIONS(138),
     [anon_sym_GET] = ACTIONS(138),
     [anon_sym_POST] = ACTIONS(138),
     [anon_sym_PUT] = ACTIONS(138),
@@ -4271,6 +4460,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(142),
     [anon_sym_expect] = ACTIONS(142),
     [anon_sym_numbers] = ACTIONS(142),
+    [anon_sym_dates] = ACTIONS(142),
     [anon_sym_channel] = ACTIONS(142),
     [anon_sym_keyword] = ACTIONS(142),
     [anon_sym_catchall] = ACTIONS(142),
@@ -4306,6 +4496,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(142),
     [anon_sym_account] = ACTIONS(142),
     [anon_sym_from] = ACTIONS(142),
+    [anon_sym_day_first] = ACTIONS(142),
+    [anon_sym_month_first] = ACTIONS(142),
+    [anon_sym_year_first] = ACTIONS(142),
     [anon_sym_GET] = ACTIONS(142),
     [anon_sym_POST] = ACTIONS(142),
     [anon_sym_PUT] = ACTIONS(142),
@@ -4370,6 +4563,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(146),
     [anon_sym_expect] = ACTIONS(146),
     [anon_sym_numbers] = ACTIONS(146),
+    [anon_sym_dates] = ACTIONS(146),
     [anon_sym_channel] = ACTIONS(146),
     [anon_sym_keyword] = ACTIONS(146),
     [anon_sym_catchall] = ACTIONS(146),
@@ -4405,6 +4599,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(146),
     [anon_sym_account] = ACTIONS(146),
     [anon_sym_from] = ACTIONS(146),
+    [anon_sym_day_first] = ACTIONS(146),
+    [anon_sym_month_first] = ACTIONS(146),
+    [anon_sym_year_first] = ACTIONS(146),
     [anon_sym_GET] = ACTIONS(146),
     [anon_sym_POST] = ACTIONS(146),
     [anon_sym_PUT] = ACTIONS(146),
@@ -4469,6 +4666,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(150),
     [anon_sym_expect] = ACTIONS(150),
     [anon_sym_numbers] = ACTIONS(150),
+    [anon_sym_dates] = ACTIONS(150),
     [anon_sym_channel] = ACTIONS(150),
     [anon_sym_keyword] = ACTIONS(150),
     [anon_sym_catchall] = ACTIONS(150),
@@ -4504,6 +4702,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(150),
     [anon_sym_account] = ACTIONS(150),
     [anon_sym_from] = ACTIONS(150),
+    [anon_sym_day_first] = ACTIONS(150),
+    [anon_sym_month_first] = ACTIONS(150),
+    [anon_sym_year_first] = ACTIONS(150),
     [anon_sym_GET] = ACTIONS(150),
     [anon_sym_POST] = ACTIONS(150),
     [anon_sym_PUT] = ACTIONS(150),
@@ -4568,6 +4769,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(154),
     [anon_sym_expect] = ACTIONS(154),
     [anon_sym_numbers] = ACTIONS(154),
+    [anon_sym_dates] = ACTIONS(154),
     [anon_sym_channel] = ACTIONS(154),
     [anon_sym_keyword] = ACTIONS(154),
     [anon_sym_catchall] = ACTIONS(154),
@@ -4603,6 +4805,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(154),
     [anon_sym_account] = ACTIONS(154),
     [anon_sym_from] = ACTIONS(154),
+    [anon_sym_day_first] = ACTIONS(154),
+    [anon_sym_month_first] = ACTIONS(154),
+    [anon_sym_year_first] = ACTIONS(154),
     [anon_sym_GET] = ACTIONS(154),
     [anon_sym_POST] = ACTIONS(154),
     [anon_sym_PUT] = ACTIONS(154),
@@ -4667,6 +4872,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(158),
     [anon_sym_expect] = ACTIONS(158),
     [anon_sym_numbers] = ACTIONS(158),
+    [anon_sym_dates] = ACTIONS(158),
     [anon_sym_channel] = ACTIONS(158),
     [anon_sym_keyword] = ACTIONS(158),
     [anon_sym_catchall] = ACTIONS(158),
@@ -4702,6 +4908,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(158),
     [anon_sym_account] = ACTIONS(158),
     [anon_sym_from] = ACTIONS(158),
+    [anon_sym_day_first] = ACTIONS(158),
+    [anon_sym_month_first] = ACTIONS(158),
+    [anon_sym_year_first] = ACTIONS(158),
     [anon_sym_GET] = ACTIONS(158),
     [anon_sym_POST] = ACTIONS(158),
     [anon_sym_PUT] = ACTIONS(158),
@@ -4766,6 +4975,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(162),
     [anon_sym_expect] = ACTIONS(162),
     [anon_sym_numbers] = ACTIONS(162),
+    [anon_sym_dates] = ACTIONS(162),
     [anon_sym_channel] = ACTIONS(162),
     [anon_sym_keyword] = ACTIONS(162),
     [anon_sym_catchall] = ACTIONS(162),
@@ -4801,6 +5011,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(162),
     [anon_sym_account] = ACTIONS(162),
     [anon_sym_from] = ACTIONS(162),
+    [anon_sym_day_first] = ACTIONS(162),
+    [anon_sym_month_first] = ACTIONS(162),
+    [anon_sym_year_first] = ACTIONS(162),
     [anon_sym_GET] = ACTIONS(162),
     [anon_sym_POST] = ACTIONS(162),
     [anon_sym_PUT] = ACTIONS(162),
@@ -4865,6 +5078,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(166),
     [anon_sym_expect] = ACTIONS(166),
     [anon_sym_numbers] = ACTIONS(166),
+    [anon_sym_dates] = ACTIONS(166),
     [anon_sym_channel] = ACTIONS(166),
     [anon_sym_keyword] = ACTIONS(166),
     [anon_sym_catchall] = ACTIONS(166),
@@ -4900,6 +5114,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(166),
     [anon_sym_account] = ACTIONS(166),
     [anon_sym_from] = ACTIONS(166),
+    [anon_sym_day_first] = ACTIONS(166),
+    [anon_sym_month_first] = ACTIONS(166),
+    [anon_sym_year_first] = ACTIONS(166),
     [anon_sym_GET] = ACTIONS(166),
     [anon_sym_POST] = ACTIONS(166),
     [anon_sym_PUT] = ACTIONS(166),
@@ -4964,6 +5181,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(170),
     [anon_sym_expect] = ACTIONS(170),
     [anon_sym_numbers] = ACTIONS(170),
+    [anon_sym_dates] = ACTIONS(170),
     [anon_sym_channel] = ACTIONS(170),
     [anon_sym_keyword] = ACTIONS(170),
     [anon_sym_catchall] = ACTIONS(170),
@@ -4999,6 +5217,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(170),
     [anon_sym_account] = ACTIONS(170),
     [anon_sym_from] = ACTIONS(170),
+    [anon_sym_day_first] = ACTIONS(170),
+    [anon_sym_month_first] = ACTIONS(170),
+    [anon_sym_year_first] = ACTIONS(170),
     [anon_sym_GET] = ACTIONS(170),
     [anon_sym_POST] = ACTIONS(170),
     [anon_sym_PUT] = ACTIONS(170),
@@ -5063,6 +5284,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(174),
     [anon_sym_expect] = ACTIONS(174),
     [anon_sym_numbers] = ACTIONS(174),
+    [anon_sym_dates] = ACTIONS(174),
     [anon_sym_channel] = ACTIONS(174),
     [anon_sym_keyword] = ACTIONS(174),
     [anon_sym_catchall] = ACTIONS(174),
@@ -5098,6 +5320,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(174),
     [anon_sym_account] = ACTIONS(174),
     [anon_sym_from] = ACTIONS(174),
+    [anon_sym_day_first] = ACTIONS(174),
+    [anon_sym_month_first] = ACTIONS(174),
+    [anon_sym_year_first] = ACTIONS(174),
     [anon_sym_GET] = ACTIONS(174),
     [anon_sym_POST] = ACTIONS(174),
     [anon_sym_PUT] = ACTIONS(174),
@@ -5162,6 +5387,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(178),
     [anon_sym_expect] = ACTIONS(178),
     [anon_sym_numbers] = ACTIONS(178),
+    [anon_sym_dates] = ACTIONS(178),
     [anon_sym_channel] = ACTIONS(178),
     [anon_sym_keyword] = ACTIONS(178),
     [anon_sym_catchall] = ACTIONS(178),
@@ -5197,6 +5423,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(178),
     [anon_sym_account] = ACTIONS(178),
     [anon_sym_from] = ACTIONS(178),
+    [anon_sym_day_first] = ACTIONS(178),
+    [anon_sym_month_first] = ACTIONS(178),
+    [anon_sym_year_first] = ACTIONS(178),
     [anon_sym_GET] = ACTIONS(178),
     [anon_sym_POST] = ACTIONS(178),
     [anon_sym_PUT] = ACTIONS(178),
@@ -5261,6 +5490,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(182),
     [anon_sym_expect] = ACTIONS(182),
     [anon_sym_numbers] = ACTIONS(182),
+    [anon_sym_dates] = ACTIONS(182),
     [anon_sym_channel] = ACTIONS(182),
     [anon_sym_keyword] = ACTIONS(182),
     [anon_sym_catchall] = ACTIONS(182),
@@ -5296,6 +5526,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(182),
     [anon_sym_account] = ACTIONS(182),
     [anon_sym_from] = ACTIONS(182),
+    [anon_sym_day_first] = ACTIONS(182),
+    [anon_sym_month_first] = ACTIONS(182),
+    [anon_sym_year_first] = ACTIONS(182),
     [anon_sym_GET] = ACTIONS(182),
     [anon_sym_POST] = ACTIONS(182),
     [anon_sym_PUT] = ACTIONS(182),
@@ -5360,6 +5593,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(186),
     [anon_sym_expect] = ACTIONS(186),
     [anon_sym_numbers] = ACTIONS(186),
+    [anon_sym_dates] = ACTIONS(186),
     [anon_sym_channel] = ACTIONS(186),
     [anon_sym_keyword] = ACTIONS(186),
     [anon_sym_catchall] = ACTIONS(186),
@@ -5395,6 +5629,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(186),
     [anon_sym_account] = ACTIONS(186),
     [anon_sym_from] = ACTIONS(186),
+    [anon_sym_day_first] = ACTIONS(186),
+    [anon_sym_month_first] = ACTIONS(186),
+    [anon_sym_year_first] = ACTIONS(186),
     [anon_sym_GET] = ACTIONS(186),
     [anon_sym_POST] = ACTIONS(186),
     [anon_sym_PUT] = ACTIONS(186),
@@ -5459,6 +5696,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(190),
     [anon_sym_expect] = ACTIONS(190),
     [anon_sym_numbers] = ACTIONS(190),
+    [anon_sym_dates] = ACTIONS(190),
     [anon_sym_channel] = ACTIONS(190),
     [anon_sym_keyword] = ACTIONS(190),
     [anon_sym_catchall] = ACTIONS(190),
@@ -5494,6 +5732,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(190),
     [anon_sym_account] = ACTIONS(190),
     [anon_sym_from] = ACTIONS(190),
+    [anon_sym_day_first] = ACTIONS(190),
+    [anon_sym_month_first] = ACTIONS(190),
+    [anon_sym_year_first] = ACTIONS(190),
     [anon_sym_GET] = ACTIONS(190),
     [anon_sym_POST] = ACTIONS(190),
     [anon_sym_PUT] = ACTIONS(190),
@@ -5558,6 +5799,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(194),
     [anon_sym_expect] = ACTIONS(194),
     [anon_sym_numbers] = ACTIONS(194),
+    [anon_sym_dates] = ACTIONS(194),
     [anon_sym_channel] = ACTIONS(194),
     [anon_sym_keyword] = ACTIONS(194),
     [anon_sym_catchall] = ACTIONS(194),
@@ -5593,6 +5835,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(194),
     [anon_sym_account] = ACTIONS(194),
     [anon_sym_from] = ACTIONS(194),
+    [anon_sym_day_first] = ACTIONS(194),
+    [anon_sym_month_first] = ACTIONS(194),
+    [anon_sym_year_first] = ACTIONS(194),
     [anon_sym_GET] = ACTIONS(194),
     [anon_sym_POST] = ACTIONS(194),
     [anon_sym_PUT] = ACTIONS(194),
@@ -5657,6 +5902,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(198),
     [anon_sym_expect] = ACTIONS(198),
     [anon_sym_numbers] = ACTIONS(198),
+    [anon_sym_dates] = ACTIONS(198),
     [anon_sym_channel] = ACTIONS(198),
     [anon_sym_keyword] = ACTIONS(198),
     [anon_sym_catchall] = ACTIONS(198),
@@ -5692,6 +5938,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(198),
     [anon_sym_account] = ACTIONS(198),
     [anon_sym_from] = ACTIONS(198),
+    [anon_sym_day_first] = ACTIONS(198),
+    [anon_sym_month_first] = ACTIONS(198),
+    [anon_sym_year_first] = ACTIONS(198),
     [anon_sym_GET] = ACTIONS(198),
     [anon_sym_POST] = ACTIONS(198),
     [anon_sym_PUT] = ACTIONS(198),
@@ -5756,6 +6005,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_start] = ACTIONS(202),
     [anon_sym_expect] = ACTIONS(202),
     [anon_sym_numbers] = ACTIONS(202),
+    [anon_sym_dates] = ACTIONS(202),
     [anon_sym_channel] = ACTIONS(202),
     [anon_sym_keyword] = ACTIONS(202),
     [anon_sym_catchall] = ACTIONS(202),
@@ -5791,6 +6041,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_secret] = ACTIONS(202),
     [anon_sym_account] = ACTIONS(202),
     [anon_sym_from] = ACTIONS(202),
+    [anon_sym_day_first] = ACTIONS(202),
+    [anon_sym_month_first] = ACTIONS(202),
+    [anon_sym_year_first] = ACTIONS(202),
     [anon_sym_GET] = ACTIONS(202),
     [anon_sym_POST] = ACTIONS(202),
     [anon_sym_PUT] = ACTIONS(202),
