@@ -160,6 +160,28 @@ fn sqlite_keeps_what_the_server_needs() {
     suite(&SqliteStore::open(&dir.0.join("flowc.db")).unwrap());
 }
 
+/// A database from before contacts had a time zone gains the column when a server opens it.
+#[test]
+fn an_older_sqlite_database_gains_the_contacts_time_zone() {
+    let dir = TempDir::new("store-sqlite-old");
+    let path = dir.0.join("flowc.db");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE contacts (urn TEXT PRIMARY KEY, channel TEXT NOT NULL, name TEXT NOT NULL,
+         language TEXT NOT NULL, fields TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+         INSERT INTO contacts VALUES ('tel:+1', 'sms', 'Ann', 'eng', '{}', 0);",
+    )
+    .unwrap();
+    drop(old);
+    let store = SqliteStore::open(&path).unwrap();
+    let ann = store.contact("tel:+1").unwrap().unwrap();
+    assert_eq!((ann.name.as_str(), ann.timezone.as_str()), ("Ann", ""));
+    let mut moved = step("r1", "tel:+1", RunStatus::Completed, None);
+    moved.contact = Some(ContactRow { timezone: "Europe/Paris".into(), ..ann });
+    store.save_batch(&[moved], &[]).unwrap();
+    assert_eq!(store.contact("tel:+1").unwrap().unwrap().timezone, "Europe/Paris");
+}
+
 #[test]
 fn postgres_keeps_what_the_server_needs() {
     let Some(pg) = Postgres::start("store") else { return };
@@ -224,6 +246,25 @@ fn postgres_refuses_a_schema_newer_than_it_knows() {
     client.execute("UPDATE flowc_schema SET version = $1", &[&(flowc::serve::store::SCHEMA_VERSION + 1)]).unwrap();
     let err = PostgresStore::connect(&url).err().expect("refused").to_string();
     assert!(err.contains("newer than this flowc knows"), "{err}");
+}
+
+/// A database at schema 1 (before contacts had a time zone) is migrated when a server connects.
+#[test]
+fn postgres_migrates_a_schema_1_database() {
+    let Some(pg) = Postgres::start("schema1") else { return };
+    let url = pg.database("schema1");
+    PostgresStore::connect(&url).unwrap();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "ALTER TABLE contacts DROP COLUMN timezone; UPDATE flowc_schema SET version = 1;
+             INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES ('tel:+1', '', 'Ann', '', '{}', 0)",
+        )
+        .unwrap();
+    let store = PostgresStore::connect(&url).unwrap();
+    assert_eq!(store.contact("tel:+1").unwrap().unwrap().timezone, "");
+    let version: i32 = client.query_one("SELECT version FROM flowc_schema", &[]).unwrap().get(0);
+    assert_eq!(version, flowc::serve::store::SCHEMA_VERSION);
 }
 
 #[test]
