@@ -97,6 +97,29 @@ proptest! {
         }
     }
 
+    /// Whatever a contact writes, reading a date or a time, adding to it and formatting it never panic,
+    /// and what is read is written back in ISO 8601 that reads as the same value.
+    #[test]
+    fn dates_read_from_any_reply_never_panic(
+        text in "([0-9]{1,5}|[-./\\\\_: T+Z]|am|pm|PM|[a-z]{1,3}|\\PC){0,24}",
+        n in -100_000i64..100_000,
+        unit in "[smhDWMYx]",
+        format in "[YMDhtmsfaAZ :/.,T_-]{0,12}",
+    ) {
+        for order in flowc::dates::DateOrder::ALL {
+            let calendar = flowc::dates::Calendar { order, zone: flowc::dates::zone("America/New_York").unwrap(), now_ms: 1_780_000_000_000 };
+            let _ = flowc::dates::find_time(&text);
+            if let Some(when) = flowc::dates::read(&text, &calendar) {
+                let again = flowc::dates::read(&when.iso(), &calendar);
+                prop_assert_eq!(again.as_ref().map(|w| w.iso()), Some(when.iso()));
+                if let Ok(later) = flowc::dates::add(&when, n, &unit, &calendar.zone) {
+                    let _ = later.iso();
+                }
+                let _ = flowc::dates::format(&when, &format, Some(&calendar.zone));
+            }
+        }
+    }
+
     #[test]
     fn arbitrary_text_never_panics(src in "(flow|step|split|case|wait|send|\\{|\\}|\\(|\\)|\"|@|@\\(|[a-z_]{1,6}|[0-9]{1,3}|[ \\n;,=<>!&|+*/.:-]){0,60}") {
         let (_, diags) = flowc::check_source(&src);
