@@ -359,24 +359,50 @@ pub fn weekday(when: &When) -> i64 {
 
 // ---------------------------------------------------------------- formatting
 
+/// Why a date format cannot be used: the message and the characters it is about.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FormatError {
+    /// What is wrong and what to write instead.
+    pub message: String,
+    /// The first character it is about (a char index into the format).
+    pub at: usize,
+    /// How many characters.
+    pub len: usize,
+}
+
 /// Checks a `format_date` format: `YYYY YY M MM D DD` for the date, `h hh` (12-hour) `tt` (24-hour)
 /// `m mm s ss fff ffffff fffffffff aa AA` for the time, `Z` (`Z` or the offset) and `ZZZ` (the
-/// offset); the characters ` : / . T - _ ,` are written as they are; anything else is an error.
-pub fn check_format(format: &str) -> Result<(), String> {
-    format_parts(format, None).map(|_| ())
+/// offset); the characters ` : / . T - _ ,` are written as they are; anything else is an error. Also
+/// an error here (not when a run formats): minutes (`mm`) next to a day or a year with no hour, which
+/// is almost always `MM`, the month, mistyped.
+pub fn check_format(format: &str) -> Result<(), FormatError> {
+    format_parts(format, None)?;
+    let chars: Vec<char> = format.chars().collect();
+    let has = |c: char| chars.contains(&c);
+    if has('m') && (has('D') || has('Y')) && !has('h') && !has('t') {
+        let at = chars.iter().position(|&c| c == 'm').unwrap_or(0);
+        let len = chars[at..].iter().take_while(|&&c| c == 'm').count();
+        return Err(FormatError {
+            message: format!(
+                "`{}` is minutes, and this format has no hour: the month is `{}`",
+                "m".repeat(len),
+                "M".repeat(len)
+            ),
+            at,
+            len,
+        });
+    }
+    Ok(())
 }
 
-/// `format_date`: `when` in `format` (see [`check_format`]), shown in `zone`, else in its own zone.
-pub fn format(when: &When, format: &str, zone: Option<&TimeZone>) -> Result<String, String> {
-    let moment = match (when, zone) {
-        (When::Moment(z), Some(tz)) => Some(z.with_time_zone(tz.clone())),
-        (When::Moment(z), None) => Some(z.clone()),
-        (When::Date(d), _) => d.to_zoned_datetime(TimeZone::UTC).ok(),
-    };
-    format_parts(format, moment.as_ref())
+/// `format_date`: `when` in `format` (see [`check_format`]), shown in `zone`. A date is its midnight in
+/// `home` (the contact's zone).
+pub fn format(when: &When, format: &str, home: &TimeZone, zone: &TimeZone) -> Result<String, String> {
+    let moment = when.moment(home).map(|z| z.with_time_zone(zone.clone()));
+    format_parts(format, moment.as_ref()).map_err(|e| e.message)
 }
 
-fn format_parts(format: &str, z: Option<&ZonedDateTime>) -> Result<String, String> {
+fn format_parts(format: &str, z: Option<&ZonedDateTime>) -> Result<String, FormatError> {
     let chars: Vec<char> = format.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -384,51 +410,79 @@ fn format_parts(format: &str, z: Option<&ZonedDateTime>) -> Result<String, Strin
         let c = chars[i];
         let run = chars[i..].iter().take_while(|&&x| x == c).count();
         let bad = |what: &str| {
-            Err(format!("`{}` is not a {what} in a date format", chars[i..i + run].iter().collect::<String>()))
+            let token: String = chars[i..i + run].iter().collect();
+            Err(FormatError { message: format!("`{token}` is not {what} in a date format"), at: i, len: run })
         };
         // How many characters of the run the token takes.
         let (take, text): (usize, String) = match (c, run) {
             ('Y', 4..) if run == 4 => (4, z.map(|z| format!("{:04}", z.year())).unwrap_or_default()),
             ('Y', 2) => (2, z.map(|z| format!("{:02}", z.year().rem_euclid(100))).unwrap_or_default()),
-            ('Y', _) => return bad("year (write YY or YYYY)"),
+            ('Y', _) => return bad("a year (write YY or YYYY)"),
             ('M', 1) => (1, z.map(|z| z.month().to_string()).unwrap_or_default()),
             ('M', 2) => (2, z.map(|z| format!("{:02}", z.month())).unwrap_or_default()),
-            ('M', _) => return bad("month (write M or MM)"),
+            ('M', _) => return bad("a month (write M or MM; month names are not supported)"),
             ('D', 1) => (1, z.map(|z| z.day().to_string()).unwrap_or_default()),
             ('D', 2) => (2, z.map(|z| format!("{:02}", z.day())).unwrap_or_default()),
-            ('D', _) => return bad("day (write D or DD)"),
+            ('D', _) => return bad("a day (write D or DD)"),
             ('h', 1) => (1, z.map(|z| hour12(z.hour()).to_string()).unwrap_or_default()),
             ('h', 2) => (2, z.map(|z| format!("{:02}", hour12(z.hour()))).unwrap_or_default()),
-            ('h', _) => return bad("12-hour clock hour (write h or hh)"),
+            ('h', _) => return bad("a 12-hour clock hour (write h or hh)"),
             ('t', 2) => (2, z.map(|z| format!("{:02}", z.hour())).unwrap_or_default()),
-            ('t', _) => return bad("24-hour clock hour (write tt)"),
+            ('t', _) => return bad("a 24-hour clock hour (write tt)"),
             ('m', 1) => (1, z.map(|z| z.minute().to_string()).unwrap_or_default()),
             ('m', 2) => (2, z.map(|z| format!("{:02}", z.minute())).unwrap_or_default()),
-            ('m', _) => return bad("minute (write m or mm)"),
+            ('m', _) => return bad("a minute (write m or mm)"),
             ('s', 1) => (1, z.map(|z| z.second().to_string()).unwrap_or_default()),
             ('s', 2) => (2, z.map(|z| format!("{:02}", z.second())).unwrap_or_default()),
-            ('s', _) => return bad("second (write s or ss)"),
+            ('s', _) => return bad("a second (write s or ss)"),
             ('f', 3 | 6 | 9) => {
                 (run, z.map(|z| format!("{:09}", z.subsec_nanosecond())[..run].to_string()).unwrap_or_default())
             }
-            ('f', _) => return bad("fraction of a second (write fff, ffffff or fffffffff)"),
+            ('f', _) => return bad("a fraction of a second (write fff, ffffff or fffffffff)"),
             ('a', 2) => (2, z.map(|z| if z.hour() < 12 { "am" } else { "pm" }.to_string()).unwrap_or_default()),
             ('A', 2) => (2, z.map(|z| if z.hour() < 12 { "AM" } else { "PM" }.to_string()).unwrap_or_default()),
-            ('a' | 'A', _) => return bad("am/pm marker (write aa or AA)"),
+            ('a' | 'A', _) => return bad("an am/pm marker (write aa or AA)"),
             ('Z', 1) => (1, z.map(|z| offset_text(z, true)).unwrap_or_default()),
             ('Z', 3) => (3, z.map(|z| offset_text(z, false)).unwrap_or_default()),
-            ('Z', _) => return bad("zone offset (write Z or ZZZ)"),
+            ('Z', _) => return bad("a zone offset (write Z or ZZZ)"),
             (' ' | ':' | '/' | '.' | 'T' | '-' | '_' | ',', _) => (1, c.to_string()),
-            _ => {
-                return Err(format!(
-                    "`{c}` has no meaning in a date format (use YYYY, MM, DD, tt, hh, mm, ss, fff, aa, Z and the separators : / . - _ , T or a space)"
-                ));
-            }
+            _ => return Err(unknown_in_format(&chars, i)),
         };
         out.push_str(&text);
         i += take;
     }
     Ok(out)
+}
+
+/// The error for a character with no meaning at `i`: about the whole word around it when it is in
+/// one (`month`), with the likely intent.
+fn unknown_in_format(chars: &[char], i: usize) -> FormatError {
+    let letter = |k: usize| chars.get(k).is_some_and(|c| c.is_ascii_alphabetic());
+    let (mut at, mut end) = (i, i + 1);
+    if letter(i) {
+        while at > 0 && letter(at - 1) {
+            at -= 1;
+        }
+        while letter(end) {
+            end += 1;
+        }
+    }
+    let word: String = chars[at..end].iter().collect();
+    let hint = match word.to_ascii_lowercase().as_str() {
+        "month" | "months" | "mon" | "mmm" | "mmmm" => "month names are not supported: write MM for the month's number",
+        "day" | "days" | "weekday" | "ddd" | "dddd" | "eee" | "eeee" => {
+            "day names are not supported: write DD for the day of the month (weekday(...) gives 0-6)"
+        }
+        "year" | "years" => "write YYYY for the year",
+        "hour" | "hours" | "h" => "write tt for the 24-hour hour, hh for the 12-hour one",
+        _ if word.chars().all(|c| "dy".contains(c)) => "tokens are case-sensitive: the day is DD, the year YYYY",
+        _ if word.chars().all(|c| c == 'H') => "the 24-hour hour is tt (and the 12-hour one hh)",
+        _ if word.chars().all(|c| c == 'S') => "seconds are ss",
+        _ => {
+            "use YYYY, MM, DD, tt (24-hour), hh (12-hour), mm, ss, fff, aa, Z and the separators : / . - _ , T or a space"
+        }
+    };
+    FormatError { message: format!("`{word}` has no meaning in a date format: {hint}"), at, len: end - at }
 }
 
 fn hour12(h: i8) -> i8 {
@@ -516,15 +570,27 @@ mod tests {
         let ny = zone("America/New_York").unwrap();
         let summer = read_in("2026-07-01T12:00:00Z", "UTC");
         let winter = read_in("2026-12-01T12:00:00Z", "UTC");
-        assert_eq!(format(&summer, "DD/MM/YYYY tt:mm ZZZ", Some(&ny)).unwrap(), "01/07/2026 08:00 -04:00");
-        assert_eq!(format(&winter, "DD/MM/YYYY tt:mm ZZZ", Some(&ny)).unwrap(), "01/12/2026 07:00 -05:00");
-        assert_eq!(format(&winter, "h:mm aa", Some(&ny)).unwrap(), "7:00 am");
-        assert_eq!(format(&winter, "D.M.YY", None).unwrap(), "1.12.26");
-        // A date has no zone to move to.
-        assert_eq!(format(&When::Date(Date::new(2026, 1, 5).unwrap()), "DD-MM-YYYY", Some(&ny)).unwrap(), "05-01-2026");
+        assert_eq!(format(&summer, "DD/MM/YYYY tt:mm ZZZ", &TimeZone::UTC, &ny).unwrap(), "01/07/2026 08:00 -04:00");
+        assert_eq!(format(&winter, "DD/MM/YYYY tt:mm ZZZ", &TimeZone::UTC, &ny).unwrap(), "01/12/2026 07:00 -05:00");
+        assert_eq!(format(&winter, "h:mm aa", &TimeZone::UTC, &ny).unwrap(), "7:00 am");
+        assert_eq!(format(&winter, "D.M.YY", &TimeZone::UTC, &TimeZone::UTC).unwrap(), "1.12.26");
+        // A date is its midnight in the contact's zone, shown in the zone asked for.
+        let tokyo = zone("Asia/Tokyo").unwrap();
+        let date = When::Date(Date::new(2026, 1, 31).unwrap());
+        assert_eq!(format(&date, "DD-MM-YYYY tt:mm ZZZ", &tokyo, &tokyo).unwrap(), "31-01-2026 00:00 +09:00");
+        assert_eq!(format(&date, "DD-MM-YYYY tt:mm ZZZ", &tokyo, &ny).unwrap(), "30-01-2026 10:00 -05:00");
         assert!(check_format("DD/MM/YYYY tt:mm").is_ok());
-        assert!(check_format("YYY").is_err());
-        assert!(check_format("DD month").is_err());
+        assert!(check_format("tt:mm").is_ok());
+        let err = |f: &str| check_format(f).unwrap_err();
+        assert_eq!(err("YYY").message, "`YYY` is not a year (write YY or YYYY) in a date format");
+        let month = err("DD month YYYY");
+        assert_eq!((month.at, month.len), (3, 5));
+        assert!(month.message.contains("month names are not supported"), "{}", month.message);
+        assert!(err("dd/mm/yyyy").message.contains("case-sensitive"));
+        assert!(err("YYYY-MM-DD HH:mm").message.contains("24-hour hour is tt"));
+        let minutes = err("DD/mm/YYYY");
+        assert_eq!((minutes.at, minutes.len), (3, 2));
+        assert!(minutes.message.contains("the month is `MM`"), "{}", minutes.message);
     }
 
     #[test]

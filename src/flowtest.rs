@@ -151,6 +151,12 @@ fn to_json(v: &toml::Value) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// The time zone a scenario's contact names, if any.
+fn contact_zone(s: &Scenario) -> Option<String> {
+    let zone = s.contact.as_ref()?.get("timezone")?.as_str()?.trim();
+    (!zone.is_empty()).then(|| zone.to_string())
+}
+
 fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<String, String> {
     if s.flow.is_none() && program.flows.len() > 1 {
         let names: Vec<&str> = program.flows.iter().map(|f| f.name.as_str()).collect();
@@ -166,6 +172,7 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
     };
     if let Some(c) = &s.contact {
         keys_of("contact", c, &["name", "phone", "email", "language", "fields", "urn", "channel", "timezone"])?;
+        interp::Contact::check_timezone(&to_json(c)).map_err(|e| format!("`contact`: {e}"))?;
     }
     if let Some(t) = &s.trigger {
         keys_of("trigger", t, &["method", "headers", "query", "body"])?;
@@ -229,6 +236,14 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
     let mut out =
         interp::start(program, Some(&flow.name), "test-run", contact, trigger, &options).map_err(|e| e.to_string())?;
     let mut transcript = String::new();
+    // A scenario that sets the clock or the contact's zone says so first: they decide what "today" is.
+    let zone = contact_zone(s);
+    if s.now.is_some() || zone.is_some() {
+        let tz = zone.as_deref().map_or(Ok(jiff::tz::TimeZone::UTC), crate::dates::zone)?;
+        let at = jiff::Timestamp::from_millisecond(start_ms).map_err(|e| e.to_string())?.to_zoned_datetime(tz);
+        let name = zone.as_deref().unwrap_or("UTC");
+        transcript.push_str(&format!("… it is {} ({name})\n", crate::dates::moment_iso(&at)));
+    }
     write_events(&mut transcript, &out.events);
     // Time that has passed on the virtual clock since the run began its current wait, and in all.
     let mut waited = 0u64;

@@ -325,7 +325,7 @@ fn plain_line(stmt: &Stmt) -> Option<String> {
         StmtKind::Set { name, .. } => format!("set {}", name.node),
         StmtKind::SetContact { target, .. } => format!("set {}", target.node.reference()),
         StmtKind::Email { to, .. } => format!("email {}", short(&template_text(to))),
-        StmtKind::Numbers { .. } => "numbers decimal".into(),
+        StmtKind::Numbers { decimal } => format!("numbers decimal \"{}\"", decimal.node),
         StmtKind::Dates { order } => format!("dates {}", order.node),
         _ => return None,
     })

@@ -829,7 +829,7 @@ fn flow_tests(paths: &[PathBuf], update: bool, format: TestFormat) -> u8 {
     };
     let reports: Vec<crate::flowtest::FileReport> =
         crate::parallel::map_each(&files, |path| crate::flowtest::run_file(path));
-    let (mut passed, mut failed) = (0usize, 0usize);
+    let (mut passed, mut failed, mut held) = (0usize, 0usize, 0usize);
     let mut human = String::new();
     let mut judged = Vec::new();
     for report in reports {
@@ -856,7 +856,13 @@ fn flow_tests(paths: &[PathBuf], update: bool, format: TestFormat) -> u8 {
                     o.transcript.as_ref().err().map_or("", String::as_str)
                 ));
             }
-            human.push_str(&format!("not updated: {}\n", golden_path.display()));
+            let others = report.outcomes.len() - broken.len();
+            held += others;
+            human.push_str(&format!(
+                "not updated: {} (a test that cannot run is not written, and the file's other {} wait for it)\n",
+                golden_path.display(),
+                plural(others, "test")
+            ));
             failures = report.outcomes.iter().map(|o| o.transcript.as_ref().err().cloned()).collect();
             judged.push((report, failures));
             continue;
@@ -906,7 +912,11 @@ fn flow_tests(paths: &[PathBuf], update: bool, format: TestFormat) -> u8 {
     }
     let written = match format {
         TestFormat::Human => {
-            human.push_str(&format!("{passed} passed, {failed} failed\n"));
+            human.push_str(&format!("{passed} passed, {failed} failed"));
+            if held > 0 {
+                human.push_str(&format!(", {held} not updated"));
+            }
+            human.push('\n');
             out::emit(&human)
         }
         TestFormat::Junit => out::emit(&crate::flowtest::junit(&judged)),

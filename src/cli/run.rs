@@ -22,7 +22,7 @@ pub(super) struct RunArgs {
     /// A reply to the next `wait` (repeat for several).
     #[arg(long = "input", value_name = "TEXT", allow_hyphen_values = true)]
     pub(super) inputs: Vec<String>,
-    /// The contact as JSON, or @FILE: {"name", "phone", "email", "language", "fields": {...}}.
+    /// The contact as JSON, or @FILE: {"name", "phone", "email", "language", "timezone", "fields": {...}}.
     #[arg(long, value_name = "JSON|@FILE")]
     pub(super) contact: Option<String>,
     /// The triggering request as JSON, or @FILE: {"headers": {...}, "query": {...}, "body": ...}.
@@ -272,7 +272,11 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         },
     };
     let contact = match &args.contact {
-        Some(c) => json_arg("contact", c)?,
+        Some(c) => {
+            let contact = json_arg("contact", c)?;
+            crate::interp::Contact::check_timezone(&contact).map_err(|e| usage(format!("--contact: {e}")))?;
+            contact
+        }
         None => default_contact(),
     };
     let mut trigger = args.trigger.as_deref().map(|t| json_arg("trigger", t).and_then(trigger_request)).transpose()?;

@@ -340,7 +340,7 @@ impl Machine<'_> {
             Function::FormatDate => {
                 let calendar = self.calendar();
                 let Some(when) = self.date_value(&arg(&args, 0), &calendar, "format_date") else {
-                    return Value::String(text(&arg(&args, 0)));
+                    return Value::Null;
                 };
                 let format = match (arg(&args, 1), &when) {
                     (Value::Null, crate::dates::When::Date(_)) => "YYYY-MM-DD".to_string(),
@@ -351,7 +351,7 @@ impl Machine<'_> {
                     Value::Null => Ok(calendar.zone.clone()),
                     name => crate::dates::zone(&text(&name)),
                 };
-                match zone.and_then(|z| crate::dates::format(&when, &format, Some(&z))) {
+                match zone.and_then(|z| crate::dates::format(&when, &format, &calendar.zone, &z)) {
                     Ok(s) => Value::String(s),
                     Err(e) => {
                         self.warn(format!("format_date: {e}"));

@@ -113,6 +113,17 @@ impl Contact {
         }
     }
 
+    /// Whether the `timezone` of a contact given as JSON (`flowc run --contact`, a flow test) names a
+    /// zone: a missing or empty one is the default; anything else must be an IANA name.
+    pub fn check_timezone(contact: &Value) -> Result<(), String> {
+        match contact.get("timezone") {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(()),
+            Some(Value::String(s)) => crate::dates::zone(s).map(|_| ()).map_err(|e| format!("`timezone`: {e}")),
+            Some(other) => Err(format!("`timezone` is a zone name in quotes such as \"Africa/Kigali\", not {other}")),
+        }
+    }
+
     /// A text field by name.
     pub(crate) fn text_field(&self, key: &str) -> Option<&str> {
         Some(match key {

@@ -744,5 +744,27 @@ fn run_reads_and_writes_dates_in_the_contacts_zone() {
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("\"Mars/Olympus\" is not a time zone"), "{err}");
+    // So is a contact's zone that is not one: not a silent UTC.
+    let o = flowc(&["run", path, "--contact", r#"{"timezone": "Mars/Base"}"#]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--contact: `timezone`: \"Mars/Base\" is not a time zone"), "{}", stderr(&o));
+    // And in a flow test, where the scenario that sets the clock or a zone says so first.
+    std::fs::write(
+        dir.join("clock.flowtest"),
+        "[[test]]\nname = \"kiritimati\"\nnow = \"2026-03-07T03:00:00Z\"\ncontact = { timezone = \"Pacific/Kiritimati\" }\nsteps = [\"7.3.2026\"]\n\n[[test]]\nname = \"nowhere\"\ncontact = { timezone = \"Mars/Base\" }\n",
+    )
+    .unwrap();
+    let test_file = dir.join("clock.flowtest");
+    let o = flowc(&["test", "--update", test_file.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("`contact`: `timezone`: \"Mars/Base\" is not a time zone"), "{out}");
+    assert!(out.contains("0 passed, 1 failed, 1 not updated"), "{out}");
+    std::fs::write(&test_file, std::fs::read_to_string(&test_file).unwrap().replace("Mars/Base", "UTC")).unwrap();
+    let o = flowc(&["test", "--update", test_file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let golden = std::fs::read_to_string(dir.join("clock.flowtest.golden")).unwrap();
+    assert!(golden.contains("… it is 2026-03-07T17:00:00.000+14:00 (Pacific/Kiritimati)"), "{golden}");
+    assert!(golden.contains("bot: today"), "{golden}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

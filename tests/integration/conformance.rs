@@ -91,7 +91,7 @@ fn goflow_date_vectors_pass() {
                 .map(|w| w.iso()),
             "format_date" => dates::read(f[0], &calendar).and_then(|w| {
                 let zone = dates::zone(f[2]).ok()?;
-                dates::format(&w, f[1], Some(&zone)).ok()
+                dates::format(&w, f[1], &calendar.zone, &zone).ok()
             }),
             other => panic!("line {}: unknown section {other}", n + 1),
         };

@@ -115,7 +115,7 @@ proptest! {
                 if let Ok(later) = flowc::dates::add(&when, n, &unit, &calendar.zone) {
                     let _ = later.iso();
                 }
-                let _ = flowc::dates::format(&when, &format, Some(&calendar.zone));
+                let _ = flowc::dates::format(&when, &format, &calendar.zone, &calendar.zone);
             }
         }
     }

@@ -36,6 +36,19 @@ impl<'a> FlowChecker<'a> {
         }
         match f {
             Function::DatetimeAdd => {
+                if let Some(Expr { kind: ExprKind::Number(n), span }) = args.get(1)
+                    && n.fract() != 0.0
+                {
+                    self.report(
+                        Diagnostic::new(
+                            Code::DateLiteral,
+                            *span,
+                            format!("{n} is not a whole number of units"),
+                            "not whole",
+                        )
+                        .with_help("add whole units, or a smaller unit: 90 \"m\" for an hour and a half"),
+                    );
+                }
                 if let Some((unit, span)) = args.get(2).and_then(literal)
                     && !dates::UNITS.contains(&unit.as_str())
                 {
@@ -62,22 +75,40 @@ impl<'a> FlowChecker<'a> {
                 if let Some((format, span)) = args.get(1).and_then(literal)
                     && let Err(e) = dates::check_format(&format)
                 {
+                    // The token itself when the literal is written without escapes.
+                    let written = self.src.get(span.start + 1..span.end.saturating_sub(1));
+                    let span = match written {
+                        Some(w) if w == format => {
+                            let byte = |c: usize| format.char_indices().nth(c).map_or(format.len(), |(b, _)| b);
+                            let start = span.start + 1 + byte(e.at);
+                            crate::span::Span::new(start, span.start + 1 + byte(e.at + e.len))
+                        }
+                        _ => span,
+                    };
                     self.report(
-                        Diagnostic::new(Code::DateLiteral, span, e, "not a date format")
+                        Diagnostic::new(Code::DateLiteral, span, e.message, "not a date format token")
                             .with_help("for example \"DD/MM/YYYY tt:mm\" or \"YYYY-MM-DDTtt:mm:ssZ\""),
                     );
                 }
                 if let Some(arg) = args.get(2) {
-                    self.literal_zone(arg);
+                    self.literal_zone(arg, false);
                 }
             }
             _ => {}
         }
     }
 
-    /// A time zone written literally.
-    pub(super) fn literal_zone(&mut self, arg: &Expr) {
+    /// A time zone written literally; `""` is the server's default where `empty_ok`.
+    pub(super) fn literal_zone(&mut self, arg: &Expr, empty_ok: bool) {
+        if let ExprKind::Number(n) = &arg.kind {
+            self.report(
+                Diagnostic::new(Code::DateLiteral, arg.span, format!("{n} is not a time zone"), "a number")
+                    .with_help("time zones are IANA names in quotes: \"Africa/Kigali\", \"America/New_York\", \"UTC\""),
+            );
+            return;
+        }
         if let Some((name, span)) = literal(arg)
+            && !(empty_ok && name.is_empty())
             && let Err(e) = dates::zone(&name)
         {
             self.report(Diagnostic::new(Code::DateLiteral, span, e, "unknown time zone").with_help(

@@ -59,7 +59,16 @@ impl<'a> FlowChecker<'a> {
         if DateOrder::parse(&order.node).is_some() {
             return;
         }
-        let close = did_you_mean(&order.node, DateOrder::ALL.iter().map(|o| o.name()));
+        let word = order.node.trim_matches('"').to_ascii_lowercase();
+        let close = DateOrder::parse(&word)
+            .map(|o| o.name())
+            .or_else(|| did_you_mean(&word, DateOrder::ALL.iter().map(|o| o.name())));
+        let orders = "`dates day_first` (31.12.2026, the default), `dates month_first` (12/31/2026) or `dates year_first` (2026-12-31)";
+        let help = match close {
+            Some(c) if order.node.starts_with('"') => format!("write the order without quotes: `dates {c}`"),
+            Some(c) => format!("did you mean `{c}`? (orders are {orders})"),
+            None => format!("write {orders}"),
+        };
         self.report(
             Diagnostic::new(
                 Code::DatesOrder,
@@ -67,7 +76,7 @@ impl<'a> FlowChecker<'a> {
                 format!("`{}` is not a date order", order.node),
                 "unknown order",
             )
-            .with_help("write `dates day_first` (31.12.2026, the default), `dates month_first` (12/31/2026) or `dates year_first` (2026-12-31)")
+            .with_help(help)
             .with_fix(order.span, close),
         );
     }

@@ -55,7 +55,7 @@ impl<'a> FlowChecker<'a> {
             StmtKind::SetContact { target, value } => {
                 let ty = self.expr(value, node);
                 if target.node == ContactTarget::Timezone {
-                    self.literal_zone(value);
+                    self.literal_zone(value, true);
                 }
                 let field = matches!(target.node, ContactTarget::Field(_));
                 let refused = matches!(ty, Ty::List(_) | Ty::Object(_)) || (!field && ty == Ty::Bool);
