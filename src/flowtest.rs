@@ -32,6 +32,8 @@ struct Scenario {
     /// Answers of webhooks by name: one answer, or a list used attempt by attempt.
     #[serde(default)]
     webhooks: HashMap<String, toml::Value>,
+    /// The message that starts the run, as a keyword or catchall would (`@input` until the first reply).
+    message: Option<String>,
     /// When the run starts on the virtual clock (an ISO 8601 instant; default [`DEFAULT_NOW`]).
     now: Option<String>,
 }
@@ -234,7 +236,8 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
         v
     });
     let mut out =
-        interp::start(program, Some(&flow.name), "test-run", contact, trigger, &options).map_err(|e| e.to_string())?;
+        interp::start_with_input(program, Some(&flow.name), "test-run", contact, trigger, s.message.clone(), &options)
+            .map_err(|e| e.to_string())?;
     let mut transcript = String::new();
     // A scenario that sets the clock or the contact's zone says so first: they decide what "today" is.
     let zone = contact_zone(s);
@@ -243,6 +246,9 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
         let at = jiff::Timestamp::from_millisecond(start_ms).map_err(|e| e.to_string())?.to_zoned_datetime(tz);
         let name = zone.as_deref().unwrap_or("UTC");
         transcript.push_str(&format!("… it is {} ({name})\n", crate::dates::moment_iso(&at)));
+    }
+    if let Some(m) = &s.message {
+        transcript.push_str(&format!("you: {}\n", one_line(m)));
     }
     write_events(&mut transcript, &out.events);
     // Time that has passed on the virtual clock since the run began its current wait, and in all.

@@ -58,6 +58,10 @@ pub(super) struct RunArgs {
     /// Show the request that channel NAME would make to deliver each message (`flowc serve` sends it).
     #[arg(long, value_name = "NAME")]
     pub(super) channel: Option<String>,
+    /// The message that starts the run, as a keyword or catchall trigger would (`@input` until the
+    /// first reply).
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true, conflicts_with = "resume")]
+    pub(super) message: Option<String>,
     /// The time zone of a contact that has none (an IANA name such as Africa/Kigali; default UTC).
     #[arg(long, value_name = "ZONE", value_parser = super::parse_zone)]
     pub(super) timezone: Option<jiff::tz::TimeZone>,
@@ -329,7 +333,8 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         }
         None => {
             let id = args.run_id.clone().unwrap_or_else(|| crate::time::unique_id("run"));
-            interp::start(&program, args.flow.as_deref(), &id, contact, trigger, &options)
+            let message = args.message.clone();
+            interp::start_with_input(&program, args.flow.as_deref(), &id, contact, trigger, message, &options)
                 .map_err(|e| usage(e.to_string()))?
         }
     };
@@ -355,6 +360,10 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
     };
     // A line editor at a terminal: arrow keys, history, Ctrl-D and Ctrl-C as people expect them.
     let mut editor = if interactive { rustyline::DefaultEditor::new().ok() } else { None };
+    // The message that started the run, shown as the contact's first line.
+    if let Some(m) = args.message.as_ref().filter(|_| !args.json && args.resume.is_none()) {
+        let _ = super::out::emit(&format!("you: {m}\n"));
+    }
     loop {
         for e in &outcome.events {
             printer.event(e);

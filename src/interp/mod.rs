@@ -369,8 +369,23 @@ pub fn start(
     trigger: Option<Value>,
     options: &RunOptions<'_>,
 ) -> Result<Outcome, RunError> {
+    start_with_input(program, flow, run_id, contact, trigger, None, options)
+}
+
+/// [`start`] for a run that a message started (a keyword or catchall): `@input` is that message until
+/// the first reply, as in RapidPro.
+pub fn start_with_input(
+    program: &Program,
+    flow: Option<&str>,
+    run_id: &str,
+    contact: Value,
+    trigger: Option<Value>,
+    input: Option<String>,
+    options: &RunOptions<'_>,
+) -> Result<Outcome, RunError> {
     let (_, f) = find_flow(program, flow)?;
     let mut state = RunState::new(f, run_id, Contact::from_json(&contact), trigger);
+    state.input = input;
     let mut machine =
         Machine { program, flow: f, state: &mut state, events: Vec::new(), options, expecting_missing: 0 };
     machine.events.push(Event::RunStarted { flow: f.name.clone(), run_id: run_id.to_string() });

@@ -1033,7 +1033,8 @@ impl App {
     }
 
     /// Starts `flow` for a contact (the caller holds the contact's lock) and saves the step with
-    /// `messages`; answers `status` with the step.
+    /// `messages`, the first of which, if any, is the message that started it (`@input`); answers
+    /// `status` with the step.
     fn start_run(
         &self,
         served: &Served,
@@ -1043,6 +1044,7 @@ impl App {
         messages: Vec<store::MessageRow>,
         status: u16,
     ) -> Answer {
+        let input = messages.first().map(|m| m.text.clone());
         let run_id = crate::time::unique_id("run");
         let messages = messages
             .into_iter()
@@ -1051,7 +1053,9 @@ impl App {
                 m
             })
             .collect();
-        let outcome = self.step(flow, true, |o| interp::start(&served.program, Some(flow), &run_id, contact, None, o));
+        let outcome = self.step(flow, true, |o| {
+            interp::start_with_input(&served.program, Some(flow), &run_id, contact, None, input, o)
+        });
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => return Answer::error(500, e.to_string()),

@@ -408,6 +408,12 @@ channel sms external {
 }
 trigger keyword "clock" { start clock }
 trigger keyword "zone" { start zone }
+trigger keyword "echo" { start echo }
+flow echo {
+  send "You wrote: @input"
+  wait more timeout 1m
+  send "Then: @input"
+}
 flow clock {
   send "@(today()) @(format_date(now(), "ZZZ"))"
 }
@@ -450,4 +456,10 @@ fn a_contacts_time_zone_is_kept_and_used_for_today_and_now() {
     delivered(&gw, &ok, 5);
     assert_eq!(sms(&s.base, from, "Mars/Olympus").status, 200);
     assert_eq!(texts(&delivered(&gw, &ok, 6))[5], "Zone: Pacific/Honolulu");
+
+    // A run started by a message has it as `@input` until the first reply (RapidPro's trigger input).
+    assert_eq!(sms(&s.base, from, "ECHO order 42").status, 200);
+    assert_eq!(texts(&delivered(&gw, &ok, 7))[6], "You wrote: ECHO order 42");
+    assert_eq!(sms(&s.base, from, "and 43").status, 200);
+    assert_eq!(texts(&delivered(&gw, &ok, 8))[7], "Then: and 43");
 }

@@ -66,6 +66,8 @@ pub(crate) struct FlowChecker<'a> {
     /// Names read as `@flow.NAME`.
     reads: HashSet<&'a str>,
     input_read: bool,
+    /// A keyword or catchall of the file starts this flow: `@input` is the message from the start.
+    input_at_start: bool,
     /// Where the flow's settings (`numbers`, `dates`) end: a setting after this offset is misplaced.
     settings_end: usize,
     /// The flow's `dates` setting, for date literals.
@@ -103,6 +105,7 @@ impl<'a> FlowChecker<'a> {
             broken_webhooks: HashSet::default(),
             reads: HashSet::default(),
             input_read: false,
+            input_at_start: file.message_triggers.iter().any(|t| t.starts.iter().any(|s| s.node == flow.name.node)),
             settings_end: usize::MAX,
             date_order: crate::dates::DateOrder::default(),
             silent: false,

@@ -69,6 +69,10 @@ impl<'a> FlowChecker<'a> {
                 self.require(node, Fact::FlowVar(name.node.clone()), missing);
                 ty
             }
+            Root::Input if self.input_at_start => {
+                self.input_read = true;
+                Ty::Text
+            }
             Root::Input => {
                 self.input_read = true;
                 let missing = Missing {
