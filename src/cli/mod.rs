@@ -693,6 +693,12 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
             messages.push(format!("  {what}{on} -> flow {}\n", program.flows[t.flow].name));
         }
     }
+    // Every connection is a file descriptor: the cap must fit the open-file limit.
+    let (cap, notice) = crate::serve::limits::fit(config.max_connections, config.workers);
+    if let Some(n) = notice {
+        eprintln!("flowc: {n}");
+    }
+    let config = crate::serve::Config { max_connections: cap, ..config };
     match crate::serve::Server::start(addr, programs, store, config) {
         Ok(server) => {
             // The first line ends with the address (scripts read it); then a line per trigger.

@@ -13,6 +13,7 @@
 pub mod auth;
 pub(crate) mod channels;
 mod front;
+pub mod limits;
 pub mod metrics;
 pub mod store;
 

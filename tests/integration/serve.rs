@@ -825,3 +825,45 @@ fn runs_that_belong_to_no_contact_take_no_message() {
         assert_eq!(got.status, 400, "{path}: {}", got.body);
     }
 }
+
+/// Where the open-file limit cannot hold the connection cap, the cap is lowered to fit (and the start-up
+/// says so): connections past it are refused with 503 instead of the server running out of descriptors.
+#[test]
+fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = TempDir::new("nofile");
+    let flow = dir.0.join("survey.flow");
+    std::fs::write(&flow, SURVEY).unwrap();
+    let command = format!(
+        "ulimit -n 200 && exec '{}' serve '{}' --addr 127.0.0.1:0 --db '{}' --workers 4 --no-access-log",
+        env!("CARGO_BIN_EXE_flowc"),
+        flow.display(),
+        dir.0.join("flowc.db").display()
+    );
+    let mut child = std::process::Command::new("bash")
+        .args(["-c", &command])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut notice = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut notice).unwrap();
+    assert!(notice.contains("at most 132 connections at once, not the 10000 asked for"), "{notice}");
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut banner).unwrap();
+    let base = banner.trim().rsplit(' ').next().unwrap().to_string();
+    let addr = base.trim_start_matches("http://").to_string();
+    let held: Vec<_> = (0..132).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut refused = std::net::TcpStream::connect(&addr).unwrap();
+    refused.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    refused.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{answer}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let got = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "after"}}));
+    assert_eq!(got.status, 201, "{}", got.body);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
