@@ -153,6 +153,7 @@ impl<'a> FlowChecker<'a> {
         }
         c.reachability(&flow.body, true);
         c.respond_rules();
+        c.waits_without_contact();
         c.unused_results();
         // For the model: the results defined on every path into each statement.
         if let Some(out) = definite {

@@ -57,6 +57,34 @@ impl<'a> FlowChecker<'a> {
         }
     }
 
+    /// A webhook trigger without `for URN via CHANNEL` starts runs that belong to no contact: no reply
+    /// reaches them, so a `wait` without `on timeout` only expires the run (one with `on timeout` is a
+    /// timer, which is fine).
+    pub(super) fn waits_without_contact(&mut self) {
+        let Some(trigger) = self.triggers.iter().find(|t| t.start_for.is_none()) else { return };
+        let wait = (0..self.graph.nodes.len()).find(|&n| {
+            self.graph.reachable(n)
+                && matches!(
+                    self.graph.nodes[n].kind,
+                    NodeKind::Stmt(Stmt { kind: StmtKind::Wait { on_timeout, .. }, .. }) if on_timeout.is_empty()
+                )
+        });
+        let Some(n) = wait else { return };
+        let start = trigger.starts.first().map_or(trigger.span, |s| s.span);
+        let d = Diagnostic::new(
+            Code::WaitWithoutContact,
+            self.node_span(n),
+            format!("runs that \"{}\" starts belong to no contact, so no reply reaches this `wait`", trigger.suffix.node),
+            "can only expire",
+        )
+        .with_label(start, "started without a contact")
+        .with_help(format!(
+            "start the run for a contact, e.g. `start {} for \"tel:\" & @trigger.body.phone via CHANNEL`, or give the wait an `on timeout` to use it as a timer",
+            self.flow.name.node
+        ));
+        self.report(d);
+    }
+
     pub(super) fn respond_rules(&mut self) {
         let responds: Vec<usize> = (0..self.graph.nodes.len())
             .filter(|&n| matches!(self.graph.nodes[n].kind, NodeKind::Stmt(Stmt { kind: StmtKind::Respond(_), .. })))
