@@ -248,7 +248,7 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
         transcript.push_str(&format!("… it is {} ({name})\n", crate::dates::moment_iso(&at)));
     }
     if let Some(m) = &s.message {
-        transcript.push_str(&format!("you: {}\n", one_line(m)));
+        transcript.push_str(&format!("you: {}\n", interp::one_line(m)));
     }
     write_events(&mut transcript, &out.events);
     // Time that has passed on the virtual clock since the run began its current wait, and in all.
@@ -302,57 +302,13 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
 /// The transcript lines of events: what a reviewer reads, without ids or timings.
 fn write_events(out: &mut String, events: &[Event]) {
     for e in events {
-        let line = match e {
-            Event::RunStarted { flow, .. } => format!("▶ {flow}"),
-            // A message's lines are indented, so that no line of it can pass for a golden file's `===`.
-            Event::MessageSent { text } => format!("bot: {}", text.replace('\n', "\n     ")),
-            Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {}: {}", one_line(to), one_line(subject)),
-            Event::ContactUpdated { field, value } => one_line(&interp::contact_update_line(field, value)),
-            Event::WebhookCalled { name, method, url, status, attempts, error, .. } => {
-                let result = match (status, error) {
-                    (Some(s), None) => s.to_string(),
-                    (_, Some(e)) => format!("failed: {e}"),
-                    (None, None) => "?".into(),
-                };
-                let tries =
-                    if *attempts > 1 && error.is_none() { format!(" ({attempts} attempts)") } else { String::new() };
-                format!("⇄ webhook {name}: {method} {url} → {result}{tries}")
-            }
-            Event::Waiting { name, timeout_ms: Some(ms) } => {
-                format!("… waiting for {name} (timeout {})", crate::time::human_ms(*ms))
-            }
-            Event::Waiting { name, .. } => format!("… waiting for {name}"),
-            Event::Resumed { input } => format!("you: {}", one_line(input)),
-            Event::TimedOut { name } => format!("⏱ {name} timed out"),
-            Event::Responded { status, body, .. } => {
-                format!(
-                    "↩ respond {status}{}",
-                    body.as_deref().map(|b| format!(" {}", one_line(b))).unwrap_or_default()
-                )
-            }
-            Event::Warning { message } => format!("⚠ {}", one_line(message)),
-            Event::RunEnded { status, reason } => match reason {
-                Some(r) => format!("■ {} ({r})", status.as_str()),
-                None => format!("■ {}", status.as_str()),
-            },
-        };
+        let line = interp::event_line(e, interp::Shown::Transcript);
         for l in line.lines() {
             // Trailing spaces are what editors strip from golden files.
             out.push_str(l.trim_end());
             out.push('\n');
         }
     }
-}
-
-/// Text on one line: line breaks as `\n`, other control characters as `\u{..}`.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\n' => "\\n".to_string(),
-            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
-            c => c.to_string(),
-        })
-        .collect()
 }
 
 /// A unified-style line diff of `expected` and `got` (`-` expected, `+` got), with a line of context.

@@ -204,38 +204,7 @@ impl Printer<'_> {
         if self.interactive && matches!(e, Event::Resumed { .. }) {
             return;
         }
-        let line = match e {
-            Event::RunStarted { flow, run_id } => format!("▶ {flow} ({run_id})"),
-            Event::MessageSent { text } => format!("bot: {}", text.replace('\n', "\n     ")),
-            Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {to}: {subject}"),
-            Event::ContactUpdated { field, value } => interp::contact_update_line(field, value),
-            Event::WebhookCalled { name, method, url, status, attempts, elapsed_ms, error, mocked } => {
-                let result = match (status, error) {
-                    (Some(s), None) => s.to_string(),
-                    (_, Some(e)) => format!("failed: {e}"),
-                    (None, None) => "?".into(),
-                };
-                // A failure already says how many attempts it took.
-                let tries =
-                    if *attempts > 1 && error.is_none() { format!(", {attempts} attempts") } else { String::new() };
-                let mock = if *mocked { ", mock" } else { "" };
-                format!("⇄ webhook {name}: {method} {url} → {result} ({elapsed_ms} ms{tries}{mock})")
-            }
-            Event::Waiting { name, timeout_ms } => match timeout_ms {
-                Some(ms) => format!("… waiting for {name} (timeout {})", crate::time::human_ms(*ms)),
-                None => format!("… waiting for {name}"),
-            },
-            Event::Resumed { input } => format!("you: {input}"),
-            Event::TimedOut { name } => format!("⏱ {name} timed out"),
-            Event::Responded { status, body, .. } => {
-                format!("↩ respond {status}{}", body.as_deref().map(|b| format!(" {b}")).unwrap_or_default())
-            }
-            Event::Warning { message } => format!("⚠ {message}"),
-            Event::RunEnded { status, reason } => match reason {
-                Some(r) => format!("■ {} ({r})", status.as_str()),
-                None => format!("■ {}", status.as_str()),
-            },
-        };
+        let line = interp::event_line(e, interp::Shown::Live);
         let _ = super::out::emit(&format!("{line}\n"));
         if let (Some(c), Event::MessageSent { text }) = (&self.channel, e) {
             let (method, url, body) = c.delivery(text, sent.get());

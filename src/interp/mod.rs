@@ -355,9 +355,68 @@ pub fn find_flow<'p>(program: &'p Program, name: Option<&str>) -> Result<(usize,
     }
 }
 
-/// How `flowc run` and `flowc test` transcripts show a contact update: `✎ @contact.fields.age = 34`.
-pub fn contact_update_line(field: &str, value: &Value) -> String {
-    format!("✎ @contact.{field} = {value}")
+/// Where an event is shown to people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// `flowc run`: with run ids, timings and mocks, text as it is.
+    Live,
+    /// A flow test's transcript: what a reviewer compares, without ids or timings, and with line breaks
+    /// and control characters in values written as escapes (a transcript line is one line).
+    Transcript,
+}
+
+/// An event as `flowc run` and `flowc test` show it: `bot: ...`, `⇄ webhook ...`, `■ completed`.
+pub fn event_line(e: &Event, shown: Shown) -> String {
+    let live = shown == Shown::Live;
+    let t = |s: &str| if live { s.to_string() } else { one_line(s) };
+    match e {
+        Event::RunStarted { flow, run_id } if live => format!("▶ {flow} ({run_id})"),
+        Event::RunStarted { flow, .. } => format!("▶ {flow}"),
+        // A message's lines are indented, so that no line of it can pass for a golden file's `===`.
+        Event::MessageSent { text } => format!("bot: {}", text.replace('\n', "\n     ")),
+        Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {}: {}", t(to), t(subject)),
+        Event::ContactUpdated { field, value } => t(&format!("✎ @contact.{field} = {value}")),
+        Event::WebhookCalled { name, method, url, status, attempts, elapsed_ms, error, mocked } => {
+            let result = match (status, error) {
+                (Some(s), None) => s.to_string(),
+                (_, Some(e)) => format!("failed: {e}"),
+                (None, None) => "?".into(),
+            };
+            // A failure already says how many attempts it took.
+            let retried = *attempts > 1 && error.is_none();
+            if live {
+                let tries = if retried { format!(", {attempts} attempts") } else { String::new() };
+                let mock = if *mocked { ", mock" } else { "" };
+                format!("⇄ webhook {name}: {method} {url} → {result} ({elapsed_ms} ms{tries}{mock})")
+            } else {
+                let tries = if retried { format!(" ({attempts} attempts)") } else { String::new() };
+                format!("⇄ webhook {name}: {method} {url} → {result}{tries}")
+            }
+        }
+        Event::Waiting { name, timeout_ms: Some(ms) } => {
+            format!("… waiting for {name} (timeout {})", crate::time::human_ms(*ms))
+        }
+        Event::Waiting { name, .. } => format!("… waiting for {name}"),
+        Event::Resumed { input } => format!("you: {}", t(input)),
+        Event::TimedOut { name } => format!("⏱ {name} timed out"),
+        Event::Responded { status, body, .. } => {
+            format!("↩ respond {status}{}", body.as_deref().map(|b| format!(" {}", t(b))).unwrap_or_default())
+        }
+        Event::Warning { message } => format!("⚠ {}", t(message)),
+        Event::RunEnded { status, reason: Some(r) } => format!("■ {} ({r})", status.as_str()),
+        Event::RunEnded { status, .. } => format!("■ {}", status.as_str()),
+    }
+}
+
+/// Text on one line: line breaks as `\n`, other control characters as `\u{..}`.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_string(),
+            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// Starts a run of `flow` for `contact`, with the request that triggered it if any.
