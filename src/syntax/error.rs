@@ -33,6 +33,7 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
         trigger_channel => "`channel`",
         channel_block => "`{`",
         ident => "a name",
+        segment => "a key after the `.` (a name or a number, as in `@contact.fields.age`)",
         string | plain_string => "a string in double quotes",
         expr | operand | number | reference | call | group | at_group | env_ref | kw_true | kw_false | kw_null
         | simple_operand | signed_number | operand_simple | prefix => VALUE,
