@@ -134,3 +134,58 @@ async def test_an_editing_session_on_the_order_status_example(client: LanguageCl
         types.DocumentFormattingParams(text_document=doc, options=types.FormattingOptions(tab_size=2, insert_spaces=True))
     )
     assert not edits, "the example is formatted"
+
+
+@pytest.mark.asyncio
+async def test_dates_and_channels_in_the_editor(client: LanguageClient):
+    """The appointment example's date tests and functions are explained, `dates` is completed, and a
+    channel named in a trigger leads to its definition in the sms_signup example."""
+    appointment = ROOT / "examples" / "appointment.flow"
+    text = appointment.read_text()
+    uri = appointment.as_uri()
+    doc = types.TextDocumentIdentifier(uri=uri)
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[uri]) == []
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=doc, position=position("has_date_lt", 3, text))
+    )
+    assert "a date before DATE" in hover.contents.value, hover
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=doc, position=position("datetime_add", 3, text))
+    )
+    assert "n units later" in hover.contents.value, hover
+
+    # The order after `dates`, typed anew.
+    edited = text.replace("dates day_first", "dates ")
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=edited)],
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    completion = await client.text_document_completion_async(
+        types.CompletionParams(text_document=doc, position=position("dates ", 6, edited))
+    )
+    assert [i.label for i in completion] == ["day_first", "month_first", "year_first"], completion
+
+    signup = ROOT / "examples" / "sms_signup.flow"
+    signup_text = signup.read_text()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=signup.as_uri(), language_id="flow", version=1, text=signup_text)
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    definition = await client.text_document_definition_async(
+        types.DefinitionParams(
+            text_document=types.TextDocumentIdentifier(uri=signup.as_uri()),
+            position=position("catchall channel sms", len("catchall channel "), signup_text),
+        )
+    )
+    assert definition[0].range.start == position("sms external", 0, signup_text), definition
