@@ -742,13 +742,7 @@ impl App {
             (RunStatus::Waiting, Some(w)) => w.timeout_ms.map(|t| crate::time::now_millis().saturating_add(t)),
             _ => None,
         };
-        let run = StoredRun {
-            state: outcome.state.clone(),
-            contact_id: contact_id.to_string(),
-            deadline_ms,
-            version: Some(version.to_string()),
-        };
-        let mut record = StepRecord::new(&run, &outcome.events)?;
+        let mut record = StepRecord::of(&outcome.state, contact_id, deadline_ms, Some(version), &outcome.events)?;
         if !contact_id.is_empty() {
             let mut contact = outcome.state.contact.clone();
             contact.urn = contact_id.to_string();

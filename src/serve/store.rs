@@ -209,15 +209,27 @@ pub enum Delivery {
 impl StepRecord {
     /// Serializes a run after a step and the events of that step.
     pub fn new(run: &StoredRun, events: &[Event]) -> Result<StepRecord, StoreError> {
+        StepRecord::of(&run.state, &run.contact_id, run.deadline_ms, run.version.as_deref(), events)
+    }
+
+    /// [`StepRecord::new`] from the parts of a run, without a copy of its state (an ended run's state
+    /// is not stored: only a waiting run's is serialized).
+    pub fn of(
+        state: &crate::interp::RunState,
+        contact_id: &str,
+        deadline_ms: Option<u64>,
+        version: Option<&str>,
+        events: &[Event],
+    ) -> Result<StepRecord, StoreError> {
         Ok(StepRecord {
-            run_id: run.state.run_id.clone(),
-            contact_id: run.contact_id.clone(),
-            flow: run.state.flow.clone(),
-            status: run.state.status,
-            deadline_ms: run.deadline_ms,
-            state: if run.state.status == RunStatus::Waiting { Some(serde_json::to_string(&run.state)?) } else { None },
+            run_id: state.run_id.clone(),
+            contact_id: contact_id.to_string(),
+            flow: state.flow.clone(),
+            status: state.status,
+            deadline_ms,
+            state: if state.status == RunStatus::Waiting { Some(serde_json::to_string(state)?) } else { None },
             events: if events.is_empty() { None } else { Some(serde_json::to_string(events)?) },
-            version: run.version.clone(),
+            version: version.map(str::to_string),
             contact: None,
             messages: Vec::new(),
         })
