@@ -208,9 +208,7 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
         zone: None,
         now_ms: Some(start_ms),
     };
-    let contact = s.contact.as_ref().map(to_json).unwrap_or_else(|| {
-        serde_json::json!({"name": "Test Contact", "phone": "+250788000000", "email": "test@example.com", "language": "eng"})
-    });
+    let contact = interp::Contact::with_test_defaults(s.contact.as_ref().map(to_json));
     let trigger = s.trigger.as_ref().map(|t| {
         let mut v = to_json(t);
         for part in ["headers", "query"] {

@@ -118,16 +118,6 @@ fn trigger_request(value: Value) -> Result<Value, Failure> {
     Ok(Value::Object(fields))
 }
 
-fn default_contact() -> Value {
-    serde_json::json!({
-        "name": "Test Contact",
-        "phone": "+250788000000",
-        "email": "test@example.com",
-        "language": "eng",
-        "fields": {}
-    })
-}
-
 fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<String, MockAnswers>, Failure> {
     let mut out = HashMap::new();
     for spec in specs {
@@ -248,9 +238,9 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
         Some(c) => {
             let contact = json_arg("contact", c)?;
             crate::interp::Contact::check_timezone(&contact).map_err(|e| usage(format!("--contact: {e}")))?;
-            contact
+            crate::interp::Contact::with_test_defaults(Some(contact))
         }
-        None => default_contact(),
+        None => crate::interp::Contact::with_test_defaults(None),
     };
     let mut trigger = args.trigger.as_deref().map(|t| json_arg("trigger", t).and_then(trigger_request)).transpose()?;
     if let Some(t) = trigger.as_mut() {

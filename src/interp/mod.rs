@@ -113,6 +113,23 @@ impl Contact {
         }
     }
 
+    /// The contact of `flowc run` and flow tests: what `given` says, and for each of name, phone, e-mail
+    /// and language it leaves out, a test contact's (`Test Contact`, `+250788000000`,
+    /// `test@example.com`, `eng`), so that giving only a time zone or a field keeps the rest.
+    pub fn with_test_defaults(given: Option<Value>) -> Value {
+        let mut contact = serde_json::json!({
+            "name": "Test Contact",
+            "phone": "+250788000000",
+            "email": "test@example.com",
+            "language": "eng",
+            "fields": {}
+        });
+        if let (Some(Value::Object(given)), Value::Object(c)) = (given, &mut contact) {
+            c.extend(given);
+        }
+        contact
+    }
+
     /// Whether the `timezone` of a contact given as JSON (`flowc run --contact`, a flow test) names a
     /// zone: a missing or empty one is the default; anything else must be an IANA name.
     pub fn check_timezone(contact: &Value) -> Result<(), String> {
