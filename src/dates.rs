@@ -171,29 +171,37 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("a valid built-in pattern"))
 }
 
-/// A whole ISO 8601 moment (`2017-10-01T23:55:55.123456+02:00`, seconds optional) or a local one
-/// without an offset, read in the calendar's zone.
+/// An ISO 8601 moment at the start of `text`: `2017-10-01T23:55:55.123456+02:00` (seconds optional; the
+/// offset `Z`, `+02:00`, `+0200` or `+02`), also with a space for the `T` when an offset follows
+/// (`2026-11-23 10:00:00+02:00`, as databases write it); without an offset, `T` time is read in the
+/// calendar's zone. A digit right after it means it was not one.
 fn iso_moment(text: &str, zone: &TimeZone) -> Option<ZonedDateTime> {
     static ISO: OnceLock<Regex> = OnceLock::new();
     let c = re(
         &ISO,
-        r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?(Z|[+-][0-9]{2}:[0-9]{2})?$",
+        r"^([0-9]{4})-([0-9]{2})-([0-9]{2})([T ])([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?",
     )
     .captures(text)?;
+    let end = c.get(0).map_or(0, |m| m.end());
+    let offset = c.get(9).map(|m| m.as_str());
+    if text[end..].starts_with(|c: char| c.is_ascii_digit()) || (offset.is_none() && &c[4] != "T") {
+        return None;
+    }
     let num = |i: usize| c.get(i).map_or(Some(0), |m| m.as_str().parse::<i64>().ok());
     let date = Date::new(num(1)? as i16, num(2)? as i8, num(3)? as i8).ok()?;
-    let nanos = c.get(7).map_or(0, |m| fraction_nanos(m.as_str()));
-    let time = Time::new(num(4)? as i8, num(5)? as i8, num(6)? as i8, nanos).ok()?;
+    let nanos = c.get(8).map_or(0, |m| fraction_nanos(m.as_str()));
+    let time = Time::new(num(5)? as i8, num(6)? as i8, num(7)? as i8, nanos).ok()?;
     let local = DateTime::from_parts(date, time);
-    match c.get(8).map(|m| m.as_str()) {
+    match offset {
         None => local.to_zoned_datetime(zone.clone()).ok(),
         Some(offset) => {
             let seconds = if offset == "Z" {
                 0
             } else {
                 let sign = if offset.starts_with('-') { -1 } else { 1 };
-                let h: i32 = offset[1..3].parse().ok()?;
-                let m: i32 = offset[4..6].parse().ok()?;
+                let digits: String = offset[1..].chars().filter(char::is_ascii_digit).collect();
+                let h: i32 = digits[..2].parse().ok()?;
+                let m: i32 = digits.get(2..4).map_or(Some(0), |m| m.parse().ok())?;
                 if h > 23 || m > 59 {
                     return None;
                 }
@@ -226,17 +234,16 @@ fn find_date(text: &str, cal: &Calendar) -> Option<(Date, usize)> {
     {
         return Some((d, 10));
     }
-    static DMY: OnceLock<Regex> = OnceLock::new();
-    static YMD: OnceLock<Regex> = OnceLock::new();
+    // Two short numbers then a year, or a year then two short numbers; the order says which is which.
+    static SHORT_FIRST: OnceLock<Regex> = OnceLock::new();
+    static YEAR_FIRST: OnceLock<Regex> = OnceLock::new();
+    let short_first =
+        || re(&SHORT_FIRST, r"(?-u:\b)([0-9]{1,2})[-.\\/_ ]([0-9]{1,2})[-.\\/_ ]([0-9]{4}|[0-9]{2})(?-u:\b)");
     let (pattern, d, m, y) = match cal.order {
-        DateOrder::DayFirst => {
-            (re(&DMY, r"(?-u:\b)([0-9]{1,2})[-.\\/_ ]([0-9]{1,2})[-.\\/_ ]([0-9]{4}|[0-9]{2})(?-u:\b)"), 1, 2, 3)
-        }
-        DateOrder::MonthFirst => {
-            (re(&DMY, r"(?-u:\b)([0-9]{1,2})[-.\\/_ ]([0-9]{1,2})[-.\\/_ ]([0-9]{4}|[0-9]{2})(?-u:\b)"), 2, 1, 3)
-        }
+        DateOrder::DayFirst => (short_first(), 1, 2, 3),
+        DateOrder::MonthFirst => (short_first(), 2, 1, 3),
         DateOrder::YearFirst => {
-            (re(&YMD, r"(?-u:\b)([0-9]{4}|[0-9]{2})[-.\\/_ ]([0-9]{1,2})[-.\\/_ ]([0-9]{1,2})(?-u:\b)"), 3, 2, 1)
+            (re(&YEAR_FIRST, r"(?-u:\b)([0-9]{4}|[0-9]{2})[-.\\/_ ]([0-9]{1,2})[-.\\/_ ]([0-9]{1,2})(?-u:\b)"), 3, 2, 1)
         }
     };
     let this_year = i64::from(cal.today().year());
@@ -373,12 +380,25 @@ pub struct FormatError {
 /// Checks a `format_date` format: `YYYY YY M MM D DD` for the date, `h hh` (12-hour) `tt` (24-hour)
 /// `m mm s ss fff ffffff fffffffff aa AA` for the time, `Z` (`Z` or the offset) and `ZZZ` (the
 /// offset); the characters ` : / . T - _ ,` are written as they are; anything else is an error. Also
-/// an error here (not when a run formats): minutes (`mm`) next to a day or a year with no hour, which
-/// is almost always `MM`, the month, mistyped.
+/// errors here (not when a run formats): minutes (`mm`) next to a day or a year with no hour, which
+/// is almost always `MM`, the month, mistyped; and a 12-hour `hh` without `aa`/`AA`, which reads 04:40
+/// for 16:40 (flowc's `hh` was the 24-hour hour before it took goflow's tokens).
 pub fn check_format(format: &str) -> Result<(), FormatError> {
     format_parts(format, None)?;
     let chars: Vec<char> = format.chars().collect();
     let has = |c: char| chars.contains(&c);
+    if has('h') && !has('a') && !has('A') {
+        let at = chars.iter().position(|&c| c == 'h').unwrap_or(0);
+        let len = chars[at..].iter().take_while(|&&c| c == 'h').count();
+        return Err(FormatError {
+            message: format!(
+                "`{}` is the 12-hour clock, and this format has no `aa`: the 24-hour hour is `tt`",
+                "h".repeat(len)
+            ),
+            at,
+            len,
+        });
+    }
     if has('m') && (has('D') || has('Y')) && !has('h') && !has('t') {
         let at = chars.iter().position(|&c| c == 'm').unwrap_or(0);
         let len = chars[at..].iter().take_while(|&&c| c == 'm').count();
@@ -573,6 +593,8 @@ mod tests {
         assert_eq!(format(&summer, "DD/MM/YYYY tt:mm ZZZ", &TimeZone::UTC, &ny).unwrap(), "01/07/2026 08:00 -04:00");
         assert_eq!(format(&winter, "DD/MM/YYYY tt:mm ZZZ", &TimeZone::UTC, &ny).unwrap(), "01/12/2026 07:00 -05:00");
         assert_eq!(format(&winter, "h:mm aa", &TimeZone::UTC, &ny).unwrap(), "7:00 am");
+        assert!(check_format("DD/MM/YYYY hh:mm").unwrap_err().message.contains("the 24-hour hour is `tt`"));
+        assert!(check_format("h:mm AA").is_ok());
         assert_eq!(format(&winter, "D.M.YY", &TimeZone::UTC, &TimeZone::UTC).unwrap(), "1.12.26");
         // A date is its midnight in the contact's zone, shown in the zone asked for.
         let tokyo = zone("Asia/Tokyo").unwrap();
@@ -603,6 +625,18 @@ mod tests {
         // The weekday of a moment is the one in its zone.
         assert_eq!(weekday(&read_in("2026-11-29T23:30:00-05:00", "America/New_York")), 0);
         assert_eq!(weekday(&read_in("2026-11-29T23:30:00-05:00", "UTC")), 1);
+    }
+
+    /// Moments as APIs and databases write them keep their offset.
+    #[test]
+    fn iso_moments_in_their_common_spellings() {
+        assert_eq!(read_in("2026-11-23 10:00:00+02:00", "America/New_York").iso(), "2026-11-23T03:00:00.000-05:00");
+        assert_eq!(read_in("2026-11-23T10:30:00+0530", "UTC").iso(), "2026-11-23T05:00:00.000Z");
+        assert_eq!(read_in("2026-11-23T10:30:00+05", "UTC").iso(), "2026-11-23T05:30:00.000Z");
+        assert_eq!(read_in("2026-11-23T10:00:00Z.", "UTC").iso(), "2026-11-23T10:00:00.000Z");
+        assert_eq!(read_in("2026-11-23T10:00 please", "America/New_York").iso(), "2026-11-23T10:00:00.000-05:00");
+        // Without an offset a space is a date and a time written by a person (am/pm counts).
+        assert_eq!(read_in("2026-11-23 10:00 pm", "UTC").iso(), "2026-11-23T22:00:00.000Z");
     }
 
     #[test]

@@ -264,11 +264,19 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
                     .and_then(crate::time::duration_ms)
                     .ok_or("`wait` takes a duration such as \"11m\"")?;
                 transcript.push_str(&format!("… {} pass\n", t["wait"].as_str().unwrap_or_default()));
+                let before = waited;
                 waited = waited.saturating_add(spent);
-                elapsed = elapsed.saturating_add(spent as i64);
                 match out.state.waiting.as_ref().and_then(|w| w.timeout_ms) {
-                    Some(limit) if limit <= waited => Resume::Timeout,
-                    _ => continue,
+                    // The timeout fires when its time is up, not at the end of the wait step.
+                    Some(limit) if limit <= waited => {
+                        elapsed =
+                            elapsed.saturating_add(i64::try_from(limit.saturating_sub(before)).unwrap_or(i64::MAX));
+                        Resume::Timeout
+                    }
+                    _ => {
+                        elapsed = elapsed.saturating_add(i64::try_from(spent).unwrap_or(i64::MAX));
+                        continue;
+                    }
                 }
             }
             other => {

@@ -347,9 +347,10 @@ impl Machine<'_> {
                     (Value::Null, crate::dates::When::Moment(_)) => "YYYY-MM-DD tt:mm".to_string(),
                     (other, _) => text(&other),
                 };
-                let zone = match arg(&args, 2) {
-                    Value::Null => Ok(calendar.zone.clone()),
-                    name => crate::dates::zone(&text(&name)),
+                // No zone, or an empty one (a contact without `timezone`): the contact's.
+                let zone = match text(&arg(&args, 2)) {
+                    name if name.trim().is_empty() => Ok(calendar.zone.clone()),
+                    name => crate::dates::zone(&name),
                 };
                 match zone.and_then(|z| crate::dates::format(&when, &format, &calendar.zone, &z)) {
                     Ok(s) => Value::String(s),
@@ -431,7 +432,11 @@ impl Machine<'_> {
                 }
             }
         }
-        let calendar = self.calendar();
+        // Only the date tests read the calendar (the clock, the contact's zone).
+        let calendar = match test {
+            SplitTest::HasDate | SplitTest::HasDateLt | SplitTest::HasDateEq | SplitTest::HasDateGt => self.calendar(),
+            _ => crate::dates::Calendar { zone: jiff::tz::TimeZone::UTC, order: self.flow.dates, now_ms: 0 },
+        };
         let mut dates = Vec::new();
         for (kind, v) in test.args().iter().zip(&values) {
             if *kind == ArgKind::Date {

@@ -972,6 +972,9 @@ impl App {
             }
         };
         let given = request.get("contact").cloned().unwrap_or(json!({}));
+        if let Err(e) = crate::interp::Contact::check_timezone(&given) {
+            return Answer::error(400, format!("contact: {e}"));
+        }
         let id = given.get("urn").or_else(|| given.get("id")).map(crate::interp::value_text);
         let Some(contact_id) = id.filter(|s| !s.is_empty()) else {
             return Answer::error(400, "give the contact an id: {\"contact\": {\"id\": \"...\", \"name\": ...}}");

@@ -768,3 +768,25 @@ fn run_reads_and_writes_dates_in_the_contacts_zone() {
     assert!(golden.contains("bot: today"), "{golden}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// On a flow test's virtual clock a timeout fires when its time is up, even inside a longer wait step.
+#[test]
+fn a_timeout_fires_at_its_time_on_the_virtual_clock() {
+    let dir = std::env::temp_dir().join(format!("flowc-clock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("late.flow"),
+        "flow late {\n  wait answer timeout 10m {\n    on timeout { send \"timed out at @(format_date(now(), \"tt:mm\"))\" }\n  }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("late.flowtest"),
+        "[[test]]\nname = \"an hour of silence\"\nnow = \"2026-03-06T09:00:00Z\"\nsteps = [{ wait = \"4m\" }, { wait = \"1h\" }]\n",
+    )
+    .unwrap();
+    let o = flowc(&["test", "--update", dir.join("late.flowtest").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let golden = std::fs::read_to_string(dir.join("late.flowtest.golden")).unwrap();
+    assert!(golden.contains("bot: timed out at 09:10"), "{golden}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -151,7 +151,7 @@ fn expressions_and_functions_evaluate() {
   numbers decimal ","
   wait amount
   set total = number(@flow.amount) * 2
-  send "@(format_number(@flow.total, 2)) | @(upper("é") & lower("ABC")) | @(length(@flow.amount)) | @(default(@contact.fields.x, "none")) | @(url_encode("a b")) | @(json(@flow.total)) | @(round(2.5)) | @(format_date("2026-11-23T10:05:00Z", "DD/MM/YYYY hh:mm"))"
+  send "@(format_number(@flow.total, 2)) | @(upper("é") & lower("ABC")) | @(length(@flow.amount)) | @(default(@contact.fields.x, "none")) | @(url_encode("a b")) | @(json(@flow.total)) | @(round(2.5)) | @(format_date("2026-11-23T16:05:00Z", "DD/MM/YYYY tt:mm"))"
 }
 "#,
     );
@@ -159,7 +159,7 @@ fn expressions_and_functions_evaluate() {
     let opts = options(&env);
     let started = interp::start(&p, None, "r", serde_json::json!({}), None, &opts).unwrap();
     let out = interp::resume(&p, started.state, Resume::Reply("1.234,5".into()), &opts).unwrap();
-    assert_eq!(messages(&out.events), ["2.469,00 | Éabc | 7 | none | a%20b | 2469 | 3 | 23/11/2026 10:05"]);
+    assert_eq!(messages(&out.events), ["2.469,00 | Éabc | 7 | none | a%20b | 2469 | 3 | 23/11/2026 16:05"]);
 }
 
 // ---------------------------------------------------------------- the `flowc run` command

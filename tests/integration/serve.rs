@@ -255,6 +255,13 @@ fn a_conversation_runs_across_several_messages() {
     assert_eq!(no_flow.status, 404);
     let no_id = post_json(&format!("{}/flows/survey/runs", s.base), &[], &json!({"contact": {}}));
     assert_eq!(no_id.status, 400);
+    let bad_zone = post_json(
+        &format!("{}/flows/survey/runs", s.base),
+        &[],
+        &json!({"contact": {"id": "c3", "timezone": "Mars/Base"}}),
+    );
+    assert_eq!(bad_zone.status, 400, "{}", bad_zone.body);
+    assert!(bad_zone.body.contains("is not a time zone"), "{}", bad_zone.body);
 }
 
 #[test]

@@ -25,9 +25,8 @@ impl<'a> FlowChecker<'a> {
                 }
             };
             if let Some((_, first)) = seen.iter().find(|(k, _)| *k == kind) {
-                let code = if kind == "dates" { Code::DatesOrder } else { Code::NumbersDecimal };
                 self.report(
-                    Diagnostic::new(code, stmt.span, format!("`{kind}` is set twice"), "second setting")
+                    Diagnostic::new(code_of(kind), stmt.span, format!("`{kind}` is set twice"), "second setting")
                         .with_label(*first, "first setting")
                         .with_help("keep one"),
                 );
@@ -42,10 +41,9 @@ impl<'a> FlowChecker<'a> {
         if stmt.span.start <= self.settings_end {
             return;
         }
-        let code = if kind == "dates" { Code::DatesOrder } else { Code::NumbersDecimal };
         self.report(
             Diagnostic::new(
-                code,
+                code_of(kind),
                 stmt.span,
                 format!("`{kind}` must be among the first statements of the flow"),
                 "not at the top",
@@ -80,4 +78,9 @@ impl<'a> FlowChecker<'a> {
             .with_fix(order.span, close),
         );
     }
+}
+
+/// The code of a setting's diagnostics.
+fn code_of(kind: &str) -> Code {
+    if kind == "dates" { Code::DatesOrder } else { Code::NumbersDecimal }
 }
