@@ -179,11 +179,11 @@ fn iso_moment(text: &str, zone: &TimeZone) -> Option<ZonedDateTime> {
     static ISO: OnceLock<Regex> = OnceLock::new();
     let c = re(
         &ISO,
-        r"^([0-9]{4})-([0-9]{2})-([0-9]{2})([T ])([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?",
+        r"^([0-9]{4})-([0-9]{2})-([0-9]{2})([T ])([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?(Z| ?[+-][0-9]{2}(?::?[0-9]{2})?)?",
     )
     .captures(text)?;
     let end = c.get(0).map_or(0, |m| m.end());
-    let offset = c.get(9).map(|m| m.as_str());
+    let offset = c.get(9).map(|m| m.as_str().trim_start());
     if text[end..].starts_with(|c: char| c.is_ascii_digit()) || (offset.is_none() && &c[4] != "T") {
         return None;
     }
@@ -228,11 +228,11 @@ fn fraction_nanos(digits: &str) -> i32 {
 /// of `- . \ / _` or a space, with a two-digit year read as the closest year up to this one (`99` in
 /// 2026 is 1999, `16` is 2016). A day or month out of range, or a day that the month does not have,
 /// is passed over.
-fn find_date(text: &str, cal: &Calendar) -> Option<(Date, usize)> {
+fn find_date(text: &str, cal: &Calendar) -> Option<(Date, usize, usize)> {
     if let Some(prefix) = text.get(..10)
         && let Some(d) = iso_date(prefix)
     {
-        return Some((d, 10));
+        return Some((d, 0, 10));
     }
     // Two short numbers then a year, or a year then two short numbers; the order says which is which.
     static SHORT_FIRST: OnceLock<Regex> = OnceLock::new();
@@ -257,7 +257,8 @@ fn find_date(text: &str, cal: &Calendar) -> Option<(Date, usize)> {
             year += if year > this_year % 100 { 1900 } else { 2000 };
         }
         if let Ok(date) = Date::new(year as i16, month as i8, day as i8) {
-            return Some((date, c.get(0).map_or(0, |m| m.end())));
+            let whole = c.get(0)?;
+            return Some((date, whole.start(), whole.end()));
         }
     }
     None
@@ -314,10 +315,25 @@ pub fn read(text: &str, cal: &Calendar) -> Option<When> {
     if let Some(z) = iso_moment(text, &cal.zone) {
         return Some(When::Moment(z));
     }
-    let (date, end) = find_date(text, cal)?;
+    let (date, _, end) = find_date(text, cal)?;
     match find_time(&text[end..]) {
         Some(t) => DateTime::from_parts(date, t).to_zoned_datetime(cal.zone.clone()).ok().map(When::Moment),
         None => Some(When::Date(date)),
+    }
+}
+
+/// The time of day in a reply, for `has_time`: an ISO moment's time in the calendar's zone; else, when
+/// the reply holds a date, the time after it (or before it), never the date's own digits
+/// (`23/11/2026 10:00` is 10:00, `31.12.2026` has none); else the first time in the text (goflow's
+/// reading, where `10` is 10:00).
+pub fn find_time_in(text: &str, cal: &Calendar) -> Option<Time> {
+    let trimmed = text.trim_matches([' ', '\n', '\r', '\t']);
+    if let Some(z) = iso_moment(trimmed, &cal.zone) {
+        return Some(z.time());
+    }
+    match find_date(trimmed, cal) {
+        Some((_, start, end)) => find_time(&trimmed[end..]).or_else(|| find_time(&trimmed[..start])),
+        None => find_time(text),
     }
 }
 
@@ -477,7 +493,8 @@ fn format_parts(format: &str, z: Option<&ZonedDateTime>) -> Result<String, Forma
 /// The error for a character with no meaning at `i`: about the whole word around it when it is in
 /// one (`month`), with the likely intent.
 fn unknown_in_format(chars: &[char], i: usize) -> FormatError {
-    let letter = |k: usize| chars.get(k).is_some_and(|c| c.is_ascii_alphabetic());
+    // A word of letters, not across `T` (a separator: `DDTHH` is about `HH`).
+    let letter = |k: usize| chars.get(k).is_some_and(|&c| c.is_ascii_alphabetic() && c != 'T');
     let (mut at, mut end) = (i, i + 1);
     if letter(i) {
         while at > 0 && letter(at - 1) {
@@ -635,8 +652,23 @@ mod tests {
         assert_eq!(read_in("2026-11-23T10:30:00+05", "UTC").iso(), "2026-11-23T05:30:00.000Z");
         assert_eq!(read_in("2026-11-23T10:00:00Z.", "UTC").iso(), "2026-11-23T10:00:00.000Z");
         assert_eq!(read_in("2026-11-23T10:00 please", "America/New_York").iso(), "2026-11-23T10:00:00.000-05:00");
+        assert_eq!(read_in("2026-11-23 10:00:00 +0200", "UTC").iso(), "2026-11-23T08:00:00.000Z");
         // Without an offset a space is a date and a time written by a person (am/pm counts).
         assert_eq!(read_in("2026-11-23 10:00 pm", "UTC").iso(), "2026-11-23T22:00:00.000Z");
+    }
+
+    /// The time in a reply that also holds a date is not read from the date's digits.
+    #[test]
+    fn times_beside_dates() {
+        let at = |text: &str, zone_name: &str| {
+            find_time_in(text, &cal(DateOrder::DayFirst, zone_name, "2026-06-01T00:00:00Z")).map(time_iso)
+        };
+        assert_eq!(at("2026-11-23 10:00:00+02:00", "UTC").as_deref(), Some("08:00"));
+        assert_eq!(at("23/11/2026 10:00", "UTC").as_deref(), Some("10:00"));
+        assert_eq!(at("05/06/2026 2pm", "UTC").as_deref(), Some("14:00"));
+        assert_eq!(at("at 9:15 on 05/06/2026", "UTC").as_deref(), Some("09:15"));
+        assert_eq!(at("31.12.2026", "UTC"), None);
+        assert_eq!(at("it's 10 ok", "UTC").as_deref(), Some("10:00"));
     }
 
     #[test]

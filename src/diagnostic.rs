@@ -88,7 +88,7 @@ codes! {
     TriggerAuth => "check" / "trigger_auth": "A trigger authenticated by a connector that is not `api_key`.",
     MissingRespond => "check" / "missing_respond": "A path that ends without `respond` while another path responds.",
     DoubleRespond => "check" / "double_respond": "Two `respond`s on one path.",
-    WaitWithoutContact => "check" / "wait_without_contact": "A `wait` that runs without a contact reach, where it can only expire.",
+    WaitWithoutContact => "check" / "wait_without_contact": "A `wait` that runs without a contact to reach, where it can only expire.",
     WaitBeforeRespond => "check" / "wait_before_respond": "A `wait` before the `respond` the caller is waiting for.",
     RespondWithoutTrigger => "check" / "respond_without_trigger": "`respond` in a flow that no trigger starts.",
     TimeoutBlock => "check" / "timeout_block": "An `on timeout` without a `timeout`, or more than one.",

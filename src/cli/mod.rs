@@ -664,8 +664,11 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
             return USAGE;
         }
     };
-    let (flow_count, trigger_count) =
-        programs.iter().fold((0, 0), |(f, t), p| (f + p.program().flows.len(), t + p.program().triggers.len()));
+    // Webhook triggers and message triggers (keywords, catchalls) alike.
+    let (flow_count, trigger_count) = programs.iter().fold((0, 0), |(f, t), p| {
+        let program = p.program();
+        (f + program.flows.len(), t + program.triggers.len() + program.message_triggers.len())
+    });
     let mut routes: Vec<(String, String, String)> = programs
         .iter()
         .flat_map(|p| {
@@ -694,7 +697,13 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
         }
     }
     // Every connection is a file descriptor: the cap must fit the open-file limit.
-    let (cap, notice) = crate::serve::limits::fit(config.max_connections, config.workers);
+    let (cap, notice) = match crate::serve::limits::fit(config.max_connections, config.workers) {
+        Ok(fit) => fit,
+        Err(e) => {
+            eprintln!("flowc: {e}");
+            return USAGE;
+        }
+    };
     if let Some(n) = notice {
         eprintln!("flowc: {n}");
     }

@@ -320,8 +320,13 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
     // A line editor at a terminal: arrow keys, history, Ctrl-D and Ctrl-C as people expect them.
     let mut editor = if interactive { rustyline::DefaultEditor::new().ok() } else { None };
     // The message that started the run, shown as the contact's first line.
-    if let Some(m) = args.message.as_ref().filter(|_| !args.json && args.resume.is_none()) {
-        let _ = super::out::emit(&format!("you: {m}\n"));
+    if let Some(m) = args.message.as_ref().filter(|_| args.resume.is_none()) {
+        let line = if args.json {
+            format!("{}\n", serde_json::json!({"type": "message_received", "text": m}))
+        } else {
+            format!("you: {m}\n")
+        };
+        let _ = super::out::emit(&line);
     }
     loop {
         for e in &outcome.events {

@@ -79,6 +79,11 @@ impl Machine<'_> {
 
     /// Reports a dynamic key (`@extra`, `@trigger`) that the data does not have.
     fn missing(&mut self, r: &Ref) {
+        if self.expecting_missing == 0 && r.root == Root::Input {
+            // A flow a message trigger starts, started another way (`flowc run` without `--message`).
+            self.warn("@input is empty: no message started this run and no reply has come yet".into());
+            return;
+        }
         if self.expecting_missing == 0 && matches!(r.root, Root::Extra | Root::Trigger) && !r.path.is_empty() {
             let name = format!("@{}.{}", r.root.as_str(), r.path.join("."));
             self.warn(format!("{name} is missing; it was rendered as empty text"));
@@ -434,7 +439,11 @@ impl Machine<'_> {
         }
         // Only the date tests read the calendar (the clock, the contact's zone).
         let calendar = match test {
-            SplitTest::HasDate | SplitTest::HasDateLt | SplitTest::HasDateEq | SplitTest::HasDateGt => self.calendar(),
+            SplitTest::HasDate
+            | SplitTest::HasDateLt
+            | SplitTest::HasDateEq
+            | SplitTest::HasDateGt
+            | SplitTest::HasTime => self.calendar(),
             _ => crate::dates::Calendar { zone: jiff::tz::TimeZone::UTC, order: self.flow.dates, now_ms: 0 },
         };
         let mut dates = Vec::new();

@@ -72,7 +72,7 @@ pub fn run(test: SplitTest, text: &str, args: &[Arg<'_>], decimal: char, calenda
         SplitTest::HasDateLt => date_where(text, calendar, |d| date_arg(args).is_some_and(|a| d < a)),
         SplitTest::HasDateEq => date_where(text, calendar, |d| date_arg(args).is_some_and(|a| d == a)),
         SplitTest::HasDateGt => date_where(text, calendar, |d| date_arg(args).is_some_and(|a| d > a)),
-        SplitTest::HasTime => crate::dates::find_time(text).map(|t| Match::new(crate::dates::time_iso(t))),
+        SplitTest::HasTime => crate::dates::find_time_in(text, calendar).map(|t| Match::new(crate::dates::time_iso(t))),
     }
 }
 

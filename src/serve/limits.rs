@@ -9,27 +9,38 @@ pub fn reserve(workers: usize) -> u64 {
     64 + workers as u64
 }
 
+/// Fewest connections a server starts with: below this the limit is a mistake to fix, not a cap.
+const FEWEST: u64 = 16;
+
 /// The connection cap that fits the open-file limit, raising the soft limit if that is needed and
-/// allowed; and a line to print when the limit was raised or the cap lowered.
-pub fn fit(max_connections: usize, workers: usize) -> (usize, Option<String>) {
+/// allowed, and a line to print when the limit was raised or the cap lowered; an error when the limit
+/// cannot hold the reserve and a few connections.
+pub fn fit(max_connections: usize, workers: usize) -> Result<(usize, Option<String>), String> {
     let needed = max_connections as u64 + reserve(workers);
-    let Some((soft, hard)) = nofile() else { return (max_connections, None) };
+    let Some((soft, hard)) = nofile() else { return Ok((max_connections, None)) };
     if soft >= needed {
-        return (max_connections, None);
+        return Ok((max_connections, None));
     }
     let target = needed.min(hard);
     if target > soft && raise(target) && target >= needed {
-        return (max_connections, Some(format!("the open-file limit was {soft}: raised to {target}")));
+        return Ok((max_connections, Some(format!("the open-file limit was {soft}: raised to {target}"))));
     }
     let limit = nofile().map_or(soft, |(s, _)| s);
-    let fits = limit.saturating_sub(reserve(workers)).max(1) as usize;
-    let cap = fits.min(max_connections);
-    (
+    let fewest = reserve(workers) + FEWEST.min(max_connections as u64);
+    if limit < fewest {
+        return Err(format!(
+            "the open-file limit (ulimit -n) is {limit}, and flowc serve needs at least {fewest} with --workers {workers} \
+             (64, one per worker and {} connections): raise it (ulimit -n 4096) or lower --workers",
+            FEWEST.min(max_connections as u64)
+        ));
+    }
+    let cap = (limit - reserve(workers)).min(max_connections as u64) as usize;
+    Ok((
         cap,
         Some(format!(
             "the open-file limit (ulimit -n) is {limit} and the hard limit {hard}: at most {cap} connections at once, not the {max_connections} asked for"
         )),
-    )
+    ))
 }
 
 #[cfg(unix)]

@@ -874,3 +874,22 @@ fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A limit that cannot hold the server's own descriptors and a few connections is an error to fix, not
+/// a cap of one connection.
+#[test]
+fn an_open_file_limit_too_low_to_serve_is_refused() {
+    let dir = TempDir::new("nofile-low");
+    let flow = dir.0.join("survey.flow");
+    std::fs::write(&flow, SURVEY).unwrap();
+    let command = format!(
+        "ulimit -n 60 && exec '{}' serve '{}' --addr 127.0.0.1:0 --db '{}' --workers 4",
+        env!("CARGO_BIN_EXE_flowc"),
+        flow.display(),
+        dir.0.join("flowc.db").display()
+    );
+    let out = std::process::Command::new("bash").args(["-c", &command]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the open-file limit (ulimit -n) is 60, and flowc serve needs at least 84"), "{err}");
+}

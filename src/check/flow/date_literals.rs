@@ -86,12 +86,13 @@ impl<'a> FlowChecker<'a> {
                         _ => span,
                     };
                     self.report(
-                        Diagnostic::new(Code::DateLiteral, span, e.message, "not a date format token")
+                        Diagnostic::new(Code::DateLiteral, span, e.message, "here")
                             .with_help("for example \"DD/MM/YYYY tt:mm\" or \"YYYY-MM-DDTtt:mm:ssZ\""),
                     );
                 }
                 if let Some(arg) = args.get(2) {
-                    self.literal_zone(arg, false);
+                    // `""` is the contact's zone, as `@contact.timezone` of a contact without one.
+                    self.literal_zone(arg, true);
                 }
             }
             _ => {}

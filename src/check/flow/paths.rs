@@ -71,15 +71,25 @@ impl<'a> FlowChecker<'a> {
         });
         let Some(n) = wait else { return };
         let start = trigger.starts.first().map_or(trigger.span, |s| s.span);
+        let timed = matches!(
+            self.graph.nodes[n].kind,
+            NodeKind::Stmt(Stmt { kind: StmtKind::Wait { timeout: Some(_), .. }, .. })
+        );
+        // Where the request carries the contact's number: the body of a POST, PUT or PATCH, else the query.
+        let part = if trigger.methods.iter().any(|m| matches!(m.node.as_str(), "POST" | "PUT" | "PATCH")) {
+            "body"
+        } else {
+            "query"
+        };
         let d = Diagnostic::new(
             Code::WaitWithoutContact,
             self.node_span(n),
             format!("runs that \"{}\" starts belong to no contact, so no reply reaches this `wait`", trigger.suffix.node),
-            "can only expire",
+            if timed { "can only expire" } else { "waits forever" },
         )
         .with_label(start, "started without a contact")
         .with_help(format!(
-            "start the run for a contact, e.g. `start {} for \"tel:\" & @trigger.body.phone via CHANNEL`, or give the wait an `on timeout` to use it as a timer",
+            "start the run for a contact, e.g. `start {} for \"tel:\" & @trigger.{part}.phone via CHANNEL`, or give the wait an `on timeout` to use it as a timer",
             self.flow.name.node
         ));
         self.report(d);

@@ -79,7 +79,7 @@ impl<'a> FlowChecker<'a> {
                     code: Code::UndefinedVariable,
                     span: r.span,
                     message: "`@input` may be read before any reply".into(),
-                    advice: "`@input` is the last reply to a `wait`.".into(),
+                    advice: "`@input` is the last reply to a `wait` (or, in a flow a keyword or catchall trigger starts, the message that started it).".into(),
                     defined_at: None,
                 };
                 self.require(node, Fact::Input, missing);
