@@ -127,15 +127,20 @@ pub fn date_iso(d: Date) -> String {
 
 /// `2026-11-23T16:40:05.123+02:00`, with `Z` for a zero offset.
 pub fn moment_iso(z: &ZonedDateTime) -> String {
+    civil_iso(z.datetime(), z.offset().seconds())
+}
+
+/// A civil date and time at an offset from UTC (in seconds), as [`moment_iso`] writes it.
+pub fn civil_iso(t: DateTime, offset_seconds: i32) -> String {
     let mut out = format!(
         "{}T{:02}:{:02}:{:02}.{:03}",
-        date_iso(z.date()),
-        z.hour(),
-        z.minute(),
-        z.second(),
-        z.subsec_nanosecond() / 1_000_000
+        date_iso(t.date()),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.subsec_nanosecond() / 1_000_000
     );
-    push_offset(&mut out, z.offset().seconds(), true);
+    push_offset(&mut out, offset_seconds, true);
     out
 }
 

@@ -153,12 +153,6 @@ fn to_json(v: &toml::Value) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// The time zone a scenario's contact names, if any.
-fn contact_zone(s: &Scenario) -> Option<String> {
-    let zone = s.contact.as_ref()?.get("timezone")?.as_str()?.trim();
-    (!zone.is_empty()).then(|| zone.to_string())
-}
-
 fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<String, String> {
     if s.flow.is_none() && program.flows.len() > 1 {
         let names: Vec<&str> = program.flows.iter().map(|f| f.name.as_str()).collect();
@@ -172,9 +166,10 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
             None => Ok(()),
         }
     };
+    let mut zone = None;
     if let Some(c) = &s.contact {
         keys_of("contact", c, &["name", "phone", "email", "language", "fields", "urn", "channel", "timezone"])?;
-        interp::Contact::check_timezone(&to_json(c)).map_err(|e| format!("`contact`: {e}"))?;
+        zone = interp::Contact::timezone_of(&to_json(c)).map_err(|e| format!("`contact`: {e}"))?;
     }
     if let Some(t) = &s.trigger {
         keys_of("trigger", t, &["method", "headers", "query", "body"])?;
@@ -238,11 +233,10 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
             .map_err(|e| e.to_string())?;
     let mut transcript = String::new();
     // A scenario that sets the clock or the contact's zone says so first: they decide what "today" is.
-    let zone = contact_zone(s);
     if s.now.is_some() || zone.is_some() {
-        let tz = zone.as_deref().map_or(Ok(jiff::tz::TimeZone::UTC), crate::dates::zone)?;
+        let tz = zone.unwrap_or(jiff::tz::TimeZone::UTC);
+        let name = tz.iana_name().unwrap_or("UTC").to_string();
         let at = jiff::Timestamp::from_millisecond(start_ms).map_err(|e| e.to_string())?.to_zoned_datetime(tz);
-        let name = zone.as_deref().unwrap_or("UTC");
         transcript.push_str(&format!("… it is {} ({name})\n", crate::dates::moment_iso(&at)));
     }
     if let Some(m) = &s.message {

@@ -42,17 +42,7 @@ pub fn now_millis() -> u64 {
 pub fn iso(millis: u64) -> String {
     let ts = jiff::Timestamp::from_millisecond(millis.min(i64::MAX as u64) as i64).unwrap_or(jiff::Timestamp::MAX);
     // A fixed offset needs no zone lookup: this runs for every access log line.
-    let t = jiff::tz::Offset::UTC.to_datetime(ts);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.subsec_nanosecond() / 1_000_000
-    )
+    crate::dates::civil_iso(jiff::tz::Offset::UTC.to_datetime(ts), 0)
 }
 
 /// A Unix time in milliseconds as an HTTP date (RFC 9110 IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`.

@@ -237,7 +237,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
     let contact = match &args.contact {
         Some(c) => {
             let contact = json_arg("contact", c)?;
-            crate::interp::Contact::check_timezone(&contact).map_err(|e| usage(format!("--contact: {e}")))?;
+            crate::interp::Contact::timezone_of(&contact).map_err(|e| usage(format!("--contact: {e}")))?;
             crate::interp::Contact::with_test_defaults(Some(contact))
         }
         None => crate::interp::Contact::with_test_defaults(None),

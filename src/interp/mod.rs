@@ -130,13 +130,14 @@ impl Contact {
         contact
     }
 
-    /// Whether the `timezone` of a contact given as JSON (`flowc run --contact`, a flow test) names a
-    /// zone: a missing or empty one is the default; anything else must be an IANA name.
-    pub fn check_timezone(contact: &Value) -> Result<(), String> {
+    /// The zone that the `timezone` of a contact given as JSON (`flowc run --contact`, a flow test, `POST
+    /// /flows/NAME/runs`) names: `None` when it is missing or empty (the default); anything else must be
+    /// an IANA name.
+    pub fn timezone_of(contact: &Value) -> Result<Option<jiff::tz::TimeZone>, String> {
         match contact.get("timezone") {
-            None | Some(Value::Null) => Ok(()),
-            Some(Value::String(s)) if s.trim().is_empty() => Ok(()),
-            Some(Value::String(s)) => crate::dates::zone(s).map(|_| ()).map_err(|e| format!("`timezone`: {e}")),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => crate::dates::zone(s).map(Some).map_err(|e| format!("`timezone`: {e}")),
             Some(other) => Err(format!("`timezone` is a zone name in quotes such as \"Africa/Kigali\", not {other}")),
         }
     }

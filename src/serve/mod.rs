@@ -972,7 +972,7 @@ impl App {
             }
         };
         let given = request.get("contact").cloned().unwrap_or(json!({}));
-        if let Err(e) = crate::interp::Contact::check_timezone(&given) {
+        if let Err(e) = crate::interp::Contact::timezone_of(&given) {
             return Answer::error(400, format!("contact: {e}"));
         }
         let id = given.get("urn").or_else(|| given.get("id")).map(crate::interp::value_text);

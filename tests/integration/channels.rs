@@ -434,10 +434,7 @@ fn a_contacts_time_zone_is_kept_and_used_for_today_and_now() {
     let routes = vec![("https://gateway.example.com".to_string(), gw.url(""))];
     let timezone = Some(flowc::dates::zone("Pacific/Kiritimati").unwrap());
     let s = serve_config(&[ZONES], Config { network, routes, timezone, ..Config::default() });
-    let today_in = |zone: &str| {
-        let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get(zone).unwrap());
-        format!("{:04}-{:02}-{:02}", now.year(), now.month(), now.day())
-    };
+    let today_in = crate::today_in;
     let from = "+250788000009";
     assert_eq!(sms(&s.base, from, "clock").status, 200);
     assert_eq!(texts(&delivered(&gw, &ok, 1))[0], format!("{} +14:00", today_in("Pacific/Kiritimati")));

@@ -704,10 +704,7 @@ fn run_reads_and_writes_dates_in_the_contacts_zone() {
     )
     .unwrap();
     let path = file.to_str().unwrap();
-    let today_in = |zone: &str| {
-        let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get(zone).unwrap());
-        format!("{:04}-{:02}-{:02}", now.year(), now.month(), now.day())
-    };
+    let today_in = crate::today_in;
     let reply = |zone: &str| {
         let t = today_in(zone);
         format!("{}.{}.{}", &t[8..10], &t[5..7], &t[0..4])

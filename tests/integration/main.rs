@@ -19,3 +19,9 @@ mod serve_process;
 mod server;
 mod store;
 mod webhooks;
+
+/// Today's date in `zone` (an IANA name), as `today()` writes it.
+pub(crate) fn today_in(zone: &str) -> String {
+    let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get(zone).unwrap());
+    flowc::dates::date_iso(now.date())
+}

@@ -121,11 +121,7 @@ impl<'a> FlowChecker<'a> {
     /// A date written literally, read in the flow's `dates` order.
     fn literal_date(&mut self, arg: &Expr) {
         let Some((text, span)) = literal(arg) else { return };
-        let calendar = dates::Calendar {
-            zone: jiff::tz::TimeZone::UTC,
-            order: self.date_order,
-            now_ms: crate::time::now_millis() as i64,
-        };
+        let calendar = dates::Calendar { order: self.date_order, ..dates::Calendar::default() };
         if dates::read(&text, &calendar).is_none() {
             let example = match self.date_order {
                 dates::DateOrder::DayFirst => "\"31.12.2026\"",
