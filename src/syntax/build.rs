@@ -22,6 +22,9 @@ pub(crate) struct Builder {
     pub(crate) diags: Vec<Diagnostic>,
     /// Spans of the string literals built (for telling comments from strings).
     pub(crate) strings: Vec<Span>,
+    /// The `{` of the innermost block that ended without its `}`, and where it ended (the end of the
+    /// item): the item is broken.
+    pub(crate) unclosed: Option<(usize, usize)>,
 }
 
 /// The `@flow.NAME`s written in `text` (which starts at `base`), for a statement kept as an error.
@@ -116,6 +119,7 @@ impl Builder {
             expr_nesting: 0,
             diags: Vec::new(),
             strings: Vec::new(),
+            unclosed: None,
         }
     }
 
@@ -233,10 +237,100 @@ impl Builder {
             self.leave();
             return Block { stmts: Vec::new(), span };
         }
-        let stmts =
-            pair.into_inner().map(|p| if p.as_rule() == Rule::bad { self.bad_stmt(p) } else { self.stmt(p) }).collect();
+        let open = span.start;
+        let mut stmts = Vec::new();
+        let mut pairs = pair.into_inner().peekable();
+        while let Some(p) = pairs.next() {
+            match p.as_rule() {
+                Rule::unclosed => self.unclosed = Some((open, self.offset + p.as_span().start())),
+                Rule::bad => stmts.push(self.bad_stmt(p.as_str(), p.as_span().start())),
+                _ => {
+                    let start = p.as_span().start();
+                    if let Some(t) = pairs.next_if(|t| t.as_rule() == Rule::trailing) {
+                        if !p.as_str().contains('{') {
+                            // A one-line statement with more after it is the error it was before
+                            // `trailing` existed: the whole line, parsed alone for its message.
+                            stmts.push(self.bad_stmt(&t.get_input()[start..t.as_span().end()], start));
+                            continue;
+                        }
+                        self.trailing(&t, start, Rule::stmt_alone);
+                    }
+                    stmts.push(self.stmt(p));
+                }
+            }
+        }
         self.leave();
         Block { stmts, span }
+    }
+
+    /// The elements of a block (statements, clauses, options, trigger or channel lines) and its `bad`
+    /// nodes, in order. What stood after an element on its line (`trailing`) is reported here and left
+    /// out.
+    fn items<'i>(&mut self, block: Pair<'i, Rule>, alone: Rule) -> Vec<Pair<'i, Rule>> {
+        let open = self.offset + block.as_span().start();
+        let mut out: Vec<Pair<'i, Rule>> = Vec::new();
+        for p in block.into_inner() {
+            match p.as_rule() {
+                Rule::trailing => {}
+                Rule::unclosed => {
+                    // Outer blocks come first: the last one recorded is the innermost.
+                    self.unclosed = Some((open, self.offset + p.as_span().start()));
+                    continue;
+                }
+                _ => {
+                    out.push(p);
+                    continue;
+                }
+            }
+            let prev = out.last().map(|e| e.as_span().start()).unwrap_or(p.as_span().start());
+            self.trailing(&p, prev, alone);
+        }
+        out
+    }
+
+    /// Reports `pair`, what follows on its line an element that starts at `prev` (in the chunk).
+    fn trailing(&mut self, pair: &Pair<'_, Rule>, prev: usize, alone: Rule) {
+        let input = pair.get_input();
+        let end = pair.as_span().end();
+        let element = &input[prev..pair.as_span().start()];
+        if !element.contains('{') {
+            // A one-line element: parsed again with what follows it, pest tells best what was expected
+            // there (`set x = 1 +` lacks a value). Elements with blocks are not parsed again (their
+            // blocks could hold more of the same, and nesting would make it quadratic).
+            self.diags.push(super::error::explain_bad(&input[prev..end], self.offset + prev, alone));
+            return;
+        }
+        let span = self.span(pair);
+        let word: String = pair.as_str().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let found = if word.is_empty() {
+            pair.as_str().chars().next().map_or(String::new(), |c| c.to_string())
+        } else {
+            word.clone()
+        };
+        let (what, help) = match alone {
+            Rule::clause_alone if word == "case" || word == "other" => (
+                "the end of the clause",
+                format!("each clause ends at the end of its line: put `{word}` on a new line, or write `;` before it"),
+            ),
+            Rule::clause_alone => ("the end of the clause", "a clause ends with its block's `}`".to_string()),
+            Rule::option_alone | Rule::respond_alone => {
+                ("the end of the option", "each option ends at the end of its line or at `;`".to_string())
+            }
+            _ => (
+                "the end of the statement",
+                format!(
+                    "each statement ends at the end of its line or at `;`: put `{found}` on a new line, or write `;` before it"
+                ),
+            ),
+        };
+        let at = Span::new(span.start, span.start + found.len().max(1));
+        self.error(
+            Code::Unexpected,
+            at,
+            format!("expected {what} (a newline or `;`), found `{found}`"),
+            format!("unexpected `{found}`"),
+            Some(help),
+        );
     }
 
     /// Reports a `bad` node (something the grammar skipped to recover) by parsing it alone as `alone`.
@@ -248,9 +342,9 @@ impl Builder {
 
     /// A statement that did not parse: reported, and kept as an error node with what its first words
     /// say (`set total = ...` still defines `@flow.total`).
-    fn bad_stmt(&mut self, pair: Pair<'_, Rule>) -> Stmt {
-        let span = self.bad(&pair, Rule::stmt_alone);
-        let text = pair.as_str();
+    fn bad_stmt(&mut self, text: &str, start: usize) -> Stmt {
+        let span = Span::new(self.offset + start, self.offset + start + text.len());
+        self.diags.push(super::error::explain_bad(text, span.start, Rule::stmt_alone));
         let word_at = |from: usize| -> Option<(usize, &str)> {
             let rest = &text[from..];
             let start = from + (rest.len() - rest.trim_start_matches([' ', '\t']).len());
@@ -291,7 +385,7 @@ impl Builder {
                     match p.as_rule() {
                         Rule::duration => timeout = Some(self.duration(p)),
                         Rule::wait_block => {
-                            for on in p.into_inner() {
+                            for on in self.items(p, Rule::timeout_alone) {
                                 if on.as_rule() == Rule::bad {
                                     self.bad(&on, Rule::timeout_alone);
                                 } else if let Some(b) = inner(on).next() {
@@ -316,7 +410,7 @@ impl Builder {
                         Rule::ident => result = Some(self.name(p)),
                         Rule::expr => operand = Some(self.expr(p)),
                         Rule::split_block => {
-                            for clause in p.into_inner() {
+                            for clause in self.items(p, Rule::clause_alone) {
                                 match clause.as_rule() {
                                     Rule::bad => {
                                         self.bad(&clause, Rule::clause_alone);
@@ -465,7 +559,7 @@ impl Builder {
         };
         let Some(block) = it.next() else { return w };
         let mut seen: Vec<(&'static str, Span)> = Vec::new();
-        for opt in block.into_inner() {
+        for opt in self.items(block, Rule::option_alone) {
             if opt.as_rule() == Rule::bad {
                 self.bad(&opt, Rule::option_alone);
                 continue;
@@ -548,7 +642,7 @@ impl Builder {
         };
         let mut r = Respond { status, headers: Vec::new(), body: None };
         if let Some(block) = it.next() {
-            for opt in block.into_inner() {
+            for opt in self.items(block, Rule::respond_alone) {
                 let span = self.span(&opt);
                 let rule = opt.as_rule();
                 if rule == Rule::bad {
@@ -763,7 +857,7 @@ impl Builder {
                     t.channel = Some(Spanned::new(n.as_str().to_string(), self.span(&n)));
                 }
                 Rule::trigger_block => {
-                    for s in p.into_inner() {
+                    for s in self.items(p, Rule::trigger_alone) {
                         match s.as_rule() {
                             Rule::bad => {
                                 self.bad(&s, Rule::trigger_alone);
@@ -811,7 +905,7 @@ impl Builder {
         }
         if let Some(external) = kind {
             for block in inner(external).filter(|p| p.as_rule() == Rule::channel_block) {
-                for line in block.into_inner() {
+                for line in self.items(block, Rule::channel_alone) {
                     match line.as_rule() {
                         Rule::bad => {
                             self.bad(&line, Rule::channel_alone);
@@ -852,7 +946,7 @@ impl Builder {
                 Rule::method => t.methods.push(Spanned::new(p.as_str().to_string(), self.span(&p))),
                 Rule::trigger_auth => t.auth = Some(self.trigger_auth(p)),
                 Rule::trigger_block => {
-                    for s in p.into_inner() {
+                    for s in self.items(p, Rule::trigger_alone) {
                         let rule = s.as_rule();
                         if rule == Rule::bad {
                             self.bad(&s, Rule::trigger_alone);

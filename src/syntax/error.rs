@@ -129,6 +129,28 @@ pub(super) fn too_deep(at: usize) -> Diagnostic {
     .with_help("split the logic into steps, or flatten the expression with `set`")
 }
 
+/// The item `text` at `offset` took the parser past its work limit (see `call_limit`).
+pub(super) fn too_complex(offset: usize, text: &str) -> Diagnostic {
+    let start = text.len() - text.trim_start().len();
+    let line = text[start..].find('\n').map_or(text.len(), |e| start + e);
+    Diagnostic::new(
+        Code::TooDeep,
+        Span::new(offset + start, offset + line),
+        "this item is too complex for the parser: it stopped before reading all of it",
+        "in this item",
+    )
+    .with_help("look for brackets, strings or blocks left open; split the item into smaller flows or steps")
+}
+
+/// A block of the chunk at `offset` that runs to the chunk's end at `end` (in the file) without its `}`:
+/// reported at the `{` the scanner thinks lost it.
+pub(super) fn unclosed(findings: &Findings, offset: usize, open: usize, end: usize) -> Diagnostic {
+    let open = findings.unclosed.map_or(open, |o| offset + o);
+    Diagnostic::new(Code::UnclosedBlock, Span::new(open, open + 1), "this `{` is never closed", "block opened here")
+        .with_label(Span::at(findings.close_before.map_or(end, |c| offset + c)), "expected `}` before this point")
+        .with_help("add the missing `}`; a block closes at the indentation it was opened at")
+}
+
 /// Converts a pest error on the chunk `text` that starts at `offset` in the file.
 /// Explains why `text` (at `offset` in the file) does not parse as `rule`: a `bad` node that the
 /// grammar skipped to recover, parsed alone for its message.
@@ -139,6 +161,10 @@ pub(super) fn explain_bad(text: &str, offset: usize, rule: Rule) -> Diagnostic {
     }
     match FlowParser::parse(rule, text) {
         Err(err) => convert(err, text, offset, &findings, rule),
+        Ok(pairs) if pairs.clone().flatten().any(|p| p.as_rule() == Rule::unclosed) => {
+            let open = text.rfind('{').map_or(offset, |o| offset + o);
+            unclosed(&findings, offset, open, offset + text.len())
+        }
         // Parsed alone it is fine: what is wrong is where it stands.
         Ok(_) => Diagnostic::new(
             Code::Unexpected,

@@ -108,11 +108,39 @@ fn parse_chunks(src: &str, chunks: &[(usize, usize)]) -> (SourceFile, Vec<Diagno
             }
             continue;
         }
+        call_limit::cover(text.len());
         match FlowParser::parse(Rule::chunk, text) {
+            Err(err) if call_limit::reached(&err) => {
+                diags.push(error::too_complex(chunk_start, text));
+                if let Some(item) = broken_item(text) {
+                    file.broken.push(item);
+                }
+            }
             Ok(mut pairs) => {
                 let mut builder = build::Builder::new(chunk_start);
-                builder.chunk(pairs.next().expect("pest returns the chunk pair"), &mut file);
+                let mut items = SourceFile::default();
+                builder.chunk(pairs.next().expect("pest returns the chunk pair"), &mut items);
+                if let Some((open, end)) = builder.unclosed {
+                    // What comes after the place the `}` was meant for is read inside the wrong block:
+                    // errors there are echoes of the missing `}`.
+                    if let Some(cut) = findings.close_before {
+                        builder.diags.retain(|d| d.span().start < chunk_start + cut);
+                    }
+                    diags.append(&mut builder.diags);
+                    // A block left open ran to the end of the item: what it holds is not what the
+                    // writer meant, so the item counts as broken (its name is still known).
+                    diags.push(error::unclosed(&findings, chunk_start, open, end));
+                    if let Some(item) = broken_item(text) {
+                        file.broken.push(item);
+                    }
+                    continue;
+                }
                 diags.append(&mut builder.diags);
+                file.flows.append(&mut items.flows);
+                file.connectors.append(&mut items.connectors);
+                file.triggers.append(&mut items.triggers);
+                file.message_triggers.append(&mut items.message_triggers);
+                file.channels.append(&mut items.channels);
                 builder.strings.sort_by_key(|s| s.start);
                 file.strings.append(&mut builder.strings);
             }
@@ -125,6 +153,46 @@ fn parse_chunks(src: &str, chunks: &[(usize, usize)]) -> (SourceFile, Vec<Diagno
         }
     }
     (file, diags)
+}
+
+/// pest's call limit, the safety net under the grammar's linear time: the grammar is written so that no
+/// input makes pest try a rule twice at one place more than a few times (a block never fails once its
+/// `{` is read, recovery groups never fail, a statement is not parsed again for what follows it), so a
+/// clean item takes under 15 calls a byte and the worst fixture 50. Should a shape still escape that,
+/// the parse stops at [`CALLS_PER_BYTE`] times the item's size with a diagnostic instead of running on.
+mod call_limit {
+    use std::num::NonZeroUsize;
+    use std::sync::Mutex;
+
+    /// Calls allowed per byte of the largest item parsed so far (a small item gets as many as 5,000
+    /// bytes would). `FLOWC_PARSER_CALLS_PER_BYTE` sets another figure (for tests of the limit).
+    pub(super) const CALLS_PER_BYTE: usize = 200;
+
+    fn per_byte() -> usize {
+        static PER_BYTE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *PER_BYTE.get_or_init(|| {
+            std::env::var("FLOWC_PARSER_CALLS_PER_BYTE").ok().and_then(|v| v.parse().ok()).unwrap_or(CALLS_PER_BYTE)
+        })
+    }
+
+    /// The limit now set. pest's limit is one process-wide number read when a parse starts, and parses
+    /// run on several threads: it only ever grows, so that a parse never sees a limit below its own.
+    static SET: Mutex<usize> = Mutex::new(0);
+
+    /// Makes the limit cover an item of `len` bytes.
+    pub(super) fn cover(len: usize) {
+        let want = len.max(5000).saturating_mul(per_byte()).max(1);
+        let mut set = SET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if want > *set {
+            *set = want;
+            pest::set_call_limit(NonZeroUsize::new(want));
+        }
+    }
+
+    /// Whether a parse stopped at the limit.
+    pub(super) fn reached<R: pest::RuleType>(err: &pest::error::Error<R>) -> bool {
+        matches!(&err.variant, pest::error::ErrorVariant::CustomError { message } if message.contains("call limit"))
+    }
 }
 
 /// Byte ranges of the top-level items: each starts at a line beginning (column 0) with an item keyword.

@@ -19,6 +19,7 @@ mod serve_process;
 mod server;
 mod store;
 mod webhooks;
+mod work_limit;
 
 /// Today's date in `zone` (an IANA name), as `today()` writes it.
 pub(crate) fn today_in(zone: &str) -> String {
