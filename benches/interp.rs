@@ -170,7 +170,7 @@ fn webhook_round_trip(c: &mut Criterion) {
 }
 
 /// The whole order-status flow (examples/order_status.flow), engine only: start, send, wait, the reply,
-/// the lookup webhook answered by a mock, the split and its message. Compared in README with
+/// the lookup webhook answered by a mock, the split and its message. Compared in docs/performance.md with
 /// rapidpro-flows' ~280 runs/s for this kind of flow.
 fn whole_flow(c: &mut Criterion) {
     let p = program(include_str!("../examples/order_status.flow"));

@@ -119,7 +119,7 @@ fn report(c: &mut Criterion) {
 }
 
 /// What the language server does on a keystroke in a 100 KiB file: apply the change, then parse, check
-/// and model the whole document. README's figure.
+/// and model the whole document. The figure in docs/performance.md.
 fn keystroke(c: &mut Criterion) {
     use lsp_types::{Position, Range, TextDocumentContentChangeEvent};
     let text = generated(100 * 1024);

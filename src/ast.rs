@@ -146,7 +146,7 @@ pub struct MessageTrigger {
     pub span: Span,
 }
 
-/// `channel NAME KIND ...`: how flows reach people and hear from them (LANGUAGE.md §9).
+/// `channel NAME KIND ...`: how flows reach people and hear from them (docs/language.md §9).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Channel {
     /// The channel's name.
@@ -300,7 +300,7 @@ pub struct Stmt {
     pub span: Span,
 }
 
-/// The statements of LANGUAGE.md §4.
+/// The statements of docs/language.md §4.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `numbers decimal ","`
@@ -434,7 +434,7 @@ pub enum Method {
 impl Method {
     /// Every method a webhook may use, in the order messages list them.
     pub const ALL: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
-    /// The methods a trigger may accept (LANGUAGE.md §3).
+    /// The methods a trigger may accept (docs/language.md §3).
     pub const TRIGGER: [Method; 4] = [Method::POST, Method::GET, Method::DELETE, Method::PATCH];
 
     /// The names of `methods`, joined by `sep` (`GET, POST, ...`).
@@ -692,7 +692,7 @@ pub struct Expr {
     pub span: Span,
 }
 
-/// Expressions (LANGUAGE.md §2).
+/// Expressions (docs/language.md §2).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
     /// `"text @flow.x"`

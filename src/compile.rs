@@ -9,7 +9,7 @@ use crate::ast::*;
 use crate::program::*;
 use crate::split_test::SplitTest;
 
-/// Default per-attempt webhook timeout (LANGUAGE.md §6).
+/// Default per-attempt webhook timeout (docs/language.md §6).
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 /// Default first retry delay.
 pub const DEFAULT_BACKOFF_MS: u64 = 1_000;

@@ -1,4 +1,4 @@
-//! Dates and times in flows (LANGUAGE.md §5): reading the dates and times people write the way goflow
+//! Dates and times in flows (docs/language.md §5): reading the dates and times people write the way goflow
 //! does, ISO 8601 values, arithmetic and formatting in a time zone. The calendar and the zone database
 //! are jiff's (its own copy of the IANA database, so results do not depend on the machine).
 //!

@@ -1,4 +1,4 @@
-//! `flowc fmt`: the one canonical layout of a `.flow` file (README "Formatting").
+//! `flowc fmt`: the one canonical layout of a `.flow` file (docs/cli.md, "Formatting").
 //!
 //! Takes the syntax tree of a file without syntax errors and its text, and prints the file again:
 //! two-space indentation, one statement a line, a space around binary operators, short clause blocks

@@ -1,5 +1,5 @@
 //! Where webhooks may go: one home for the URL rules that the checker applies to the source and the
-//! interpreter and the HTTP client apply again at run time (LANGUAGE.md §6).
+//! interpreter and the HTTP client apply again at run time (docs/language.md §6).
 //!
 //! - a URL is `https://`, or `http://` to a loopback host for local testing;
 //! - its scheme, host and port are literal text, so no contact or answer can choose the server;

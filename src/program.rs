@@ -328,7 +328,7 @@ pub struct WebhookCall {
 pub enum BodyInstr {
     /// No body.
     None,
-    /// Every variable collected so far, as JSON (LANGUAGE.md §6).
+    /// Every variable collected so far, as JSON (docs/language.md §6).
     Default,
     /// `application/json`
     Json(JsonTpl),

@@ -1,4 +1,4 @@
-//! The catalogue of `split` tests (LANGUAGE.md §5): names, arguments and what the checker demands of
+//! The catalogue of `split` tests (docs/language.md §5): names, arguments and what the checker demands of
 //! them. The interpreter's implementations hang off the same enum.
 
 /// What a test argument must be.
@@ -75,7 +75,7 @@ impl SplitTest {
         SplitTest::ALL.iter().copied().find(|t| t.name() == name)
     }
 
-    /// How it is written and when it matches (LANGUAGE.md §5), for hovers and completion.
+    /// How it is written and when it matches (docs/language.md §5), for hovers and completion.
     pub fn doc(self) -> &'static str {
         use SplitTest::*;
         match self {

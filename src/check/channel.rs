@@ -1,4 +1,4 @@
-//! The rules for channels and for the triggers that messages start (LANGUAGE.md §9).
+//! The rules for channels and for the triggers that messages start (docs/language.md §9).
 
 use std::collections::HashMap;
 

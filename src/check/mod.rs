@@ -1,4 +1,4 @@
-//! The checker: names, types and definite assignment over the control-flow graph (LANGUAGE.md §7).
+//! The checker: names, types and definite assignment over the control-flow graph (docs/language.md §7).
 //! Takes a parsed [`SourceFile`], returns every diagnostic it finds; it never stops at the first.
 
 mod cfg;
@@ -93,7 +93,7 @@ pub struct ProjectFile<'a> {
     pub file: &'a SourceFile,
 }
 
-/// The rules across the files given together (LANGUAGE.md §8), the same that `flowc serve` enforces
+/// The rules across the files given together (docs/language.md §8), the same that `flowc serve` enforces
 /// before it starts: flow names and trigger suffixes are unique across files. Returns the diagnostics
 /// of each file, in the order of `files`; the first definition wins and each later one is reported.
 /// Duplicates within one file are [`check`]'s.

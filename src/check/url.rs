@@ -1,5 +1,5 @@
 //! The rules for a URL that flowc calls (a webhook's, a channel's `send`): a literal scheme, host and
-//! port, https:// except for loopback hosts, no spaces (LANGUAGE.md §6).
+//! port, https:// except for loopback hosts, no spaces (docs/language.md §6).
 
 use crate::ast::{Template, TemplatePart};
 use crate::diagnostic::{Code, Diagnostic};

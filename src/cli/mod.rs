@@ -408,7 +408,7 @@ struct Checked {
 }
 
 /// Reads and checks `files` as one project: each file on its own, then the rules across files that
-/// `flowc serve` enforces (LANGUAGE.md §8). Only a file that cannot be read at all is an error.
+/// `flowc serve` enforces (docs/language.md §8). Only a file that cannot be read at all is an error.
 fn check_project(files: &[PathBuf]) -> Result<Vec<Checked>, String> {
     let mut out = Vec::with_capacity(files.len());
     for path in files {

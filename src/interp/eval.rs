@@ -503,7 +503,7 @@ impl Machine<'_> {
         })
     }
 
-    /// Every variable collected so far (LANGUAGE.md §6).
+    /// Every variable collected so far (docs/language.md §6).
     pub(super) fn default_body(&self) -> Value {
         let mut results = Map::new();
         for (name, slot) in self.flow.slots.iter().zip(&self.state.slots) {

@@ -82,7 +82,7 @@ pub struct Contact {
     pub email: String,
     /// Preferred language (ISO 639-3, e.g. `eng`).
     pub language: String,
-    /// The address it is known by: `tel:+250788123456`, `telegram:1234`, `ext:abc` (LANGUAGE.md §9).
+    /// The address it is known by: `tel:+250788123456`, `telegram:1234`, `ext:abc` (docs/language.md §9).
     pub urn: String,
     /// The channel it talks on, when it has one.
     pub channel: String,

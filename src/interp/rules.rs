@@ -1,4 +1,4 @@
-//! The split tests of LANGUAGE.md §5 with RapidPro semantics. Each returns the matched value (and, for
+//! The split tests of docs/language.md §5 with RapidPro semantics. Each returns the matched value (and, for
 //! `has_pattern`, the groups) or `None`.
 
 use std::sync::OnceLock;
@@ -83,7 +83,7 @@ fn date_arg(args: &[Arg<'_>]) -> Option<jiff::civil::Date> {
     }
 }
 
-/// The date in the text (LANGUAGE.md §5 "Dates and times"), when it satisfies `ok`, as `YYYY-MM-DD`.
+/// The date in the text (docs/language.md §5 "Dates and times"), when it satisfies `ok`, as `YYYY-MM-DD`.
 fn date_where(text: &str, calendar: &Calendar, ok: impl Fn(jiff::civil::Date) -> bool) -> Option<Match> {
     crate::dates::find_date_in(text, calendar).filter(|&d| ok(d)).map(|d| Match::new(crate::dates::date_iso(d)))
 }
@@ -263,7 +263,7 @@ fn digit(c: char) -> Option<u8> {
     Some(d as u8)
 }
 
-/// Every number in a text, in order (LANGUAGE.md §5 "Numbers"), as goflow finds them: candidates are
+/// Every number in a text, in order (docs/language.md §5 "Numbers"), as goflow finds them: candidates are
 /// the matches of `[-+]?([\pN,]+(\.[\pN]+)?|(\W|^)\.[\pN]+)` (with `decimal` `,` the two separators
 /// swap), and a candidate counts when, trimmed, without its grouping separators, with the decimal
 /// separator as `.` and Arabic-Indic, Persian and Bengali digits as 0-9, it reads as

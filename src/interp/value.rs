@@ -46,7 +46,7 @@ pub(crate) fn number(n: f64) -> Value {
     }
 }
 
-/// A value read as a number: numbers as they are, text by its first number (LANGUAGE.md §5), true as 1.
+/// A value read as a number: numbers as they are, text by its first number (docs/language.md §5), true as 1.
 pub(crate) fn to_number(v: &Value, decimal: char) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),

@@ -1,4 +1,4 @@
-//! Contacts and channels in `flowc serve` (LANGUAGE.md §9): incoming messages routed to a waiting run,
+//! Contacts and channels in `flowc serve` (docs/language.md §9): incoming messages routed to a waiting run,
 //! a keyword trigger, a catchall or the contact's inbox; the outbox that delivers what runs send through
 //! a channel, at least once and in order per contact, with retries.
 

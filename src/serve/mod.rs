@@ -33,7 +33,7 @@ use store::{LogLine, StepRecord, Store, StoreError, StoredRun};
 
 /// A program the server runs, with the source it was compiled from: its version is the source's
 /// content hash, and the store keeps the source so that a run that started on it finishes on it after
-/// the file is edited and the server restarted (LANGUAGE.md §9).
+/// the file is edited and the server restarted (docs/language.md §9).
 pub struct Served {
     program: Arc<Program>,
     version: String,
@@ -120,7 +120,7 @@ pub struct Config {
     pub max_steps: u64,
     /// Reads secrets (connector keys, signature secrets): the process environment by default.
     pub env: Arc<SecretSource>,
-    /// Where webhooks may connect: public addresses only, by default (LANGUAGE.md §6).
+    /// Where webhooks may connect: public addresses only, by default (docs/language.md §6).
     pub network: crate::net::NetworkPolicy,
     /// How long ended runs, their events and webhook log lines are kept (`None`: for ever). Waiting
     /// runs are never deleted.

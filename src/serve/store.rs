@@ -89,7 +89,7 @@ pub struct StepRecord {
     pub messages: Vec<MessageRow>,
 }
 
-/// A contact as stored (LANGUAGE.md §9).
+/// A contact as stored (docs/language.md §9).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ContactRow {
     /// `tel:+250788123456`, `telegram:1234`, `ext:abc`, or an id without a scheme.
@@ -375,7 +375,7 @@ CREATE TABLE IF NOT EXISTS versions (
     source TEXT NOT NULL,
     saved_ms INTEGER NOT NULL
 );
--- Contacts by URN, with what flows set on them (LANGUAGE.md §9).
+-- Contacts by URN, with what flows set on them (docs/language.md §9).
 CREATE TABLE IF NOT EXISTS contacts (
     urn TEXT PRIMARY KEY,
     channel TEXT NOT NULL,

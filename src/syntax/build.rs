@@ -8,7 +8,7 @@ use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::{Span, Spanned};
 
-/// Nesting deeper than this (blocks, parentheses, literals, `@(`) is an error (LANGUAGE.md §2).
+/// Nesting deeper than this (blocks, parentheses, literals, `@(`) is an error (docs/language.md §2).
 pub(crate) const MAX_DEPTH: usize = 100;
 /// Operators, prefixes and postfixes allowed in one expression, so every later tree walk stays shallow.
 pub(crate) const MAX_EXPR_NODES: usize = 1000;

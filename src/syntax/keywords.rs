@@ -15,10 +15,10 @@ pub(crate) const DEFINING: &[&str] = &["set", "wait", "webhook", "step", "split"
 /// Words that begin a clause or a trigger line.
 pub(crate) const CLAUSES: &[&str] = &["case", "other", "on", "start", "expect"];
 
-/// Other words that cannot be names: values, and the words of items still to come (LANGUAGE.md §9).
+/// Other words that cannot be names: values, and the words kept for later (docs/language.md §2.4).
 pub(crate) const OTHER_RESERVED: &[&str] = &["env", "signature", "true", "false", "null"];
 
-/// Whether `word` cannot be a name (LANGUAGE.md §2). Option words (`status`, `body`, `timeout`, `as`,
+/// Whether `word` cannot be a name (docs/language.md §2). Option words (`status`, `body`, `timeout`, `as`,
 /// ...) only follow a keyword or a value, so they stay free for names.
 pub(crate) fn is_reserved(word: &str) -> bool {
     [ITEMS, STATEMENTS, CLAUSES, OTHER_RESERVED].iter().any(|list| list.contains(&word))

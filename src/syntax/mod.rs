@@ -39,7 +39,7 @@ pub fn comments_in(src: &str, file: &SourceFile) -> Vec<crate::span::Span> {
     scan::comments(src, &file.strings)
 }
 
-/// Whether `word` is a keyword that cannot be a name (LANGUAGE.md §2).
+/// Whether `word` is a keyword that cannot be a name (docs/language.md §2).
 pub fn is_reserved(word: &str) -> bool {
     keywords::is_reserved(word)
 }

@@ -1,4 +1,4 @@
-//! Contacts and channels in `flowc serve` (LANGUAGE.md §9), against a fake SMS gateway on 127.0.0.1:
+//! Contacts and channels in `flowc serve` (docs/language.md §9), against a fake SMS gateway on 127.0.0.1:
 //! keywords and catchalls, replies, timeouts, the outbox's retries and order, contact fields across runs.
 
 use std::sync::{Arc, Mutex};

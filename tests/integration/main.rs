@@ -1,4 +1,4 @@
-//! One test binary for the whole crate: each module tests one surface.
+//! The main test binary: each module tests one surface (tests/stalled is the other binary).
 
 mod channels;
 mod cli;

@@ -21,7 +21,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use crate::types::Ty;
 
-/// Contact fields (LANGUAGE.md §7).
+/// Contact fields (docs/language.md §7).
 pub(crate) const CONTACT_FIELDS: &[&str] =
     &["name", "phone", "email", "language", "timezone", "urn", "channel", "fields"];
 /// Metadata of a webhook call.
