@@ -28,7 +28,34 @@ pub fn format(src: &str) -> Result<String, FmtError> {
     if syntax.iter().any(|d| d.is_error()) || !file.broken.is_empty() {
         return Err(FmtError::Syntax(syntax));
     }
-    Ok(Printer::new(src, &file).file(&file))
+    Ok(keep_conventions(src, Printer::new(src, &file).file(&file)))
+}
+
+/// What the layout takes from the file itself, as rustfmt's `newline_style = "Auto"` does: line breaks
+/// written as the file's first one is (`\r\n` or `\n`, so a Windows checkout with autocrlf is
+/// formatted as it is), and a leading byte-order mark.
+fn keep_conventions(src: &str, layout: String) -> String {
+    let body = src.strip_prefix('\u{feff}');
+    let crlf = src.find('\n').is_some_and(|i| src[..i].ends_with('\r'));
+    let layout = layout.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(layout);
+    let mut out = String::with_capacity(layout.len() + layout.len() / 20 + 3);
+    if body.is_some() {
+        out.push('\u{feff}');
+    }
+    if crlf {
+        for line in layout.split_inclusive('\n') {
+            match line.strip_suffix('\n') {
+                Some(text) => {
+                    out.push_str(text.strip_suffix('\r').unwrap_or(text));
+                    out.push_str("\r\n");
+                }
+                None => out.push_str(line),
+            }
+        }
+    } else {
+        out.push_str(&layout);
+    }
+    out
 }
 
 /// A top-level item, in source order.

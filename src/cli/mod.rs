@@ -48,7 +48,9 @@ enum Command {
         /// Files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Change nothing: name the files that are not formatted and exit 1 if there are any.
+        /// Change nothing: name the files that are not formatted and exit 1 if there are any. A file is
+        /// formatted when it is byte for byte what fmt would write, in its own line endings (CRLF stays
+        /// CRLF) and with its byte-order mark if it has one.
         #[arg(long)]
         check: bool,
     },
@@ -64,7 +66,11 @@ enum Command {
         format: TestFormat,
     },
     /// Run the language server on standard input and output (for editors).
-    Lsp,
+    Lsp {
+        /// Talk over standard input and output: the only transport, accepted because clients pass it.
+        #[arg(long)]
+        stdio: bool,
+    },
     /// Draw a flow: steps, waits, webhooks, splits and their edges, as Mermaid or Graphviz DOT.
     Graph {
         /// The .flow file.
@@ -267,7 +273,7 @@ fn run(cli: Cli) -> u8 {
         Command::Graph { file, flow, format } => graph(&file, flow.as_deref(), format),
         Command::Test { paths, update, format } => flow_tests(&paths, update, format),
         // The protocol asks for 1 when the client exits without shutting the server down.
-        Command::Lsp => match crate::lsp::main() {
+        Command::Lsp { stdio: _ } => match crate::lsp::main() {
             Ok(()) => OK,
             Err(e) => {
                 eprintln!("flowc lsp: {e}");

@@ -27,26 +27,14 @@ impl Document {
 
     /// Applies the client's changes (whole text or ranges) and analyses the result.
     pub fn apply(&mut self, changes: &[lsp::TextDocumentContentChangeEvent], version: i32) {
-        for change in changes {
-            match change.range {
-                Some(range) => {
-                    let (start, end) = (self.offset(range.start), self.offset(range.end));
-                    self.text.replace_range(start..end.max(start), &change.text);
-                }
-                None => self.text.clone_from(&change.text),
-            }
-            self.lines = LineIndex::new(&self.text);
-        }
+        edit(&mut self.text, &mut self.lines, changes);
         self.version = version;
         self.analysis = crate::analyze(&self.text);
     }
 
     /// The byte offset of an LSP position (clamped to the text).
     pub fn offset(&self, p: lsp::Position) -> usize {
-        if p.line as usize >= self.lines.line_count() {
-            return self.text.len();
-        }
-        self.lines.offset_utf16(&self.text, p.line as usize, p.character as usize)
+        offset(&self.text, &self.lines, p)
     }
 
     /// The LSP position of a byte offset.
@@ -58,5 +46,27 @@ impl Document {
     /// The LSP range of a span.
     pub fn range(&self, span: Span) -> lsp::Range {
         lsp::Range::new(self.position(span.start), self.position(span.end))
+    }
+}
+
+/// The byte offset of an LSP position in `text` (clamped to it).
+pub(super) fn offset(text: &str, lines: &LineIndex, p: lsp::Position) -> usize {
+    if p.line as usize >= lines.line_count() {
+        return text.len();
+    }
+    lines.offset_utf16(text, p.line as usize, p.character as usize)
+}
+
+/// Applies the client's changes (whole text or ranges) to `text` and its line index.
+pub(super) fn edit(text: &mut String, lines: &mut LineIndex, changes: &[lsp::TextDocumentContentChangeEvent]) {
+    for change in changes {
+        match change.range {
+            Some(range) => {
+                let (start, end) = (offset(text, lines, range.start), offset(text, lines, range.end));
+                text.replace_range(start..end.max(start), &change.text);
+            }
+            None => text.clone_from(&change.text),
+        }
+        *lines = LineIndex::new(text);
     }
 }

@@ -1,9 +1,14 @@
-//! `flowc lsp`: the language server, over stdio, synchronous (`lsp-server`, as rust-analyzer and nil
-//! do). Each open document keeps its text, its line index and its analysis (tree, diagnostics, model),
-//! recomputed on every change; every request is a query on one document's analysis, so no request waits
-//! on another file's work. One file a concern: `document.rs` (text, edits, positions), `diagnostics.rs`,
-//! `navigate.rs` (hover, definition, references, rename), `symbols.rs` (outline, folding),
-//! `completion.rs`, and formatting here.
+//! `flowc lsp`: the language server, over stdio (`lsp-server`, as rust-analyzer and nil do). Each open
+//! document keeps the text as the client has it and a snapshot: the last text analysed with its tree,
+//! diagnostics and model. Edits are applied at once; analysis runs on a background thread, which takes
+//! only the newest version of each document (a burst of keystrokes is one analysis), and diagnostics are
+//! published only for the version the client has now. Requests are answered meanwhile: hover,
+//! definition, references, symbols, folding and semantic tokens from the snapshot; completion, rename,
+//! code actions and formatting, which must match the client's text, on it (analysing it first when the
+//! snapshot is older). Messages that have arrived together are read together, so a request the client
+//! cancelled meanwhile (`$/cancelRequest`) is answered as cancelled without being worked on. One file a
+//! concern: `document.rs` (text, edits, positions), `diagnostics.rs`, `navigate.rs` (hover, definition,
+//! references, rename), `symbols.rs` (outline, folding), `completion.rs`, and formatting here.
 
 mod completion;
 mod diagnostics;
@@ -11,9 +16,10 @@ mod document;
 mod navigate;
 mod symbols;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use lsp_server::{Connection, Message, Notification, Request, Response};
+use lsp_server::{Connection, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::Notification as _;
 use lsp_types::{self as lsp, Uri};
 
@@ -52,33 +58,103 @@ pub fn serve(conn: Connection) -> Result<(), String> {
         ..Default::default()
     };
     let caps = serde_json::to_value(capabilities).map_err(|e| e.to_string())?;
-    let params = conn.initialize(caps).map_err(|e| format!("initialization failed: {e}"))?;
+    let (id, params) = conn.initialize_start().map_err(|e| format!("initialization failed: {e}"))?;
+    let result = serde_json::json!({
+        "capabilities": caps,
+        "serverInfo": { "name": "flowc", "version": env!("CARGO_PKG_VERSION") },
+    });
+    conn.initialize_finish(id, result).map_err(|e| format!("initialization failed: {e}"))?;
     let root = params["workspaceFolders"][0]["uri"].as_str().or(params["rootUri"].as_str()).and_then(path_of);
     let workspace = root.map(|r| Workspace::load(&r)).unwrap_or_default();
-    let mut server = Server { conn: &conn, docs: HashMap::new(), workspace };
-    for msg in &conn.receiver {
-        match msg {
-            Message::Request(req) => {
-                // After `shutdown`, whatever happens before `exit` (or its absence) ends the server.
-                if conn.handle_shutdown(&req).unwrap_or(true) {
-                    return Ok(());
-                }
-                server.request(req);
-            }
-            Message::Notification(n) if n.method == lsp::notification::Exit::METHOD => {
-                return Err("exit without shutdown".into());
-            }
-            Message::Notification(n) => server.notification(n),
-            Message::Response(_) => {}
-        }
-    }
-    Ok(())
+    let analyzer = Analyzer::start();
+    let mut server = Server { conn: &conn, docs: HashMap::new(), workspace, analyzer, shutting_down: false };
+    server.run()
 }
+
+/// An open document: the text as the client has it now, and the last analysis finished.
+struct Open {
+    text: String,
+    lines: crate::span::LineIndex,
+    version: i32,
+    snapshot: Arc<Document>,
+}
+
+impl Open {
+    fn fresh(&self) -> bool {
+        self.snapshot.version == self.version
+    }
+}
+
+/// A text to analyse, and the analysis of one.
+struct Job {
+    uri: Uri,
+    version: i32,
+    text: String,
+}
+
+/// The background thread that analyses documents, newest version first.
+struct Analyzer {
+    jobs: crossbeam_channel::Sender<Job>,
+    done: crossbeam_channel::Receiver<(Uri, Document)>,
+}
+
+impl Analyzer {
+    fn start() -> Analyzer {
+        let (jobs, todo) = crossbeam_channel::unbounded::<Job>();
+        let (finished, done) = crossbeam_channel::unbounded();
+        std::thread::Builder::new()
+            .name("flowc-lsp-analysis".into())
+            .spawn(move || {
+                while let Ok(first) = todo.recv() {
+                    // Versions replaced while the last analysis ran are never analysed.
+                    let mut latest = vec![first];
+                    while let Ok(job) = todo.try_recv() {
+                        match latest.iter_mut().find(|j| j.uri == job.uri) {
+                            Some(old) => *old = job,
+                            None => latest.push(job),
+                        }
+                    }
+                    for job in latest {
+                        let doc = Document::new(job.text, job.version);
+                        if finished.send((job.uri, doc)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            })
+            .expect("a thread for analysis");
+        Analyzer { jobs, done }
+    }
+}
+
+/// What the main loop waits for.
+enum Event {
+    Message(Message),
+    Analyzed(Uri, Box<Document>),
+}
+
+/// The id of the request a `$/cancelRequest` notification cancels.
+fn cancelled_id(n: &Notification) -> Option<RequestId> {
+    if n.method != lsp::notification::Cancel::METHOD {
+        return None;
+    }
+    match &n.params["id"] {
+        serde_json::Value::Number(i) => i.as_i64().and_then(|i| i32::try_from(i).ok()).map(RequestId::from),
+        serde_json::Value::String(s) => Some(RequestId::from(s.clone())),
+        _ => None,
+    }
+}
+
+/// Messages read at once at most, so that a client that never stops writing is still answered.
+const MAX_BATCH: usize = 4096;
 
 struct Server<'c> {
     conn: &'c Connection,
-    docs: HashMap<Uri, Document>,
+    docs: HashMap<Uri, Open>,
     workspace: Workspace,
+    analyzer: Analyzer,
+    /// `shutdown` was answered: requests are refused until `exit`.
+    shutting_down: bool,
 }
 
 /// The `.flow` files of the workspace folder as they are on disk, parsed once: the project that open
@@ -184,31 +260,134 @@ impl Server<'_> {
         let _ = self.conn.sender.send(msg);
     }
 
-    fn notification(&mut self, n: Notification) {
+    /// Reads messages and analyses until `exit`.
+    fn run(&mut self) -> Result<(), String> {
+        loop {
+            let first = crossbeam_channel::select! {
+                recv(self.conn.receiver) -> msg => match msg {
+                    Ok(msg) => Event::Message(msg),
+                    Err(_) => return Ok(()),
+                },
+                recv(self.analyzer.done) -> done => match done {
+                    Ok((uri, doc)) => Event::Analyzed(uri, Box::new(doc)),
+                    Err(_) => return Err("the analysis thread stopped".into()),
+                },
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH
+                && let Ok(msg) = self.conn.receiver.try_recv()
+            {
+                batch.push(Event::Message(msg));
+            }
+            let cancelled: HashSet<RequestId> = batch
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Message(Message::Notification(n)) => cancelled_id(n),
+                    _ => None,
+                })
+                .collect();
+            let mut changed: Vec<Uri> = Vec::new();
+            for event in batch {
+                match event {
+                    Event::Analyzed(uri, doc) => self.analyzed(uri, *doc),
+                    Event::Message(Message::Request(req)) => {
+                        if cancelled.contains(&req.id) {
+                            self.refuse(req.id, lsp_server::ErrorCode::RequestCanceled, "cancelled by the client");
+                        } else if self.shutting_down {
+                            self.refuse(req.id, lsp_server::ErrorCode::InvalidRequest, "the server is shutting down");
+                        } else if req.method == <lsp::request::Shutdown as lsp::request::Request>::METHOD {
+                            self.shutting_down = true;
+                            self.send(Message::Response(Response::new_ok(req.id, serde_json::Value::Null)));
+                        } else {
+                            self.request(req);
+                        }
+                    }
+                    Event::Message(Message::Notification(n)) if n.method == lsp::notification::Exit::METHOD => {
+                        return if self.shutting_down { Ok(()) } else { Err("exit without shutdown".into()) };
+                    }
+                    Event::Message(Message::Notification(n)) => self.notification(n, &mut changed),
+                    Event::Message(Message::Response(_)) => {}
+                }
+            }
+            for uri in changed {
+                if let Some(open) = self.docs.get(&uri) {
+                    let job = Job { uri, version: open.version, text: open.text.clone() };
+                    // The thread lives as long as the server; a send can only fail if it panicked.
+                    let _ = self.analyzer.jobs.send(job);
+                }
+            }
+        }
+    }
+
+    fn refuse(&self, id: RequestId, code: lsp_server::ErrorCode, message: &str) {
+        self.send(Message::Response(Response::new_err(id, code as i32, message.into())));
+    }
+
+    /// An analysis came back: it becomes the document's snapshot, and its diagnostics are published
+    /// when it is of the text the client has now (an older one only answers requests until the next).
+    fn analyzed(&mut self, uri: Uri, doc: Document) {
+        let Some(open) = self.docs.get_mut(&uri) else { return };
+        if doc.version <= open.snapshot.version {
+            return;
+        }
+        open.snapshot = Arc::new(doc);
+        if open.fresh() {
+            self.publish_all(&uri);
+        }
+    }
+
+    /// Analyses the document now if its snapshot is older than its text (for requests whose answer
+    /// must match the client's text).
+    fn refresh(&mut self, uri: &Uri) {
+        let Some(open) = self.docs.get_mut(uri) else { return };
+        if open.fresh() {
+            return;
+        }
+        open.snapshot = Arc::new(Document::new(open.text.clone(), open.version));
+        self.publish_all(uri);
+    }
+
+    fn notification(&mut self, n: Notification, changed: &mut Vec<Uri>) {
         match n.method.as_str() {
             lsp::notification::DidOpenTextDocument::METHOD => {
                 if let Ok(p) = serde_json::from_value::<lsp::DidOpenTextDocumentParams>(n.params) {
-                    if let Some(path) = path_of(p.text_document.uri.as_str())
+                    let item = p.text_document;
+                    // Markdown, TOML and the rest may be sent by clients that attach to every buffer.
+                    if item.language_id != "flow" && !item.uri.path().as_str().ends_with(".flow") {
+                        return;
+                    }
+                    if let Some(path) = path_of(item.uri.as_str())
                         && !self.workspace.files.iter().any(|(f, ..)| *f == path)
                     {
-                        self.workspace.update(&path, p.text_document.text.clone());
+                        self.workspace.update(&path, item.text.clone());
                     }
-                    let doc = Document::new(p.text_document.text, p.text_document.version);
-                    self.docs.insert(p.text_document.uri.clone(), doc);
-                    self.publish_all(&p.text_document.uri);
+                    let snapshot = Arc::new(Document::new(item.text, item.version));
+                    let open = Open {
+                        text: snapshot.text.clone(),
+                        lines: snapshot.lines.clone(),
+                        version: item.version,
+                        snapshot,
+                    };
+                    self.docs.insert(item.uri.clone(), open);
+                    self.publish_all(&item.uri);
                 }
             }
             lsp::notification::DidChangeTextDocument::METHOD => {
                 if let Ok(p) = serde_json::from_value::<lsp::DidChangeTextDocumentParams>(n.params)
-                    && let Some(doc) = self.docs.get_mut(&p.text_document.uri)
+                    && let Some(open) = self.docs.get_mut(&p.text_document.uri)
                 {
-                    doc.apply(&p.content_changes, p.text_document.version);
-                    self.publish_all(&p.text_document.uri);
+                    document::edit(&mut open.text, &mut open.lines, &p.content_changes);
+                    open.version = p.text_document.version;
+                    if !changed.contains(&p.text_document.uri) {
+                        changed.push(p.text_document.uri);
+                    }
                 }
             }
             lsp::notification::DidCloseTextDocument::METHOD => {
                 if let Ok(p) = serde_json::from_value::<lsp::DidCloseTextDocumentParams>(n.params) {
-                    self.docs.remove(&p.text_document.uri);
+                    if self.docs.remove(&p.text_document.uri).is_none() {
+                        return;
+                    }
                     // Closed: the file counts as it is on disk again.
                     if let Some(path) = path_of(p.text_document.uri.as_str())
                         && let Ok(text) = std::fs::read_to_string(&path)
@@ -238,7 +417,7 @@ impl Server<'_> {
             return Vec::new();
         }
         let open: HashMap<std::path::PathBuf, &Document> =
-            self.docs.iter().filter_map(|(u, d)| Some((path_of(u.as_str())?, d))).collect();
+            self.docs.iter().filter_map(|(u, d)| Some((path_of(u.as_str())?, &*d.snapshot))).collect();
         let names: Vec<String> = self.workspace.files.iter().map(|(p, ..)| p.display().to_string()).collect();
         let mut files: Vec<crate::check::ProjectFile<'_>> = Vec::new();
         let mut index = None;
@@ -260,8 +439,8 @@ impl Server<'_> {
     /// Publishes the diagnostics of `changed`, then of every other open document, whose project
     /// diagnostics may have changed with it (the project check is cheap).
     fn publish_all(&self, changed: &Uri) {
-        if let Some(doc) = self.docs.get(changed) {
-            self.publish(changed, doc);
+        if let Some(open) = self.docs.get(changed) {
+            self.publish(changed, &open.snapshot);
         }
         self.publish_others(Some(changed));
     }
@@ -270,8 +449,9 @@ impl Server<'_> {
         if self.workspace.files.is_empty() {
             return;
         }
-        for (uri, doc) in self.docs.iter().filter(|(u, _)| Some(*u) != except) {
-            self.publish(uri, doc);
+        // A document whose newer text is being analysed is published when that analysis is done.
+        for (uri, open) in self.docs.iter().filter(|(u, o)| Some(*u) != except && o.fresh()) {
+            self.publish(uri, &open.snapshot);
         }
     }
 
@@ -310,16 +490,29 @@ impl Server<'_> {
             v.map_err(|e| (lsp_server::ErrorCode::InternalError, e.to_string()))
         };
         let method = req.method.clone();
+        if matches!(
+            method.as_str(),
+            Completion::METHOD
+                | Rename::METHOD
+                | CodeActionRequest::METHOD
+                | Formatting::METHOD
+                | PrepareRenameRequest::METHOD
+        ) && let Some(uri) = req.params["textDocument"]["uri"].as_str().and_then(|u| u.parse::<Uri>().ok())
+        {
+            self.refresh(&uri);
+        }
         match method.as_str() {
             HoverRequest::METHOD => {
                 let p: lsp::HoverParams = params(req)?;
                 let doc = self.doc(&p.text_document_position_params.text_document.uri)?;
+                let doc = &*doc;
                 to_json(serde_json::to_value(navigate::hover(doc, p.text_document_position_params.position)))
             }
             GotoDefinition::METHOD => {
                 let p: lsp::GotoDefinitionParams = params(req)?;
                 let uri = p.text_document_position_params.text_document.uri;
                 let doc = self.doc(&uri)?;
+                let doc = &*doc;
                 let locations = navigate::definition(doc, &uri, p.text_document_position_params.position);
                 to_json(serde_json::to_value(lsp::GotoDefinitionResponse::Array(locations)))
             }
@@ -327,6 +520,7 @@ impl Server<'_> {
                 let p: lsp::ReferenceParams = params(req)?;
                 let uri = p.text_document_position.text_document.uri;
                 let doc = self.doc(&uri)?;
+                let doc = &*doc;
                 let locations =
                     navigate::references(doc, &uri, p.text_document_position.position, p.context.include_declaration);
                 to_json(serde_json::to_value(locations))
@@ -334,12 +528,14 @@ impl Server<'_> {
             PrepareRenameRequest::METHOD => {
                 let p: lsp::TextDocumentPositionParams = params(req)?;
                 let doc = self.doc(&p.text_document.uri)?;
+                let doc = &*doc;
                 to_json(serde_json::to_value(navigate::prepare_rename(doc, p.position)))
             }
             Rename::METHOD => {
                 let p: lsp::RenameParams = params(req)?;
                 let uri = p.text_document_position.text_document.uri;
                 let doc = self.doc(&uri)?;
+                let doc = &*doc;
                 let edit = navigate::rename(doc, &uri, p.text_document_position.position, &p.new_name)
                     .map_err(|m| (lsp_server::ErrorCode::InvalidParams, m))?;
                 to_json(serde_json::to_value(edit))
@@ -347,31 +543,37 @@ impl Server<'_> {
             DocumentSymbolRequest::METHOD => {
                 let p: lsp::DocumentSymbolParams = params(req)?;
                 let doc = self.doc(&p.text_document.uri)?;
+                let doc = &*doc;
                 to_json(serde_json::to_value(lsp::DocumentSymbolResponse::Nested(symbols::outline(doc))))
             }
             FoldingRangeRequest::METHOD => {
                 let p: lsp::FoldingRangeParams = params(req)?;
                 let doc = self.doc(&p.text_document.uri)?;
+                let doc = &*doc;
                 to_json(serde_json::to_value(symbols::folding(doc)))
             }
             Formatting::METHOD => {
                 let p: lsp::DocumentFormattingParams = params(req)?;
                 let doc = self.doc(&p.text_document.uri)?;
+                let doc = &*doc;
                 to_json(serde_json::to_value(format(doc)?))
             }
             SemanticTokensFullRequest::METHOD => {
                 let p: lsp::SemanticTokensParams = params(req)?;
                 let doc = self.doc(&p.text_document.uri)?;
+                let doc = &*doc;
                 to_json(serde_json::to_value(lsp::SemanticTokensResult::Tokens(symbols::semantic_tokens(doc))))
             }
             CodeActionRequest::METHOD => {
                 let p: lsp::CodeActionParams = params(req)?;
                 let doc = self.doc(&p.text_document.uri)?;
+                let doc = &*doc;
                 to_json(serde_json::to_value(quick_fixes(doc, &p.text_document.uri, p.range)))
             }
             Completion::METHOD => {
                 let p: lsp::CompletionParams = params(req)?;
                 let doc = self.doc(&p.text_document_position.text_document.uri)?;
+                let doc = &*doc;
                 let items = completion::complete(doc, p.text_document_position.position);
                 to_json(serde_json::to_value(lsp::CompletionResponse::Array(items)))
             }
@@ -379,10 +581,11 @@ impl Server<'_> {
         }
     }
 
-    fn doc(&self, uri: &Uri) -> Result<&Document, (lsp_server::ErrorCode, String)> {
-        self.docs
-            .get(uri)
-            .ok_or_else(|| (lsp_server::ErrorCode::InvalidParams, format!("{} is not open", uri.as_str())))
+    /// The document's snapshot: the last analysis finished.
+    fn doc(&self, uri: &Uri) -> Result<Arc<Document>, (lsp_server::ErrorCode, String)> {
+        self.docs.get(uri).map(|o| Arc::clone(&o.snapshot)).ok_or_else(|| {
+            (lsp_server::ErrorCode::InvalidParams, format!("{} is not an open .flow document", uri.as_str()))
+        })
     }
 }
 
@@ -419,19 +622,42 @@ fn quick_fixes(doc: &Document, uri: &Uri, range: lsp::Range) -> Vec<lsp::CodeAct
     out
 }
 
-/// `flowc fmt` as one edit over the whole document; refused (an error) when it has syntax errors.
+/// `flowc fmt` as the lines it changes, each group of changed lines one edit, so that the cursor and
+/// marks on the other lines stay where they are; refused (an error) when the file has syntax errors.
 fn format(doc: &Document) -> Result<Vec<lsp::TextEdit>, (lsp_server::ErrorCode, String)> {
     match crate::fmt::format(&doc.text) {
-        // Line endings are the editor's to keep: a CRLF document in the layout needs no edit.
-        Ok(formatted) if formatted == doc.text.replace("\r\n", "\n") => Ok(Vec::new()),
-        Ok(formatted) => {
-            let end = doc.position(doc.text.len());
-            Ok(vec![lsp::TextEdit { range: lsp::Range::new(lsp::Position::new(0, 0), end), new_text: formatted }])
-        }
+        Ok(formatted) => Ok(line_edits(doc, &formatted)),
         Err(crate::fmt::FmtError::Syntax(_)) => {
             Err((lsp_server::ErrorCode::RequestFailed, "not formatting: the file has syntax errors".into()))
         }
     }
+}
+
+/// The edits that turn the document's text into `new`, line by line. A diff that takes too long (a
+/// file rewritten from top to bottom) gives fewer, larger edits rather than waiting.
+fn line_edits(doc: &Document, new: &str) -> Vec<lsp::TextEdit> {
+    let diff = similar::TextDiff::configure()
+        .timeout(std::time::Duration::from_millis(200))
+        .diff_lines(doc.text.as_str(), new);
+    let (old_lines, new_lines) = (diff.old_slices(), diff.new_slices());
+    // Byte offset of each old line's start (and of the end).
+    let mut starts = Vec::with_capacity(old_lines.len() + 1);
+    let mut at = 0;
+    for line in old_lines {
+        starts.push(at);
+        at += line.len();
+    }
+    starts.push(at);
+    diff.grouped_ops(0)
+        .into_iter()
+        .filter_map(|group| {
+            let (first, last) = (group.first()?, group.last()?);
+            let old = first.old_range().start..last.old_range().end;
+            let new = first.new_range().start..last.new_range().end;
+            let span = crate::span::Span::new(starts[old.start], starts[old.end]);
+            Some(lsp::TextEdit { range: doc.range(span), new_text: new_lines[new].concat() })
+        })
+        .collect()
 }
 
 /// Runs the server on standard input and output (`flowc lsp`).

@@ -129,6 +129,17 @@ pub(super) fn too_deep(at: usize) -> Diagnostic {
     .with_help("split the logic into steps, or flatten the expression with `set`")
 }
 
+/// A carriage return alone at `at`.
+pub(super) fn lone_cr(at: usize) -> Diagnostic {
+    Diagnostic::new(
+        Code::Unexpected,
+        Span::new(at, at + 1),
+        "this line ends with a carriage return alone (CR), which is not a line break in a .flow file",
+        "CR without LF",
+    )
+    .with_help("save the file with LF or CRLF line endings (editors call them \"Unix\" and \"Windows\")")
+}
+
 /// The item `text` at `offset` took the parser past its work limit (see `call_limit`).
 pub(super) fn too_complex(offset: usize, text: &str) -> Diagnostic {
     let start = text.len() - text.trim_start().len();

@@ -81,6 +81,9 @@ pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
     let parts = crate::parallel::map_chunked(&chunks, |&(s, e)| e - s, |group| parse_chunks(src, group));
     let mut file = SourceFile::default();
     let mut diags = Vec::new();
+    if let Some(at) = lone_cr(src) {
+        diags.push(error::lone_cr(at));
+    }
     for (part, mut part_diags) in parts {
         file.flows.extend(part.flows);
         file.connectors.extend(part.connectors);
@@ -92,6 +95,17 @@ pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
         diags.append(&mut part_diags);
     }
     (file, diags)
+}
+
+/// The first carriage return that is not followed by a line feed: classic Mac OS line breaks, which
+/// flowc does not read as line breaks (the file would be one long line).
+fn lone_cr(src: &str) -> Option<usize> {
+    let b = src.as_bytes();
+    cr_positions(b).find(|&i| b.get(i + 1) != Some(&b'\n'))
+}
+
+fn cr_positions(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    b.iter().enumerate().filter(|(_, c)| **c == b'\r').map(|(i, _)| i)
 }
 
 /// Parses consecutive chunks of `src`.

@@ -4,6 +4,7 @@
 
 use lsp_server::{Connection, Message, Notification, Request, RequestId};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 struct Client {
     conn: Connection,
@@ -43,6 +44,18 @@ impl Client {
         }
     }
 
+    /// A request with the id `id`, answered (for a client that is not `mut`).
+    fn request_on(c: &Client, id: i32, method: &str, params: Value) -> Value {
+        let id = RequestId::from(id);
+        c.conn.sender.send(Message::Request(Request::new(id.clone(), method.into(), params))).unwrap();
+        loop {
+            match c.conn.receiver.recv_timeout(std::time::Duration::from_secs(60)).expect("an answer") {
+                Message::Response(r) if r.id == id => return r.response_result.unwrap_or(Value::Null),
+                _ => {}
+            }
+        }
+    }
+
     fn notify(&self, method: &str, params: Value) {
         self.conn.sender.send(Message::Notification(Notification::new(method.into(), params))).unwrap();
     }
@@ -68,6 +81,25 @@ impl Drop for Client {
             assert!(h.join().unwrap().is_ok());
         }
     }
+}
+
+/// `text` after LSP edits (line and character positions; ASCII text), applied from the last.
+fn apply_edits(text: &str, edits: &[Value]) -> String {
+    let offset = |p: &Value| {
+        let line = p["line"].as_u64().unwrap() as usize;
+        let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+        start + p["character"].as_u64().unwrap() as usize
+    };
+    let mut edits: Vec<(usize, usize, &str)> = edits
+        .iter()
+        .map(|e| (offset(&e["range"]["start"]), offset(&e["range"]["end"]), e["newText"].as_str().unwrap()))
+        .collect();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = text.to_string();
+    for (start, end, new) in edits {
+        out.replace_range(start..end, new);
+    }
+    out
 }
 
 const URI: &str = "file:///tmp/survey.flow";
@@ -217,7 +249,13 @@ fn a_session_in_the_editor() {
         "textDocument/formatting",
         json!({"textDocument": {"uri": URI}, "options": {"tabSize": 2, "insertSpaces": true}}),
     );
-    assert_eq!(fixed[0]["newText"], SURVEY);
+    // Only the line that changes is replaced: the cursor and marks elsewhere stay put.
+    let edits = fixed.as_array().unwrap();
+    let line = SURVEY.lines().position(|l| l.contains("send \"Thanks")).unwrap() as u64;
+    assert_eq!(edits.len(), 1, "{fixed}");
+    assert_eq!(edits[0]["range"]["start"], json!({"line": line, "character": 0}), "{fixed}");
+    assert_eq!(edits[0]["range"]["end"], json!({"line": line + 1, "character": 0}), "{fixed}");
+    assert_eq!(apply_edits(&messy, edits), SURVEY);
     c.notify("textDocument/didChange", json!({"textDocument": {"uri": URI, "version": 5}, "contentChanges": [{"text": "flow f {\n  sned \"x\"\n}\n"}]}));
     assert_eq!(c.diagnostics()[0]["code"], "flowc::syntax::unexpected");
     let refused = c.request(
@@ -445,4 +483,133 @@ fn date_settings_and_tests_are_completed_and_explained() {
     let hover = c
         .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": at(&edited, "today()", 0, 2)}));
     assert!(hover["contents"]["value"].as_str().unwrap().contains("contact's time zone"), "{hover}");
+}
+
+/// The next message other than a publish for another document: the publish's version and
+/// diagnostics, for `uri`.
+fn next_publish(c: &Client, uri: &str) -> (i64, Vec<Value>) {
+    loop {
+        match c.conn.receiver.recv_timeout(std::time::Duration::from_secs(60)).expect("diagnostics") {
+            Message::Notification(n) if n.method == "textDocument/publishDiagnostics" && n.params["uri"] == uri => {
+                return (
+                    n.params["version"].as_i64().unwrap_or(-1),
+                    n.params["diagnostics"].as_array().unwrap().clone(),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A valid file of about `len` bytes: `n` flows, each with a wait and a split.
+fn big_flow_file(len: usize) -> String {
+    let mut s = String::new();
+    let mut i = 0;
+    while s.len() < len {
+        s.push_str(&format!(
+            "flow f{i} {{\n  wait a timeout 1m {{\n    on timeout {{ send \"bye\"; stop }}\n  }}\n  split @flow.a {{\n    case has_text as T {{ send \"@(upper(@flow.a))\" }}\n    other {{ stop }}\n  }}\n}}\n"
+        ));
+        i += 1;
+    }
+    s
+}
+
+#[test]
+fn a_burst_of_changes_is_analysed_once_and_only_the_newest_version_is_published() {
+    let c = Client::start();
+    let uri = "file:///nonexistent-flowc-burst/big.flow";
+    let text = big_flow_file(200 * 1024);
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
+    );
+    assert_eq!(next_publish(&c, uri), (1, Vec::new()));
+    // 200 keystrokes at once at the start of line 1 ("  wait a ..."): typing `//`, then more, then a
+    // broken statement in the last one.
+    for v in 2..=201 {
+        let at = json!({"line": 1, "character": 0});
+        let typed = if v == 201 { "  sned \"x\"\n" } else { " " };
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": v}, "contentChanges": [{"range": {"start": at, "end": at}, "text": typed}]}),
+        );
+    }
+    let (version, diags) = next_publish(&c, uri);
+    assert_eq!(version, 201, "only the newest version is published");
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["code"], "flowc::syntax::unexpected");
+    assert_eq!(diags[0]["range"]["start"]["line"], 1);
+    // Nothing else was published for the replaced versions.
+    let hover = Client::request_on(
+        &c,
+        900,
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 6}}),
+    );
+    assert!(hover.is_object(), "{hover}");
+}
+
+#[test]
+fn a_request_cancelled_before_it_is_worked_on_is_answered_as_cancelled() {
+    let c = Client::start();
+    let uri = "file:///nonexistent-flowc-cancel/big.flow";
+    let text = big_flow_file(300 * 1024).replace("flow f0 {\n  wait", "flow f0 {\n    wait");
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
+    );
+    next_publish(&c, uri);
+    // Formatting a large file keeps the server busy while the hover and its cancellation arrive.
+    let format = Request::new(
+        RequestId::from(101),
+        "textDocument/formatting".into(),
+        json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let hover = Request::new(
+        RequestId::from(102),
+        "textDocument/hover".into(),
+        json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 6}}),
+    );
+    c.conn.sender.send(Message::Request(format)).unwrap();
+    c.conn.sender.send(Message::Request(hover)).unwrap();
+    c.notify("$/cancelRequest", json!({"id": 102}));
+    let mut answers = HashMap::new();
+    while answers.len() < 2 {
+        if let Message::Response(r) = c.conn.receiver.recv_timeout(std::time::Duration::from_secs(60)).unwrap() {
+            answers.insert(r.id.to_string(), r);
+        }
+    }
+    assert!(answers["101"].response_result.is_ok(), "formatting is answered");
+    assert_eq!(answers["102"].response_result.as_ref().err().map(|e| e.code), Some(-32800), "{:?}", answers["102"]);
+}
+
+#[test]
+fn the_server_says_who_it_is_refuses_requests_after_shutdown_and_ignores_other_languages() {
+    let (server, client) = Connection::memory();
+    let handle = std::thread::spawn(move || flowc::lsp::serve(server));
+    let mut c = Client { conn: client, server: None, next: 0 };
+    let init = c.request("initialize", json!({"capabilities": {}}));
+    assert_eq!(init["serverInfo"]["name"], "flowc", "{init}");
+    assert_eq!(init["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
+    c.notify("initialized", json!({}));
+    // A Markdown file (clients may send every buffer): not checked as a flow.
+    c.notify("textDocument/didOpen", json!({"textDocument": {"uri": "file:///nonexistent-flowc-md/README.md", "languageId": "markdown", "version": 1, "text": "# flowc\n\nRun `flowc check`.\n"}}));
+    let flow = "file:///nonexistent-flowc-md/a.flow";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": flow, "languageId": "flow", "version": 1, "text": "flow a {\n  stop\n}\n"}}),
+    );
+    match c.conn.receiver.recv_timeout(std::time::Duration::from_secs(10)).unwrap() {
+        Message::Notification(n) => assert_eq!(n.params["uri"], flow, "the first publish is the flow's"),
+        other => panic!("{other:?}"),
+    }
+    let md = c.request("textDocument/hover", json!({"textDocument": {"uri": "file:///nonexistent-flowc-md/README.md"}, "position": {"line": 0, "character": 2}}));
+    assert!(md["error"].as_str().unwrap().contains("not an open .flow document"), "{md}");
+    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
+    let after = c
+        .request("textDocument/hover", json!({"textDocument": {"uri": flow}, "position": {"line": 0, "character": 6}}));
+    assert!(after["error"].as_str().unwrap().contains("shutting down"), "{after}");
+    c.notify("exit", Value::Null);
+    assert!(handle.join().unwrap().is_ok());
+    std::mem::forget(c);
 }

@@ -74,6 +74,8 @@ pub(crate) struct FlowChecker<'a> {
     date_order: crate::dates::DateOrder,
     /// When set, expression typing reports nothing (used while inferring `set` types).
     silent: bool,
+    /// The reference checked next is `default`'s first argument: it may be undefined.
+    may_be_missing: bool,
 }
 
 impl<'a> FlowChecker<'a> {
@@ -109,6 +111,7 @@ impl<'a> FlowChecker<'a> {
             settings_end: usize::MAX,
             date_order: crate::dates::DateOrder::default(),
             silent: false,
+            may_be_missing: false,
         };
         c.collect_names(&flow.body);
         c.silent = true;

@@ -25,7 +25,14 @@ impl<'a> FlowChecker<'a> {
         false
     }
 
+    /// [`Self::require`], unless the read may be missing (`lenient`).
+    fn require_unless(&mut self, lenient: bool, node: usize, fact: Fact, missing: Missing) -> bool {
+        lenient || self.require(node, fact, missing)
+    }
+
     pub(super) fn reference(&mut self, r: &'a Reference, node: usize) -> Ty {
+        // Read as `default`'s first argument, it may be missing on some paths (not what is inside it).
+        let lenient = std::mem::take(&mut self.may_be_missing);
         let mut rest: &[Spanned<String>] = &r.path;
         let ty = match r.root {
             Root::Flow => {
@@ -66,7 +73,7 @@ impl<'a> FlowChecker<'a> {
                     advice: format!("Define it on that path, or use `default(@flow.{}, \"\")`.", name.node),
                     defined_at: Some(def),
                 };
-                self.require(node, Fact::FlowVar(name.node.clone()), missing);
+                self.require_unless(lenient, node, Fact::FlowVar(name.node.clone()), missing);
                 ty
             }
             Root::Input if self.input_at_start => {
@@ -82,7 +89,7 @@ impl<'a> FlowChecker<'a> {
                     advice: "`@input` is the last reply to a `wait` (or, in a flow a keyword or catchall trigger starts, the message that started it).".into(),
                     defined_at: None,
                 };
-                self.require(node, Fact::Input, missing);
+                self.require_unless(lenient, node, Fact::Input, missing);
                 Ty::Text
             }
             Root::Extra => {
@@ -105,7 +112,7 @@ impl<'a> FlowChecker<'a> {
                     advice: "`@extra` is filled by a webhook that succeeds.".into(),
                     defined_at: None,
                 };
-                self.require(node, Fact::Extra, missing);
+                self.require_unless(lenient, node, Fact::Extra, missing);
                 self.extra_type(node)
             }
             Root::Contact => {
@@ -218,7 +225,7 @@ impl<'a> FlowChecker<'a> {
                     advice: "It describes the call once it has been made.".into(),
                     defined_at: None,
                 };
-                self.require(node, Fact::WebhookMeta(name.node.clone()), missing);
+                self.require_unless(lenient, node, Fact::WebhookMeta(name.node.clone()), missing);
                 let Some((meta, tail)) = tail.split_first() else {
                     return Ty::Json;
                 };

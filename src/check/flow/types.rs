@@ -63,7 +63,17 @@ impl<'a> FlowChecker<'a> {
                 Ty::Text
             }
             ExprKind::Call { name, args } => {
-                let tys: Vec<Ty> = args.iter().map(|a| self.expr(a, node)).collect();
+                let tys: Vec<Ty> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| {
+                        // `default(@flow.x, ...)` is how a value that may be missing is read.
+                        self.may_be_missing = i == 0 && name.node == "default" && matches!(a.kind, ExprKind::Ref(_));
+                        let ty = self.expr(a, node);
+                        self.may_be_missing = false;
+                        ty
+                    })
+                    .collect();
                 let Some(f) = Function::parse(&name.node) else {
                     let close = did_you_mean(&name.node, Function::ALL.iter().map(|f| f.name()));
                     let help = match close {
