@@ -66,10 +66,25 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
                     .iter()
                     .map(|k| item(k, lsp::CompletionItemKind::FIELD, None))
                     .collect(),
-                ["extra", rest @ ..] => shape_keys(doc, flow, rest),
+                ["extra", rest @ ..] => shape_keys(doc, flow, rest, pos),
                 _ => Vec::new(),
             };
         }
+    }
+    // A name being typed where a value goes (`@(upp`, `set x = len`, `f(a, tr`): the functions.
+    let name_start = before.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_').len();
+    let quotes = before.matches('"').count() - before.matches("\\\"").count();
+    let in_text = quotes % 2 == 1 && !before[before.rfind('"').unwrap_or(0)..].contains("@(");
+    if name_start < before.len()
+        && !in_text
+        && before[..name_start].trim_end().ends_with(['(', ',', '=', '+', '-', '*', '/', '&', '|', '!', '<', '>'])
+    {
+        let typed = &before[name_start..];
+        return crate::function::Function::ALL
+            .iter()
+            .filter(|f| f.name().starts_with(typed))
+            .map(|f| item(f.name(), lsp::CompletionItemKind::FUNCTION, Some(f.doc().to_string())))
+            .collect();
     }
     let words: Vec<&str> = before.split_whitespace().collect();
     let ends_in_space = before.ends_with(char::is_whitespace);
@@ -86,7 +101,8 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
             .iter()
             .map(|o| item(o.name(), lsp::CompletionItemKind::ENUM_MEMBER, None))
             .collect(),
-        _ if words.len() <= 1 && !ends_in_space => {
+        // The first word of a line, or an empty line.
+        _ if words.is_empty() || (words.len() == 1 && !ends_in_space) => {
             let mut keywords: Vec<&str> = match context_at(&doc.analysis.file, pos) {
                 Context::TopLevel => vec!["flow", "connector", "trigger", "channel"],
                 Context::Statements => {
@@ -124,13 +140,14 @@ fn names(model: &crate::check::model::Model, kind: DefKind, flow: Option<&str>) 
         .collect()
 }
 
-/// The keys of `@extra` below `path`, from the `expect json` shapes of the flow's webhooks.
-fn shape_keys(doc: &Document, flow: Option<&str>, path: &[&str]) -> Vec<lsp::CompletionItem> {
+/// The keys of `@extra` below `path`, from the `expect json` shapes of the flow's webhooks that end
+/// before `pos` (inside a webhook's own options, `@extra` is still the answer of the one before).
+fn shape_keys(doc: &Document, flow: Option<&str>, path: &[&str], pos: usize) -> Vec<lsp::CompletionItem> {
     let Some(f) = doc.analysis.file.flows.iter().find(|f| Some(f.name.node.as_str()) == flow) else {
         return Vec::new();
     };
     let mut shapes = Vec::new();
-    collect_expects(&f.body, &mut shapes);
+    collect_expects(&f.body, pos, &mut shapes);
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for shape in shapes {
@@ -154,15 +171,16 @@ fn shape_keys(doc: &Document, flow: Option<&str>, path: &[&str]) -> Vec<lsp::Com
     out
 }
 
-fn collect_expects<'a>(block: &'a crate::ast::Block, out: &mut Vec<&'a crate::ast::Shape>) {
+fn collect_expects<'a>(block: &'a crate::ast::Block, before: usize, out: &mut Vec<&'a crate::ast::Shape>) {
     for stmt in &block.stmts {
         if let crate::ast::StmtKind::Webhook(w) = &stmt.kind
             && let Some(shape) = &w.expect
+            && stmt.span.end <= before
         {
             out.push(shape);
         }
         for (_, b) in crate::control::exits(stmt).arms {
-            collect_expects(b, out);
+            collect_expects(b, before, out);
         }
     }
 }

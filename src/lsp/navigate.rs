@@ -46,6 +46,20 @@ fn definitions_of(model: &Model, target: &Target<'_>) -> Vec<usize> {
         .collect()
 }
 
+/// [`definitions_of`], one for each place: a webhook defines its result and its call at one name,
+/// which is one place to go to and one line to show.
+fn places_of(model: &Model, target: &Target<'_>) -> Vec<usize> {
+    let mut defs = definitions_of(model, target);
+    let mut seen: Vec<Span> = Vec::new();
+    defs.retain(|&i| {
+        let span = model.definitions[i].span;
+        let new = !seen.contains(&span);
+        seen.push(span);
+        new
+    });
+    defs
+}
+
 fn kind_word(kind: DefKind) -> &'static str {
     match kind {
         DefKind::Flow => "flow",
@@ -75,7 +89,7 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
             _ => name.to_string(),
         };
         text.push_str(&format!("**{}** `{shown}`", kind_word(kind)));
-        let defs = definitions_of(model, &target);
+        let defs = places_of(model, &target);
         if defs.is_empty() {
             text.push_str("\n\nnot defined in this file");
         } else if let Target::Use(u) = &target
@@ -160,7 +174,7 @@ fn word_doc(doc: &Document, pos: usize) -> Option<String> {
 pub(super) fn definition(doc: &Document, uri: &Uri, position: lsp::Position) -> Vec<lsp::Location> {
     let model = &doc.analysis.model;
     let Some(target) = target_at(model, doc.offset(position)) else { return Vec::new() };
-    definitions_of(model, &target)
+    places_of(model, &target)
         .into_iter()
         .map(|i| lsp::Location::new(uri.clone(), doc.range(model.definitions[i].span)))
         .collect()

@@ -371,6 +371,16 @@ fn a_webhook_name_is_one_name_and_renames_do_not_merge_names() {
         json!({"textDocument": {"uri": uri}, "position": at(text, "@flow.w ", 0, 6), "newName": "total"}),
     );
     assert!(taken["error"].as_str().unwrap().contains("already defined"), "{taken}");
+    // One place, said once: definition and hover of `@webhook.w` (its call and result share the name).
+    let defs = c.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": uri}, "position": at(text, "@webhook.w", 0, 9)}),
+    );
+    assert_eq!(defs.as_array().unwrap().len(), 1, "{defs}");
+    let hover = c
+        .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": at(text, "@webhook.w", 0, 9)}));
+    let shown = hover["contents"]["value"].as_str().unwrap();
+    assert_eq!(shown.matches("defined by").count(), 1, "{shown}");
 }
 
 #[test]
@@ -612,4 +622,31 @@ fn the_server_says_who_it_is_refuses_requests_after_shutdown_and_ignores_other_l
     c.notify("exit", Value::Null);
     assert!(handle.join().unwrap().is_ok());
     std::mem::forget(c);
+}
+
+#[test]
+fn functions_keywords_on_empty_lines_and_extra_keys_of_webhooks_before_the_cursor_are_completed() {
+    let mut c = Client::start();
+    let text = "flow f {\n  webhook a GET \"https://x.example.com/a\" {\n    expect json { first: text }\n    on failure { stop }\n  }\n  webhook b POST \"https://x.example.com/b\" {\n    body json { \"k\": @extra. }\n    expect json { second: text }\n    on failure { stop }\n  }\n  send \"@(upp\"\n  set n = len\n  send \"(up\"\n  \n}\n";
+    let uri = "file:///nonexistent-flowc-complete/c.flow";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
+    );
+    c.diagnostics();
+    let labels = |c: &mut Client, needle: &str, add: usize| -> Vec<String> {
+        let items = c.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri}, "position": at(text, needle, 0, add)}),
+        );
+        items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(labels(&mut c, "@(upp", 5), ["upper"], "a function inside @(");
+    assert!(labels(&mut c, "= len", 5).contains(&"length".to_string()), "a function after =");
+    assert!(labels(&mut c, "\"(up", 4).is_empty(), "text in a string is not a call");
+    // Inside b's own options, @extra is a's answer: a's keys, not b's.
+    assert_eq!(labels(&mut c, "@extra. }", 7), ["first"]);
+    // An empty indented line: the statement keywords.
+    let empty = labels(&mut c, "  \n}", 2);
+    assert!(empty.contains(&"send".to_string()) && empty.contains(&"wait".to_string()), "{empty:?}");
 }
