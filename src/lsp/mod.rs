@@ -181,9 +181,30 @@ impl Workspace {
         }
     }
 
+    /// The project of a file when the client names no root folder: the nearest folder above it with a
+    /// `flowc.toml` or a `.git`, else the file's own folder (without its subfolders).
+    fn around(file: &std::path::Path) -> Workspace {
+        let folder = file.parent().unwrap_or(std::path::Path::new("/"));
+        match folder.ancestors().find(|d| d.join("flowc.toml").is_file() || d.join(".git").exists()) {
+            Some(root) => Workspace::load(root),
+            None => Workspace::load_flat(folder),
+        }
+    }
+
+    /// The `.flow` files directly in `folder`.
+    fn load_flat(folder: &std::path::Path) -> Workspace {
+        let mut paths = Vec::new();
+        collect_flows(folder, &mut paths, 8);
+        Workspace::read(folder, paths)
+    }
+
     fn load(root: &std::path::Path) -> Workspace {
         let mut paths = Vec::new();
         collect_flows(root, &mut paths, 0);
+        Workspace::read(root, paths)
+    }
+
+    fn read(root: &std::path::Path, mut paths: Vec<std::path::PathBuf>) -> Workspace {
         paths.sort();
         let files = paths
             .into_iter()
@@ -355,6 +376,11 @@ impl Server<'_> {
                     // Markdown, TOML and the rest may be sent by clients that attach to every buffer.
                     if item.language_id != "flow" && !item.uri.path().as_str().ends_with(".flow") {
                         return;
+                    }
+                    if let Some(path) = path_of(item.uri.as_str())
+                        && self.workspace.root.is_none()
+                    {
+                        self.workspace = Workspace::around(&path);
                     }
                     if let Some(path) = path_of(item.uri.as_str())
                         && !self.workspace.files.iter().any(|(f, ..)| *f == path)

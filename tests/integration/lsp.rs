@@ -102,7 +102,7 @@ fn apply_edits(text: &str, edits: &[Value]) -> String {
     out
 }
 
-const URI: &str = "file:///tmp/survey.flow";
+const URI: &str = "file:///nonexistent-flowc-lsp/survey.flow";
 
 const SURVEY: &str = r#"connector crm bearer env "CRM_TOKEN"
 flow survey {
@@ -269,7 +269,7 @@ fn a_session_in_the_editor() {
 fn quick_fixes_apply_the_exact_fix_of_each_diagnostic() {
     let mut c = Client::start();
     let text = "flow f {\n  wait age timeout 10\n  webhook w get \"http://api.example.com/x\" { on failure { stop } }\n  send \"@flw.age @(upper(@flow.ag))\"\n  goto nowher\n  step nowhere { stop }\n}\n";
-    let uri = "file:///tmp/fixes.flow";
+    let uri = "file:///nonexistent-flowc-lsp/fixes.flow";
     c.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
@@ -303,7 +303,7 @@ fn completion_offers_what_every_path_defines_and_hover_says_what_may_be_missing(
     let mut c = Client::start();
     let text =
         "flow f {\n  wait a timeout 1m { on timeout { send \"late\" } }\n  set b = 1\n  send \"@flow.a @flow.b\"\n}\n";
-    let uri = "file:///tmp/paths.flow";
+    let uri = "file:///nonexistent-flowc-lsp/paths.flow";
     c.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
@@ -354,7 +354,7 @@ fn the_workspace_folder_is_one_project() {
 fn a_webhook_name_is_one_name_and_renames_do_not_merge_names() {
     let mut c = Client::start();
     let text = "flow f {\n  webhook w GET \"https://x.example.com/\" { on failure { stop } }\n  set total = 1\n  send \"@flow.w @webhook.w.status @flow.total\"\n}\n";
-    let uri = "file:///tmp/webhook.flow";
+    let uri = "file:///nonexistent-flowc-lsp/webhook.flow";
     c.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
@@ -386,7 +386,7 @@ fn a_webhook_name_is_one_name_and_renames_do_not_merge_names() {
 #[test]
 fn crlf_positions_past_the_end_of_a_line_stay_before_the_line_break() {
     let mut c = Client::start();
-    let uri = "file:///tmp/crlf.flow";
+    let uri = "file:///nonexistent-flowc-lsp/crlf.flow";
     let text = "flow f {\r\n  stop\r\n}\r\n";
     c.notify(
         "textDocument/didOpen",
@@ -425,7 +425,7 @@ fn channels_are_names_to_go_to_find_rename_and_complete() {
                 trigger keyword \"join\" channel sms { start welcome }\n\
                 trigger webhook \"/signup\" methods POST {\n  expect body { phone: text }\n  start welcome for \"tel:\" & @trigger.body.phone via sms\n}\n\
                 flow welcome {\n  send \"Hi\"\n}\n";
-    let uri = "file:///tmp/channels.flow";
+    let uri = "file:///nonexistent-flowc-lsp/channels.flow";
     c.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
@@ -466,7 +466,7 @@ fn channels_are_names_to_go_to_find_rename_and_complete() {
 fn date_settings_and_tests_are_completed_and_explained() {
     let mut c = Client::start();
     let text = "flow f {\n  dates \n  wait when timeout 1d\n  split @flow.when {\n    case has_date_gt today() { send \"ok\" }\n  }\n}\n";
-    let uri = "file:///tmp/dates.flow";
+    let uri = "file:///nonexistent-flowc-lsp/dates.flow";
     c.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
@@ -649,4 +649,38 @@ fn functions_keywords_on_empty_lines_and_extra_keys_of_webhooks_before_the_curso
     // An empty indented line: the statement keywords.
     let empty = labels(&mut c, "  \n}", 2);
     assert!(empty.contains(&"send".to_string()) && empty.contains(&"wait".to_string()), "{empty:?}");
+}
+
+/// Without a root from the client, a file's project is the nearest folder with a `flowc.toml` (or a
+/// `.git`) above it, else its own folder: copies elsewhere are not duplicate names.
+#[test]
+fn without_a_root_the_project_is_found_from_the_file() {
+    let dir = std::env::temp_dir().join(format!("flowc-lsp-root-{}", std::process::id()));
+    let flow = "flow welcome {\n  stop\n}\n";
+    for sub in ["proj/sub", "lone", "lone/deeper"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::write(dir.join("proj/flowc.toml"), "").unwrap();
+    std::fs::write(dir.join("proj/a.flow"), flow).unwrap();
+    std::fs::write(dir.join("proj/sub/b.flow"), flow).unwrap();
+    std::fs::write(dir.join("lone/deeper/copy.flow"), flow).unwrap();
+    std::fs::write(dir.join("lone/d.flow"), flow).unwrap();
+    let messages = |path: &str| {
+        let c = Client::start();
+        let uri = format!("file://{}", dir.join(path).display());
+        c.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": flow}}),
+        );
+        let diags = c.diagnostics();
+        diags.iter().map(|d| d["message"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let in_project = messages("proj/sub/b.flow");
+    assert!(in_project.iter().any(|m| m.contains("is also defined in") && m.contains("a.flow")), "{in_project:?}");
+    assert_eq!(
+        messages("lone/d.flow"),
+        Vec::<String>::new(),
+        "a copy in a subfolder of an unmarked folder is not the same project"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
