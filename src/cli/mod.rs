@@ -118,6 +118,9 @@ enum Command {
         /// Do not write a line per request to stderr.
         #[arg(long)]
         no_access_log: bool,
+        /// Answer /metrics only with an operator token (FLOWC_API_TOKEN), like the contacts, runs and log.
+        #[arg(long)]
+        private_metrics: bool,
         /// Connections held at once; past it a connection is answered 503 and closed.
         #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
         max_connections: u32,
@@ -295,6 +298,7 @@ fn run(cli: Cli) -> u8 {
             allow_network,
             retain,
             no_access_log,
+            private_metrics,
             max_connections,
             header_timeout,
             body_timeout,
@@ -316,6 +320,8 @@ fn run(cli: Cli) -> u8 {
                 routes: routes.into_iter().map(|Route(from, to)| (from, to)).collect(),
                 public_url,
                 timezone,
+                api_tokens: crate::serve::api_tokens(&std::env::var("FLOWC_API_TOKEN").unwrap_or_default()),
+                private_metrics,
                 ..crate::serve::Config::default()
             };
             serve(&paths, &addr, &db, config)
@@ -714,6 +720,12 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
         eprintln!("flowc: {n}");
     }
     let config = crate::serve::Config { max_connections: cap, ..config };
+    let operator = match config.api_tokens.len() {
+        0 => "  operator API (contacts, runs, messages, log): closed; set FLOWC_API_TOKEN to open it\n".to_string(),
+        n => {
+            format!("  operator API (contacts, runs, messages, log): {} (Authorization: Bearer)\n", plural(n, "token"))
+        }
+    };
     match crate::serve::Server::start(addr, programs, store, config) {
         Ok(server) => {
             // The first line ends with the address (scripts read it); then a line per trigger.
@@ -727,6 +739,7 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
                 banner.push_str(&format!("  {methods} http://{}{suffix} -> {target}\n", server.addr()));
             }
             banner.extend(messages);
+            banner.push_str(&operator);
             let _ = out::emit(&banner);
             // Until SIGTERM or SIGINT: then requests in flight finish and every step is committed.
             server.wait();

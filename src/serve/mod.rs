@@ -148,6 +148,17 @@ pub struct Config {
     pub outbox_poll: Duration,
     /// The time zone of contacts that have none (`--timezone`; UTC when `None`).
     pub timezone: Option<jiff::tz::TimeZone>,
+    /// Operator tokens (`FLOWC_API_TOKEN`, comma-separated, for rotation): the endpoints that read or
+    /// change contacts, runs, messages and the log answer only `Authorization: Bearer TOKEN`. None:
+    /// those endpoints are closed (401).
+    pub api_tokens: Vec<String>,
+    /// `/metrics` needs an operator token too (`--private-metrics`).
+    pub private_metrics: bool,
+}
+
+/// The operator tokens in `FLOWC_API_TOKEN`'s value: comma-separated, blanks around them dropped.
+pub fn api_tokens(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect()
 }
 
 impl Default for Config {
@@ -169,6 +180,8 @@ impl Default for Config {
             public_url: None,
             outbox_poll: Duration::from_secs(1),
             timezone: None,
+            api_tokens: Vec::new(),
+            private_metrics: false,
         }
     }
 }
@@ -793,6 +806,16 @@ impl App {
         let path = path.to_string();
         let query = query.to_string();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // What reads or changes contacts, runs, messages and the log is the operator's.
+        let operator = match (method.as_str(), segments.as_slice()) {
+            ("GET", ["log"] | ["runs", _] | ["contacts", _]) => true,
+            ("POST", ["flows", _, "runs"] | ["contacts", _, "messages"]) => true,
+            ("GET", ["metrics"]) => self.config.private_metrics,
+            _ => false,
+        };
+        if operator && let Err(refused) = self.operator(request) {
+            return refused;
+        }
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["healthz"]) => return Answer::json(200, json!({ "status": "ok" })),
             ("GET", ["readyz"]) => return self.ready(),
@@ -843,6 +866,37 @@ impl App {
             Err(a) => return a,
         };
         self.trigger(served, trigger, &method, headers, &query, &body)
+    }
+
+    /// Whether the request carries one of the operator tokens (each compared in constant time, all
+    /// of them every time). The token is never logged: the access log has no headers.
+    fn operator(&self, request: &front::Incoming) -> Result<(), Answer> {
+        let refuse = |message: &str| {
+            let mut a = Answer::error(401, message);
+            a.headers.push(("WWW-Authenticate".into(), "Bearer".into()));
+            a
+        };
+        if self.config.api_tokens.is_empty() {
+            return Err(refuse(
+                "the operator API is closed: start flowc serve with FLOWC_API_TOKEN set (one or more tokens, comma-separated) and send Authorization: Bearer TOKEN",
+            ));
+        }
+        let given = request
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, v)| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let Some(given) = given else {
+            return Err(refuse("send Authorization: Bearer TOKEN, with a token from FLOWC_API_TOKEN"));
+        };
+        let matched = self
+            .config
+            .api_tokens
+            .iter()
+            .fold(false, |found, token| auth::constant_time_eq(token.as_bytes(), given.as_bytes()) | found);
+        if matched { Ok(()) } else { Err(refuse("this token is not one of FLOWC_API_TOKEN's")) }
     }
 
     fn authenticate(

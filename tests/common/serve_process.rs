@@ -64,11 +64,15 @@ impl Drop for Spawned {
 /// Starts the `flowc serve` binary on `flow` and `db` with extra arguments and its standard error
 /// going to `stderr`; returns the process and its base URL (`http://127.0.0.1:PORT`), read from the
 /// first line it prints.
+/// The operator token the tests' servers are started with (`FLOWC_API_TOKEN`).
+pub const OPERATOR_TOKEN: &str = "test-operator-token";
+
 pub fn spawn_serve(flow: &std::path::Path, db: &std::path::Path, extra: &[&str], stderr: Stdio) -> (Spawned, String) {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
         .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db", db.to_str().unwrap()])
         .args(extra)
+        .env("FLOWC_API_TOKEN", OPERATOR_TOKEN)
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()

@@ -4,6 +4,7 @@ mod channels;
 mod cli;
 mod codes;
 mod conformance;
+mod docs;
 mod fixtures;
 mod format;
 mod graph;

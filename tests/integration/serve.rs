@@ -63,7 +63,13 @@ pub(crate) fn serve_config(sources: &[&str], config: Config) -> Running {
     let dir = TempDir::new("serve");
     let store = SqliteStore::open(&dir.0.join("flowc.db")).unwrap();
     let workers = if config.workers == Config::default().workers { 4 } else { config.workers };
-    let config = Config { workers, scheduler_interval: Duration::from_millis(100), env: Arc::new(env), ..config };
+    let api_tokens = if config.api_tokens.is_empty() {
+        vec![crate::serve_process::OPERATOR_TOKEN.to_string()]
+    } else {
+        config.api_tokens
+    };
+    let config =
+        Config { workers, scheduler_interval: Duration::from_millis(100), env: Arc::new(env), api_tokens, ..config };
     let server = Server::start("127.0.0.1:0", programs, Box::new(store), config).unwrap();
     let base = format!("http://{}", server.addr());
     Running { server: Some(server), base, _dir: dir }
@@ -98,8 +104,15 @@ pub(crate) fn request(method: &str, url: &str, headers: &[(&str, &str)], body: O
         "PATCH" => agent.patch(url),
         _ => agent.post(url),
     };
+    // The operator's token unless the test gives an Authorization of its own (empty: none at all).
+    let bearer = format!("Bearer {}", crate::serve_process::OPERATOR_TOKEN);
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+        b = b.header("Authorization", &bearer);
+    }
     for (k, v) in headers {
-        b = b.header(*k, *v);
+        if !(k.eq_ignore_ascii_case("authorization") && v.is_empty()) {
+            b = b.header(*k, *v);
+        }
     }
     let mut r = match body {
         Some(body) => b.send(body).unwrap(),
@@ -791,7 +804,7 @@ fn readyz_answers_503_when_the_database_takes_no_write_and_healthz_still_200() {
         "127.0.0.1:0",
         vec![Served::from_source("s.flow", SURVEY, program)],
         Box::new(store),
-        Config::default(),
+        Config { api_tokens: vec![crate::serve_process::OPERATOR_TOKEN.into()], ..Config::default() },
     )
     .unwrap();
     let base = format!("http://{}", server.addr());
@@ -849,6 +862,7 @@ fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
     );
     let mut child = std::process::Command::new("bash")
         .args(["-c", &command])
+        .env("FLOWC_API_TOKEN", crate::serve_process::OPERATOR_TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -892,4 +906,84 @@ fn an_open_file_limit_too_low_to_serve_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the open-file limit (ulimit -n) is 60, and flowc serve needs at least 84"), "{err}");
+}
+
+/// Everything that reads or changes contacts, runs, messages or the log answers only an operator
+/// token; health stays open, `/metrics` too unless `--private-metrics`; triggers keep their own auth.
+#[test]
+fn the_operator_api_answers_only_a_token_from_flowc_api_token() {
+    let none = ("Authorization", "");
+    let operator_calls = |base: &str, auth: (&str, &str)| -> Vec<(String, u16, String)> {
+        let calls: [(&str, String, Option<Value>); 5] = [
+            ("GET", format!("{base}/log"), None),
+            ("GET", format!("{base}/runs/run-x"), None),
+            ("GET", format!("{base}/contacts/tel:+250788555000"), None),
+            ("POST", format!("{base}/flows/survey/runs"), Some(json!({"contact": {"id": "tel:+250788555000"}}))),
+            ("POST", format!("{base}/contacts/tel:+250788555000/messages"), Some(json!({"text": "JOIN"}))),
+        ];
+        calls
+            .into_iter()
+            .map(|(method, url, body)| {
+                let body = body.map(|b| b.to_string());
+                let got = request(
+                    method,
+                    &url,
+                    &[auth, ("Content-Type", "application/json")],
+                    body.as_deref().map(str::as_bytes),
+                );
+                (format!("{method} {url}"), got.status, got.body)
+            })
+            .collect()
+    };
+    // No token configured: closed, saying how to open it.
+    let program = flowc::compile_source(SURVEY).unwrap().0;
+    let dir = TempDir::new("closed");
+    let store = SqliteStore::open(&dir.0.join("flowc.db")).unwrap();
+    let closed = Server::start(
+        "127.0.0.1:0",
+        vec![Served::from_source("s.flow", SURVEY, program)],
+        Box::new(store),
+        Config::default(),
+    )
+    .unwrap();
+    let base = format!("http://{}", closed.addr());
+    for (call, status, body) in operator_calls(&base, ("Authorization", "Bearer anything")) {
+        assert_eq!(status, 401, "{call}: {body}");
+        assert!(body.contains("FLOWC_API_TOKEN"), "{call}: {body}");
+        assert_eq!(body.lines().count(), 1, "one line: {body}");
+    }
+    assert_eq!(request("GET", &format!("{base}/healthz"), &[none], None).status, 200);
+    assert_eq!(request("GET", &format!("{base}/metrics"), &[none], None).status, 200);
+    closed.shutdown();
+
+    // Two tokens (rotation): either one opens it; none, another scheme or another token does not.
+    let s = serve_config(
+        &[SURVEY],
+        Config {
+            api_tokens: flowc::serve::api_tokens(" old-token , new-token,"),
+            private_metrics: true,
+            ..Config::default()
+        },
+    );
+    for auth in [
+        none,
+        ("Authorization", "Bearer wrong"),
+        ("Authorization", "Basic b2xkLXRva2Vu"),
+        ("Authorization", "Bearer old-token-and-more"),
+    ] {
+        for (call, status, body) in operator_calls(&s.base, auth) {
+            assert_eq!(status, 401, "{call} with {auth:?}: {body}");
+        }
+    }
+    let answers = operator_calls(&s.base, ("Authorization", "Bearer new-token"));
+    assert_eq!(answers.iter().map(|a| a.1).collect::<Vec<_>>(), [200, 404, 404, 201, 200], "{answers:?}");
+    let old = request("GET", &format!("{}/log", s.base), &[("Authorization", "bearer old-token")], None);
+    assert_eq!(old.status, 200, "the scheme is case-insensitive: {}", old.body);
+    // --private-metrics closes /metrics; health stays open.
+    assert_eq!(request("GET", &format!("{}/metrics", s.base), &[none], None).status, 401);
+    assert_eq!(
+        request("GET", &format!("{}/metrics", s.base), &[("Authorization", "Bearer old-token")], None).status,
+        200
+    );
+    assert_eq!(request("GET", &format!("{}/readyz", s.base), &[none], None).status, 200);
 }

@@ -487,6 +487,7 @@ fn survey_conversations_alternate_between_two_servers_and_a_kill_under_load_lose
                     let sent = agent
                         .post(&format!("{base}/flows/survey/runs"))
                         .header("Content-Type", "application/json")
+                        .header("Authorization", format!("Bearer {}", crate::serve_process::OPERATOR_TOKEN))
                         .send(body.as_bytes());
                     match sent {
                         Ok(r) if r.status().as_u16() == 201 => acknowledged.lock().unwrap().push(id),

@@ -19,6 +19,7 @@ with tempfile.TemporaryDirectory() as tmp:
         [flowc, "serve", "examples", "--addr", "127.0.0.1:0", "--db", os.path.join(tmp, "m.db"), "--no-access-log"],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "FLOWC_API_TOKEN": "metrics-test-token"},
     )
     try:
         base = server.stdout.readline().split()[-1]
@@ -27,6 +28,7 @@ with tempfile.TemporaryDirectory() as tmp:
             data = None if body is None else json.dumps(body).encode()
             req = urllib.request.Request(base + path, data=data, method=method)
             req.add_header("Content-Type", "application/json")
+            req.add_header("Authorization", "Bearer metrics-test-token")
             try:
                 with urllib.request.urlopen(req, timeout=10) as r:
                     return r.status, r.read().decode()

@@ -8,14 +8,14 @@ use std::time::Duration;
 #[path = "../common/serve_process.rs"]
 mod serve_process;
 
-use serve_process::{SURVEY, TempDir, spawn_serve};
+use serve_process::{OPERATOR_TOKEN, SURVEY, TempDir, spawn_serve};
 
 /// A JSON POST on a connection of its own; the whole answer as text.
 fn post(addr: &str, path: &str, body: &str) -> String {
     let mut c = std::net::TcpStream::connect(addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let ask = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OPERATOR_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     c.write_all(ask.as_bytes()).unwrap();
