@@ -25,6 +25,52 @@ pub struct Program {
     pub flows: Vec<FlowProgram>,
 }
 
+impl Program {
+    /// Every environment variable the program reads a secret from (connectors, trigger signatures,
+    /// channels), sorted and once each: `flowc serve` refuses to start while one is not set, rather
+    /// than failing at the first request that needs it.
+    pub fn env_names(&self) -> Vec<&str> {
+        let mut secrets: Vec<&Secret> = Vec::new();
+        for c in &self.connectors {
+            match &c.auth {
+                AuthDef::Basic { user, password } => secrets.extend([user, password]),
+                AuthDef::Bearer { token } => secrets.push(token),
+                AuthDef::ApiKey { value, .. } => secrets.push(value),
+            }
+        }
+        let mut names: Vec<&str> = Vec::new();
+        let mut auths: Vec<&TriggerAuthDef> = self.triggers.iter().filter_map(|t| t.auth.as_ref()).collect();
+        for c in &self.channels {
+            match &c.kind {
+                ChannelKindDef::External { auth, send } => {
+                    auths.extend(auth.as_ref());
+                    secrets.extend(send.headers.iter().map(|(_, value)| value));
+                }
+                ChannelKindDef::Telegram { token, secret: hook } => {
+                    names.push(token.as_str());
+                    names.extend(hook.as_deref());
+                }
+                ChannelKindDef::Twilio { account, token, .. } => {
+                    names.push(account.as_str());
+                    names.push(token.as_str());
+                }
+            }
+        }
+        for auth in auths {
+            if let TriggerAuthDef::Signature { env } = auth {
+                names.push(env.as_str());
+            }
+        }
+        names.extend(secrets.into_iter().filter_map(|s| match s {
+            Secret::Env(v) => Some(v.as_str()),
+            Secret::Literal(_) => None,
+        }));
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
 /// `trigger keyword ...` or `trigger catchall ...`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MessageTriggerDef {

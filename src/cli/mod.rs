@@ -669,6 +669,28 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
         .iter()
         .map(|c| crate::serve::Served::from_source(&c.name, &c.src, crate::compile::compile(&c.file)))
         .collect();
+    // Every secret a served file names must be there now, not at the first request that needs it.
+    let mut missing: Vec<&str> = programs
+        .iter()
+        .flat_map(|p| p.program().env_names())
+        .filter(|name| std::env::var_os(name).is_none_or(|v| v.is_empty()))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if !missing.is_empty() {
+        let (these, are) = if missing.len() == 1 {
+            ("this environment variable", "is")
+        } else {
+            ("these environment variables", "are")
+        };
+        eprintln!(
+            "flowc: not serving: {these} {are} not set: {} (the served files read secrets from {}; set {})",
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" },
+            if missing.len() == 1 { "it" } else { "them" }
+        );
+        return USAGE;
+    }
     let store = match open_store(db) {
         Ok(s) => s,
         Err(e) => {

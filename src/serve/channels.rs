@@ -57,6 +57,9 @@ fn header<'r>(request: &'r super::front::Incoming, name: &str) -> Option<&'r str
     request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
+/// How long incoming message ids (Telegram's `update_id`, Twilio's `MessageSid`) are remembered.
+const REPEAT_WINDOW_MS: u64 = 24 * 3600 * 1000;
+
 /// The answer a channel's webhook gets once its message is in: `ok`, or the error that kept it out.
 fn acknowledge(handled: Answer, ok: Answer) -> Answer {
     if handled.status >= 400 {
@@ -69,6 +72,17 @@ impl App {
     /// The channel called `name`, and the program that defines it.
     pub(super) fn channel(&self, name: &str) -> Option<(&Served, &ChannelDef)> {
         self.programs.iter().find_map(|p| p.program.channels.iter().find(|c| c.name == name).map(|c| (p, c)))
+    }
+
+    /// `Some(answer)` when the incoming message `id` was seen in the last day: it is answered 200
+    /// (the sender stops resending) without being processed again.
+    fn repeat(&self, id: &str) -> Option<Answer> {
+        let now = crate::time::now_millis();
+        match self.store.first_sighting(id, now, now.saturating_sub(REPEAT_WINDOW_MS)) {
+            Ok(true) => None,
+            Ok(false) => Some(Answer::json(200, json!({ "status": "repeat" }))),
+            Err(e) => Some(Answer::error(503, format!("{e}; try again"))),
+        }
     }
 
     /// `POST` to a channel's path: a gateway's message, a Telegram update or a Twilio webhook.
@@ -152,6 +166,12 @@ impl App {
         let (Some(chat), Some(text)) = (message["chat"]["id"].as_i64(), message["text"].as_str()) else {
             return Answer::json(200, json!({ "status": "ignored" }));
         };
+        // Telegram sends an update again when the answer is slow or lost; an update seen before is
+        // acknowledged and not processed twice.
+        let seen = update["update_id"].as_i64().map(|u| format!("telegram:{}:{u}", channel.name));
+        if let Some(repeat) = seen.as_deref().and_then(|id| self.repeat(id)) {
+            return repeat;
+        }
         let from = &message["from"];
         let name = [from["first_name"].as_str(), from["last_name"].as_str()]
             .into_iter()
@@ -164,7 +184,8 @@ impl App {
             text: text.to_string(),
             name: (!name.is_empty()).then_some(name),
         };
-        acknowledge(self.incoming(inbound), Answer::json(200, json!({ "status": "received" })))
+        let handled = self.taken_or_forgotten(self.incoming(inbound), seen.as_deref());
+        acknowledge(handled, Answer::json(200, json!({ "status": "received" })))
     }
 
     /// A Twilio SMS or WhatsApp webhook, verified with `X-Twilio-Signature`. Answered with empty TwiML:
@@ -197,6 +218,13 @@ impl App {
         let (Some(from), Some(text)) = (param("From").filter(|f| !f.is_empty()), param("Body")) else {
             return Answer::error(400, "a Twilio message needs From and Body");
         };
+        // Twilio's signature carries no time: a captured request would be valid for ever. Its
+        // MessageSid is seen once.
+        let seen = param("MessageSid").or_else(|| param("SmsSid")).filter(|s| !s.is_empty());
+        let seen = seen.map(|sid| format!("twilio:{}:{sid}", channel.name));
+        if let Some(repeat) = seen.as_deref().and_then(|id| self.repeat(id)) {
+            return repeat;
+        }
         let inbound =
             Inbound { urn: urn_of(&from), channel: Some(channel.name.clone()), text, name: param("ProfileName") };
         let twiml = Answer {
@@ -205,7 +233,19 @@ impl App {
             body: b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>".to_vec(),
             run: None,
         };
-        acknowledge(self.incoming(inbound), twiml)
+        acknowledge(self.taken_or_forgotten(self.incoming(inbound), seen.as_deref()), twiml)
+    }
+
+    /// `handled`, having forgotten the message id `seen` when the message was not taken in (a server
+    /// error): the sender tries again, and that try must be processed.
+    fn taken_or_forgotten(&self, handled: Answer, seen: Option<&str>) -> Answer {
+        if handled.status >= 500
+            && let Some(id) = seen
+            && let Err(e) = self.store.forget_sighting(id)
+        {
+            eprintln!("flowc: could not forget message {id} after a failure: {e}");
+        }
+        handled
     }
 
     /// A message from a contact: it resumes the contact's waiting run, else starts the flow of the first

@@ -113,13 +113,17 @@ async fn stopping(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
 }
 
+/// SIGTERM, SIGINT and SIGHUP all stop the server gracefully: requests in flight finish and every
+/// step is committed. (SIGHUP's default would kill the process with lines still buffered; flowc logs
+/// to stderr, so logs are rotated by whatever reads it, and a supervisor restarts it after a hang-up.)
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup())) {
+        (Ok(mut term), Ok(mut int), Ok(mut hup)) => {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
+                _ = hup.recv() => {}
             }
         }
         _ => std::future::pending::<()>().await,

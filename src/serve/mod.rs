@@ -946,7 +946,7 @@ impl App {
                 .map_err(|e| Answer::error(401, format!("signature refused: {e}")))?;
                 let id = header("webhook-id").unwrap_or_default();
                 let window = auth::SIGNATURE_TOLERANCE_SECS * 2 * 1000;
-                match self.store.first_sighting(id, now, now.saturating_sub(window)) {
+                match self.store.first_sighting(&format!("signature:{id}"), now, now.saturating_sub(window)) {
                     Ok(true) => Ok(()),
                     Ok(false) => Err(Answer::error(401, format!("webhook-id {id} was already used (replay)"))),
                     Err(e) => Err(Answer::error(500, e.to_string())),

@@ -274,9 +274,13 @@ pub trait Store: Send + Sync {
     fn events(&self, run_id: &str) -> Result<Vec<Value>, StoreError>;
     /// Log entries, newest first.
     fn read_log(&self, webhook: Option<&str>, failed_only: bool, limit: usize) -> Result<Vec<Value>, StoreError>;
-    /// Records a signature id; false when it was already seen (a replay). Forgets ids older than
-    /// `forget_before_ms`.
+    /// Records an id (a signature's, or an incoming message's); false when it was already seen (a
+    /// replay). Forgets ids of the same kind (what comes before the first `:`, as in `signature:` or
+    /// `telegram:`) older than `forget_before_ms`, so each kind keeps its own window.
     fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError>;
+    /// Forgets an id recorded by [`Store::first_sighting`] (its message could not be taken in, so the
+    /// sender's next try must be processed).
+    fn forget_sighting(&self, id: &str) -> Result<(), StoreError>;
     /// Deletes at most `batch` runs that ended before `before_ms` (never a waiting run) with their
     /// steps, and at most `batch` webhook log lines older than that. Returns how many rows went, so the
     /// caller can repeat in small transactions until nothing is left, without holding steps up.
@@ -790,13 +794,27 @@ impl Store for SqliteStore {
 
     fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError> {
         let conn = self.conn();
-        conn.execute("DELETE FROM seen_signatures WHERE seen_ms < ?1", [forget_before_ms as i64])?;
+        let kind = sighting_kind(id);
+        conn.execute(
+            "DELETE FROM seen_signatures WHERE seen_ms < ?1 AND substr(id, 1, ?2) = ?3",
+            params![forget_before_ms as i64, kind.chars().count() as i64, kind],
+        )?;
         let inserted = conn.execute(
             "INSERT OR IGNORE INTO seen_signatures (id, seen_ms) VALUES (?1, ?2)",
             params![id, now_ms as i64],
         )?;
         Ok(inserted == 1)
     }
+
+    fn forget_sighting(&self, id: &str) -> Result<(), StoreError> {
+        self.conn().execute("DELETE FROM seen_signatures WHERE id = ?1", [id])?;
+        Ok(())
+    }
+}
+
+/// The kind of a sighting id: what comes before its first `:`, with the `:` (all of it if none).
+pub(crate) fn sighting_kind(id: &str) -> &str {
+    id.find(':').map_or(id, |i| &id[..=i])
 }
 
 #[cfg(test)]

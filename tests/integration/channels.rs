@@ -295,9 +295,11 @@ flow hello {
 }
 "#;
 
+/// A Telegram update with a fresh `update_id`, as Telegram numbers them.
 fn update(chat: i64, text: &str) -> Value {
+    static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(10_000);
     json!({
-        "update_id": 10000 + chat,
+        "update_id": NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         "message": {
             "message_id": 1, "date": 1700000000, "text": text,
             "chat": {"id": chat, "type": "private"},
@@ -319,8 +321,12 @@ fn telegram_updates_start_and_resume_runs_and_replies_go_to_send_message() {
     let first = delivered(&api, &ok, 1);
     assert_eq!(first[0], json!({"chat_id": 4242, "text": "Hello Ann Lee! What is your favourite colour?"}));
     assert_eq!(api.requests()[0].url, "/bot123456:telegram-token/sendMessage");
-    assert_eq!(post_json(&url, &secret, &update(4242, "Blue")).status, 200);
+    let blue = update(4242, "Blue");
+    assert_eq!(post_json(&url, &secret, &blue).status, 200);
     assert_eq!(delivered(&api, &ok, 2)[1]["text"], "Blue it is.");
+    // Telegram sending the same update again (a slow answer): acknowledged, not fed in as a new reply.
+    let again = post_json(&url, &secret, &blue);
+    assert_eq!((again.status, again.json()["status"].as_str()), (200, Some("repeat")), "{}", again.body);
     let contact = request("GET", &format!("{}/contacts/telegram:4242", s.base), &[], None).json();
     assert_eq!((contact["name"].as_str(), contact["fields"]["colour"].as_str()), (Some("Ann Lee"), Some("Blue")));
     // The token is in the URL Telegram is called at: the log shows it hidden.
@@ -355,8 +361,11 @@ fn twilio_webhooks_are_verified_and_replies_go_out_through_the_messages_api() {
     let routes = vec![("https://api.twilio.com".to_string(), api.url(""))];
     let s = serve_config(&[TWILIO], Config { network, routes, ..Config::default() });
     let url = format!("{}/channels/tw", s.base);
+    // Each message with its own MessageSid, as Twilio gives them.
+    let sid = std::sync::atomic::AtomicU32::new(1);
     let params = |from: &str, body: &str| -> Vec<(String, String)> {
-        [("MessageSid", "SM1"), ("From", from), ("To", "+15550001111"), ("Body", body), ("ProfileName", "Cy")]
+        let sid = format!("SM{}", sid.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        [("MessageSid", sid.as_str()), ("From", from), ("To", "+15550001111"), ("Body", body), ("ProfileName", "Cy")]
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
@@ -382,6 +391,11 @@ fn twilio_webhooks_are_verified_and_replies_go_out_through_the_messages_api() {
     assert_eq!(sent.url, "/2010-04-01/Accounts/AC0123456789/Messages.json");
     assert!(sent.header("Authorization").is_some_and(|a| a.starts_with("Basic ")));
     assert_eq!(sent.body, "To=%2B250788000021&From=%2B15550001111&Body=Thanks%2C%20Cy.");
+    // The same request captured and sent again (its signature carries no time): acknowledged, not run.
+    let replay = post(&sms, &signature);
+    assert_eq!(replay.status, 200, "{}", replay.body);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(api.requests().len(), 1, "a replay starts nothing");
 
     // WhatsApp: the reply goes to and from WhatsApp addresses.
     let wa = params("whatsapp:+250788000022", "hi");
@@ -394,7 +408,9 @@ fn twilio_webhooks_are_verified_and_replies_go_out_through_the_messages_api() {
     let forged = params("+250788000023", "hi");
     assert_eq!(post(&forged, "AAAA").status, 401);
     let signed = flowc::serve::auth::twilio_signature("twilio-token-987", &url, &forged);
-    assert_eq!(post(&params("+250788000023", "changed"), &signed).status, 401);
+    let mut changed = forged.clone();
+    changed[3].1 = "changed".into();
+    assert_eq!(post(&changed, &signed).status, 401);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(api.requests().len(), 2);
 }

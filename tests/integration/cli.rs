@@ -787,3 +787,33 @@ fn a_timeout_fires_at_its_time_on_the_virtual_clock() {
     assert!(golden.contains("bot: timed out at 09:10"), "{golden}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Every secret a served file names is checked at start: a missing one is named, and nothing serves
+/// (before: the first request that needed it got a 500).
+#[test]
+fn serve_refuses_to_start_while_a_named_secret_is_not_set() {
+    let dir = std::env::temp_dir().join(format!("flowc-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = dir.join("sms.flow");
+    std::fs::write(
+        &flow,
+        "connector inbound api_key header \"X-Api-Key\" env \"FLOWC_TEST_INBOUND_KEY\"\n\
+         channel sms external {\n  receive \"/sms/in\" auth inbound\n  send POST \"https://gw.example.com/send\"\n}\n\
+         trigger webhook \"/hook\" methods POST auth signature env \"FLOWC_TEST_HOOK_SECRET\" { start hi }\n\
+         flow hi {\n  stop\n}\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["serve", flow.to_str().unwrap(), "--addr", "127.0.0.1:0", "--db"])
+        .arg(dir.join("flowc.db"))
+        .env("FLOWC_TEST_INBOUND_KEY", "set")
+        .env_remove("FLOWC_TEST_HOOK_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("not set: FLOWC_TEST_HOOK_SECRET"), "{err}");
+    assert!(!err.contains("FLOWC_TEST_INBOUND_KEY"), "only the missing one: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -748,6 +748,9 @@ impl flowc::serve::store::Store for FullDisk {
     fn first_sighting(&self, id: &str, now: u64, before: u64) -> Result<bool, flowc::serve::store::StoreError> {
         self.0.first_sighting(id, now, before)
     }
+    fn forget_sighting(&self, id: &str) -> Result<(), flowc::serve::store::StoreError> {
+        self.0.forget_sighting(id)
+    }
     fn purge(&self, before: u64, batch: usize) -> Result<usize, flowc::serve::store::StoreError> {
         self.0.purge(before, batch)
     }
@@ -986,4 +989,22 @@ fn the_operator_api_answers_only_a_token_from_flowc_api_token() {
         200
     );
     assert_eq!(request("GET", &format!("{}/readyz", s.base), &[none], None).status, 200);
+}
+
+/// A hang-up (a closed terminal, `kill -HUP`) stops the server as SIGTERM does: exit 0, every line
+/// written (before: killed with exit 129).
+#[test]
+fn sighup_is_a_clean_stop() {
+    let dir = TempDir::new("sighup");
+    let flow = dir.0.join("survey.flow");
+    std::fs::write(&flow, SURVEY).unwrap();
+    let stderr_path = dir.0.join("stderr.txt");
+    let (mut child, base) =
+        spawn_serve(&flow, &dir.0.join("flowc.db"), &[], std::fs::File::create(&stderr_path).unwrap().into());
+    assert_eq!(request("GET", &format!("{base}/healthz"), &[], None).status, 200);
+    let hup = std::process::Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    assert!(hup.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let err = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(err.contains("GET /healthz 200") && err.contains("flowc: stopped"), "{err}");
 }

@@ -89,6 +89,12 @@ fn suite(store: &dyn Store) {
     assert!(store.first_sighting("msg_1", now, now - 1000).unwrap());
     assert!(!store.first_sighting("msg_1", now, now - 1000).unwrap());
     assert!(store.first_sighting("msg_1", now + 2000, now + 1000).unwrap(), "forgotten after the window");
+    // Each kind keeps its own window: a signature's short one does not forget incoming messages.
+    assert!(store.first_sighting("telegram:tg:7", now, now - 1000).unwrap());
+    assert!(store.first_sighting("signature:s1", now + 5000, now + 4000).unwrap());
+    assert!(!store.first_sighting("telegram:tg:7", now + 5000, now - 86_400_000).unwrap(), "still remembered");
+    store.forget_sighting("telegram:tg:7").unwrap();
+    assert!(store.first_sighting("telegram:tg:7", now + 6000, now - 86_400_000).unwrap(), "forgotten on request");
 
     // Versions.
     store.save_version("v1", "a.flow", "flow f {}").unwrap();

@@ -19,7 +19,17 @@ with tempfile.TemporaryDirectory() as tmp:
         [flowc, "serve", "examples", "--addr", "127.0.0.1:0", "--db", os.path.join(tmp, "m.db"), "--no-access-log"],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "FLOWC_API_TOKEN": "metrics-test-token"},
+        # Every secret the examples name must be set before serve starts; placeholders do here (no
+        # request in this test reaches a service that checks them).
+        env={
+            **os.environ,
+            "FLOWC_API_TOKEN": "metrics-test-token",
+            **{name: "placeholder" for name in [
+                "CDP_PASSWORD", "CDP_USER", "CLINIC_TOKEN", "CRM_TOKEN", "GATEWAY_TOKEN", "INBOUND_KEY",
+                "LEGACY_CRM_KEY", "ORDERS_TOKEN", "PROMO_TOKEN", "SHOP_INBOUND_KEY", "TELEGRAM_SECRET",
+                "TELEGRAM_TOKEN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
+            ]},
+        },
     )
     try:
         base = server.stdout.readline().split()[-1]

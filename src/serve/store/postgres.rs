@@ -387,12 +387,21 @@ impl Store for PostgresStore {
 
     fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError> {
         let mut client = self.client();
-        client.execute("DELETE FROM seen_signatures WHERE seen_ms < $1", &[&(forget_before_ms as i64)])?;
+        let kind = super::sighting_kind(id);
+        client.execute(
+            "DELETE FROM seen_signatures WHERE seen_ms < $1 AND substr(id, 1, $2) = $3",
+            &[&(forget_before_ms as i64), &(kind.chars().count() as i32), &kind],
+        )?;
         let inserted = client.execute(
             "INSERT INTO seen_signatures (id, seen_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
             &[&id, &(now_ms as i64)],
         )?;
         Ok(inserted == 1)
+    }
+
+    fn forget_sighting(&self, id: &str) -> Result<(), StoreError> {
+        self.client().execute("DELETE FROM seen_signatures WHERE id = $1", &[&id])?;
+        Ok(())
     }
 
     fn purge(&self, before_ms: u64, batch: usize) -> Result<usize, StoreError> {
