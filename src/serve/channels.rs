@@ -293,25 +293,21 @@ impl App {
         let word = first_word(&message.text);
         let channel = message.channel.as_deref();
         let applies = |t: &crate::program::MessageTriggerDef| t.channel.is_none() || t.channel.as_deref() == channel;
-        let keyword = self.programs.iter().find_map(|p| {
-            let t = p.program.message_triggers.iter().find(|t| applies(t) && t.words.contains(&word))?;
-            Some((p, t.flow))
-        });
-        // A catchall of the message's channel comes before one for every channel.
-        let catchall = || {
-            let of = |specific: bool| {
-                self.programs.iter().find_map(|p| {
-                    let t = p
-                        .program
-                        .message_triggers
-                        .iter()
-                        .find(|t| t.words.is_empty() && applies(t) && t.channel.is_some() == specific)?;
-                    Some((p, t.flow))
-                })
-            };
-            of(true).or_else(|| of(false))
+        // A trigger of the message's channel comes before one for every channel, whatever the order of
+        // the files: a keyword first, then a catchall.
+        let find = |keyword: bool, specific: bool| {
+            self.programs.iter().find_map(|p| {
+                let t = p.program.message_triggers.iter().find(|t| {
+                    applies(t)
+                        && t.channel.is_some() == specific
+                        && if keyword { t.words.contains(&word) } else { t.words.is_empty() }
+                })?;
+                Some((p, t.flow))
+            })
         };
-        match keyword.or_else(catchall) {
+        let found =
+            find(true, true).or_else(|| find(true, false)).or_else(|| find(false, true)).or_else(|| find(false, false));
+        match found {
             Some((served, flow)) => {
                 let flow = served.program.flows[flow].name.clone();
                 self.start_for_contact(served, &flow, contact, row)

@@ -476,3 +476,23 @@ fn a_contacts_time_zone_is_kept_and_used_for_today_and_now() {
     assert_eq!(sms(&s.base, from, "and 43").status, 200);
     assert_eq!(texts(&delivered(&gw, &ok, 8))[7], "Then: and 43");
 }
+
+/// A keyword bound to the message's channel comes before the same keyword for every channel, whatever
+/// the order of the files (before: the first file's trigger took Telegram's `/start`).
+#[test]
+fn a_keyword_of_the_messages_channel_comes_before_one_for_every_channel() {
+    let (api, ok) = gateway();
+    let network = flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]);
+    let routes = vec![("https://api.telegram.org".to_string(), api.url(""))];
+    let any = "trigger keyword \"start\" { start signup }\nflow signup {\n  send \"Signed up.\"\n}\n";
+    let bot = "channel tg telegram token env \"TELEGRAM_TOKEN\" secret env \"TELEGRAM_SECRET\"\n\
+               trigger keyword \"start\" channel tg { start menu }\nflow menu {\n  send \"Menu.\"\n}\n";
+    let s = serve_config(&[any, bot], Config { network, routes, ..Config::default() });
+    let got = post_json(
+        &format!("{}/channels/tg", s.base),
+        &[("X-Telegram-Bot-Api-Secret-Token", "tg-secret-654")],
+        &update(555, "/start"),
+    );
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(delivered(&api, &ok, 1)[0]["text"], "Menu.");
+}
