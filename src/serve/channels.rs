@@ -423,7 +423,7 @@ impl App {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
-                    eprintln!("flowc: outbox: {e}");
+                    self.quiet_when_away(|| eprintln!("flowc: outbox: {e}"));
                     return;
                 }
             }

@@ -632,6 +632,13 @@ fn trigger_answer(run_id: String, outcome: &Outcome) -> Answer {
 }
 
 impl App {
+    /// Says `say` unless the store is known to be away (which the store said once already).
+    fn quiet_when_away(&self, say: impl FnOnce()) {
+        if self.store.available() {
+            say();
+        }
+    }
+
     fn env(&self, name: &str) -> Option<String> {
         (self.config.env)(name)
     }
@@ -1187,7 +1194,7 @@ impl App {
                 Ok(0) => break,
                 Ok(_) => std::thread::sleep(Duration::from_millis(10)),
                 Err(e) => {
-                    eprintln!("flowc: retention: {e}");
+                    self.quiet_when_away(|| eprintln!("flowc: retention: {e}"));
                     return;
                 }
             }
@@ -1195,7 +1202,7 @@ impl App {
         // Then the versions that neither a stored run nor the server needs any more.
         let served: Vec<&str> = self.programs.iter().map(|p| p.version.as_str()).collect();
         if let Err(e) = self.store.purge_versions(&served) {
-            eprintln!("flowc: retention: {e}");
+            self.quiet_when_away(|| eprintln!("flowc: retention: {e}"));
         }
     }
 
@@ -1215,11 +1222,11 @@ impl App {
         };
         match self.store.waiting_count() {
             Ok(n) => metrics::waiting_runs(n),
-            Err(e) => eprintln!("flowc: metrics: {e}"),
+            Err(e) => self.quiet_when_away(|| eprintln!("flowc: metrics: {e}")),
         }
         match self.store.outbox_count() {
             Ok(n) => metrics::outbox_pending(n),
-            Err(e) => eprintln!("flowc: metrics: {e}"),
+            Err(e) => self.quiet_when_away(|| eprintln!("flowc: metrics: {e}")),
         }
         metrics::queue_depth(self.writer.depth.load(Ordering::Relaxed));
         Answer {
@@ -1234,7 +1241,7 @@ impl App {
         let due = match self.store.due_runs(crate::time::now_millis()) {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("flowc: scheduler: {e}");
+                self.quiet_when_away(|| eprintln!("flowc: scheduler: {e}"));
                 return;
             }
         };

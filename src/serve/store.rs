@@ -260,6 +260,11 @@ impl LogLine {
 
 /// Persistence for the server.
 pub trait Store: Send + Sync {
+    /// False while the database is known to be away (it said so in the log once): background loops
+    /// then keep quiet about their own failures, which only repeat it.
+    fn available(&self) -> bool {
+        true
+    }
     /// Saves several steps and log entries in one transaction (group commit); each step is atomic.
     fn save_batch(&self, steps: &[StepRecord], log: &[LogLine]) -> Result<(), StoreError>;
     /// The waiting run of a contact, if any.

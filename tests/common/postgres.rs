@@ -86,6 +86,23 @@ impl Postgres {
         format!("postgres://flowc@127.0.0.1:{}/{name}", self.port)
     }
 
+    /// Stops the server as an operator's restart does (`-m fast`: every connection is cut, what was
+    /// committed is flushed; an immediate stop would lose commits here, where the test cluster runs
+    /// with `synchronous_commit=off`) and starts it again on the same port, after `down`.
+    #[allow(dead_code)]
+    pub fn restart(&self, down: std::time::Duration) {
+        let data = self.dir.join("data");
+        self.run("pg_ctl", &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"]);
+        std::thread::sleep(down);
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log");
+        self.run("pg_ctl", &["-D", data.to_str().unwrap(), "-o", &options, "-l", log.to_str().unwrap(), "-w", "start"]);
+    }
+
     /// The data directory (for reading the server's log when a test fails).
     #[allow(dead_code)]
     pub fn dir(&self) -> &Path {

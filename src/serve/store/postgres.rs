@@ -109,6 +109,13 @@ ALTER TABLE contacts ADD COLUMN timezone TEXT NOT NULL DEFAULT '';
 ",
 ];
 
+/// A connection that LISTENs for committed outgoing messages.
+fn listen(config: &postgres::Config) -> Result<Client, postgres::Error> {
+    let mut listener = config.connect(NoTls)?;
+    listener.batch_execute("LISTEN flowc_outbox")?;
+    Ok(listener)
+}
+
 /// The schema version this build of flowc writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
@@ -117,6 +124,10 @@ const MIGRATION_LOCK: i64 = 0x666c_6f77_6300_0001;
 
 /// A store on a PostgreSQL server.
 pub struct PostgresStore {
+    /// How to connect again (a restarted or failed-over database).
+    config: postgres::Config,
+    /// Whether the database is reachable, and when to try again when it is not.
+    health: Mutex<Health>,
     client: Mutex<Client>,
     /// The sender's connection, which holds a message's row lock while it is delivered.
     sender: Mutex<Client>,
@@ -125,26 +136,123 @@ pub struct PostgresStore {
     listener: Mutex<Option<Client>>,
 }
 
+/// The database's reachability as the connections found it.
+struct Health {
+    /// Since when the database has been gone (said once in the log), if it is.
+    down_since: Option<std::time::Instant>,
+    /// No connection is tried again before this.
+    next_try: std::time::Instant,
+    /// The wait after the next failed try: from 250 ms, doubled, at most 5 s.
+    backoff: std::time::Duration,
+    /// When the database was last found back: another connection found closed soon after is the
+    /// same outage, connected again without a word.
+    back_at: Option<std::time::Instant>,
+    /// The next try at LISTENing again, while the outbox is polled.
+    listen_at: std::time::Instant,
+}
+
+/// How long after the database came back a connection found closed still belongs to that outage.
+const SAME_OUTAGE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long connecting may take before it counts as failed.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/db`, or `host=... user=...`) and brings
     /// the schema up to date; refuses a schema newer than this build knows.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
-        let mut client = Client::connect(url, NoTls).map_err(StoreError::from)?;
+        let mut config: postgres::Config = url.parse().map_err(StoreError::from)?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        let mut client = config.connect(NoTls).map_err(StoreError::from)?;
         migrate(&mut client)?;
-        let listener = Client::connect(url, NoTls).and_then(|mut l| l.batch_execute("LISTEN flowc_outbox").map(|()| l));
-        let listener = match listener {
+        let listener = match listen(&config) {
             Ok(l) => Some(l),
             Err(e) => {
                 eprintln!("flowc: no LISTEN connection ({}); the outbox is polled", StoreError::from(e));
                 None
             }
         };
-        let sender = Client::connect(url, NoTls).map_err(StoreError::from)?;
-        Ok(PostgresStore { client: Mutex::new(client), sender: Mutex::new(sender), listener: Mutex::new(listener) })
+        let sender = config.connect(NoTls).map_err(StoreError::from)?;
+        let health = Health {
+            down_since: None,
+            next_try: std::time::Instant::now(),
+            backoff: std::time::Duration::from_millis(250),
+            back_at: None,
+            listen_at: std::time::Instant::now(),
+        };
+        Ok(PostgresStore {
+            config,
+            health: Mutex::new(health),
+            client: Mutex::new(client),
+            sender: Mutex::new(sender),
+            listener: Mutex::new(listener),
+        })
     }
 
+    /// The shared connection, connected again first if the database closed it (a restart, a
+    /// failover): requests fail with "try again" only while the database is really away.
     fn client(&self) -> std::sync::MutexGuard<'_, Client> {
-        self.client.lock().unwrap_or_else(|p| p.into_inner())
+        let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if client.is_closed() {
+            self.revive(&mut client);
+        }
+        client
+    }
+
+    /// The sender's connection, connected again like [`Self::client`].
+    fn sender(&self) -> std::sync::MutexGuard<'_, Client> {
+        let mut sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        if sender.is_closed() {
+            self.revive(&mut sender);
+        }
+        sender
+    }
+
+    /// Replaces a closed connection with a new one, with backoff between tries (250 ms doubling to
+    /// 5 s). The log says once that the database is gone and once that it is back; meanwhile
+    /// [`Store::available`] is false, so the background loops do not repeat the error.
+    fn revive(&self, closed: &mut Client) {
+        let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        let tail = health.down_since.is_none() && health.back_at.is_some_and(|b| now.duration_since(b) < SAME_OUTAGE);
+        if tail && let Ok(fresh) = self.config.connect(NoTls) {
+            *closed = fresh;
+            return;
+        }
+        if health.down_since.is_none() {
+            eprintln!("flowc: the database connection is gone; connecting again with backoff");
+            health.down_since = Some(now);
+            health.next_try = now;
+            health.backoff = std::time::Duration::from_millis(250);
+        }
+        if now < health.next_try {
+            return;
+        }
+        match self.config.connect(NoTls) {
+            Ok(fresh) => {
+                *closed = fresh;
+                let gone = health.down_since.take().map_or(0.0, |d| d.elapsed().as_secs_f64());
+                eprintln!("flowc: the database is back after {gone:.1} s");
+                health.back_at = Some(now);
+                drop(health);
+                // The other connections too, where nobody holds them: the sender's, and LISTEN.
+                if let Ok(mut sender) = self.sender.try_lock()
+                    && sender.is_closed()
+                    && let Ok(fresh) = self.config.connect(NoTls)
+                {
+                    *sender = fresh;
+                }
+                if let Ok(mut listener) = self.listener.try_lock()
+                    && listener.as_ref().is_none_or(Client::is_closed)
+                {
+                    *listener = listen(&self.config).ok();
+                }
+            }
+            Err(_) => {
+                health.next_try = now + health.backoff;
+                health.backoff = (health.backoff * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
     }
 
     fn decode_run(row: &postgres::Row) -> Result<StoredRun, StoreError> {
@@ -530,10 +638,16 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(out_message).collect())
     }
 
+    fn available(&self) -> bool {
+        let down = self.health.lock().unwrap_or_else(|p| p.into_inner()).down_since.is_some();
+        // A connection found closed but not yet looked at by `client()` counts as away too.
+        !down && self.client.try_lock().map_or(true, |c| !c.is_closed())
+    }
+
     fn deliver_next(&self, now_ms: u64, deliver: &mut dyn FnMut(&OutMessage) -> Delivery) -> Result<bool, StoreError> {
         // On the sender's own connection: the message's row stays locked while it is delivered, so the
         // other servers skip it, and the lock ends with the session if this server dies.
-        let mut client = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        let mut client = self.sender();
         let mut tx = client.transaction()?;
         let row = tx.query_opt(&format!("{DUE_MESSAGES} LIMIT 1 FOR UPDATE SKIP LOCKED"), &[&(now_ms as i64)])?;
         let Some(row) = row else { return Ok(false) };
@@ -553,6 +667,15 @@ impl Store for PostgresStore {
         let mut listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
         let failed = match listener.as_mut() {
             None => {
+                // Polled meanwhile; LISTEN is tried again every few seconds (a database that came back).
+                let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+                if std::time::Instant::now() >= health.listen_at && health.down_since.is_none() {
+                    health.listen_at = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                    drop(health);
+                    *listener = listen(&self.config).ok();
+                } else {
+                    drop(health);
+                }
                 std::thread::sleep(max.min(std::time::Duration::from_millis(50)));
                 return;
             }
@@ -562,8 +685,9 @@ impl Store for PostgresStore {
                 woke.and_then(|()| client.notifications().iter().count().map(|_| ())).err()
             }
         };
-        if let Some(e) = failed {
-            eprintln!("flowc: the LISTEN connection failed ({}); the outbox is polled", StoreError::from(e));
+        if failed.is_some() {
+            // Polled until LISTEN works again; a database that went away is said once by the other
+            // connections, which are needed to do anything.
             *listener = None;
         }
     }
