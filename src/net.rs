@@ -101,17 +101,37 @@ pub fn server_path(suffix: &str) -> Option<&'static str> {
     SERVER_PATHS.iter().find(|(segment, _)| segment.eq_ignore_ascii_case(first)).map(|&(_, what)| what)
 }
 
-/// A network in CIDR notation: `10.0.0.0/8`, `fd00::/8`; a bare address is a network of one.
+/// A network in CIDR notation: `10.0.0.0/8`, `fd00::/8`; a bare address is a network of one. A port
+/// after it (`127.0.0.1:8081`, `10.0.0.0/8:443`, `[::1]:8080`, `[fd00::]/8:443`) allows that port only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr {
     addr: IpAddr,
     prefix: u8,
+    port: Option<u16>,
+}
+
+/// `s` without a `:PORT` at its end, and the port. A port is read only where it cannot be part of an
+/// IPv6 address: after an IPv4 address or network, a `]`, or a `/PREFIX`.
+fn split_port(s: &str) -> Result<(&str, Option<u16>), String> {
+    let Some((before, after)) = s.rsplit_once(':') else { return Ok((s, None)) };
+    let ipv4 = before.contains('.') && !before.contains(':');
+    if !(after.bytes().all(|b| b.is_ascii_digit())
+        && !after.is_empty()
+        && (ipv4 || before.ends_with(']') || before.contains('/')))
+    {
+        return Ok((s, None));
+    }
+    match after.parse::<u16>() {
+        Ok(port) if port > 0 => Ok((before, Some(port))),
+        _ => Err(format!("`{s}`: the port must be a number from 1 to 65535")),
+    }
 }
 
 impl FromStr for Cidr {
     type Err = String;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(whole: &str) -> Result<Self, String> {
+        let (s, port) = split_port(whole)?;
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
@@ -129,15 +149,19 @@ impl FromStr for Cidr {
         // An IPv4 network written in IPv6 (`::ffff:10.0.0.0/104`) is that IPv4 network, as the
         // addresses it is compared with are.
         match (addr, canonical(addr)) {
-            (IpAddr::V6(_), v4 @ IpAddr::V4(_)) if prefix >= 96 => Ok(Cidr { addr: v4, prefix: prefix - 96 }),
-            _ => Ok(Cidr { addr, prefix }),
+            (IpAddr::V6(_), v4 @ IpAddr::V4(_)) if prefix >= 96 => Ok(Cidr { addr: v4, prefix: prefix - 96, port }),
+            _ => Ok(Cidr { addr, prefix, port }),
         }
     }
 }
 
 impl std::fmt::Display for Cidr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        match (self.port, self.addr) {
+            (None, _) => write!(f, "{}/{}", self.addr, self.prefix),
+            (Some(port), IpAddr::V4(_)) => write!(f, "{}/{}:{port}", self.addr, self.prefix),
+            (Some(port), IpAddr::V6(_)) => write!(f, "[{}]/{}:{port}", self.addr, self.prefix),
+        }
     }
 }
 
@@ -175,11 +199,18 @@ impl NetworkPolicy {
         NetworkPolicy { allow }
     }
 
-    /// Why a call may not connect to `ip`, or `None` when it may.
+    /// Why a call may not connect to `ip` (on a port no rule names), or `None` when it may.
     pub fn refusal(&self, ip: IpAddr) -> Option<String> {
+        self.refusal_to(std::net::SocketAddr::new(ip, 0))
+    }
+
+    /// Why a call may not connect to `to`, or `None` when it may: a rule with a port allows that
+    /// port only (a redirect to another port of an allowed host is refused).
+    pub fn refusal_to(&self, to: std::net::SocketAddr) -> Option<String> {
+        let ip = to.ip();
         let reached = canonical(ip);
         let kind = restricted(reached)?;
-        if self.allow.iter().any(|net| net.contains(ip)) {
+        if self.allow.iter().any(|net| net.contains(ip) && net.port.is_none_or(|p| p == to.port())) {
             return None;
         }
         let one = if reached.is_ipv4() { 32 } else { 128 };
@@ -316,6 +347,31 @@ mod tests {
         assert_eq!(from_advice.refusal("::ffff:10.0.0.5".parse().unwrap()), None);
         let written_in_v6 = NetworkPolicy::allowing(vec!["::ffff:10.0.0.0/104".parse().unwrap()]);
         assert_eq!(written_in_v6.refusal("10.1.2.3".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn a_rule_with_a_port_allows_that_port_only() {
+        let at = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+        let policy = NetworkPolicy::allowing(
+            ["127.0.0.1:8081", "10.0.0.0/8:443", "[::1]:8080", "[fd00::]/8:443"]
+                .iter()
+                .map(|r| r.parse().unwrap())
+                .collect(),
+        );
+        assert_eq!(policy.refusal_to(at("127.0.0.1:8081")), None);
+        assert!(policy.refusal_to(at("127.0.0.1:5432")).is_some(), "another port of an allowed host");
+        assert_eq!(policy.refusal_to(at("10.1.2.3:443")), None);
+        assert!(policy.refusal_to(at("10.1.2.3:80")).is_some());
+        assert_eq!(policy.refusal_to(at("[::1]:8080")), None);
+        assert!(policy.refusal_to(at("[::1]:8081")).is_some());
+        assert_eq!(policy.refusal_to(at("[fd00::5]:443")), None);
+        // Without a port a rule allows every port; bare IPv6 addresses keep their colons.
+        let any = NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap(), "::1".parse().unwrap()]);
+        assert_eq!(any.refusal_to(at("127.0.0.1:5432")), None);
+        assert_eq!(any.refusal_to(at("[::1]:22")), None);
+        assert_eq!("10.0.0.0/8:443".parse::<Cidr>().unwrap().to_string(), "10.0.0.0/8:443");
+        assert!("127.0.0.1:0".parse::<Cidr>().is_err());
+        assert!("127.0.0.1:70000".parse::<Cidr>().is_err());
     }
 
     #[test]

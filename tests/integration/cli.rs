@@ -817,3 +817,35 @@ fn serve_refuses_to_start_while_a_named_secret_is_not_set() {
     assert_eq!(err.lines().count(), 1, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `flowc log` finds `flowc serve`'s database: given as the file, or as `flowc.db` where `flowc run`
+/// has written no log; with neither it says where each log is (before: "not UTF-8 text", and a read of
+/// a missing webhooks.jsonl).
+#[test]
+fn flowc_log_finds_the_servers_database() {
+    let dir = std::env::temp_dir().join(format!("flowc-log-db-{}", std::process::id()));
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let log = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .args(args)
+            .current_dir(&dir)
+            .env("XDG_STATE_HOME", &state)
+            .output()
+            .unwrap()
+    };
+    let none = log(&["log"]);
+    assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
+    assert!(
+        stderr(&none).contains("no webhook log yet") && stderr(&none).contains("--db flowc.db"),
+        "{}",
+        stderr(&none)
+    );
+    drop(flowc::serve::store::SqliteStore::open(&dir.join("flowc.db")).unwrap());
+    let named = log(&["log", "flowc.db"]);
+    assert_eq!(named.status.code(), Some(0), "{}", stderr(&named));
+    let found = log(&["log"]);
+    assert_eq!(found.status.code(), Some(0), "{}", stderr(&found));
+    assert!(stderr(&found).contains("flowc.db"), "{}", stderr(&found));
+    let _ = std::fs::remove_dir_all(&dir);
+}
