@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub(crate) mod channels;
+mod expect;
 mod front;
 pub mod limits;
 pub mod metrics;
@@ -631,6 +632,36 @@ fn trigger_answer(run_id: String, outcome: &Outcome) -> Answer {
     }
 }
 
+/// Checks a trigger's request against its `expect` lines (and reads declared numbers and booleans
+/// out of text): the first field missing or of another type, named.
+fn expected(
+    trigger: &TriggerDef,
+    headers: &mut Map<String, Value>,
+    query: &mut Map<String, Value>,
+    body: &mut Value,
+    form: bool,
+) -> Result<(), String> {
+    // Headers and query parameters have no `?`: a declared one may be absent, but one that is there
+    // must read as its type. Body fields are required unless marked `?`.
+    for (name, shape) in &trigger.headers {
+        if let Some(v) = headers.get_mut(&crate::net::header_key(name)) {
+            expect::conform(v, shape, &format!("header {name}"), true)?;
+        }
+    }
+    for (name, shape) in &trigger.query {
+        if let Some(v) = query.get_mut(name) {
+            expect::conform(v, shape, &format!("query parameter {name}"), true)?;
+        }
+    }
+    if let Some(shape) = &trigger.body {
+        if body.is_null() {
+            return Err("the body is missing".into());
+        }
+        expect::conform(body, shape, "body", form)?;
+    }
+    Ok(())
+}
+
 impl App {
     /// Says `say` unless the store is known to be away (which the store said once already).
     fn quiet_when_away(&self, say: impl FnOnce()) {
@@ -996,8 +1027,13 @@ impl App {
         } else {
             Value::String(text)
         };
-        let header_map: Map<String, Value> =
+        let mut header_map: Map<String, Value> =
             headers.iter().map(|(k, v)| (crate::net::header_key(k), Value::String(v.clone()))).collect();
+        let (mut query, mut body_value) = (query, body_value);
+        let form = content_type.starts_with("application/x-www-form-urlencoded");
+        if let Err(why) = expected(trigger, &mut header_map, &mut query, &mut body_value, form) {
+            return Answer::error(422, format!("the request does not match the trigger's expect: {why}"));
+        }
         let trigger_value = json!({ "method": method, "headers": header_map, "query": query, "body": body_value });
         let flow = &program.flows[trigger.flow].name;
         if let Some(contact) = &trigger.contact {

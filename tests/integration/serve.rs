@@ -1008,3 +1008,35 @@ fn sighup_is_a_clean_stop() {
     let err = std::fs::read_to_string(&stderr_path).unwrap();
     assert!(err.contains("GET /healthz 200") && err.contains("flowc: stopped"), "{err}");
 }
+
+/// A request that does not match the trigger's `expect` is answered 422 naming the first field at
+/// fault, and starts nothing; a query parameter declared `number` reaches the run as a number (before:
+/// missing fields ran the flow with empty values, and `page` stayed text).
+#[test]
+fn a_request_that_does_not_match_the_triggers_expect_is_422_naming_the_field() {
+    let s = serve(&[SHOP], 4096);
+    let url = format!("{}/orders?source=shop", s.base);
+    let key = ("X-Api-Key", "shop-key-123");
+    let mut no_name = order("Shipped");
+    no_name["customer"] = json!({});
+    let got = post_json(&url, &[key], &no_name);
+    assert_eq!(got.status, 422, "{}", got.body);
+    assert_eq!(got.json()["error"], "the request does not match the trigger's expect: body.customer.name is missing");
+    let mut two = order("Shipped");
+    two["items"] = json!([{"sku": "W-1", "qty": 1}, {"sku": "W-2", "qty": "two"}]);
+    let got = post_json(&url, &[key], &two);
+    assert_eq!(
+        got.json()["error"],
+        "the request does not match the trigger's expect: body.items[1].qty must be a number, not \"two\""
+    );
+
+    let paged = "trigger webhook \"/page\" methods GET {\n  expect query page: number\n  start page\n}\n\
+                 flow page {\n  respond 200 { body json { \"next\": @trigger.query.page + 1, \"page\": @trigger.query.page } }\n}\n";
+    let p = serve(&[paged], 4096);
+    let got = request("GET", &format!("{}/page?page=2", p.base), &[], None);
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.json(), json!({"next": 3, "page": 2}));
+    let bad = request("GET", &format!("{}/page?page=two", p.base), &[], None);
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("query parameter page must be a number"), "{}", bad.body);
+}
