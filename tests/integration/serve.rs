@@ -1040,3 +1040,62 @@ fn a_request_that_does_not_match_the_triggers_expect_is_422_naming_the_field() {
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad.body.contains("query parameter page must be a number"), "{}", bad.body);
 }
+
+/// A client that writes its whole body before reading (Python's http.client, most SDKs) gets the 413
+/// for a body over `--max-body`, not a reset connection: the rest of the body is read and dropped.
+#[test]
+fn a_body_over_the_limit_is_drained_so_the_client_reads_the_413() {
+    use std::io::{Read, Write};
+    let s = serve(&[SHOP], 4096);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    for chunked in [false, true] {
+        let body = vec![b'x'; 300_000];
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let head = if chunked {
+            "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .to_string()
+        } else {
+            format!(
+                "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+        };
+        c.write_all(head.as_bytes()).unwrap();
+        if chunked {
+            for part in body.chunks(8192) {
+                c.write_all(format!("{:x}\r\n", part.len()).as_bytes()).unwrap();
+                c.write_all(part).unwrap();
+                c.write_all(b"\r\n").unwrap();
+            }
+            c.write_all(b"0\r\n\r\n").unwrap();
+        } else {
+            c.write_all(&body).expect("the whole body is taken");
+        }
+        let mut answer = vec![0u8; 512];
+        let n = c.read(&mut answer).expect("an answer, not a reset");
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 413 "), "chunked {chunked}: {answer}");
+    }
+}
+
+/// SIGTERM does not wait for bodies still arriving: a half-sent request is answered 503 and the server
+/// exits at once (before: after the 30 s body timeout).
+#[test]
+fn sigterm_does_not_wait_for_half_sent_bodies() {
+    use std::io::Write;
+    let dir = TempDir::new("halfbody");
+    let flow = dir.0.join("survey.flow");
+    std::fs::write(&flow, SURVEY).unwrap();
+    let (mut child, base) = spawn_serve(&flow, &dir.0.join("flowc.db"), &["--no-access-log"], Stdio::null());
+    let addr = base.trim_start_matches("http://").to_string();
+    let mut half = std::net::TcpStream::connect(&addr).unwrap();
+    half.write_all(b"POST /flows/survey/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"contact\": ")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let began = std::time::Instant::now();
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(began.elapsed() < Duration::from_secs(5), "stopped after {:?}", began.elapsed());
+}
