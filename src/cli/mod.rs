@@ -124,6 +124,10 @@ enum Command {
         /// Connections held at once; past it a connection is answered 503 and closed.
         #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
         max_connections: u32,
+        /// Connections one client address may hold at once (default: a quarter of --max-connections;
+        /// behind a reverse proxy, whose address every connection has, set it to --max-connections).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        max_connections_per_address: Option<u32>,
         /// Seconds a client has to send a request's headers, and that an idle connection stays open.
         #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
         header_timeout: u64,
@@ -300,6 +304,7 @@ fn run(cli: Cli) -> u8 {
             no_access_log,
             private_metrics,
             max_connections,
+            max_connections_per_address,
             header_timeout,
             body_timeout,
             routes,
@@ -322,6 +327,7 @@ fn run(cli: Cli) -> u8 {
                 timezone,
                 api_tokens: crate::serve::api_tokens(&std::env::var("FLOWC_API_TOKEN").unwrap_or_default()),
                 private_metrics,
+                max_connections_per_address: max_connections_per_address.map(|n| n as usize),
                 ..crate::serve::Config::default()
             };
             serve(&paths, &addr, &db, config)

@@ -27,6 +27,8 @@ pub(super) struct Incoming {
     pub(super) headers: Vec<(String, String)>,
     /// The body, or the status and message that say why it was not read.
     pub(super) body: Result<Vec<u8>, (u16, String)>,
+    /// The client's address.
+    pub(super) peer: Option<std::net::IpAddr>,
 }
 
 /// Answers a request on the front end's thread when it cannot block (`None`: send it to the pool).
@@ -48,6 +50,10 @@ pub(super) struct Limits {
     pub(super) grace: Duration,
     /// Whether SIGTERM and SIGINT shut the server down (the CLI; not a library user's tests).
     pub(super) signals: bool,
+    /// Connections one client address may hold at once (so that one client cannot take them all).
+    pub(super) per_address: usize,
+    /// Whether refused connections are written to stderr (with the access log).
+    pub(super) log_refusals: bool,
 }
 
 /// A running front end.
@@ -133,6 +139,40 @@ async fn wait_for_signal() {
 /// The answer to a connection past the cap: written at once, then the connection is closed.
 const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 41\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{\"error\": \"too many connections, retry\"}\n";
 
+/// Connections held per client address; an entry goes when its last connection ends.
+#[derive(Default)]
+struct PerAddress(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+impl PerAddress {
+    /// Counts one more connection from `ip`, unless it already holds `max`.
+    fn take(&self, ip: std::net::IpAddr, max: usize) -> bool {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = held.entry(ip).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn give_back(&self, ip: std::net::IpAddr) {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = held.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&ip);
+            }
+        }
+    }
+}
+
+/// A line on stderr about a connection that was refused or cut, with the time and the client.
+fn log_connection(limits: &Limits, peer: SocketAddr, what: &str) {
+    if limits.log_refusals {
+        eprintln!("{} {} {what}", crate::time::iso(crate::time::now_millis()), peer.ip());
+    }
+}
+
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     limits: Limits,
@@ -141,13 +181,14 @@ async fn accept_loop(
     mut stopped: watch::Receiver<bool>,
 ) {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = Arc::new(PerAddress::default());
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = stopping(&mut stopped) => break,
         };
-        let stream = match accepted {
-            Ok((s, _)) => s,
+        let (stream, peer) = match accepted {
+            Ok(s) => s,
             Err(e) => {
                 // Out of file descriptors, most likely: wait a little rather than spin.
                 eprintln!("flowc: accept: {e}");
@@ -157,14 +198,32 @@ async fn accept_loop(
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             let _ = stream.try_write(REFUSED);
+            log_connection(
+                &limits,
+                peer,
+                &format!("refused: {} connections held (--max-connections)", limits.max_connections),
+            );
             continue;
         };
+        if !per_address.take(peer.ip(), limits.per_address) {
+            let _ = stream.try_write(REFUSED);
+            log_connection(
+                &limits,
+                peer,
+                &format!(
+                    "refused: this address holds {} connections (--max-connections-per-address)",
+                    limits.per_address
+                ),
+            );
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let (jobs, inline, mut stopped) = (jobs.clone(), inline.clone(), stopped.clone());
         let for_bodies = stopped.clone();
+        let per_address = per_address.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                answer(req, limits, jobs.clone(), inline.clone(), for_bodies.clone())
+                answer(req, limits, jobs.clone(), inline.clone(), for_bodies.clone(), peer)
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             // Header names go out in lower case (HTTP/1.1 compares them without case): hyper's title-case
@@ -173,12 +232,19 @@ async fn accept_loop(
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {
-                _ = conn.as_mut() => {}
+                ended = conn.as_mut() => {
+                    if let Err(e) = ended.as_ref()
+                        && e.is_timeout()
+                    {
+                        log_connection(&limits, peer, "closed: no complete request head within --header-timeout");
+                    }
+                }
                 _ = stopping(&mut stopped) => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
             }
+            per_address.give_back(peer.ip());
             drop(permit);
         });
     }
@@ -194,6 +260,7 @@ async fn answer(
     jobs: mpsc::Sender<Job>,
     inline: Inline,
     stopped: watch::Receiver<bool>,
+    peer: SocketAddr,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_string();
@@ -205,7 +272,7 @@ async fn answer(
         .collect();
     let declared = parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let body = read_body(body, declared, limits, stopped).await;
-    let incoming = Incoming { method, url, headers, body };
+    let incoming = Incoming { method, url, headers, body, peer: Some(peer.ip()) };
     if let Some(answer) = inline(&incoming) {
         return Ok(response(answer));
     }

@@ -155,6 +155,9 @@ pub struct Config {
     pub api_tokens: Vec<String>,
     /// `/metrics` needs an operator token too (`--private-metrics`).
     pub private_metrics: bool,
+    /// Connections one client address may hold at once (`None`: a quarter of `max_connections`).
+    /// Behind a reverse proxy every connection comes from the proxy: raise it to `max_connections`.
+    pub max_connections_per_address: Option<usize>,
 }
 
 /// The operator tokens in `FLOWC_API_TOKEN`'s value: comma-separated, blanks around them dropped.
@@ -183,6 +186,7 @@ impl Default for Config {
             timezone: None,
             api_tokens: Vec::new(),
             private_metrics: false,
+            max_connections_per_address: None,
         }
     }
 }
@@ -388,6 +392,8 @@ impl Server {
             max_body: config.max_body,
             grace: Duration::from_secs(30),
             signals: config.handle_signals,
+            per_address: config.max_connections_per_address.unwrap_or(config.max_connections / 4).max(1),
+            log_refusals: config.access_log,
         };
         // Requests wait here for a worker; a full queue makes the connections wait (backpressure).
         let (jobs, queue) = tokio::sync::mpsc::channel::<front::Job>(workers * 8);
@@ -632,6 +638,21 @@ fn trigger_answer(run_id: String, outcome: &Outcome) -> Answer {
     }
 }
 
+/// A request path for the access log, with the contact's address in `/contacts/{urn}` masked but for
+/// its scheme and last three characters (`/contacts/tel:+*********000/messages`): phone numbers are
+/// personal data.
+fn masked_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let Some(rest) = path.strip_prefix("/contacts/") else { return path.into() };
+    let (urn, tail) = rest.split_once('/').map_or((rest, ""), |(u, t)| (u, t));
+    let decoded = percent_decode(urn, false);
+    let (scheme, address) = decoded.split_once(':').unwrap_or(("", decoded.as_str()));
+    let keep = address.chars().count().saturating_sub(3);
+    let shown: String = address.chars().enumerate().map(|(i, c)| if i < keep && c != '+' { '*' } else { c }).collect();
+    let urn = if scheme.is_empty() { shown } else { format!("{scheme}:{shown}") };
+    let tail = if tail.is_empty() { String::new() } else { format!("/{tail}") };
+    format!("/contacts/{urn}{tail}").into()
+}
+
 /// Checks a trigger's request against its `expect` lines (and reads declared numbers and booleans
 /// out of text): the first field missing or of another type, named.
 fn expected(
@@ -817,13 +838,15 @@ impl App {
         let answer = self.route(request);
         metrics::answered(answer.status);
         if self.config.access_log {
-            // Method, path (never the query: it may hold an API key), status, time, run.
+            // Time, client, method, path (never the query: it may hold an API key; a contact's
+            // address masked), status, time taken, run.
             let path = request.url.split('?').next().unwrap_or_default();
             let line = format!(
-                "{} {} {} {} {}ms{}\n",
+                "{} {} {} {} {} {}ms{}\n",
                 crate::time::iso(crate::time::now_millis()),
+                request.peer.map_or("-".to_string(), |p| p.to_string()),
                 request.method,
-                path.escape_debug(),
+                masked_path(path).escape_debug(),
                 answer.status,
                 began.elapsed().as_millis(),
                 answer.run.as_deref().map(|r| format!(" {r}")).unwrap_or_default()

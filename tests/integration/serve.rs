@@ -632,7 +632,7 @@ fn metrics_count_a_scripted_set_of_runs_and_every_request_gets_an_access_log_lin
     assert_eq!(lines.len(), 10, "one line per request, then `flowc: stopped`: {log}");
     assert_eq!(lines[9], "flowc: stopped");
     assert!(lines[0].contains(" POST /flows/survey/runs 201 ") && lines[0].contains(" run-"), "{log}");
-    assert!(lines[5].contains(" POST /contacts/nobody/messages 202 "), "{log}");
+    assert!(lines[5].contains(" 127.0.0.1 POST /contacts/***ody/messages 202 "), "the contact masked: {log}");
     assert!(!log.contains("do-not-log-me") && !log.contains("example.com"), "no query, no body: {log}");
 }
 
@@ -858,7 +858,7 @@ fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
     let flow = dir.0.join("survey.flow");
     std::fs::write(&flow, SURVEY).unwrap();
     let command = format!(
-        "ulimit -n 200 && exec '{}' serve '{}' --addr 127.0.0.1:0 --db '{}' --workers 4 --no-access-log",
+        "ulimit -n 200 && exec '{}' serve '{}' --addr 127.0.0.1:0 --db '{}' --workers 4 --no-access-log --max-connections-per-address 10000",
         env!("CARGO_BIN_EXE_flowc"),
         flow.display(),
         dir.0.join("flowc.db").display()
@@ -1098,4 +1098,43 @@ fn sigterm_does_not_wait_for_half_sent_bodies() {
     assert!(term.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
     assert!(began.elapsed() < Duration::from_secs(5), "stopped after {:?}", began.elapsed());
+}
+
+/// One client cannot take every connection (`--max-connections-per-address`); the access log names
+/// the client, masks a contact's address, and refused connections leave a line too.
+#[test]
+fn one_address_cannot_hold_every_connection_and_the_log_names_the_client() {
+    use std::io::Read;
+    let dir = TempDir::new("peraddress");
+    let flow = dir.0.join("survey.flow");
+    std::fs::write(&flow, SURVEY).unwrap();
+    let stderr_path = dir.0.join("stderr.txt");
+    let (mut child, base) = spawn_serve(
+        &flow,
+        &dir.0.join("flowc.db"),
+        &["--max-connections-per-address", "3"],
+        std::fs::File::create(&stderr_path).unwrap().into(),
+    );
+    let addr = base.trim_start_matches("http://").to_string();
+    let held: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = std::net::TcpStream::connect(&addr).unwrap();
+    fourth.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    fourth.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    let started =
+        post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"urn": "tel:+250788123456"}}));
+    assert_eq!(started.status, 201, "{}", started.body);
+    let replied = post_json(&format!("{base}/contacts/tel:+250788123456/messages"), &[], &json!({"text": "30"}));
+    assert_eq!(replied.status, 200, "{}", replied.body);
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    child.wait().unwrap();
+    let err = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(err.contains("127.0.0.1 refused: this address holds 3 connections"), "{err}");
+    assert!(err.contains(" 127.0.0.1 POST /contacts/tel:+*********456/messages 200 "), "{err}");
+    assert!(!err.contains("250788123456"), "the number is not logged: {err}");
 }

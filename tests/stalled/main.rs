@@ -49,7 +49,8 @@ fn thousands_of_stalled_connections_neither_add_threads_nor_stop_other_requests_
     let dir = TempDir::new("stalled");
     let flow = dir.0.join("survey.flow");
     std::fs::write(&flow, SURVEY).unwrap();
-    let extra = ["--workers", "4", "--header-timeout", "2", "--no-access-log"];
+    let extra =
+        ["--workers", "4", "--header-timeout", "2", "--no-access-log", "--max-connections-per-address", "10000"];
     let (child, base) = spawn_serve(&flow, &dir.0.join("flowc.db"), &extra, Stdio::null());
     let addr = base.trim_start_matches("http://").to_string();
     let before = threads_of(child.id());
