@@ -210,6 +210,11 @@ pub struct RunState {
     pub responded: bool,
     /// Set while waiting.
     pub waiting: Option<Waiting>,
+    /// Webhook calls made so far: each call's `Idempotency-Key` is the run's id and its number, the
+    /// same for all its retries and new for every visit (a loop back to the same webhook). Absent in
+    /// states stored before it existed.
+    #[serde(default)]
+    pub calls: u32,
 }
 
 /// Something a run did, in order.
@@ -559,6 +564,7 @@ impl RunState {
             trigger,
             responded: false,
             waiting: None,
+            calls: 0,
         }
     }
 }

@@ -569,8 +569,9 @@ impl Machine<'_> {
             }
             None => None,
         };
+        self.state.calls += 1;
         if matches!(call.method, Method::POST | Method::PATCH) && !has(&headers, "idempotency-key") {
-            headers.push(("Idempotency-Key".into(), format!("{}-{}", self.state.run_id, self.state.pc)));
+            headers.push(("Idempotency-Key".into(), format!("{}-{}", self.state.run_id, self.state.calls)));
         }
         let request = Request {
             name: call.name.clone(),

@@ -136,6 +136,22 @@ fn order_not_found_asks_again() {
     );
 }
 
+/// A loop back to the same webhook is a new call: a new `Idempotency-Key` (a receiver that drops
+/// repeated keys would drop the real lookup otherwise), while each call's retries share one.
+#[test]
+fn each_visit_to_a_webhook_has_its_own_idempotency_key() {
+    let server = TestServer::start(|_, body| {
+        if body.body.contains("XX9") { Reply::json(200, r#"{"status": "unknown"}"#) } else { Reply::text(503, "down") }
+    });
+    let done = run(&order_flow(&server.url("/lookup"), "retries 1\n    backoff 10ms"), &["XX9", "CU001"]);
+    let got = server.requests();
+    assert_eq!(got.len(), 3, "XX9 once, CU001 twice (a retry): {got:?}");
+    let keys: Vec<_> = got.iter().map(|r| r.header("Idempotency-Key").unwrap().to_string()).collect();
+    assert_ne!(keys[0], keys[1], "a new visit, a new key: {keys:?}");
+    assert_eq!(keys[1], keys[2], "a retry keeps its call's key: {keys:?}");
+    assert_eq!(done.state.status, RunStatus::Stopped);
+}
+
 #[test]
 fn service_down_retries_then_fails() {
     let server = TestServer::start(|_, _| Reply::text(503, "down"));
