@@ -35,17 +35,28 @@ fn fds_of(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
 }
 
-/// The soft limit on open files of this process.
+/// The soft limit on open files of this process, raised first as far as the hard limit allows up to
+/// what 5,000 connections at both ends need (the server started here inherits it).
 fn open_file_limit() -> usize {
-    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
-    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or("");
-    line.split_whitespace().nth(3).and_then(|n| n.parse().ok()).unwrap_or(1024)
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write the struct given, nothing else.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < 12_000 {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max.min(12_000), rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    usize::try_from(limit.rlim_cur).unwrap_or(1024)
 }
 
 #[test]
 fn thousands_of_stalled_connections_neither_add_threads_nor_stop_other_requests_and_time_out() {
     // 5,000 as the issue asks; fewer only where the file limit cannot hold them (both ends are here).
     let stalled_count = 5_000.min(open_file_limit().saturating_sub(200) / 2);
+    // Said, not silent: a machine whose hard limit is below what 5,000 need runs fewer.
+    eprintln!("stalled connections: {stalled_count}");
     let dir = TempDir::new("stalled");
     let flow = dir.0.join("survey.flow");
     std::fs::write(&flow, SURVEY).unwrap();
