@@ -533,14 +533,19 @@ impl Machine<'_> {
                 500
             }
         };
-        let headers: Vec<(String, String)> = r
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                let v = self.eval(v);
-                (k.clone(), text(&v))
-            })
-            .collect();
+        // What the answer carries is what the event says: a value that cannot be sent as a header
+        // (a line break would split the answer; HTTP header values are ASCII) is left out, with a warning.
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for (k, v) in &r.headers {
+            let v = text(&self.eval(v));
+            if crate::net::header_ok(k, &v) {
+                headers.push((k.clone(), v));
+            } else {
+                let why =
+                    if v.contains(['\r', '\n']) { "a line break" } else { "a character HTTP headers cannot carry" };
+                self.warn(format!("the {k} header was not sent: its value holds {why}"));
+            }
+        }
         let (body, content_type) = match self.body(&r.body) {
             Some(_) if status == 204 => {
                 self.warn("a 204 answer has no body; the body was dropped".into());

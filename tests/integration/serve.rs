@@ -530,6 +530,23 @@ fn a_respond_header_from_request_data_cannot_split_the_answer() {
     assert!(!evil.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("x-order")), "{:?}", evil.headers);
     let fine = request("GET", &format!("{}/echo?id=A1", s.base), &[], None);
     assert!(fine.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("x-order") && v == "A1"), "{:?}", fine.headers);
+    // The run's record says what was sent, and why a header was not (before: the event showed it).
+    for (query, why) in
+        [("1%0D%0ASet-Cookie:%20s=evil", "a line break"), ("caf%C3%A9", "a character HTTP headers cannot carry")]
+    {
+        let got = request("GET", &format!("{}/echo?id={query}", s.base), &[], None);
+        assert!(!got.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("x-order")), "{:?}", got.headers);
+        let run = got.header("X-Flowc-Run").unwrap().to_string();
+        let events = request("GET", &format!("{}/runs/{run}", s.base), &[], None).json()["events"].clone();
+        let events = events.as_array().unwrap();
+        let responded = events.iter().find(|e| e["type"] == "responded").unwrap();
+        assert_eq!(responded["headers"], json!([]), "{events:?}");
+        let warned = events.iter().any(|e| {
+            e["type"] == "warning"
+                && e["message"].as_str().is_some_and(|m| m.contains("X-Order header was not sent") && m.contains(why))
+        });
+        assert!(warned, "{events:?}");
+    }
 }
 
 #[test]
