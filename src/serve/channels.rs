@@ -133,6 +133,10 @@ impl App {
         let (Some(from), Some(text)) = (field("from"), fields.get("text").map(interp::value_text)) else {
             return Answer::error(400, "a message needs `from` and `text`");
         };
+        // Bytes that are not UTF-8 would all read as U+FFFD: different senders, one contact.
+        if from.contains('\u{FFFD}') {
+            return Answer::error(400, "the sender's address `from` is not UTF-8 text");
+        }
         let inbound = Inbound { urn: urn_of(&from), channel: Some(channel.name.clone()), text, name: field("name") };
         let handled = self.incoming(inbound);
         // A message nothing took is kept: the gateway learns that much.

@@ -188,6 +188,17 @@ fn a_form_encoded_message_and_one_nothing_takes_are_kept_in_the_inbox() {
     let contact = request("GET", &format!("{}/contacts/tel:+250788000004", s.base), &[], None).json();
     assert_eq!(contact["messages"][0]["text"], "hello there", "{contact}");
     assert_eq!(contact["messages"][0]["status"], "unhandled");
+    // Senders whose addresses are not UTF-8 would all become one contact: refused.
+    for from in [&b"from=%FF%FE01&text=hi"[..], b"from=%C3%28x&text=hi"] {
+        let got = crate::serve::request(
+            "POST",
+            &format!("{}/sms/in", s.base),
+            &[("X-Api-Key", "inbound-key-321"), ("Content-Type", "application/x-www-form-urlencoded")],
+            Some(from),
+        );
+        assert_eq!(got.status, 400, "{}", got.body);
+        assert!(got.body.contains("not UTF-8"), "{}", got.body);
+    }
 }
 
 #[test]

@@ -25,7 +25,7 @@ with tempfile.TemporaryDirectory() as tmp:
             **os.environ,
             "FLOWC_API_TOKEN": "metrics-test-token",
             **{name: "placeholder" for name in [
-                "CDP_PASSWORD", "CDP_USER", "CLINIC_TOKEN", "CRM_TOKEN", "GATEWAY_TOKEN", "INBOUND_KEY",
+                "APPOINTMENT_FORM_KEY", "CDP_PASSWORD", "CDP_USER", "CLINIC_TOKEN", "CRM_TOKEN", "GATEWAY_TOKEN", "INBOUND_KEY",
                 "LEGACY_CRM_KEY", "ORDERS_TOKEN", "PROMO_TOKEN", "SHOP_INBOUND_KEY", "TELEGRAM_SECRET",
                 "TELEGRAM_TOKEN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
             ]},
