@@ -26,6 +26,49 @@ pub struct Program {
 }
 
 impl Program {
+    /// The values of every secret the program uses, as the webhook log knows them (passwords and
+    /// their Basic tokens, bearer tokens, API keys also URL-encoded, channel tokens and signing
+    /// secrets; not user names or Twilio's account SID), read from the environment now, at least
+    /// [`crate::interp::webhook::MIN_REDACTED_LEN`] long: what must never be shown.
+    pub fn secret_values(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+        let read = |s: &Secret| match s {
+            Secret::Env(name) => env(name).unwrap_or_default(),
+            Secret::Literal(v) => v.clone(),
+        };
+        let mut values: Vec<String> = Vec::new();
+        for c in &self.connectors {
+            values.extend(crate::interp::webhook::apply_auth(&c.auth, &mut |s| read(s)).secrets);
+        }
+        let mut signing: Vec<&str> = Vec::new();
+        for auth in self.triggers.iter().filter_map(|t| t.auth.as_ref()) {
+            if let TriggerAuthDef::Signature { env } = auth {
+                signing.push(env);
+            }
+        }
+        for c in &self.channels {
+            match &c.kind {
+                ChannelKindDef::External { auth, send } => {
+                    if let Some(TriggerAuthDef::Signature { env }) = auth {
+                        signing.push(env);
+                    }
+                    // Header values from the environment; literal ones (a content type) are not secret.
+                    values
+                        .extend(send.headers.iter().filter(|(_, v)| matches!(v, Secret::Env(_))).map(|(_, v)| read(v)));
+                }
+                ChannelKindDef::Telegram { token, secret } => {
+                    signing.push(token);
+                    signing.extend(secret.as_deref());
+                }
+                ChannelKindDef::Twilio { token, .. } => signing.push(token),
+            }
+        }
+        values.extend(signing.into_iter().filter_map(env));
+        values.retain(|v| v.len() >= crate::interp::webhook::MIN_REDACTED_LEN);
+        values.sort_unstable();
+        values.dedup();
+        values
+    }
+
     /// Every environment variable the program reads a secret from (connectors, trigger signatures,
     /// channels), sorted and once each: `flowc serve` refuses to start while one is not set, rather
     /// than failing at the first request that needs it.

@@ -217,6 +217,41 @@ pub struct RunState {
     pub calls: u32,
 }
 
+impl Event {
+    /// Calls `f` on every text the event carries (for redaction).
+    pub fn strings_mut(&mut self, f: &mut dyn FnMut(&mut String)) {
+        fn json(v: &mut Value, f: &mut dyn FnMut(&mut String)) {
+            match v {
+                Value::String(s) => f(s),
+                Value::Array(items) => items.iter_mut().for_each(|i| json(i, f)),
+                Value::Object(map) => map.values_mut().for_each(|i| json(i, f)),
+                _ => {}
+            }
+        }
+        match self {
+            Event::RunStarted { .. } | Event::Waiting { .. } | Event::TimedOut { .. } => {}
+            Event::MessageSent { text } => f(text),
+            Event::ContactUpdated { value, .. } => json(value, f),
+            Event::EmailSent { to, subject, body } => {
+                f(to);
+                f(subject);
+                f(body);
+            }
+            Event::WebhookCalled { url, error, .. } => {
+                f(url);
+                error.iter_mut().for_each(&mut *f);
+            }
+            Event::Resumed { input } => f(input),
+            Event::Responded { headers, body, .. } => {
+                headers.iter_mut().for_each(|(_, v)| f(v));
+                body.iter_mut().for_each(&mut *f);
+            }
+            Event::Warning { message } => f(message),
+            Event::RunEnded { reason, .. } => reason.iter_mut().for_each(&mut *f),
+        }
+    }
+}
+
 /// Something a run did, in order.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -472,8 +507,28 @@ pub fn start_with_input(
         Machine { program, flow: f, state: &mut state, events: Vec::new(), options, expecting_missing: 0 };
     machine.events.push(Event::RunStarted { flow: f.name.clone(), run_id: run_id.to_string() });
     machine.run();
-    let events = machine.events;
+    let events = redacted(machine.events, program, options);
     Ok(Outcome { events, state })
+}
+
+/// `events` with every secret value the program knows (its connectors' and channels', read from the
+/// environment now) replaced by `***`: a service that echoes a token back, and a flow that sends what
+/// it answered, must not put the token into events, run records or answers. Short values
+/// (under [`webhook::MIN_REDACTED_LEN`]) are left alone, as in the webhook log.
+fn redacted(mut events: Vec<Event>, program: &Program, options: &RunOptions<'_>) -> Vec<Event> {
+    let secrets = program.secret_values(options.env);
+    if secrets.is_empty() {
+        return events;
+    }
+    let clean = |s: &mut String| {
+        if secrets.iter().any(|secret| s.contains(secret.as_str())) {
+            *s = webhook::redact(s, &secrets);
+        }
+    };
+    for event in &mut events {
+        event.strings_mut(&mut |s| clean(s));
+    }
+    events
 }
 
 /// Continues a waiting run.
@@ -512,14 +567,14 @@ pub fn resume(
                         status: RunStatus::Expired,
                         reason: Some("the wait timed out".into()),
                     });
-                    return Ok(Outcome { events, state });
+                    return Ok(Outcome { events: redacted(events, program, options), state });
                 }
             }
         }
     }
     let mut machine = Machine { program, flow: f, state: &mut state, events, options, expecting_missing: 0 };
     machine.run();
-    let events = machine.events;
+    let events = redacted(machine.events, program, options);
     Ok(Outcome { events, state })
 }
 

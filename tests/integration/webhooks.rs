@@ -136,6 +136,21 @@ fn order_not_found_asks_again() {
     );
 }
 
+/// A service that echoes the connector's token back: the flow sends what it answered, and the token
+/// does not reach the events (the run's record and the answers built from them), as it does not reach
+/// the webhook log (before: `message_sent "Order Bearer … shipped"`).
+#[test]
+fn a_secret_echoed_back_by_a_service_is_redacted_in_the_events() {
+    let server = TestServer::start(|_, req| {
+        let echoed = req.header("Authorization").unwrap_or_default().to_string();
+        Reply::json(200, &serde_json::json!({"status": "shipped", "number": echoed, "ship_date": "Friday"}).to_string())
+    });
+    let done = run(&order_flow(&server.url("/lookup"), ""), &["CU001"]);
+    let events = serde_json::to_string(&done.events).unwrap();
+    assert!(!events.contains(TOKEN), "the token leaked into the events: {events}");
+    assert!(done.messages().iter().any(|m| m == "Order Bearer *** shipped on Friday."), "{:?}", done.messages());
+}
+
 /// A loop back to the same webhook is a new call: a new `Idempotency-Key` (a receiver that drops
 /// repeated keys would drop the real lookup otherwise), while each call's retries share one.
 #[test]
