@@ -26,6 +26,19 @@ pub struct SourceFile {
     pub strings: Vec<Span>,
 }
 
+impl SourceFile {
+    /// Adds what `later` holds, which comes after what this file holds in the source.
+    pub fn append(&mut self, mut later: SourceFile) {
+        self.flows.append(&mut later.flows);
+        self.connectors.append(&mut later.connectors);
+        self.triggers.append(&mut later.triggers);
+        self.message_triggers.append(&mut later.message_triggers);
+        self.channels.append(&mut later.channels);
+        self.broken.append(&mut later.broken);
+        self.strings.append(&mut later.strings);
+    }
+}
+
 /// `flow NAME ["Label"] { statements }`
 #[derive(Clone, Debug, PartialEq)]
 pub struct Flow {

@@ -25,6 +25,22 @@ pub struct Program {
     pub flows: Vec<FlowProgram>,
 }
 
+/// The signing secret of an inbound `auth`, hidden wherever it could be shown.
+fn signing(auth: &Option<TriggerAuthDef>) -> Option<(Source<'_>, bool)> {
+    match auth {
+        Some(TriggerAuthDef::Signature { env }) => Some((Source::Env(env.as_str()), true)),
+        _ => None,
+    }
+}
+
+/// Where a secret of a trigger or channel comes from.
+enum Source<'a> {
+    /// An environment variable, by name.
+    Env(&'a str),
+    /// A header value: from the environment, or literal.
+    Value(&'a Secret),
+}
+
 impl Program {
     /// The values of every secret the program uses, as the webhook log knows them (passwords and
     /// their Basic tokens, bearer tokens, API keys also URL-encoded, channel tokens and signing
@@ -39,30 +55,13 @@ impl Program {
         for c in &self.connectors {
             values.extend(crate::interp::webhook::apply_auth(&c.auth, &mut |s| read(s)).secrets);
         }
-        let mut signing: Vec<&str> = Vec::new();
-        for auth in self.triggers.iter().filter_map(|t| t.auth.as_ref()) {
-            if let TriggerAuthDef::Signature { env } = auth {
-                signing.push(env);
+        for (source, hidden) in self.trigger_and_channel_secrets() {
+            match source {
+                Source::Env(name) if hidden => values.extend(env(name)),
+                Source::Value(secret) if hidden => values.push(read(secret)),
+                _ => {}
             }
         }
-        for c in &self.channels {
-            match &c.kind {
-                ChannelKindDef::External { auth, send } => {
-                    if let Some(TriggerAuthDef::Signature { env }) = auth {
-                        signing.push(env);
-                    }
-                    // Header values from the environment; literal ones (a content type) are not secret.
-                    values
-                        .extend(send.headers.iter().filter(|(_, v)| matches!(v, Secret::Env(_))).map(|(_, v)| read(v)));
-                }
-                ChannelKindDef::Telegram { token, secret } => {
-                    signing.push(token);
-                    signing.extend(secret.as_deref());
-                }
-                ChannelKindDef::Twilio { token, .. } => signing.push(token),
-            }
-        }
-        values.extend(signing.into_iter().filter_map(env));
         values.retain(|v| v.len() >= crate::interp::webhook::MIN_REDACTED_LEN);
         values.sort_unstable();
         values.dedup();
@@ -82,26 +81,10 @@ impl Program {
             }
         }
         let mut names: Vec<&str> = Vec::new();
-        let mut auths: Vec<&TriggerAuthDef> = self.triggers.iter().filter_map(|t| t.auth.as_ref()).collect();
-        for c in &self.channels {
-            match &c.kind {
-                ChannelKindDef::External { auth, send } => {
-                    auths.extend(auth.as_ref());
-                    secrets.extend(send.headers.iter().map(|(_, value)| value));
-                }
-                ChannelKindDef::Telegram { token, secret: hook } => {
-                    names.push(token.as_str());
-                    names.extend(hook.as_deref());
-                }
-                ChannelKindDef::Twilio { account, token, .. } => {
-                    names.push(account.as_str());
-                    names.push(token.as_str());
-                }
-            }
-        }
-        for auth in auths {
-            if let TriggerAuthDef::Signature { env } = auth {
-                names.push(env.as_str());
+        for (source, _) in self.trigger_and_channel_secrets() {
+            match source {
+                Source::Env(name) => names.push(name),
+                Source::Value(secret) => secrets.push(secret),
             }
         }
         names.extend(secrets.into_iter().filter_map(|s| match s {
@@ -111,6 +94,30 @@ impl Program {
         names.sort_unstable();
         names.dedup();
         names
+    }
+
+    /// The secrets of triggers and channels (signing secrets, channel tokens, gateway header values),
+    /// each with whether it is hidden wherever it could be shown: Twilio's account SID and a literal
+    /// header value (a content type) are not.
+    fn trigger_and_channel_secrets(&self) -> Vec<(Source<'_>, bool)> {
+        let mut out: Vec<(Source<'_>, bool)> = self.triggers.iter().filter_map(|t| signing(&t.auth)).collect();
+        for c in &self.channels {
+            match &c.kind {
+                ChannelKindDef::External { auth, send } => {
+                    out.extend(signing(auth));
+                    out.extend(send.headers.iter().map(|(_, v)| (Source::Value(v), matches!(v, Secret::Env(_)))));
+                }
+                ChannelKindDef::Telegram { token, secret } => {
+                    out.push((Source::Env(token.as_str()), true));
+                    out.extend(secret.as_deref().map(|s| (Source::Env(s), true)));
+                }
+                ChannelKindDef::Twilio { account, token, .. } => {
+                    out.push((Source::Env(account.as_str()), false));
+                    out.push((Source::Env(token.as_str()), true));
+                }
+            }
+        }
+        out
     }
 }
 

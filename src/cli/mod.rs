@@ -714,16 +714,14 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
     missing.sort_unstable();
     missing.dedup();
     if !missing.is_empty() {
-        let (these, are) = if missing.len() == 1 {
-            ("this environment variable", "is")
+        let (these, are, them) = if missing.len() == 1 {
+            ("this environment variable", "is", "it")
         } else {
-            ("these environment variables", "are")
+            ("these environment variables", "are", "them")
         };
         eprintln!(
-            "flowc: not serving: {these} {are} not set: {} (the served files read secrets from {}; set {})",
-            missing.join(", "),
-            if missing.len() == 1 { "it" } else { "them" },
-            if missing.len() == 1 { "it" } else { "them" }
+            "flowc: not serving: {these} {are} not set: {} (the served files read secrets from {them}; set {them})",
+            missing.join(", ")
         );
         return USAGE;
     }

@@ -194,13 +194,13 @@ impl Workspace {
     /// The `.flow` files directly in `folder`.
     fn load_flat(folder: &std::path::Path) -> Workspace {
         let mut paths = Vec::new();
-        collect_flows(folder, &mut paths, 8);
+        collect_flows(folder, &mut paths, 0);
         Workspace::read(folder, paths)
     }
 
     fn load(root: &std::path::Path) -> Workspace {
         let mut paths = Vec::new();
-        collect_flows(root, &mut paths, 0);
+        collect_flows(root, &mut paths, MAX_WORKSPACE_DEPTH);
         Workspace::read(root, paths)
     }
 
@@ -223,9 +223,12 @@ impl Workspace {
 const MAX_WORKSPACE_FILES: usize = 2_000;
 const MAX_WORKSPACE_FILE_BYTES: u64 = 4 << 20;
 
-/// `.flow` files below `dir`, skipping hidden folders, build output and symbolic links, at most 8
-/// levels down and [`MAX_WORKSPACE_FILES`] in all.
-fn collect_flows(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
+/// How many folders down a workspace is read.
+const MAX_WORKSPACE_DEPTH: usize = 8;
+
+/// `.flow` files in `dir` and the folders below it, `levels` down (0: `dir` alone), skipping hidden
+/// folders, build output and symbolic links, [`MAX_WORKSPACE_FILES`] in all.
+fn collect_flows(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>, levels: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         if out.len() >= MAX_WORKSPACE_FILES {
@@ -235,8 +238,8 @@ fn collect_flows(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>, depth
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if kind.is_dir() {
-            if depth < 8 && !name.starts_with('.') && name != "target" && name != "node_modules" {
-                collect_flows(&entry.path(), out, depth + 1);
+            if levels > 0 && !name.starts_with('.') && name != "target" && name != "node_modules" {
+                collect_flows(&entry.path(), out, levels - 1);
             }
         } else if kind.is_file()
             && name.ends_with(".flow")
@@ -377,15 +380,13 @@ impl Server<'_> {
                     if item.language_id != "flow" && !item.uri.path().as_str().ends_with(".flow") {
                         return;
                     }
-                    if let Some(path) = path_of(item.uri.as_str())
-                        && self.workspace.root.is_none()
-                    {
-                        self.workspace = Workspace::around(&path);
-                    }
-                    if let Some(path) = path_of(item.uri.as_str())
-                        && !self.workspace.files.iter().any(|(f, ..)| *f == path)
-                    {
-                        self.workspace.update(&path, item.text.clone());
+                    if let Some(path) = path_of(item.uri.as_str()) {
+                        if self.workspace.root.is_none() {
+                            self.workspace = Workspace::around(&path);
+                        }
+                        if !self.workspace.files.iter().any(|(f, ..)| *f == path) {
+                            self.workspace.update(&path, item.text.clone());
+                        }
                     }
                     let snapshot = Arc::new(Document::new(item.text, item.version));
                     let open = Open {

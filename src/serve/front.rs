@@ -196,25 +196,16 @@ async fn accept_loop(
                 continue;
             }
         };
-        let Ok(permit) = connections.clone().try_acquire_owned() else {
+        let refuse = |why: String| {
             let _ = stream.try_write(REFUSED);
-            log_connection(
-                &limits,
-                peer,
-                &format!("refused: {} connections held (--max-connections)", limits.max_connections),
-            );
+            log_connection(&limits, peer, &format!("refused: {why}"));
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            refuse(format!("{} connections held (--max-connections)", limits.max_connections));
             continue;
         };
         if !per_address.take(peer.ip(), limits.per_address) {
-            let _ = stream.try_write(REFUSED);
-            log_connection(
-                &limits,
-                peer,
-                &format!(
-                    "refused: this address holds {} connections (--max-connections-per-address)",
-                    limits.per_address
-                ),
-            );
+            refuse(format!("this address holds {} connections (--max-connections-per-address)", limits.per_address));
             continue;
         }
         let _ = stream.set_nodelay(true);

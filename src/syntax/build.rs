@@ -242,7 +242,7 @@ impl Builder {
         let mut pairs = pair.into_inner().peekable();
         while let Some(p) = pairs.next() {
             match p.as_rule() {
-                Rule::unclosed => self.unclosed = Some((open, self.offset + p.as_span().start())),
+                Rule::unclosed => self.left_open(open, &p),
                 Rule::bad => stmts.push(self.bad_stmt(p.as_str(), p.as_span().start())),
                 _ => {
                     let start = p.as_span().start();
@@ -273,8 +273,7 @@ impl Builder {
             match p.as_rule() {
                 Rule::trailing => {}
                 Rule::unclosed => {
-                    // Outer blocks come first: the last one recorded is the innermost.
-                    self.unclosed = Some((open, self.offset + p.as_span().start()));
+                    self.left_open(open, &p);
                     continue;
                 }
                 _ => {
@@ -286,6 +285,12 @@ impl Builder {
             self.trailing(&p, prev, alone);
         }
         out
+    }
+
+    /// Records that the block whose `{` is at `open` (in the file) ended, at `end` (an `unclosed`
+    /// token), without its `}`. Outer blocks come first: the last one recorded is the innermost.
+    fn left_open(&mut self, open: usize, end: &Pair<'_, Rule>) {
+        self.unclosed = Some((open, self.offset + end.as_span().start()));
     }
 
     /// Reports `pair`, what follows on its line an element that starts at `prev` (in the chunk).

@@ -85,13 +85,7 @@ pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
         diags.push(error::lone_cr(at));
     }
     for (part, mut part_diags) in parts {
-        file.flows.extend(part.flows);
-        file.connectors.extend(part.connectors);
-        file.triggers.extend(part.triggers);
-        file.message_triggers.extend(part.message_triggers);
-        file.channels.extend(part.channels);
-        file.broken.extend(part.broken);
-        file.strings.extend(part.strings);
+        file.append(part);
         diags.append(&mut part_diags);
     }
     (file, diags)
@@ -101,11 +95,7 @@ pub fn parse(src: &str) -> (SourceFile, Vec<Diagnostic>) {
 /// flowc does not read as line breaks (the file would be one long line).
 fn lone_cr(src: &str) -> Option<usize> {
     let b = src.as_bytes();
-    cr_positions(b).find(|&i| b.get(i + 1) != Some(&b'\n'))
-}
-
-fn cr_positions(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    b.iter().enumerate().filter(|(_, c)| **c == b'\r').map(|(i, _)| i)
+    (0..b.len()).find(|&i| b[i] == b'\r' && b.get(i + 1) != Some(&b'\n'))
 }
 
 /// Parses consecutive chunks of `src`.
@@ -150,13 +140,9 @@ fn parse_chunks(src: &str, chunks: &[(usize, usize)]) -> (SourceFile, Vec<Diagno
                     continue;
                 }
                 diags.append(&mut builder.diags);
-                file.flows.append(&mut items.flows);
-                file.connectors.append(&mut items.connectors);
-                file.triggers.append(&mut items.triggers);
-                file.message_triggers.append(&mut items.message_triggers);
-                file.channels.append(&mut items.channels);
                 builder.strings.sort_by_key(|s| s.start);
-                file.strings.append(&mut builder.strings);
+                items.strings = builder.strings;
+                file.append(items);
             }
             Err(err) => {
                 diags.push(error::convert(err, text, chunk_start, &findings, Rule::chunk));

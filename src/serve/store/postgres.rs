@@ -192,20 +192,21 @@ impl PostgresStore {
     /// The shared connection, connected again first if the database closed it (a restart, a
     /// failover): requests fail with "try again" only while the database is really away.
     fn client(&self) -> std::sync::MutexGuard<'_, Client> {
-        let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        if client.is_closed() {
-            self.revive(&mut client);
-        }
-        client
+        self.live(&self.client)
     }
 
     /// The sender's connection, connected again like [`Self::client`].
     fn sender(&self) -> std::sync::MutexGuard<'_, Client> {
-        let mut sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
-        if sender.is_closed() {
-            self.revive(&mut sender);
+        self.live(&self.sender)
+    }
+
+    /// `connection`, locked, and connected again first if the database closed it.
+    fn live<'a>(&self, connection: &'a Mutex<Client>) -> std::sync::MutexGuard<'a, Client> {
+        let mut held = connection.lock().unwrap_or_else(|p| p.into_inner());
+        if held.is_closed() {
+            self.revive(&mut held);
         }
-        sender
+        held
     }
 
     /// Replaces a closed connection with a new one, with backoff between tries (250 ms doubling to
