@@ -792,8 +792,8 @@ fn a_timeout_fires_at_its_time_on_the_virtual_clock() {
 /// (before: the first request that needed it got a 500).
 #[test]
 fn serve_refuses_to_start_while_a_named_secret_is_not_set() {
-    let dir = std::env::temp_dir().join(format!("flowc-secrets-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = crate::serve_process::TempDir::new("secrets");
+    let dir = &tmp.0;
     let flow = dir.join("sms.flow");
     std::fs::write(
         &flow,
@@ -815,7 +815,6 @@ fn serve_refuses_to_start_while_a_named_secret_is_not_set() {
     assert!(err.contains("not set: FLOWC_TEST_HOOK_SECRET"), "{err}");
     assert!(!err.contains("FLOWC_TEST_INBOUND_KEY"), "only the missing one: {err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `flowc log` finds `flowc serve`'s database: given as the file, or as `flowc.db` where `flowc run`
@@ -823,13 +822,14 @@ fn serve_refuses_to_start_while_a_named_secret_is_not_set() {
 /// a missing webhooks.jsonl).
 #[test]
 fn flowc_log_finds_the_servers_database() {
-    let dir = std::env::temp_dir().join(format!("flowc-log-db-{}", std::process::id()));
+    let tmp = crate::serve_process::TempDir::new("log-db");
+    let dir = &tmp.0;
     let state = dir.join("state");
     std::fs::create_dir_all(&state).unwrap();
     let log = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_flowc"))
             .args(args)
-            .current_dir(&dir)
+            .current_dir(dir)
             .env("XDG_STATE_HOME", &state)
             .output()
             .unwrap()
@@ -847,5 +847,4 @@ fn flowc_log_finds_the_servers_database() {
     let found = log(&["log"]);
     assert_eq!(found.status.code(), Some(0), "{}", stderr(&found));
     assert!(stderr(&found).contains("flowc.db"), "{}", stderr(&found));
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -511,24 +511,11 @@ fn next_publish(c: &Client, uri: &str) -> (i64, Vec<Value>) {
     }
 }
 
-/// A valid file of about `len` bytes: `n` flows, each with a wait and a split.
-fn big_flow_file(len: usize) -> String {
-    let mut s = String::new();
-    let mut i = 0;
-    while s.len() < len {
-        s.push_str(&format!(
-            "flow f{i} {{\n  wait a timeout 1m {{\n    on timeout {{ send \"bye\"; stop }}\n  }}\n  split @flow.a {{\n    case has_text as T {{ send \"@(upper(@flow.a))\" }}\n    other {{ stop }}\n  }}\n}}\n"
-        ));
-        i += 1;
-    }
-    s
-}
-
 #[test]
 fn a_burst_of_changes_is_analysed_once_and_only_the_newest_version_is_published() {
     let c = Client::start();
     let uri = "file:///nonexistent-flowc-burst/big.flow";
-    let text = big_flow_file(200 * 1024);
+    let text = crate::valid_flows(200 * 1024, "f");
     c.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
@@ -563,7 +550,7 @@ fn a_burst_of_changes_is_analysed_once_and_only_the_newest_version_is_published(
 fn a_request_cancelled_before_it_is_worked_on_is_answered_as_cancelled() {
     let c = Client::start();
     let uri = "file:///nonexistent-flowc-cancel/big.flow";
-    let text = big_flow_file(300 * 1024).replace("flow f0 {\n  wait", "flow f0 {\n    wait");
+    let text = crate::valid_flows(300 * 1024, "f").replace("flow f_0 {\n  wait", "flow f_0 {\n    wait");
     c.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
@@ -655,7 +642,8 @@ fn functions_keywords_on_empty_lines_and_extra_keys_of_webhooks_before_the_curso
 /// `.git`) above it, else its own folder: copies elsewhere are not duplicate names.
 #[test]
 fn without_a_root_the_project_is_found_from_the_file() {
-    let dir = std::env::temp_dir().join(format!("flowc-lsp-root-{}", std::process::id()));
+    let tmp = crate::serve_process::TempDir::new("lsp-root");
+    let dir = &tmp.0;
     let flow = "flow welcome {\n  stop\n}\n";
     for sub in ["proj/sub", "lone", "lone/deeper"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -682,5 +670,4 @@ fn without_a_root_the_project_is_found_from_the_file() {
         Vec::<String>::new(),
         "a copy in a subfolder of an unmarked folder is not the same project"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

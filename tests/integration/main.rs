@@ -27,3 +27,17 @@ pub(crate) fn today_in(zone: &str) -> String {
     let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get(zone).unwrap());
     flowc::dates::date_iso(now.date())
 }
+
+/// A valid file of about `len` bytes: flows named `{tag}_0`, `{tag}_1`, ..., each with a wait, a split
+/// and a step.
+pub(crate) fn valid_flows(len: usize, tag: &str) -> String {
+    let mut s = String::new();
+    let mut i = 0;
+    while s.len() < len {
+        s.push_str(&format!(
+            "flow {tag}_{i} {{\n  wait a timeout 1m {{\n    on timeout {{ send \"bye @contact.name\"; stop }}\n  }}\n  split @flow.a {{\n    case has_text as T {{ send \"@(upper(@flow.a))\" }}\n    other {{ goto s }}\n  }}\n  step s {{ stop }}\n}}\n"
+        ));
+        i += 1;
+    }
+    s
+}

@@ -122,6 +122,21 @@ pub(crate) fn request(method: &str, url: &str, headers: &[(&str, &str)], body: O
     Got { status: r.status().as_u16(), headers, body: r.body_mut().read_to_string().unwrap_or_default() }
 }
 
+/// What a connection to `addr` reads while `held` other connections are open and idle (the answer
+/// past a connection cap); the held ones are closed again before it returns.
+fn answer_past(addr: &str, held: usize) -> String {
+    use std::io::Read;
+    let held: Vec<_> = (0..held).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut next = std::net::TcpStream::connect(addr).unwrap();
+    next.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    next.read_to_string(&mut answer).unwrap();
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    answer
+}
+
 pub(crate) fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> Got {
     let mut h = vec![("Content-Type", "application/json")];
     h.extend_from_slice(headers);
@@ -870,7 +885,7 @@ fn runs_that_belong_to_no_contact_take_no_message() {
 /// says so): connections past it are refused with 503 instead of the server running out of descriptors.
 #[test]
 fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufRead, BufReader};
     let dir = TempDir::new("nofile");
     let flow = dir.0.join("survey.flow");
     std::fs::write(&flow, SURVEY).unwrap();
@@ -894,15 +909,8 @@ fn the_connection_cap_is_lowered_to_fit_the_open_file_limit() {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut banner).unwrap();
     let base = banner.trim().rsplit(' ').next().unwrap().to_string();
     let addr = base.trim_start_matches("http://").to_string();
-    let held: Vec<_> = (0..132).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let mut refused = std::net::TcpStream::connect(&addr).unwrap();
-    refused.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut answer = String::new();
-    refused.read_to_string(&mut answer).unwrap();
+    let answer = answer_past(&addr, 132);
     assert!(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{answer}");
-    drop(held);
-    std::thread::sleep(Duration::from_millis(300));
     let got = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "after"}}));
     assert_eq!(got.status, 201, "{}", got.body);
     child.kill().unwrap();
@@ -1121,7 +1129,6 @@ fn sigterm_does_not_wait_for_half_sent_bodies() {
 /// the client, masks a contact's address, and refused connections leave a line too.
 #[test]
 fn one_address_cannot_hold_every_connection_and_the_log_names_the_client() {
-    use std::io::Read;
     let dir = TempDir::new("peraddress");
     let flow = dir.0.join("survey.flow");
     std::fs::write(&flow, SURVEY).unwrap();
@@ -1133,15 +1140,8 @@ fn one_address_cannot_hold_every_connection_and_the_log_names_the_client() {
         std::fs::File::create(&stderr_path).unwrap().into(),
     );
     let addr = base.trim_start_matches("http://").to_string();
-    let held: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(200));
-    let mut fourth = std::net::TcpStream::connect(&addr).unwrap();
-    fourth.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut answer = String::new();
-    fourth.read_to_string(&mut answer).unwrap();
+    let answer = answer_past(&addr, 3);
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
-    drop(held);
-    std::thread::sleep(Duration::from_millis(200));
     let started =
         post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"urn": "tel:+250788123456"}}));
     assert_eq!(started.status, 201, "{}", started.body);

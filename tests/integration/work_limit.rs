@@ -4,18 +4,11 @@
 //! parser try the same text again per level of nesting would run out of budget and fail the test.
 //! Calls are counted, not timed: the result does not depend on the machine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// Calls per byte allowed here: a clean file takes under 15 (the generated benchmark file about 10).
 const BUDGET: &str = "40";
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("flowc-work-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Checks every file of `dir` with `calls` calls per byte; returns the messages of the diagnostics.
 fn check_messages(dir: &Path, calls: &str) -> Vec<(String, String)> {
@@ -72,22 +65,10 @@ fn nesting(shape: usize, depth: usize) -> String {
     s
 }
 
-/// A clean file of about `len` bytes (for the comparison with the same size).
-fn clean(len: usize, tag: &str) -> String {
-    let mut s = String::new();
-    let mut i = 0;
-    while s.len() < len {
-        s.push_str(&format!(
-            "flow {tag}_{i} {{\n  wait a timeout 1m {{\n    on timeout {{ send \"bye @contact.name\"; stop }}\n  }}\n  split @flow.a {{\n    case has_text as T {{ send \"@(upper(@flow.a))\" }}\n    other {{ goto s }}\n  }}\n  step s {{ stop }}\n}}\n"
-        ));
-        i += 1;
-    }
-    s
-}
-
 #[test]
 fn adversarial_nestings_up_to_200_deep_stay_within_a_linear_budget() {
-    let dir = temp_dir("nesting");
+    let tmp = crate::serve_process::TempDir::new("work-nesting");
+    let dir = &tmp.0;
     for shape in 0..7 {
         for depth in [1, 2, 5, 10, 20, 50, 99, 100, 101, 150, 200] {
             let src = nesting(shape, depth);
@@ -95,12 +76,12 @@ fn adversarial_nestings_up_to_200_deep_stay_within_a_linear_budget() {
             // Clean files of the same size pass the same budget.
             std::fs::write(
                 dir.join(format!("clean{shape}_depth{depth}.flow")),
-                clean(src.len(), &format!("c{shape}_{depth}")),
+                crate::valid_flows(src.len(), &format!("c{shape}_{depth}")),
             )
             .unwrap();
         }
     }
-    let diags = check_messages(&dir, BUDGET);
+    let diags = check_messages(dir, BUDGET);
     assert_eq!(out_of_budget(&diags), Vec::<&String>::new());
     assert!(diags.iter().all(|(f, _)| !f.contains("clean")), "clean files are clean: {diags:?}");
     // Every adversarial file is reported.
@@ -108,8 +89,7 @@ fn adversarial_nestings_up_to_200_deep_stay_within_a_linear_budget() {
         assert!(diags.iter().any(|(f, _)| f.contains(&format!("shape{shape}_depth200"))), "shape {shape}");
     }
     // The budget is real: with one call a byte the same files run out of it.
-    assert!(!out_of_budget(&check_messages(&dir, "1")).is_empty());
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out_of_budget(&check_messages(dir, "1")).is_empty());
 }
 
 /// Mutations of every example and valid fixture (deleted, doubled and replaced characters, as a writer
@@ -126,7 +106,8 @@ fn fifteen_hundred_mutated_files_stay_within_a_linear_budget() {
         }
     }
     corpus.sort();
-    let dir = temp_dir("mutated");
+    let tmp = crate::serve_process::TempDir::new("work-mutated");
+    let dir = &tmp.0;
     let mut seed: u64 = 0x5eed_f10c;
     let mut next = || {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -152,8 +133,7 @@ fn fifteen_hundred_mutated_files_stay_within_a_linear_budget() {
         }
         std::fs::write(dir.join(format!("m{n}.flow")), bytes).unwrap();
     }
-    let diags = check_messages(&dir, BUDGET);
+    let diags = check_messages(dir, BUDGET);
     assert_eq!(out_of_budget(&diags), Vec::<&String>::new());
     assert!(diags.len() > 1000, "mutations are found: {}", diags.len());
-    let _ = std::fs::remove_dir_all(&dir);
 }
