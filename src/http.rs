@@ -76,7 +76,7 @@ impl ureq::unversioned::resolver::Resolver for GuardedResolver {
         let mut allowed = self.empty();
         let mut first_refusal = None;
         for addr in addrs.iter() {
-            match self.policy.refusal_to(*addr) {
+            match self.policy.refusal(*addr) {
                 None => allowed.push(*addr),
                 Some(reason) => {
                     first_refusal.get_or_insert(reason);

@@ -199,14 +199,9 @@ impl NetworkPolicy {
         NetworkPolicy { allow }
     }
 
-    /// Why a call may not connect to `ip` (on a port no rule names), or `None` when it may.
-    pub fn refusal(&self, ip: IpAddr) -> Option<String> {
-        self.refusal_to(std::net::SocketAddr::new(ip, 0))
-    }
-
     /// Why a call may not connect to `to`, or `None` when it may: a rule with a port allows that
     /// port only (a redirect to another port of an allowed host is refused).
-    pub fn refusal_to(&self, to: std::net::SocketAddr) -> Option<String> {
+    pub fn refusal(&self, to: std::net::SocketAddr) -> Option<String> {
         let ip = to.ip();
         let reached = canonical(ip);
         let kind = restricted(reached)?;
@@ -284,6 +279,11 @@ fn restricted(ip: IpAddr) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    /// `ip` on a port that no rule names.
+    fn any_port(ip: IpAddr) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(ip, 0)
+    }
+
     #[test]
     fn only_https_or_loopback_http() {
         assert!(check_url("https://api.example.com/x").is_ok());
@@ -323,30 +323,30 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
-            assert!(policy.refusal(ip).is_some(), "{ip} must be refused");
+            assert!(policy.refusal(any_port(ip)).is_some(), "{ip} must be refused");
         }
         for ip in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
             let ip: IpAddr = ip.parse().unwrap();
-            assert_eq!(policy.refusal(ip), None, "{ip} is public");
+            assert_eq!(policy.refusal(any_port(ip)), None, "{ip} is public");
         }
-        let message = policy.refusal("169.254.169.254".parse().unwrap()).unwrap();
+        let message = policy.refusal(any_port("169.254.169.254".parse().unwrap())).unwrap();
         assert_eq!(
             message,
             "refused: 169.254.169.254 is a link-local address (allow it with `--allow-network 169.254.169.254/32`)"
         );
         let allowed = NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);
-        assert_eq!(allowed.refusal("127.0.0.1".parse().unwrap()), None);
-        assert_eq!(allowed.refusal("::ffff:127.0.0.1".parse().unwrap()), None);
-        assert_eq!(allowed.refusal("10.200.0.1".parse().unwrap()), None);
-        assert!(allowed.refusal("127.0.0.2".parse().unwrap()).is_some());
-        assert!(allowed.refusal("192.168.0.1".parse().unwrap()).is_some());
+        assert_eq!(allowed.refusal(any_port("127.0.0.1".parse().unwrap())), None);
+        assert_eq!(allowed.refusal(any_port("::ffff:127.0.0.1".parse().unwrap())), None);
+        assert_eq!(allowed.refusal(any_port("10.200.0.1".parse().unwrap())), None);
+        assert!(allowed.refusal(any_port("127.0.0.2".parse().unwrap())).is_some());
+        assert!(allowed.refusal(any_port("192.168.0.1".parse().unwrap())).is_some());
         // The advice works for addresses written in IPv6 too.
-        let mapped = policy.refusal("::ffff:10.0.0.5".parse().unwrap()).unwrap();
+        let mapped = policy.refusal(any_port("::ffff:10.0.0.5".parse().unwrap())).unwrap();
         assert!(mapped.contains("`--allow-network 10.0.0.5/32`"), "{mapped}");
         let from_advice = NetworkPolicy::allowing(vec!["10.0.0.5/32".parse().unwrap()]);
-        assert_eq!(from_advice.refusal("::ffff:10.0.0.5".parse().unwrap()), None);
+        assert_eq!(from_advice.refusal(any_port("::ffff:10.0.0.5".parse().unwrap())), None);
         let written_in_v6 = NetworkPolicy::allowing(vec!["::ffff:10.0.0.0/104".parse().unwrap()]);
-        assert_eq!(written_in_v6.refusal("10.1.2.3".parse().unwrap()), None);
+        assert_eq!(written_in_v6.refusal(any_port("10.1.2.3".parse().unwrap())), None);
     }
 
     #[test]
@@ -358,17 +358,17 @@ mod tests {
                 .map(|r| r.parse().unwrap())
                 .collect(),
         );
-        assert_eq!(policy.refusal_to(at("127.0.0.1:8081")), None);
-        assert!(policy.refusal_to(at("127.0.0.1:5432")).is_some(), "another port of an allowed host");
-        assert_eq!(policy.refusal_to(at("10.1.2.3:443")), None);
-        assert!(policy.refusal_to(at("10.1.2.3:80")).is_some());
-        assert_eq!(policy.refusal_to(at("[::1]:8080")), None);
-        assert!(policy.refusal_to(at("[::1]:8081")).is_some());
-        assert_eq!(policy.refusal_to(at("[fd00::5]:443")), None);
+        assert_eq!(policy.refusal(at("127.0.0.1:8081")), None);
+        assert!(policy.refusal(at("127.0.0.1:5432")).is_some(), "another port of an allowed host");
+        assert_eq!(policy.refusal(at("10.1.2.3:443")), None);
+        assert!(policy.refusal(at("10.1.2.3:80")).is_some());
+        assert_eq!(policy.refusal(at("[::1]:8080")), None);
+        assert!(policy.refusal(at("[::1]:8081")).is_some());
+        assert_eq!(policy.refusal(at("[fd00::5]:443")), None);
         // Without a port a rule allows every port; bare IPv6 addresses keep their colons.
         let any = NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap(), "::1".parse().unwrap()]);
-        assert_eq!(any.refusal_to(at("127.0.0.1:5432")), None);
-        assert_eq!(any.refusal_to(at("[::1]:22")), None);
+        assert_eq!(any.refusal(at("127.0.0.1:5432")), None);
+        assert_eq!(any.refusal(at("[::1]:22")), None);
         assert_eq!("10.0.0.0/8:443".parse::<Cidr>().unwrap().to_string(), "10.0.0.0/8:443");
         assert!("127.0.0.1:0".parse::<Cidr>().is_err());
         assert!("127.0.0.1:70000".parse::<Cidr>().is_err());
