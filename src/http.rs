@@ -21,6 +21,9 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 1 << 20;
 pub const MAX_REDIRECTS: u32 = 3;
 /// Longest `Retry-After` honoured; longer ones are cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// Idle connections kept, over every host, and to one host.
+const IDLE_CONNECTIONS: usize = 512;
+const IDLE_CONNECTIONS_PER_HOST: usize = 256;
 
 /// Sends webhooks over HTTP(S).
 pub struct HttpClient {
@@ -119,6 +122,11 @@ impl HttpClient {
             // Redirects are followed by hand, to refuse downgrades and re-check every target.
             .max_redirects(0)
             .timeout_global(Some(timeout))
+            // Connections kept for the next call: the outbox calls one gateway from up to
+            // `--outbox-concurrency` threads at once, and a connection per call would run the machine
+            // out of ports (each closed one waits a minute in TIME_WAIT).
+            .max_idle_connections(IDLE_CONNECTIONS)
+            .max_idle_connections_per_host(IDLE_CONNECTIONS_PER_HOST)
             .user_agent(concat!("flowc/", env!("CARGO_PKG_VERSION")));
         if self.policy.is_some() {
             // A proxy from the environment would resolve targets itself, past the network policy.

@@ -128,6 +128,10 @@ enum Command {
         /// behind a reverse proxy, whose address every connection has, set it to --max-connections).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         max_connections_per_address: Option<u32>,
+        /// Messages delivered at once per channel (each contact's still one at a time, in order).
+        #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_OUTBOX_CONCURRENCY as u32,
+              value_parser = clap::value_parser!(u32).range(1..=1024))]
+        outbox_concurrency: u32,
         /// Seconds a client has to send a request's headers, and that an idle connection stays open.
         #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
         header_timeout: u64,
@@ -305,6 +309,7 @@ fn run(cli: Cli) -> u8 {
             private_metrics,
             max_connections,
             max_connections_per_address,
+            outbox_concurrency,
             header_timeout,
             body_timeout,
             routes,
@@ -328,6 +333,7 @@ fn run(cli: Cli) -> u8 {
                 api_tokens: crate::serve::api_tokens(&std::env::var("FLOWC_API_TOKEN").unwrap_or_default()),
                 private_metrics,
                 max_connections_per_address: max_connections_per_address.map(|n| n as usize),
+                outbox_concurrency: outbox_concurrency as usize,
                 ..crate::serve::Config::default()
             };
             serve(&paths, &addr, &db, config)

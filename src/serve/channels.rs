@@ -2,7 +2,7 @@
 //! a keyword trigger, a catchall or the contact's inbox; the outbox that delivers what runs send through
 //! a channel, at least once and in order per contact, with retries.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -420,22 +420,30 @@ impl App {
             .collect()
     }
 
-    /// Delivers the outgoing messages that are due until `stop`; returns when none is due.
-    pub(super) fn deliver_due(&self, stop: &AtomicBool) {
-        while !stop.load(Ordering::Relaxed) {
-            match self.store.deliver_next(crate::time::now_millis(), &mut |m| self.deliver(m)) {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e) => {
-                    self.quiet_when_away(|| eprintln!("flowc: outbox: {e}"));
-                    return;
-                }
-            }
+    /// The channels served, by name.
+    pub(super) fn channel_names(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.programs.iter().flat_map(|p| p.program.channels.iter().map(|c| c.name.clone())).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The longest a delivery through `channel` takes.
+    pub(super) fn delivery_timeout_ms(&self, channel: &str) -> u64 {
+        match self.channel(channel).map(|(_, c)| &c.kind) {
+            Some(ChannelKindDef::External { send, .. }) => send.timeout_ms,
+            _ => crate::compile::DEFAULT_TIMEOUT_MS,
         }
     }
 
+    /// Whether the server is stopping.
+    pub(super) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
     /// One delivery attempt of `message`, and what became of it.
-    fn deliver(&self, message: &OutMessage) -> Delivery {
+    pub(super) fn deliver(&self, message: &OutMessage) -> Delivery {
         let attempts = message.attempts + 1;
         let Some((served, channel)) = self.channel(&message.channel) else {
             return Delivery::Failed { error: format!("the channel `{}` is no longer served", message.channel) };
@@ -449,7 +457,10 @@ impl App {
         metrics::webhook_call(&request.name, outcome.ok(), outcome.elapsed_ms);
         let entries = crate::webhook_log::entries(&request, &outcome).iter().map(LogLine::new).collect();
         if let Err(e) = self.writer.write(Vec::new(), entries, Commit::Soon) {
-            eprintln!("flowc: cannot write the webhook log: {e}");
+            // A delivery that outlived its stopping server finds the writer gone: nothing to say.
+            if !self.stopping() {
+                eprintln!("flowc: cannot write the webhook log: {e}");
+            }
         }
         if outcome.ok() {
             Delivery::Sent

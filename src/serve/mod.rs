@@ -16,6 +16,7 @@ mod expect;
 mod front;
 pub mod limits;
 pub mod metrics;
+mod outbox;
 pub mod store;
 
 use std::collections::HashMap;
@@ -147,6 +148,9 @@ pub struct Config {
     /// (PostgreSQL's LISTEN/NOTIFY): retries come due by time, not by a commit. A SQLite store is
     /// polled every 50 ms whatever this says.
     pub outbox_poll: Duration,
+    /// Deliveries at once per channel (`--outbox-concurrency`): a channel's messages go out this many
+    /// at a time, each contact's in order.
+    pub outbox_concurrency: usize,
     /// The time zone of contacts that have none (`--timezone`; UTC when `None`).
     pub timezone: Option<jiff::tz::TimeZone>,
     /// Operator tokens (`FLOWC_API_TOKEN`, comma-separated, for rotation): the endpoints that read or
@@ -159,6 +163,10 @@ pub struct Config {
     /// Behind a reverse proxy every connection comes from the proxy: raise it to `max_connections`.
     pub max_connections_per_address: Option<usize>,
 }
+
+/// Deliveries at once per channel unless `--outbox-concurrency` says otherwise: enough for 1,000
+/// messages a second through a gateway that answers in 100 ms.
+pub const DEFAULT_OUTBOX_CONCURRENCY: usize = 128;
 
 /// The operator tokens in `FLOWC_API_TOKEN`'s value: comma-separated, blanks around them dropped.
 pub fn api_tokens(value: &str) -> Vec<String> {
@@ -183,6 +191,7 @@ impl Default for Config {
             routes: Vec::new(),
             public_url: None,
             outbox_poll: Duration::from_secs(1),
+            outbox_concurrency: DEFAULT_OUTBOX_CONCURRENCY,
             timezone: None,
             api_tokens: Vec::new(),
             private_metrics: false,
@@ -197,6 +206,9 @@ struct WriteJob {
     log: Vec<LogLine>,
     done: Option<std::sync::mpsc::SyncSender<Result<(), String>>>,
     linger: bool,
+    /// The last job: the writer ends after committing it (threads that outlive the server, a delivery
+    /// still waiting for a gateway, find it stopped).
+    last: bool,
 }
 
 /// When a write must be committed.
@@ -210,6 +222,8 @@ enum Commit {
     /// end within their request on the front end's thread, which arrive tens of thousands a second.
     /// (Lingering for every write cost `/lookup` a sixth of its throughput in the bench.)
     Linger,
+    /// Like `Wait`, and the writer ends after it: the server is stopping.
+    Last,
 }
 
 /// The single writer: it commits everything queued since its last commit in one transaction (group
@@ -233,7 +247,11 @@ const LINGER: Duration = Duration::from_millis(5);
 const WRITE_QUEUE: usize = 1024;
 
 impl Writer {
-    fn start(store: Arc<dyn Store>) -> Result<(Writer, std::thread::JoinHandle<()>), String> {
+    /// Starts the writer thread; `outbox` is woken when a commit carries outgoing messages.
+    fn start(
+        store: Arc<dyn Store>,
+        outbox: Arc<outbox::Outbox>,
+    ) -> Result<(Writer, std::thread::JoinHandle<()>), String> {
         let (queue, jobs) = std::sync::mpsc::sync_channel::<WriteJob>(WRITE_QUEUE);
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let queued = depth.clone();
@@ -269,6 +287,7 @@ impl Writer {
                     let mut steps = Vec::new();
                     let mut log = Vec::new();
                     let mut waiting = Vec::new();
+                    let last = batch.iter().any(|j| j.last);
                     for job in batch {
                         steps.extend(job.steps);
                         log.extend(job.log);
@@ -279,9 +298,14 @@ impl Writer {
                     metrics::commit(began.elapsed());
                     if let Err(e) = &result {
                         eprintln!("flowc: cannot save {} steps: {e}", steps.len());
+                    } else if steps.iter().any(|s| !s.messages.is_empty()) {
+                        outbox.bell.ring();
                     }
                     for w in waiting {
                         let _ = w.send(result.clone());
+                    }
+                    if last {
+                        break;
                     }
                 }
             })
@@ -292,7 +316,7 @@ impl Writer {
 
     /// Queues a write; with [`Commit::Wait`], returns once it is committed.
     fn write(&self, steps: Vec<StepRecord>, log: Vec<LogLine>, commit: Commit) -> Result<(), StoreError> {
-        let wait = commit == Commit::Wait;
+        let wait = matches!(commit, Commit::Wait | Commit::Last);
         let (done, committed) = if wait {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             (Some(tx), Some(rx))
@@ -305,7 +329,7 @@ impl Writer {
             self.durable.fetch_add(1, Ordering::Relaxed);
         }
         self.queue
-            .send(WriteJob { steps, log, done, linger: commit == Commit::Linger })
+            .send(WriteJob { steps, log, done, linger: commit == Commit::Linger, last: commit == Commit::Last })
             .map_err(|_| StoreError::new("the writer has stopped"))?;
         if wait {
             self.wake.unpark();
@@ -336,6 +360,10 @@ struct App {
     /// Trigger paths answered on the front end's thread (see the module's documentation).
     quick: std::collections::HashSet<String>,
     config: Config,
+    /// The outbox's sender.
+    outbox: Arc<outbox::Outbox>,
+    /// Set when the server stops.
+    stop: Arc<AtomicBool>,
 }
 
 /// Access log lines, written to stderr in batches: a write per request cost a third of the throughput
@@ -401,7 +429,9 @@ impl Server {
         let interval = config.scheduler_interval;
         let store: Arc<dyn Store> = Arc::from(store);
         metrics::handle();
-        let (writer, writer_thread) = Writer::start(store.clone())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let outbox = Arc::new(outbox::Outbox::new(config.outbox_concurrency));
+        let (writer, writer_thread) = Writer::start(store.clone(), outbox.clone())?;
         let quick = quick_paths(&programs);
         let app = Arc::new(App {
             programs,
@@ -412,9 +442,10 @@ impl Server {
             locks: Mutex::new(HashMap::new()),
             access: AccessLog::default(),
             quick,
+            outbox: outbox.clone(),
             config,
+            stop: stop.clone(),
         });
-        let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         for i in 0..workers {
             let (queue, app) = (queue.clone(), app.clone());
@@ -465,16 +496,22 @@ impl Server {
         let (app4, stop4) = (app.clone(), stop.clone());
         let sender = std::thread::Builder::new()
             .name("flowc-sender".into())
+            .spawn(move || outbox::dispatch(&app4, &stop4))
+            .map_err(|e| format!("cannot start the sender: {e}"))?;
+        threads.push(sender);
+        let (app5, stop5) = (app.clone(), stop.clone());
+        let listener = std::thread::Builder::new()
+            .name("flowc-outbox-poll".into())
             .spawn(move || {
-                // The outbox: what runs sent through channels, delivered in order per contact. What is
-                // pending when the server stops is delivered after it starts again.
-                while !stop4.load(Ordering::Relaxed) {
-                    app4.deliver_due(&stop4);
-                    app4.store.wait_for_outbox(app4.config.outbox_poll);
+                // Retries come due by time, and another server's messages are announced by the store
+                // (PostgreSQL's NOTIFY): both ring the sender's doorbell from here.
+                while !stop5.load(Ordering::Relaxed) {
+                    app5.store.wait_for_outbox(app5.config.outbox_poll);
+                    app5.outbox.bell.ring();
                 }
             })
             .map_err(|e| format!("cannot start the sender: {e}"))?;
-        threads.push(sender);
+        threads.push(listener);
         let inline_app = app.clone();
         let inline: front::Inline = Arc::new(move |request| inline_app.quick(request));
         let front = front::Front::start(addr, limits, jobs, inline)?;
@@ -499,7 +536,8 @@ impl Server {
         self.front.join();
         self.stop.store(true, Ordering::Relaxed);
         if let Some(app) = &self.app {
-            // The sender may be asleep until a message is committed.
+            // The sender and its poller may be asleep until a message is committed.
+            app.outbox.bell.ring();
             app.store.wake_outbox();
         }
         for t in self.threads.drain(..) {
@@ -508,7 +546,7 @@ impl Server {
         // Commit what is queued, then let the writer end with the last reference to its queue.
         if let Some(app) = self.app.take() {
             app.access.flush();
-            let _ = app.writer.flush();
+            let _ = app.writer.write(Vec::new(), Vec::new(), Commit::Last);
         }
         if let Some(t) = self.writer_thread.take() {
             let _ = t.join();

@@ -204,6 +204,40 @@ pub enum Delivery {
         /// Why the last attempt failed.
         error: String,
     },
+    /// Not tried (the server is stopping): the claim ends, the message stays as it was.
+    Unsent,
+}
+
+impl Delivery {
+    /// The message's status, next attempt and error after this delivery (`None`: unchanged).
+    pub(crate) fn columns(&self) -> Option<(&'static str, Option<i64>, Option<&str>)> {
+        match self {
+            Delivery::Sent => Some(("sent", None, None)),
+            Delivery::Retry { at_ms, error } => Some(("pending", Some(*at_ms as i64), Some(error.as_str()))),
+            Delivery::Failed { error } => Some(("failed", None, Some(error.as_str()))),
+            Delivery::Unsent => None,
+        }
+    }
+}
+
+/// What became of a claimed message ([`Store::delivered`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The message's id.
+    pub id: String,
+    /// Its attempts, this one included.
+    pub attempts: u32,
+    /// What became of it.
+    pub delivery: Delivery,
+}
+
+/// Whose messages [`Store::claim_messages`] takes.
+#[derive(Clone, Copy, Debug)]
+pub enum Channels<'a> {
+    /// This channel's.
+    Only(&'a str),
+    /// Those of every channel but these (channels no longer served).
+    NoneOf(&'a [String]),
 }
 
 impl StepRecord {
@@ -309,18 +343,19 @@ pub trait Store: Send + Sync {
     fn contact_messages(&self, urn: &str, limit: usize) -> Result<Vec<Value>, StoreError>;
     /// Stores messages outside a step (one that started nothing).
     fn save_messages(&self, messages: &[MessageRow]) -> Result<(), StoreError>;
-    /// Outgoing messages due now: for each contact only its oldest pending one, so that messages
-    /// arrive in the order they were sent.
+    /// Outgoing messages due now and not claimed: for each contact only its oldest pending one, so
+    /// that messages arrive in the order they were sent.
     fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError>;
-    /// Delivers one due message with `deliver` and records what became of it; `false` when none is due.
-    /// A store that several servers share keeps the message locked while `deliver` runs, so that one
-    /// server delivers it; a server that dies mid-delivery leaves it to the others at once.
-    fn deliver_next(&self, now_ms: u64, deliver: &mut dyn FnMut(&OutMessage) -> Delivery) -> Result<bool, StoreError> {
-        let Some(message) = self.due_messages(now_ms, 1)?.into_iter().next() else { return Ok(false) };
-        let delivery = deliver(&message);
-        self.delivered(&message.id, message.attempts + 1, &delivery)?;
-        Ok(true)
-    }
+    /// Claims up to `limit` due messages of `channels`, oldest first, for delivery until
+    /// `lease_until_ms`: meanwhile no server claims them (nor their contacts' later messages) again.
+    /// A claim ends with [`Store::delivered`]; one that a dead server left ends at `lease_until_ms`.
+    fn claim_messages(
+        &self,
+        channels: Channels<'_>,
+        now_ms: u64,
+        limit: usize,
+        lease_until_ms: u64,
+    ) -> Result<Vec<OutMessage>, StoreError>;
     /// Takes the lock that keeps two servers from running steps of one contact (or one run) at the
     /// same time, waiting for it up to `wait`; a store that one process uses needs none.
     fn lock(&self, _key: &str, _wait: std::time::Duration) -> Result<(), StoreError> {
@@ -336,8 +371,8 @@ pub trait Store: Send + Sync {
     }
     /// Ends a [`Store::wait_for_outbox`] now (the server is stopping).
     fn wake_outbox(&self) {}
-    /// Records a delivery attempt of an outgoing message.
-    fn delivered(&self, id: &str, attempts: u32, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Records what became of claimed messages, in one transaction, and ends their claims.
+    fn delivered(&self, outcomes: &[Outcome]) -> Result<(), StoreError>;
 }
 
 /// A stored run's columns: state, contact, deadline, version.
@@ -408,7 +443,8 @@ CREATE TABLE IF NOT EXISTS messages (
     next_ms INTEGER,
     error TEXT,
     created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL
+    updated_ms INTEGER NOT NULL,
+    lease_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_pending ON messages (urn, seq) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS messages_contact ON messages (urn, seq);
@@ -418,6 +454,26 @@ CREATE TABLE IF NOT EXISTS seen_signatures (
     seen_ms INTEGER NOT NULL
 );
 ";
+
+/// The columns of an outgoing message, as [`out_message`] reads them.
+const OUT_COLUMNS: &str = "m.id, m.urn, m.channel, m.text, m.run_id, m.attempts";
+
+/// Due at `?1` and not claimed: each contact's oldest pending message only (messages arrive in the
+/// order they were sent); a claimed one holds its contact's later messages back.
+const DUE: &str = "m.status = 'pending' AND m.next_ms <= ?1 AND (m.lease_ms IS NULL OR m.lease_ms <= ?1)
+       AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')";
+
+/// An outgoing message from [`OUT_COLUMNS`], starting at column `at`.
+fn out_message(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<OutMessage> {
+    Ok(OutMessage {
+        id: r.get(at)?,
+        urn: r.get(at + 1)?,
+        channel: r.get(at + 2)?,
+        text: r.get(at + 3)?,
+        run_id: r.get(at + 4)?,
+        attempts: r.get::<_, i64>(at + 5)? as u32,
+    })
+}
 
 impl SqliteStore {
     /// Opens (creating) the database at `path`.
@@ -451,6 +507,19 @@ impl SqliteStore {
         if !has_timezone {
             conn.execute_batch("ALTER TABLE contacts ADD COLUMN timezone TEXT NOT NULL DEFAULT ''")?;
         }
+        // And messages their claims (the outbox's concurrent sender).
+        let has_lease: bool =
+            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'lease_ms'", [], |r| {
+                r.get::<_, i64>(0).map(|n| n > 0)
+            })?;
+        if !has_lease {
+            conn.execute_batch("ALTER TABLE messages ADD COLUMN lease_ms INTEGER")?;
+        }
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS messages_due ON messages (channel, seq) WHERE status = 'pending';
+             -- One server uses a SQLite file: the claims it finds are those of a server that died.
+             UPDATE messages SET lease_ms = NULL WHERE lease_ms IS NOT NULL;",
+        )?;
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
@@ -764,36 +833,67 @@ impl Store for SqliteStore {
 
     fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m
-             WHERE m.status = 'pending' AND m.next_ms <= ?1
-               AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
-             ORDER BY m.seq LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![now_ms as i64, limit as i64], |r| {
-            Ok(OutMessage {
-                id: r.get(0)?,
-                urn: r.get(1)?,
-                channel: r.get(2)?,
-                text: r.get(3)?,
-                run_id: r.get(4)?,
-                attempts: r.get::<_, i64>(5)? as u32,
-            })
-        })?;
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {OUT_COLUMNS} FROM messages m WHERE {DUE} ORDER BY m.seq LIMIT ?2"))?;
+        let rows = stmt.query_map(params![now_ms as i64, limit as i64], |r| out_message(r, 0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn delivered(&self, id: &str, attempts: u32, delivery: &Delivery) -> Result<(), StoreError> {
-        let now = crate::time::now_millis() as i64;
-        let (status, next, error) = match delivery {
-            Delivery::Sent => ("sent", None, None),
-            Delivery::Retry { at_ms, error } => ("pending", Some(*at_ms as i64), Some(error.as_str())),
-            Delivery::Failed { error } => ("failed", None, Some(error.as_str())),
+    fn claim_messages(
+        &self,
+        channels: Channels<'_>,
+        now_ms: u64,
+        limit: usize,
+        lease_until_ms: u64,
+    ) -> Result<Vec<OutMessage>, StoreError> {
+        use rusqlite::types::Value as Sql;
+        let (filter, names) = match channels {
+            Channels::Only(name) => ("m.channel = ?4".to_string(), vec![name.to_string()]),
+            Channels::NoneOf(names) => {
+                let marks = (0..names.len()).map(|i| format!("?{}", i + 4)).collect::<Vec<_>>().join(", ");
+                (format!("m.channel NOT IN ({marks})"), names.to_vec())
+            }
         };
-        self.conn().execute(
-            "UPDATE messages SET status = ?2, attempts = ?3, next_ms = ?4, error = ?5, updated_ms = ?6 WHERE id = ?1",
-            params![id, status, attempts as i64, next, error, now],
-        )?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "UPDATE messages SET lease_ms = ?3 WHERE seq IN
+               (SELECT m.seq FROM messages m WHERE {DUE} AND {filter} ORDER BY m.seq LIMIT ?2)
+             RETURNING seq, {}",
+            OUT_COLUMNS.replace("m.", "")
+        ))?;
+        let mut values =
+            vec![Sql::Integer(now_ms as i64), Sql::Integer(limit as i64), Sql::Integer(lease_until_ms as i64)];
+        values.extend(names.into_iter().map(Sql::Text));
+        let mut claimed = stmt
+            .query_map(rusqlite::params_from_iter(values), |r| Ok((r.get::<_, i64>(0)?, out_message(r, 1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING keeps no order.
+        claimed.sort_by_key(|(seq, _)| *seq);
+        Ok(claimed.into_iter().map(|(_, m)| m).collect())
+    }
+
+    fn delivered(&self, outcomes: &[Outcome]) -> Result<(), StoreError> {
+        let now = crate::time::now_millis() as i64;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE messages SET status = ?2, attempts = ?3, next_ms = ?4, error = ?5, updated_ms = ?6,
+                   lease_ms = NULL WHERE id = ?1",
+            )?;
+            let mut release = tx.prepare_cached("UPDATE messages SET lease_ms = NULL WHERE id = ?1")?;
+            for o in outcomes {
+                match o.delivery.columns() {
+                    Some((status, next, error)) => {
+                        update.execute(params![o.id, status, o.attempts as i64, next, error, now])?;
+                    }
+                    None => {
+                        release.execute(params![o.id])?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

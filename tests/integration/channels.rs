@@ -507,3 +507,94 @@ fn a_keyword_of_the_messages_channel_comes_before_one_for_every_channel() {
     assert_eq!(got.status, 200, "{}", got.body);
     assert_eq!(delivered(&api, &ok, 1)[0]["text"], "Menu.");
 }
+
+/// Two channels on one server, each to its own gateway.
+const TWO_CHANNELS: &str = r#"
+channel sms external {
+  receive "/sms/in"
+  send POST "https://sms-gateway.example.com/send" { timeout 30s }
+}
+channel chat external {
+  receive "/chat/in"
+  send POST "https://chat-gateway.example.com/send"
+}
+trigger keyword "join" { start signup }
+flow signup {
+  send "Welcome!"
+}
+"#;
+
+fn serve_two_channels(sms: &TestServer, chat: &TestServer, concurrency: usize) -> crate::serve::Running {
+    let network = flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]);
+    let routes = vec![
+        ("https://sms-gateway.example.com".to_string(), sms.url("")),
+        ("https://chat-gateway.example.com".to_string(), chat.url("")),
+    ];
+    serve_config(&[TWO_CHANNELS], Config { network, routes, outbox_concurrency: concurrency, ..Config::default() })
+}
+
+fn join(base: &str, path: &str, from: &str) {
+    let got = post_json(&format!("{base}{path}"), &[], &json!({"from": from, "text": "join"}));
+    assert_eq!(got.status, 200, "{}", got.body);
+}
+
+#[test]
+fn a_gateway_that_never_answers_holds_up_only_its_own_channel() {
+    // The SMS gateway takes every request and answers none within the test; the chat gateway answers.
+    let stuck = TestServer::start(|_, _| Reply::json(200, "{}").after(Duration::from_secs(60)));
+    let (chat, ok) = gateway();
+    let s = serve_two_channels(&stuck, &chat, 8);
+    for i in 0..3 {
+        join(&s.base, "/sms/in", &format!("+25078800030{i}"));
+    }
+    let began = Instant::now();
+    while stuck.requests().len() < 3 {
+        assert!(began.elapsed() < Duration::from_secs(10), "the SMS deliveries never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Three SMS deliveries hang; the chat reply goes out meanwhile (one sender for both waited 3 × 30 s).
+    join(&s.base, "/chat/in", "chat-user-1");
+    let taken = delivered(&chat, &ok, 1);
+    assert_eq!((taken[0]["to"].as_str(), taken[0]["text"].as_str()), (Some("chat-user-1"), Some("Welcome!")));
+    assert_eq!(stuck.requests().len(), 3, "each SMS tried once, still waiting for the gateway");
+}
+
+#[test]
+fn a_channel_delivers_up_to_its_concurrency_at_once_and_each_contact_in_order() {
+    // Every answer takes 400 ms: requests that arrive within 300 ms of each other were in flight together.
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let seen = arrivals.clone();
+    let slow = TestServer::start(move |_, r| {
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        seen.lock().unwrap().push((Instant::now(), body["to"].as_str().unwrap().to_string()));
+        Reply::json(200, "{}").after(Duration::from_millis(400))
+    });
+    let (chat, _) = gateway();
+    let src_contacts: Vec<String> = (0..12).map(|i| format!("+2507880004{i:02}")).collect();
+    let s = serve_two_channels(&slow, &chat, 4);
+    for c in &src_contacts {
+        join(&s.base, "/sms/in", c);
+    }
+    // One contact sends twice more: its three messages must arrive one after the other.
+    join(&s.base, "/sms/in", &src_contacts[0]);
+    join(&s.base, "/sms/in", &src_contacts[0]);
+    let began = Instant::now();
+    while arrivals.lock().unwrap().len() < 14 {
+        assert!(began.elapsed() < Duration::from_secs(20), "{} of 14 delivered", arrivals.lock().unwrap().len());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let arrivals = arrivals.lock().unwrap().clone();
+    let most_at_once = arrivals
+        .iter()
+        .map(|(t, _)| {
+            arrivals.iter().filter(|(u, _)| *u >= *t && u.duration_since(*t) < Duration::from_millis(300)).count()
+        })
+        .max()
+        .unwrap();
+    assert!((2..=4).contains(&most_at_once), "{most_at_once} deliveries at once with a concurrency of 4");
+    let first: Vec<Instant> = arrivals.iter().filter(|(_, to)| *to == src_contacts[0]).map(|(t, _)| *t).collect();
+    assert_eq!(first.len(), 3);
+    for pair in first.windows(2) {
+        assert!(pair[1].duration_since(pair[0]) >= Duration::from_millis(400), "one contact's messages overlapped");
+    }
+}

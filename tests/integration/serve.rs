@@ -820,12 +820,16 @@ impl flowc::serve::store::Store for FullDisk {
     ) -> Result<Vec<flowc::serve::store::OutMessage>, flowc::serve::store::StoreError> {
         self.0.due_messages(now, n)
     }
-    fn delivered(
+    fn claim_messages(
         &self,
-        _: &str,
-        _: u32,
-        _: &flowc::serve::store::Delivery,
-    ) -> Result<(), flowc::serve::store::StoreError> {
+        which: flowc::serve::store::Channels<'_>,
+        now: u64,
+        n: usize,
+        lease: u64,
+    ) -> Result<Vec<flowc::serve::store::OutMessage>, flowc::serve::store::StoreError> {
+        self.0.claim_messages(which, now, n, lease)
+    }
+    fn delivered(&self, _: &[flowc::serve::store::Outcome]) -> Result<(), flowc::serve::store::StoreError> {
         Err(flowc::serve::store::StoreError::new("database or disk is full"))
     }
 }

@@ -3,7 +3,8 @@
 
 use flowc::interp::RunStatus;
 use flowc::serve::store::{
-    ContactRow, Delivery, Direction, LogLine, MessageRow, PostgresStore, SqliteStore, StepRecord, Store,
+    Channels, ContactRow, Delivery, Direction, LogLine, MessageRow, Outcome, PostgresStore, SqliteStore, StepRecord,
+    Store,
 };
 use serde_json::json;
 
@@ -122,15 +123,32 @@ fn suite(store: &dyn Store) {
     assert!(store.contact("tel:+9").unwrap().is_none());
     assert_eq!(store.outbox_count().unwrap(), 3);
     let later = flowc::time::now_millis() + 1;
-    let due: Vec<String> = store.due_messages(later, 10).unwrap().into_iter().map(|m| m.id).collect();
-    assert_eq!(due, ["m1", "m3"], "each contact's oldest pending message only");
-    store.delivered("m1", 1, &Delivery::Retry { at_ms: later + 60_000, error: "503".into() }).unwrap();
-    assert_eq!(store.due_messages(later, 10).unwrap().len(), 1, "m2 waits behind m1's retry");
-    store.delivered("m1", 2, &Delivery::Sent).unwrap();
-    store.delivered("m3", 1, &Delivery::Failed { error: "gone".into() }).unwrap();
-    let due = store.due_messages(later, 10).unwrap();
-    assert_eq!(due.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m2"]);
+    let ids = |messages: Vec<flowc::serve::store::OutMessage>| messages.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let outcome = |id: &str, attempts: u32, delivery: Delivery| Outcome { id: id.into(), attempts, delivery };
+    let lease = later + 60_000;
+    assert_eq!(ids(store.due_messages(later, 10).unwrap()), ["m1", "m3"], "each contact's oldest pending message only");
+    // A claim takes the oldest first and holds its contact's later messages back until it ends.
+    assert_eq!(ids(store.claim_messages(Channels::Only("sms"), later, 1, lease).unwrap()), ["m1"]);
+    assert_eq!(ids(store.due_messages(later, 10).unwrap()), ["m3"], "m1 is claimed, m2 waits behind it");
+    assert!(store.claim_messages(Channels::Only("telegram"), later, 10, lease).unwrap().is_empty(), "one channel's");
+    assert!(store.claim_messages(Channels::NoneOf(&["sms".into()]), later, 10, lease).unwrap().is_empty());
+    store.delivered(&[outcome("m1", 1, Delivery::Retry { at_ms: later + 60_000, error: "503".into() })]).unwrap();
+    assert_eq!(ids(store.due_messages(later, 10).unwrap()), ["m3"], "m2 waits behind m1's retry");
+    assert_eq!(ids(store.claim_messages(Channels::Only("sms"), later, 10, lease).unwrap()), ["m3"]);
+    store
+        .delivered(&[outcome("m1", 2, Delivery::Sent), outcome("m3", 1, Delivery::Failed { error: "gone".into() })])
+        .unwrap();
+    assert_eq!(ids(store.due_messages(later, 10).unwrap()), ["m2"]);
     assert_eq!(store.outbox_count().unwrap(), 1);
+    // A claim given back unsent leaves the message as it was; one never ended expires.
+    assert_eq!(ids(store.claim_messages(Channels::Only("sms"), later, 10, lease).unwrap()), ["m2"]);
+    store.delivered(&[outcome("m2", 0, Delivery::Unsent)]).unwrap();
+    let again = store.claim_messages(Channels::Only("sms"), later, 10, later + 5).unwrap();
+    assert_eq!((again[0].id.as_str(), again[0].attempts), ("m2", 0));
+    assert!(store.due_messages(later, 10).unwrap().is_empty());
+    assert_eq!(ids(store.due_messages(later + 5, 10).unwrap()), ["m2"], "the claim's time is up");
+    assert_eq!(ids(store.claim_messages(Channels::Only("sms"), later + 5, 10, lease).unwrap()), ["m2"]);
+    store.delivered(&[outcome("m2", 1, Delivery::Retry { at_ms: later, error: "503".into() })]).unwrap();
     let mut inbox = out("m4", "tel:+1", "hello");
     (inbox.direction, inbox.status) = (Direction::In, "unhandled");
     store.save_messages(&[inbox]).unwrap();
@@ -196,47 +214,43 @@ fn postgres_keeps_what_the_server_needs() {
     // A second server on the same database finds the schema in place.
     let again = PostgresStore::connect(&url).unwrap();
     assert_eq!(again.waiting_count().unwrap(), 1);
-    // A message one server is delivering is locked: the other finds nothing to deliver meanwhile, and
-    // finds it again if the first gives up (here: its transaction ends without a commit).
+    // A message one server claimed is not the other's until the claim's time is up or the server that
+    // made it is gone (its session ended: it died).
     let first = PostgresStore::connect(&url).unwrap();
-    let mut step = step("r9", "tel:+9", RunStatus::Completed, None);
-    step.messages = vec![out("m9", "tel:+9", "hi")];
-    first.save_batch(&[step], &[]).unwrap();
+    let mut with_m9 = step("r9", "tel:+9", RunStatus::Completed, None);
+    with_m9.messages = vec![out("m9", "tel:+9", "hi")];
+    first.save_batch(&[with_m9], &[]).unwrap();
     let now = flowc::time::now_millis() + 1;
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let (held_tx, held) = std::sync::mpsc::channel::<Vec<String>>();
-    std::thread::scope(|scope| {
-        let (first, held_tx) = (&first, held_tx);
-        scope.spawn(move || {
-            let mut taken = Vec::new();
-            while first
-                .deliver_next(now, &mut |m| {
-                    taken.push(m.id.clone());
-                    if m.id == "m9" {
-                        held_tx.send(taken.clone()).unwrap();
-                        rx.recv().unwrap();
-                    }
-                    Delivery::Sent
-                })
-                .unwrap()
-            {}
-        });
-        let taken = held.recv().unwrap();
-        assert!(taken.contains(&"m9".to_string()), "{taken:?}");
-        let mut other = Vec::new();
-        assert!(
-            !again
-                .deliver_next(now, &mut |m| {
-                    other.push(m.id.clone());
-                    Delivery::Sent
-                })
-                .unwrap(),
-            "{other:?}"
-        );
-        tx.send(()).unwrap();
-    });
-    assert_eq!(first.outbox_count().unwrap(), 0);
+    let claimed = |store: &PostgresStore, at: u64, lease: u64| -> Vec<String> {
+        store.claim_messages(Channels::Only("sms"), at, 10, at + lease).unwrap().into_iter().map(|m| m.id).collect()
+    };
+    assert!(claimed(&first, now, 1_000).contains(&"m9".to_string()));
+    assert!(!claimed(&again, now, 1_000).contains(&"m9".to_string()));
+    let taken = claimed(&again, now + 1_000, 1_000);
+    assert!(taken.contains(&"m9".to_string()), "{taken:?}");
+    let outcomes: Vec<Outcome> =
+        taken.iter().map(|id| Outcome { id: id.clone(), attempts: 1, delivery: Delivery::Sent }).collect();
+    again.delivered(&outcomes).unwrap();
+    let mut with_m10 = step("r10", "tel:+10", RunStatus::Completed, None);
+    with_m10.messages = vec![out("m10", "tel:+10", "hi")];
+    first.save_batch(&[with_m10], &[]).unwrap();
+    let now = flowc::time::now_millis() + 1;
+    assert_eq!(claimed(&first, now, 3_600_000), ["m10"]);
+    assert!(claimed(&again, now, 1_000).is_empty());
+    drop(first);
+    let began = std::time::Instant::now();
+    loop {
+        let taken = claimed(&again, now, 1_000);
+        if taken == ["m10"] {
+            break;
+        }
+        assert!(began.elapsed() < std::time::Duration::from_secs(5), "the dead server's claim holds: {taken:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    again.delivered(&[Outcome { id: "m10".into(), attempts: 1, delivery: Delivery::Sent }]).unwrap();
+    assert_eq!(again.outbox_count().unwrap(), 0);
     // A contact's lock: one server at a time.
+    let first = PostgresStore::connect(&url).unwrap();
     first.lock("tel:+9", std::time::Duration::ZERO).unwrap();
     assert!(again.lock("tel:+9", std::time::Duration::from_millis(20)).is_err());
     first.unlock("tel:+9");
@@ -263,7 +277,8 @@ fn postgres_migrates_a_schema_1_database() {
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     client
         .batch_execute(
-            "ALTER TABLE contacts DROP COLUMN timezone; UPDATE flowc_schema SET version = 1;
+            "ALTER TABLE contacts DROP COLUMN timezone; ALTER TABLE messages DROP COLUMN lease_ms;
+             UPDATE flowc_schema SET version = 1;
              INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES ('tel:+1', '', 'Ann', '', '{}', 0)",
         )
         .unwrap();

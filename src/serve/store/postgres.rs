@@ -9,8 +9,8 @@ use postgres::{Client, NoTls};
 use serde_json::Value;
 
 use super::{
-    ContactRow, Delivery, Direction, LogLine, MessageRow, OutMessage, RunSummary, StepRecord, Store, StoreError,
-    StoredRun,
+    Channels, ContactRow, Direction, LogLine, MessageRow, OutMessage, Outcome, RunSummary, StepRecord, Store,
+    StoreError, StoredRun,
 };
 
 impl From<postgres::Error> for StoreError {
@@ -106,6 +106,13 @@ CREATE INDEX messages_ended ON messages (updated_ms) WHERE status <> 'pending';
 ",
     "
 ALTER TABLE contacts ADD COLUMN timezone TEXT NOT NULL DEFAULT '';
+",
+    // Claims of the outbox's concurrent sender (until when, and by which session), and the index it
+    // claims by.
+    "
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS lease_ms BIGINT;
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS lease_pid INTEGER;
+CREATE INDEX IF NOT EXISTS messages_due ON messages (channel, seq) WHERE status = 'pending';
 ",
 ];
 
@@ -292,31 +299,22 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The outgoing messages due at `$1`, each contact's oldest pending one only (messages arrive in the
-/// order they were sent), oldest first; the callers add the limit.
-const DUE_MESSAGES: &str = "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m
-     WHERE m.status = 'pending' AND m.next_ms <= $1
-       AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')
-     ORDER BY m.seq";
+/// Due at `$1` and not claimed: each contact's oldest pending message only (messages arrive in the
+/// order they were sent); a claimed one holds its contact's later messages back. A claim ends at its
+/// time or with the session that made it (a server that died), whichever comes first.
+const DUE: &str = "m.status = 'pending' AND m.next_ms <= $1
+       AND (m.lease_ms IS NULL OR m.lease_ms <= $1 OR NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(m.lease_pid)))
+       AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')";
 
 /// An outbox row: id, urn, channel, text, run_id, attempts.
 fn out_message(r: &postgres::Row) -> OutMessage {
     OutMessage {
-        id: r.get(0),
-        urn: r.get(1),
-        channel: r.get(2),
-        text: r.get(3),
-        run_id: r.get(4),
-        attempts: r.get::<_, i32>(5) as u32,
-    }
-}
-
-/// A delivery's status, next attempt and error.
-fn delivery_columns(delivery: &Delivery) -> (&'static str, Option<i64>, Option<&str>) {
-    match delivery {
-        Delivery::Sent => ("sent", None, None),
-        Delivery::Retry { at_ms, error } => ("pending", Some(*at_ms as i64), Some(error.as_str())),
-        Delivery::Failed { error } => ("failed", None, Some(error.as_str())),
+        id: r.get("id"),
+        urn: r.get("urn"),
+        channel: r.get("channel"),
+        text: r.get("text"),
+        run_id: r.get("run_id"),
+        attempts: r.get::<_, i32>("attempts") as u32,
     }
 }
 
@@ -635,32 +633,45 @@ impl Store for PostgresStore {
     }
 
     fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
-        let rows = self.client().query(&format!("{DUE_MESSAGES} LIMIT $2"), &[&(now_ms as i64), &(limit as i64)])?;
+        let rows = self.client().query(
+            &format!("SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m WHERE {DUE} ORDER BY m.seq LIMIT $2"),
+            &[&(now_ms as i64), &(limit as i64)],
+        )?;
         Ok(rows.iter().map(out_message).collect())
+    }
+
+    fn claim_messages(
+        &self,
+        channels: Channels<'_>,
+        now_ms: u64,
+        limit: usize,
+        lease_until_ms: u64,
+    ) -> Result<Vec<OutMessage>, StoreError> {
+        let (filter, names): (&str, Vec<String>) = match channels {
+            Channels::Only(name) => ("m.channel = $4", vec![name.to_string()]),
+            Channels::NoneOf(names) => ("m.channel <> ALL($4)", names.to_vec()),
+        };
+        // Rows another server is claiming are skipped, not waited for; once its claim commits they are
+        // no longer due.
+        let sql = format!(
+            "UPDATE messages SET lease_ms = $3, lease_pid = pg_backend_pid() WHERE id IN
+               (SELECT m.id FROM messages m WHERE {DUE} AND {filter} ORDER BY m.seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+             RETURNING seq, id, urn, channel, text, run_id, attempts"
+        );
+        let (now, limit, lease) = (now_ms as i64, limit as i64, lease_until_ms as i64);
+        let rows = match channels {
+            Channels::Only(_) => self.sender().query(&sql, &[&now, &limit, &lease, &names[0]])?,
+            Channels::NoneOf(_) => self.sender().query(&sql, &[&now, &limit, &lease, &names])?,
+        };
+        let mut claimed: Vec<(i64, OutMessage)> = rows.iter().map(|r| (r.get("seq"), out_message(r))).collect();
+        claimed.sort_by_key(|(seq, _)| *seq);
+        Ok(claimed.into_iter().map(|(_, m)| m).collect())
     }
 
     fn available(&self) -> bool {
         let down = self.health.lock().unwrap_or_else(|p| p.into_inner()).down_since.is_some();
         // A connection found closed but not yet looked at by `client()` counts as away too.
         !down && self.client.try_lock().map_or(true, |c| !c.is_closed())
-    }
-
-    fn deliver_next(&self, now_ms: u64, deliver: &mut dyn FnMut(&OutMessage) -> Delivery) -> Result<bool, StoreError> {
-        // On the sender's own connection: the message's row stays locked while it is delivered, so the
-        // other servers skip it, and the lock ends with the session if this server dies.
-        let mut client = self.sender();
-        let mut tx = client.transaction()?;
-        let row = tx.query_opt(&format!("{DUE_MESSAGES} LIMIT 1 FOR UPDATE SKIP LOCKED"), &[&(now_ms as i64)])?;
-        let Some(row) = row else { return Ok(false) };
-        let message = out_message(&row);
-        let delivery = deliver(&message);
-        let (status, next, error) = delivery_columns(&delivery);
-        tx.execute(
-            "UPDATE messages SET status = $2, attempts = $3, next_ms = $4, error = $5, updated_ms = $6 WHERE id = $1",
-            &[&message.id, &status, &((message.attempts + 1) as i32), &next, &error, &now()],
-        )?;
-        tx.commit()?;
-        Ok(true)
     }
 
     fn wait_for_outbox(&self, max: std::time::Duration) {
@@ -722,12 +733,26 @@ impl Store for PostgresStore {
         }
     }
 
-    fn delivered(&self, id: &str, attempts: u32, delivery: &Delivery) -> Result<(), StoreError> {
-        let (status, next, error) = delivery_columns(delivery);
-        self.client().execute(
-            "UPDATE messages SET status = $2, attempts = $3, next_ms = $4, error = $5, updated_ms = $6 WHERE id = $1",
-            &[&id, &status, &(attempts as i32), &next, &error, &now()],
+    fn delivered(&self, outcomes: &[Outcome]) -> Result<(), StoreError> {
+        let now = now();
+        let mut client = self.sender();
+        let mut tx = client.transaction()?;
+        let update = tx.prepare(
+            "UPDATE messages SET status = $2, attempts = $3, next_ms = $4, error = $5, updated_ms = $6, lease_ms = NULL
+             WHERE id = $1",
         )?;
+        let release = tx.prepare("UPDATE messages SET lease_ms = NULL WHERE id = $1")?;
+        for o in outcomes {
+            match o.delivery.columns() {
+                Some((status, next, error)) => {
+                    tx.execute(&update, &[&o.id, &status, &(o.attempts as i32), &next, &error, &now])?;
+                }
+                None => {
+                    tx.execute(&release, &[&o.id])?;
+                }
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 }
