@@ -106,6 +106,7 @@ fn fill(store: &dyn Store, n: usize) {
             direction: Direction::Out,
             text: format!("Message {i}"),
             run_id: Some(format!("run-{round}-{i}")),
+            flow: Some("idle".into()),
             status: "pending",
         }],
     };

@@ -166,6 +166,7 @@ impl ChannelPreview<'_> {
             channel: self.channel.name.clone(),
             text: text.to_string(),
             run_id: Some(self.run_id.clone()),
+            flow: None,
             attempts: 0,
         };
         // A secret that is not set shows as its name, so the preview works without credentials.

@@ -284,6 +284,7 @@ impl App {
             direction: Direction::In,
             text: message.text.clone(),
             run_id: None,
+            flow: None,
             status: "handled",
         };
         match self.store.waiting_run(&message.urn) {
@@ -399,7 +400,12 @@ impl App {
     }
 
     /// The outbox rows of a step: what the run sent, when its contact talks on a channel.
-    pub(super) fn outbox(&self, contact: &interp::Contact, run_id: &str, events: &[Event]) -> Vec<MessageRow> {
+    pub(super) fn outbox(
+        &self,
+        contact: &interp::Contact,
+        run: &interp::RunState,
+        events: &[Event],
+    ) -> Vec<MessageRow> {
         if contact.channel.is_empty() || self.channel(&contact.channel).is_none() {
             return Vec::new();
         }
@@ -412,7 +418,8 @@ impl App {
                     channel: contact.channel.clone(),
                     direction: Direction::Out,
                     text: text.clone(),
-                    run_id: Some(run_id.to_string()),
+                    run_id: Some(run.run_id.clone()),
+                    flow: Some(run.flow.clone()),
                     status: "pending",
                 }),
                 _ => None,
@@ -455,7 +462,14 @@ impl App {
             None => Routed { routes: self.config.routes.clone(), inner: &self.client }.call(&request),
         };
         metrics::webhook_call(&request.name, outcome.ok(), outcome.elapsed_ms);
-        let entries = crate::webhook_log::entries(&request, &outcome).iter().map(LogLine::new).collect();
+        let entries = crate::webhook_log::entries(&request, &outcome)
+            .into_iter()
+            .map(|mut entry| {
+                // One attempt of the outbox's: its number among the message's attempts.
+                entry["attempt"] = attempts.into();
+                LogLine::new(&entry)
+            })
+            .collect();
         if let Err(e) = self.writer.write(Vec::new(), entries, Commit::Soon) {
             // A delivery that outlived its stopping server finds the writer gone: nothing to say.
             if !self.stopping() {
@@ -507,7 +521,7 @@ pub(crate) fn delivery_request(
     let address = message.urn.split_once(':').map_or(message.urn.as_str(), |(_, rest)| rest);
     let mut request = Request {
         name: format!("channel:{}", channel.name),
-        flow: String::new(),
+        flow: message.flow.clone().unwrap_or_default(),
         run_id: message.run_id.clone().unwrap_or_default(),
         method: crate::ast::Method::POST,
         url: String::new(),

@@ -856,7 +856,7 @@ impl App {
         if !contact_id.is_empty() {
             let mut contact = outcome.state.contact.clone();
             contact.urn = contact_id.to_string();
-            messages.extend(self.outbox(&contact, &outcome.state.run_id, &outcome.events));
+            messages.extend(self.outbox(&contact, &outcome.state, &outcome.events));
             record.contact = Some(store::ContactRow::from_contact(&contact));
         }
         record.messages = messages;

@@ -166,6 +166,8 @@ pub struct MessageRow {
     pub text: String,
     /// The run that sent it, or that it started or resumed.
     pub run_id: Option<String>,
+    /// The flow that sent it (outgoing messages).
+    pub flow: Option<String>,
     /// In: `handled` (a run took it) or `unhandled`; out: `pending`, then `sent` or `failed`.
     pub status: &'static str,
 }
@@ -183,6 +185,8 @@ pub struct OutMessage {
     pub text: String,
     /// The run that sent it.
     pub run_id: Option<String>,
+    /// The flow that sent it.
+    pub flow: Option<String>,
     /// Attempts so far.
     pub attempts: u32,
 }
@@ -444,7 +448,8 @@ CREATE TABLE IF NOT EXISTS messages (
     error TEXT,
     created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL,
-    lease_ms INTEGER
+    lease_ms INTEGER,
+    flow TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_pending ON messages (urn, seq) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS messages_contact ON messages (urn, seq);
@@ -456,7 +461,7 @@ CREATE TABLE IF NOT EXISTS seen_signatures (
 ";
 
 /// The columns of an outgoing message, as [`out_message`] reads them.
-const OUT_COLUMNS: &str = "m.id, m.urn, m.channel, m.text, m.run_id, m.attempts";
+const OUT_COLUMNS: &str = "m.id, m.urn, m.channel, m.text, m.run_id, m.attempts, m.flow";
 
 /// Due at `?1` and not claimed: each contact's oldest pending message only (messages arrive in the
 /// order they were sent); a claimed one holds its contact's later messages back.
@@ -472,6 +477,7 @@ fn out_message(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<OutMessage>
         text: r.get(at + 3)?,
         run_id: r.get(at + 4)?,
         attempts: r.get::<_, i64>(at + 5)? as u32,
+        flow: r.get(at + 6)?,
     })
 }
 
@@ -513,7 +519,9 @@ impl SqliteStore {
                 r.get::<_, i64>(0).map(|n| n > 0)
             })?;
         if !has_lease {
-            conn.execute_batch("ALTER TABLE messages ADD COLUMN lease_ms INTEGER")?;
+            conn.execute_batch(
+                "ALTER TABLE messages ADD COLUMN lease_ms INTEGER; ALTER TABLE messages ADD COLUMN flow TEXT",
+            )?;
         }
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS messages_due ON messages (channel, seq) WHERE status = 'pending';
@@ -557,8 +565,8 @@ impl<'t> ContactWriter<'t> {
                  SET channel = ?2, name = ?3, language = ?4, fields = ?5, updated_ms = ?6, timezone = ?7",
             )?,
             insert: tx.prepare_cached(
-                "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms, flow)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
             )?,
         })
     }
@@ -574,7 +582,8 @@ impl<'t> ContactWriter<'t> {
             Direction::Out => "out",
         };
         let next = (m.status == "pending").then_some(now);
-        self.insert.execute(params![m.id, m.urn, m.channel, direction, m.text, m.run_id, m.status, next, now])?;
+        self.insert
+            .execute(params![m.id, m.urn, m.channel, direction, m.text, m.run_id, m.status, next, now, m.flow])?;
         Ok(())
     }
 }

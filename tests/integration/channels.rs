@@ -150,6 +150,10 @@ fn a_gateway_failing_twice_gets_the_message_once_more_with_the_same_id() {
     // Each attempt is in the webhook log under the channel's name.
     let log = request("GET", &format!("{}/log?webhook=channel:sms", s.base), &[], None).json();
     assert_eq!(log.as_array().unwrap().len(), 3, "{log}");
+    let mut attempts: Vec<(u64, &str)> =
+        log.as_array().unwrap().iter().map(|e| (e["attempt"].as_u64().unwrap(), e["flow"].as_str().unwrap())).collect();
+    attempts.sort();
+    assert_eq!(attempts, [(1, "signup"), (2, "signup"), (3, "signup")], "the message's attempts, and its flow");
     assert!(!log.to_string().contains("gateway-token-789"), "no secret in the log");
     let metrics = request("GET", &format!("{}/metrics", s.base), &[], None).body;
     assert!(metrics.lines().any(|l| l == "flowc_outbox_pending 0"), "{metrics}");

@@ -39,6 +39,7 @@ fn out(id: &str, urn: &str, text: &str) -> MessageRow {
         direction: Direction::Out,
         text: text.into(),
         run_id: Some("r".into()),
+        flow: Some("f".into()),
         status: "pending",
     }
 }
@@ -656,4 +657,44 @@ fn postgres_restarted_under_load_is_back_within_seconds_and_nothing_acknowledged
     assert_eq!(err.matches("the database is back").count(), 1, "{err}");
     assert!(err.lines().count() < 12, "a quiet log while it was away: {err}");
     eprintln!("back {back_after:?} after the restart; {} runs acknowledged", acknowledged.len());
+}
+
+/// The server's retention loop, at its start: ended runs older than `retain` go with their steps,
+/// waiting runs stay, and so do the versions they or the server need; other versions go.
+#[test]
+fn the_server_purges_what_retain_lets_go_and_keeps_what_runs_and_the_server_need() {
+    use flowc::serve::{Config, Served, Server};
+    let dir = TempDir::new("retention-loop");
+    let path = dir.0.join("flowc.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let (ended, waiting) =
+        (step("ended", "c1", RunStatus::Completed, None), step("waiting", "c2", RunStatus::Waiting, None));
+    store
+        .save_batch(
+            &[ended, waiting],
+            &[LogLine::new(&json!({"webhook": "w", "status": 200, "time": flowc::time::now_iso()}))],
+        )
+        .unwrap();
+    store.save_version("v1", "old.flow", "flow f {}").unwrap();
+    store.save_version("v0", "older.flow", "flow g {}").unwrap();
+    assert!(store.summary("ended").unwrap().is_some());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let src = "flow f {\n  send \"hi\"\n}\n";
+    let program = flowc::compile_source(src).unwrap().0;
+    let served = Served::from_source("f.flow", src, program);
+    let served_version = served.version().to_string();
+    let config = Config { retain: Some(std::time::Duration::from_millis(10)), ..Config::default() };
+    let server =
+        Server::start("127.0.0.1:0", vec![served], Box::new(SqliteStore::open(&path).unwrap()), config).unwrap();
+    let began = std::time::Instant::now();
+    while store.summary("ended").unwrap().is_some() || store.version_source("v0").unwrap().is_some() {
+        assert!(began.elapsed() < std::time::Duration::from_secs(10), "the retention loop did not run at start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.shutdown();
+    assert!(store.events("ended").unwrap().is_empty(), "its steps went with it");
+    assert!(store.read_log(None, false, 10).unwrap().is_empty(), "old log lines go");
+    assert!(store.waiting_run("c2").unwrap().is_some(), "a waiting run is never purged");
+    assert!(store.version_source("v1").unwrap().is_some(), "the waiting run's version stays");
+    assert!(store.version_source(&served_version).unwrap().is_some(), "the served version stays");
 }

@@ -112,6 +112,7 @@ ALTER TABLE contacts ADD COLUMN timezone TEXT NOT NULL DEFAULT '';
     "
 ALTER TABLE messages ADD COLUMN IF NOT EXISTS lease_ms BIGINT;
 ALTER TABLE messages ADD COLUMN IF NOT EXISTS lease_pid INTEGER;
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS flow TEXT;
 CREATE INDEX IF NOT EXISTS messages_due ON messages (channel, seq) WHERE status = 'pending';
 ",
 ];
@@ -315,6 +316,7 @@ fn out_message(r: &postgres::Row) -> OutMessage {
         text: r.get("text"),
         run_id: r.get("run_id"),
         attempts: r.get::<_, i32>("attempts") as u32,
+        flow: r.get("flow"),
     }
 }
 
@@ -329,9 +331,9 @@ fn insert_message(tx: &mut postgres::Transaction<'_>, m: &MessageRow, now: i64) 
     };
     let next = (m.status == "pending").then_some(now);
     tx.execute(
-        "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-        &[&m.id, &m.urn, &m.channel, &direction, &m.text, &m.run_id, &m.status, &next, &now],
+        "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms, flow)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+        &[&m.id, &m.urn, &m.channel, &direction, &m.text, &m.run_id, &m.status, &next, &now, &m.flow],
     )?;
     Ok(())
 }
@@ -634,7 +636,10 @@ impl Store for PostgresStore {
 
     fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
         let rows = self.client().query(
-            &format!("SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts FROM messages m WHERE {DUE} ORDER BY m.seq LIMIT $2"),
+            &format!(
+                "SELECT m.id, m.urn, m.channel, m.text, m.run_id, m.attempts, m.flow FROM messages m
+                 WHERE {DUE} ORDER BY m.seq LIMIT $2"
+            ),
             &[&(now_ms as i64), &(limit as i64)],
         )?;
         Ok(rows.iter().map(out_message).collect())
@@ -656,7 +661,7 @@ impl Store for PostgresStore {
         let sql = format!(
             "UPDATE messages SET lease_ms = $3, lease_pid = pg_backend_pid() WHERE id IN
                (SELECT m.id FROM messages m WHERE {DUE} AND {filter} ORDER BY m.seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-             RETURNING seq, id, urn, channel, text, run_id, attempts"
+             RETURNING seq, id, urn, channel, text, run_id, attempts, flow"
         );
         let (now, limit, lease) = (now_ms as i64, limit as i64, lease_until_ms as i64);
         let rows = match channels {
