@@ -132,6 +132,14 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_OUTBOX_CONCURRENCY as u32,
               value_parser = clap::value_parser!(u32).range(1..=1024))]
         outbox_concurrency: u32,
+        /// Deliver `email` statements through this SMTP relay: smtps://[USER@]HOST[:465] (TLS) or
+        /// smtp://[USER@]HOST[:587] (STARTTLS; plain only to a loopback host). The password comes from
+        /// FLOWC_SMTP_PASSWORD. Without it e-mails are recorded as events only.
+        #[arg(long, value_name = "URL", requires = "smtp_from")]
+        smtp: Option<String>,
+        /// The From address of the e-mails (`Flows <flows@example.com>` or `flows@example.com`).
+        #[arg(long, value_name = "ADDRESS", requires = "smtp")]
+        smtp_from: Option<String>,
         /// Seconds a client has to send a request's headers, and that an idle connection stays open.
         #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
         header_timeout: u64,
@@ -310,6 +318,8 @@ fn run(cli: Cli) -> u8 {
             max_connections,
             max_connections_per_address,
             outbox_concurrency,
+            smtp,
+            smtp_from,
             header_timeout,
             body_timeout,
             routes,
@@ -317,7 +327,21 @@ fn run(cli: Cli) -> u8 {
             timezone,
         } => {
             let network = crate::net::NetworkPolicy::allowing(allow_network);
+            let mailer = match (smtp, smtp_from) {
+                (Some(url), Some(from)) => {
+                    let password = std::env::var("FLOWC_SMTP_PASSWORD").ok().filter(|p| !p.is_empty());
+                    match crate::serve::email::Mailer::new(&url, &from, password, &network) {
+                        Ok(m) => Some(std::sync::Arc::new(m)),
+                        Err(e) => {
+                            eprintln!("flowc: {e}");
+                            return USAGE;
+                        }
+                    }
+                }
+                _ => None,
+            };
             let config = crate::serve::Config {
+                smtp: mailer,
                 workers: usize::from(workers),
                 max_body,
                 network,
@@ -738,6 +762,12 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
             return USAGE;
         }
     };
+    let sends_email = programs.iter().any(|p| {
+        p.program().flows.iter().any(|f| f.code.iter().any(|i| matches!(i, crate::program::Instr::Email { .. })))
+    });
+    if sends_email && config.smtp.is_none() {
+        eprintln!("flowc: the flows send e-mail, recorded as events only: --smtp and --smtp-from deliver it");
+    }
     // Webhook triggers and message triggers (keywords, catchalls) alike.
     let (flow_count, trigger_count) = programs.iter().fold((0, 0), |(f, t), p| {
         let program = p.program();
@@ -782,6 +812,10 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
         eprintln!("flowc: {n}");
     }
     let config = crate::serve::Config { max_connections: cap, ..config };
+    let mail = match &config.smtp {
+        Some(m) => format!("  e-mail: {m}\n"),
+        None => String::new(),
+    };
     let operator = match config.api_tokens.len() {
         0 => "  operator API (contacts, runs, messages, log): closed; set FLOWC_API_TOKEN to open it\n".to_string(),
         n => {
@@ -801,6 +835,7 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
                 banner.push_str(&format!("  {methods} http://{}{suffix} -> {target}\n", server.addr()));
             }
             banner.extend(messages);
+            banner.push_str(&mail);
             banner.push_str(&operator);
             let _ = out::emit(&banner);
             // Until SIGTERM or SIGINT: then requests in flight finish and every step is committed.

@@ -427,10 +427,23 @@ impl App {
             .collect()
     }
 
-    /// The channels served, by name.
+    /// Queues a delivery's log lines.
+    fn log_delivery(&self, entries: Vec<LogLine>) {
+        if let Err(e) = self.writer.write(Vec::new(), entries, Commit::Soon) {
+            // A delivery that outlived its stopping server finds the writer gone: nothing to say.
+            if !self.stopping() {
+                eprintln!("flowc: cannot write the webhook log: {e}");
+            }
+        }
+    }
+
+    /// The channels served, by name (e-mail's among them when it is sent).
     pub(super) fn channel_names(&self) -> Vec<String> {
         let mut names: Vec<String> =
             self.programs.iter().flat_map(|p| p.program.channels.iter().map(|c| c.name.clone())).collect();
+        if self.config.smtp.is_some() {
+            names.push(super::email::CHANNEL.into());
+        }
         names.sort();
         names.dedup();
         names
@@ -440,6 +453,7 @@ impl App {
     pub(super) fn delivery_timeout_ms(&self, channel: &str) -> u64 {
         match self.channel(channel).map(|(_, c)| &c.kind) {
             Some(ChannelKindDef::External { send, .. }) => send.timeout_ms,
+            None if channel == super::email::CHANNEL => super::email::TIMEOUT.as_millis() as u64,
             _ => crate::compile::DEFAULT_TIMEOUT_MS,
         }
     }
@@ -452,6 +466,14 @@ impl App {
     /// One delivery attempt of `message`, and what became of it.
     pub(super) fn deliver(&self, message: &OutMessage) -> Delivery {
         let attempts = message.attempts + 1;
+        if message.channel == super::email::CHANNEL
+            && let Some(mailer) = &self.config.smtp
+        {
+            let (result, entry) = mailer.deliver(message, attempts);
+            metrics::webhook_call("email", result.is_ok(), entry["elapsed_ms"].as_u64().unwrap_or(0));
+            self.log_delivery(vec![LogLine::new(&entry)]);
+            return mailer.delivery(result, attempts);
+        }
         let Some((served, channel)) = self.channel(&message.channel) else {
             return Delivery::Failed { error: format!("the channel `{}` is no longer served", message.channel) };
         };
@@ -470,12 +492,7 @@ impl App {
                 LogLine::new(&entry)
             })
             .collect();
-        if let Err(e) = self.writer.write(Vec::new(), entries, Commit::Soon) {
-            // A delivery that outlived its stopping server finds the writer gone: nothing to say.
-            if !self.stopping() {
-                eprintln!("flowc: cannot write the webhook log: {e}");
-            }
-        }
+        self.log_delivery(entries);
         if outcome.ok() {
             Delivery::Sent
         } else {

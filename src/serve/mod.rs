@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub(crate) mod channels;
+pub mod email;
 mod expect;
 mod front;
 pub mod limits;
@@ -151,6 +152,8 @@ pub struct Config {
     /// Deliveries at once per channel (`--outbox-concurrency`): a channel's messages go out this many
     /// at a time, each contact's in order.
     pub outbox_concurrency: usize,
+    /// Where `email` statements' e-mails go (`--smtp`, `--smtp-from`); without it they are events only.
+    pub smtp: Option<Arc<email::Mailer>>,
     /// The time zone of contacts that have none (`--timezone`; UTC when `None`).
     pub timezone: Option<jiff::tz::TimeZone>,
     /// Operator tokens (`FLOWC_API_TOKEN`, comma-separated, for rotation): the endpoints that read or
@@ -167,6 +170,20 @@ pub struct Config {
 /// Deliveries at once per channel unless `--outbox-concurrency` says otherwise: enough for 1,000
 /// messages a second through a gateway that answers in 100 ms.
 pub const DEFAULT_OUTBOX_CONCURRENCY: usize = 128;
+
+/// An error with the errors that caused it: "error connecting to server: Connection refused".
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
 
 /// The operator tokens in `FLOWC_API_TOKEN`'s value: comma-separated, blanks around them dropped.
 pub fn api_tokens(value: &str) -> Vec<String> {
@@ -192,6 +209,7 @@ impl Default for Config {
             public_url: None,
             outbox_poll: Duration::from_secs(1),
             outbox_concurrency: DEFAULT_OUTBOX_CONCURRENCY,
+            smtp: None,
             timezone: None,
             api_tokens: Vec::new(),
             private_metrics: false,
@@ -858,6 +876,9 @@ impl App {
             contact.urn = contact_id.to_string();
             messages.extend(self.outbox(&contact, &outcome.state, &outcome.events));
             record.contact = Some(store::ContactRow::from_contact(&contact));
+        }
+        if self.config.smtp.is_some() {
+            messages.extend(email::rows(&outcome.state, &outcome.events));
         }
         record.messages = messages;
         let commit = if outcome.state.status == RunStatus::Waiting { Commit::Wait } else { commit };

@@ -222,7 +222,10 @@ fn claim(app: &Arc<App>, channel: &str) -> usize {
 fn fail_unserved(app: &Arc<App>, served: &[String]) {
     let now = crate::time::now_millis();
     let lease = now + LEASE_MARGIN_MS;
-    match app.store.claim_messages(Channels::NoneOf(served), now, 1000, lease) {
+    // E-mail waits for a server that sends it (one started with --smtp), whoever serves the rest.
+    let mut kept = served.to_vec();
+    kept.push(super::email::CHANNEL.into());
+    match app.store.claim_messages(Channels::NoneOf(&kept), now, 1000, lease) {
         Ok(messages) if !messages.is_empty() => {
             let outcomes: Vec<Outcome> = messages
                 .into_iter()

@@ -640,6 +640,23 @@ fn serve_refuses_a_retention_it_cannot_read_in_one_line() {
 }
 
 #[test]
+fn serve_refuses_an_smtp_relay_it_cannot_use_in_one_line() {
+    for (args, says) in [
+        (&["--smtp", "smtp://ops:hunter2@127.0.0.1:2525", "--smtp-from", "a@example.com"][..], "FLOWC_SMTP_PASSWORD"),
+        (&["--smtp", "smtp://127.0.0.1:2525", "--smtp-from", "a@example.com"][..], "--allow-network 127.0.0.1/32"),
+        (&["--smtp", "smtp://127.0.0.1:2525"][..], "--smtp-from"),
+    ] {
+        let mut all = vec!["serve", "examples", "--addr", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let o = flowc(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).lines().count(), 1, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("hunter2"), "{}", stderr(&o));
+    }
+}
+
+#[test]
 fn channels_and_keywords_are_unique_across_the_files_served_together() {
     let dir = std::env::temp_dir().join(format!("flowc-project-channels-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

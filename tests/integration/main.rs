@@ -5,6 +5,7 @@ mod cli;
 mod codes;
 mod conformance;
 mod docs;
+mod email;
 mod fixtures;
 mod format;
 mod graph;

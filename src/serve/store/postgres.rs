@@ -18,23 +18,9 @@ impl From<postgres::Error> for StoreError {
         // The server's own message (constraint, disk full, ...) when it sent one.
         match e.as_db_error() {
             Some(db) => StoreError::new(format!("postgres: {}", db.message())),
-            None => StoreError::new(format!("postgres: {}", with_causes(&e))),
+            None => StoreError::new(format!("postgres: {}", crate::serve::with_causes(&e))),
         }
     }
-}
-
-/// An error with the errors that caused it: "error connecting to server: Connection refused".
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let more = c.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        cause = c.source();
-    }
-    text
 }
 
 /// The migrations, in order: migration `i` takes the schema from version `i` to `i + 1`.
