@@ -61,6 +61,21 @@ fn delivered(gateway: &TestServer, ok: &Mutex<Vec<usize>>, n: usize) -> Vec<Valu
     }
 }
 
+/// Waits until the outbox has nothing left to deliver. A channel's steps are committed before their
+/// answer, so once a request is answered, what it sent is in the outbox: after this, the gateway has
+/// seen every message the requests so far sent, and "nothing was sent" can be asserted without a sleep.
+fn outbox_settled(base: &str) {
+    let began = Instant::now();
+    loop {
+        let metrics = request("GET", &format!("{base}/metrics"), &[], None).body;
+        if metrics.lines().any(|l| l == "flowc_outbox_pending 0") {
+            return;
+        }
+        assert!(began.elapsed() < Duration::from_secs(10), "the outbox never emptied: {metrics}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn texts(messages: &[Value]) -> Vec<&str> {
     messages.iter().map(|m| m["text"].as_str().unwrap()).collect()
 }
@@ -139,7 +154,7 @@ fn a_gateway_failing_twice_gets_the_message_once_more_with_the_same_id() {
     assert_eq!(sms(&s.base, "+250788000003", "join").status, 200);
     let taken = delivered(&gw, &ok, 1);
     assert_eq!(texts(&taken), ["Welcome!"]);
-    std::thread::sleep(Duration::from_millis(300));
+    outbox_settled(&s.base);
     let requests = gw.requests();
     assert_eq!(requests.len(), 3, "two failures, one success, nothing after");
     let keys: Vec<Option<&str>> = requests.iter().map(|r| r.header("Idempotency-Key")).collect();
@@ -171,7 +186,7 @@ fn a_message_without_the_key_is_refused_and_starts_nothing() {
     let no_from = sms(&s.base, "", "join");
     assert_eq!(no_from.status, 400);
     assert_eq!(request("GET", &format!("{}/sms/in", s.base), &[], None).status, 405);
-    std::thread::sleep(Duration::from_millis(200));
+    outbox_settled(&s.base);
     assert!(gw.requests().is_empty());
     assert_eq!(request("GET", &format!("{}/contacts/tel:+1555", s.base), &[], None).status, 404);
 }
@@ -356,7 +371,7 @@ fn telegram_updates_start_and_resume_runs_and_replies_go_to_send_message() {
     let photo = json!({"update_id": 1, "message": {"message_id": 2, "chat": {"id": 7}, "photo": []}});
     let ignored = post_json(&url, &secret, &photo);
     assert_eq!((ignored.status, ignored.json()["status"].as_str()), (200, Some("ignored")));
-    std::thread::sleep(Duration::from_millis(200));
+    outbox_settled(&s.base);
     assert_eq!(api.requests().len(), 2, "nothing was sent to chat 7");
     assert_eq!(request("GET", &format!("{}/contacts/telegram:7", s.base), &[], None).status, 404);
 }
@@ -409,7 +424,7 @@ fn twilio_webhooks_are_verified_and_replies_go_out_through_the_messages_api() {
     // The same request captured and sent again (its signature carries no time): acknowledged, not run.
     let replay = post(&sms, &signature);
     assert_eq!(replay.status, 200, "{}", replay.body);
-    std::thread::sleep(Duration::from_millis(200));
+    outbox_settled(&s.base);
     assert_eq!(api.requests().len(), 1, "a replay starts nothing");
 
     // WhatsApp: the reply goes to and from WhatsApp addresses.
@@ -426,7 +441,7 @@ fn twilio_webhooks_are_verified_and_replies_go_out_through_the_messages_api() {
     let mut changed = forged.clone();
     changed[3].1 = "changed".into();
     assert_eq!(post(&changed, &signed).status, 401);
-    std::thread::sleep(Duration::from_millis(200));
+    outbox_settled(&s.base);
     assert_eq!(api.requests().len(), 2);
 }
 

@@ -127,12 +127,15 @@ pub(crate) fn request(method: &str, url: &str, headers: &[(&str, &str)], body: O
 fn answer_past(addr: &str, held: usize) -> String {
     use std::io::Read;
     let held: Vec<_> = (0..held).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    // Time for the server to take the held connections (no event says it has). Too short a sleep
+    // lets the next connection in and fails the caller's assertion; it cannot make one pass.
     std::thread::sleep(Duration::from_millis(300));
     let mut next = std::net::TcpStream::connect(addr).unwrap();
     next.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut answer = String::new();
     next.read_to_string(&mut answer).unwrap();
     drop(held);
+    // Likewise for the server to see them closed before the caller connects again.
     std::thread::sleep(Duration::from_millis(300));
     answer
 }
@@ -682,6 +685,7 @@ fn past_the_connection_cap_a_connection_is_refused_with_503_and_idle_ones_are_cl
     );
     let addr = base.trim_start_matches("http://").to_string();
     let held: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    // As in `answer_past`: a server slower to take them fails this test, never passes it.
     std::thread::sleep(Duration::from_millis(200));
     let mut refused = std::net::TcpStream::connect(&addr).unwrap();
     refused.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -690,7 +694,8 @@ fn past_the_connection_cap_a_connection_is_refused_with_503_and_idle_ones_are_cl
     assert!(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{answer}");
     let body = answer.split("\r\n\r\n").nth(1).unwrap();
     assert_eq!(serde_json::from_str::<Value>(body).unwrap()["error"], "too many connections, retry");
-    // The idle ones are closed after the header timeout, and the slots come back.
+    // The idle ones are closed after the header timeout, and the slots come back (1 s, and half a
+    // second for the server to notice; later than that fails the assertion below).
     std::thread::sleep(Duration::from_millis(1_500));
     drop(held);
     let got = post_json(&format!("{base}/flows/survey/runs"), &[], &json!({"contact": {"id": "after"}}));
@@ -727,6 +732,7 @@ fn sigterm_under_load_finishes_what_is_in_flight_and_loses_no_acknowledged_step(
             })
         })
         .collect();
+    // The load runs a while before the signal; how much of it ran is asserted below.
     std::thread::sleep(Duration::from_millis(400));
     let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
@@ -1121,6 +1127,8 @@ fn sigterm_does_not_wait_for_half_sent_bodies() {
     let mut half = std::net::TcpStream::connect(&addr).unwrap();
     half.write_all(b"POST /flows/survey/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"contact\": ")
         .unwrap();
+    // Time for the server to read the headers and wait for the rest of the body; no event says it
+    // does, so a slow server makes this test weaker (it would stop at once anyway), never flaky.
     std::thread::sleep(Duration::from_millis(300));
     let began = std::time::Instant::now();
     let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();

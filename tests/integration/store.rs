@@ -423,7 +423,9 @@ flow slow {
             assert!(began.elapsed() < Duration::from_secs(20), "timeouts not fired: {missing:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        // Time for a second firing or a second delivery, if there were to be one.
+        // Time for a second firing or a second delivery, if there were to be one: three rounds of the
+        // schedulers (every 0.5 s). An absence has no event to wait for; a slower machine can only
+        // miss a duplicate here, never report one that did not happen.
         std::thread::sleep(Duration::from_millis(1500));
         for c in late {
             let mut texts = texts_to(c);
@@ -519,6 +521,7 @@ fn survey_conversations_alternate_between_two_servers_and_a_kill_under_load_lose
             })
         })
         .collect();
+    // The load runs a while before the kill; that it ran is asserted below.
     std::thread::sleep(std::time::Duration::from_millis(400));
     a.kill().unwrap();
     a.wait().unwrap();
@@ -566,7 +569,9 @@ fn postgres_wakes_the_senders_when_a_message_is_committed() {
             .unwrap()
     };
     let (one, two) = (start(), start());
-    // Both senders have found nothing due and sleep on LISTEN.
+    // Both senders have found nothing due and sleep on LISTEN (polling every 60 s). Were they not
+    // asleep yet, they would find the message by looking: the test would pass without testing
+    // the wake-up, never fail.
     std::thread::sleep(Duration::from_millis(300));
     for (i, server) in [&one, &two].into_iter().enumerate() {
         let from = format!("+25078800040{i}");
@@ -624,6 +629,7 @@ fn postgres_restarted_under_load_is_back_within_seconds_and_nothing_acknowledged
             })
         })
         .collect();
+    // The load runs a while before the restart; that it ran is asserted below.
     std::thread::sleep(Duration::from_millis(500));
     pg.restart(Duration::from_millis(1500));
     let restarted = Instant::now();

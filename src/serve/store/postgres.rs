@@ -1,7 +1,9 @@
 //! The PostgreSQL store (`flowc serve --db postgres://...`): the same tables as SQLite's, created by
 //! versioned migrations that the first server to start applies (under an advisory lock, so that two
 //! servers starting together do not both migrate). A server refuses a database whose schema is newer
-//! than it knows. One connection per server, used by one statement at a time, as with SQLite.
+//! than it knows. Three connections per server, each used by one statement at a time: one for
+//! requests, the scheduler and retention (as SQLite's one), one for the outbox's claims and outcomes,
+//! and one that LISTENs for committed messages.
 
 use std::sync::Mutex;
 
