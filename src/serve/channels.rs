@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::front::Answer;
+use super::request::parse_query;
 use super::store::{ContactRow, Delivery, Direction, LogLine, MessageRow, OutMessage};
-use super::{Answer, App, Commit, Served, metrics, parse_query};
+use super::writer::Commit;
+use super::{App, Served, metrics};
 use crate::interp::{self, Event, Request, Resume, Routed, WebhookClient};
 use crate::program::{ChannelDef, ChannelKindDef, Program, Secret};
 
@@ -370,7 +373,7 @@ impl App {
         if let Err(e) = self.save_with(&urn, &outcome, &served.version, Commit::Wait, Vec::new()) {
             return Answer::error(500, e.to_string()).for_run(&run_id);
         }
-        super::trigger_answer(run_id, &outcome)
+        super::routes::trigger_answer(run_id, &outcome)
     }
 
     /// `GET /contacts/{urn}`: the contact, its waiting run and its latest messages.

@@ -86,7 +86,7 @@ impl Mailer {
         };
         let from: Mailbox = from.parse().map_err(|e| format!("--smtp-from {from:?} is not an e-mail address: {e}"))?;
         let mut builder = SmtpTransport::builder_dangerous(host.clone()).port(port).tls(tls).timeout(Some(TIMEOUT));
-        let user = percent_decoded(parsed.username());
+        let user = super::request::percent_decode(parsed.username(), false);
         if !user.is_empty() {
             let password = password.clone().ok_or("--smtp names a user: set FLOWC_SMTP_PASSWORD to its password")?;
             builder = builder.credentials(Credentials::new(user.clone(), password));
@@ -192,27 +192,6 @@ pub(super) struct Failure {
 
 fn code_number(code: lettre::transport::smtp::response::Code) -> u16 {
     code.to_string().parse().unwrap_or(0)
-}
-
-/// A URL's user name as it is meant (`%40` is `@`).
-fn percent_decoded(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The outbox rows of a step's e-mails.

@@ -91,6 +91,36 @@ fn describe(value: &Value) -> String {
     }
 }
 
+/// Checks a trigger's request against its `expect` lines (and reads declared numbers and booleans
+/// out of text): the first field missing or of another type, named.
+pub(super) fn expected(
+    trigger: &crate::program::TriggerDef,
+    headers: &mut Map<String, Value>,
+    query: &mut Map<String, Value>,
+    body: &mut Value,
+    form: bool,
+) -> Result<(), String> {
+    // Headers and query parameters have no `?`: a declared one may be absent, but one that is there
+    // must read as its type. Body fields are required unless marked `?`.
+    for (name, shape) in &trigger.headers {
+        if let Some(v) = headers.get_mut(&crate::net::header_key(name)) {
+            conform(v, shape, &format!("header {name}"), true)?;
+        }
+    }
+    for (name, shape) in &trigger.query {
+        if let Some(v) = query.get_mut(name) {
+            conform(v, shape, &format!("query parameter {name}"), true)?;
+        }
+    }
+    if let Some(shape) = &trigger.body {
+        if body.is_null() {
+            return Err("the body is missing".into());
+        }
+        conform(body, shape, "body", form)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

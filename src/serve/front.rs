@@ -16,7 +16,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
-use super::Answer;
+use serde_json::{Value, json};
 
 /// A request as the workers see it: complete, its body read (or why it could not be).
 pub(super) struct Incoming {
@@ -335,4 +335,45 @@ fn response(answer: Answer) -> Response<Full<Bytes>> {
         *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
         r
     })
+}
+
+/// An HTTP answer.
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Vec<u8>,
+    /// The run the request started or continued, for the access log.
+    pub(super) run: Option<String>,
+}
+
+impl Answer {
+    pub(super) fn json(status: u16, body: Value) -> Answer {
+        Answer {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+            run: None,
+        }
+    }
+
+    pub(super) fn with_run(mut self, run: Option<String>) -> Answer {
+        self.run = run;
+        self
+    }
+
+    pub(super) fn for_run(mut self, run_id: &str) -> Answer {
+        self.run = Some(run_id.to_string());
+        self
+    }
+
+    pub(super) fn error(status: u16, message: impl Into<String>) -> Answer {
+        Answer::json(status, json!({ "error": message.into() }))
+    }
+
+    /// 405, with the methods the path takes.
+    pub(super) fn not_allowed(method: &str, path: &str, allow: String) -> Answer {
+        let mut a = Answer::error(405, format!("{method} is not allowed on {path}"));
+        a.headers.push(("Allow".into(), allow));
+        a
+    }
 }
