@@ -37,6 +37,7 @@ pub mod http;
 pub mod interp;
 pub mod lsp;
 pub mod net;
+pub mod outgoing;
 mod parallel;
 pub mod program;
 pub mod report;

@@ -160,18 +160,12 @@ struct ChannelPreview<'p> {
 impl ChannelPreview<'_> {
     /// The delivery of `text`: method, URL (secrets hidden), body.
     fn delivery(&self, text: &str, n: usize) -> (String, String, String) {
-        let message = crate::serve::store::OutMessage {
-            id: format!("msg-preview-{n}"),
-            urn: self.urn.clone(),
-            channel: self.channel.name.clone(),
-            text: text.to_string(),
-            run_id: Some(self.run_id.clone()),
-            flow: None,
-            attempts: 0,
-        };
+        let id = format!("msg-preview-{n}");
+        let message =
+            crate::outgoing::Outgoing { id: &id, urn: &self.urn, text, run_id: Some(&self.run_id), flow: None };
         // A secret that is not set shows as its name, so the preview works without credentials.
         let env = |name: &str| Some(std::env::var(name).unwrap_or_else(|_| format!("<{name}>")));
-        let (request, _) = crate::serve::channels::delivery_request(self.program, self.channel, &message, &env);
+        let (request, _) = crate::outgoing::delivery_request(self.program, self.channel, &message, &env);
         let body = request.redact(request.body.as_deref().unwrap_or_default());
         (request.method.as_str().to_string(), request.display_url, body)
     }

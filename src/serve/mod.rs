@@ -12,8 +12,9 @@
 
 mod access_log;
 pub mod auth;
-pub(crate) mod channels;
+mod channels;
 mod config;
+mod delivery;
 pub mod email;
 mod expect;
 mod front;
