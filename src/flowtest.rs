@@ -311,6 +311,60 @@ fn write_events(out: &mut String, events: &[Event]) {
     }
 }
 
+impl FileReport {
+    /// Each test's mismatch with the golden file's text (`None`: it matches), compared test by test
+    /// (each `=== name` section), whatever spaces end the lines; a test that cannot run fails with its
+    /// reason, golden file or not.
+    pub fn mismatches(&self, golden: Option<&str>) -> Vec<Option<String>> {
+        let sections = split_sections(golden.unwrap_or_default());
+        self.outcomes
+            .iter()
+            .map(|o| {
+                let mine = match &o.transcript {
+                    Ok(t) => t.clone(),
+                    Err(e) => format!("error: {e}\n"),
+                };
+                match (golden, sections.get(o.name.as_str())) {
+                    _ if o.transcript.is_err() => o.transcript.as_ref().err().map(|e| format!("{e}\n")),
+                    (None, _) => {
+                        Some(format!("no golden file {}; run `flowc test --update`\n", self.golden_path().display()))
+                    }
+                    (_, None) => Some("not in the golden file; run `flowc test --update`\n".to_string()),
+                    (_, Some(want)) if !same_lines(want, &mine) => Some(diff(want, &mine)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Whether two transcripts say the same, whatever spaces end their lines (editors strip them).
+fn same_lines(a: &str, b: &str) -> bool {
+    a.trim_end().lines().map(str::trim_end).eq(b.trim_end().lines().map(str::trim_end))
+}
+
+/// The sections of a golden file by test name (`=== name` lines start them).
+fn split_sections(text: &str) -> std::collections::HashMap<&str, String> {
+    let mut out = std::collections::HashMap::new();
+    let mut current: Option<&str> = None;
+    let mut body = String::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("=== ").map(str::trim) {
+            if let Some(c) = current.take() {
+                out.insert(c, std::mem::take(&mut body));
+            }
+            current = Some(name);
+        } else if current.is_some() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    if let Some(c) = current {
+        out.insert(c, body);
+    }
+    out
+}
+
 /// A unified-style line diff of `expected` and `got` (`-` expected, `+` got), with a line of context.
 pub fn diff(expected: &str, got: &str) -> String {
     let (a, b): (Vec<&str>, Vec<&str>) =

@@ -40,6 +40,7 @@ pub mod net;
 pub mod outgoing;
 mod parallel;
 pub mod program;
+pub mod project;
 pub mod report;
 pub mod serve;
 pub mod span;

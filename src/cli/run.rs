@@ -205,7 +205,7 @@ fn save(path: &Path, state: &RunState) -> Result<(), Failure> {
 }
 
 pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
-    let super::Loaded { name, shown, result } = super::load(&args.file).map_err(usage)?;
+    let crate::project::Loaded { name, shown, result } = crate::project::load(&args.file).map_err(usage)?;
     let program = match result {
         Ok((program, _)) => program,
         Err(diags) => {

@@ -193,15 +193,11 @@ impl Workspace {
 
     /// The `.flow` files directly in `folder`.
     fn load_flat(folder: &std::path::Path) -> Workspace {
-        let mut paths = Vec::new();
-        collect_flows(folder, &mut paths, 0);
-        Workspace::read(folder, paths)
+        Workspace::read(folder, flow_files(folder, 0))
     }
 
     fn load(root: &std::path::Path) -> Workspace {
-        let mut paths = Vec::new();
-        collect_flows(root, &mut paths, MAX_WORKSPACE_DEPTH);
-        Workspace::read(root, paths)
+        Workspace::read(root, flow_files(root, MAX_WORKSPACE_DEPTH))
     }
 
     fn read(root: &std::path::Path, mut paths: Vec<std::path::PathBuf>) -> Workspace {
@@ -226,28 +222,17 @@ const MAX_WORKSPACE_FILE_BYTES: u64 = 4 << 20;
 /// How many folders down a workspace is read.
 const MAX_WORKSPACE_DEPTH: usize = 8;
 
-/// `.flow` files in `dir` and the folders below it, `levels` down (0: `dir` alone), skipping hidden
-/// folders, build output and symbolic links, [`MAX_WORKSPACE_FILES`] in all.
-fn collect_flows(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>, levels: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        if out.len() >= MAX_WORKSPACE_FILES {
-            return;
-        }
-        let Ok(kind) = entry.file_type() else { continue };
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if kind.is_dir() {
-            if levels > 0 && !name.starts_with('.') && name != "target" && name != "node_modules" {
-                collect_flows(&entry.path(), out, levels - 1);
-            }
-        } else if kind.is_file()
-            && name.ends_with(".flow")
-            && entry.metadata().is_ok_and(|m| m.len() <= MAX_WORKSPACE_FILE_BYTES)
-        {
-            out.push(entry.path());
-        }
-    }
+/// `.flow` files in `dir` and the folders below it, `levels` down (0: `dir` alone), the project's
+/// walk ([`crate::project::Walk`]) with the workspace's bounds; folders that cannot be read are left out.
+fn flow_files(dir: &std::path::Path, levels: usize) -> Vec<std::path::PathBuf> {
+    let walk = crate::project::Walk {
+        levels,
+        max_files: MAX_WORKSPACE_FILES,
+        max_bytes: MAX_WORKSPACE_FILE_BYTES,
+        strict: false,
+        ..crate::project::Walk::default()
+    };
+    walk.files(dir).unwrap_or_default()
 }
 
 /// The path of a `file:` URI.
