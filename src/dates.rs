@@ -7,6 +7,8 @@
 
 use std::sync::OnceLock;
 
+use crate::time::push_offset;
+pub use crate::time::{civil_iso, date_iso};
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp, ZonedDateTime};
@@ -120,38 +122,9 @@ impl When {
     }
 }
 
-/// `2026-11-23`
-pub fn date_iso(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
-}
-
 /// `2026-11-23T16:40:05.123+02:00`, with `Z` for a zero offset.
 pub fn moment_iso(z: &ZonedDateTime) -> String {
     civil_iso(z.datetime(), z.offset().seconds())
-}
-
-/// A civil date and time at an offset from UTC (in seconds), as [`moment_iso`] writes it.
-pub fn civil_iso(t: DateTime, offset_seconds: i32) -> String {
-    let mut out = format!(
-        "{}T{:02}:{:02}:{:02}.{:03}",
-        date_iso(t.date()),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.subsec_nanosecond() / 1_000_000
-    );
-    push_offset(&mut out, offset_seconds, true);
-    out
-}
-
-fn push_offset(out: &mut String, seconds: i32, z_for_zero: bool) {
-    if seconds == 0 && z_for_zero {
-        out.push('Z');
-        return;
-    }
-    let sign = if seconds < 0 { '-' } else { '+' };
-    let s = seconds.unsigned_abs();
-    out.push_str(&format!("{sign}{:02}:{:02}", s / 3600, s % 3600 / 60));
 }
 
 /// A time of day as the tests match it: `10:30`, `10:30:45` when the seconds are not zero, and the

@@ -6,12 +6,12 @@
 //! a per-request timeout (`RequestBuilder::config()`) measured about 60 µs slower per call on loopback
 //! than the agent's own, because those requests did not get the agent's pooled connections.
 
-use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ast::Method;
+pub use crate::interp::webhook::{MAX_RETRY_AFTER, retry_delay};
 use crate::interp::{Answer, CallOutcome, Request, WebhookClient, with_retries};
 use crate::net::{NetworkPolicy, check_url};
 
@@ -19,8 +19,6 @@ use crate::net::{NetworkPolicy, check_url};
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 1 << 20;
 /// Redirects followed per attempt.
 pub const MAX_REDIRECTS: u32 = 3;
-/// Longest `Retry-After` honoured; longer ones are cut to this.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// Idle connections kept, over every host, and to one host.
 const IDLE_CONNECTIONS: usize = 512;
 const IDLE_CONNECTIONS_PER_HOST: usize = 256;
@@ -277,26 +275,6 @@ fn resolve(base: &str, location: &str) -> String {
     let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
     let dir = if dir.is_empty() { "/" } else { dir };
     format!("{origin}{dir}{location}")
-}
-
-/// A random number from the standard library's per-process random hash keys (no rand crate needed
-/// for jitter).
-fn random() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    h.finish()
-}
-
-/// The delay before retry `n` (1-based): `backoff * 2^(n-1)`, between half and all of it (jitter), and
-/// at least what `Retry-After` asks for.
-pub fn retry_delay(backoff_ms: u64, retry: u32, retry_after: Option<Duration>) -> Duration {
-    let full = backoff_ms.saturating_mul(1 << (retry.saturating_sub(1)).min(16));
-    let jittered = full / 2 + random() % (full / 2 + 1);
-    let delay = Duration::from_millis(jittered);
-    match retry_after {
-        Some(after) => delay.max(after.min(MAX_RETRY_AFTER)),
-        None => delay,
-    }
 }
 
 impl WebhookClient for HttpClient {

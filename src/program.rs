@@ -34,7 +34,7 @@ fn signing(auth: &Option<TriggerAuthDef>) -> Option<(Source<'_>, bool)> {
 }
 
 /// Where a secret of a trigger or channel comes from.
-enum Source<'a> {
+pub(crate) enum Source<'a> {
     /// An environment variable, by name.
     Env(&'a str),
     /// A header value: from the environment, or literal.
@@ -42,32 +42,6 @@ enum Source<'a> {
 }
 
 impl Program {
-    /// The values of every secret the program uses, as the webhook log knows them (passwords and
-    /// their Basic tokens, bearer tokens, API keys also URL-encoded, channel tokens and signing
-    /// secrets; not user names or Twilio's account SID), read from the environment now, at least
-    /// [`crate::interp::webhook::MIN_REDACTED_LEN`] long: what must never be shown.
-    pub fn secret_values(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
-        let read = |s: &Secret| match s {
-            Secret::Env(name) => env(name).unwrap_or_default(),
-            Secret::Literal(v) => v.clone(),
-        };
-        let mut values: Vec<String> = Vec::new();
-        for c in &self.connectors {
-            values.extend(crate::interp::webhook::apply_auth(&c.auth, &mut |s| read(s)).secrets);
-        }
-        for (source, hidden) in self.trigger_and_channel_secrets() {
-            match source {
-                Source::Env(name) if hidden => values.extend(env(name)),
-                Source::Value(secret) if hidden => values.push(read(secret)),
-                _ => {}
-            }
-        }
-        values.retain(|v| v.len() >= crate::interp::webhook::MIN_REDACTED_LEN);
-        values.sort_unstable();
-        values.dedup();
-        values
-    }
-
     /// Every environment variable the program reads a secret from (connectors, trigger signatures,
     /// channels), sorted and once each: `flowc serve` refuses to start while one is not set, rather
     /// than failing at the first request that needs it.
@@ -99,7 +73,7 @@ impl Program {
     /// The secrets of triggers and channels (signing secrets, channel tokens, gateway header values),
     /// each with whether it is hidden wherever it could be shown: Twilio's account SID and a literal
     /// header value (a content type) are not.
-    fn trigger_and_channel_secrets(&self) -> Vec<(Source<'_>, bool)> {
+    pub(crate) fn trigger_and_channel_secrets(&self) -> Vec<(Source<'_>, bool)> {
         let mut out: Vec<(Source<'_>, bool)> = self.triggers.iter().filter_map(|t| signing(&t.auth)).collect();
         for c in &self.channels {
             match &c.kind {

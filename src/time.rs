@@ -1,5 +1,5 @@
 //! Clock and durations: the current time, ISO 8601 and HTTP dates in UTC, duration units, sortable ids.
-//! Calendars and zones are in [`crate::dates`].
+//! Calendars and zones are in `dates`, which builds on this module.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,7 +42,7 @@ pub fn now_millis() -> u64 {
 pub fn iso(millis: u64) -> String {
     let ts = jiff::Timestamp::from_millisecond(millis.min(i64::MAX as u64) as i64).unwrap_or(jiff::Timestamp::MAX);
     // A fixed offset needs no zone lookup: this runs for every access log line.
-    crate::dates::civil_iso(jiff::tz::Offset::UTC.to_datetime(ts), 0)
+    civil_iso(jiff::tz::Offset::UTC.to_datetime(ts), 0)
 }
 
 /// A Unix time in milliseconds as an HTTP date (RFC 9110 IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -67,6 +67,35 @@ pub fn unique_id(prefix: &str) -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(seq);
     format!("{prefix}-{:012x}-{seq:05x}-{:04x}", now_millis(), h.finish() & 0xffff)
+}
+
+/// `2026-11-23`
+pub fn date_iso(d: jiff::civil::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+}
+
+/// A civil date and time at an offset from UTC (in seconds), as [`crate::dates::moment_iso`] writes it.
+pub fn civil_iso(t: jiff::civil::DateTime, offset_seconds: i32) -> String {
+    let mut out = format!(
+        "{}T{:02}:{:02}:{:02}.{:03}",
+        date_iso(t.date()),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.subsec_nanosecond() / 1_000_000
+    );
+    push_offset(&mut out, offset_seconds, true);
+    out
+}
+
+pub(crate) fn push_offset(out: &mut String, seconds: i32, z_for_zero: bool) {
+    if seconds == 0 && z_for_zero {
+        out.push('Z');
+        return;
+    }
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    out.push_str(&format!("{sign}{:02}:{:02}", s / 3600, s % 3600 / 60));
 }
 
 #[cfg(test)]

@@ -394,7 +394,8 @@ impl Machine<'_> {
                             (operand != text(&v)).then(|| rules::Match { value: operand.clone(), groups: vec![] })
                         }
                         _ => {
-                            let (Some(x), Some(y)) = (rules::first_number(&operand, decimal), to_number(&v, decimal))
+                            let (Some(x), Some(y)) =
+                                (super::numbers::first_number(&operand, decimal), to_number(&v, decimal))
                             else {
                                 continue;
                             };

@@ -5,6 +5,7 @@
 //! `flowc run --mock`, or a test double), so the interpreter itself does no I/O.
 
 pub(crate) mod eval;
+pub mod numbers;
 pub mod phone;
 pub mod rules;
 mod value;
@@ -516,7 +517,7 @@ pub fn start_with_input(
 /// it answered, must not put the token into events, run records or answers. Short values
 /// (under [`webhook::MIN_REDACTED_LEN`]) are left alone, as in the webhook log.
 fn redacted(mut events: Vec<Event>, program: &Program, options: &RunOptions<'_>) -> Vec<Event> {
-    let secrets = program.secret_values(options.env);
+    let secrets = webhook::secret_values(program, options.env);
     if secrets.is_empty() {
         return events;
     }

@@ -12,15 +12,13 @@ use std::sync::OnceLock;
 use phonenumber::metadata::DATABASE;
 use regex::Regex;
 
-use super::rules::Match;
-
 /// The first phone number in `text`, in E.164.
-pub fn find(text: &str, country: &str) -> Option<Match> {
+pub fn find(text: &str, country: &str) -> Option<String> {
     static CANDIDATE: OnceLock<Regex> = OnceLock::new();
     // Built once from a constant pattern that the tests below exercise.
     let re = CANDIDATE.get_or_init(|| Regex::new(r"\+?[0-9 .()\-]{5,}").expect("valid regex"));
     let country: Option<phonenumber::country::Id> = country.trim().to_ascii_uppercase().parse().ok();
-    re.find_iter(text).find_map(|m| e164(m.as_str(), country)).map(|value| Match { value, groups: Vec::new() })
+    re.find_iter(text).find_map(|m| e164(m.as_str(), country))
 }
 
 /// A candidate in E.164 when it is a possible number.
@@ -81,7 +79,7 @@ mod tests {
     use super::*;
 
     fn phone(text: &str, cc: &str) -> Option<String> {
-        find(text, cc).map(|m| m.value)
+        find(text, cc)
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub(crate) fn number(n: f64) -> Value {
 pub(crate) fn to_number(v: &Value, decimal: char) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => super::rules::first_number(s, decimal),
+        Value::String(s) => super::numbers::first_number(s, decimal),
         Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
         _ => None,
     }

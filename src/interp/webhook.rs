@@ -2,6 +2,8 @@
 //! with its retries, and the answer fills `@flow.NAME`, `@extra` and `@webhook.NAME`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -60,6 +62,29 @@ impl Request {
                 (k.clone(), if secret { "***".to_string() } else { self.redact(v) })
             })
             .collect()
+    }
+}
+
+/// Longest `Retry-After` honoured; longer ones are cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// A random number from the standard library's per-process random hash keys (no rand crate needed
+/// for jitter).
+fn random() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}
+
+/// The delay before retry `n` (1-based): `backoff * 2^(n-1)`, between half and all of it (jitter), and
+/// at least what `Retry-After` asks for.
+pub fn retry_delay(backoff_ms: u64, retry: u32, retry_after: Option<Duration>) -> Duration {
+    let full = backoff_ms.saturating_mul(1 << (retry.saturating_sub(1)).min(16));
+    let jittered = full / 2 + random() % (full / 2 + 1);
+    let delay = Duration::from_millis(jittered);
+    match retry_after {
+        Some(after) => delay.max(after.min(MAX_RETRY_AFTER)),
+        None => delay,
     }
 }
 
@@ -249,7 +274,7 @@ pub fn with_retries(
         if outcome.error.is_none() || !retryable || n == tries {
             break;
         }
-        pause(crate::http::retry_delay(req.backoff_ms, n, wait_hint));
+        pause(retry_delay(req.backoff_ms, n, wait_hint));
     }
     // A mock's attempts take no real time: its elapsed time is the sum of the delays it declares.
     outcome.elapsed_ms = (start.elapsed().as_millis() as u64).max(virtual_ms);
@@ -432,6 +457,32 @@ pub struct AppliedAuth {
     pub secret_headers: Vec<String>,
     /// Secret values (as sent and URL-encoded) to redact from what is shown or logged.
     pub secrets: Vec<String>,
+}
+
+/// The values of every secret the program uses, as the webhook log knows them (passwords and
+/// their Basic tokens, bearer tokens, API keys also URL-encoded, channel tokens and signing
+/// secrets; not user names or Twilio's account SID), read from the environment now, at least
+/// [`MIN_REDACTED_LEN`] long: what must never be shown.
+pub fn secret_values(program: &crate::program::Program, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let read = |s: &Secret| match s {
+        Secret::Env(name) => env(name).unwrap_or_default(),
+        Secret::Literal(v) => v.clone(),
+    };
+    let mut values: Vec<String> = Vec::new();
+    for c in &program.connectors {
+        values.extend(apply_auth(&c.auth, &mut |s| read(s)).secrets);
+    }
+    for (source, hidden) in program.trigger_and_channel_secrets() {
+        match source {
+            crate::program::Source::Env(name) if hidden => values.extend(env(name)),
+            crate::program::Source::Value(secret) if hidden => values.push(read(secret)),
+            _ => {}
+        }
+    }
+    values.retain(|v| v.len() >= MIN_REDACTED_LEN);
+    values.sort_unstable();
+    values.dedup();
+    values
 }
 
 /// The credentials of `auth`, reading each secret with `secret`.
