@@ -53,7 +53,7 @@ struct TestFile {
 
 /// The result of one scenario.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct TestResult {
     /// The scenario's name.
     pub name: String,
     /// The transcript, or why the test could not run.
@@ -66,7 +66,7 @@ pub struct FileReport {
     /// The test file.
     pub path: PathBuf,
     /// Each scenario's outcome, in file order (empty when the file itself is wrong).
-    pub outcomes: Vec<Outcome>,
+    pub outcomes: Vec<TestResult>,
     /// Why the file could not be read or run, if so.
     pub error: Option<String>,
 }
@@ -144,7 +144,7 @@ pub fn run_file(path: &Path) -> FileReport {
     }
     for scenario in &file.test {
         let transcript = run_scenario(&program, scenario);
-        report.outcomes.push(Outcome { name: scenario.name.trim().to_string(), transcript });
+        report.outcomes.push(TestResult { name: scenario.name.trim().to_string(), transcript });
     }
     report
 }

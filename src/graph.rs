@@ -2,7 +2,7 @@
 //! (waits, webhooks, splits, steps, responds, stops) and runs of plain statements (`send`, `set`,
 //! `email`) folded into one; edges follow `crate::control` (the checker's and the compiler's
 //! description of control flow), labelled with what was decided: a reply or a timeout, a call's success
-//! or failure, a split's category. Node ids come from names and positions within named steps, not from
+//! or failure, a split's category. ChartNode ids come from names and positions within named steps, not from
 //! line numbers, so that a picture diffs well when the flow changes.
 
 use std::fmt::Write;
@@ -20,7 +20,7 @@ pub enum Format {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Shape {
+enum NodeShape {
     Start,
     End,
     Action,
@@ -28,10 +28,10 @@ enum Shape {
     Step,
 }
 
-struct Node {
+struct ChartNode {
     id: String,
     label: String,
-    shape: Shape,
+    shape: NodeShape,
 }
 
 /// The diagram of `flows` in `format`: one picture, with a box per flow when there are several.
@@ -39,7 +39,7 @@ pub fn render_all(flows: &[&Flow], format: Format) -> String {
     if let [flow] = flows {
         return render(flow, format);
     }
-    let parts: Vec<Builder> = flows.iter().map(|f| build(f, &format!("{}__", f.name.node))).collect();
+    let parts: Vec<Chart> = flows.iter().map(|f| build(f, &format!("{}__", f.name.node))).collect();
     match format {
         Format::Mermaid => {
             let mut out = String::from("flowchart TD\n");
@@ -82,8 +82,8 @@ pub fn render(flow: &Flow, format: Format) -> String {
     }
 }
 
-fn build(flow: &Flow, prefix: &str) -> Builder {
-    let mut g = Builder {
+fn build(flow: &Flow, prefix: &str) -> Chart {
+    let mut g = Chart {
         nodes: Vec::new(),
         edges: Vec::new(),
         steps: Vec::new(),
@@ -91,11 +91,11 @@ fn build(flow: &Flow, prefix: &str) -> Builder {
         used: Default::default(),
         prefix: prefix.to_string(),
     };
-    let start = g.node(&format!("{}_start", flow.name.node), flow.name.node.clone(), Shape::Start);
+    let start = g.node(&format!("{}_start", flow.name.node), flow.name.node.clone(), NodeShape::Start);
     let ends = g.block(&flow.body, vec![(start, None)], &flow.name.node);
     if !ends.is_empty() {
         // Not `end`: a word of Mermaid's own.
-        let end = g.node(&format!("{}_end", flow.name.node), "end".into(), Shape::End);
+        let end = g.node(&format!("{}_end", flow.name.node), "end".into(), NodeShape::End);
         g.connect(ends, end);
     }
     for (from, target, label) in std::mem::take(&mut g.gotos) {
@@ -117,10 +117,10 @@ fn dot_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
 }
 
-type Pending = Vec<(usize, Option<String>)>;
+type Loose = Vec<(usize, Option<String>)>;
 
-struct Builder {
-    nodes: Vec<Node>,
+struct Chart {
+    nodes: Vec<ChartNode>,
     edges: Vec<(usize, usize, Option<String>)>,
     steps: Vec<(String, usize)>,
     gotos: Vec<(usize, String, Option<String>)>,
@@ -129,9 +129,9 @@ struct Builder {
     prefix: String,
 }
 
-impl Builder {
+impl Chart {
     /// A node with an id made unique (and stable: the same flow gives the same ids).
-    fn node(&mut self, id: &str, label: String, shape: Shape) -> usize {
+    fn node(&mut self, id: &str, label: String, shape: NodeShape) -> usize {
         let base: String = format!(
             "{}{}",
             self.prefix,
@@ -147,11 +147,11 @@ impl Builder {
             }
         };
         self.used.insert(base, n);
-        self.nodes.push(Node { id, label, shape });
+        self.nodes.push(ChartNode { id, label, shape });
         self.nodes.len() - 1
     }
 
-    fn connect(&mut self, preds: Pending, to: usize) {
+    fn connect(&mut self, preds: Loose, to: usize) {
         for (from, label) in preds {
             self.edges.push((from, to, label));
         }
@@ -159,7 +159,7 @@ impl Builder {
 
     /// Lowers a block whose entry edges are `preds`; returns the edges that leave it at its end.
     /// `scope` names the nearest step (or the flow), for node ids.
-    fn block(&mut self, block: &Block, mut preds: Pending, scope: &str) -> Pending {
+    fn block(&mut self, block: &Block, mut preds: Loose, scope: &str) -> Loose {
         let mut plain: Vec<String> = Vec::new();
         let mut plain_start: Option<usize> = None;
         for stmt in &block.stmts {
@@ -181,37 +181,39 @@ impl Builder {
     }
 
     /// A node for a run of plain statements.
-    fn flush(&mut self, plain: &mut Vec<String>, preds: Pending, scope: &str) -> Pending {
+    fn flush(&mut self, plain: &mut Vec<String>, preds: Loose, scope: &str) -> Loose {
         let label = std::mem::take(plain).join("\n");
-        let n = self.node(&format!("{scope}_do"), label, Shape::Action);
+        let n = self.node(&format!("{scope}_do"), label, NodeShape::Action);
         self.connect(preds, n);
         vec![(n, None)]
     }
 
-    fn stmt(&mut self, stmt: &Stmt, preds: Pending, scope: &str) -> Pending {
+    fn stmt(&mut self, stmt: &Stmt, preds: Loose, scope: &str) -> Loose {
         let (id, label, shape) = match &stmt.kind {
             StmtKind::Wait { name, .. } => {
-                (format!("wait_{}", name.node), format!("wait {}", name.node), Shape::Decision)
+                (format!("wait_{}", name.node), format!("wait {}", name.node), NodeShape::Decision)
             }
             StmtKind::Webhook(w) => (
                 format!("webhook_{}", w.name.node),
                 format!("{} {}", w.method.node.as_str(), w.name.node),
-                Shape::Decision,
+                NodeShape::Decision,
             ),
             StmtKind::Split(s) => {
                 let what = match &s.result {
                     Some(r) => format!("split {}", r.node),
                     None => format!("split {}", short(&operand_text(&s.operand))),
                 };
-                (format!("{scope}_split"), what, Shape::Decision)
+                (format!("{scope}_split"), what, NodeShape::Decision)
             }
-            StmtKind::Step { name, .. } => (format!("step_{}", name.node), format!("step {}", name.node), Shape::Step),
+            StmtKind::Step { name, .. } => {
+                (format!("step_{}", name.node), format!("step {}", name.node), NodeShape::Step)
+            }
             StmtKind::Respond(r) => {
                 let code = match &r.status {
                     RespondStatus::Code(c) => c.node.to_string(),
                     RespondStatus::Dynamic(_) => "status".into(),
                 };
-                (format!("{scope}_respond"), format!("respond {code}"), Shape::Action)
+                (format!("{scope}_respond"), format!("respond {code}"), NodeShape::Action)
             }
             StmtKind::Goto { target } => {
                 // A goto is an edge, not a node.
@@ -220,8 +222,8 @@ impl Builder {
                 }
                 return Vec::new();
             }
-            StmtKind::Stop => (format!("{scope}_stop"), "stop".into(), Shape::End),
-            _ => (format!("{scope}_stmt"), "…".into(), Shape::Action),
+            StmtKind::Stop => (format!("{scope}_stop"), "stop".into(), NodeShape::End),
+            _ => (format!("{scope}_stmt"), "…".into(), NodeShape::Action),
         };
         let n = self.node(&id, label, shape);
         self.connect(preds, n);
@@ -231,11 +233,11 @@ impl Builder {
         if let StmtKind::Wait { timeout: Some(_), on_timeout, .. } = &stmt.kind
             && on_timeout.is_empty()
         {
-            let expired = self.node(&format!("{id}_expired"), "expired".into(), Shape::End);
+            let expired = self.node(&format!("{id}_expired"), "expired".into(), NodeShape::End);
             self.edges.push((n, expired, Some("timeout".into())));
         }
         let exits = crate::control::exits(stmt);
-        let mut out: Pending = match exits.next {
+        let mut out: Loose = match exits.next {
             Some(Next::Always) => vec![(n, None)],
             Some(Next::Reply) => vec![(n, Some("reply".into()))],
             Some(Next::Success) => vec![(n, Some("ok".into()))],
@@ -265,11 +267,11 @@ impl Builder {
         for node in &self.nodes {
             let label = mermaid_text(&node.label);
             let _ = match node.shape {
-                Shape::Start => writeln!(out, "{indent}{}([\"{label}\"])", node.id),
-                Shape::End => writeln!(out, "{indent}{}((\"{label}\"))", node.id),
-                Shape::Action => writeln!(out, "{indent}{}[\"{label}\"]", node.id),
-                Shape::Decision => writeln!(out, "{indent}{}{{\"{label}\"}}", node.id),
-                Shape::Step => writeln!(out, "{indent}{}[[\"{label}\"]]", node.id),
+                NodeShape::Start => writeln!(out, "{indent}{}([\"{label}\"])", node.id),
+                NodeShape::End => writeln!(out, "{indent}{}((\"{label}\"))", node.id),
+                NodeShape::Action => writeln!(out, "{indent}{}[\"{label}\"]", node.id),
+                NodeShape::Decision => writeln!(out, "{indent}{}{{\"{label}\"}}", node.id),
+                NodeShape::Step => writeln!(out, "{indent}{}[[\"{label}\"]]", node.id),
             };
         }
         out
@@ -299,11 +301,11 @@ impl Builder {
         let mut out = String::new();
         for node in &self.nodes {
             let shape = match node.shape {
-                Shape::Start => "oval",
-                Shape::End => "doublecircle",
-                Shape::Action => "box",
-                Shape::Decision => "diamond",
-                Shape::Step => "box3d",
+                NodeShape::Start => "oval",
+                NodeShape::End => "doublecircle",
+                NodeShape::Action => "box",
+                NodeShape::Decision => "diamond",
+                NodeShape::Step => "box3d",
             };
             let _ = writeln!(out, "{indent}{} [label={}, shape={shape}];", node.id, dot_quote(&node.label));
         }

@@ -44,7 +44,7 @@ pub fn check_url(url: &str) -> Result<(), String> {
 /// and authority, when it holds the whole origin: `scheme://host[:port]` ended by `/`, `?`, `#`, or by
 /// the end of a URL that has no interpolation at all.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Origin<'a> {
+pub(crate) enum UrlOrigin<'a> {
     /// The scheme (as written) and the authority.
     Literal { scheme: &'a str, authority: &'a str },
     /// The URL starts with an interpolation: the whole address comes from a value.
@@ -57,13 +57,13 @@ pub(crate) enum Origin<'a> {
 
 /// Splits the literal start of a URL template. `prefix` is its first literal part (`None` when it
 /// starts with an interpolation); `whole` says whether that part is the entire URL.
-pub(crate) fn origin(prefix: Option<&str>, whole: bool) -> Origin<'_> {
-    let Some(prefix) = prefix else { return Origin::NotLiteral };
-    let Some((scheme, rest)) = prefix.split_once("://") else { return Origin::NoScheme };
+pub(crate) fn origin(prefix: Option<&str>, whole: bool) -> UrlOrigin<'_> {
+    let Some(prefix) = prefix else { return UrlOrigin::NotLiteral };
+    let Some((scheme, rest)) = prefix.split_once("://") else { return UrlOrigin::NoScheme };
     match rest.find(['/', '?', '#']) {
-        Some(end) => Origin::Literal { scheme, authority: &rest[..end] },
-        None if whole => Origin::Literal { scheme, authority: rest },
-        None => Origin::HostFromValue { scheme },
+        Some(end) => UrlOrigin::Literal { scheme, authority: &rest[..end] },
+        None if whole => UrlOrigin::Literal { scheme, authority: rest },
+        None => UrlOrigin::HostFromValue { scheme },
     }
 }
 
@@ -397,16 +397,16 @@ mod tests {
 
     #[test]
     fn the_origin_must_be_literal() {
-        assert_eq!(origin(Some("https://a.io/x/"), false), Origin::Literal { scheme: "https", authority: "a.io" });
+        assert_eq!(origin(Some("https://a.io/x/"), false), UrlOrigin::Literal { scheme: "https", authority: "a.io" });
         assert_eq!(
             origin(Some("https://a.io:8443"), true),
-            Origin::Literal { scheme: "https", authority: "a.io:8443" }
+            UrlOrigin::Literal { scheme: "https", authority: "a.io:8443" }
         );
-        assert_eq!(origin(Some("https://a.io?q="), false), Origin::Literal { scheme: "https", authority: "a.io" });
-        assert_eq!(origin(Some("https://"), false), Origin::HostFromValue { scheme: "https" });
-        assert_eq!(origin(Some("https://a.io:"), false), Origin::HostFromValue { scheme: "https" });
-        assert_eq!(origin(Some("https://api."), false), Origin::HostFromValue { scheme: "https" });
-        assert_eq!(origin(None, false), Origin::NotLiteral);
-        assert_eq!(origin(Some("api.example.com/"), false), Origin::NoScheme);
+        assert_eq!(origin(Some("https://a.io?q="), false), UrlOrigin::Literal { scheme: "https", authority: "a.io" });
+        assert_eq!(origin(Some("https://"), false), UrlOrigin::HostFromValue { scheme: "https" });
+        assert_eq!(origin(Some("https://a.io:"), false), UrlOrigin::HostFromValue { scheme: "https" });
+        assert_eq!(origin(Some("https://api."), false), UrlOrigin::HostFromValue { scheme: "https" });
+        assert_eq!(origin(None, false), UrlOrigin::NotLiteral);
+        assert_eq!(origin(Some("api.example.com/"), false), UrlOrigin::NoScheme);
     }
 }

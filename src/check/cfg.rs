@@ -135,7 +135,7 @@ pub(crate) struct Graph<'a> {
 pub(crate) const ENTRY: usize = 0;
 pub(crate) const EXIT: usize = 1;
 
-type Pending<'a> = (usize, Vec<usize>, Option<(Choice<'a>, Span)>);
+type OpenEdges<'a> = (usize, Vec<usize>, Option<(Choice<'a>, Span)>);
 
 struct Lower<'a> {
     nodes: Vec<Node<'a>>,
@@ -152,13 +152,13 @@ impl<'a> Lower<'a> {
         *self.facts.entry(f).or_insert(n)
     }
 
-    fn connect(&mut self, preds: Vec<Pending<'a>>, to: usize) {
+    fn connect(&mut self, preds: Vec<OpenEdges<'a>>, to: usize) {
         for (from, defines, label) in preds {
             self.nodes[from].edges.push(Edge { to, defines, label });
         }
     }
 
-    fn block(&mut self, block: &'a Block, mut preds: Vec<Pending<'a>>) -> Vec<Pending<'a>> {
+    fn block(&mut self, block: &'a Block, mut preds: Vec<OpenEdges<'a>>) -> Vec<OpenEdges<'a>> {
         for stmt in &block.stmts {
             preds = self.stmt(stmt, preds);
         }
@@ -167,7 +167,7 @@ impl<'a> Lower<'a> {
 
     /// Lowers one statement: a node, and the edges out of it that `crate::control` describes, each
     /// with the facts it establishes and the decision it stands for.
-    fn stmt(&mut self, stmt: &'a Stmt, preds: Vec<Pending<'a>>) -> Vec<Pending<'a>> {
+    fn stmt(&mut self, stmt: &'a Stmt, preds: Vec<OpenEdges<'a>>) -> Vec<OpenEdges<'a>> {
         use crate::control::{Arm, Next};
         let n = self.nodes.len();
         self.nodes.push(Node { kind: NodeKind::Stmt(stmt), edges: Vec::new() });

@@ -3,7 +3,7 @@
 
 use crate::ast::{Template, TemplatePart};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::net::Origin;
+use crate::net::UrlOrigin;
 use crate::span::Span;
 
 /// What is wrong with `url` (in `src`), at most one problem.
@@ -25,8 +25,8 @@ pub(crate) fn check(src: &str, url: &Template) -> Vec<Diagnostic> {
         _ => None,
     };
     let (scheme, authority) = match crate::net::origin(first, url.parts.len() == 1) {
-        Origin::Literal { scheme, authority } => (scheme.to_ascii_lowercase(), authority),
-        Origin::NoScheme => {
+        UrlOrigin::Literal { scheme, authority } => (scheme.to_ascii_lowercase(), authority),
+        UrlOrigin::NoScheme => {
             let prefix = first.unwrap_or_default();
             out.push(
                 Diagnostic::new(Code::InvalidUrl, url.span, "a webhook URL starts with `https://`", "no scheme")
@@ -34,7 +34,7 @@ pub(crate) fn check(src: &str, url: &Template) -> Vec<Diagnostic> {
             );
             return out;
         }
-        Origin::NotLiteral | Origin::HostFromValue { .. } => {
+        UrlOrigin::NotLiteral | UrlOrigin::HostFromValue { .. } => {
             out.push(
                 Diagnostic::new(
                     Code::InvalidUrl,

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use crate::diagnostic::Severity;
 use crate::project::Checked;
 
-use super::{DIAGNOSTICS, Format, OK, USAGE, color, out, plural};
+use super::{CheckFormat, DIAGNOSTICS, OK, USAGE, color, out, plural};
 
-pub(super) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
+pub(super) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -> u8 {
     let checked = match crate::project::files(paths, "flow").and_then(|files| crate::project::check(&files)) {
         Ok(c) => c,
         Err(e) => {
@@ -28,33 +28,33 @@ pub(super) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 
                 Severity::Warning => warnings += 1,
             }
             match format {
-                Format::Human => {
+                CheckFormat::Human => {
                     let _ = write!(stderr, "{}", d.render_indexed(name, shown, &index, color));
                 }
-                Format::Json | Format::Github | Format::Sarif => json.push(d.to_json(name, src, &index)),
+                CheckFormat::Json | CheckFormat::Github | CheckFormat::Sarif => json.push(d.to_json(name, src, &index)),
             }
         }
     }
     match format {
-        Format::Json => {
+        CheckFormat::Json => {
             let text = serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into());
             if let Err(status) = out::emit(&(text + "\n")) {
                 return status;
             }
         }
-        Format::Github => {
+        CheckFormat::Github => {
             let text: String = json.iter().map(crate::report::github).collect();
             if let Err(status) = out::emit(&text) {
                 return status;
             }
         }
-        Format::Sarif => {
+        CheckFormat::Sarif => {
             let text = serde_json::to_string_pretty(&crate::report::sarif(&json)).unwrap_or_default();
             if let Err(status) = out::emit(&(text + "\n")) {
                 return status;
             }
         }
-        Format::Human => {
+        CheckFormat::Human => {
             let _ = writeln!(stderr, "{}", summary(checked.len(), errors, warnings));
         }
     }

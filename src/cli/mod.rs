@@ -45,8 +45,8 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+        format: CheckFormat,
         /// Exit 1 on warnings too.
         #[arg(long)]
         deny_warnings: bool,
@@ -160,7 +160,7 @@ enum GraphFormat {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+enum CheckFormat {
     /// Rendered reports with source excerpts.
     Human,
     /// A JSON array with one object per diagnostic.
@@ -219,7 +219,7 @@ fn run(cli: Cli) -> u8 {
             }
         },
         Command::Explain { code } => explain::run(code.as_deref()),
-        Command::Run(args) => run::run(*args).unwrap_or_else(|run::Failure(message, code)| {
+        Command::Run(args) => run::run(*args).unwrap_or_else(|run::RunFailure(message, code)| {
             eprintln!("flowc: {message}");
             code
         }),

@@ -68,14 +68,14 @@ pub(super) struct RunArgs {
 }
 
 /// A one-line error and the exit code it gets.
-pub(super) struct Failure(pub(super) String, pub(super) u8);
+pub(super) struct RunFailure(pub(super) String, pub(super) u8);
 
-fn usage(msg: impl Into<String>) -> Failure {
-    Failure(msg.into(), super::USAGE)
+fn usage(msg: impl Into<String>) -> RunFailure {
+    RunFailure(msg.into(), super::USAGE)
 }
 
 /// A JSON argument given inline or as `@file`.
-fn json_arg(what: &str, arg: &str) -> Result<Value, Failure> {
+fn json_arg(what: &str, arg: &str) -> Result<Value, RunFailure> {
     let text = match arg.strip_prefix('@') {
         Some(path) => {
             std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {what} file {path}: {e}")))?
@@ -88,7 +88,7 @@ fn json_arg(what: &str, arg: &str) -> Result<Value, Failure> {
 /// A `--trigger` value as `flowc serve` would build it from a request: an object with `headers` and
 /// `query` (objects of text; header names as the server reads them, `X-Request-Id` → `x_request_id`)
 /// and `body` (any JSON).
-fn trigger_request(value: Value) -> Result<Value, Failure> {
+fn trigger_request(value: Value) -> Result<Value, RunFailure> {
     let Value::Object(mut fields) = value else {
         return Err(usage("--trigger is a JSON object: {\"headers\": {...}, \"query\": {...}, \"body\": ...}"));
     };
@@ -118,7 +118,7 @@ fn trigger_request(value: Value) -> Result<Value, Failure> {
     Ok(Value::Object(fields))
 }
 
-fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<String, MockAnswers>, Failure> {
+fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<String, MockAnswers>, RunFailure> {
     let mut out = HashMap::new();
     for spec in specs {
         let Some((name, file)) = spec.split_once('=') else {
@@ -138,7 +138,7 @@ fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<
 }
 
 /// Prints events as a transcript or JSON lines.
-struct Printer<'p> {
+struct EventPrinter<'p> {
     json: bool,
     /// At a terminal the reply is already on screen where it was typed: the `resumed` event is not
     /// printed again.
@@ -171,7 +171,7 @@ impl ChannelPreview<'_> {
     }
 }
 
-impl Printer<'_> {
+impl EventPrinter<'_> {
     fn event(&self, e: &Event) {
         let sent = &self.sent;
         if matches!(e, Event::MessageSent { .. }) {
@@ -198,19 +198,22 @@ impl Printer<'_> {
     }
 }
 
-fn save(path: &Path, state: &RunState) -> Result<(), Failure> {
-    let text =
-        serde_json::to_string_pretty(state).map_err(|e| Failure(format!("cannot save the run: {e}"), super::USAGE))?;
-    std::fs::write(path, text).map_err(|e| Failure(format!("cannot write {}: {e}", path.display()), super::USAGE))
+fn save(path: &Path, state: &RunState) -> Result<(), RunFailure> {
+    let text = serde_json::to_string_pretty(state)
+        .map_err(|e| RunFailure(format!("cannot save the run: {e}"), super::USAGE))?;
+    std::fs::write(path, text).map_err(|e| RunFailure(format!("cannot write {}: {e}", path.display()), super::USAGE))
 }
 
-pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
+pub(super) fn run(args: RunArgs) -> Result<u8, RunFailure> {
     let crate::project::Loaded { name, shown, result } = crate::project::load(&args.file).map_err(usage)?;
     let program = match result {
         Ok((program, _)) => program,
         Err(diags) => {
             super::report(&name, &shown, &diags);
-            return Err(Failure(format!("{name} has errors; fix them with `flowc check {name}`"), super::DIAGNOSTICS));
+            return Err(RunFailure(
+                format!("{name} has errors; fix them with `flowc check {name}`"),
+                super::DIAGNOSTICS,
+            ));
         }
     };
     if let Some(flow) = &args.flow {
@@ -306,7 +309,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Failure> {
             Some(ChannelPreview { program: &program, channel, urn, run_id: outcome.state.run_id.clone() })
         }
     };
-    let printer = Printer {
+    let printer = EventPrinter {
         json: args.json,
         interactive: interactive && std::io::stdout().is_terminal(),
         channel,

@@ -540,7 +540,7 @@ impl Machine<'_> {
             Some(TplPart::Text(t)) => Some(t.as_str()),
             _ => None,
         };
-        if !matches!(crate::net::origin(first, call.url.0.len() == 1), crate::net::Origin::Literal { .. }) {
+        if !matches!(crate::net::origin(first, call.url.0.len() == 1), crate::net::UrlOrigin::Literal { .. }) {
             refusal =
                 Some("refusing a URL whose scheme or host comes from a value: they must be written literally".into());
         }

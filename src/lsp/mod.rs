@@ -67,7 +67,7 @@ pub fn serve(conn: Connection) -> Result<(), String> {
     let root = params["workspaceFolders"][0]["uri"].as_str().or(params["rootUri"].as_str()).and_then(path_of);
     let workspace = root.map(|r| Workspace::load(&r)).unwrap_or_default();
     let analyzer = Analyzer::start();
-    let mut server = Server { conn: &conn, docs: HashMap::new(), workspace, analyzer, shutting_down: false };
+    let mut server = LanguageServer { conn: &conn, docs: HashMap::new(), workspace, analyzer, shutting_down: false };
     server.run()
 }
 
@@ -86,7 +86,7 @@ impl Open {
 }
 
 /// A text to analyse, and the analysis of one.
-struct Job {
+struct AnalysisJob {
     uri: Uri,
     version: i32,
     text: String,
@@ -94,13 +94,13 @@ struct Job {
 
 /// The background thread that analyses documents, newest version first.
 struct Analyzer {
-    jobs: crossbeam_channel::Sender<Job>,
+    jobs: crossbeam_channel::Sender<AnalysisJob>,
     done: crossbeam_channel::Receiver<(Uri, Document)>,
 }
 
 impl Analyzer {
     fn start() -> Analyzer {
-        let (jobs, todo) = crossbeam_channel::unbounded::<Job>();
+        let (jobs, todo) = crossbeam_channel::unbounded::<AnalysisJob>();
         let (finished, done) = crossbeam_channel::unbounded();
         std::thread::Builder::new()
             .name("flowc-lsp-analysis".into())
@@ -128,7 +128,7 @@ impl Analyzer {
 }
 
 /// What the main loop waits for.
-enum Event {
+enum Signal {
     Message(Message),
     Analyzed(Uri, Box<Document>),
 }
@@ -148,7 +148,7 @@ fn cancelled_id(n: &Notification) -> Option<RequestId> {
 /// Messages read at once at most, so that a client that never stops writing is still answered.
 const MAX_BATCH: usize = 4096;
 
-struct Server<'c> {
+struct LanguageServer<'c> {
     conn: &'c Connection,
     docs: HashMap<Uri, Open>,
     workspace: Workspace,
@@ -263,7 +263,7 @@ fn path_of(uri: &str) -> Option<std::path::PathBuf> {
     Some(std::path::PathBuf::from(String::from_utf8(out).ok()?))
 }
 
-impl Server<'_> {
+impl LanguageServer<'_> {
     fn send(&self, msg: Message) {
         // The client went away: the loop ends when the channel closes.
         let _ = self.conn.sender.send(msg);
@@ -274,11 +274,11 @@ impl Server<'_> {
         loop {
             let first = crossbeam_channel::select! {
                 recv(self.conn.receiver) -> msg => match msg {
-                    Ok(msg) => Event::Message(msg),
+                    Ok(msg) => Signal::Message(msg),
                     Err(_) => return Ok(()),
                 },
                 recv(self.analyzer.done) -> done => match done {
-                    Ok((uri, doc)) => Event::Analyzed(uri, Box::new(doc)),
+                    Ok((uri, doc)) => Signal::Analyzed(uri, Box::new(doc)),
                     Err(_) => return Err("the analysis thread stopped".into()),
                 },
             };
@@ -286,20 +286,20 @@ impl Server<'_> {
             while batch.len() < MAX_BATCH
                 && let Ok(msg) = self.conn.receiver.try_recv()
             {
-                batch.push(Event::Message(msg));
+                batch.push(Signal::Message(msg));
             }
             let cancelled: HashSet<RequestId> = batch
                 .iter()
                 .filter_map(|e| match e {
-                    Event::Message(Message::Notification(n)) => cancelled_id(n),
+                    Signal::Message(Message::Notification(n)) => cancelled_id(n),
                     _ => None,
                 })
                 .collect();
             let mut changed: Vec<Uri> = Vec::new();
             for event in batch {
                 match event {
-                    Event::Analyzed(uri, doc) => self.analyzed(uri, *doc),
-                    Event::Message(Message::Request(req)) => {
+                    Signal::Analyzed(uri, doc) => self.analyzed(uri, *doc),
+                    Signal::Message(Message::Request(req)) => {
                         if cancelled.contains(&req.id) {
                             self.refuse(req.id, lsp_server::ErrorCode::RequestCanceled, "cancelled by the client");
                         } else if self.shutting_down {
@@ -311,16 +311,16 @@ impl Server<'_> {
                             self.request(req);
                         }
                     }
-                    Event::Message(Message::Notification(n)) if n.method == lsp::notification::Exit::METHOD => {
+                    Signal::Message(Message::Notification(n)) if n.method == lsp::notification::Exit::METHOD => {
                         return if self.shutting_down { Ok(()) } else { Err("exit without shutdown".into()) };
                     }
-                    Event::Message(Message::Notification(n)) => self.notification(n, &mut changed),
-                    Event::Message(Message::Response(_)) => {}
+                    Signal::Message(Message::Notification(n)) => self.notification(n, &mut changed),
+                    Signal::Message(Message::Response(_)) => {}
                 }
             }
             for uri in changed {
                 if let Some(open) = self.docs.get(&uri) {
-                    let job = Job { uri, version: open.version, text: open.text.clone() };
+                    let job = AnalysisJob { uri, version: open.version, text: open.text.clone() };
                     // The thread lives as long as the server; a send can only fail if it panicked.
                     let _ = self.analyzer.jobs.send(job);
                 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::front::Answer;
+use super::front::Reply;
 use super::request::parse_query;
 use super::store::{ContactRow, Direction, MessageRow};
 use super::writer::Commit;
@@ -61,7 +61,7 @@ fn header<'r>(request: &'r super::front::Incoming, name: &str) -> Option<&'r str
 const REPEAT_WINDOW_MS: u64 = 24 * 3600 * 1000;
 
 /// The answer a channel's webhook gets once its message is in: `ok`, or the error that kept it out.
-fn acknowledge(handled: Answer, ok: Answer) -> Answer {
+fn acknowledge(handled: Reply, ok: Reply) -> Reply {
     if handled.status >= 400 {
         return handled;
     }
@@ -76,12 +76,12 @@ impl App {
 
     /// `Some(answer)` when the incoming message `id` was seen in the last day: it is answered 200
     /// (the sender stops resending) without being processed again.
-    fn repeat(&self, id: &str) -> Option<Answer> {
+    fn repeat(&self, id: &str) -> Option<Reply> {
         let now = crate::time::now_millis();
         match self.store.first_sighting(id, now, now.saturating_sub(REPEAT_WINDOW_MS)) {
             Ok(true) => None,
-            Ok(false) => Some(Answer::json(200, json!({ "status": "repeat" }))),
-            Err(e) => Some(Answer::error(503, format!("{e}; try again"))),
+            Ok(false) => Some(Reply::json(200, json!({ "status": "repeat" }))),
+            Err(e) => Some(Reply::error(503, format!("{e}; try again"))),
         }
     }
 
@@ -91,7 +91,7 @@ impl App {
         served: &Served,
         channel: &ChannelDef,
         request: &super::front::Incoming,
-    ) -> Answer {
+    ) -> Reply {
         let body = match self.read_body(request) {
             Ok(b) => b,
             Err(a) => return a,
@@ -115,7 +115,7 @@ impl App {
         auth: Option<&crate::program::TriggerAuthDef>,
         request: &super::front::Incoming,
         body: &[u8],
-    ) -> Answer {
+    ) -> Reply {
         let query = request.url.split_once('?').map_or("", |(_, q)| q);
         if let Err(a) = self.authenticate(&served.program, auth, &request.headers, &parse_query(query), body) {
             return a;
@@ -123,25 +123,25 @@ impl App {
         let text = String::from_utf8_lossy(body);
         let fields: Map<String, Value> = match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(m)) => m,
-            Ok(_) => return Answer::error(400, "give the message as {\"from\": \"...\", \"text\": \"...\"}"),
+            Ok(_) => return Reply::error(400, "give the message as {\"from\": \"...\", \"text\": \"...\"}"),
             Err(_) if text.trim_start().starts_with('{') => {
-                return Answer::error(400, "the body is not valid JSON");
+                return Reply::error(400, "the body is not valid JSON");
             }
             Err(_) => parse_query(&text),
         };
         let field = |k: &str| fields.get(k).map(interp::value_text).filter(|s| !s.trim().is_empty());
         let (Some(from), Some(text)) = (field("from"), fields.get("text").map(interp::value_text)) else {
-            return Answer::error(400, "a message needs `from` and `text`");
+            return Reply::error(400, "a message needs `from` and `text`");
         };
         // Bytes that are not UTF-8 would all read as U+FFFD: different senders, one contact.
         if from.contains('\u{FFFD}') {
-            return Answer::error(400, "the sender's address `from` is not UTF-8 text");
+            return Reply::error(400, "the sender's address `from` is not UTF-8 text");
         }
         let inbound = Inbound { urn: urn_of(&from), channel: Some(channel.name.clone()), text, name: field("name") };
         let handled = self.incoming(inbound);
         // A message nothing took is kept: the gateway learns that much.
         let status = if handled.status == 202 { "stored" } else { "received" };
-        acknowledge(handled, Answer::json(200, json!({ "status": status })))
+        acknowledge(handled, Reply::json(200, json!({ "status": status })))
     }
 
     /// A Telegram update. Telegram sends an update again until it gets a 2xx, so an update that is not a
@@ -152,23 +152,23 @@ impl App {
         secret: Option<&str>,
         request: &super::front::Incoming,
         body: &[u8],
-    ) -> Answer {
+    ) -> Reply {
         if let Some(var) = secret {
             let Some(expected) = self.env(var) else {
-                return Answer::error(500, format!("environment variable {var} is not set"));
+                return Reply::error(500, format!("environment variable {var} is not set"));
             };
             let given = header(request, "x-telegram-bot-api-secret-token").unwrap_or_default();
             if !super::auth::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-                return Answer::error(401, "the X-Telegram-Bot-Api-Secret-Token header is missing or wrong");
+                return Reply::error(401, "the X-Telegram-Bot-Api-Secret-Token header is missing or wrong");
             }
         }
         let update: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
-            Err(e) => return Answer::error(400, format!("the body is not a Telegram update: {e}")),
+            Err(e) => return Reply::error(400, format!("the body is not a Telegram update: {e}")),
         };
         let message = &update["message"];
         let (Some(chat), Some(text)) = (message["chat"]["id"].as_i64(), message["text"].as_str()) else {
-            return Answer::json(200, json!({ "status": "ignored" }));
+            return Reply::json(200, json!({ "status": "ignored" }));
         };
         // Telegram sends an update again when the answer is slow or lost; an update seen before is
         // acknowledged and not processed twice.
@@ -189,7 +189,7 @@ impl App {
             name: (!name.is_empty()).then_some(name),
         };
         let handled = self.taken_or_forgotten(self.incoming(inbound), seen.as_deref());
-        acknowledge(handled, Answer::json(200, json!({ "status": "received" })))
+        acknowledge(handled, Reply::json(200, json!({ "status": "received" })))
     }
 
     /// A Twilio SMS or WhatsApp webhook, verified with `X-Twilio-Signature`. Answered with empty TwiML:
@@ -200,9 +200,9 @@ impl App {
         token_var: &str,
         request: &super::front::Incoming,
         body: &[u8],
-    ) -> Answer {
+    ) -> Reply {
         let Some(token) = self.env(token_var) else {
-            return Answer::error(500, format!("environment variable {token_var} is not set"));
+            return Reply::error(500, format!("environment variable {token_var} is not set"));
         };
         let params: Vec<(String, String)> =
             parse_query(&String::from_utf8_lossy(body)).into_iter().map(|(k, v)| (k, interp::value_text(&v))).collect();
@@ -216,11 +216,11 @@ impl App {
         let expected = super::auth::twilio_signature(&token, &url, &params);
         let given = header(request, "x-twilio-signature").unwrap_or_default();
         if !super::auth::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-            return Answer::error(401, "the X-Twilio-Signature header is missing or wrong");
+            return Reply::error(401, "the X-Twilio-Signature header is missing or wrong");
         }
         let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let (Some(from), Some(text)) = (param("From").filter(|f| !f.is_empty()), param("Body")) else {
-            return Answer::error(400, "a Twilio message needs From and Body");
+            return Reply::error(400, "a Twilio message needs From and Body");
         };
         // Twilio's signature carries no time: a captured request would be valid for ever. Its
         // MessageSid is seen once.
@@ -231,7 +231,7 @@ impl App {
         }
         let inbound =
             Inbound { urn: urn_of(&from), channel: Some(channel.name.clone()), text, name: param("ProfileName") };
-        let twiml = Answer {
+        let twiml = Reply {
             status: 200,
             headers: vec![("Content-Type".into(), "text/xml".into())],
             body: b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>".to_vec(),
@@ -242,7 +242,7 @@ impl App {
 
     /// `handled`, having forgotten the message id `seen` when the message was not taken in (a server
     /// error): the sender tries again, and that try must be processed.
-    fn taken_or_forgotten(&self, handled: Answer, seen: Option<&str>) -> Answer {
+    fn taken_or_forgotten(&self, handled: Reply, seen: Option<&str>) -> Reply {
         if handled.status >= 500
             && let Some(id) = seen
             && let Err(e) = self.store.forget_sighting(id)
@@ -254,9 +254,9 @@ impl App {
 
     /// A message from a contact: it resumes the contact's waiting run, else starts the flow of the first
     /// keyword trigger its first word matches, else a catchall's, else it is kept in the contact's inbox.
-    pub(super) fn incoming(&self, message: Inbound) -> Answer {
+    pub(super) fn incoming(&self, message: Inbound) -> Reply {
         if message.urn.trim().is_empty() {
-            return Answer::error(400, "a message needs the contact's address");
+            return Reply::error(400, "a message needs the contact's address");
         }
         let lock = self.lock(&message.urn);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -267,7 +267,7 @@ impl App {
         let mut contact = match self.store.contact(&message.urn) {
             Ok(Some(c)) => c,
             Ok(None) => ContactRow::new(&message.urn),
-            Err(e) => return Answer::error(500, e.to_string()),
+            Err(e) => return Reply::error(500, e.to_string()),
         };
         if let Some(channel) = &message.channel {
             contact.channel = channel.clone();
@@ -293,7 +293,7 @@ impl App {
                 return self.continue_run(run, Resume::Reply(message.text), Some(contact), vec![row]);
             }
             Ok(None) => {}
-            Err(e) => return Answer::error(500, e.to_string()),
+            Err(e) => return Reply::error(500, e.to_string()),
         }
         let word = first_word(&message.text);
         let channel = message.channel.as_deref();
@@ -320,8 +320,8 @@ impl App {
             None => {
                 row.status = "unhandled";
                 match self.store.save_messages(&[row]) {
-                    Ok(()) => Answer::json(202, json!({ "status": "stored", "urn": message.urn })),
-                    Err(e) => Answer::error(500, e.to_string()),
+                    Ok(()) => Reply::json(202, json!({ "status": "stored", "urn": message.urn })),
+                    Err(e) => Reply::error(500, e.to_string()),
                 }
             }
         }
@@ -336,14 +336,14 @@ impl App {
         flow: &str,
         contact: &crate::program::TriggerContact,
         trigger: Value,
-    ) -> Answer {
+    ) -> Reply {
         let address = match interp::eval_at_start(&served.program, flow, trigger.clone(), &contact.urn) {
             Ok(v) => interp::value_text(&v),
-            Err(e) => return Answer::error(500, e.to_string()),
+            Err(e) => return Reply::error(500, e.to_string()),
         };
         let urn = urn_of(&address);
         if urn.split_once(':').is_none_or(|(_, path)| path.trim().is_empty()) {
-            return Answer::error(422, format!("the request gives no contact: `start ... for` computed \"{address}\""));
+            return Reply::error(422, format!("the request gives no contact: `start ... for` computed \"{address}\""));
         }
         let lock = self.lock(&urn);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -354,7 +354,7 @@ impl App {
         let mut row = match self.store.contact(&urn) {
             Ok(Some(c)) => c,
             Ok(None) => ContactRow::new(&urn),
-            Err(e) => return Answer::error(500, e.to_string()),
+            Err(e) => return Reply::error(500, e.to_string()),
         };
         row.channel = contact.channel.clone();
         if let Err(a) = self.interrupt_waiting(&urn, flow) {
@@ -365,38 +365,38 @@ impl App {
             .step(flow, true, |o| interp::start(&served.program, Some(flow), &run_id, row.to_json(), Some(trigger), o));
         let outcome = match outcome {
             Ok(o) => o,
-            Err(e) => return Answer::error(500, e.to_string()).for_run(&run_id),
+            Err(e) => return Reply::error(500, e.to_string()).for_run(&run_id),
         };
         if let Err(e) = self.save_with(&urn, &outcome, &served.version, Commit::Wait, Vec::new()) {
-            return Answer::error(500, e.to_string()).for_run(&run_id);
+            return Reply::error(500, e.to_string()).for_run(&run_id);
         }
         super::routes::trigger_answer(run_id, &outcome)
     }
 
     /// `GET /contacts/{urn}`: the contact, its waiting run and its latest messages.
-    pub(super) fn show_contact(&self, urn: &str) -> Answer {
+    pub(super) fn show_contact(&self, urn: &str) -> Reply {
         if let Err(e) = self.writer.flush() {
-            return Answer::error(500, e.to_string());
+            return Reply::error(500, e.to_string());
         }
         let contact = match self.store.contact(urn) {
             Ok(c) => c,
-            Err(e) => return Answer::error(500, e.to_string()),
+            Err(e) => return Reply::error(500, e.to_string()),
         };
         let messages = match self.store.contact_messages(urn, 50) {
             Ok(m) => m,
-            Err(e) => return Answer::error(500, e.to_string()),
+            Err(e) => return Reply::error(500, e.to_string()),
         };
         let waiting = match self.store.waiting_run(urn) {
             Ok(r) => r.map(|r| r.state.run_id),
-            Err(e) => return Answer::error(500, e.to_string()),
+            Err(e) => return Reply::error(500, e.to_string()),
         };
         if contact.is_none() && messages.is_empty() && waiting.is_none() {
-            return Answer::error(404, format!("there is no contact {urn}"));
+            return Reply::error(404, format!("there is no contact {urn}"));
         }
         let mut shown = contact.map(|c| c.to_json()).unwrap_or_else(|| json!({ "urn": urn }));
         shown["waiting_run"] = json!(waiting);
         shown["messages"] = Value::Array(messages);
-        Answer::json(200, shown)
+        Reply::json(200, shown)
     }
 }
 

@@ -97,7 +97,7 @@ impl Mailer {
     }
 
     /// One attempt at `message` (an outbox row of [`CHANNEL`]): what became of it and its log line.
-    pub(super) fn deliver(&self, message: &OutMessage, attempts: u32) -> (Result<(), Failure>, Value) {
+    pub(super) fn deliver(&self, message: &OutMessage, attempts: u32) -> (Result<(), SendFailure>, Value) {
         let to = message.urn.strip_prefix("mailto:").unwrap_or(&message.urn);
         let content: Value = serde_json::from_str(&message.text).unwrap_or_default();
         let subject = content["subject"].as_str().unwrap_or_default();
@@ -130,8 +130,8 @@ impl Mailer {
     }
 
     /// Sends one e-mail; the relay's reply code.
-    fn send(&self, id: &str, to: &str, subject: &str, body: &str) -> Result<u16, Failure> {
-        let permanent = |error: String| Failure { error, code: None, permanent: true };
+    fn send(&self, id: &str, to: &str, subject: &str, body: &str) -> Result<u16, SendFailure> {
+        let permanent = |error: String| SendFailure { error, code: None, permanent: true };
         let to: Mailbox = to.parse().map_err(|_| permanent(format!("{to:?} is not an e-mail address")))?;
         let domain = self.from.email.domain().to_string();
         let email = Message::builder()
@@ -146,7 +146,7 @@ impl Mailer {
             .map_err(|e| permanent(e.to_string()))?;
         match self.transport.send(&email) {
             Ok(reply) => Ok(code_number(reply.code())),
-            Err(e) => Err(Failure {
+            Err(e) => Err(SendFailure {
                 code: e.status().map(code_number),
                 permanent: e.is_permanent(),
                 error: super::with_causes(&e),
@@ -163,7 +163,7 @@ impl Mailer {
     }
 
     /// What becomes of a message after an attempt with `result`.
-    pub(super) fn delivery(&self, result: Result<(), Failure>, attempts: u32) -> Delivery {
+    pub(super) fn delivery(&self, result: Result<(), SendFailure>, attempts: u32) -> Delivery {
         match result {
             Ok(()) => Delivery::Sent,
             Err(f) if f.permanent || attempts > crate::compile::CHANNEL_RETRIES => {
@@ -182,7 +182,7 @@ impl Mailer {
 
 /// Why an attempt failed.
 #[derive(Debug)]
-pub(super) struct Failure {
+pub(super) struct SendFailure {
     error: String,
     /// The relay's reply code, when it answered.
     code: Option<u16>,

@@ -32,10 +32,10 @@ pub(super) struct Incoming {
 }
 
 /// Answers a request on the front end's thread when it cannot block (`None`: send it to the pool).
-pub(super) type Inline = Arc<dyn Fn(&Incoming) -> Option<Answer> + Send + Sync>;
+pub(super) type Inline = Arc<dyn Fn(&Incoming) -> Option<Reply> + Send + Sync>;
 
 /// A request and where its answer goes.
-pub(super) type Job = (Incoming, oneshot::Sender<Answer>);
+pub(super) type Job = (Incoming, oneshot::Sender<Reply>);
 
 /// The front end's bounds.
 #[derive(Clone, Copy, Debug)]
@@ -269,8 +269,8 @@ async fn answer(
     }
     let (done, answered) = oneshot::channel();
     let answer = match jobs.send((incoming, done)).await {
-        Ok(()) => answered.await.unwrap_or_else(|_| Answer::error(503, "the server is shutting down")),
-        Err(_) => Answer::error(503, "the server is shutting down"),
+        Ok(()) => answered.await.unwrap_or_else(|_| Reply::error(503, "the server is shutting down")),
+        Err(_) => Reply::error(503, "the server is shutting down"),
     };
     Ok(response(answer))
 }
@@ -323,7 +323,7 @@ async fn read_body(
     if seen > limit as u64 { Err(too_large()) } else { Ok(kept) }
 }
 
-fn response(answer: Answer) -> Response<Full<Bytes>> {
+fn response(answer: Reply) -> Response<Full<Bytes>> {
     let body = if answer.status == 204 { Bytes::new() } else { Bytes::from(answer.body) };
     let mut builder = Response::builder().status(answer.status).header("Server", "flowc");
     // A header built from request data that could split the answer is dropped.
@@ -338,7 +338,7 @@ fn response(answer: Answer) -> Response<Full<Bytes>> {
 }
 
 /// An HTTP answer.
-pub(super) struct Answer {
+pub(super) struct Reply {
     pub(super) status: u16,
     pub(super) headers: Vec<(String, String)>,
     pub(super) body: Vec<u8>,
@@ -346,9 +346,9 @@ pub(super) struct Answer {
     pub(super) run: Option<String>,
 }
 
-impl Answer {
-    pub(super) fn json(status: u16, body: Value) -> Answer {
-        Answer {
+impl Reply {
+    pub(super) fn json(status: u16, body: Value) -> Reply {
+        Reply {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.to_string().into_bytes(),
@@ -356,23 +356,23 @@ impl Answer {
         }
     }
 
-    pub(super) fn with_run(mut self, run: Option<String>) -> Answer {
+    pub(super) fn with_run(mut self, run: Option<String>) -> Reply {
         self.run = run;
         self
     }
 
-    pub(super) fn for_run(mut self, run_id: &str) -> Answer {
+    pub(super) fn for_run(mut self, run_id: &str) -> Reply {
         self.run = Some(run_id.to_string());
         self
     }
 
-    pub(super) fn error(status: u16, message: impl Into<String>) -> Answer {
-        Answer::json(status, json!({ "error": message.into() }))
+    pub(super) fn error(status: u16, message: impl Into<String>) -> Reply {
+        Reply::json(status, json!({ "error": message.into() }))
     }
 
     /// 405, with the methods the path takes.
-    pub(super) fn not_allowed(method: &str, path: &str, allow: String) -> Answer {
-        let mut a = Answer::error(405, format!("{method} is not allowed on {path}"));
+    pub(super) fn not_allowed(method: &str, path: &str, allow: String) -> Reply {
+        let mut a = Reply::error(405, format!("{method} is not allowed on {path}"));
         a.headers.push(("Allow".into(), allow));
         a
     }

@@ -40,7 +40,7 @@ use std::time::Duration;
 use crate::http::HttpClient;
 use crate::program::Program;
 use access_log::AccessLog;
-use front::Answer;
+use front::Reply;
 use store::Store;
 use writer::Writer;
 
@@ -139,9 +139,9 @@ impl App {
 
     /// Takes the contact's (or run's) lock in the store, which several servers may share (after the
     /// lock of this process, [`App::lock`]); released when dropped.
-    fn store_lock(&self, key: &str) -> Result<StoreLock<'_>, Answer> {
+    fn store_lock(&self, key: &str) -> Result<StoreLock<'_>, Reply> {
         self.store.lock(key, STORE_LOCK_WAIT).map_err(|e| {
-            let mut a = Answer::error(503, format!("{e}; try again"));
+            let mut a = Reply::error(503, format!("{e}; try again"));
             a.headers.push(("Retry-After".into(), "1".into()));
             a
         })?;

@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::App;
-use super::store::{Channels, Delivery, OutMessage, Outcome};
+use super::store::{Attempted, Channels, Delivery, OutMessage};
 
 /// How long a lane's idle thread waits for work before it ends.
 const IDLE: Duration = Duration::from_secs(60);
@@ -62,7 +62,7 @@ pub(super) struct Outbox {
     pub(super) bell: Doorbell,
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
     /// Outcomes not recorded yet.
-    finished: Mutex<Vec<Outcome>>,
+    finished: Mutex<Vec<Attempted>>,
     /// The messages claimed and not recorded: a claim this server's session lost (its connection to
     /// PostgreSQL was renewed) may come back to it while the first delivery is still on its way.
     claimed: Mutex<std::collections::HashSet<String>>,
@@ -110,7 +110,7 @@ impl Outbox {
     }
 
     /// A delivery ended.
-    fn finish(&self, lane: &Lane, outcome: Outcome) {
+    fn finish(&self, lane: &Lane, outcome: Attempted) {
         lock(&self.finished).push(outcome);
         lock(&lane.state).busy -= 1;
         self.bell.ring();
@@ -143,7 +143,7 @@ pub(super) fn dispatch(app: &Arc<App>, stop: &AtomicBool) {
     for lane in lock(&outbox.lanes).values() {
         let queued: Vec<OutMessage> = lock(&lane.state).queue.drain(..).collect();
         for m in queued {
-            outbox.finish(lane, Outcome { id: m.id, attempts: m.attempts, delivery: Delivery::Unsent });
+            outbox.finish(lane, Attempted { id: m.id, attempts: m.attempts, delivery: Delivery::Unsent });
         }
         lane.work.notify_all();
     }
@@ -227,9 +227,9 @@ fn fail_unserved(app: &Arc<App>, served: &[String]) {
     kept.push(super::email::CHANNEL.into());
     match app.store.claim_messages(Channels::NoneOf(&kept), now, 1000, lease) {
         Ok(messages) if !messages.is_empty() => {
-            let outcomes: Vec<Outcome> = messages
+            let outcomes: Vec<Attempted> = messages
                 .into_iter()
-                .map(|m| Outcome {
+                .map(|m| Attempted {
                     delivery: Delivery::Failed { error: format!("the channel `{}` is no longer served", m.channel) },
                     id: m.id,
                     attempts: m.attempts + 1,
@@ -267,7 +267,7 @@ fn work(app: &Arc<App>, lane: &Lane) {
             }
         };
         let delivery = app.deliver(&message);
-        let outcome = Outcome { id: message.id, attempts: message.attempts + 1, delivery };
+        let outcome = Attempted { id: message.id, attempts: message.attempts + 1, delivery };
         app.outbox.finish(lane, outcome);
     }
 }

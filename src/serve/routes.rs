@@ -9,7 +9,7 @@ use crate::program::{AuthDef, Program, Secret, TriggerAuthDef, TriggerDef};
 
 use super::access_log::masked_path;
 use super::expect::expected;
-use super::front::{self, Answer};
+use super::front::{self, Reply};
 use super::request::{parse_query, percent_decode};
 use super::writer::Commit;
 use super::{App, Served, auth, metrics};
@@ -34,7 +34,7 @@ pub(super) fn quick_paths(programs: &[Served]) -> std::collections::HashSet<Stri
 }
 
 /// The answer to a trigger's request: the run's `respond`, a 500 for a failed run, else 202.
-pub(super) fn trigger_answer(run_id: String, outcome: &Outcome) -> Answer {
+pub(super) fn trigger_answer(run_id: String, outcome: &Outcome) -> Reply {
     let responded = outcome.events.iter().find_map(|e| match e {
         Event::Responded { status, headers, body, content_type } => Some((*status, headers, body, content_type)),
         _ => None,
@@ -48,7 +48,7 @@ pub(super) fn trigger_answer(run_id: String, outcome: &Outcome) -> Answer {
                 h.push(("Content-Type".into(), ct.clone()));
             }
             h.push(("X-Flowc-Run".into(), run_id.clone()));
-            Answer {
+            Reply {
                 status,
                 headers: h,
                 body: if status == 204 { Vec::new() } else { body.clone().unwrap_or_default().into_bytes() },
@@ -60,22 +60,22 @@ pub(super) fn trigger_answer(run_id: String, outcome: &Outcome) -> Answer {
                 Event::RunEnded { reason, .. } => reason.clone(),
                 _ => None,
             });
-            Answer::json(500, json!({ "error": reason.unwrap_or_else(|| "the run failed".into()), "run_id": run_id }))
+            Reply::json(500, json!({ "error": reason.unwrap_or_else(|| "the run failed".into()), "run_id": run_id }))
                 .for_run(&run_id)
         }
-        None => Answer::json(202, json!({ "run_id": run_id, "status": outcome.state.status })).for_run(&run_id),
+        None => Reply::json(202, json!({ "run_id": run_id, "status": outcome.state.status })).for_run(&run_id),
     }
 }
 
 impl App {
     /// The answer to a request that cannot block, computed on the caller's thread; `None` for one that
     /// goes to the worker pool.
-    pub(super) fn quick(&self, request: &front::Incoming) -> Option<Answer> {
+    pub(super) fn quick(&self, request: &front::Incoming) -> Option<Reply> {
         let path = request.url.split('?').next().unwrap_or_default();
         (self.quick.contains(path) || (path == "/healthz" && request.method == "GET")).then(|| self.handle(request))
     }
 
-    pub(super) fn handle(&self, request: &front::Incoming) -> Answer {
+    pub(super) fn handle(&self, request: &front::Incoming) -> Reply {
         let began = std::time::Instant::now();
         let answer = self.route(request);
         metrics::answered(answer.status);
@@ -98,11 +98,11 @@ impl App {
         answer
     }
 
-    pub(super) fn read_body(&self, request: &front::Incoming) -> Result<Vec<u8>, Answer> {
-        request.body.clone().map_err(|(status, message)| Answer::error(status, message))
+    pub(super) fn read_body(&self, request: &front::Incoming) -> Result<Vec<u8>, Reply> {
+        request.body.clone().map_err(|(status, message)| Reply::error(status, message))
     }
 
-    pub(super) fn route(&self, request: &front::Incoming) -> Answer {
+    pub(super) fn route(&self, request: &front::Incoming) -> Reply {
         let method = request.method.to_ascii_uppercase();
         let url = request.url.clone();
         let (path, query) = url.split_once('?').unwrap_or((&url, ""));
@@ -120,7 +120,7 @@ impl App {
             return refused;
         }
         match (method.as_str(), segments.as_slice()) {
-            ("GET", ["healthz"]) => return Answer::json(200, json!({ "status": "ok" })),
+            ("GET", ["healthz"]) => return Reply::json(200, json!({ "status": "ok" })),
             ("GET", ["readyz"]) => return self.ready(),
             ("GET", ["metrics"]) => return self.metrics(),
             ("GET", ["log"]) => return self.log(&parse_query(&query)),
@@ -138,7 +138,7 @@ impl App {
                 let id = percent_decode(id, false);
                 if id.trim().is_empty() {
                     // Runs that belong to no contact are stored under "": no message may reach them.
-                    return Answer::error(400, "give the contact's URN: POST /contacts/{urn}/messages");
+                    return Reply::error(400, "give the contact's URN: POST /contacts/{urn}/messages");
                 }
                 return match self.read_body(request) {
                     Ok(body) => self.message(&id, &body),
@@ -151,17 +151,17 @@ impl App {
             self.programs.iter().find_map(|p| p.program.channels.iter().find(|c| c.receive == path).map(|c| (p, c)));
         if let Some((served, channel)) = channel {
             if method != "POST" {
-                return Answer::not_allowed(&method, &path, "POST".into());
+                return Reply::not_allowed(&method, &path, "POST".into());
             }
             return self.channel_receive(served, channel, request);
         }
         let found =
             self.programs.iter().find_map(|p| p.program.triggers.iter().find(|t| t.suffix == path).map(|t| (p, t)));
         let Some((served, trigger)) = found else {
-            return Answer::error(404, format!("nothing is served at {path}"));
+            return Reply::error(404, format!("nothing is served at {path}"));
         };
         if !crate::ast::Method::parse(&method).is_some_and(|m| trigger.methods.contains(&m)) {
-            return Answer::not_allowed(&method, &path, crate::ast::Method::list(&trigger.methods, ", "));
+            return Reply::not_allowed(&method, &path, crate::ast::Method::list(&trigger.methods, ", "));
         }
         let headers = &request.headers;
         let body = match self.read_body(request) {
@@ -173,9 +173,9 @@ impl App {
 
     /// Whether the request carries one of the operator tokens (each compared in constant time, all
     /// of them every time). The token is never logged: the access log has no headers.
-    pub(super) fn operator(&self, request: &front::Incoming) -> Result<(), Answer> {
+    pub(super) fn operator(&self, request: &front::Incoming) -> Result<(), Reply> {
         let refuse = |message: &str| {
-            let mut a = Answer::error(401, message);
+            let mut a = Reply::error(401, message);
             a.headers.push(("WWW-Authenticate".into(), "Bearer".into()));
             a
         };
@@ -209,18 +209,18 @@ impl App {
         headers: &[(String, String)],
         query: &Map<String, Value>,
         body: &[u8],
-    ) -> Result<(), Answer> {
+    ) -> Result<(), Reply> {
         let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
         match auth {
             None => Ok(()),
             Some(TriggerAuthDef::Connector(i)) => {
                 let Some(AuthDef::ApiKey { place, name, value }) = program.connectors.get(*i).map(|c| &c.auth) else {
-                    return Err(Answer::error(500, "the trigger's connector is not an api_key connector"));
+                    return Err(Reply::error(500, "the trigger's connector is not an api_key connector"));
                 };
                 let expected = match value {
                     Secret::Env(var) => self
                         .env(var)
-                        .ok_or_else(|| Answer::error(500, format!("environment variable {var} is not set")))?,
+                        .ok_or_else(|| Reply::error(500, format!("environment variable {var} is not set")))?,
                     Secret::Literal(v) => v.clone(),
                 };
                 let given = match place {
@@ -229,14 +229,13 @@ impl App {
                 };
                 match given {
                     Some(g) if auth::constant_time_eq(g.as_bytes(), expected.as_bytes()) => Ok(()),
-                    Some(_) => Err(Answer::error(401, format!("the {name} key is wrong"))),
-                    None => Err(Answer::error(401, format!("missing {name} key"))),
+                    Some(_) => Err(Reply::error(401, format!("the {name} key is wrong"))),
+                    None => Err(Reply::error(401, format!("missing {name} key"))),
                 }
             }
             Some(TriggerAuthDef::Signature { env }) => {
-                let secret = self
-                    .env(env)
-                    .ok_or_else(|| Answer::error(500, format!("environment variable {env} is not set")))?;
+                let secret =
+                    self.env(env).ok_or_else(|| Reply::error(500, format!("environment variable {env} is not set")))?;
                 let now = crate::time::now_millis();
                 auth::verify(
                     &secret,
@@ -246,13 +245,13 @@ impl App {
                     body,
                     now / 1000,
                 )
-                .map_err(|e| Answer::error(401, format!("signature refused: {e}")))?;
+                .map_err(|e| Reply::error(401, format!("signature refused: {e}")))?;
                 let id = header("webhook-id").unwrap_or_default();
                 let window = auth::SIGNATURE_TOLERANCE_SECS * 2 * 1000;
                 match self.store.first_sighting(&format!("signature:{id}"), now, now.saturating_sub(window)) {
                     Ok(true) => Ok(()),
-                    Ok(false) => Err(Answer::error(401, format!("webhook-id {id} was already used (replay)"))),
-                    Err(e) => Err(Answer::error(500, e.to_string())),
+                    Ok(false) => Err(Reply::error(401, format!("webhook-id {id} was already used (replay)"))),
+                    Err(e) => Err(Reply::error(500, e.to_string())),
                 }
             }
         }
@@ -266,7 +265,7 @@ impl App {
         headers: &[(String, String)],
         query: &str,
         body: &[u8],
-    ) -> Answer {
+    ) -> Reply {
         let program = &*served.program;
         let query = parse_query(query);
         if let Err(a) = self.authenticate(program, trigger.auth.as_ref(), headers, &query, body) {
@@ -287,7 +286,7 @@ impl App {
         {
             match serde_json::from_slice(body) {
                 Ok(v) => v,
-                Err(e) => return Answer::error(400, format!("the body is not valid JSON: {e}")),
+                Err(e) => return Reply::error(400, format!("the body is not valid JSON: {e}")),
             }
         } else {
             Value::String(text)
@@ -297,7 +296,7 @@ impl App {
         let (mut query, mut body_value) = (query, body_value);
         let form = content_type.starts_with("application/x-www-form-urlencoded");
         if let Err(why) = expected(trigger, &mut header_map, &mut query, &mut body_value, form) {
-            return Answer::error(422, format!("the request does not match the trigger's expect: {why}"));
+            return Reply::error(422, format!("the request does not match the trigger's expect: {why}"));
         }
         let trigger_value = json!({ "method": method, "headers": header_map, "query": query, "body": body_value });
         let flow = &program.flows[trigger.flow].name;
@@ -312,11 +311,11 @@ impl App {
             self.step(flow, true, |o| interp::start(program, Some(flow), &run_id, json!({}), Some(trigger_value), o));
         let outcome = match outcome {
             Ok(o) => o,
-            Err(e) => return Answer::error(500, e.to_string()).for_run(&run_id),
+            Err(e) => return Reply::error(500, e.to_string()).for_run(&run_id),
         };
         let commit = if lock.is_none() { Commit::Linger } else { Commit::Soon };
         if let Err(e) = self.save("", &outcome, &served.version, commit) {
-            return Answer::error(500, e.to_string()).for_run(&run_id);
+            return Reply::error(500, e.to_string()).for_run(&run_id);
         }
         trigger_answer(run_id, &outcome)
     }

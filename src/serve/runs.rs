@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::interp::{self, Event, Outcome, Resume, RunOptions, RunState, RunStatus};
 use crate::program::Program;
 
-use super::front::Answer;
+use super::front::Reply;
 use super::store::{self, LogLine, StepRecord, StoreError, StoredRun};
 use super::writer::Commit;
 use super::{App, Served, channels, email, metrics};
@@ -145,25 +145,25 @@ impl App {
         self.writer.write(vec![record], Vec::new(), commit)
     }
 
-    pub(super) fn start_conversation(&self, flow: &str, body: &[u8]) -> Answer {
+    pub(super) fn start_conversation(&self, flow: &str, body: &[u8]) -> Reply {
         let Some(served) = self.program_of(flow) else {
-            return Answer::error(404, format!("there is no flow `{flow}`"));
+            return Reply::error(404, format!("there is no flow `{flow}`"));
         };
         let request: Value = if body.is_empty() {
             json!({})
         } else {
             match serde_json::from_slice(body) {
                 Ok(v) => v,
-                Err(e) => return Answer::error(400, format!("the body is not valid JSON: {e}")),
+                Err(e) => return Reply::error(400, format!("the body is not valid JSON: {e}")),
             }
         };
         let given = request.get("contact").cloned().unwrap_or(json!({}));
         if let Err(e) = crate::interp::Contact::timezone_of(&given) {
-            return Answer::error(400, format!("contact: {e}"));
+            return Reply::error(400, format!("contact: {e}"));
         }
         let id = given.get("urn").or_else(|| given.get("id")).map(crate::interp::value_text);
         let Some(contact_id) = id.filter(|s| !s.is_empty()) else {
-            return Answer::error(400, "give the contact an id: {\"contact\": {\"id\": \"...\", \"name\": ...}}");
+            return Reply::error(400, "give the contact an id: {\"contact\": {\"id\": \"...\", \"name\": ...}}");
         };
         let lock = self.lock(&contact_id);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -175,7 +175,7 @@ impl App {
         let mut contact = match self.store.contact(&contact_id) {
             Ok(Some(c)) => c.to_json(),
             Ok(None) => json!({ "urn": contact_id }),
-            Err(e) => return Answer::error(500, e.to_string()),
+            Err(e) => return Reply::error(500, e.to_string()),
         };
         if let (Some(c), Value::Object(g)) = (contact.as_object_mut(), given) {
             for (k, v) in g.into_iter().filter(|(k, _)| k != "id") {
@@ -195,7 +195,7 @@ impl App {
     }
 
     /// Stops the contact's waiting run, if any: a new run interrupts it, as in RapidPro.
-    pub(super) fn interrupt_waiting(&self, contact_id: &str, flow: &str) -> Result<(), Answer> {
+    pub(super) fn interrupt_waiting(&self, contact_id: &str, flow: &str) -> Result<(), Reply> {
         match self.store.waiting_run(contact_id) {
             Ok(Some(mut old)) => {
                 old.state.status = RunStatus::Stopped;
@@ -207,12 +207,12 @@ impl App {
                 }];
                 StepRecord::new(&old, &ended)
                     .and_then(|r| self.writer.write(vec![r], Vec::new(), Commit::Wait))
-                    .map_err(|e| Answer::error(500, e.to_string()))?;
+                    .map_err(|e| Reply::error(500, e.to_string()))?;
                 metrics::run_ended(&old.state.flow, RunStatus::Stopped.as_str());
                 Ok(())
             }
             Ok(None) => Ok(()),
-            Err(e) => Err(Answer::error(500, e.to_string())),
+            Err(e) => Err(Reply::error(500, e.to_string())),
         }
     }
 
@@ -227,7 +227,7 @@ impl App {
         contact: Value,
         messages: Vec<store::MessageRow>,
         status: u16,
-    ) -> Answer {
+    ) -> Reply {
         let input = messages.first().map(|m| m.text.clone());
         let run_id = crate::time::unique_id("run");
         let messages = messages
@@ -242,12 +242,12 @@ impl App {
         });
         let outcome = match outcome {
             Ok(o) => o,
-            Err(e) => return Answer::error(500, e.to_string()),
+            Err(e) => return Reply::error(500, e.to_string()),
         };
         if let Err(e) = self.save_with(contact_id, &outcome, &served.version, Commit::Wait, messages) {
-            return Answer::error(500, e.to_string()).for_run(&run_id);
+            return Reply::error(500, e.to_string()).for_run(&run_id);
         }
-        Answer::json(status, step_json(&outcome.state, &outcome.events)).for_run(&run_id)
+        Reply::json(status, step_json(&outcome.state, &outcome.events)).for_run(&run_id)
     }
 
     /// Starts `flow` for the contact of an incoming message (the caller holds the contact's lock).
@@ -257,19 +257,19 @@ impl App {
         flow: &str,
         contact: store::ContactRow,
         message: store::MessageRow,
-    ) -> Answer {
+    ) -> Reply {
         let urn = contact.urn.clone();
         self.start_run(served, flow, &urn, contact.to_json(), vec![message], 201)
     }
 
     /// `POST /contacts/{urn}/messages`: a message given through the API, routed like a channel's.
-    pub(super) fn message(&self, contact_id: &str, body: &[u8]) -> Answer {
+    pub(super) fn message(&self, contact_id: &str, body: &[u8]) -> Reply {
         let text = match serde_json::from_slice::<Value>(body) {
             Ok(v) => match v.get("text").and_then(Value::as_str) {
                 Some(t) => t.to_string(),
-                None => return Answer::error(400, "give the message as {\"text\": \"...\"}"),
+                None => return Reply::error(400, "give the message as {\"text\": \"...\"}"),
             },
-            Err(e) => return Answer::error(400, format!("the body is not valid JSON: {e}")),
+            Err(e) => return Reply::error(400, format!("the body is not valid JSON: {e}")),
         };
         self.incoming(channels::Inbound { urn: contact_id.to_string(), channel: None, text, name: None })
     }
@@ -282,16 +282,16 @@ impl App {
         how: Resume,
         contact: Option<store::ContactRow>,
         messages: Vec<store::MessageRow>,
-    ) -> Answer {
+    ) -> Reply {
         let Some((program, version)) = self.program_for(&run) else {
-            return Answer::error(409, format!("flow `{}` is no longer served", run.state.flow));
+            return Reply::error(409, format!("flow `{}` is no longer served", run.state.flow));
         };
         let contact = match contact {
             Some(c) => Some(c),
             None if run.contact_id.is_empty() => None,
             None => match self.store.contact(&run.contact_id) {
                 Ok(c) => c,
-                Err(e) => return Answer::error(500, e.to_string()),
+                Err(e) => return Reply::error(500, e.to_string()),
             },
         };
         if let Some(c) = contact {
@@ -302,12 +302,12 @@ impl App {
         let outcome = self.step(&flow, false, |o| interp::resume(&program, run.state, how, o));
         let outcome = match outcome {
             Ok(o) => o,
-            Err(e) => return Answer::error(409, e.to_string()).for_run(&run_id),
+            Err(e) => return Reply::error(409, e.to_string()).for_run(&run_id),
         };
         if let Err(e) = self.save_with(&run.contact_id, &outcome, &version, Commit::Wait, messages) {
-            return Answer::error(500, e.to_string()).for_run(&run_id);
+            return Reply::error(500, e.to_string()).for_run(&run_id);
         }
-        Answer::json(200, step_json(&outcome.state, &outcome.events)).for_run(&run_id)
+        Reply::json(200, step_json(&outcome.state, &outcome.events)).for_run(&run_id)
     }
 
     pub(super) fn resume_due_runs(&self) {

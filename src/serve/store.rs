@@ -226,7 +226,7 @@ impl Delivery {
 
 /// What became of a claimed message ([`Store::delivered`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Outcome {
+pub struct Attempted {
     /// The message's id.
     pub id: String,
     /// Its attempts, this one included.
@@ -376,7 +376,7 @@ pub trait Store: Send + Sync {
     /// Ends a [`Store::wait_for_outbox`] now (the server is stopping).
     fn wake_outbox(&self) {}
     /// Records what became of claimed messages, in one transaction, and ends their claims.
-    fn delivered(&self, outcomes: &[Outcome]) -> Result<(), StoreError>;
+    fn delivered(&self, outcomes: &[Attempted]) -> Result<(), StoreError>;
 }
 
 /// A stored run's columns: state, contact, deadline, version.
@@ -881,7 +881,7 @@ impl Store for SqliteStore {
         Ok(claimed.into_iter().map(|(_, m)| m).collect())
     }
 
-    fn delivered(&self, outcomes: &[Outcome]) -> Result<(), StoreError> {
+    fn delivered(&self, outcomes: &[Attempted]) -> Result<(), StoreError> {
         let now = crate::time::now_millis() as i64;
         let mut conn = self.conn();
         let tx = conn.transaction()?;

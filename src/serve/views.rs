@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::front::Answer;
+use super::front::Reply;
 use super::{App, metrics};
 
 /// Rows deleted per retention transaction.
@@ -34,18 +34,18 @@ impl App {
     }
 
     /// Ready when the database takes a write and the flows are loaded.
-    pub(super) fn ready(&self) -> Answer {
+    pub(super) fn ready(&self) -> Reply {
         let flows: usize = self.programs.iter().map(|p| p.program.flows.len()).sum();
         match self.store.check_writable() {
-            Ok(()) => Answer::json(200, json!({ "status": "ready", "flows": flows })),
-            Err(e) => Answer::json(503, json!({ "status": "not ready", "error": e.to_string() })),
+            Ok(()) => Reply::json(200, json!({ "status": "ready", "flows": flows })),
+            Err(e) => Reply::json(503, json!({ "status": "not ready", "error": e.to_string() })),
         }
     }
 
     /// The Prometheus text format.
-    pub(super) fn metrics(&self) -> Answer {
+    pub(super) fn metrics(&self) -> Reply {
         let Some(handle) = metrics::handle() else {
-            return Answer::error(503, "another metrics recorder was installed in this process");
+            return Reply::error(503, "another metrics recorder was installed in this process");
         };
         match self.store.waiting_count() {
             Ok(n) => metrics::waiting_runs(n),
@@ -56,7 +56,7 @@ impl App {
             Err(e) => self.quiet_when_away(|| eprintln!("flowc: metrics: {e}")),
         }
         metrics::queue_depth(self.writer.queued());
-        Answer {
+        Reply {
             status: 200,
             headers: vec![("Content-Type".into(), "text/plain; version=0.0.4; charset=utf-8".into())],
             body: handle.render().into_bytes(),
@@ -64,9 +64,9 @@ impl App {
         }
     }
 
-    pub(super) fn log(&self, query: &Map<String, Value>) -> Answer {
+    pub(super) fn log(&self, query: &Map<String, Value>) -> Reply {
         if let Err(e) = self.writer.flush() {
-            return Answer::error(500, e.to_string());
+            return Reply::error(500, e.to_string());
         }
         let webhook = query.get("webhook").and_then(Value::as_str).filter(|s| !s.is_empty());
         let failed = query.get("failed").and_then(Value::as_str).is_some_and(|s| s == "true" || s == "1");
@@ -74,26 +74,26 @@ impl App {
             None | Some("") => 100,
             Some(l) => match l.parse::<usize>() {
                 Ok(n) if n <= 10_000 => n,
-                _ => return Answer::error(400, "limit must be a number up to 10000"),
+                _ => return Reply::error(400, "limit must be a number up to 10000"),
             },
         };
         match self.store.read_log(webhook, failed, limit) {
-            Ok(entries) => Answer::json(200, Value::Array(entries)),
-            Err(e) => Answer::error(500, e.to_string()),
+            Ok(entries) => Reply::json(200, Value::Array(entries)),
+            Err(e) => Reply::error(500, e.to_string()),
         }
     }
 
-    pub(super) fn show_run(&self, id: &str) -> Answer {
+    pub(super) fn show_run(&self, id: &str) -> Reply {
         if let Err(e) = self.writer.flush() {
-            return Answer::error(500, e.to_string());
+            return Reply::error(500, e.to_string());
         }
         match (self.store.summary(id), self.store.events(id)) {
-            (Ok(Some(run)), Ok(events)) => Answer::json(
+            (Ok(Some(run)), Ok(events)) => Reply::json(
                 200,
                 json!({ "run_id": id, "flow": run.flow, "contact_id": run.contact_id, "status": run.status, "events": events }),
             ),
-            (Ok(None), _) => Answer::error(404, format!("there is no run {id}")),
-            (Err(e), _) | (_, Err(e)) => Answer::error(500, e.to_string()),
+            (Ok(None), _) => Reply::error(404, format!("there is no run {id}")),
+            (Err(e), _) | (_, Err(e)) => Reply::error(500, e.to_string()),
         }
     }
 }

@@ -835,7 +835,7 @@ impl flowc::serve::store::Store for FullDisk {
     ) -> Result<Vec<flowc::serve::store::OutMessage>, flowc::serve::store::StoreError> {
         self.0.claim_messages(which, now, n, lease)
     }
-    fn delivered(&self, _: &[flowc::serve::store::Outcome]) -> Result<(), flowc::serve::store::StoreError> {
+    fn delivered(&self, _: &[flowc::serve::store::Attempted]) -> Result<(), flowc::serve::store::StoreError> {
         Err(flowc::serve::store::StoreError::new("database or disk is full"))
     }
 }

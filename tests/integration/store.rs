@@ -3,7 +3,7 @@
 
 use flowc::interp::RunStatus;
 use flowc::serve::store::{
-    Channels, ContactRow, Delivery, Direction, LogLine, MessageRow, Outcome, PostgresStore, SqliteStore, StepRecord,
+    Attempted, Channels, ContactRow, Delivery, Direction, LogLine, MessageRow, PostgresStore, SqliteStore, StepRecord,
     Store,
 };
 use serde_json::json;
@@ -125,7 +125,7 @@ fn suite(store: &dyn Store) {
     assert_eq!(store.outbox_count().unwrap(), 3);
     let later = flowc::time::now_millis() + 1;
     let ids = |messages: Vec<flowc::serve::store::OutMessage>| messages.into_iter().map(|m| m.id).collect::<Vec<_>>();
-    let outcome = |id: &str, attempts: u32, delivery: Delivery| Outcome { id: id.into(), attempts, delivery };
+    let outcome = |id: &str, attempts: u32, delivery: Delivery| Attempted { id: id.into(), attempts, delivery };
     let lease = later + 60_000;
     assert_eq!(ids(store.due_messages(later, 10).unwrap()), ["m1", "m3"], "each contact's oldest pending message only");
     // A claim takes the oldest first and holds its contact's later messages back until it ends.
@@ -229,8 +229,8 @@ fn postgres_keeps_what_the_server_needs() {
     assert!(!claimed(&again, now, 1_000).contains(&"m9".to_string()));
     let taken = claimed(&again, now + 1_000, 1_000);
     assert!(taken.contains(&"m9".to_string()), "{taken:?}");
-    let outcomes: Vec<Outcome> =
-        taken.iter().map(|id| Outcome { id: id.clone(), attempts: 1, delivery: Delivery::Sent }).collect();
+    let outcomes: Vec<Attempted> =
+        taken.iter().map(|id| Attempted { id: id.clone(), attempts: 1, delivery: Delivery::Sent }).collect();
     again.delivered(&outcomes).unwrap();
     let mut with_m10 = step("r10", "tel:+10", RunStatus::Completed, None);
     with_m10.messages = vec![out("m10", "tel:+10", "hi")];
@@ -248,7 +248,7 @@ fn postgres_keeps_what_the_server_needs() {
         assert!(began.elapsed() < std::time::Duration::from_secs(5), "the dead server's claim holds: {taken:?}");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    again.delivered(&[Outcome { id: "m10".into(), attempts: 1, delivery: Delivery::Sent }]).unwrap();
+    again.delivered(&[Attempted { id: "m10".into(), attempts: 1, delivery: Delivery::Sent }]).unwrap();
     assert_eq!(again.outbox_count().unwrap(), 0);
     // A contact's lock: one server at a time.
     let first = PostgresStore::connect(&url).unwrap();

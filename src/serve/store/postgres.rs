@@ -11,7 +11,7 @@ use postgres::{Client, NoTls};
 use serde_json::Value;
 
 use super::{
-    Channels, ContactRow, Direction, LogLine, MessageRow, OutMessage, Outcome, RunSummary, StepRecord, Store,
+    Attempted, Channels, ContactRow, Direction, LogLine, MessageRow, OutMessage, RunSummary, StepRecord, Store,
     StoreError, StoredRun,
 };
 
@@ -726,7 +726,7 @@ impl Store for PostgresStore {
         }
     }
 
-    fn delivered(&self, outcomes: &[Outcome]) -> Result<(), StoreError> {
+    fn delivered(&self, outcomes: &[Attempted]) -> Result<(), StoreError> {
         let now = now();
         let mut client = self.sender();
         let mut tx = client.transaction()?;
