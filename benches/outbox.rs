@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flowc::interp::RunStatus;
-use flowc::serve::store::{Direction, MessageRow, PostgresStore, SqliteStore, StepRecord, Store};
+use flowc::serve::store::{Direction, MessageRow, MessageStatus, PostgresStore, SqliteStore, StepRecord, Store};
 use flowc::serve::{Config, Served, Server};
 
 const SOURCE: &str = r#"
@@ -107,7 +107,7 @@ fn fill(store: &dyn Store, n: usize) {
             text: format!("Message {i}"),
             run_id: Some(format!("run-{round}-{i}")),
             flow: Some("idle".into()),
-            status: "pending",
+            status: MessageStatus::Pending,
         }],
     };
     let steps: Vec<StepRecord> = (0..n).map(step).collect();

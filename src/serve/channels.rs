@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::front::Reply;
 use super::request::parse_query;
-use super::store::{ContactRow, Direction, MessageRow};
+use super::store::{ContactRow, Direction, MessageRow, MessageStatus};
 use super::writer::Commit;
 use super::{App, Served};
 use crate::interp::{self, Resume};
@@ -285,7 +285,7 @@ impl App {
             text: message.text.clone(),
             run_id: None,
             flow: None,
-            status: "handled",
+            status: MessageStatus::Handled,
         };
         match self.store.waiting_run(&message.urn) {
             Ok(Some(run)) => {
@@ -318,7 +318,7 @@ impl App {
                 self.start_for_contact(served, &flow, contact, row)
             }
             None => {
-                row.status = "unhandled";
+                row.status = MessageStatus::Unhandled;
                 match self.store.save_messages(&[row]) {
                     Ok(()) => Reply::json(202, json!({ "status": "stored", "urn": message.urn })),
                     Err(e) => Reply::error(500, e.to_string()),

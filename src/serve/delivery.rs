@@ -9,7 +9,7 @@ use crate::outgoing::{Outgoing, delivery_request};
 
 use crate::program::ChannelKindDef;
 
-use super::store::{Delivery, Direction, LogLine, MessageRow, OutMessage};
+use super::store::{Delivery, Direction, LogLine, MessageRow, MessageStatus, OutMessage};
 use super::writer::Commit;
 use super::{App, metrics};
 
@@ -35,7 +35,7 @@ impl App {
                     text: text.clone(),
                     run_id: Some(run.run_id.clone()),
                     flow: Some(run.flow.clone()),
-                    status: "pending",
+                    status: MessageStatus::Pending,
                 }),
                 _ => None,
             })

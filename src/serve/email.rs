@@ -13,7 +13,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use serde_json::{Value, json};
 
-use super::store::{Delivery, Direction, MessageRow, OutMessage};
+use super::store::{Delivery, Direction, MessageRow, MessageStatus, OutMessage};
 use crate::interp::{Event, RunState};
 
 /// The outbox's channel for e-mail.
@@ -207,7 +207,7 @@ pub(super) fn rows(run: &RunState, events: &[Event]) -> Vec<MessageRow> {
                 text: json!({ "subject": subject, "body": body }).to_string(),
                 run_id: Some(run.run_id.clone()),
                 flow: Some(run.flow.clone()),
-                status: "pending",
+                status: MessageStatus::Pending,
             }),
             _ => None,
         })

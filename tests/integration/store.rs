@@ -3,8 +3,8 @@
 
 use flowc::interp::RunStatus;
 use flowc::serve::store::{
-    Attempted, Channels, ContactRow, Delivery, Direction, LogLine, MessageRow, PostgresStore, SqliteStore, StepRecord,
-    Store,
+    Attempted, Channels, ContactRow, Delivery, Direction, LogLine, MessageRow, MessageStatus, PostgresStore,
+    SqliteStore, StepRecord, Store,
 };
 use serde_json::json;
 
@@ -40,7 +40,7 @@ fn out(id: &str, urn: &str, text: &str) -> MessageRow {
         text: text.into(),
         run_id: Some("r".into()),
         flow: Some("f".into()),
-        status: "pending",
+        status: MessageStatus::Pending,
     }
 }
 
@@ -151,7 +151,7 @@ fn suite(store: &dyn Store) {
     assert_eq!(ids(store.claim_messages(Channels::Only("sms"), later + 5, 10, lease).unwrap()), ["m2"]);
     store.delivered(&[outcome("m2", 1, Delivery::Retry { at_ms: later, error: "503".into() })]).unwrap();
     let mut inbox = out("m4", "tel:+1", "hello");
-    (inbox.direction, inbox.status) = (Direction::In, "unhandled");
+    (inbox.direction, inbox.status) = (Direction::In, MessageStatus::Unhandled);
     store.save_messages(&[inbox]).unwrap();
     let shown = store.contact_messages("tel:+1", 10).unwrap();
     let summary: Vec<(&str, &str, &str)> = shown
@@ -279,6 +279,7 @@ fn postgres_migrates_a_schema_1_database() {
     client
         .batch_execute(
             "ALTER TABLE contacts DROP COLUMN timezone; ALTER TABLE messages DROP COLUMN lease_ms;
+             ALTER TABLE messages DROP COLUMN lease_pid; ALTER TABLE messages DROP COLUMN flow; DROP INDEX messages_due;
              UPDATE flowc_schema SET version = 1;
              INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES ('tel:+1', '', 'Ann', '', '{}', 0)",
         )

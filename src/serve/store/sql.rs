@@ -1,0 +1,502 @@
+//! The store's SQL, written once for SQLite and PostgreSQL, and the row decoding, done once.
+//!
+//! Statements use PostgreSQL's `$1` placeholders; [`Db`] is the small dialect layer each database
+//! implements (SQLite's connection turns `$1` into `?1`), with [`Param`] for the values and [`Row`] for
+//! the columns, so that a query and what is read from it are written in one place. What only one
+//! database has stays with it: PostgreSQL's batched inserts (arrays unnested), `FOR UPDATE SKIP
+//! LOCKED`, advisory locks and `NOTIFY`.
+
+use serde_json::Value;
+
+use super::{
+    Attempted, Channels, ContactRow, Direction, LogLine, MessageRow, OutMessage, RunSummary, StepRecord, StoreError,
+    StoredRun,
+};
+
+/// The two databases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A statement's value.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Param<'a> {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Bool(bool),
+}
+
+/// A row's columns by position.
+pub(super) trait Row {
+    fn text(&self, i: usize) -> Result<String, StoreError>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+}
+
+/// A connection or a transaction of either database.
+pub(super) trait Db {
+    fn dialect(&self) -> Dialect;
+    /// Runs a statement; the rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError>;
+    /// Runs a query, calling `each` for every row.
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Every row of a query, decoded.
+fn all<T>(
+    db: &mut dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    decode: impl Fn(&dyn Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    db.query(sql, params, &mut |r| {
+        out.push(decode(r)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The first row of a query, decoded.
+fn first<T>(
+    db: &mut dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    decode: impl Fn(&dyn Row) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    Ok(all(db, sql, params, decode)?.into_iter().next())
+}
+
+fn count(db: &mut dyn Db, sql: &str) -> Result<u64, StoreError> {
+    Ok(first(db, sql, &[], |r| r.int(0))?.unwrap_or(0) as u64)
+}
+
+fn now() -> i64 {
+    crate::time::now_millis() as i64
+}
+
+// ---------------------------------------------------------------------------------------------- runs
+
+const RUN_COLUMNS: &str = "state, contact_id, deadline_ms, version";
+
+fn run_row(r: &dyn Row) -> Result<StoredRun, StoreError> {
+    Ok(StoredRun {
+        state: serde_json::from_str(&r.text(0)?)?,
+        contact_id: r.text(1)?,
+        deadline_ms: r.opt_int(2)?.map(|d| d as u64),
+        version: r.opt_text(3)?,
+    })
+}
+
+/// Saves a run after a step, and the step's events.
+pub(super) fn save_run(db: &mut dyn Db, step: &StepRecord, now: i64) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (id) DO UPDATE SET status = $4, deadline_ms = $5, state = $6, updated_ms = $7",
+        &[
+            Param::Text(&step.run_id),
+            Param::Text(&step.contact_id),
+            Param::Text(&step.flow),
+            Param::Text(step.status.as_str()),
+            Param::OptInt(step.deadline_ms.map(|d| d as i64)),
+            Param::OptText(step.state.as_deref()),
+            Param::Int(now),
+            Param::OptText(step.version.as_deref()),
+        ],
+    )?;
+    if let Some(events) = &step.events {
+        db.execute(
+            "INSERT INTO steps (run_id, seq, events)
+             VALUES ($1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM steps WHERE run_id = $1), $2)",
+            &[Param::Text(&step.run_id), Param::Text(events)],
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn waiting_run(db: &mut dyn Db, contact_id: &str) -> Result<Option<StoredRun>, StoreError> {
+    first(
+        db,
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE contact_id = $1 AND status = 'waiting' ORDER BY updated_ms DESC LIMIT 1"
+        ),
+        &[Param::Text(contact_id)],
+        run_row,
+    )
+}
+
+pub(super) fn due_runs(db: &mut dyn Db, now_ms: u64) -> Result<Vec<StoredRun>, StoreError> {
+    all(
+        db,
+        &format!("SELECT {RUN_COLUMNS} FROM runs WHERE status = 'waiting' AND deadline_ms <= $1 LIMIT 100"),
+        &[Param::Int(now_ms as i64)],
+        run_row,
+    )
+}
+
+pub(super) fn run(db: &mut dyn Db, run_id: &str) -> Result<Option<StoredRun>, StoreError> {
+    first(
+        db,
+        &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND state IS NOT NULL"),
+        &[Param::Text(run_id)],
+        run_row,
+    )
+}
+
+pub(super) fn summary(db: &mut dyn Db, run_id: &str) -> Result<Option<RunSummary>, StoreError> {
+    first(db, "SELECT flow, status, contact_id FROM runs WHERE id = $1", &[Param::Text(run_id)], |r| {
+        Ok(RunSummary { flow: r.text(0)?, status: r.text(1)?, contact_id: r.text(2)? })
+    })
+}
+
+pub(super) fn events(db: &mut dyn Db, run_id: &str) -> Result<Vec<Value>, StoreError> {
+    let steps =
+        all(db, "SELECT events FROM steps WHERE run_id = $1 ORDER BY seq", &[Param::Text(run_id)], |r| r.text(0))?;
+    let mut out = Vec::new();
+    for step in steps {
+        match serde_json::from_str::<Value>(&step)? {
+            Value::Array(events) => out.extend(events),
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn waiting_count(db: &mut dyn Db) -> Result<u64, StoreError> {
+    count(db, "SELECT COUNT(*) FROM runs WHERE status = 'waiting'")
+}
+
+// ------------------------------------------------------------------------------------- the webhook log
+
+pub(super) fn insert_log(db: &mut dyn Db, line: &LogLine) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO webhook_log (webhook, failed, entry, time) VALUES ($1, $2, $3, $4)",
+        &[Param::Text(&line.webhook), Param::Bool(line.failed), Param::Text(&line.entry), Param::Text(&line.time)],
+    )?;
+    Ok(())
+}
+
+pub(super) fn read_log(
+    db: &mut dyn Db,
+    webhook: Option<&str>,
+    failed_only: bool,
+    limit: usize,
+) -> Result<Vec<Value>, StoreError> {
+    all(
+        db,
+        "SELECT entry FROM webhook_log WHERE (CAST($1 AS TEXT) IS NULL OR webhook = $1) AND (NOT $2 OR failed)
+         ORDER BY id DESC LIMIT $3",
+        &[Param::OptText(webhook), Param::Bool(failed_only), Param::Int(limit as i64)],
+        |r| Ok(serde_json::from_str(&r.text(0)?)?),
+    )
+}
+
+// ------------------------------------------------------------------------------------------ retention
+
+/// Deletes at most `batch` ended runs older than `before_ms` with their steps, `batch` messages no
+/// longer pending and `batch` log lines; how many rows went.
+pub(super) fn purge(db: &mut dyn Db, before_ms: u64, batch: usize) -> Result<usize, StoreError> {
+    let (before, batch) = (before_ms as i64, batch as i64);
+    let ids = all(
+        db,
+        "SELECT id FROM runs WHERE status <> 'waiting' AND updated_ms < $1 ORDER BY updated_ms LIMIT $2",
+        &[Param::Int(before), Param::Int(batch)],
+        |r| r.text(0),
+    )?;
+    let mut gone = 0;
+    for id in &ids {
+        gone += db.execute("DELETE FROM steps WHERE run_id = $1", &[Param::Text(id)])?;
+        gone += db.execute("DELETE FROM runs WHERE id = $1 AND status <> 'waiting'", &[Param::Text(id)])?;
+    }
+    // Messages that are no longer pending; a pending one waits for its delivery whatever its age.
+    gone += db.execute(
+        "DELETE FROM messages WHERE seq IN
+           (SELECT seq FROM messages WHERE status <> 'pending' AND updated_ms < $1 ORDER BY updated_ms LIMIT $2)",
+        &[Param::Int(before), Param::Int(batch)],
+    )?;
+    // Log lines carry their time as ISO 8601 text, which sorts as time does.
+    let cutoff = crate::time::iso(before_ms);
+    gone += db.execute(
+        "DELETE FROM webhook_log WHERE id IN (SELECT id FROM webhook_log WHERE time < $1 ORDER BY id LIMIT $2)",
+        &[Param::Text(&cutoff), Param::Int(batch)],
+    )?;
+    Ok(gone as usize)
+}
+
+/// A write the caller rolls back: whether the database takes one.
+pub(super) fn probe_write(db: &mut dyn Db) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO seen_signatures (id, seen_ms) VALUES ('flowc-readyz-probe', 0) ON CONFLICT (id) DO NOTHING",
+        &[],
+    )?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------- versions
+
+pub(super) fn save_version(db: &mut dyn Db, hash: &str, name: &str, source: &str) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO versions (hash, name, source, saved_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+        &[Param::Text(hash), Param::Text(name), Param::Text(source), Param::Int(now())],
+    )?;
+    Ok(())
+}
+
+pub(super) fn version_source(db: &mut dyn Db, hash: &str) -> Result<Option<String>, StoreError> {
+    first(db, "SELECT source FROM versions WHERE hash = $1", &[Param::Text(hash)], |r| r.text(0))
+}
+
+/// Deletes the versions no run refers to, except `keep`; how many went.
+pub(super) fn purge_versions(db: &mut dyn Db, keep: &[&str]) -> Result<usize, StoreError> {
+    let unused = all(
+        db,
+        "SELECT hash FROM versions WHERE hash NOT IN (SELECT version FROM runs WHERE version IS NOT NULL)",
+        &[],
+        |r| r.text(0),
+    )?;
+    let mut gone = 0;
+    for hash in unused.iter().filter(|h| !keep.contains(&h.as_str())) {
+        gone += db.execute("DELETE FROM versions WHERE hash = $1", &[Param::Text(hash)])?;
+    }
+    Ok(gone as usize)
+}
+
+// ------------------------------------------------------------------------------- contacts and messages
+
+pub(super) fn save_contact(db: &mut dyn Db, c: &ContactRow, now: i64) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms, timezone)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (urn) DO UPDATE
+         SET channel = $2, name = $3, language = $4, fields = $5, updated_ms = $6, timezone = $7",
+        &[
+            Param::Text(&c.urn),
+            Param::Text(&c.channel),
+            Param::Text(&c.name),
+            Param::Text(&c.language),
+            Param::Text(&c.fields),
+            Param::Int(now),
+            Param::Text(&c.timezone),
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn save_message(db: &mut dyn Db, m: &MessageRow, now: i64) -> Result<(), StoreError> {
+    let direction = match m.direction {
+        Direction::In => "in",
+        Direction::Out => "out",
+    };
+    let pending = m.status == super::MessageStatus::Pending;
+    db.execute(
+        "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms, flow)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+        &[
+            Param::Text(&m.id),
+            Param::Text(&m.urn),
+            Param::Text(&m.channel),
+            Param::Text(direction),
+            Param::Text(&m.text),
+            Param::OptText(m.run_id.as_deref()),
+            Param::Text(m.status.as_str()),
+            Param::OptInt(pending.then_some(now)),
+            Param::Int(now),
+            Param::OptText(m.flow.as_deref()),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The contacts and messages of steps.
+pub(super) fn save_contacts_and_messages(db: &mut dyn Db, steps: &[StepRecord], now: i64) -> Result<(), StoreError> {
+    for step in steps {
+        if let Some(c) = &step.contact {
+            save_contact(db, c, now)?;
+        }
+        for m in &step.messages {
+            save_message(db, m, now)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn contact(db: &mut dyn Db, urn: &str) -> Result<Option<ContactRow>, StoreError> {
+    first(
+        db,
+        "SELECT urn, channel, name, language, fields, timezone FROM contacts WHERE urn = $1",
+        &[Param::Text(urn)],
+        |r| {
+            Ok(ContactRow {
+                urn: r.text(0)?,
+                channel: r.text(1)?,
+                name: r.text(2)?,
+                language: r.text(3)?,
+                fields: r.text(4)?,
+                timezone: r.text(5)?,
+            })
+        },
+    )
+}
+
+pub(super) fn contact_messages(db: &mut dyn Db, urn: &str, limit: usize) -> Result<Vec<Value>, StoreError> {
+    all(
+        db,
+        "SELECT id, channel, direction, text, run_id, status, attempts, error, created_ms FROM messages
+         WHERE urn = $1 ORDER BY seq DESC LIMIT $2",
+        &[Param::Text(urn), Param::Int(limit as i64)],
+        |r| {
+            Ok(serde_json::json!({
+                "id": r.text(0)?,
+                "channel": r.text(1)?,
+                "direction": r.text(2)?,
+                "text": r.text(3)?,
+                "run_id": r.opt_text(4)?,
+                "status": r.text(5)?,
+                "attempts": r.int(6)?,
+                "error": r.opt_text(7)?,
+                "time": crate::time::iso(r.int(8)? as u64),
+            }))
+        },
+    )
+}
+
+// ------------------------------------------------------------------------------------------ the outbox
+
+/// The columns of an outgoing message, as [`out_message`] reads them (after the `seq` a claim returns).
+const OUT_COLUMNS: &str = "m.seq, m.id, m.urn, m.channel, m.text, m.run_id, m.attempts, m.flow";
+
+fn out_message(r: &dyn Row) -> Result<(i64, OutMessage), StoreError> {
+    Ok((
+        r.int(0)?,
+        OutMessage {
+            id: r.text(1)?,
+            urn: r.text(2)?,
+            channel: r.text(3)?,
+            text: r.text(4)?,
+            run_id: r.opt_text(5)?,
+            attempts: r.int(6)? as u32,
+            flow: r.opt_text(7)?,
+        },
+    ))
+}
+
+/// Due at `$1` and not claimed: each contact's oldest pending message only (messages arrive in the
+/// order they were sent); a claimed one holds its contact's later messages back. On PostgreSQL a
+/// claim also ends with the session that made it (a server that died).
+fn due(dialect: Dialect) -> String {
+    let session_gone = match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " OR NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(m.lease_pid))",
+    };
+    format!(
+        "m.status = 'pending' AND m.next_ms <= $1 AND (m.lease_ms IS NULL OR m.lease_ms <= $1{session_gone})
+         AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')"
+    )
+}
+
+pub(super) fn outbox_count(db: &mut dyn Db) -> Result<u64, StoreError> {
+    count(db, "SELECT COUNT(*) FROM messages WHERE status = 'pending'")
+}
+
+pub(super) fn due_messages(db: &mut dyn Db, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
+    let sql = format!("SELECT {OUT_COLUMNS} FROM messages m WHERE {} ORDER BY m.seq LIMIT $2", due(db.dialect()));
+    let rows = all(db, &sql, &[Param::Int(now_ms as i64), Param::Int(limit as i64)], out_message)?;
+    Ok(rows.into_iter().map(|(_, m)| m).collect())
+}
+
+/// Claims due messages of `channels` (see [`super::Store::claim_messages`]): on PostgreSQL, rows
+/// another server is claiming are skipped, not waited for, and the claim names its session.
+pub(super) fn claim_messages(
+    db: &mut dyn Db,
+    channels: Channels<'_>,
+    now_ms: u64,
+    limit: usize,
+    lease_until_ms: u64,
+) -> Result<Vec<OutMessage>, StoreError> {
+    let mut params = vec![Param::Int(now_ms as i64), Param::Int(limit as i64), Param::Int(lease_until_ms as i64)];
+    let filter = match channels {
+        Channels::Only(name) => {
+            params.push(Param::Text(name));
+            "m.channel = $4".to_string()
+        }
+        Channels::NoneOf(names) => {
+            params.extend(names.iter().map(|n| Param::Text(n)));
+            let marks: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 4)).collect();
+            if marks.is_empty() { "1 = 1".to_string() } else { format!("m.channel NOT IN ({})", marks.join(", ")) }
+        }
+    };
+    let (session, skip_locked) = match db.dialect() {
+        Dialect::Sqlite => ("", ""),
+        Dialect::Postgres => (", lease_pid = pg_backend_pid()", " FOR UPDATE SKIP LOCKED"),
+    };
+    let sql = format!(
+        "UPDATE messages SET lease_ms = $3{session} WHERE id IN
+           (SELECT m.id FROM messages m WHERE {} AND {filter} ORDER BY m.seq LIMIT $2{skip_locked})
+         RETURNING {}",
+        due(db.dialect()),
+        OUT_COLUMNS.replace("m.", "")
+    );
+    let mut claimed = all(db, &sql, &params, out_message)?;
+    // RETURNING keeps no order.
+    claimed.sort_by_key(|(seq, _)| *seq);
+    Ok(claimed.into_iter().map(|(_, m)| m).collect())
+}
+
+/// Records what became of claimed messages and ends their claims.
+pub(super) fn delivered(db: &mut dyn Db, outcomes: &[Attempted]) -> Result<(), StoreError> {
+    let now = now();
+    for o in outcomes {
+        match o.delivery.columns() {
+            Some((status, next, error)) => db.execute(
+                "UPDATE messages SET status = $2, attempts = $3, next_ms = $4, error = $5, updated_ms = $6,
+                   lease_ms = NULL WHERE id = $1",
+                &[
+                    Param::Text(&o.id),
+                    Param::Text(status),
+                    Param::Int(i64::from(o.attempts)),
+                    Param::OptInt(next),
+                    Param::OptText(error),
+                    Param::Int(now),
+                ],
+            )?,
+            None => db.execute("UPDATE messages SET lease_ms = NULL WHERE id = $1", &[Param::Text(&o.id)])?,
+        };
+    }
+    Ok(())
+}
+
+// ----------------------------------------------------------------------------------------- sightings
+
+pub(super) fn first_sighting(
+    db: &mut dyn Db,
+    id: &str,
+    now_ms: u64,
+    forget_before_ms: u64,
+) -> Result<bool, StoreError> {
+    let kind = super::sighting_kind(id);
+    db.execute(
+        "DELETE FROM seen_signatures WHERE seen_ms < $1 AND substr(id, 1, $2) = $3",
+        &[Param::Int(forget_before_ms as i64), Param::Int(kind.chars().count() as i64), Param::Text(kind)],
+    )?;
+    let inserted = db.execute(
+        "INSERT INTO seen_signatures (id, seen_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        &[Param::Text(id), Param::Int(now_ms as i64)],
+    )?;
+    Ok(inserted == 1)
+}
+
+pub(super) fn forget_sighting(db: &mut dyn Db, id: &str) -> Result<(), StoreError> {
+    db.execute("DELETE FROM seen_signatures WHERE id = $1", &[Param::Text(id)])?;
+    Ok(())
+}
