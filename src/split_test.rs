@@ -15,7 +15,7 @@ pub enum ArgKind {
 }
 
 macro_rules! tests {
-    ($($variant:ident => $name:literal, [$($arg:ident),*], $optional:literal;)*) => {
+    ($($variant:ident => $name:literal, [$($arg:ident $placeholder:literal),*], $optional:literal, $example:literal;)*) => {
         /// A named split test.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
         #[serde(rename_all = "snake_case")]
@@ -41,32 +41,42 @@ macro_rules! tests {
             pub fn optional(self) -> usize {
                 match self { $(SplitTest::$variant => $optional,)* }
             }
+
+            /// What an editor writes for each argument when it completes the test.
+            pub fn placeholders(self) -> &'static [&'static str] {
+                match self { $(SplitTest::$variant => &[$($placeholder),*],)* }
+            }
+
+            /// The test written with arguments, as a diagnostic's example.
+            pub fn example(self) -> &'static str {
+                match self { $(SplitTest::$variant => $example,)* }
+            }
         }
     };
 }
 
 tests! {
-    HasText => "has_text", [], 0;
-    HasAnyWord => "has_any_word", [Text], 0;
-    HasAllWords => "has_all_words", [Text], 0;
-    HasPhrase => "has_phrase", [Text], 0;
-    HasOnlyPhrase => "has_only_phrase", [Text], 0;
-    HasBeginning => "has_beginning", [Text], 0;
-    HasPattern => "has_pattern", [Regex], 0;
-    HasEmail => "has_email", [], 0;
-    HasPhone => "has_phone", [Text], 1;
-    HasNumber => "has_number", [], 0;
-    HasNumberBetween => "has_number_between", [Number, Number], 0;
-    HasNumberLt => "has_number_lt", [Number], 0;
-    HasNumberLte => "has_number_lte", [Number], 0;
-    HasNumberGt => "has_number_gt", [Number], 0;
-    HasNumberGte => "has_number_gte", [Number], 0;
-    HasNumberEq => "has_number_eq", [Number], 0;
-    HasDate => "has_date", [], 0;
-    HasDateLt => "has_date_lt", [Date], 0;
-    HasDateEq => "has_date_eq", [Date], 0;
-    HasDateGt => "has_date_gt", [Date], 0;
-    HasTime => "has_time", [], 0;
+    HasText => "has_text", [], 0, "has_text";
+    HasAnyWord => "has_any_word", [Text "\"words\""], 0, "has_any_word \"yes y\"";
+    HasAllWords => "has_all_words", [Text "\"words\""], 0, "has_all_words \"red car\"";
+    HasPhrase => "has_phrase", [Text "\"words\""], 0, "has_phrase \"red car\"";
+    HasOnlyPhrase => "has_only_phrase", [Text "\"words\""], 0, "has_only_phrase \"red car\"";
+    HasBeginning => "has_beginning", [Text "\"words\""], 0, "has_beginning \"order\"";
+    HasPattern => "has_pattern", [Regex "\"regex\""], 0, "has_pattern \"^order (\\\\d+)\"";
+    HasEmail => "has_email", [], 0, "has_email";
+    HasPhone => "has_phone", [Text "\"CC\""], 1, "has_phone \"RW\"";
+    HasNumber => "has_number", [], 0, "has_number";
+    HasNumberBetween => "has_number_between", [Number "MIN", Number "MAX"], 0, "has_number_between 1 10";
+    HasNumberLt => "has_number_lt", [Number "N"], 0, "has_number_lt 10";
+    HasNumberLte => "has_number_lte", [Number "N"], 0, "has_number_lte 10";
+    HasNumberGt => "has_number_gt", [Number "N"], 0, "has_number_gt 10";
+    HasNumberGte => "has_number_gte", [Number "N"], 0, "has_number_gte 10";
+    HasNumberEq => "has_number_eq", [Number "N"], 0, "has_number_eq 10";
+    HasDate => "has_date", [], 0, "has_date";
+    HasDateLt => "has_date_lt", [Date "today()"], 0, "has_date_lt today()";
+    HasDateEq => "has_date_eq", [Date "today()"], 0, "has_date_eq today()";
+    HasDateGt => "has_date_gt", [Date "today()"], 0, "has_date_gt today()";
+    HasTime => "has_time", [], 0, "has_time";
 }
 
 impl SplitTest {

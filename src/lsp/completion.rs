@@ -187,16 +187,8 @@ fn collect_expects<'a>(block: &'a crate::ast::Block, before: usize, out: &mut Ve
 
 /// A split test with its arguments as placeholders (`has_number_between ${1:MIN} ${2:MAX}`).
 fn test_item(t: SplitTest) -> lsp::CompletionItem {
-    use crate::split_test::ArgKind;
     let mut snippet = t.name().to_string();
-    for (i, kind) in t.args().iter().enumerate() {
-        let placeholder = match kind {
-            ArgKind::Text if t == SplitTest::HasPhone => "\"CC\"",
-            ArgKind::Text => "\"words\"",
-            ArgKind::Number => "N",
-            ArgKind::Regex => "\"regex\"",
-            ArgKind::Date => "today()",
-        };
+    for (i, placeholder) in t.placeholders().iter().enumerate() {
         snippet.push_str(&format!(" ${{{}:{placeholder}}}", i + 1));
     }
     lsp::CompletionItem {

@@ -13,7 +13,10 @@ impl<'a> FlowChecker<'a> {
             let close = did_you_mean(&name.node, SplitTest::ALL.iter().map(|t| t.name()));
             let help = match close {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => "tests are has_text, has_any_word, has_all_words, has_phrase, has_only_phrase, has_beginning, has_pattern, has_email, has_phone, has_number, has_number_between/_lt/_lte/_gt/_gte/_eq, has_date, has_date_lt/_eq/_gt and has_time".into(),
+                None => {
+                    let names: Vec<&str> = SplitTest::ALL.iter().map(|t| t.name()).collect();
+                    format!("the tests are {}", names.join(", "))
+                }
             };
             self.report(
                 Diagnostic::new(
@@ -35,18 +38,7 @@ impl<'a> FlowChecker<'a> {
         if args.len() < min || args.len() > kinds.len() {
             let want = if min == kinds.len() { format!("{min}") } else { format!("{min} or {}", kinds.len()) };
             let span = args.iter().fold(name.span, |s, a| s.to(a.span));
-            let example = match test {
-                SplitTest::HasNumberBetween => "has_number_between 1 10",
-                SplitTest::HasPhone => "has_phone \"RW\"",
-                SplitTest::HasPattern => "has_pattern \"^order (\\\\d+)\"",
-                SplitTest::HasDateLt | SplitTest::HasDateEq | SplitTest::HasDateGt => "has_date_gt today()",
-                t if kinds.is_empty() => t.name(),
-                t if kinds[0] == ArgKind::Number => match t {
-                    SplitTest::HasNumberLt => "has_number_lt 10",
-                    _ => "has_number_gt 10",
-                },
-                _ => "has_any_word \"yes y\"",
-            };
+            let example = test.example();
             self.report(
                 Diagnostic::new(
                     Code::TestArguments,
