@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::interp::{self, Event, MockAnswers, Mocked, Offline, Resume, RunOptions, RunStatus};
+use crate::interp::{self, Event, Mocked, Offline, Resume, RunOptions, RunStatus};
 
 /// One scenario, as written in a `.flowtest` file.
 #[derive(Debug, Deserialize)]
@@ -176,16 +176,15 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
     }
     let mut mocks = HashMap::new();
     for (name, answers) in &s.webhooks {
-        if !flow.webhooks.iter().any(|w| w == name) {
-            let known = if flow.webhooks.is_empty() {
-                "it has none".to_string()
-            } else {
-                format!("it has: {}", flow.webhooks.join(", "))
-            };
-            return Err(format!("flow `{}` has no webhook `{name}` ({known})", flow.name));
-        }
         let text = serde_json::to_string(&to_json(answers)).unwrap_or_default();
-        let parsed = MockAnswers::parse(&text).map_err(|e| format!("webhook `{name}`: {e}"))?;
+        let parsed = interp::driver::mock_answers(program, Some(&flow.name), name, &text).map_err(|e| match e {
+            interp::driver::MockError::UnknownWebhook { known, .. } => {
+                let known =
+                    if known.is_empty() { "it has none".to_string() } else { format!("it has: {}", known.join(", ")) };
+                format!("flow `{}` has no webhook `{name}` ({known})", flow.name)
+            }
+            interp::driver::MockError::Invalid(e) => format!("webhook `{name}`: {e}"),
+        })?;
         mocks.insert(name.clone(), parsed);
     }
     let client = Mocked::new(mocks, &Offline);
@@ -195,39 +194,14 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
         .parse::<jiff::Timestamp>()
         .map_err(|_| format!("`now` is an ISO 8601 instant such as \"{DEFAULT_NOW}\", not \"{now}\""))?
         .as_millisecond();
-    let mut options = RunOptions {
-        client: &client,
-        env: &env,
-        max_steps: interp::DEFAULT_MAX_STEPS,
-        log: None,
-        zone: None,
-        now_ms: Some(start_ms),
-    };
+    let mut options = RunOptions { client: &client, env: &env, now_ms: Some(start_ms), ..RunOptions::default() };
     let contact = interp::Contact::with_test_defaults(s.contact.as_ref().map(to_json));
-    let trigger = s.trigger.as_ref().map(|t| {
-        let mut v = to_json(t);
-        for part in ["headers", "query"] {
-            let map = v.get(part).and_then(Value::as_object).cloned().unwrap_or_default();
-            let map: serde_json::Map<String, Value> = map
-                .into_iter()
-                .map(|(k, val)| {
-                    let k = if part == "headers" { crate::net::header_key(&k) } else { k };
-                    (k, Value::String(interp::value_text(&val)))
-                })
-                .collect();
-            v[part] = Value::Object(map);
-        }
-        if v.get("body").is_none() {
-            v["body"] = Value::Null;
-        }
-        if v.get("method").is_none() {
-            let first =
-                program.triggers.iter().find(|t| program.flows.get(t.flow).is_some_and(|f| f.name == flow.name));
-            v["method"] =
-                Value::String(first.and_then(|t| t.methods.first()).map_or("POST", |m| m.as_str()).to_string());
-        }
-        v
-    });
+    let trigger = s
+        .trigger
+        .as_ref()
+        .map(|t| interp::driver::trigger_request(program, Some(&flow.name), to_json(t)))
+        .transpose()
+        .map_err(|e| format!("`trigger`: {e}"))?;
     let mut out =
         interp::start_with_input(program, Some(&flow.name), "test-run", contact, trigger, s.message.clone(), &options)
             .map_err(|e| e.to_string())?;

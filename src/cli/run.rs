@@ -88,47 +88,19 @@ fn json_arg(what: &str, arg: &str) -> Result<Value, RunFailure> {
 /// A `--trigger` value as `flowc serve` would build it from a request: an object with `headers` and
 /// `query` (objects of text; header names as the server reads them, `X-Request-Id` → `x_request_id`)
 /// and `body` (any JSON).
-fn trigger_request(value: Value) -> Result<Value, RunFailure> {
-    let Value::Object(mut fields) = value else {
-        return Err(usage("--trigger is a JSON object: {\"headers\": {...}, \"query\": {...}, \"body\": ...}"));
-    };
-    if let Some(key) = fields.keys().find(|k| !matches!(k.as_str(), "headers" | "query" | "body" | "method")) {
-        return Err(usage(format!("--trigger: unknown key `{key}` (the keys are method, headers, query and body)")));
-    }
-    if fields.get("method").is_some_and(|m| !m.is_string()) {
-        return Err(usage("--trigger: `method` is text, e.g. \"POST\""));
-    }
-    for part in ["headers", "query"] {
-        let map = match fields.remove(part) {
-            None => serde_json::Map::new(),
-            Some(Value::Object(map)) => map,
-            Some(_) => return Err(usage(format!("--trigger: `{part}` is an object of names and values"))),
-        };
-        // Requests carry text: a number or flag given here arrives as its text, as over HTTP.
-        let map = map
-            .into_iter()
-            .map(|(k, v)| {
-                let k = if part == "headers" { crate::net::header_key(&k) } else { k };
-                (k, Value::String(interp::value_text(&v)))
-            })
-            .collect();
-        fields.insert(part.to_string(), Value::Object(map));
-    }
-    fields.entry("body").or_insert(Value::Null);
-    Ok(Value::Object(fields))
-}
-
 fn mocks(specs: &[String], program: &crate::program::Program) -> Result<HashMap<String, MockAnswers>, RunFailure> {
     let mut out = HashMap::new();
     for spec in specs {
         let Some((name, file)) = spec.split_once('=') else {
             return Err(usage(format!("--mock takes NAME=FILE, got `{spec}`")));
         };
-        if !program.flows.iter().any(|f| f.webhooks.iter().any(|w| w == name)) {
-            return Err(usage(format!("--mock {name}: no webhook is named `{name}`")));
+        let check = interp::driver::mock_answers(program, None, name, "[]");
+        if let Err(e @ interp::driver::MockError::UnknownWebhook { .. }) = check {
+            return Err(usage(format!("--mock {name}: {e}")));
         }
         let text = std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read mock file {file}: {e}")))?;
-        let answer = MockAnswers::parse(&text).map_err(|e| usage(format!("mock file {file}: {e}")))?;
+        let answer = interp::driver::mock_answers(program, None, name, &text)
+            .map_err(|e| usage(format!("mock file {file}: {e}")))?;
         if out.contains_key(name) {
             return Err(usage(format!("--mock {name} is given twice; put the answers in one file, as a list")));
         }
@@ -240,17 +212,21 @@ pub(super) fn run(args: RunArgs) -> Result<u8, RunFailure> {
         }
         None => crate::interp::Contact::with_test_defaults(None),
     };
-    let mut trigger = args.trigger.as_deref().map(|t| json_arg("trigger", t).and_then(trigger_request)).transpose()?;
-    if let Some(t) = trigger.as_mut() {
-        let (index, flow) = interp::find_flow(&program, args.flow.as_deref()).map_err(|e| usage(e.to_string()))?;
-        let Some(def) = program.triggers.iter().find(|t| t.flow == index) else {
-            return Err(usage(format!("--trigger: no trigger starts flow `{}`", flow.name)));
-        };
-        // Without a method, the first one the trigger accepts.
-        if t.get("method").is_none() {
-            t["method"] = Value::String(def.methods.first().map_or("POST", |m| m.as_str()).to_string());
+    let trigger = match args.trigger.as_deref() {
+        None => None,
+        Some(t) => {
+            let value = json_arg("trigger", t)?;
+            if !value.is_object() {
+                return Err(usage("--trigger is a JSON object: {\"headers\": {...}, \"query\": {...}, \"body\": ...}"));
+            }
+            let (index, flow) = interp::find_flow(&program, args.flow.as_deref()).map_err(|e| usage(e.to_string()))?;
+            if !program.triggers.iter().any(|t| t.flow == index) {
+                return Err(usage(format!("--trigger: no trigger starts flow `{}`", flow.name)));
+            }
+            let request = interp::driver::trigger_request(&program, args.flow.as_deref(), value);
+            Some(request.map_err(|e| usage(format!("--trigger: {e}")))?)
         }
-    }
+    };
     let network = HttpClient::default();
     let mut routes = Vec::new();
     for r in &args.routes {
@@ -274,7 +250,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8, RunFailure> {
         max_steps: args.max_steps,
         log: Some(&log_fn),
         zone: args.timezone.clone(),
-        now_ms: None,
+        ..RunOptions::default()
     };
 
     let mut outcome: Outcome = match &args.resume {

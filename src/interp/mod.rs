@@ -4,6 +4,7 @@
 //! Webhooks go through a [`WebhookClient`] (the network client in `crate::http`, file mocks for
 //! `flowc run --mock`, or a test double), so the interpreter itself does no I/O.
 
+pub mod driver;
 pub(crate) mod eval;
 pub mod numbers;
 pub mod phone;
@@ -596,8 +597,7 @@ pub fn render(
 /// `f` on a machine over `state` that calls no webhook and reads no secret: previews, and the URN of
 /// `start ... for`.
 fn offline<T>(program: &Program, flow: &FlowProgram, state: &mut RunState, f: impl FnOnce(&mut Machine<'_>) -> T) -> T {
-    let env = |_: &str| None;
-    let options = RunOptions { client: &Offline, env: &env, max_steps: 0, log: None, zone: None, now_ms: None };
+    let options = RunOptions { max_steps: 0, ..RunOptions::default() };
     let mut machine = Machine { program, flow, state, events: Vec::new(), options: &options, expecting_missing: 0 };
     f(&mut machine)
 }

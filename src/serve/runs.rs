@@ -100,7 +100,7 @@ impl App {
             max_steps: self.config.max_steps,
             log: Some(&log_fn),
             zone: self.config.timezone.clone(),
-            now_ms: None,
+            ..RunOptions::default()
         };
         f(&options)
     }
