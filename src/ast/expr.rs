@@ -54,7 +54,24 @@ pub enum Root {
     Input,
 }
 
+/// Contact fields (docs/language.md §7).
+pub const CONTACT_FIELDS: &[&str] = &["name", "phone", "email", "language", "timezone", "urn", "channel", "fields"];
+/// Metadata of a webhook call.
+pub const WEBHOOK_META: &[&str] = &["status", "attempts", "elapsed_ms", "error"];
+
 impl Root {
+    /// What the root holds, as an editor's hover says it.
+    pub fn doc(self) -> String {
+        match self {
+            Root::Flow => "a result of the flow: a `set`, a `wait`, a `webhook` or a `split` names one".into(),
+            Root::Extra => "a key of `@extra`: the JSON answers of the webhooks that succeeded before this point, typed by their `expect json` shapes".into(),
+            Root::Contact => format!("the run's contact: {}", CONTACT_FIELDS.join(", ")),
+            Root::Trigger => "a part of the request that started the run, typed by the trigger's `expect` lines".into(),
+            Root::Webhook => format!("a webhook call of the flow: {}", WEBHOOK_META.join(", ")),
+            Root::Input => "the last reply of the contact".into(),
+        }
+    }
+
     /// All roots, for did-you-mean.
     pub const ALL: [Root; 6] = [Root::Flow, Root::Extra, Root::Contact, Root::Trigger, Root::Webhook, Root::Input];
 

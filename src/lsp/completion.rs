@@ -31,9 +31,9 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
             let mut segments: Vec<&str> = typed.split('.').collect();
             segments.pop(); // what is being typed now
             return match segments.as_slice() {
-                [] => ["flow", "extra", "contact", "trigger", "webhook", "input"]
+                [] => crate::ast::Root::ALL
                     .iter()
-                    .map(|r| item(r, lsp::CompletionItemKind::MODULE, None))
+                    .map(|r| item(r.as_str(), lsp::CompletionItemKind::MODULE, Some(r.doc())))
                     .collect(),
                 ["flow"] => {
                     // The results defined on every path to here; where the checker has no statement
@@ -58,14 +58,12 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
                     .filter(|d| d.kind == DefKind::Webhook && d.flow.as_deref() == flow)
                     .map(|d| item(&d.name, lsp::CompletionItemKind::FUNCTION, None))
                     .collect(),
-                ["webhook", _] => ["status", "attempts", "elapsed_ms", "error"]
-                    .iter()
-                    .map(|k| item(k, lsp::CompletionItemKind::FIELD, None))
-                    .collect(),
-                ["contact"] => crate::check::flow::CONTACT_FIELDS
-                    .iter()
-                    .map(|k| item(k, lsp::CompletionItemKind::FIELD, None))
-                    .collect(),
+                ["webhook", _] => {
+                    crate::ast::WEBHOOK_META.iter().map(|k| item(k, lsp::CompletionItemKind::FIELD, None)).collect()
+                }
+                ["contact"] => {
+                    crate::ast::CONTACT_FIELDS.iter().map(|k| item(k, lsp::CompletionItemKind::FIELD, None)).collect()
+                }
                 ["extra", rest @ ..] => shape_keys(doc, flow, rest, pos),
                 _ => Vec::new(),
             };
@@ -103,22 +101,17 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
             .collect(),
         // The first word of a line, or an empty line.
         _ if words.is_empty() || (words.len() == 1 && !ends_in_space) => {
+            use crate::syntax::keywords;
             let mut keywords: Vec<&str> = match context_at(&doc.analysis.file, pos) {
-                Context::TopLevel => vec!["flow", "connector", "trigger", "channel"],
-                Context::Statements => {
-                    vec![
-                        "send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop", "dates",
-                        "numbers",
-                    ]
-                }
-                Context::SplitClauses => vec!["case", "other"],
-                Context::WebhookOptions => {
-                    vec!["header", "query", "auth", "body", "timeout", "retries", "backoff", "expect", "on"]
-                }
-                Context::RespondOptions => vec!["header", "body"],
-                Context::TriggerLines => vec!["expect", "start"],
-                Context::WaitBlock => vec!["on"],
-            };
+                Context::TopLevel => keywords::ITEMS,
+                Context::Statements => keywords::STATEMENTS,
+                Context::SplitClauses => keywords::SPLIT_CLAUSES,
+                Context::WebhookOptions => keywords::WEBHOOK_OPTIONS,
+                Context::RespondOptions => keywords::RESPOND_OPTIONS,
+                Context::TriggerLines => keywords::TRIGGER_LINES,
+                Context::WaitBlock => keywords::WAIT_CLAUSES,
+            }
+            .to_vec();
             keywords.sort_unstable();
             keywords.into_iter().map(|k| item(k, lsp::CompletionItemKind::KEYWORD, None)).collect()
         }

@@ -107,17 +107,10 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
     if text.is_empty()
         && let Some(root) = reference_root(doc, pos)
     {
-        let what = match root {
-            "extra" => {
-                "a key of `@extra`: the JSON answers of the webhooks that succeeded before this point, typed by their `expect json` shapes"
-            }
-            "trigger" => "a part of the request that started the run, typed by the trigger's `expect` lines",
-            "contact" => "the run's contact: name, phone, email, language, timezone, urn, channel, fields",
-            "input" => "the last reply of the contact",
-            _ => "",
-        };
-        if !what.is_empty() {
-            text.push_str(what);
+        // `@flow.` and `@webhook.` name definitions, which say what they are above.
+        use crate::ast::Root;
+        if let Some(r) = Root::parse(root).filter(|r| !matches!(r, Root::Flow | Root::Webhook)) {
+            text.push_str(&r.doc());
         }
     }
     // A function or a test: what it does, then the type of the call.

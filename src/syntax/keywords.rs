@@ -15,6 +15,22 @@ pub(crate) const DEFINING: &[&str] = &["set", "wait", "webhook", "step", "split"
 /// Words that begin a clause or a trigger line.
 pub(crate) const CLAUSES: &[&str] = &["case", "other", "on", "start", "expect"];
 
+/// The clauses of a `split`.
+pub(crate) const SPLIT_CLAUSES: &[&str] = &["case", "other"];
+
+/// The clause of a `wait` block (`on timeout`).
+pub(crate) const WAIT_CLAUSES: &[&str] = &["on"];
+
+/// The lines of a trigger's block.
+pub(crate) const TRIGGER_LINES: &[&str] = &["expect", "start"];
+
+/// The options of a webhook statement's block.
+pub(crate) const WEBHOOK_OPTIONS: &[&str] =
+    &["header", "query", "auth", "body", "timeout", "retries", "backoff", "expect", "on"];
+
+/// The options of a `respond` block.
+pub(crate) const RESPOND_OPTIONS: &[&str] = &["header", "body"];
+
 /// Other words that cannot be names: values, and the words kept for later (docs/language.md §2.4).
 pub(crate) const OTHER_RESERVED: &[&str] = &["env", "signature", "true", "false", "null"];
 

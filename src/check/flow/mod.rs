@@ -21,11 +21,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use crate::types::Ty;
 
-/// Contact fields (docs/language.md §7).
-pub(crate) const CONTACT_FIELDS: &[&str] =
-    &["name", "phone", "email", "language", "timezone", "urn", "channel", "fields"];
-/// Metadata of a webhook call.
-pub(crate) const WEBHOOK_META: &[&str] = &["status", "attempts", "elapsed_ms", "error"];
+pub(crate) use crate::ast::{CONTACT_FIELDS, WEBHOOK_META};
 
 /// Longest wait and webhook timeouts.
 const MAX_WAIT_MS: u64 = 365 * 86_400_000;
