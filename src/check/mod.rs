@@ -3,6 +3,7 @@
 
 mod cfg;
 mod channel;
+pub(crate) mod defs;
 pub(crate) mod flow;
 pub mod model;
 mod url;

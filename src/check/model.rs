@@ -193,47 +193,17 @@ impl Resolver {
     }
 
     fn block_defs(&mut self, block: &Block) {
-        for stmt in &block.stmts {
-            match &stmt.kind {
-                StmtKind::Wait { name, on_timeout, .. } => {
-                    self.local(DefKind::Result, name, stmt.span, "wait");
-                    on_timeout.iter().for_each(|b| self.block_defs(b));
-                }
-                StmtKind::Set { name, .. } => self.local(DefKind::Result, name, stmt.span, "set"),
-                StmtKind::Webhook(w) => {
-                    self.local(DefKind::Result, &w.name, stmt.span, "webhook");
-                    self.local(DefKind::Webhook, &w.name, stmt.span, "webhook");
-                    if let Some(b) = &w.on_failure {
-                        self.block_defs(b);
-                    }
-                }
-                StmtKind::Split(s) => {
-                    if let Some(r) = &s.result {
-                        self.local(DefKind::Result, r, stmt.span, "split");
-                    }
-                    s.cases.iter().for_each(|c| self.block_defs(&c.body));
-                    if let Some(o) = &s.other {
-                        self.block_defs(o);
-                    }
-                }
-                StmtKind::Step { name, body } => {
-                    self.local(DefKind::Step, name, stmt.span, "step");
-                    self.block_defs(body);
-                }
-                StmtKind::Error { keyword, name: Some(name), .. } => match keyword.as_deref() {
-                    Some("step") => self.local(DefKind::Step, name, stmt.span, "step"),
-                    Some("webhook") => {
-                        self.local(DefKind::Result, name, stmt.span, "webhook");
-                        self.local(DefKind::Webhook, name, stmt.span, "webhook");
-                    }
-                    Some("set") => self.local(DefKind::Result, name, stmt.span, "set"),
-                    Some("wait") => self.local(DefKind::Result, name, stmt.span, "wait"),
-                    Some("split") => self.local(DefKind::Result, name, stmt.span, "split"),
-                    _ => {}
-                },
-                _ => {}
+        use crate::check::defs::{DefinedBy, each_definition};
+        each_definition(block, &mut |d| {
+            let kinds: &[DefKind] = match d.by {
+                DefinedBy::Step => &[DefKind::Step],
+                DefinedBy::Webhook => &[DefKind::Result, DefKind::Webhook],
+                _ => &[DefKind::Result],
+            };
+            for kind in kinds {
+                self.local(*kind, d.name, d.stmt.span, d.by.keyword());
             }
-        }
+        });
     }
 
     fn block_uses(&mut self, block: &Block) {

@@ -1,6 +1,7 @@
 //! Names and types of `@flow` results: every definition, the type of each, duplicates.
 
 use super::super::cfg::NodeKind;
+use super::super::defs::{DefinedBy, each_definition};
 use super::FlowChecker;
 use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic};
@@ -15,79 +16,66 @@ impl<'a> FlowChecker<'a> {
     }
 
     pub(super) fn collect_names(&mut self, block: &'a Block) {
-        for stmt in &block.stmts {
-            match &stmt.kind {
-                StmtKind::Wait { name, on_timeout, .. } => {
-                    self.define(name, Ty::Text);
-                    for b in on_timeout {
-                        self.collect_names(b);
-                    }
+        each_definition(block, &mut |d| match (d.by, d.webhook) {
+            // A step that did not parse defines no result.
+            (DefinedBy::Step, _) if d.broken => {}
+            _ if d.broken => {
+                self.define(d.name, Ty::Json);
+                if d.by == DefinedBy::Webhook {
+                    self.broken_webhooks.insert(&d.name.node);
                 }
-                StmtKind::Webhook(w) => {
-                    let ty = w.expect.as_ref().map_or(Ty::Json, Ty::from_shape);
-                    self.define(&w.name, ty);
-                    if let Some(first) = self.webhooks.get(w.name.node.as_str()) {
-                        let first = first.name.span;
-                        self.report(
-                            Diagnostic::new(
-                                Code::DuplicateName,
-                                w.name.span,
-                                format!("two webhooks are named `{}`", w.name.node),
-                                "second webhook",
-                            )
-                            .with_label(first, "first webhook")
-                            .with_help("give each call its own name so `@webhook.NAME` and `@flow.NAME` say which one"),
-                        );
-                    } else {
-                        self.webhooks.insert(&w.name.node, w);
-                    }
-                    if let Some(b) = &w.on_failure {
-                        self.collect_names(b);
-                    }
-                }
-                StmtKind::Split(s) => {
-                    if let Some(r) = &s.result {
-                        self.define(r, Ty::SplitResult);
-                    }
-                    for case in &s.cases {
-                        self.collect_names(&case.body);
-                    }
-                    if let Some(o) = &s.other {
-                        self.collect_names(o);
-                    }
-                }
-                StmtKind::Set { name, .. } => self.define(name, Ty::Json),
-                StmtKind::Error { keyword, name: Some(name), .. } if keyword.as_deref() != Some("step") => {
-                    self.define(name, Ty::Json);
-                    if keyword.as_deref() == Some("webhook") {
-                        self.broken_webhooks.insert(&name.node);
-                    }
-                }
-                StmtKind::Step { name, body } => {
-                    let first = self.graph.steps.get(name.node.as_str()).copied();
-                    if let Some(first) = first
-                        && let NodeKind::Stmt(s) = self.graph.nodes[first].kind
-                        && !std::ptr::eq(s, stmt)
-                    {
-                        let first_span = match &s.kind {
-                            StmtKind::Step { name, .. } => name.span,
-                            _ => s.span,
-                        };
-                        self.report(
-                            Diagnostic::new(
-                                Code::DuplicateName,
-                                name.span,
-                                format!("the step `{}` is defined twice", name.node),
-                                "second step",
-                            )
-                            .with_label(first_span, "first step")
-                            .with_help("step names are unique within a flow; `goto` needs to know which one"),
-                        );
-                    }
-                    self.collect_names(body);
-                }
-                _ => {}
             }
+            (DefinedBy::Wait, _) => self.define(d.name, Ty::Text),
+            (DefinedBy::Set, _) => self.define(d.name, Ty::Json),
+            (DefinedBy::Split, _) => self.define(d.name, Ty::SplitResult),
+            (DefinedBy::Webhook, Some(w)) => self.webhook_defined(w),
+            (DefinedBy::Webhook, None) => {}
+            (DefinedBy::Step, _) => self.step_defined(d.name, d.stmt),
+        });
+    }
+
+    /// A webhook's result, and its name taken once per flow.
+    fn webhook_defined(&mut self, w: &'a Webhook) {
+        let ty = w.expect.as_ref().map_or(Ty::Json, Ty::from_shape);
+        self.define(&w.name, ty);
+        if let Some(first) = self.webhooks.get(w.name.node.as_str()) {
+            let first = first.name.span;
+            self.report(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    w.name.span,
+                    format!("two webhooks are named `{}`", w.name.node),
+                    "second webhook",
+                )
+                .with_label(first, "first webhook")
+                .with_help("give each call its own name so `@webhook.NAME` and `@flow.NAME` say which one"),
+            );
+        } else {
+            self.webhooks.insert(&w.name.node, w);
+        }
+    }
+
+    /// A step's name, taken once per flow.
+    fn step_defined(&mut self, name: &'a Name, stmt: &'a Stmt) {
+        let first = self.graph.steps.get(name.node.as_str()).copied();
+        if let Some(first) = first
+            && let NodeKind::Stmt(s) = self.graph.nodes[first].kind
+            && !std::ptr::eq(s, stmt)
+        {
+            let first_span = match &s.kind {
+                StmtKind::Step { name, .. } => name.span,
+                _ => s.span,
+            };
+            self.report(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    name.span,
+                    format!("the step `{}` is defined twice", name.node),
+                    "second step",
+                )
+                .with_label(first_span, "first step")
+                .with_help("step names are unique within a flow; `goto` needs to know which one"),
+            );
         }
     }
 
