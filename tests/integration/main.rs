@@ -9,6 +9,7 @@ mod email;
 mod fixtures;
 mod format;
 mod graph;
+mod layers;
 mod lsp;
 mod model;
 #[path = "../common/postgres.rs"]
