@@ -85,8 +85,12 @@ impl Server {
         for i in 0..workers {
             let (queue, app) = (queue.clone(), app.clone());
             threads.push(spawn(&format!("flowc-worker-{i}"), (queue, app), |(queue, app)| {
-                // The front end closes the queue when it stops: then the worker ends.
-                while let Some((request, done)) = queue.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv() {
+                loop {
+                    // The queue's lock is held only while a job is taken, not while it runs (a guard in
+                    // a `while let` would live through the body and make the workers take turns). The
+                    // front end closes the queue when it stops: then the worker ends.
+                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
+                    let Some((request, done)) = job else { break };
                     let _ = done.send(app.handle(&request));
                 }
             })?);

@@ -438,6 +438,42 @@ flow quick {{
     }
 }
 
+/// The workers run steps side by side: four requests whose flows wait on a slow webhook are all in the
+/// webhook's hands at once (one worker at a time would have it see them one after another).
+#[test]
+fn the_workers_run_steps_that_wait_on_a_webhook_side_by_side() {
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = arrivals.clone();
+    let backend = TestServer::start(move |_, _| {
+        seen.lock().unwrap().push(std::time::Instant::now());
+        Reply::json(200, r#"{"status": "Shipped"}"#).after(Duration::from_millis(600))
+    });
+    let src = format!(
+        r#"trigger webhook "/slow" methods POST {{ start slow }}
+flow slow {{
+  webhook order GET "{}/order"
+  respond 200 {{ body json {{ "status": @extra.status }} }}
+}}
+"#,
+        backend.url("")
+    );
+    let network = flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]);
+    let s = serve_config(&[&src], Config { workers: 4, network, ..Config::default() });
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let url = format!("{}/slow", s.base);
+            std::thread::spawn(move || post_json(&url, &[], &json!({})))
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.join().unwrap().status, 200);
+    }
+    let arrivals = arrivals.lock().unwrap().clone();
+    let (first, last) = (arrivals.iter().min().unwrap(), arrivals.iter().max().unwrap());
+    // Each call takes 600 ms: four calls one at a time arrive at least 1.8 s apart in all.
+    assert!(last.duration_since(*first) < Duration::from_millis(500), "the calls came one after another");
+}
+
 #[test]
 fn webhooks_cannot_reach_private_addresses_or_be_redirected_there_unless_allowed() {
     let backend = TestServer::start(|_, r| match r.url.as_str() {

@@ -246,6 +246,20 @@ impl Row for postgres::Row {
     }
 }
 
+/// `?1` as PostgreSQL writes it: `$1`.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl<C: GenericClient> Db for Pg<'_, C> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
@@ -253,7 +267,7 @@ impl<C: GenericClient> Db for Pg<'_, C> {
 
     fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        Ok(self.0.execute(sql, &params)?)
+        Ok(self.0.execute(&numbered(sql), &params)?)
     }
 
     fn query(
@@ -263,7 +277,7 @@ impl<C: GenericClient> Db for Pg<'_, C> {
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        for row in self.0.query(sql, &params)? {
+        for row in self.0.query(&numbered(sql), &params)? {
             each(&row)?;
         }
         Ok(())

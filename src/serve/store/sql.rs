@@ -1,8 +1,9 @@
 //! The store's SQL, written once for SQLite and PostgreSQL, and the row decoding, done once.
 //!
-//! Statements use PostgreSQL's `$1` placeholders; [`Db`] is the small dialect layer each database
-//! implements (SQLite's connection turns `$1` into `?1`), with [`Param`] for the values and [`Row`] for
-//! the columns, so that a query and what is read from it are written in one place. What only one
+//! Statements use numbered `?1` placeholders, as SQLite takes them on the hot path (the writer's
+//! inserts) with no rewriting; [`Db`] is the small dialect layer each database implements
+//! (PostgreSQL's turns `?1` into `$1`), with [`Param`] for the values and [`Row`] for the columns, so
+//! that a query and what is read from it are written in one place. What only one
 //! database has stays with it: PostgreSQL's batched inserts (arrays unnested), `FOR UPDATE SKIP
 //! LOCKED`, advisory locks and `NOTIFY`.
 
@@ -102,8 +103,8 @@ fn run_row(r: &dyn Row) -> Result<StoredRun, StoreError> {
 pub(super) fn save_run(db: &mut dyn Db, step: &StepRecord, now: i64) -> Result<(), StoreError> {
     db.execute(
         "INSERT INTO runs (id, contact_id, flow, status, deadline_ms, state, updated_ms, version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (id) DO UPDATE SET status = $4, deadline_ms = $5, state = $6, updated_ms = $7",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (id) DO UPDATE SET status = ?4, deadline_ms = ?5, state = ?6, updated_ms = ?7",
         &[
             Param::Text(&step.run_id),
             Param::Text(&step.contact_id),
@@ -118,7 +119,7 @@ pub(super) fn save_run(db: &mut dyn Db, step: &StepRecord, now: i64) -> Result<(
     if let Some(events) = &step.events {
         db.execute(
             "INSERT INTO steps (run_id, seq, events)
-             VALUES ($1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM steps WHERE run_id = $1), $2)",
+             VALUES (?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM steps WHERE run_id = ?1), ?2)",
             &[Param::Text(&step.run_id), Param::Text(events)],
         )?;
     }
@@ -129,7 +130,7 @@ pub(super) fn waiting_run(db: &mut dyn Db, contact_id: &str) -> Result<Option<St
     first(
         db,
         &format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE contact_id = $1 AND status = 'waiting' ORDER BY updated_ms DESC LIMIT 1"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE contact_id = ?1 AND status = 'waiting' ORDER BY updated_ms DESC LIMIT 1"
         ),
         &[Param::Text(contact_id)],
         run_row,
@@ -139,7 +140,7 @@ pub(super) fn waiting_run(db: &mut dyn Db, contact_id: &str) -> Result<Option<St
 pub(super) fn due_runs(db: &mut dyn Db, now_ms: u64) -> Result<Vec<StoredRun>, StoreError> {
     all(
         db,
-        &format!("SELECT {RUN_COLUMNS} FROM runs WHERE status = 'waiting' AND deadline_ms <= $1 LIMIT 100"),
+        &format!("SELECT {RUN_COLUMNS} FROM runs WHERE status = 'waiting' AND deadline_ms <= ?1 LIMIT 100"),
         &[Param::Int(now_ms as i64)],
         run_row,
     )
@@ -148,21 +149,21 @@ pub(super) fn due_runs(db: &mut dyn Db, now_ms: u64) -> Result<Vec<StoredRun>, S
 pub(super) fn run(db: &mut dyn Db, run_id: &str) -> Result<Option<StoredRun>, StoreError> {
     first(
         db,
-        &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND state IS NOT NULL"),
+        &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1 AND state IS NOT NULL"),
         &[Param::Text(run_id)],
         run_row,
     )
 }
 
 pub(super) fn summary(db: &mut dyn Db, run_id: &str) -> Result<Option<RunSummary>, StoreError> {
-    first(db, "SELECT flow, status, contact_id FROM runs WHERE id = $1", &[Param::Text(run_id)], |r| {
+    first(db, "SELECT flow, status, contact_id FROM runs WHERE id = ?1", &[Param::Text(run_id)], |r| {
         Ok(RunSummary { flow: r.text(0)?, status: r.text(1)?, contact_id: r.text(2)? })
     })
 }
 
 pub(super) fn events(db: &mut dyn Db, run_id: &str) -> Result<Vec<Value>, StoreError> {
     let steps =
-        all(db, "SELECT events FROM steps WHERE run_id = $1 ORDER BY seq", &[Param::Text(run_id)], |r| r.text(0))?;
+        all(db, "SELECT events FROM steps WHERE run_id = ?1 ORDER BY seq", &[Param::Text(run_id)], |r| r.text(0))?;
     let mut out = Vec::new();
     for step in steps {
         match serde_json::from_str::<Value>(&step)? {
@@ -181,7 +182,7 @@ pub(super) fn waiting_count(db: &mut dyn Db) -> Result<u64, StoreError> {
 
 pub(super) fn insert_log(db: &mut dyn Db, line: &LogLine) -> Result<(), StoreError> {
     db.execute(
-        "INSERT INTO webhook_log (webhook, failed, entry, time) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO webhook_log (webhook, failed, entry, time) VALUES (?1, ?2, ?3, ?4)",
         &[Param::Text(&line.webhook), Param::Bool(line.failed), Param::Text(&line.entry), Param::Text(&line.time)],
     )?;
     Ok(())
@@ -195,8 +196,8 @@ pub(super) fn read_log(
 ) -> Result<Vec<Value>, StoreError> {
     all(
         db,
-        "SELECT entry FROM webhook_log WHERE (CAST($1 AS TEXT) IS NULL OR webhook = $1) AND (NOT $2 OR failed)
-         ORDER BY id DESC LIMIT $3",
+        "SELECT entry FROM webhook_log WHERE (CAST(?1 AS TEXT) IS NULL OR webhook = ?1) AND (NOT ?2 OR failed)
+         ORDER BY id DESC LIMIT ?3",
         &[Param::OptText(webhook), Param::Bool(failed_only), Param::Int(limit as i64)],
         |r| Ok(serde_json::from_str(&r.text(0)?)?),
     )
@@ -210,25 +211,25 @@ pub(super) fn purge(db: &mut dyn Db, before_ms: u64, batch: usize) -> Result<usi
     let (before, batch) = (before_ms as i64, batch as i64);
     let ids = all(
         db,
-        "SELECT id FROM runs WHERE status <> 'waiting' AND updated_ms < $1 ORDER BY updated_ms LIMIT $2",
+        "SELECT id FROM runs WHERE status <> 'waiting' AND updated_ms < ?1 ORDER BY updated_ms LIMIT ?2",
         &[Param::Int(before), Param::Int(batch)],
         |r| r.text(0),
     )?;
     let mut gone = 0;
     for id in &ids {
-        gone += db.execute("DELETE FROM steps WHERE run_id = $1", &[Param::Text(id)])?;
-        gone += db.execute("DELETE FROM runs WHERE id = $1 AND status <> 'waiting'", &[Param::Text(id)])?;
+        gone += db.execute("DELETE FROM steps WHERE run_id = ?1", &[Param::Text(id)])?;
+        gone += db.execute("DELETE FROM runs WHERE id = ?1 AND status <> 'waiting'", &[Param::Text(id)])?;
     }
     // Messages that are no longer pending; a pending one waits for its delivery whatever its age.
     gone += db.execute(
         "DELETE FROM messages WHERE seq IN
-           (SELECT seq FROM messages WHERE status <> 'pending' AND updated_ms < $1 ORDER BY updated_ms LIMIT $2)",
+           (SELECT seq FROM messages WHERE status <> 'pending' AND updated_ms < ?1 ORDER BY updated_ms LIMIT ?2)",
         &[Param::Int(before), Param::Int(batch)],
     )?;
     // Log lines carry their time as ISO 8601 text, which sorts as time does.
     let cutoff = crate::time::iso(before_ms);
     gone += db.execute(
-        "DELETE FROM webhook_log WHERE id IN (SELECT id FROM webhook_log WHERE time < $1 ORDER BY id LIMIT $2)",
+        "DELETE FROM webhook_log WHERE id IN (SELECT id FROM webhook_log WHERE time < ?1 ORDER BY id LIMIT ?2)",
         &[Param::Text(&cutoff), Param::Int(batch)],
     )?;
     Ok(gone as usize)
@@ -247,14 +248,14 @@ pub(super) fn probe_write(db: &mut dyn Db) -> Result<(), StoreError> {
 
 pub(super) fn save_version(db: &mut dyn Db, hash: &str, name: &str, source: &str) -> Result<(), StoreError> {
     db.execute(
-        "INSERT INTO versions (hash, name, source, saved_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+        "INSERT INTO versions (hash, name, source, saved_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (hash) DO NOTHING",
         &[Param::Text(hash), Param::Text(name), Param::Text(source), Param::Int(now())],
     )?;
     Ok(())
 }
 
 pub(super) fn version_source(db: &mut dyn Db, hash: &str) -> Result<Option<String>, StoreError> {
-    first(db, "SELECT source FROM versions WHERE hash = $1", &[Param::Text(hash)], |r| r.text(0))
+    first(db, "SELECT source FROM versions WHERE hash = ?1", &[Param::Text(hash)], |r| r.text(0))
 }
 
 /// Deletes the versions no run refers to, except `keep`; how many went.
@@ -267,7 +268,7 @@ pub(super) fn purge_versions(db: &mut dyn Db, keep: &[&str]) -> Result<usize, St
     )?;
     let mut gone = 0;
     for hash in unused.iter().filter(|h| !keep.contains(&h.as_str())) {
-        gone += db.execute("DELETE FROM versions WHERE hash = $1", &[Param::Text(hash)])?;
+        gone += db.execute("DELETE FROM versions WHERE hash = ?1", &[Param::Text(hash)])?;
     }
     Ok(gone as usize)
 }
@@ -277,9 +278,9 @@ pub(super) fn purge_versions(db: &mut dyn Db, keep: &[&str]) -> Result<usize, St
 pub(super) fn save_contact(db: &mut dyn Db, c: &ContactRow, now: i64) -> Result<(), StoreError> {
     db.execute(
         "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms, timezone)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (urn) DO UPDATE
-         SET channel = $2, name = $3, language = $4, fields = $5, updated_ms = $6, timezone = $7",
+         SET channel = ?2, name = ?3, language = ?4, fields = ?5, updated_ms = ?6, timezone = ?7",
         &[
             Param::Text(&c.urn),
             Param::Text(&c.channel),
@@ -301,7 +302,7 @@ pub(super) fn save_message(db: &mut dyn Db, m: &MessageRow, now: i64) -> Result<
     let pending = m.status == super::MessageStatus::Pending;
     db.execute(
         "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms, flow)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
         &[
             Param::Text(&m.id),
             Param::Text(&m.urn),
@@ -334,7 +335,7 @@ pub(super) fn save_contacts_and_messages(db: &mut dyn Db, steps: &[StepRecord], 
 pub(super) fn contact(db: &mut dyn Db, urn: &str) -> Result<Option<ContactRow>, StoreError> {
     first(
         db,
-        "SELECT urn, channel, name, language, fields, timezone FROM contacts WHERE urn = $1",
+        "SELECT urn, channel, name, language, fields, timezone FROM contacts WHERE urn = ?1",
         &[Param::Text(urn)],
         |r| {
             Ok(ContactRow {
@@ -353,7 +354,7 @@ pub(super) fn contact_messages(db: &mut dyn Db, urn: &str, limit: usize) -> Resu
     all(
         db,
         "SELECT id, channel, direction, text, run_id, status, attempts, error, created_ms FROM messages
-         WHERE urn = $1 ORDER BY seq DESC LIMIT $2",
+         WHERE urn = ?1 ORDER BY seq DESC LIMIT ?2",
         &[Param::Text(urn), Param::Int(limit as i64)],
         |r| {
             Ok(serde_json::json!({
@@ -391,7 +392,7 @@ fn out_message(r: &dyn Row) -> Result<(i64, OutMessage), StoreError> {
     ))
 }
 
-/// Due at `$1` and not claimed: each contact's oldest pending message only (messages arrive in the
+/// Due at `?1` and not claimed: each contact's oldest pending message only (messages arrive in the
 /// order they were sent); a claimed one holds its contact's later messages back. On PostgreSQL a
 /// claim also ends with the session that made it (a server that died).
 fn due(dialect: Dialect) -> String {
@@ -400,7 +401,7 @@ fn due(dialect: Dialect) -> String {
         Dialect::Postgres => " OR NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(m.lease_pid))",
     };
     format!(
-        "m.status = 'pending' AND m.next_ms <= $1 AND (m.lease_ms IS NULL OR m.lease_ms <= $1{session_gone})
+        "m.status = 'pending' AND m.next_ms <= ?1 AND (m.lease_ms IS NULL OR m.lease_ms <= ?1{session_gone})
          AND m.seq = (SELECT MIN(o.seq) FROM messages o WHERE o.urn = m.urn AND o.status = 'pending')"
     )
 }
@@ -410,7 +411,7 @@ pub(super) fn outbox_count(db: &mut dyn Db) -> Result<u64, StoreError> {
 }
 
 pub(super) fn due_messages(db: &mut dyn Db, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
-    let sql = format!("SELECT {OUT_COLUMNS} FROM messages m WHERE {} ORDER BY m.seq LIMIT $2", due(db.dialect()));
+    let sql = format!("SELECT {OUT_COLUMNS} FROM messages m WHERE {} ORDER BY m.seq LIMIT ?2", due(db.dialect()));
     let rows = all(db, &sql, &[Param::Int(now_ms as i64), Param::Int(limit as i64)], out_message)?;
     Ok(rows.into_iter().map(|(_, m)| m).collect())
 }
@@ -428,11 +429,11 @@ pub(super) fn claim_messages(
     let filter = match channels {
         Channels::Only(name) => {
             params.push(Param::Text(name));
-            "m.channel = $4".to_string()
+            "m.channel = ?4".to_string()
         }
         Channels::NoneOf(names) => {
             params.extend(names.iter().map(|n| Param::Text(n)));
-            let marks: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 4)).collect();
+            let marks: Vec<String> = (0..names.len()).map(|i| format!("?{}", i + 4)).collect();
             if marks.is_empty() { "1 = 1".to_string() } else { format!("m.channel NOT IN ({})", marks.join(", ")) }
         }
     };
@@ -441,8 +442,8 @@ pub(super) fn claim_messages(
         Dialect::Postgres => (", lease_pid = pg_backend_pid()", " FOR UPDATE SKIP LOCKED"),
     };
     let sql = format!(
-        "UPDATE messages SET lease_ms = $3{session} WHERE id IN
-           (SELECT m.id FROM messages m WHERE {} AND {filter} ORDER BY m.seq LIMIT $2{skip_locked})
+        "UPDATE messages SET lease_ms = ?3{session} WHERE id IN
+           (SELECT m.id FROM messages m WHERE {} AND {filter} ORDER BY m.seq LIMIT ?2{skip_locked})
          RETURNING {}",
         due(db.dialect()),
         OUT_COLUMNS.replace("m.", "")
@@ -459,8 +460,8 @@ pub(super) fn delivered(db: &mut dyn Db, outcomes: &[Attempted]) -> Result<(), S
     for o in outcomes {
         match o.delivery.columns() {
             Some((status, next, error)) => db.execute(
-                "UPDATE messages SET status = $2, attempts = $3, next_ms = $4, error = $5, updated_ms = $6,
-                   lease_ms = NULL WHERE id = $1",
+                "UPDATE messages SET status = ?2, attempts = ?3, next_ms = ?4, error = ?5, updated_ms = ?6,
+                   lease_ms = NULL WHERE id = ?1",
                 &[
                     Param::Text(&o.id),
                     Param::Text(status),
@@ -470,7 +471,7 @@ pub(super) fn delivered(db: &mut dyn Db, outcomes: &[Attempted]) -> Result<(), S
                     Param::Int(now),
                 ],
             )?,
-            None => db.execute("UPDATE messages SET lease_ms = NULL WHERE id = $1", &[Param::Text(&o.id)])?,
+            None => db.execute("UPDATE messages SET lease_ms = NULL WHERE id = ?1", &[Param::Text(&o.id)])?,
         };
     }
     Ok(())
@@ -486,17 +487,17 @@ pub(super) fn first_sighting(
 ) -> Result<bool, StoreError> {
     let kind = super::sighting_kind(id);
     db.execute(
-        "DELETE FROM seen_signatures WHERE seen_ms < $1 AND substr(id, 1, $2) = $3",
+        "DELETE FROM seen_signatures WHERE seen_ms < ?1 AND substr(id, 1, ?2) = ?3",
         &[Param::Int(forget_before_ms as i64), Param::Int(kind.chars().count() as i64), Param::Text(kind)],
     )?;
     let inserted = db.execute(
-        "INSERT INTO seen_signatures (id, seen_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO seen_signatures (id, seen_ms) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
         &[Param::Text(id), Param::Int(now_ms as i64)],
     )?;
     Ok(inserted == 1)
 }
 
 pub(super) fn forget_sighting(db: &mut dyn Db, id: &str) -> Result<(), StoreError> {
-    db.execute("DELETE FROM seen_signatures WHERE id = $1", &[Param::Text(id)])?;
+    db.execute("DELETE FROM seen_signatures WHERE id = ?1", &[Param::Text(id)])?;
     Ok(())
 }

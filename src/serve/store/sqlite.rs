@@ -50,14 +50,14 @@ impl SqliteStore {
     /// Runs `work` on the connection.
     fn with<T>(&self, work: impl FnOnce(&mut dyn Db) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let conn = self.conn();
-        work(&mut Lite(&conn))
+        work(&mut Lite::new(&conn))
     }
 
     /// Runs `work` in a transaction, committed when it succeeds.
     fn transaction<T>(&self, work: impl FnOnce(&mut dyn Db) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let out = work(&mut Lite(&tx))?;
+        let out = work(&mut Lite::new(&tx))?;
         tx.commit()?;
         Ok(out)
     }
@@ -121,8 +121,34 @@ fn adopt(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// SQLite as the shared SQL sees it.
-struct Lite<'c>(&'c Connection);
+/// SQLite as the shared SQL sees it: a connection or a transaction, with the statements it ran kept
+/// prepared. The writer runs the same few inserts for hundreds of steps a batch; finding each in
+/// rusqlite's statement cache (hashing its text) on every row cost a fifth of `flowc serve`'s
+/// throughput, so a statement is found again by where its text is, then checked to be the same text.
+struct Lite<'c> {
+    conn: &'c Connection,
+    prepared: Vec<(usize, String, rusqlite::CachedStatement<'c>)>,
+}
+
+impl<'c> Lite<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        Lite { conn, prepared: Vec::new() }
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<&mut rusqlite::CachedStatement<'c>, StoreError> {
+        let key = sql.as_ptr() as usize;
+        let found = self.prepared.iter().position(|(k, text, _)| *k == key && text == sql);
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let stmt = self.conn.prepare_cached(sql)?;
+                self.prepared.push((key, sql.to_string(), stmt));
+                self.prepared.len() - 1
+            }
+        };
+        Ok(&mut self.prepared[at].2)
+    }
+}
 
 impl rusqlite::ToSql for Param<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -154,28 +180,13 @@ impl Row for rusqlite::Row<'_> {
     }
 }
 
-/// `$1` as SQLite writes it: `?1`.
-fn placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 impl Db for Lite<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
 
     fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
-        let mut stmt = self.0.prepare_cached(&placeholders(sql))?;
-        Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
+        Ok(self.statement(sql)?.execute(rusqlite::params_from_iter(params))? as u64)
     }
 
     fn query(
@@ -184,8 +195,7 @@ impl Db for Lite<'_> {
         params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut stmt = self.0.prepare_cached(&placeholders(sql))?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        let mut rows = self.statement(sql)?.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = rows.next()? {
             each(row)?;
         }
@@ -251,7 +261,7 @@ impl Store for SqliteStore {
     fn check_writable(&self) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        sql::probe_write(&mut Lite(&tx))?;
+        sql::probe_write(&mut Lite::new(&tx))?;
         tx.rollback()?;
         Ok(())
     }
