@@ -174,8 +174,15 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
     let name = path.display().to_string();
     match read(path)? {
         Ok(src) => {
-            let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&crate::syntax::parse(&src).0));
-            Ok(Loaded { name, shown, result: crate::compile_source(&src) })
+            // Parsed and checked once: the same tree gives the masked text and the program.
+            let (file, diags) = crate::check_source(&src);
+            let shown = crate::diagnostic::mask(&src, &crate::secret_spans(&file));
+            let result = if diags.iter().any(Diagnostic::is_error) {
+                Err(diags)
+            } else {
+                Ok((crate::compile::compile(&file), diags))
+            };
+            Ok(Loaded { name, shown, result })
         }
         Err(invalid) => {
             let (shown, diag) = *invalid;

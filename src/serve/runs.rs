@@ -296,7 +296,7 @@ impl App {
         };
         if let Some(c) = contact {
             // Fields another run set since this one started are seen here.
-            run.state.contact = interp::Contact::from_json(&c.to_json());
+            run.state.contact = c.to_contact();
         }
         let (run_id, flow) = (run.state.run_id.clone(), run.state.flow.clone());
         let outcome = self.step(&flow, false, |o| interp::resume(&program, run.state, how, o));

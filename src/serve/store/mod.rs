@@ -140,6 +140,24 @@ impl ContactRow {
         })
     }
 
+    /// The contact as a run holds it (what [`ContactRow::to_json`] says, without the round trip).
+    pub fn to_contact(&self) -> crate::interp::Contact {
+        let phone = self.urn.strip_prefix("tel:").or_else(|| self.urn.strip_prefix("whatsapp:")).unwrap_or_default();
+        crate::interp::Contact {
+            name: self.name.clone(),
+            phone: phone.to_string(),
+            email: String::new(),
+            language: self.language.clone(),
+            urn: self.urn.clone(),
+            channel: self.channel.clone(),
+            timezone: self.timezone.clone(),
+            fields: match serde_json::from_str(&self.fields) {
+                Ok(Value::Object(fields)) => fields,
+                _ => Default::default(),
+            },
+        }
+    }
+
     /// The row of a run's contact.
     pub fn from_contact(c: &crate::interp::Contact) -> ContactRow {
         ContactRow {
