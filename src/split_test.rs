@@ -80,6 +80,11 @@ tests! {
 }
 
 impl SplitTest {
+    /// Whether it reads dates or times, and so the clock and the contact's zone.
+    pub fn reads_dates(self) -> bool {
+        matches!(self, SplitTest::HasDate | SplitTest::HasTime) || self.args().contains(&ArgKind::Date)
+    }
+
     /// Looks a test up by name.
     pub fn parse(name: &str) -> Option<SplitTest> {
         SplitTest::ALL.iter().copied().find(|t| t.name() == name)

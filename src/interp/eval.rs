@@ -439,13 +439,10 @@ impl Machine<'_> {
             }
         }
         // Only the date tests read the calendar (the clock, the contact's zone).
-        let calendar = match test {
-            SplitTest::HasDate
-            | SplitTest::HasDateLt
-            | SplitTest::HasDateEq
-            | SplitTest::HasDateGt
-            | SplitTest::HasTime => self.calendar(),
-            _ => crate::dates::Calendar { zone: jiff::tz::TimeZone::UTC, order: self.flow.dates, now_ms: 0 },
+        let calendar = if test.reads_dates() {
+            self.calendar()
+        } else {
+            crate::dates::Calendar { zone: jiff::tz::TimeZone::UTC, order: self.flow.dates, now_ms: 0 }
         };
         let mut dates = Vec::new();
         for (kind, v) in test.args().iter().zip(&values) {
