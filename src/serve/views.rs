@@ -47,6 +47,10 @@ impl App {
         let Some(handle) = metrics::handle() else {
             return Reply::error(503, "another metrics recorder was installed in this process");
         };
+        // The gauges are the process's: servers sharing it (tests, an embedding) render one at a time,
+        // so that each shows its own store's counts.
+        static RENDERING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = RENDERING.lock().unwrap_or_else(|p| p.into_inner());
         match self.store.waiting_count() {
             Ok(n) => metrics::waiting_runs(n),
             Err(e) => self.quiet_when_away(|| eprintln!("flowc: metrics: {e}")),
