@@ -62,6 +62,7 @@ tests! {
     HasPhrase => "has_phrase", [Text "\"words\""], 0, "has_phrase \"red car\"";
     HasOnlyPhrase => "has_only_phrase", [Text "\"words\""], 0, "has_only_phrase \"red car\"";
     HasBeginning => "has_beginning", [Text "\"words\""], 0, "has_beginning \"order\"";
+    HasOnlyText => "has_only_text", [Text "\"text\""], 0, "has_only_text \"Success\"";
     HasPattern => "has_pattern", [Regex "\"regex\""], 0, "has_pattern \"^order (\\\\d+)\"";
     HasEmail => "has_email", [], 0, "has_email";
     HasPhone => "has_phone", [Text "\"CC\""], 1, "has_phone \"RW\"";
@@ -100,6 +101,9 @@ impl SplitTest {
             HasPhrase => "`has_phrase \"a b\"`: the words occur consecutively, in order",
             HasOnlyPhrase => "`has_only_phrase \"a b\"`: the text's words are exactly the phrase's words",
             HasBeginning => "`has_beginning \"pre\"`: the trimmed text starts with the argument, ignoring case",
+            HasOnlyText => {
+                "`has_only_text \"t\"`: the text is exactly the argument, case and spaces included (RapidPro's)"
+            }
             HasPattern => "`has_pattern \"re\"`: a case-insensitive regex matches; groups as `@flow.NAME.extra.1`",
             HasEmail => "`has_email`: the text contains an e-mail address",
             HasPhone => "`has_phone [\"CC\"]`: the text contains a phone number (E.164; `CC` for numbers without `+`)",

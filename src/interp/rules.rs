@@ -57,6 +57,7 @@ pub fn run(test: SplitTest, text: &str, args: &[Arg<'_>], decimal: char, calenda
         SplitTest::HasPhrase => phrase(text, text_arg(0)),
         SplitTest::HasOnlyPhrase => only_phrase(text, text_arg(0)),
         SplitTest::HasBeginning => beginning(text, text_arg(0)),
+        SplitTest::HasOnlyText => (!text.is_empty() && text == text_arg(0)).then(|| Match::new(text)),
         SplitTest::HasPattern => match args.first() {
             Some(Arg::Regex(re)) => pattern(text, re),
             _ => None,
