@@ -56,6 +56,8 @@ pub enum Root {
 
 /// Contact fields (docs/language.md §7).
 pub const CONTACT_FIELDS: &[&str] = &["name", "phone", "email", "language", "timezone", "urn", "channel", "fields"];
+/// What `@trigger.` holds: the request that started the run.
+pub const TRIGGER_PARTS: &[&str] = &["method", "headers", "query", "body"];
 /// Metadata of a webhook call.
 pub const WEBHOOK_META: &[&str] = &["status", "attempts", "elapsed_ms", "error"];
 

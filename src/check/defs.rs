@@ -37,7 +37,7 @@ impl DefinedBy {
 
 /// A name a statement defines.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Definition<'a> {
+pub(crate) struct Defined<'a> {
     /// Which statement.
     pub(crate) by: DefinedBy,
     /// The name as written.
@@ -52,9 +52,9 @@ pub(crate) struct Definition<'a> {
 
 /// Calls `f` with every name `block` and the blocks inside it define, in source order (a statement's
 /// name before the names of the blocks it holds).
-pub(crate) fn each_definition<'a>(block: &'a Block, f: &mut dyn FnMut(Definition<'a>)) {
+pub(crate) fn each_definition<'a>(block: &'a Block, f: &mut dyn FnMut(Defined<'a>)) {
     for stmt in &block.stmts {
-        let def = |by, name, webhook, broken| Definition { by, name, stmt, webhook, broken };
+        let def = |by, name, webhook, broken| Defined { by, name, stmt, webhook, broken };
         match &stmt.kind {
             StmtKind::Wait { name, on_timeout, .. } => {
                 f(def(DefinedBy::Wait, name, None, false));

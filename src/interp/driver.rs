@@ -38,7 +38,7 @@ pub fn trigger_request(program: &Program, flow: Option<&str>, value: Value) -> R
     let Value::Object(mut fields) = value else {
         return Err("a trigger request is an object: {\"headers\": {...}, \"query\": {...}, \"body\": ...}".into());
     };
-    if let Some(key) = fields.keys().find(|k| !matches!(k.as_str(), "headers" | "query" | "body" | "method")) {
+    if let Some(key) = fields.keys().find(|k| !crate::ast::TRIGGER_PARTS.contains(&k.as_str())) {
         return Err(format!("unknown key `{key}` (the keys are method, headers, query and body)"));
     }
     if fields.get("method").is_some_and(|m| !m.is_string()) {

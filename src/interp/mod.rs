@@ -56,6 +56,13 @@ impl RunStatus {
             RunStatus::Failed => "failed",
         }
     }
+
+    /// The status [`RunStatus::as_str`] wrote.
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        [RunStatus::Waiting, RunStatus::Completed, RunStatus::Stopped, RunStatus::Expired, RunStatus::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
 }
 
 /// A saved `@flow.NAME`: its value, and for `split NAME =` the category and regex groups.

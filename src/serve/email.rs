@@ -149,7 +149,7 @@ impl Mailer {
             Err(e) => Err(SendFailure {
                 code: e.status().map(code_number),
                 permanent: e.is_permanent(),
-                error: super::with_causes(&e),
+                error: super::store::with_causes(&e),
             }),
         }
     }

@@ -148,17 +148,3 @@ impl App {
         Ok(StoreLock { store: &*self.store, key: key.to_string() })
     }
 }
-
-/// An error with the errors that caused it: "error connecting to server: Connection refused".
-pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let more = c.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        cause = c.source();
-    }
-    text
-}

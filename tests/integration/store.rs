@@ -68,7 +68,7 @@ fn suite(store: &dyn Store) {
             &[],
         )
         .unwrap();
-    assert_eq!(store.summary("r5").unwrap().unwrap().status, "completed");
+    assert_eq!(store.summary("r5").unwrap().unwrap().status, RunStatus::Completed);
     assert_eq!(store.events("r5").unwrap().len(), 2);
     assert!(store.waiting_run("c5").unwrap().is_none());
 

@@ -176,7 +176,7 @@ impl<'a> FlowChecker<'a> {
                     "body" => self.trigger_body(),
                     "method" => Ty::Text,
                     other => {
-                        let help = match did_you_mean(other, ["method", "headers", "query", "body"]) {
+                        let help = match did_you_mean(other, crate::ast::TRIGGER_PARTS.iter().copied()) {
                             Some(s) => format!("did you mean `@trigger.{s}`?"),
                             None => "a trigger has `method`, `headers`, `query` and `body`".into(),
                         };

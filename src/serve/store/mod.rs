@@ -45,7 +45,7 @@ impl StoreError {
 fn postgres_text(e: &::postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => db.message().to_string(),
-        None => crate::serve::with_causes(e),
+        None => with_causes(e),
     }
 }
 
@@ -68,8 +68,8 @@ pub struct StoredRun {
 pub struct RunSummary {
     /// The flow.
     pub flow: String,
-    /// `waiting`, `completed`, ...
-    pub status: String,
+    /// Where it stands.
+    pub status: RunStatus,
     /// The contact ("" for trigger runs).
     pub contact_id: String,
 }
@@ -444,4 +444,18 @@ pub trait Store: Send + Sync {
 /// The kind of a sighting id: what comes before its first `:`, with the `:` (all of it if none).
 pub(crate) fn sighting_kind(id: &str) -> &str {
     id.find(':').map_or(id, |i| &id[..=i])
+}
+
+/// An error with the errors that caused it: "error connecting to server: Connection refused".
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }

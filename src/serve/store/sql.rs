@@ -157,7 +157,11 @@ pub(super) fn run(db: &mut dyn Db, run_id: &str) -> Result<Option<StoredRun>, St
 
 pub(super) fn summary(db: &mut dyn Db, run_id: &str) -> Result<Option<RunSummary>, StoreError> {
     first(db, "SELECT flow, status, contact_id FROM runs WHERE id = ?1", &[Param::Text(run_id)], |r| {
-        Ok(RunSummary { flow: r.text(0)?, status: r.text(1)?, contact_id: r.text(2)? })
+        let status = r.text(1)?;
+        let status = crate::interp::RunStatus::parse(&status).ok_or_else(|| {
+            StoreError::new(format!("the run {run_id} has the status `{status}`, which flowc does not know"))
+        })?;
+        Ok(RunSummary { flow: r.text(0)?, status, contact_id: r.text(2)? })
     })
 }
 

@@ -378,7 +378,7 @@ mod tests {
         assert!(store.events("failed").unwrap().is_empty());
         assert!(store.read_log(None, false, 10).unwrap().is_empty());
         let waiting = store.summary("waits").unwrap().expect("a waiting run is never purged");
-        assert_eq!(waiting.status, "waiting");
+        assert_eq!(waiting.status, RunStatus::Waiting);
         assert_eq!(store.events("waits").unwrap().len(), 1);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
