@@ -102,6 +102,13 @@ pub struct Contact {
     pub fields: Map<String, Value>,
 }
 
+/// A contact as JSON gives it (`flowc run --contact`, a test, `POST /flows/NAME/runs`).
+impl From<Value> for Contact {
+    fn from(v: Value) -> Contact {
+        Contact::from_json(&v)
+    }
+}
+
 impl Contact {
     /// A contact from JSON; missing keys are empty, non-text values become their text.
     pub fn from_json(v: &Value) -> Contact {
@@ -491,7 +498,7 @@ pub fn start(
     program: &Program,
     flow: Option<&str>,
     run_id: &str,
-    contact: Value,
+    contact: impl Into<Contact>,
     trigger: Option<Value>,
     options: &RunOptions<'_>,
 ) -> Result<Outcome, RunError> {
@@ -504,13 +511,13 @@ pub fn start_with_input(
     program: &Program,
     flow: Option<&str>,
     run_id: &str,
-    contact: Value,
+    contact: impl Into<Contact>,
     trigger: Option<Value>,
     input: Option<String>,
     options: &RunOptions<'_>,
 ) -> Result<Outcome, RunError> {
     let (_, f) = find_flow(program, flow)?;
-    let mut state = RunState::new(f, run_id, Contact::from_json(&contact), trigger);
+    let mut state = RunState::new(f, run_id, contact.into(), trigger);
     state.input = input;
     let mut machine =
         Machine { program, flow: f, state: &mut state, events: Vec::new(), options, expecting_missing: 0 };

@@ -361,8 +361,9 @@ impl App {
             return a;
         }
         let run_id = crate::time::unique_id("run");
-        let outcome = self
-            .step(flow, true, |o| interp::start(&served.program, Some(flow), &run_id, row.to_json(), Some(trigger), o));
+        let outcome = self.step(flow, true, |o| {
+            interp::start(&served.program, Some(flow), &run_id, row.to_contact(), Some(trigger), o)
+        });
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => return Reply::error(500, e.to_string()).for_run(&run_id),

@@ -191,7 +191,7 @@ impl App {
         if let Err(a) = self.interrupt_waiting(&contact_id, flow) {
             return a;
         }
-        self.start_run(served, flow, &contact_id, contact, Vec::new(), 201)
+        self.start_run(served, flow, &contact_id, interp::Contact::from_json(&contact), Vec::new(), 201)
     }
 
     /// Stops the contact's waiting run, if any: a new run interrupts it, as in RapidPro.
@@ -224,7 +224,7 @@ impl App {
         served: &Served,
         flow: &str,
         contact_id: &str,
-        contact: Value,
+        contact: interp::Contact,
         messages: Vec<store::MessageRow>,
         status: u16,
     ) -> Reply {
@@ -259,7 +259,7 @@ impl App {
         message: store::MessageRow,
     ) -> Reply {
         let urn = contact.urn.clone();
-        self.start_run(served, flow, &urn, contact.to_json(), vec![message], 201)
+        self.start_run(served, flow, &urn, contact.to_contact(), vec![message], 201)
     }
 
     /// `POST /contacts/{urn}/messages`: a message given through the API, routed like a channel's.

@@ -132,11 +132,10 @@ impl ContactRow {
 
     /// The contact as a run sees it.
     pub fn to_json(&self) -> Value {
-        let fields: Value = serde_json::from_str(&self.fields).unwrap_or_else(|_| Value::Object(Default::default()));
-        let phone = self.urn.strip_prefix("tel:").or_else(|| self.urn.strip_prefix("whatsapp:")).unwrap_or_default();
+        let c = self.to_contact();
         serde_json::json!({
-            "urn": self.urn, "channel": self.channel, "name": self.name, "language": self.language,
-            "timezone": self.timezone, "phone": phone, "fields": fields,
+            "urn": c.urn, "channel": c.channel, "name": c.name, "language": c.language,
+            "timezone": c.timezone, "phone": c.phone, "fields": c.fields,
         })
     }
 
