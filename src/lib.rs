@@ -41,6 +41,7 @@ pub mod outgoing;
 mod parallel;
 pub mod program;
 pub mod project;
+pub mod rapidpro;
 pub mod report;
 pub mod serve;
 pub mod span;

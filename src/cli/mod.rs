@@ -13,6 +13,7 @@ mod compile;
 mod explain;
 mod fmt;
 mod graph;
+mod import;
 mod log;
 mod out;
 mod run;
@@ -116,6 +117,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Bring flows in from another tool: `flowc import rapidpro EXPORT.json [-o DIR]`.
+    Import {
+        /// Where the flows come from.
+        #[arg(value_enum)]
+        from: ImportFormat,
+        /// The export (RapidPro/TextIt: spec 13.x or 14.x).
+        file: PathBuf,
+        /// Write a .flow file per flow into this folder (default: every flow to standard output).
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Explain a diagnostic code, e.g. `flowc explain undefined_variable`; without a code, list them.
     Explain {
         /// The code, with or without its `flowc::check::` prefix.
@@ -141,6 +153,12 @@ pub(crate) fn parse_route(s: &str) -> Result<Route, String> {
 /// `--timezone`: an IANA time zone name.
 pub(super) fn parse_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
     crate::dates::zone(name)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ImportFormat {
+    /// A RapidPro or TextIt export.
+    Rapidpro,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -219,6 +237,7 @@ fn run(cli: Cli) -> u8 {
             }
         },
         Command::Explain { code } => explain::run(code.as_deref()),
+        Command::Import { from: ImportFormat::Rapidpro, file, out } => import::run(&file, out.as_ref()),
         Command::Run(args) => run::run(*args).unwrap_or_else(|run::RunFailure(message, code)| {
             eprintln!("flowc: {message}");
             code

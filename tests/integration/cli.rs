@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-fn flowc(args: &[&str]) -> Output {
+pub(crate) fn flowc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flowc"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -11,7 +11,7 @@ fn flowc(args: &[&str]) -> Output {
         .expect("flowc runs")
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

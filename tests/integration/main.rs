@@ -14,6 +14,7 @@ mod lsp;
 mod model;
 #[path = "../common/postgres.rs"]
 mod postgres;
+mod rapidpro;
 mod robustness;
 mod runs;
 mod serve;

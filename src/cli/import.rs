@@ -1,0 +1,59 @@
+//! `flowc import rapidpro`: an export's flows as `.flow` files (docs/rapidpro.md).
+
+use std::path::{Path, PathBuf};
+
+use super::{DIAGNOSTICS, OK, USAGE, out, plural};
+
+/// Imports `file`; each flow to `dir/NAME.flow`, or all of them to standard output.
+pub(super) fn run(file: &Path, dir: Option<&PathBuf>) -> u8 {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("flowc: cannot read {}: {}", file.display(), crate::project::io_reason(&e));
+            return USAGE;
+        }
+    };
+    let flows = match crate::rapidpro::import(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("flowc: {}: {e}", file.display());
+            return DIAGNOSTICS;
+        }
+    };
+    match dir {
+        Some(dir) => {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                eprintln!("flowc: cannot create {}: {}", dir.display(), crate::project::io_reason(&e));
+                return USAGE;
+            }
+            for flow in &flows {
+                let path = dir.join(format!("{}.flow", flow.name));
+                if let Err(e) = std::fs::write(&path, &flow.text) {
+                    eprintln!("flowc: cannot write {}: {}", path.display(), crate::project::io_reason(&e));
+                    return USAGE;
+                }
+                eprintln!("flowc: wrote {}", path.display());
+            }
+        }
+        None => {
+            let all: Vec<&str> = flows.iter().map(|f| f.text.as_str()).collect();
+            if let Err(status) = out::emit(&all.join("\n")) {
+                return status;
+            }
+        }
+    }
+    let missing: Vec<&crate::rapidpro::Unsupported> = flows.iter().flat_map(|f| &f.unsupported).collect();
+    for u in &missing {
+        eprintln!("flowc: flow \"{}\", node {}: {} is not imported (kept as a comment)", u.flow, u.node, u.construct);
+    }
+    if missing.is_empty() {
+        OK
+    } else {
+        eprintln!(
+            "flowc: imported {} with {} kept as comments",
+            plural(flows.len(), "flow"),
+            plural(missing.len(), "construct")
+        );
+        DIAGNOSTICS
+    }
+}

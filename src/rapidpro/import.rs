@@ -1,0 +1,390 @@
+//! An export's flows as `.flow` texts (see the module's documentation).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::template::{self, convert, escape, key};
+use crate::split_test::{ArgKind, SplitTest};
+
+/// A construct that was not imported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The flow's name.
+    pub flow: String,
+    /// The node's UUID.
+    pub node: String,
+    /// What it is (`enter_flow`, `has_group`, `@(upper(...))`).
+    pub construct: String,
+}
+
+/// A flow brought in.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The flow's name in flowc (a `.flow` file is named after it).
+    pub name: String,
+    /// Its text, formatted as `flowc fmt` writes it.
+    pub text: String,
+    /// What it holds only as comments.
+    pub unsupported: Vec<Unsupported>,
+}
+
+/// The flows of an export (or of one flow definition); an error when `json` is neither.
+pub fn import(json: &str) -> Result<Vec<Imported>, String> {
+    let root: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+    let flows: Vec<&Value> = match (&root["flows"], &root["nodes"]) {
+        (Value::Array(flows), _) => flows.iter().collect(),
+        (_, Value::Array(_)) => vec![&root],
+        _ if root.get("action_sets").is_some() || root.get("rule_sets").is_some() => {
+            return Err("a legacy RapidPro flow (before spec 11): export it again from a current RapidPro".into());
+        }
+        _ => return Err("not a RapidPro export: it has no `flows` (nor a flow's `nodes`)".into()),
+    };
+    let mut names = HashSet::new();
+    let mut out = Vec::new();
+    for flow in flows {
+        if flow.get("action_sets").is_some() || flow.get("rule_sets").is_some() {
+            let name = flow["metadata"]["name"].as_str().unwrap_or("?");
+            return Err(format!(
+                "flow `{name}` is in the legacy format (before spec 11): export it again from a current RapidPro"
+            ));
+        }
+        let mut name = key(flow["name"].as_str().unwrap_or("flow"));
+        if crate::syntax::keywords::is_reserved(&name) {
+            name = format!("{name}_flow");
+        }
+        while !names.insert(name.clone()) {
+            name.push_str("_2");
+        }
+        out.push(Flow::new(flow, name)?.import());
+    }
+    Ok(out)
+}
+
+/// One flow being imported.
+struct Flow<'j> {
+    name: String,
+    title: String,
+    nodes: Vec<&'j Value>,
+    /// Step names by node UUID.
+    steps: HashMap<&'j str, String>,
+    unsupported: Vec<Unsupported>,
+    /// Whether an exit ends the run (a `goto finished` to the flow's end).
+    ends: bool,
+    /// The text written so far.
+    out: String,
+}
+
+impl<'j> Flow<'j> {
+    fn new(flow: &'j Value, name: String) -> Result<Self, String> {
+        let title = flow["name"].as_str().unwrap_or_default().to_string();
+        let Some(nodes) = flow["nodes"].as_array() else {
+            return Err(format!("flow `{title}` has no `nodes`"));
+        };
+        let nodes: Vec<&Value> = nodes.iter().collect();
+        let mut steps = HashMap::new();
+        for node in &nodes {
+            let Some(uuid) = node["uuid"].as_str() else { return Err(format!("flow `{title}`: a node has no uuid")) };
+            let short: String = uuid.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
+            if steps.insert(uuid, format!("n_{short}")).is_some() {
+                return Err(format!("flow `{title}`: the node {uuid} appears twice"));
+            }
+        }
+        Ok(Flow { name, title, nodes, steps, unsupported: Vec::new(), ends: false, out: String::new() })
+    }
+
+    fn unsupported(&mut self, node: &Value, construct: impl Into<String>) {
+        let construct = construct.into();
+        let node = node["uuid"].as_str().unwrap_or_default().to_string();
+        let _ = writeln!(self.out, "// flowc import: not imported: {construct}");
+        self.unsupported.push(Unsupported { flow: self.title.clone(), node, construct });
+    }
+
+    /// A template as a flowc string literal, reporting what it keeps as text.
+    fn string(&mut self, node: &Value, template: &str) -> String {
+        let converted = convert(template);
+        for kept in converted.kept {
+            self.unsupported(node, format!("the expression {kept}"));
+        }
+        format!("\"{}\"", converted.text)
+    }
+
+    /// Where an exit goes: its node's step, or the flow's end.
+    fn goto(&mut self, destination: Option<&str>) -> String {
+        match destination.and_then(|d| self.steps.get(d)) {
+            Some(step) => format!("goto {step}"),
+            None => {
+                self.ends = true;
+                "goto finished".into()
+            }
+        }
+    }
+
+    fn import(mut self) -> Imported {
+        let _ = writeln!(self.out, "// Imported from RapidPro: \"{}\".", self.title.replace('"', "'"));
+        let _ = writeln!(self.out, "flow {} {{", self.name);
+        let nodes = self.nodes.clone();
+        for (i, node) in nodes.iter().enumerate() {
+            let next = nodes.get(i + 1).and_then(|n| n["uuid"].as_str());
+            self.node(node, next);
+        }
+        if self.ends {
+            self.out.push_str("step finished {\n}\n");
+        }
+        self.out.push_str("}\n");
+        let text = match crate::fmt::format(&self.out) {
+            Ok(text) => text,
+            Err(e) => {
+                // The importer's own mistake: said, never written silently.
+                self.unsupported.push(Unsupported {
+                    flow: self.title.clone(),
+                    node: String::new(),
+                    construct: format!("a text flowc cannot read back ({e:?})"),
+                });
+                self.out.clone()
+            }
+        };
+        Imported { name: self.name, text, unsupported: self.unsupported }
+    }
+
+    fn node(&mut self, node: &'j Value, next: Option<&str>) {
+        let uuid = node["uuid"].as_str().unwrap_or_default();
+        let _ = writeln!(self.out, "// node {uuid}");
+        let _ = writeln!(self.out, "step {} {{", self.steps[uuid]);
+        let actions = node["actions"].as_array().cloned().unwrap_or_default();
+        let exits = node["exits"].as_array().cloned().unwrap_or_default();
+        let webhook_split = webhook_split(node);
+        for (i, action) in actions.iter().enumerate() {
+            if webhook_split.is_some() && i + 1 == actions.len() {
+                break;
+            }
+            self.action(node, action);
+        }
+        match (&node["router"], webhook_split) {
+            (_, Some((success, failure))) => {
+                let call = actions.last().cloned().unwrap_or_default();
+                let failure = self.goto(failure.as_deref());
+                self.webhook(node, &call, Some(failure));
+                let success = self.goto(success.as_deref());
+                let _ = writeln!(self.out, "{success}");
+            }
+            (Value::Object(_), None) => self.router(node),
+            _ => {
+                let destination = exits.first().and_then(|e| e["destination_uuid"].as_str());
+                // A node that leads to the next one falls through its step's end.
+                if destination.is_none() || destination != next {
+                    let goto = self.goto(destination);
+                    let _ = writeln!(self.out, "{goto}");
+                }
+            }
+        }
+        self.out.push_str("}\n");
+    }
+
+    fn action(&mut self, node: &Value, action: &Value) {
+        let kind = action["type"].as_str().unwrap_or_default();
+        match kind {
+            "send_msg" => {
+                let text = self.string(node, action["text"].as_str().unwrap_or_default());
+                let _ = writeln!(self.out, "send {text}");
+                if action["attachments"].as_array().is_some_and(|a| !a.is_empty()) {
+                    self.unsupported(node, "send_msg attachments");
+                }
+                if action["quick_replies"].as_array().is_some_and(|a| !a.is_empty()) {
+                    self.unsupported(node, "send_msg quick replies");
+                }
+            }
+            "set_run_result" => {
+                let name = key(action["name"].as_str().unwrap_or("result"));
+                let value = self.string(node, action["value"].as_str().unwrap_or_default());
+                let _ = writeln!(self.out, "set {name} = {value}");
+                if action["category"].as_str().is_some_and(|c| !c.is_empty()) {
+                    self.unsupported(node, "set_run_result's category");
+                }
+            }
+            "set_contact_field" => {
+                let field = key(action["field"]["key"].as_str().unwrap_or("field"));
+                let value = self.string(node, action["value"].as_str().unwrap_or_default());
+                let _ = writeln!(self.out, "set @contact.fields.{field} = {value}");
+            }
+            "set_contact_name" => {
+                let value = self.string(node, action["name"].as_str().unwrap_or_default());
+                let _ = writeln!(self.out, "set @contact.name = {value}");
+            }
+            "set_contact_language" => {
+                let value = self.string(node, action["language"].as_str().unwrap_or_default());
+                let _ = writeln!(self.out, "set @contact.language = {value}");
+            }
+            "send_email" => {
+                let to: Vec<&str> = action["addresses"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let to = self.string(node, &to.join(", "));
+                let subject = self.string(node, action["subject"].as_str().unwrap_or_default());
+                let body = self.string(node, action["body"].as_str().unwrap_or_default());
+                let _ = writeln!(self.out, "email {to} subject {subject} body {body}");
+            }
+            "call_webhook" => self.webhook(node, action, None),
+            other => self.unsupported(node, format!("the action {other}")),
+        }
+    }
+
+    /// A `webhook` statement; with `on_failure`, the block its failure runs.
+    fn webhook(&mut self, node: &Value, action: &Value, on_failure: Option<String>) {
+        let uuid: String =
+            node["uuid"].as_str().unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).take(8).collect();
+        let name = action["result_name"].as_str().map_or_else(|| format!("webhook_{uuid}"), key);
+        let method = action["method"].as_str().unwrap_or("GET").to_ascii_uppercase();
+        let url = self.string(node, action["url"].as_str().unwrap_or_default());
+        let mut options = Vec::new();
+        if let Some(headers) = action["headers"].as_object() {
+            for (k, v) in headers {
+                let value = self.string(node, v.as_str().unwrap_or_default());
+                options.push(format!("header \"{}\" = {value}", escape(k)));
+            }
+        }
+        if let Some(body) = action["body"].as_str().filter(|b| !b.trim().is_empty()) {
+            let body = self.string(node, body);
+            options.push(format!("body text {body}"));
+        }
+        if let Some(failure) = on_failure {
+            options.push(format!("on failure {{ {failure} }}"));
+        }
+        if options.is_empty() {
+            let _ = writeln!(self.out, "webhook {name} {method} {url}");
+        } else {
+            let _ = writeln!(self.out, "webhook {name} {method} {url} {{\n{}\n}}", options.join("\n"));
+        }
+    }
+
+    fn router(&mut self, node: &'j Value) {
+        let router = &node["router"];
+        if router["type"].as_str() != Some("switch") {
+            let kind = router["type"].as_str().unwrap_or("?").to_string();
+            self.unsupported(node, format!("a {kind} router"));
+            return;
+        }
+        let exits: HashMap<&str, Option<&str>> = node["exits"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|x| Some((x["uuid"].as_str()?, x["destination_uuid"].as_str()))).collect())
+            .unwrap_or_default();
+        let categories: HashMap<&str, (&str, Option<&str>)> = router["categories"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter_map(|x| {
+                        let exit = x["exit_uuid"].as_str().and_then(|e| exits.get(e).copied()).flatten();
+                        Some((x["uuid"].as_str()?, (x["name"].as_str().unwrap_or_default(), exit)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let result = router["result_name"].as_str().filter(|r| !r.is_empty()).map(key);
+        let given = router["operand"].as_str().unwrap_or("@input.text").to_string();
+        // What the split reads, as flowc writes it; the reply of a wait is its result.
+        let mut operand = None;
+        if router["wait"]["type"].as_str() == Some("msg") {
+            let wait_name = result
+                .clone()
+                .unwrap_or_else(|| format!("reply_{}", &self.steps[node["uuid"].as_str().unwrap_or_default()][2..]));
+            let timeout = &router["wait"]["timeout"];
+            match (timeout["seconds"].as_u64(), timeout["category_uuid"].as_str()) {
+                (Some(seconds), Some(category)) => {
+                    let destination = categories.get(category).and_then(|(_, d)| *d);
+                    let goto = self.goto(destination);
+                    let _ = writeln!(self.out, "wait {wait_name} timeout {seconds}s {{ on timeout {{ {goto} }} }}");
+                }
+                _ => {
+                    let _ = writeln!(self.out, "wait {wait_name}");
+                }
+            }
+            if given == "@input.text" || given == "@input" {
+                operand = Some(format!("@flow.{wait_name}"));
+            }
+        } else if !router["wait"].is_null() {
+            self.unsupported(node, format!("a {} wait", router["wait"]["type"].as_str().unwrap_or("?")));
+        }
+        let operand = match operand {
+            Some(o) => o,
+            None => match template::reference(given.trim_start_matches('@')) {
+                Some(r) if given.starts_with('@') && !given.contains(' ') => r,
+                _ => self.string(node, &given),
+            },
+        };
+        let head = match &result {
+            Some(r) => format!("split {r} = {operand} {{"),
+            None => format!("split {operand} {{"),
+        };
+        let _ = writeln!(self.out, "{head}");
+        for case in router["cases"].as_array().cloned().unwrap_or_default() {
+            let kind = case["type"].as_str().unwrap_or_default();
+            let Some(test) = SplitTest::parse(kind) else {
+                self.unsupported(node, format!("the test {kind}"));
+                continue;
+            };
+            let args: Vec<String> = case["arguments"]
+                .as_array()
+                .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect())
+                .unwrap_or_default();
+            let mut written = Vec::new();
+            for (arg, kind) in args.iter().zip(test.args()) {
+                match kind {
+                    ArgKind::Number if arg.trim().parse::<f64>().is_ok() => written.push(arg.trim().to_string()),
+                    ArgKind::Text | ArgKind::Regex => written.push(self.string(node, arg)),
+                    _ => {
+                        self.unsupported(node, format!("the argument {arg:?} of {kind:?} to {}", test.name()));
+                        written.clear();
+                        break;
+                    }
+                }
+            }
+            if written.len() < test.args().len() - test.optional() {
+                continue;
+            }
+            let (category, destination) =
+                case["category_uuid"].as_str().and_then(|c| categories.get(c)).copied().unwrap_or(("", None));
+            let goto = self.goto(destination);
+            let args = if written.is_empty() { String::new() } else { format!(" {}", written.join(" ")) };
+            let _ = writeln!(self.out, "case {}{args} as \"{}\" {{ {goto} }}", test.name(), escape(category));
+        }
+        let default = router["default_category_uuid"].as_str().and_then(|c| categories.get(c)).copied();
+        if let Some((_, destination)) = default {
+            let goto = self.goto(destination);
+            let _ = writeln!(self.out, "other {{ {goto} }}");
+        }
+        self.out.push_str("}\n");
+        // No case matched and no other: the run ends, as in RapidPro.
+        if default.is_none() {
+            let goto = self.goto(None);
+            let _ = writeln!(self.out, "{goto}");
+        }
+    }
+}
+
+/// A webhook node's Success and Failure destinations: its last action calls a webhook and its router
+/// splits on that call's category (`@results.X.category` is "Success" or "Failure", 13.x) or status.
+fn webhook_split(node: &Value) -> Option<(Option<String>, Option<String>)> {
+    let last = node["actions"].as_array()?.last()?;
+    if last["type"].as_str() != Some("call_webhook") {
+        return None;
+    }
+    let router = &node["router"];
+    let exits: HashMap<&str, Option<&str>> = node["exits"]
+        .as_array()?
+        .iter()
+        .filter_map(|x| Some((x["uuid"].as_str()?, x["destination_uuid"].as_str())))
+        .collect();
+    let mut success = None;
+    let mut failure = None;
+    for c in router["categories"].as_array()? {
+        let destination = c["exit_uuid"].as_str().and_then(|e| exits.get(e).copied()).flatten().map(str::to_string);
+        match c["name"].as_str() {
+            Some("Success") => success = Some(destination),
+            Some("Failure") => failure = Some(destination),
+            _ => return None,
+        }
+    }
+    Some((success?, failure?))
+}

@@ -1,0 +1,155 @@
+//! RapidPro's Excellent templates as flowc templates: the references flowc has are renamed
+//! (`@results.x` → `@flow.x`, `@input.text` → `@input`, `@fields.k` → `@contact.fields.k`,
+//! `@legacy_extra.k` and `@webhook.json.k` → `@extra.k`); anything else (`@(...)` expressions, roots
+//! flowc does not have) is kept as literal text and named, so that the caller reports it.
+
+/// A template converted: its flowc text (inside a string literal, escaped) and what was left as text.
+pub(super) struct Converted {
+    pub(super) text: String,
+    pub(super) kept: Vec<String>,
+}
+
+/// The contact fields a flow can read by name (the rest are custom fields).
+const CONTACT: &[&str] = &["name", "language", "urn", "channel", "timezone", "phone", "email"];
+
+fn ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// A result or field key as flowc writes a name: lower case, `_` for anything else.
+pub(super) fn key(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out = out.trim_matches('_').to_string();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) { format!("r_{out}") } else { out }
+}
+
+/// `text` inside a flowc string literal.
+pub(super) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Converts an Excellent template.
+pub(super) fn convert(template: &str) -> Converted {
+    let mut text = String::new();
+    let mut kept = Vec::new();
+    let mut rest = template;
+    while let Some(at) = rest.find('@') {
+        text.push_str(&escape(&rest[..at]));
+        let after = &rest[at + 1..];
+        // `ops@example.com`: an `@` right after a letter or digit is text, in RapidPro as in flowc.
+        if rest[..at].ends_with(|c: char| c.is_alphanumeric()) {
+            text.push('@');
+            rest = after;
+            continue;
+        }
+        if let Some(tail) = after.strip_prefix('@') {
+            text.push_str("@@");
+            rest = tail;
+            continue;
+        }
+        if after.starts_with('(') {
+            // An expression: up to its closing parenthesis, outside strings.
+            let (mut depth, mut in_str, mut end) = (0usize, false, after.len());
+            for (i, c) in after.char_indices() {
+                match c {
+                    '"' => in_str = !in_str,
+                    '(' if !in_str => depth += 1,
+                    ')' if !in_str => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = i + 1;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let expr = &after[..end];
+            kept.push(format!("@{expr}"));
+            text.push_str("@@");
+            text.push_str(&escape(expr));
+            rest = &after[end..];
+            continue;
+        }
+        let len = after.char_indices().find(|&(_, c)| !(ident_char(c) || c == '.')).map_or(after.len(), |(i, _)| i);
+        let path = after[..len].trim_end_matches('.');
+        let tail = &after[path.len()..];
+        if path.is_empty() {
+            text.push_str("@@");
+            rest = after;
+            continue;
+        }
+        match reference(path) {
+            Some(flowc) => text.push_str(&flowc),
+            None => {
+                kept.push(format!("@{path}"));
+                text.push_str("@@");
+                text.push_str(&escape(path));
+            }
+        }
+        rest = tail;
+    }
+    text.push_str(&escape(rest));
+    Converted { text, kept }
+}
+
+/// A reference flowc has, as flowc writes it.
+pub(super) fn reference(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    match parts.as_slice() {
+        ["input"] | ["input", "text"] => Some("@input".into()),
+        // `@flow.x` is the legacy (before spec 11) spelling of `@results.x`.
+        ["results", name] | ["results", name, "value"] | ["flow", name] | ["flow", name, "value"] => {
+            Some(format!("@flow.{}", key(name)))
+        }
+        ["results", name, "category"] => Some(format!("@flow.{}.category", key(name))),
+        ["fields", k] | ["contact", "fields", k] => Some(format!("@contact.fields.{}", key(k))),
+        ["contact", f] if CONTACT.contains(f) => Some(format!("@contact.{f}")),
+        ["contact"] => Some("@contact.name".into()),
+        // The last webhook's JSON answer: `@extra` in flowc (`@webhook.KEY` before spec 11).
+        ["legacy_extra", k] | ["webhook", "json", k] => Some(format!("@extra.{}", key(k))),
+        ["webhook", k] if *k != "status" => Some(format!("@extra.{}", key(k))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_flowc_has_are_renamed_and_the_rest_kept_as_text() {
+        let c = convert("Hi @contact.name, you said @results.Favorite_Color (@results.favorite_color.category) \"ok\"");
+        assert_eq!(
+            c.text,
+            "Hi @contact.name, you said @flow.favorite_color (@flow.favorite_color.category) \\\"ok\\\""
+        );
+        assert!(c.kept.is_empty());
+        let c = convert("@input.text at @fields.age. Mail me@example.com @@home; @(upper(contact.name)) @contact.uuid");
+        assert_eq!(
+            c.text,
+            "@input at @contact.fields.age. Mail me@example.com @@home; @@(upper(contact.name)) @@contact.uuid"
+        );
+        assert_eq!(c.kept, ["@(upper(contact.name))", "@contact.uuid"]);
+        assert_eq!(key("Favorite Color!"), "favorite_color");
+        assert_eq!(key("1st"), "r_1st");
+    }
+}

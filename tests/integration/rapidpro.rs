@@ -1,0 +1,203 @@
+//! `flowc import rapidpro` (docs/rapidpro.md): a hand-written export of every construct the first round
+//! imports (snapshot), and the real exports of `../shared/rapidpro/real` read where they lie.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+/// An export written for this test: a survey with a wait and its timeout, a split on the reply with
+/// categories, results and contact fields, a webhook with RapidPro's Success/Failure split, an e-mail,
+/// and a subflow, which flowc does not have yet.
+fn survey_export() -> String {
+    json!({
+        "version": "13",
+        "site": "https://textit.example",
+        "flows": [{
+            "uuid": "0b3f1c2e-0000-4000-8000-000000000001",
+            "name": "Age Survey",
+            "spec_version": "13.1.0",
+            "language": "eng",
+            "type": "messaging",
+            "nodes": [
+                {
+                    "uuid": "aaaa0001-0000-4000-8000-000000000000",
+                    "actions": [{"uuid": "a1", "type": "send_msg", "text": "Hi @contact.name! How old are you?"}],
+                    "exits": [{"uuid": "e1", "destination_uuid": "aaaa0002-0000-4000-8000-000000000000"}]
+                },
+                {
+                    "uuid": "aaaa0002-0000-4000-8000-000000000000",
+                    "actions": [],
+                    "router": {
+                        "type": "switch",
+                        "operand": "@input.text",
+                        "result_name": "Age",
+                        "wait": {"type": "msg", "timeout": {"seconds": 600, "category_uuid": "c4"}},
+                        "cases": [
+                            {"uuid": "k1", "type": "has_number_between", "arguments": ["0", "17"], "category_uuid": "c1"},
+                            {"uuid": "k2", "type": "has_number_gte", "arguments": ["18"], "category_uuid": "c2"}
+                        ],
+                        "categories": [
+                            {"uuid": "c1", "name": "Minor", "exit_uuid": "x1"},
+                            {"uuid": "c2", "name": "Adult", "exit_uuid": "x2"},
+                            {"uuid": "c3", "name": "Other", "exit_uuid": "x3"},
+                            {"uuid": "c4", "name": "No Response", "exit_uuid": "x4"}
+                        ],
+                        "default_category_uuid": "c3"
+                    },
+                    "exits": [
+                        {"uuid": "x1", "destination_uuid": "aaaa0003-0000-4000-8000-000000000000"},
+                        {"uuid": "x2", "destination_uuid": "aaaa0004-0000-4000-8000-000000000000"},
+                        {"uuid": "x3", "destination_uuid": "aaaa0001-0000-4000-8000-000000000000"},
+                        {"uuid": "x4"}
+                    ]
+                },
+                {
+                    "uuid": "aaaa0003-0000-4000-8000-000000000000",
+                    "actions": [
+                        {"uuid": "a2", "type": "send_msg", "text": "Sorry, you must be 18."},
+                        {"uuid": "a3", "type": "enter_flow", "flow": {"uuid": "f2", "name": "Parental Consent"}}
+                    ],
+                    "exits": [{"uuid": "e3"}]
+                },
+                {
+                    "uuid": "aaaa0004-0000-4000-8000-000000000000",
+                    "actions": [
+                        {"uuid": "a4", "type": "set_contact_field", "field": {"key": "age", "name": "Age"}, "value": "@results.age"},
+                        {"uuid": "a5", "type": "set_run_result", "name": "Signed Up", "value": "yes"},
+                        {"uuid": "a6", "type": "call_webhook", "method": "POST", "url": "https://crm.example.com/signups",
+                         "headers": {"Content-Type": "application/json"},
+                         "body": "{\"age\": \"@results.age\"}", "result_name": "CRM"}
+                    ],
+                    "router": {
+                        "type": "switch",
+                        "operand": "@results.crm.category",
+                        "cases": [{"uuid": "k3", "type": "has_only_text", "arguments": ["Success"], "category_uuid": "c5"}],
+                        "categories": [
+                            {"uuid": "c5", "name": "Success", "exit_uuid": "x5"},
+                            {"uuid": "c6", "name": "Failure", "exit_uuid": "x6"}
+                        ],
+                        "default_category_uuid": "c6"
+                    },
+                    "exits": [
+                        {"uuid": "x5", "destination_uuid": "aaaa0005-0000-4000-8000-000000000000"},
+                        {"uuid": "x6", "destination_uuid": "aaaa0006-0000-4000-8000-000000000000"}
+                    ]
+                },
+                {
+                    "uuid": "aaaa0005-0000-4000-8000-000000000000",
+                    "actions": [{"uuid": "a7", "type": "send_msg", "text": "Welcome aboard, @results.age is fine."}],
+                    "exits": [{"uuid": "e5"}]
+                },
+                {
+                    "uuid": "aaaa0006-0000-4000-8000-000000000000",
+                    "actions": [{"uuid": "a8", "type": "send_email", "addresses": ["ops@example.com"],
+                                 "subject": "CRM down", "body": "Could not sign up @contact.name"}],
+                    "exits": [{"uuid": "e6"}]
+                }
+            ]
+        }],
+        "campaigns": [], "triggers": [], "fields": [], "groups": []
+    })
+    .to_string()
+}
+
+#[test]
+fn an_export_becomes_a_flow_that_checks_with_what_flowc_lacks_named() {
+    let flows = flowc::rapidpro::import(&survey_export()).unwrap();
+    assert_eq!(flows.len(), 1);
+    let flow = &flows[0];
+    assert_eq!(flow.name, "age_survey");
+    insta::assert_snapshot!(flow.text);
+    let missing: Vec<(&str, &str)> = flow.unsupported.iter().map(|u| (u.node.as_str(), u.construct.as_str())).collect();
+    assert_eq!(missing, [("aaaa0003-0000-4000-8000-000000000000", "the action enter_flow")]);
+    let (_, diags) = flowc::check_source(&flow.text);
+    assert!(!diags.iter().any(flowc::diagnostic::Diagnostic::is_error), "{diags:#?}");
+    assert_eq!(flowc::fmt::format(&flow.text).unwrap(), flow.text, "fmt leaves it unchanged");
+}
+
+#[test]
+fn what_is_not_an_export_gets_one_line() {
+    for (text, says) in [
+        ("[1, 2]", "not a RapidPro export"),
+        ("{\"flows\": 3}", "not a RapidPro export"),
+        ("{\"action_sets\": [], \"rule_sets\": []}", "legacy"),
+        ("not json", "not JSON"),
+        ("{\"flows\": [{\"name\": \"x\"}]}", "has no `nodes`"),
+    ] {
+        let err = flowc::rapidpro::import(text).err().unwrap_or_else(|| panic!("{text} imported"));
+        assert!(err.contains(says) && !err.contains('\n'), "{text}: {err}");
+    }
+}
+
+fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            json_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every real export of spec 13.x and later imports into flows that check (warnings aside) and that
+/// `flowc fmt` leaves as they are; the older ones and the files that are not exports are refused in
+/// one line.
+#[test]
+fn the_real_exports_import_into_flows_that_check() {
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/rapidpro/real");
+    if !real.is_dir() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI needs {}", real.display());
+        eprintln!("skipped: {} is not here", real.display());
+        return;
+    }
+    let mut files = Vec::new();
+    json_files(&real, &mut files);
+    files.sort();
+    let mut imported = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        match flowc::rapidpro::import(&text) {
+            Ok(flows) => {
+                for flow in flows {
+                    let (_, diags) = flowc::check_source(&flow.text);
+                    let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).map(|d| &d.message).collect();
+                    assert!(errors.is_empty(), "{} / {}: {errors:?}\n{}", file.display(), flow.name, flow.text);
+                    assert_eq!(flowc::fmt::format(&flow.text).unwrap(), flow.text, "{}", file.display());
+                    imported += 1;
+                }
+            }
+            Err(e) => assert!(
+                (e.contains("legacy") || e.contains("not a RapidPro export")) && !e.contains('\n'),
+                "{}: {e}",
+                file.display()
+            ),
+        }
+    }
+    assert!(imported >= 8, "only {imported} flows imported");
+}
+
+#[test]
+fn flowc_import_rapidpro_writes_the_flows_and_names_what_it_kept_as_comments() {
+    use crate::cli::{flowc, stderr};
+    let dir = crate::serve_process::TempDir::new("import");
+    let export = dir.0.join("export.json");
+    std::fs::write(&export, survey_export()).unwrap();
+    let out = dir.0.join("flows");
+    let o = flowc(&["import", "rapidpro", export.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("node aaaa0003-0000-4000-8000-000000000000: the action enter_flow is not imported"));
+    let checked = flowc(&["check", out.join("age_survey.flow").to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
+    // To standard output, in a pipe.
+    let o = flowc(&["import", "rapidpro", export.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("// Imported from RapidPro: \"Age Survey\".\nflow age_survey {")
+    );
+    // Not an export; not a file.
+    std::fs::write(&export, "{\"hello\": 1}").unwrap();
+    let o = flowc(&["import", "rapidpro", export.to_str().unwrap()]);
+    assert_eq!((o.status.code(), stderr(&o).lines().count()), (Some(1), 1), "{}", stderr(&o));
+    let o = flowc(&["import", "rapidpro", dir.0.join("nope.json").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
