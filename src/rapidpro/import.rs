@@ -50,6 +50,7 @@ pub fn import(json: &str) -> Result<Vec<Imported>, String> {
                 "flow `{name}` is in the legacy format (before spec 11): export it again from a current RapidPro"
             ));
         }
+        super::validate::check(flow)?;
         let mut name = key(flow["name"].as_str().unwrap_or("flow"));
         if crate::syntax::keywords::is_reserved(&name) {
             name = format!("{name}_flow");

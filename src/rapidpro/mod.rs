@@ -8,5 +8,6 @@
 
 mod import;
 mod template;
+mod validate;
 
 pub use import::{Imported, Unsupported, import};

@@ -129,6 +129,23 @@ fn what_is_not_an_export_gets_one_line() {
     }
 }
 
+/// `../shared/rapidpro` (the project's test data, read where it lies): `FLOWC_SHARED` names the shared
+/// folder where the repository is not beside it (a clone elsewhere); else the folder beside the
+/// repository, else `/work/shared`, where this project's machines keep it.
+fn rapidpro_data() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("FLOWC_SHARED").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")),
+        Some(PathBuf::from("/work/shared")),
+    ];
+    let found = candidates.into_iter().flatten().map(|s| s.join("rapidpro")).find(|p| p.is_dir());
+    if found.is_none() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI needs the shared rapidpro folder (FLOWC_SHARED)");
+        eprintln!("skipped: no shared rapidpro folder (set FLOWC_SHARED)");
+    }
+    found
+}
+
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
@@ -145,12 +162,8 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// one line.
 #[test]
 fn the_real_exports_import_into_flows_that_check() {
-    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/rapidpro/real");
-    if !real.is_dir() {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI needs {}", real.display());
-        eprintln!("skipped: {} is not here", real.display());
-        return;
-    }
+    let Some(data) = rapidpro_data() else { return };
+    let real = data.join("real");
     let mut files = Vec::new();
     json_files(&real, &mut files);
     files.sort();
@@ -200,4 +213,29 @@ fn flowc_import_rapidpro_writes_the_flows_and_names_what_it_kept_as_comments() {
     assert_eq!((o.status.code(), stderr(&o).lines().count()), (Some(1), 1), "{}", stderr(&o));
     let o = flowc(&["import", "rapidpro", dir.0.join("nope.json").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// goflow's broken flows (`../shared/rapidpro/goflow/broken_flows`, with the errors goflow gives in
+/// `broken_flows_expected.json`): each is refused in one line that names what goflow names (the node,
+/// the case, the limit), never imported and never a panic.
+#[test]
+fn goflows_broken_flows_are_refused_in_one_line() {
+    let Some(data) = rapidpro_data() else { return };
+    let goflow = data.join("goflow");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(goflow.join("broken_flows_expected.json")).unwrap()).unwrap();
+    let cases = expected["cases"].as_array().unwrap();
+    assert!(cases.len() >= 25);
+    for case in cases {
+        let file = case["file"].as_str().unwrap();
+        let goflow_says = case["error"].as_str().unwrap();
+        let text = std::fs::read_to_string(goflow.join("broken_flows").join(file)).unwrap();
+        let err = flowc::rapidpro::import(&text).err().unwrap_or_else(|| panic!("{file} was imported ({goflow_says})"));
+        assert!(!err.contains('\n'), "{file}: {err}");
+        // The node goflow names, when it names one.
+        if let Some(at) = goflow_says.find("node[uuid=") {
+            let node = &goflow_says[at + 10..at + 46];
+            assert!(err.contains(node), "{file}: {err} (goflow: {goflow_says})");
+        }
+    }
 }
