@@ -44,7 +44,13 @@ pub(super) fn run(file: &Path, dir: Option<&PathBuf>) -> u8 {
     }
     let missing: Vec<&crate::rapidpro::Unsupported> = flows.iter().flat_map(|f| &f.unsupported).collect();
     for u in &missing {
-        eprintln!("flowc: flow \"{}\", node {}: {} is not imported (kept as a comment)", u.flow, u.node, u.construct);
+        let place = match (u.flow.is_empty(), u.node.is_empty()) {
+            (true, _) => "the export".to_string(),
+            (false, true) => format!("flow \"{}\"", u.flow),
+            (false, false) => format!("flow \"{}\", node {}", u.flow, u.node),
+        };
+        let kept = if u.node.is_empty() { "" } else { " (kept as a comment)" };
+        eprintln!("flowc: {place}: {} is not imported{kept}", u.construct);
     }
     if missing.is_empty() {
         OK

@@ -58,7 +58,22 @@ pub fn import(json: &str) -> Result<Vec<Imported>, String> {
         while !names.insert(name.clone()) {
             name.push_str("_2");
         }
-        out.push(Flow::new(flow, name)?.import());
+        let mut imported = Flow::new(flow, name)?;
+        imported.triggers(&root["triggers"], flow["uuid"].as_str().unwrap_or_default());
+        out.push(imported.import());
+    }
+    // What the export holds beyond its flows and their triggers.
+    if let Some(first) = out.first_mut() {
+        for (section, what) in [("groups", "contact groups"), ("campaigns", "campaigns")] {
+            let n = root[section].as_array().map_or(0, Vec::len);
+            if n > 0 {
+                first.unsupported.push(Unsupported {
+                    flow: String::new(),
+                    node: String::new(),
+                    construct: format!("the export's {n} {what}"),
+                });
+            }
+        }
     }
     Ok(out)
 }
@@ -73,6 +88,8 @@ struct Flow<'j> {
     unsupported: Vec<Unsupported>,
     /// Whether an exit ends the run (a `goto finished` to the flow's end).
     ends: bool,
+    /// The export's triggers that start this flow, as flowc writes them.
+    trigger_lines: Vec<String>,
     /// The text written so far.
     out: String,
 }
@@ -92,7 +109,43 @@ impl<'j> Flow<'j> {
                 return Err(format!("flow `{title}`: the node {uuid} appears twice"));
             }
         }
-        Ok(Flow { name, title, nodes, steps, unsupported: Vec::new(), ends: false, out: String::new() })
+        Ok(Flow {
+            name,
+            title,
+            nodes,
+            steps,
+            unsupported: Vec::new(),
+            ends: false,
+            trigger_lines: Vec::new(),
+            out: String::new(),
+        })
+    }
+
+    /// The export's keyword (`K`) and catch-all (`C`) triggers of the flow `uuid`; the other kinds are
+    /// named as not imported.
+    fn triggers(&mut self, triggers: &Value, uuid: &str) {
+        for trigger in triggers.as_array().map(Vec::as_slice).unwrap_or_default() {
+            if trigger["flow"]["uuid"].as_str() != Some(uuid) {
+                continue;
+            }
+            let kind = trigger["trigger_type"].as_str().unwrap_or_default();
+            let line = match (kind, trigger["keyword"].as_str()) {
+                ("K", Some(word)) if !word.trim().is_empty() => {
+                    format!("trigger keyword \"{}\" {{ start {} }}", escape(word.trim()), self.name)
+                }
+                ("C", _) => format!("trigger catchall {{ start {} }}", self.name),
+                _ => {
+                    let construct = format!("a trigger of type {kind}");
+                    self.unsupported.push(Unsupported { flow: self.title.clone(), node: String::new(), construct });
+                    continue;
+                }
+            };
+            if trigger["channel"].is_object() {
+                let construct = "a trigger's channel (flowc's trigger starts the flow on every channel)".to_string();
+                self.unsupported.push(Unsupported { flow: self.title.clone(), node: String::new(), construct });
+            }
+            self.trigger_lines.push(line);
+        }
     }
 
     fn unsupported(&mut self, node: &Value, construct: impl Into<String>) {
@@ -134,6 +187,9 @@ impl<'j> Flow<'j> {
             self.out.push_str("step finished {\n}\n");
         }
         self.out.push_str("}\n");
+        for line in std::mem::take(&mut self.trigger_lines) {
+            let _ = writeln!(self.out, "{line}");
+        }
         let text = match crate::fmt::format(&self.out) {
             Ok(text) => text,
             Err(e) => {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 /// An export written for this test: a survey with a wait and its timeout, a split on the reply with
 /// categories, results and contact fields, a webhook with RapidPro's Success/Failure split, an e-mail,
-/// and a subflow, which flowc does not have yet.
+/// a keyword trigger, and what flowc does not have yet: a subflow, a scheduled trigger, a group.
 fn survey_export() -> String {
     json!({
         "version": "13",
@@ -96,7 +96,14 @@ fn survey_export() -> String {
                 }
             ]
         }],
-        "campaigns": [], "triggers": [], "fields": [], "groups": []
+        "campaigns": [],
+        "triggers": [
+            {"trigger_type": "K", "keyword": "age", "flow": {"uuid": "0b3f1c2e-0000-4000-8000-000000000001", "name": "Age Survey"},
+             "groups": [], "channel": null},
+            {"trigger_type": "S", "flow": {"uuid": "0b3f1c2e-0000-4000-8000-000000000001", "name": "Age Survey"}}
+        ],
+        "fields": [{"key": "age", "name": "Age", "type": "numeric"}],
+        "groups": [{"uuid": "9c0e0000-0000-4000-8000-000000000000", "name": "Adults", "query": null}]
     })
     .to_string()
 }
@@ -109,7 +116,14 @@ fn an_export_becomes_a_flow_that_checks_with_what_flowc_lacks_named() {
     assert_eq!(flow.name, "age_survey");
     insta::assert_snapshot!(flow.text);
     let missing: Vec<(&str, &str)> = flow.unsupported.iter().map(|u| (u.node.as_str(), u.construct.as_str())).collect();
-    assert_eq!(missing, [("aaaa0003-0000-4000-8000-000000000000", "the action enter_flow")]);
+    assert_eq!(
+        missing,
+        [
+            ("", "a trigger of type S"),
+            ("aaaa0003-0000-4000-8000-000000000000", "the action enter_flow"),
+            ("", "the export's 1 contact groups")
+        ]
+    );
     let (_, diags) = flowc::check_source(&flow.text);
     assert!(!diags.iter().any(flowc::diagnostic::Diagnostic::is_error), "{diags:#?}");
     assert_eq!(flowc::fmt::format(&flow.text).unwrap(), flow.text, "fmt leaves it unchanged");
