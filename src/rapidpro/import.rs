@@ -30,8 +30,12 @@ pub struct Imported {
     pub unsupported: Vec<Unsupported>,
 }
 
-/// The flows of an export (or of one flow definition); an error when `json` is neither.
+/// The flows of an export (or of one flow definition); an error, on one line, when `json` is neither.
 pub fn import(json: &str) -> Result<Vec<Imported>, String> {
+    import_all(json).map_err(|e| comment(&e))
+}
+
+fn import_all(json: &str) -> Result<Vec<Imported>, String> {
     let root: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
     let flows: Vec<&Value> = match (&root["flows"], &root["nodes"]) {
         (Value::Array(flows), _) => flows.iter().collect(),
@@ -52,9 +56,6 @@ pub fn import(json: &str) -> Result<Vec<Imported>, String> {
         }
         super::validate::check(flow)?;
         let mut name = key(flow["name"].as_str().unwrap_or("flow"));
-        if crate::syntax::keywords::is_reserved(&name) {
-            name = format!("{name}_flow");
-        }
         while !names.insert(name.clone()) {
             name.push_str("_2");
         }
@@ -151,7 +152,7 @@ impl<'j> Flow<'j> {
     fn unsupported(&mut self, node: &Value, construct: impl Into<String>) {
         let construct = construct.into();
         let node = node["uuid"].as_str().unwrap_or_default().to_string();
-        let _ = writeln!(self.out, "// flowc import: not imported: {construct}");
+        let _ = writeln!(self.out, "// flowc import: not imported: {}", comment(&construct));
         self.unsupported.push(Unsupported { flow: self.title.clone(), node, construct });
     }
 
@@ -176,7 +177,7 @@ impl<'j> Flow<'j> {
     }
 
     fn import(mut self) -> Imported {
-        let _ = writeln!(self.out, "// Imported from RapidPro: \"{}\".", self.title.replace('"', "'"));
+        let _ = writeln!(self.out, "// Imported from RapidPro: \"{}\".", comment(&self.title.replace('"', "'")));
         let _ = writeln!(self.out, "flow {} {{", self.name);
         let nodes = self.nodes.clone();
         for (i, node) in nodes.iter().enumerate() {
@@ -207,7 +208,7 @@ impl<'j> Flow<'j> {
 
     fn node(&mut self, node: &'j Value, next: Option<&str>) {
         let uuid = node["uuid"].as_str().unwrap_or_default();
-        let _ = writeln!(self.out, "// node {uuid}");
+        let _ = writeln!(self.out, "// node {}", comment(uuid));
         let _ = writeln!(self.out, "step {} {{", self.steps[uuid]);
         let actions = node["actions"].as_array().cloned().unwrap_or_default();
         let exits = node["exits"].as_array().cloned().unwrap_or_default();
@@ -293,7 +294,11 @@ impl<'j> Flow<'j> {
         let uuid: String =
             node["uuid"].as_str().unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).take(8).collect();
         let name = action["result_name"].as_str().map_or_else(|| format!("webhook_{uuid}"), key);
-        let method = action["method"].as_str().unwrap_or("GET").to_ascii_uppercase();
+        let mut method = action["method"].as_str().unwrap_or("GET").to_ascii_uppercase();
+        if method == "HEAD" {
+            self.unsupported(node, "the method HEAD (written as GET)");
+            method = "GET".into();
+        }
         let url = self.string(node, action["url"].as_str().unwrap_or_default());
         let mut options = Vec::new();
         if let Some(headers) = action["headers"].as_object() {
@@ -418,6 +423,11 @@ impl<'j> Flow<'j> {
             let _ = writeln!(self.out, "{goto}");
         }
     }
+}
+
+/// `text` on one comment line: what would end the line (or the comment) becomes a space.
+fn comment(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() || c == '\u{2028}' || c == '\u{2029}' { ' ' } else { c }).collect()
 }
 
 /// A webhook node's Success and Failure destinations: its last action calls a webhook and its router

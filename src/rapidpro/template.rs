@@ -16,7 +16,8 @@ fn ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// A result or field key as flowc writes a name: lower case, `_` for anything else.
+/// A result or field key as flowc writes a name: lower case, `_` for anything else, and a `_` after a
+/// word flowc keeps for itself (`flow_`).
 pub(super) fn key(name: &str) -> String {
     let mut out = String::new();
     for c in name.trim().chars() {
@@ -27,7 +28,13 @@ pub(super) fn key(name: &str) -> String {
         }
     }
     let out = out.trim_matches('_').to_string();
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) { format!("r_{out}") } else { out }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("r_{out}")
+    } else if crate::syntax::keywords::is_reserved(&out) {
+        format!("{out}_")
+    } else {
+        out
+    }
 }
 
 /// `text` inside a flowc string literal.

@@ -64,6 +64,10 @@ pub(super) fn check(flow: &Value) -> Result<(), String> {
                 }
             }
             if t == "call_webhook" {
+                let method = action["method"].as_str().unwrap_or("GET");
+                if !["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"].contains(&method) {
+                    return at(format!("the webhook method {method:?} is not an HTTP method"));
+                }
                 let headers = action["headers"].as_object().into_iter().flat_map(|h| h.keys());
                 for name in headers {
                     if name.is_empty()

@@ -253,3 +253,62 @@ fn goflows_broken_flows_are_refused_in_one_line() {
         }
     }
 }
+
+/// Every value of an export replaced, one at a time, by null, a number, a string, an empty array or an
+/// empty object: the import answers (flows that read back, or one line) and never panics.
+#[test]
+fn an_export_with_any_value_of_the_wrong_kind_never_panics() {
+    fn paths(v: &serde_json::Value, at: Vec<String>, out: &mut Vec<Vec<String>>) {
+        out.push(at.clone());
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    let mut p = at.clone();
+                    p.push(k.clone());
+                    paths(x, p, out);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    let mut p = at.clone();
+                    p.push(i.to_string());
+                    paths(x, p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let export: serde_json::Value = serde_json::from_str(&survey_export()).unwrap();
+    let mut all = Vec::new();
+    paths(&export, Vec::new(), &mut all);
+    assert!(all.len() > 150, "{}", all.len());
+    let replacements =
+        [json!(null), json!(7), json!("x"), json!([]), json!({}), json!("flow"), json!("a\"b} @(x\n{ //")];
+    let mut answered = 0;
+    for path in &all {
+        for r in &replacements {
+            let mut changed = export.clone();
+            let mut at = &mut changed;
+            for key in path {
+                at = match at {
+                    serde_json::Value::Object(m) => m.get_mut(key).unwrap(),
+                    serde_json::Value::Array(a) => &mut a[key.parse::<usize>().unwrap()],
+                    _ => unreachable!(),
+                };
+            }
+            *at = r.clone();
+            match flowc::rapidpro::import(&changed.to_string()) {
+                // What comes in reads back: the importer never writes a text flowc cannot parse.
+                Ok(flows) => {
+                    for f in flows {
+                        let unreadable = f.unsupported.iter().find(|u| u.construct.contains("cannot read back"));
+                        assert!(unreadable.is_none(), "{path:?} = {r}: {unreadable:?}\n{}", f.text);
+                    }
+                }
+                Err(e) => assert!(!e.contains('\n'), "{path:?} = {r}: {e}"),
+            }
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, all.len() * replacements.len());
+}
