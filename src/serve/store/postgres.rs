@@ -332,6 +332,8 @@ fn save_log_batched(tx: &mut postgres::Transaction<'_>, log: &[LogLine]) -> Resu
 }
 
 impl Store for PostgresStore {
+    shared_queries!();
+
     fn available(&self) -> bool {
         let down = self.health.lock().unwrap_or_else(|p| p.into_inner()).down_since.is_some();
         // A connection found closed but not yet looked at by `client()` counts as away too.
@@ -364,87 +366,12 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    fn waiting_run(&self, contact_id: &str) -> Result<Option<StoredRun>, StoreError> {
-        self.with(|db| sql::waiting_run(db, contact_id))
-    }
-
-    fn due_runs(&self, now_ms: u64) -> Result<Vec<StoredRun>, StoreError> {
-        self.with(|db| sql::due_runs(db, now_ms))
-    }
-
-    fn run(&self, run_id: &str) -> Result<Option<StoredRun>, StoreError> {
-        self.with(|db| sql::run(db, run_id))
-    }
-
-    fn summary(&self, run_id: &str) -> Result<Option<RunSummary>, StoreError> {
-        self.with(|db| sql::summary(db, run_id))
-    }
-
-    fn events(&self, run_id: &str) -> Result<Vec<Value>, StoreError> {
-        self.with(|db| sql::events(db, run_id))
-    }
-
-    fn read_log(&self, webhook: Option<&str>, failed_only: bool, limit: usize) -> Result<Vec<Value>, StoreError> {
-        self.with(|db| sql::read_log(db, webhook, failed_only, limit))
-    }
-
-    fn first_sighting(&self, id: &str, now_ms: u64, forget_before_ms: u64) -> Result<bool, StoreError> {
-        self.with(|db| sql::first_sighting(db, id, now_ms, forget_before_ms))
-    }
-
-    fn forget_sighting(&self, id: &str) -> Result<(), StoreError> {
-        self.with(|db| sql::forget_sighting(db, id))
-    }
-
-    fn purge(&self, before_ms: u64, batch: usize) -> Result<usize, StoreError> {
-        self.transaction(|db| sql::purge(db, before_ms, batch))
-    }
-
-    fn waiting_count(&self) -> Result<u64, StoreError> {
-        self.with(sql::waiting_count)
-    }
-
     fn check_writable(&self) -> Result<(), StoreError> {
         let mut client = self.client();
         let mut tx = client.transaction()?;
         sql::probe_write(&mut Pg(&mut tx))?;
         tx.rollback()?;
         Ok(())
-    }
-
-    fn save_version(&self, hash: &str, name: &str, source: &str) -> Result<(), StoreError> {
-        self.with(|db| sql::save_version(db, hash, name, source))
-    }
-
-    fn version_source(&self, hash: &str) -> Result<Option<String>, StoreError> {
-        self.with(|db| sql::version_source(db, hash))
-    }
-
-    fn purge_versions(&self, keep: &[&str]) -> Result<usize, StoreError> {
-        self.transaction(|db| sql::purge_versions(db, keep))
-    }
-
-    fn outbox_count(&self) -> Result<u64, StoreError> {
-        self.with(sql::outbox_count)
-    }
-
-    fn contact(&self, urn: &str) -> Result<Option<ContactRow>, StoreError> {
-        self.with(|db| sql::contact(db, urn))
-    }
-
-    fn contact_messages(&self, urn: &str, limit: usize) -> Result<Vec<Value>, StoreError> {
-        self.with(|db| sql::contact_messages(db, urn, limit))
-    }
-
-    fn save_messages(&self, messages: &[MessageRow]) -> Result<(), StoreError> {
-        self.transaction(|db| {
-            let now = crate::time::now_millis() as i64;
-            messages.iter().try_for_each(|m| sql::save_message(db, m, now))
-        })
-    }
-
-    fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
-        self.with(|db| sql::due_messages(db, now_ms, limit))
     }
 
     fn claim_messages(
