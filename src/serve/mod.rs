@@ -16,7 +16,6 @@ mod channels;
 mod config;
 mod delivery;
 pub mod email;
-mod expect;
 mod front;
 pub mod limits;
 pub mod metrics;

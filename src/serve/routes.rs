@@ -8,7 +8,6 @@ use crate::interp::{self, Event, Outcome, RunStatus};
 use crate::program::{AuthDef, Program, Secret, TriggerAuthDef, TriggerDef};
 
 use super::access_log::masked_path;
-use super::expect::expected;
 use super::front::{self, Reply};
 use super::request::{parse_query, percent_decode};
 use super::writer::Commit;
@@ -291,14 +290,12 @@ impl App {
         } else {
             Value::String(text)
         };
-        let mut header_map: Map<String, Value> =
-            headers.iter().map(|(k, v)| (crate::net::header_key(k), Value::String(v.clone()))).collect();
-        let (mut query, mut body_value) = (query, body_value);
+        let headers = headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
         let form = content_type.starts_with("application/x-www-form-urlencoded");
-        if let Err(why) = expected(trigger, &mut header_map, &mut query, &mut body_value, form) {
-            return Reply::error(422, format!("the request does not match the trigger's expect: {why}"));
-        }
-        let trigger_value = json!({ "method": method, "headers": header_map, "query": query, "body": body_value });
+        let trigger_value = match interp::driver::request(Some(trigger), method, headers, query, body_value, form) {
+            Ok(v) => v,
+            Err(why) => return Reply::error(422, why),
+        };
         let flow = &program.flows[trigger.flow].name;
         if let Some(contact) = &trigger.contact {
             return self.trigger_for_contact(served, flow, contact, trigger_value);

@@ -288,7 +288,7 @@ fn check_treats_the_files_as_one_project_with_serves_rules() {
 }
 
 #[test]
-fn run_reads_trigger_header_names_as_the_server_does() {
+fn run_reads_trigger_requests_as_the_server_does() {
     let dir = std::env::temp_dir().join(format!("flowc-trigger-headers-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("t.flow");
@@ -300,6 +300,22 @@ fn run_reads_trigger_header_names_as_the_server_does() {
     let o = flowc(&["run", path.to_str().unwrap(), "--trigger", r#"{"headers": {"X-Request-Id": "r1"}}"#]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("↩ respond 200 id r1"), "{out}{}", stderr(&o));
+    // The trigger's `expect` reads and refuses a request as `flowc serve` does (its 422).
+    std::fs::write(
+        &path,
+        "trigger webhook \"/t\" methods GET {\n  expect query n: number\n  start t\n}\nflow t {\n  respond 200 { body text \"next @(@trigger.query.n + 1)\" }\n}\n",
+    )
+    .unwrap();
+    let o = flowc(&["run", path.to_str().unwrap(), "--trigger", r#"{"query": {"n": "41"}}"#]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("↩ respond 200 next 42"), "{out}{}", stderr(&o));
+    let o = flowc(&["run", path.to_str().unwrap(), "--trigger", r#"{"query": {"n": "many"}}"#]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not match the trigger's expect: query parameter n must be a number, not \"many\""),
+        "{}",
+        stderr(&o)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 /// Makes `value` conform to `shape`, or says why it cannot; `path` names it in the message
 /// (`body.items[1].qty`). `from_text`: the value came as text and may be read as a number or boolean.
-pub(super) fn conform(value: &mut Value, shape: &Value, path: &str, from_text: bool) -> Result<(), String> {
+fn conform(value: &mut Value, shape: &Value, path: &str, from_text: bool) -> Result<(), String> {
     match shape {
         Value::String(kind) => match (kind.as_str(), &*value) {
             ("json", _) | ("text", Value::String(_)) | ("number", Value::Number(_)) | ("bool", Value::Bool(_)) => {

@@ -6,7 +6,9 @@
 use serde_json::{Map, Value};
 
 use super::{MockAnswers, Offline, RunOptions};
-use crate::program::Program;
+use crate::program::{Program, TriggerDef};
+
+mod expect;
 
 /// Reads no environment: every secret is missing.
 fn no_env(_: &str) -> Option<String> {
@@ -30,10 +32,10 @@ impl Default for RunOptions<'static> {
     }
 }
 
-/// A trigger's request as a run reads it (`@trigger`): `method`, `headers` (names as
-/// `crate::net::header_key` writes them), `query` and `body` (`null` when there is none). Header and
-/// query values arrive as text, as over HTTP: a number or a flag given here becomes its text. Without
-/// a method, the first the trigger that starts `flow` accepts (`POST` when none does).
+/// A trigger's request as a run reads it (`@trigger`), given as JSON by `flowc run --trigger` and
+/// flow tests: `method`, `headers`, `query` and `body`. Header and query values arrive as text, as over
+/// HTTP: a number or a flag given here becomes its text. Without a method, the first the trigger that
+/// starts `flow` accepts (`POST` when none does). Then as [`request`], against that trigger's `expect`.
 pub fn trigger_request(program: &Program, flow: Option<&str>, value: Value) -> Result<Value, String> {
     let Value::Object(mut fields) = value else {
         return Err("a trigger request is an object: {\"headers\": {...}, \"query\": {...}, \"body\": ...}".into());
@@ -41,34 +43,46 @@ pub fn trigger_request(program: &Program, flow: Option<&str>, value: Value) -> R
     if let Some(key) = fields.keys().find(|k| !crate::ast::TRIGGER_PARTS.contains(&k.as_str())) {
         return Err(format!("unknown key `{key}` (the keys are method, headers, query and body)"));
     }
-    if fields.get("method").is_some_and(|m| !m.is_string()) {
-        return Err("`method` is text, e.g. \"POST\"".into());
-    }
-    for part in ["headers", "query"] {
-        let map = match fields.remove(part) {
+    let mut parts = [Map::new(), Map::new()];
+    for (part, map) in ["headers", "query"].into_iter().zip(&mut parts) {
+        *map = match fields.remove(part) {
             None => Map::new(),
-            Some(Value::Object(map)) => map,
+            Some(Value::Object(given)) => {
+                given.into_iter().map(|(k, v)| (k, Value::String(super::value_text(&v)))).collect()
+            }
             Some(_) => return Err(format!("`{part}` is an object of names and values")),
         };
-        let map = map
-            .into_iter()
-            .map(|(k, v)| {
-                let k = if part == "headers" { crate::net::header_key(&k) } else { k };
-                (k, Value::String(super::value_text(&v)))
-            })
-            .collect();
-        fields.insert(part.to_string(), Value::Object(map));
     }
-    fields.entry("body").or_insert(Value::Null);
-    if !fields.contains_key("method") {
-        let method = super::find_flow(program, flow)
-            .ok()
-            .and_then(|(index, _)| program.triggers.iter().find(|t| t.flow == index))
-            .and_then(|t| t.methods.first())
-            .map_or("POST", |m| m.as_str());
-        fields.insert("method".into(), Value::String(method.to_string()));
+    let trigger =
+        super::find_flow(program, flow).ok().and_then(|(index, _)| program.triggers.iter().find(|t| t.flow == index));
+    let method = match fields.remove("method") {
+        None => trigger.and_then(|t| t.methods.first()).map_or("POST", |m| m.as_str()).to_string(),
+        Some(Value::String(m)) => m,
+        Some(_) => return Err("`method` is text, e.g. \"POST\"".into()),
+    };
+    let [headers, query] = parts;
+    let body = fields.remove("body").unwrap_or(Value::Null);
+    request(trigger, &method, headers, query, body, false)
+}
+
+/// The one form of a trigger's request, for `flowc run`, flow tests and `flowc serve` alike: header
+/// names as `crate::net::header_key` writes them, `body` `null` when there is none, and what the
+/// trigger's `expect` lines declare `number` or `bool` read so out of text (`form`: the body is a form,
+/// whose fields are text too). The first field that is missing or of another type is the error.
+pub fn request(
+    trigger: Option<&TriggerDef>,
+    method: &str,
+    headers: Map<String, Value>,
+    mut query: Map<String, Value>,
+    mut body: Value,
+    form: bool,
+) -> Result<Value, String> {
+    let mut headers = headers.into_iter().map(|(k, v)| (crate::net::header_key(&k), v)).collect();
+    if let Some(trigger) = trigger {
+        expect::expected(trigger, &mut headers, &mut query, &mut body, form)
+            .map_err(|why| format!("the request does not match the trigger's expect: {why}"))?;
     }
-    Ok(Value::Object(fields))
+    Ok(serde_json::json!({ "method": method, "headers": headers, "query": query, "body": body }))
 }
 
 /// Why mock answers were not taken.
