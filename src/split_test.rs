@@ -15,12 +15,13 @@ pub enum ArgKind {
 }
 
 macro_rules! tests {
-    ($($variant:ident => $name:literal, [$($arg:ident $placeholder:literal),*], $optional:literal, $example:literal;)*) => {
+    ($($variant:ident => $name:literal, [$($arg:ident $placeholder:literal),*], $optional:literal, $example:literal,
+        when $when:literal, value $value:literal;)*) => {
         /// A named split test.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
         #[serde(rename_all = "snake_case")]
         pub enum SplitTest {
-            $(#[doc = concat!("`", $name, "`")] $variant,)*
+            $(#[doc = concat!("`", $name, "`: matches when the text ", $when, "; matches ", $value, ".")] $variant,)*
         }
 
         impl SplitTest {
@@ -51,33 +52,75 @@ macro_rules! tests {
             pub fn example(self) -> &'static str {
                 match self { $(SplitTest::$variant => $example,)* }
             }
+
+            /// When it matches, completing "matches when the text ...".
+            pub fn when(self) -> &'static str {
+                match self { $(SplitTest::$variant => $when,)* }
+            }
+
+            /// What it matches: the value `split NAME =` saves.
+            pub fn matched(self) -> &'static str {
+                match self { $(SplitTest::$variant => $value,)* }
+            }
+
+            /// How it is written and when it matches, for hovers, completion and `flowc explain tests`.
+            pub fn doc(self) -> &'static str {
+                match self {
+                    $(SplitTest::$variant => concat!(
+                        "`", $name, $(" ", $placeholder,)* "`: matches when the text ", $when, "; matches ", $value
+                    ),)*
+                }
+            }
         }
     };
 }
 
+// The catalogue: this table is the reference (`flowc explain tests` prints it, hovers show a row).
 tests! {
-    HasText => "has_text", [], 0, "has_text";
-    HasAnyWord => "has_any_word", [Text "\"words\""], 0, "has_any_word \"yes y\"";
-    HasAllWords => "has_all_words", [Text "\"words\""], 0, "has_all_words \"red car\"";
-    HasPhrase => "has_phrase", [Text "\"words\""], 0, "has_phrase \"red car\"";
-    HasOnlyPhrase => "has_only_phrase", [Text "\"words\""], 0, "has_only_phrase \"red car\"";
-    HasBeginning => "has_beginning", [Text "\"words\""], 0, "has_beginning \"order\"";
-    HasOnlyText => "has_only_text", [Text "\"text\""], 0, "has_only_text \"Success\"";
-    HasPattern => "has_pattern", [Regex "\"regex\""], 0, "has_pattern \"^order (\\\\d+)\"";
-    HasEmail => "has_email", [], 0, "has_email";
-    HasPhone => "has_phone", [Text "\"CC\""], 1, "has_phone \"RW\"";
-    HasNumber => "has_number", [], 0, "has_number";
-    HasNumberBetween => "has_number_between", [Number "MIN", Number "MAX"], 0, "has_number_between 1 10";
-    HasNumberLt => "has_number_lt", [Number "N"], 0, "has_number_lt 10";
-    HasNumberLte => "has_number_lte", [Number "N"], 0, "has_number_lte 10";
-    HasNumberGt => "has_number_gt", [Number "N"], 0, "has_number_gt 10";
-    HasNumberGte => "has_number_gte", [Number "N"], 0, "has_number_gte 10";
-    HasNumberEq => "has_number_eq", [Number "N"], 0, "has_number_eq 10";
-    HasDate => "has_date", [], 0, "has_date";
-    HasDateLt => "has_date_lt", [Date "today()"], 0, "has_date_lt today()";
-    HasDateEq => "has_date_eq", [Date "today()"], 0, "has_date_eq today()";
-    HasDateGt => "has_date_gt", [Date "today()"], 0, "has_date_gt today()";
-    HasTime => "has_time", [], 0, "has_time";
+    HasText => "has_text", [], 0, "has_text",
+        when "is not empty once trimmed", value "the trimmed text";
+    HasAnyWord => "has_any_word", [Text "\"words\""], 0, "has_any_word \"yes y\"",
+        when "has at least one of the words", value "the text's matching words, in their order and case, joined by spaces";
+    HasAllWords => "has_all_words", [Text "\"words\""], 0, "has_all_words \"red car\"",
+        when "has every one of the words (no words never match)", value "the text's matching words, joined by spaces";
+    HasPhrase => "has_phrase", [Text "\"words\""], 0, "has_phrase \"red car\"",
+        when "has the words next to each other, in order", value "those words as written in the text";
+    HasOnlyPhrase => "has_only_phrase", [Text "\"words\""], 0, "has_only_phrase \"red car\"",
+        when "has exactly the words, nothing else", value "the text's words, joined by spaces";
+    HasBeginning => "has_beginning", [Text "\"words\""], 0, "has_beginning \"order\"",
+        when "starts, once trimmed, with the argument trimmed, ignoring case", value "the beginning as written in the text";
+    HasOnlyText => "has_only_text", [Text "\"text\""], 0, "has_only_text \"Success\"",
+        when "is exactly the argument, case and spaces included, and not empty (RapidPro's exact test)", value "the text";
+    HasPattern => "has_pattern", [Regex "\"regex\""], 0, "has_pattern \"^order (\\\\d+)\"",
+        when "matches the case-insensitive regex (docs/language.md §5.4)", value "the whole match, its groups as `.extra.1`, `.extra.2`, ...";
+    HasEmail => "has_email", [], 0, "has_email",
+        when "contains an e-mail address", value "the address";
+    HasPhone => "has_phone", [Text "\"CC\""], 1, "has_phone \"RW\"",
+        when "contains a phone number (the optional country `CC` reads numbers without `+`; §5.4)", value "the number in E.164, `+250788123456`";
+    HasNumber => "has_number", [], 0, "has_number",
+        when "contains a number (§5.5)", value "the first number";
+    HasNumberBetween => "has_number_between", [Number "MIN", Number "MAX"], 0, "has_number_between 1 10",
+        when "contains a number from MIN to MAX, both included", value "the first number that is";
+    HasNumberLt => "has_number_lt", [Number "N"], 0, "has_number_lt 10",
+        when "contains a number below N", value "the first number that is";
+    HasNumberLte => "has_number_lte", [Number "N"], 0, "has_number_lte 10",
+        when "contains a number of at most N", value "the first number that is";
+    HasNumberGt => "has_number_gt", [Number "N"], 0, "has_number_gt 10",
+        when "contains a number above N", value "the first number that is";
+    HasNumberGte => "has_number_gte", [Number "N"], 0, "has_number_gte 10",
+        when "contains a number of at least N", value "the first number that is";
+    HasNumberEq => "has_number_eq", [Number "N"], 0, "has_number_eq 10",
+        when "contains a number equal to N", value "the first number that is";
+    HasDate => "has_date", [], 0, "has_date",
+        when "contains a date in the flow's `dates` order (§5.6)", value "the date, `2026-12-24`";
+    HasDateLt => "has_date_lt", [Date "today()"], 0, "has_date_lt today()",
+        when "contains a date before the argument (an expression such as `today()`, or text)", value "the date";
+    HasDateEq => "has_date_eq", [Date "today()"], 0, "has_date_eq today()",
+        when "contains the date of the argument", value "the date";
+    HasDateGt => "has_date_gt", [Date "today()"], 0, "has_date_gt today()",
+        when "contains a date after the argument", value "the date";
+    HasTime => "has_time", [], 0, "has_time",
+        when "contains a time of day (`10:30`, `10pm`, `1030`)", value "the time, `14:00`";
 }
 
 impl SplitTest {
@@ -89,36 +132,5 @@ impl SplitTest {
     /// Looks a test up by name.
     pub fn parse(name: &str) -> Option<SplitTest> {
         SplitTest::ALL.iter().copied().find(|t| t.name() == name)
-    }
-
-    /// How it is written and when it matches (docs/language.md §5), for hovers and completion.
-    pub fn doc(self) -> &'static str {
-        use SplitTest::*;
-        match self {
-            HasText => "`has_text`: the trimmed text is not empty; matches the trimmed text",
-            HasAnyWord => "`has_any_word \"a b\"`: any word of the text is one of the words",
-            HasAllWords => "`has_all_words \"a b\"`: every listed word occurs in the text",
-            HasPhrase => "`has_phrase \"a b\"`: the words occur consecutively, in order",
-            HasOnlyPhrase => "`has_only_phrase \"a b\"`: the text's words are exactly the phrase's words",
-            HasBeginning => "`has_beginning \"pre\"`: the trimmed text starts with the argument, ignoring case",
-            HasOnlyText => {
-                "`has_only_text \"t\"`: the text is exactly the argument, case and spaces included (RapidPro's)"
-            }
-            HasPattern => "`has_pattern \"re\"`: a case-insensitive regex matches; groups as `@flow.NAME.extra.1`",
-            HasEmail => "`has_email`: the text contains an e-mail address",
-            HasPhone => "`has_phone [\"CC\"]`: the text contains a phone number (E.164; `CC` for numbers without `+`)",
-            HasNumber => "`has_number`: the text contains a number",
-            HasNumberBetween => "`has_number_between MIN MAX`: some number in the text is in the range (inclusive)",
-            HasNumberLt => "`has_number_lt N`: some number in the text is below N",
-            HasNumberLte => "`has_number_lte N`: some number in the text is at most N",
-            HasNumberGt => "`has_number_gt N`: some number in the text is above N",
-            HasNumberGte => "`has_number_gte N`: some number in the text is at least N",
-            HasNumberEq => "`has_number_eq N`: some number in the text equals N",
-            HasDate => "`has_date`: the text contains a date in the flow's `dates` order; matches it as `YYYY-MM-DD`",
-            HasDateLt => "`has_date_lt DATE`: the text contains a date before DATE (e.g. `today()`)",
-            HasDateEq => "`has_date_eq DATE`: the text contains the date DATE",
-            HasDateGt => "`has_date_gt DATE`: the text contains a date after DATE",
-            HasTime => "`has_time`: the text contains a time of day (`10:30`, `10pm`, `1030`); matches it as `HH:MM`",
-        }
     }
 }

@@ -133,6 +133,17 @@ fn explain_prints_pages_and_lists_codes() {
     let bad = flowc(&["explain", "unknown_stp"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("did you mean `unknown_step`"), "{}", stderr(&bad));
+    // The split tests' reference is the catalogue: one row per test, and a test by its name.
+    let tests = flowc(&["explain", "tests"]);
+    let table = String::from_utf8_lossy(&tests.stdout);
+    assert_eq!(tests.status.code(), Some(0));
+    assert!(
+        table.contains("| `has_number_between MIN MAX` | number, number | contains a number from MIN to MAX"),
+        "{table}"
+    );
+    assert!(table.contains("| `has_phone \"CC\"` | text (optional) |"), "{table}");
+    let one = flowc(&["explain", "has_only_text"]);
+    assert!(String::from_utf8_lossy(&one.stdout).contains("case has_only_text \"Success\" as Name"));
 }
 
 /// Runs flowc with its standard output connected to a pipe whose reader is already gone, as in

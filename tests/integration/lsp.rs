@@ -170,7 +170,9 @@ fn a_session_in_the_editor() {
     let extra = extra["contents"]["value"].as_str().unwrap();
     assert!(extra.contains("`expect json` shapes") && extra.contains("type: `text`"), "{extra}");
     let test_doc = c.request("textDocument/hover", doc_pos("has_number_gt", 0, 3));
-    assert!(test_doc["contents"]["value"].as_str().unwrap().contains("some number in the text is above N"));
+    assert!(
+        test_doc["contents"]["value"].as_str().unwrap().contains("matches when the text contains a number above N")
+    );
 
     // Definition of `goto ask` → the step's name.
     let def = c.request("textDocument/definition", doc_pos("goto ask", 0, 6));
@@ -489,7 +491,13 @@ fn date_settings_and_tests_are_completed_and_explained() {
         "textDocument/hover",
         json!({"textDocument": {"uri": uri}, "position": at(&edited, "has_date_gt", 0, 3)}),
     );
-    assert!(hover["contents"]["value"].as_str().unwrap().contains("a date after DATE"), "{hover}");
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("matches when the text contains a date after the argument"),
+        "{hover}"
+    );
     let hover = c
         .request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": at(&edited, "today()", 0, 2)}));
     assert!(hover["contents"]["value"].as_str().unwrap().contains("contact's time zone"), "{hover}");

@@ -14,8 +14,7 @@ impl<'a> FlowChecker<'a> {
             let help = match close {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => {
-                    let names: Vec<&str> = SplitTest::ALL.iter().map(|t| t.name()).collect();
-                    format!("the tests are {}", names.join(", "))
+                    "`flowc explain tests` lists the tests; `==`, `<` and the other comparisons test any value".into()
                 }
             };
             self.report(
