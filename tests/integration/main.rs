@@ -15,6 +15,7 @@ mod model;
 #[path = "../common/postgres.rs"]
 mod postgres;
 mod rapidpro;
+mod rapidpro_replay;
 mod robustness;
 mod runs;
 mod serve;

@@ -146,7 +146,7 @@ fn what_is_not_an_export_gets_one_line() {
 /// `../shared/rapidpro` (the project's test data, read where it lies): `FLOWC_SHARED` names the shared
 /// folder where the repository is not beside it (a clone elsewhere); else the folder beside the
 /// repository, else `/work/shared`, where this project's machines keep it.
-fn rapidpro_data() -> Option<PathBuf> {
+pub(crate) fn rapidpro_data() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("FLOWC_SHARED").map(PathBuf::from),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")),

@@ -1,0 +1,286 @@
+//! goflow's runner tests replayed through flowc (`../shared/rapidpro/goflow/runner`, read where it
+//! lies): each test's flows imported with `flowc import rapidpro`, started with its trigger, fed its
+//! resumes, its webhooks answered from its HTTP mocks; then, sprint by sprint, what both engines promise
+//! is compared: the messages sent, contact changes, webhook calls (method, URL, status), e-mails, the
+//! run's status and its results (name, value, category). Events only goflow has are listed per test.
+//!
+//! The outcome of every test is kept in `docs/rapidpro-replay.md`; this test fails when the outcome
+//! changes and the file does not say so (`FLOWC_BLESS=1` rewrites it).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use flowc::interp::webhook::{Attempt, CallOutcome, Request, WebhookClient};
+use flowc::interp::{self, Resume, RunOptions, RunStatus};
+use serde_json::Value;
+
+/// Answers calls from a test's `http_mocks`, in order per URL; status 0 is a connection error.
+struct Mocks(Mutex<HashMap<String, VecDeque<Value>>>);
+
+impl WebhookClient for Mocks {
+    fn call(&self, request: &Request) -> CallOutcome {
+        let answer = self.0.lock().unwrap().get_mut(&request.url).and_then(VecDeque::pop_front);
+        let Some(answer) = answer else {
+            return CallOutcome::refused(format!("no mock for {}", request.url));
+        };
+        let status = answer["status"].as_u64().unwrap_or(0) as u16;
+        let body = answer["body"].as_str().unwrap_or_default().to_string();
+        let (status, error) =
+            if status == 0 { (None, Some("connection error".to_string())) } else { (Some(status), None) };
+        let attempt = Attempt {
+            attempt: 1,
+            time: String::new(),
+            status,
+            error: error.clone(),
+            elapsed_ms: 0,
+            response_headers: Vec::new(),
+            response_body: Some(body.clone()),
+        };
+        CallOutcome {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body,
+            attempts: vec![attempt],
+            elapsed_ms: 0,
+            error,
+            mocked: true,
+        }
+    }
+
+    fn is_mocked(&self, _webhook: &str) -> bool {
+        true
+    }
+}
+
+/// What a sprint shows, in both engines' terms.
+#[derive(Debug, Default, PartialEq)]
+struct Sprint {
+    /// Messages, contact changes, webhook calls and e-mails, in order.
+    events: Vec<String>,
+    /// The run's status at the sprint's end.
+    status: String,
+    /// Results by key: (value, category).
+    results: BTreeMap<String, (String, String)>,
+}
+
+/// goflow's sprint, and the event types flowc has no counterpart for.
+fn goflow_sprint(output: &Value, only_goflow: &mut BTreeMap<String, usize>) -> Sprint {
+    let mut sprint = Sprint::default();
+    for e in output["events"].as_array().into_iter().flatten() {
+        let line = match e["type"].as_str().unwrap_or_default() {
+            "msg_created" => format!("send {}", e["msg"]["text"].as_str().unwrap_or_default()),
+            "contact_field_changed" => {
+                let value = e["value"]["text"].as_str().unwrap_or_default();
+                format!("contact fields.{} = {value}", e["field"]["key"].as_str().unwrap_or_default())
+            }
+            "contact_name_changed" => format!("contact name = {}", e["name"].as_str().unwrap_or_default()),
+            "contact_language_changed" => format!("contact language = {}", e["language"].as_str().unwrap_or_default()),
+            "webhook_called" => {
+                let method = e["request"].as_str().and_then(|r| r.split(' ').next()).unwrap_or("GET");
+                let status = e["status_code"].as_u64().map_or("no answer".to_string(), |s| s.to_string());
+                format!("webhook {method} {} -> {status}", e["url"].as_str().unwrap_or_default())
+            }
+            "email_sent" => {
+                let to: Vec<&str> = e["to"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                format!(
+                    "email {} / {} / {}",
+                    to.join(", "),
+                    e["subject"].as_str().unwrap_or_default(),
+                    e["body"].as_str().unwrap_or_default()
+                )
+            }
+            "run_started" | "run_ended" | "msg_wait" | "run_result_changed" | "msg_received" => continue,
+            other => {
+                *only_goflow.entry(other.to_string()).or_default() += 1;
+                continue;
+            }
+        };
+        sprint.events.push(line);
+    }
+    let session = &output["session"];
+    sprint.status = match session["status"].as_str().unwrap_or_default() {
+        "interrupted" => "stopped".into(),
+        s => s.to_string(),
+    };
+    if let Some(run) = session["runs"].as_array().and_then(|r| r.first()) {
+        for (key, r) in run["results"].as_object().into_iter().flatten() {
+            let value = r["value"].as_str().unwrap_or_default().to_string();
+            let category = r["category"].as_str().unwrap_or_default().to_string();
+            sprint.results.insert(key.clone(), (value, category));
+        }
+    }
+    sprint
+}
+
+/// flowc's sprint: its events and the run's state, with the keys goflow's results have.
+fn flowc_sprint(outcome: &interp::Outcome, keys: &BTreeMap<String, (String, String)>) -> Sprint {
+    let mut sprint = Sprint::default();
+    for e in &outcome.events {
+        let line = match e {
+            interp::Event::MessageSent { text } => format!("send {text}"),
+            interp::Event::ContactUpdated { field, value } => {
+                format!("contact {field} = {}", if value.is_null() { String::new() } else { interp::value_text(value) })
+            }
+            interp::Event::WebhookCalled { method, url, status, .. } => {
+                let status = status.map_or("no answer".to_string(), |s| s.to_string());
+                format!("webhook {method} {url} -> {status}")
+            }
+            interp::Event::EmailSent { to, subject, body } => format!("email {to} / {subject} / {body}"),
+            _ => continue,
+        };
+        sprint.events.push(line);
+    }
+    let state = &outcome.state;
+    sprint.status = state.status.as_str().to_string();
+    for key in keys.keys() {
+        let slot = state.slot_names.iter().position(|n| n == key).and_then(|i| state.slots[i].as_ref());
+        let (value, category) = match slot {
+            Some(s) => (interp::value_text(&s.value), s.category.clone().unwrap_or_default()),
+            None => ("(not set)".into(), String::new()),
+        };
+        sprint.results.insert(key.clone(), (value, category));
+    }
+    sprint
+}
+
+/// The contact as flowc reads it: its first URN, its fields' texts.
+fn contact(c: &Value) -> Value {
+    let fields: serde_json::Map<String, Value> =
+        c["fields"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v["text"].clone())).collect();
+    serde_json::json!({
+        "name": c["name"].as_str().unwrap_or_default(),
+        "language": c["language"].as_str().unwrap_or_default(),
+        "timezone": c["timezone"].as_str().unwrap_or_default(),
+        "urn": c["urns"][0].as_str().unwrap_or_default(),
+        "fields": fields,
+    })
+}
+
+/// Replays one test; `Err` says why it does not replay.
+fn replay(test: &Value, assets: &str) -> Result<BTreeMap<String, usize>, String> {
+    let imported = flowc::rapidpro::import(assets).map_err(|e| format!("not imported: {e}"))?;
+    let mut blockers: Vec<String> = Vec::new();
+    for flow in &imported {
+        for u in &flow.unsupported {
+            if !u.flow.is_empty() && !blockers.contains(&u.construct) {
+                blockers.push(u.construct.clone());
+            }
+        }
+    }
+    if !blockers.is_empty() {
+        return Err(format!("flowc lacks: {}", blockers.join("; ")));
+    }
+    let source: String = imported.iter().map(|f| f.text.as_str()).collect::<Vec<_>>().join("\n");
+    let (program, _) = flowc::compile_source(&source).map_err(|d| {
+        let first = d.first().map(|d| d.message.clone()).unwrap_or_default();
+        format!("imported text does not check: {first}")
+    })?;
+    let trigger = &test["trigger"];
+    let uuid = trigger["flow"]["uuid"].as_str().unwrap_or_default();
+    let json: Value = serde_json::from_str(assets).unwrap();
+    let title = json["flows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .position(|f| f["uuid"].as_str() == Some(uuid))
+        .map(|i| imported[i].name.clone())
+        .ok_or("the trigger's flow is not in the assets")?;
+    let mocks: HashMap<String, VecDeque<Value>> = test["http_mocks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(url, answers)| (url.clone(), answers.as_array().cloned().unwrap_or_default().into()))
+        .collect();
+    let client = Mocks(Mutex::new(mocks));
+    let options = RunOptions { client: &client, ..RunOptions::default() };
+    let contact = contact(&test["contact"]);
+    let input = match trigger["type"].as_str() {
+        Some("manual") => None,
+        Some("msg") => Some(trigger["event"]["msg"]["text"].as_str().unwrap_or_default().to_string()),
+        other => return Err(format!("a trigger of type {}", other.unwrap_or("?"))),
+    };
+    let mut only_goflow = BTreeMap::new();
+    let outputs = test["outputs"].as_array().ok_or("no outputs")?;
+    let resumes = test["resumes"].as_array().cloned().unwrap_or_default();
+    let mut outcome = interp::start_with_input(&program, Some(&title), "replay", contact, None, input, &options)
+        .map_err(|e| e.to_string())?;
+    for (i, output) in outputs.iter().enumerate() {
+        let expected = goflow_sprint(output, &mut only_goflow);
+        let actual = flowc_sprint(&outcome, &expected.results);
+        if expected != actual {
+            return Err(format!("sprint {}: goflow {expected:?}, flowc {actual:?}", i + 1));
+        }
+        let Some(resume) = resumes.get(i) else { break };
+        if outcome.state.status != RunStatus::Waiting {
+            return Err(format!("sprint {}: the run is {}, not waiting", i + 1, outcome.state.status.as_str()));
+        }
+        let how = match resume["type"].as_str() {
+            Some("msg") => Resume::Reply(resume["event"]["msg"]["text"].as_str().unwrap_or_default().to_string()),
+            Some("wait_timeout") => Resume::Timeout,
+            Some("wait_expiration") => {
+                let mut state = outcome.state.clone();
+                state.status = RunStatus::Expired;
+                state.waiting = None;
+                outcome = interp::Outcome { events: Vec::new(), state };
+                continue;
+            }
+            other => return Err(format!("a resume of type {}", other.unwrap_or("?"))),
+        };
+        outcome = interp::resume(&program, outcome.state, how, &options).map_err(|e| e.to_string())?;
+    }
+    if client.0.lock().unwrap().values().any(|m| !m.is_empty()) {
+        return Err("not every HTTP mock was used".into());
+    }
+    Ok(only_goflow)
+}
+
+#[test]
+fn goflow_runner_tests_replay() {
+    let Some(data) = super::rapidpro::rapidpro_data() else { return };
+    let dir = data.join("goflow/runner");
+    let mut tests: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") && n.matches('.').count() == 2)
+        .collect();
+    tests.sort();
+    let mut passed = Vec::new();
+    let mut failed = Vec::new();
+    for name in &tests {
+        let asset = format!("{}.json", name.split('.').next().unwrap());
+        let test: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+        let assets = std::fs::read_to_string(dir.join(&asset)).unwrap();
+        match replay(&test, &assets) {
+            Ok(only) => {
+                let only: Vec<String> = only.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
+                passed.push((name.clone(), only.join(", ")));
+            }
+            Err(why) => failed.push((name.clone(), why)),
+        }
+    }
+    let mut report = String::from(
+        "# goflow's runner tests replayed by flowc\n\n\
+         Written by `cargo test goflow_runner_tests_replay` (`FLOWC_BLESS=1` to rewrite it); the harness\n\
+         is `tests/integration/rapidpro_replay.rs`, the method in docs/rapidpro.md.\n\n",
+    );
+    let _ = writeln!(report, "**{} of {} replay.**\n", passed.len(), tests.len());
+    let _ = writeln!(report, "## Replayed\n\n| test | goflow-only events (not compared) |\n|---|---|");
+    for (name, only) in &passed {
+        let _ = writeln!(report, "| {name} | {} |", if only.is_empty() { "–" } else { only });
+    }
+    let _ = writeln!(report, "\n## Not replayed\n\n| test | why |\n|---|---|");
+    for (name, why) in &failed {
+        let why: String = why.chars().take(400).collect::<String>().replace('|', "\\|").replace('\n', " ");
+        let _ = writeln!(report, "| {name} | {why} |");
+    }
+    println!("{} of {} replay", passed.len(), tests.len());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rapidpro-replay.md");
+    if std::env::var_os("FLOWC_BLESS").is_some() {
+        std::fs::write(&path, &report).unwrap();
+    }
+    let kept = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(kept, report, "the replay's outcome changed: FLOWC_BLESS=1 rewrites docs/rapidpro-replay.md");
+}
