@@ -347,7 +347,11 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             let target = self.steps.get(name).copied().unwrap_or(end);
             self.code[at] = Instr::Jump { target };
         }
+        let mut step_starts: Vec<usize> = self.steps.values().copied().collect();
+        step_starts.sort_unstable();
+        step_starts.dedup();
         FlowProgram {
+            step_starts,
             name: self.flow.name.node.clone(),
             label: self.flow.label.as_ref().map(|l| l.node.clone()),
             decimal,

@@ -285,6 +285,10 @@ pub struct FlowProgram {
     pub webhooks: Vec<String>,
     /// The instructions; the run starts at 0 and completes when it reaches `End`.
     pub code: Vec<Instr>,
+    /// Where each `step` begins, in order: a turn that enters steps more than
+    /// [`crate::interp::MAX_STEP_VISITS`] times fails (RapidPro's loop guard).
+    #[serde(skip)]
+    pub step_starts: Vec<usize>,
     /// For review (`flowc compile`'s output), not for running: the statement each instruction comes
     /// from, and a name for each instruction that control jumps to.
     #[serde(skip)]

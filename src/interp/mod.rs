@@ -29,6 +29,10 @@ pub fn value_text(v: &Value) -> String {
 /// Instructions one start or resume may run before the run is failed (an endless `goto` loop).
 pub const DEFAULT_MAX_STEPS: u64 = 10_000;
 
+/// How many times one turn (a start or a resume) may enter a `step` (by `goto` or by reaching the next
+/// one): RapidPro's guard against loops without a wait, 100 nodes per sprint (docs/language.md §12.3).
+pub const MAX_STEP_VISITS: u32 = 100;
+
 /// How a run ended, or that it waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -518,6 +522,12 @@ pub fn start_with_input(
 ) -> Result<Outcome, RunError> {
     let (_, f) = find_flow(program, flow)?;
     let mut state = RunState::new(f, run_id, contact.into(), trigger);
+    // A message that starts a flow whose first statement is a `wait` is that wait's reply, as in
+    // RapidPro (docs/language.md §9).
+    if let (Some(text), Some(Instr::Wait { slot, .. })) = (&input, f.code.first()) {
+        state.slots[*slot] = Some(Slot { value: Value::String(text.clone()), category: None, extra: None });
+        state.pc = 1;
+    }
     state.input = input;
     let mut machine =
         Machine { program, flow: f, state: &mut state, events: Vec::new(), options, expecting_missing: 0 };
@@ -674,7 +684,18 @@ impl Machine<'_> {
     /// Runs instructions until the run waits or ends.
     fn run(&mut self) {
         let mut steps = 0u64;
+        let mut visits = 0u32;
         loop {
+            if self.flow.step_starts.binary_search(&self.state.pc).is_ok() {
+                visits += 1;
+                if visits > MAX_STEP_VISITS {
+                    let reason = format!(
+                        "entered steps {MAX_STEP_VISITS} times without waiting for a reply (an endless `goto` loop?)"
+                    );
+                    self.end(RunStatus::Failed, Some(reason));
+                    return;
+                }
+            }
             steps += 1;
             if steps > self.options.max_steps {
                 let reason = format!(

@@ -74,7 +74,9 @@ fn timeouts_take_the_timeout_branch_or_expire() {
 
 #[test]
 fn endless_loops_fail_at_the_step_limit() {
-    let p = program("flow f {\n  step again {\n    set n = 1\n    goto again\n  }\n}\n");
+    // Ten instructions per visit: the instruction limit (500) comes before the hundredth visit.
+    let body = "    set n = 1\n".repeat(9);
+    let p = program(&format!("flow f {{\n  step again {{\n{body}    goto again\n  }}\n}}\n"));
     let env = |_: &str| None;
     let mut opts = options(&env);
     opts.max_steps = 500;
@@ -82,6 +84,46 @@ fn endless_loops_fail_at_the_step_limit() {
     assert_eq!(out.state.status, RunStatus::Failed);
     let Some(Event::RunEnded { reason: Some(reason), .. }) = out.events.last() else { panic!("{:?}", out.events) };
     assert!(reason.contains("more than 500 steps"), "{reason}");
+}
+
+#[test]
+fn a_turn_that_enters_steps_a_hundred_times_fails_as_in_rapidpro() {
+    // Two steps that send and go to each other: 100 visits send 100 messages, the 101st fails.
+    let p = program(
+        "flow f {\n  step ping {\n    send \"ping\"\n  }\n  step pong {\n    send \"pong\"\n    goto ping\n  }\n}\n",
+    );
+    let env = |_: &str| None;
+    let out = interp::start(&p, None, "r", serde_json::json!({}), None, &options(&env)).unwrap();
+    assert_eq!(out.state.status, RunStatus::Failed);
+    let sent = out.events.iter().filter(|e| matches!(e, Event::MessageSent { .. })).count();
+    assert_eq!(sent, 100);
+    let Some(Event::RunEnded { reason: Some(reason), .. }) = out.events.last() else { panic!("{:?}", out.events) };
+    assert!(reason.contains("entered steps 100 times without waiting"), "{reason}");
+    // A wait between visits starts the count again: 60 visits per turn never fail.
+    let p = program("flow f {\n  step ask {\n    send \"again?\"\n    wait reply\n    goto ask\n  }\n}\n");
+    let mut run = interp::start(&p, None, "r", serde_json::json!({}), None, &options(&env)).unwrap();
+    for _ in 0..150 {
+        run = interp::resume(&p, run.state, Resume::Reply("yes".into()), &options(&env)).unwrap();
+        assert_eq!(run.state.status, RunStatus::Waiting);
+    }
+}
+
+#[test]
+fn a_message_that_starts_a_flow_answers_its_first_wait() {
+    let p = program("flow f {\n  wait command\n  send \"You said @flow.command\"\n}\n");
+    let env = |_: &str| None;
+    let out = interp::start_with_input(&p, None, "r", serde_json::json!({}), None, Some("PING".into()), &options(&env))
+        .unwrap();
+    assert_eq!(out.state.status, RunStatus::Completed);
+    assert!(out.events.contains(&Event::MessageSent { text: "You said PING".into() }), "{:?}", out.events);
+    // Started otherwise, or with a statement before the wait, the run waits.
+    let out = interp::start(&p, None, "r", serde_json::json!({}), None, &options(&env)).unwrap();
+    assert_eq!(out.state.status, RunStatus::Waiting);
+    let later = program("flow f {\n  send \"Command?\"\n  wait command\n  send \"You said @flow.command\"\n}\n");
+    let out =
+        interp::start_with_input(&later, None, "r", serde_json::json!({}), None, Some("PING".into()), &options(&env))
+            .unwrap();
+    assert_eq!(out.state.status, RunStatus::Waiting);
 }
 
 #[test]
