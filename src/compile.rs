@@ -422,10 +422,11 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             }
             StmtKind::Webhook(w) => self.webhook(w, stmt),
             StmtKind::Split(s) => self.split(s, stmt),
-            StmtKind::Set { name, value } => {
+            StmtKind::Set { name, value, category } => {
                 let slot = self.slot(&name.node);
                 let value = self.expr(value);
-                self.emit(Instr::Set { slot, value });
+                let category = category.as_ref().map(|c| c.node.clone());
+                self.emit(Instr::Set { slot, value, category });
             }
             StmtKind::SetContact { target, value } => {
                 let value = self.expr(value);

@@ -333,6 +333,9 @@ pub enum Instr {
         slot: usize,
         /// Value.
         value: Ex,
+        /// Its category (`set NAME = VALUE as Category`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
     },
     /// Update the contact (name, language or a field).
     SetContact {

@@ -44,12 +44,14 @@ pub enum StmtKind {
     Webhook(Box<Webhook>),
     /// `split [NAME =] EXPR { case ... other ... }`
     Split(Box<Split>),
-    /// `set NAME = EXPR`
+    /// `set NAME = EXPR [as Category]`
     Set {
         /// Saved as `@flow.NAME`.
         name: Name,
         /// The value.
         value: Expr,
+        /// A category, as a split's result has (RapidPro's set_run_result with a category).
+        category: Option<Spanned<String>>,
     },
     /// `set @contact.name = EXPR`, `set @contact.language = EXPR`, `set @contact.fields.KEY = EXPR`
     SetContact {

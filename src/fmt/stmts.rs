@@ -68,7 +68,10 @@ impl<'a> Printer<'a> {
                 Some(t) => format!("wait {} timeout {}", name.node, self.text(t.span)),
                 None => format!("wait {}", name.node),
             },
-            StmtKind::Set { name, value } => format!("set {} = {}", name.node, self.expr(value)),
+            StmtKind::Set { name, value, category } => match category {
+                Some(c) => format!("set {} = {} as {}", name.node, self.expr(value), self.text(c.span)),
+                None => format!("set {} = {}", name.node, self.expr(value)),
+            },
             StmtKind::SetContact { target, value } => format!("set {} = {}", target.node.reference(), self.expr(value)),
             StmtKind::Goto { target } => format!("goto {}", target.node),
             StmtKind::Email { to, subject, body } => format!(

@@ -720,9 +720,9 @@ impl Machine<'_> {
                     self.events.push(Event::EmailSent { to, subject, body });
                     self.state.pc += 1;
                 }
-                Instr::Set { slot, value } => {
+                Instr::Set { slot, value, category } => {
                     let v = self.eval(value);
-                    self.state.slots[*slot] = Some(Slot { value: v, category: None, extra: None });
+                    self.state.slots[*slot] = Some(Slot { value: v, category: category.clone(), extra: None });
                     self.state.pc += 1;
                 }
                 Instr::SetContact { target, value } => {

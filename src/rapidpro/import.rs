@@ -40,20 +40,21 @@ fn import_all(json: &str) -> Result<Vec<Imported>, String> {
     let flows: Vec<&Value> = match (&root["flows"], &root["nodes"]) {
         (Value::Array(flows), _) => flows.iter().collect(),
         (_, Value::Array(_)) => vec![&root],
-        _ if root.get("action_sets").is_some() || root.get("rule_sets").is_some() => {
-            return Err("a legacy RapidPro flow (before spec 11): export it again from a current RapidPro".into());
-        }
+        _ if super::legacy::is_legacy(&root) => vec![&root],
         _ => return Err("not a RapidPro export: it has no `flows` (nor a flow's `nodes`)".into()),
     };
     let mut names = HashSet::new();
     let mut out = Vec::new();
-    for flow in flows {
-        if flow.get("action_sets").is_some() || flow.get("rule_sets").is_some() {
-            let name = flow["metadata"]["name"].as_str().unwrap_or("?");
-            return Err(format!(
-                "flow `{name}` is in the legacy format (before spec 11): export it again from a current RapidPro"
-            ));
+    let mut migrated = Vec::new();
+    for flow in &flows {
+        if super::legacy::is_legacy(flow) {
+            migrated.push(Some(super::legacy::migrate(flow)?));
+        } else {
+            migrated.push(None);
         }
+    }
+    for (flow, migrated) in flows.into_iter().zip(&migrated) {
+        let flow = migrated.as_ref().unwrap_or(flow);
         super::validate::check(flow)?;
         let mut name = key(flow["name"].as_str().unwrap_or("flow"));
         while !names.insert(name.clone()) {
@@ -256,9 +257,13 @@ impl<'j> Flow<'j> {
             "set_run_result" => {
                 let name = key(action["name"].as_str().unwrap_or("result"));
                 let value = self.string(node, action["value"].as_str().unwrap_or_default());
-                let _ = writeln!(self.out, "set {name} = {value}");
-                if action["category"].as_str().is_some_and(|c| !c.is_empty()) {
-                    self.unsupported(node, "set_run_result's category");
+                match action["category"].as_str().filter(|c| !c.is_empty()) {
+                    Some(c) => {
+                        let _ = writeln!(self.out, "set {name} = {value} as \"{}\"", escape(c));
+                    }
+                    None => {
+                        let _ = writeln!(self.out, "set {name} = {value}");
+                    }
                 }
             }
             "set_contact_field" => {
@@ -354,9 +359,14 @@ impl<'j> Flow<'j> {
             let timeout = &router["wait"]["timeout"];
             match (timeout["seconds"].as_u64(), timeout["category_uuid"].as_str()) {
                 (Some(seconds), Some(category)) => {
-                    let destination = categories.get(category).and_then(|(_, d)| *d);
+                    let (name, destination) = categories.get(category).copied().unwrap_or(("", None));
                     let goto = self.goto(destination);
-                    let _ = writeln!(self.out, "wait {wait_name} timeout {seconds}s {{ on timeout {{ {goto} }} }}");
+                    // RapidPro saves the result of a wait that timed out: no value, the timeout's category.
+                    let save = match &result {
+                        Some(r) => format!("set {r} = \"\" as \"{}\"\n", escape(name)),
+                        None => String::new(),
+                    };
+                    let _ = writeln!(self.out, "wait {wait_name} timeout {seconds}s {{ on timeout {{ {save}{goto} }} }}");
                 }
                 _ => {
                     let _ = writeln!(self.out, "wait {wait_name}");

@@ -7,7 +7,9 @@
 //! every node becomes a `step` named after its UUID, and exits become `goto`s.
 
 mod import;
+mod legacy;
 mod template;
 mod validate;
 
 pub use import::{Imported, Unsupported, import};
+pub use legacy::migrate as migrate_legacy;

@@ -184,7 +184,7 @@ fn replay(test: &Value, assets: &str) -> Result<BTreeMap<String, usize>, String>
         .as_array()
         .into_iter()
         .flatten()
-        .position(|f| f["uuid"].as_str() == Some(uuid))
+        .position(|f| f["uuid"].as_str().or(f["metadata"]["uuid"].as_str()) == Some(uuid))
         .map(|i| imported[i].name.clone())
         .ok_or("the trigger's flow is not in the assets")?;
     let mocks: HashMap<String, VecDeque<Value>> = test["http_mocks"]

@@ -468,3 +468,17 @@ fn channel_previews_show_the_delivery_a_server_would_make() {
         "flowc: --channel nope: no channel is named `nope` (channels: sms)"
     );
 }
+
+#[test]
+fn a_set_with_a_category_saves_a_result_that_has_one() {
+    let p = program(&std::fs::read_to_string("tests/fixtures/valid/result_category.flow").unwrap());
+    let env = |_: &str| None;
+    let started = interp::start(&p, None, "r", serde_json::json!({}), None, &options(&env)).unwrap();
+    let out = interp::resume(&p, started.state, Resume::Timeout, &options(&env)).unwrap();
+    assert!(
+        out.events.contains(&Event::MessageSent { text: "We missed you (No Response).".into() }),
+        "{:?}",
+        out.events
+    );
+    assert_eq!(out.state.slots[0].as_ref().and_then(|s| s.category.as_deref()), Some("No Response"));
+}

@@ -83,8 +83,10 @@ impl<'a> FlowChecker<'a> {
     pub(super) fn infer_set_types(&mut self, block: &'a Block) {
         for stmt in &block.stmts {
             match &stmt.kind {
-                StmtKind::Set { name, value } => {
+                StmtKind::Set { name, value, category } => {
                     let ty = self.expr(value, usize::MAX);
+                    // A value with a category reads like a split's result (`.category`, `.value`).
+                    let ty = if category.is_some() { Ty::SplitResult } else { ty };
                     if let Some(entry) = self.vars.get_mut(name.node.as_str()) {
                         entry.0 = if entry.0 == Ty::Json { ty } else { Ty::join(&entry.0, &ty) };
                     }

@@ -102,16 +102,26 @@ impl Builder {
             }
             Rule::set_stmt => {
                 let target = it.next().expect("grammar");
+                let value = it.next().expect("grammar");
+                let category = it.next().and_then(|c| self.category(c));
                 if target.as_rule() == Rule::reference {
-                    let value = it.next().expect("grammar");
                     let reads = flow_reads(value.as_str(), self.span(&value).start);
                     let value = self.expr(value);
+                    if let Some(c) = &category {
+                        self.error(
+                            Code::SetTarget,
+                            c.span,
+                            "only a flow variable takes a category".to_string(),
+                            "no category here",
+                            Some("`set NAME = VALUE as \"Category\"` saves a result with a category".into()),
+                        );
+                    }
                     let kind = self.set_reference(target, value, reads);
                     return Stmt { kind, span };
                 }
                 let name = self.name(target);
-                let value = self.expr(it.next().expect("grammar"));
-                StmtKind::Set { name, value }
+                let value = self.expr(value);
+                StmtKind::Set { name, value, category }
             }
             Rule::step_stmt => {
                 let name = self.name(it.next().expect("grammar"));
@@ -139,14 +149,7 @@ impl Builder {
         for p in inner(pair) {
             match p.as_rule() {
                 Rule::test => test = Some(self.test(p)),
-                Rule::category => {
-                    if let Some(c) = inner(p).next() {
-                        category = Some(match c.as_rule() {
-                            Rule::plain_string => self.plain_string(c),
-                            _ => Spanned::new(c.as_str().to_string(), self.span(&c)),
-                        });
-                    }
-                }
+                Rule::category => category = self.category(p),
                 Rule::block => body = self.block(p),
                 _ => {}
             }
@@ -440,5 +443,14 @@ impl Builder {
             },
         };
         Shape { kind, span }
+    }
+
+    /// `as Category`: a quoted name or a word.
+    fn category(&mut self, pair: Pair<'_, Rule>) -> Option<Spanned<String>> {
+        let c = inner(pair).next()?;
+        Some(match c.as_rule() {
+            Rule::plain_string => self.plain_string(c),
+            _ => Spanned::new(c.as_str().to_string(), self.span(&c)),
+        })
     }
 }
