@@ -366,7 +366,8 @@ impl<'j> Flow<'j> {
                         Some(r) => format!("set {r} = \"\" as \"{}\"\n", escape(name)),
                         None => String::new(),
                     };
-                    let _ = writeln!(self.out, "wait {wait_name} timeout {seconds}s {{ on timeout {{ {save}{goto} }} }}");
+                    let _ =
+                        writeln!(self.out, "wait {wait_name} timeout {seconds}s {{ on timeout {{ {save}{goto} }} }}");
                 }
                 _ => {
                     let _ = writeln!(self.out, "wait {wait_name}");

@@ -90,9 +90,18 @@ pub(super) fn convert(template: &str) -> Converted {
                 }
             }
             let expr = &after[..end];
-            kept.push(format!("@{expr}"));
-            text.push_str("@@");
-            text.push_str(&escape(expr));
+            match excellent(&expr[1..expr.len().saturating_sub(1)]) {
+                Some(flowc) => {
+                    text.push_str("@(");
+                    text.push_str(&flowc);
+                    text.push(')');
+                }
+                None => {
+                    kept.push(format!("@{expr}"));
+                    text.push_str("@@");
+                    text.push_str(&escape(expr));
+                }
+            }
             rest = &after[end..];
             continue;
         }
@@ -116,6 +125,81 @@ pub(super) fn convert(template: &str) -> Converted {
     }
     text.push_str(&escape(rest));
     Converted { text, kept }
+}
+
+/// An Excellent expression (the inside of `@(...)`) as a flowc expression, when every part of it has
+/// a flowc counterpart: references flowc has, the functions of flowc's library (Excellent's names are
+/// case-insensitive), text and numbers, `&`, arithmetic, and comparisons (`=` is `==`, `<>` is `!=`).
+fn excellent(expr: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = expr.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            ' ' | '\t' => out.push(' '),
+            '"' => {
+                // Excellent text: `\"` and `""` are a quote.
+                out.push('"');
+                let mut closed = false;
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            let (_, next) = chars.next()?;
+                            out.push('\\');
+                            out.push(next);
+                        }
+                        '"' if chars.peek().is_some_and(|&(_, n)| n == '"') => {
+                            chars.next();
+                            out.push_str("\\\"");
+                        }
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        '@' => out.push_str("@@"),
+                        '\n' => out.push_str("\\n"),
+                        c => out.push(c),
+                    }
+                }
+                if !closed {
+                    return None;
+                }
+                out.push('"');
+            }
+            '(' | ')' | ',' | '+' | '-' | '*' | '/' | '&' => out.push(c),
+            '=' => out.push_str("=="),
+            '<' if chars.peek().is_some_and(|&(_, n)| n == '>') => {
+                chars.next();
+                out.push_str("!=");
+            }
+            '<' | '>' | '!' => out.push(c),
+            c if c.is_ascii_digit() => {
+                out.push(c);
+                while let Some(&(_, n)) = chars.peek().filter(|&&(_, n)| n.is_ascii_digit() || n == '.') {
+                    out.push(n);
+                    chars.next();
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, n)) = chars.peek() {
+                    if !(ident_char(n) || n == '.') {
+                        break;
+                    }
+                    end = j + n.len_utf8();
+                    chars.next();
+                }
+                let word = &expr[i..end];
+                let call = chars.peek().is_some_and(|&(_, n)| n == '(');
+                match word.to_ascii_lowercase().as_str() {
+                    w if call => out.push_str(crate::function::Function::parse(w)?.name()),
+                    "true" | "false" | "null" => out.push_str(&word.to_ascii_lowercase()),
+                    _ => out.push_str(&reference(word)?),
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 /// A reference flowc has, as flowc writes it.
@@ -150,12 +234,20 @@ mod tests {
             "Hi @contact.name, you said @flow.favorite_color (@flow.favorite_color.category) \\\"ok\\\""
         );
         assert!(c.kept.is_empty());
-        let c = convert("@input.text at @fields.age. Mail me@example.com @@home; @(upper(contact.name)) @contact.uuid");
+        let c =
+            convert("@input.text at @fields.age. Mail me@example.com @@home; @(word(contact.name, 0)) @contact.uuid");
         assert_eq!(
             c.text,
-            "@input at @contact.fields.age. Mail me@example.com @@home; @@(upper(contact.name)) @@contact.uuid"
+            "@input at @contact.fields.age. Mail me@example.com @@home; @@(word(contact.name, 0)) @@contact.uuid"
         );
-        assert_eq!(c.kept, ["@(upper(contact.name))", "@contact.uuid"]);
+        assert_eq!(c.kept, ["@(word(contact.name, 0))", "@contact.uuid"]);
+        // Expressions whose every part flowc has are expressions in flowc too.
+        let c =
+            convert("@(UPPER(contact.name) & \"!\") @(url_encode(results.city)) @(results.age = 3) @(x <> \"a@b\")");
+        assert_eq!(
+            c.text,
+            "@(upper(@contact.name) & \"!\") @(url_encode(@flow.city)) @(@flow.age == 3) @@(x <> \\\"a@b\\\")"
+        );
         assert_eq!(key("Favorite Color!"), "favorite_color");
         assert_eq!(key("1st"), "r_1st");
     }
