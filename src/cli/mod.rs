@@ -11,6 +11,7 @@ use crate::diagnostic::Diagnostic;
 mod check;
 mod compile;
 mod explain;
+mod export;
 mod fmt;
 mod graph;
 mod import;
@@ -128,6 +129,17 @@ enum Command {
         #[arg(short = 'o', long = "out", value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Write flows as an export another tool imports, e.g. `flowc export rapidpro flows/ -o export.json`.
+    Export {
+        /// Where the flows go.
+        #[arg(value_enum)]
+        to: ImportFormat,
+        /// A .flow file or a folder of them.
+        path: PathBuf,
+        /// Write the export to this file (default: standard output).
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Explain a diagnostic code, e.g. `flowc explain undefined_variable`; without a code, list them.
     /// `flowc explain tests` lists the split tests, `flowc explain has_phone` shows one.
     Explain {
@@ -239,6 +251,7 @@ fn run(cli: Cli) -> u8 {
         },
         Command::Explain { code } => explain::run(code.as_deref()),
         Command::Import { from: ImportFormat::Rapidpro, file, out } => import::run(&file, out.as_ref()),
+        Command::Export { to: ImportFormat::Rapidpro, path, out } => export::run(&path, out.as_ref()),
         Command::Run(args) => run::run(*args).unwrap_or_else(|run::RunFailure(message, code)| {
             eprintln!("flowc: {message}");
             code

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::template::{self, convert, escape, key};
+use super::template::{self, convert_after, escape, key};
 use crate::split_test::{ArgKind, SplitTest};
 
 /// A construct that was not imported.
@@ -94,6 +94,8 @@ struct Flow<'j> {
     trigger_lines: Vec<String>,
     /// The text written so far.
     out: String,
+    /// The webhook written last: what `@webhook` means after it.
+    last_webhook: Option<String>,
 }
 
 impl<'j> Flow<'j> {
@@ -120,6 +122,7 @@ impl<'j> Flow<'j> {
             ends: false,
             trigger_lines: Vec::new(),
             out: String::new(),
+            last_webhook: None,
         })
     }
 
@@ -159,7 +162,7 @@ impl<'j> Flow<'j> {
 
     /// A template as a flowc string literal, reporting what it keeps as text.
     fn string(&mut self, node: &Value, template: &str) -> String {
-        let converted = convert(template);
+        let converted = convert_after(template, self.last_webhook.as_deref());
         for kept in converted.kept {
             self.unsupported(node, format!("the expression {kept}"));
         }
@@ -319,6 +322,7 @@ impl<'j> Flow<'j> {
         if let Some(failure) = on_failure {
             options.push(format!("on failure {{ {failure} }}"));
         }
+        self.last_webhook = Some(name.clone());
         if options.is_empty() {
             let _ = writeln!(self.out, "webhook {name} {method} {url}");
         } else {
@@ -381,11 +385,21 @@ impl<'j> Flow<'j> {
         }
         let operand = match operand {
             Some(o) => o,
-            None => match template::reference(given.trim_start_matches('@')) {
+            None => match template::reference(given.trim_start_matches('@'), self.last_webhook.as_deref()) {
                 Some(r) if given.starts_with('@') && !given.contains(' ') => r,
                 _ => self.string(node, &given),
             },
         };
+        // A wait whose every reply goes one way (RapidPro's "All Responses") needs no split.
+        let cases_empty = router["cases"].as_array().is_none_or(Vec::is_empty);
+        if router["wait"]["type"].as_str() == Some("msg") && cases_empty && categories.len() <= 2 {
+            let default = router["default_category_uuid"].as_str().and_then(|c| categories.get(c)).copied();
+            if let Some((_, destination)) = default {
+                let goto = self.goto(destination);
+                let _ = writeln!(self.out, "{goto}");
+                return;
+            }
+        }
         let head = match &result {
             Some(r) => format!("split {r} = {operand} {{"),
             None => format!("split {operand} {{"),
@@ -405,6 +419,14 @@ impl<'j> Flow<'j> {
             for (arg, kind) in args.iter().zip(test.args()) {
                 match kind {
                     ArgKind::Number if arg.trim().parse::<f64>().is_ok() => written.push(arg.trim().to_string()),
+                    ArgKind::Date => match template::date_argument(arg, self.last_webhook.as_deref()) {
+                        Some(a) => written.push(a),
+                        None => {
+                            self.unsupported(node, format!("the argument {arg:?} of {}", test.name()));
+                            written.clear();
+                            break;
+                        }
+                    },
                     ArgKind::Text | ArgKind::Regex => written.push(self.string(node, arg)),
                     _ => {
                         self.unsupported(node, format!("the argument {arg:?} of {kind:?} to {}", test.name()));

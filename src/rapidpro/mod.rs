@@ -6,10 +6,13 @@
 //! results, contact fields, name and language, e-mail and webhooks with their Success/Failure split;
 //! every node becomes a `step` named after its UUID, and exits become `goto`s.
 
+mod excellent;
+mod export;
 mod import;
 mod legacy;
 mod template;
 mod validate;
 
+pub use export::{Exported, export};
 pub use import::{Imported, Unsupported, import};
 pub use legacy::migrate as migrate_legacy;

@@ -54,7 +54,14 @@ pub(super) fn escape(text: &str) -> String {
 }
 
 /// Converts an Excellent template.
-pub(super) fn convert(template: &str) -> Converted {
+#[cfg(test)]
+fn convert(template: &str) -> Converted {
+    convert_after(template, None)
+}
+
+/// Converts an Excellent template; `@webhook.status` is the status of `last_webhook`, the call made
+/// last before it (RapidPro's `@webhook` is the last call).
+pub(super) fn convert_after(template: &str, last_webhook: Option<&str>) -> Converted {
     let mut text = String::new();
     let mut kept = Vec::new();
     let mut rest = template;
@@ -90,7 +97,7 @@ pub(super) fn convert(template: &str) -> Converted {
                 }
             }
             let expr = &after[..end];
-            match excellent(&expr[1..expr.len().saturating_sub(1)]) {
+            match excellent(&expr[1..expr.len().saturating_sub(1)], last_webhook) {
                 Some(flowc) => {
                     text.push_str("@(");
                     text.push_str(&flowc);
@@ -113,7 +120,7 @@ pub(super) fn convert(template: &str) -> Converted {
             rest = after;
             continue;
         }
-        match reference(path) {
+        match reference(path, last_webhook) {
             Some(flowc) => text.push_str(&flowc),
             None => {
                 kept.push(format!("@{path}"));
@@ -127,10 +134,23 @@ pub(super) fn convert(template: &str) -> Converted {
     Converted { text, kept }
 }
 
+/// A test's date argument as flowc writes it: an expression (`@(today())` → `today()`), a reference, or
+/// text read in the flow's date order.
+pub(super) fn date_argument(arg: &str, last_webhook: Option<&str>) -> Option<String> {
+    let arg = arg.trim();
+    if let Some(inner) = arg.strip_prefix("@(").and_then(|a| a.strip_suffix(')')) {
+        return excellent(inner, last_webhook);
+    }
+    if let Some(path) = arg.strip_prefix('@') {
+        return reference(path, last_webhook);
+    }
+    Some(format!("\"{}\"", escape(arg)))
+}
+
 /// An Excellent expression (the inside of `@(...)`) as a flowc expression, when every part of it has
 /// a flowc counterpart: references flowc has, the functions of flowc's library (Excellent's names are
 /// case-insensitive), text and numbers, `&`, arithmetic, and comparisons (`=` is `==`, `<>` is `!=`).
-fn excellent(expr: &str) -> Option<String> {
+fn excellent(expr: &str, last_webhook: Option<&str>) -> Option<String> {
     let mut out = String::new();
     let mut chars = expr.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -165,7 +185,21 @@ fn excellent(expr: &str) -> Option<String> {
                 }
                 out.push('"');
             }
-            '(' | ')' | ',' | '+' | '-' | '*' | '/' | '&' => out.push(c),
+            '(' | ')' | ',' | '+' | '-' | '*' | '/' | '&' | '[' | ']' => out.push(c),
+            // `.key` after `]` or `)`: a field of what comes before.
+            '.' => {
+                out.push('.');
+                let start = i + 1;
+                let mut end = start;
+                while let Some(&(j, n)) = chars.peek().filter(|&&(_, n)| ident_char(n)) {
+                    end = j + n.len_utf8();
+                    chars.next();
+                }
+                if end == start {
+                    return None;
+                }
+                out.push_str(&expr[start..end]);
+            }
             '=' => out.push_str("=="),
             '<' if chars.peek().is_some_and(|&(_, n)| n == '>') => {
                 chars.next();
@@ -193,7 +227,7 @@ fn excellent(expr: &str) -> Option<String> {
                 match word.to_ascii_lowercase().as_str() {
                     w if call => out.push_str(crate::function::Function::parse(w)?.name()),
                     "true" | "false" | "null" => out.push_str(&word.to_ascii_lowercase()),
-                    _ => out.push_str(&reference(word)?),
+                    _ => out.push_str(&reference(word, last_webhook)?),
                 }
             }
             _ => return None,
@@ -203,7 +237,7 @@ fn excellent(expr: &str) -> Option<String> {
 }
 
 /// A reference flowc has, as flowc writes it.
-pub(super) fn reference(path: &str) -> Option<String> {
+pub(super) fn reference(path: &str, last_webhook: Option<&str>) -> Option<String> {
     let parts: Vec<&str> = path.split('.').collect();
     match parts.as_slice() {
         ["input"] | ["input", "text"] => Some("@input".into()),
@@ -212,12 +246,18 @@ pub(super) fn reference(path: &str) -> Option<String> {
             Some(format!("@flow.{}", key(name)))
         }
         ["results", name, "category"] => Some(format!("@flow.{}.category", key(name))),
+        ["results", name, "extra", rest @ ..] if !rest.is_empty() => {
+            Some(format!("@flow.{}.extra.{}", key(name), rest.join(".")))
+        }
         ["fields", k] | ["contact", "fields", k] => Some(format!("@contact.fields.{}", key(k))),
         ["contact", f] if CONTACT.contains(f) => Some(format!("@contact.{f}")),
         ["contact"] => Some("@contact.name".into()),
         // The last webhook's JSON answer: `@extra` in flowc (`@webhook.KEY` before spec 11).
         ["legacy_extra", k] | ["webhook", "json", k] => Some(format!("@extra.{}", key(k))),
         ["webhook", k] if *k != "status" => Some(format!("@extra.{}", key(k))),
+        ["webhook", "status"] => last_webhook.map(|w| format!("@webhook.{w}.status")),
+        ["urns", "tel"] => Some("@contact.phone".into()),
+        ["urns", "mailto"] => Some("@contact.email".into()),
         _ => None,
     }
 }

@@ -395,3 +395,197 @@ fn legacy_flows_migrate_as_goflow_migrates_them() {
     // airtime rule set (flowc has no airtime).
     assert!(differ.len() <= 2, "{differ:#?}");
 }
+
+/// `import(export(F))` for every example and valid fixture: the flows come back with the same names,
+/// variables and webhooks, check without errors, and send the same messages on a run with no network.
+/// Files whose flows read `@trigger` or `respond` to an HTTP request are left out: RapidPro has neither.
+#[test]
+fn exported_flows_import_back_as_the_same_flows() {
+    use flowc::interp::{self, Event, RunOptions};
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in ["examples", "tests/fixtures/valid"] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "flow") {
+                files.push(e.path());
+            }
+        }
+    }
+    files.sort();
+    let http_only = ["order_webhook_response.flow", "twilio_sms.flow", "webhook_options.flow"];
+    let mut compared = 0;
+    for path in &files {
+        if http_only.iter().any(|h| path.ends_with(h)) {
+            continue;
+        }
+        let src = std::fs::read_to_string(path).unwrap();
+        let (file, _) = flowc::check_source(&src);
+        let exported = flowc::rapidpro::export(&[(&src, &file)]);
+        let text = serde_json::to_string(&exported.json).unwrap();
+        let flows = flowc::rapidpro::import(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let back: String = flows.iter().map(|f| f.text.as_str()).collect::<Vec<_>>().join("\n");
+        let (original, _) = flowc::compile_source(&src).unwrap();
+        let (again, _) = flowc::compile_source(&back).unwrap_or_else(|d| {
+            panic!("{}: {:?}\n{back}", path.display(), d.iter().map(|d| &d.message).collect::<Vec<_>>())
+        });
+        for flow in &original.flows {
+            let twin = again
+                .flows
+                .iter()
+                .find(|f| f.name == flow.name)
+                .unwrap_or_else(|| panic!("{}: {}", path.display(), flow.name));
+            let sorted = |v: &[String]| {
+                let mut v = v.to_vec();
+                v.sort();
+                v
+            };
+            assert_eq!(sorted(&flow.slots), sorted(&twin.slots), "{}: {} variables", path.display(), flow.name);
+            assert_eq!(sorted(&flow.webhooks), sorted(&twin.webhooks), "{}: {} webhooks", path.display(), flow.name);
+            let said = |program: &flowc::program::Program| -> Vec<String> {
+                let env = |_: &str| None;
+                let options = RunOptions { env: &env, ..RunOptions::default() };
+                let contact = serde_json::json!({"name": "Ann", "fields": {}});
+                let out = interp::start(program, Some(&flow.name), "rt", contact, None, &options).unwrap();
+                out.events
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::MessageSent { text } => Some(text.clone()),
+                        Event::Waiting { name, .. } => Some(format!("(waits for {name})")),
+                        Event::RunEnded { status, .. } => Some(format!("(ends {})", status.as_str())),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            let (a, b) = (said(&original), said(&again));
+            // flowc's `stop` ends a run as stopped; RapidPro has no stop, so the flow comes back completed.
+            let b: Vec<String> = b.into_iter().map(|s| s.replace("(ends completed)", "(ends stopped)")).collect();
+            let a: Vec<String> = a.into_iter().map(|s| s.replace("(ends completed)", "(ends stopped)")).collect();
+            assert_eq!(a, b, "{}: {} runs differently\n{back}", path.display(), flow.name);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 15, "only {compared} flows compared");
+}
+
+/// `export(import(E))` for every real spec 13 export: each node of E that imported whole comes back
+/// with its UUID, its actions (types, and texts where flowc keeps them as written), its cases (tests and
+/// arguments), its categories and where each exit leads.
+#[test]
+fn real_exports_export_back_with_their_node_graph() {
+    use serde_json::Value;
+    let Some(data) = rapidpro_data() else { return };
+    let mut files = Vec::new();
+    json_files(&data.join("real"), &mut files);
+    files.sort();
+    let shape = |n: &Value| {
+        let r = &n["router"];
+        let category = |uuid: &Value| {
+            r["categories"].as_array().into_iter().flatten().find(|c| c["uuid"] == *uuid).map(|c| c["name"].clone())
+        };
+        let exit_of = |uuid: &Value| {
+            n["exits"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["uuid"] == *uuid)
+                .map(|e| e["destination_uuid"].clone())
+        };
+        let actions: Vec<(Value, Value)> = n["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| (a["type"].clone(), json!(a["text"].as_str().map(|t| t.replace("@webhook.json.", "@webhook.")))))
+            .collect();
+        let cases: Vec<(Value, Value, Option<Value>)> = r["cases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| (c["type"].clone(), c["arguments"].clone(), category(&c["category_uuid"])))
+            .collect();
+        let mut categories: Vec<(Value, Option<Value>)> = r["categories"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| (c["name"].clone(), exit_of(&c["exit_uuid"]).map(|d| if d.is_null() { json!(null) } else { d })))
+            .collect();
+        categories.sort_by_key(|c| c.0.to_string());
+        let exits: Vec<Value> = if r.is_object() {
+            Vec::new()
+        } else {
+            n["exits"].as_array().into_iter().flatten().map(|e| e["destination_uuid"].clone()).collect()
+        };
+        (actions, cases, categories, exits)
+    };
+    let mut compared = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let Ok(original) = serde_json::from_str::<Value>(&text) else { continue };
+        let Some(flows) = original["flows"].as_array() else { continue };
+        if flows.iter().any(|f| f["nodes"].is_null()) {
+            continue;
+        }
+        let Ok(imported) = flowc::rapidpro::import(&text) else { continue };
+        let partial: Vec<String> = imported.iter().flat_map(|f| &f.unsupported).map(|u| u.node.clone()).collect();
+        let sources: Vec<String> = imported.iter().map(|f| f.text.clone()).collect();
+        let asts: Vec<_> = sources.iter().map(|s| flowc::check_source(s).0).collect();
+        let pairs: Vec<(&str, &flowc::ast::SourceFile)> = sources.iter().map(String::as_str).zip(&asts).collect();
+        let exported = flowc::rapidpro::export(&pairs).json;
+        let back: Vec<&Value> =
+            exported["flows"].as_array().unwrap().iter().flat_map(|f| f["nodes"].as_array().unwrap()).collect();
+        for node in flows.iter().flat_map(|f| f["nodes"].as_array().unwrap()) {
+            let uuid = node["uuid"].as_str().unwrap();
+            if partial.iter().any(|p| p == uuid) {
+                continue;
+            }
+            let twin = back
+                .iter()
+                .find(|n| n["uuid"] == uuid)
+                .unwrap_or_else(|| panic!("{}: node {uuid} is gone", file.display()));
+            assert_eq!(shape(node), shape(twin), "{}: node {uuid}", file.display());
+            compared += 1;
+        }
+    }
+    println!("{compared} nodes export back as they were");
+    assert!(compared >= 40, "only {compared} nodes compared");
+}
+
+#[test]
+fn flowc_export_rapidpro_writes_an_export_and_refuses_flows_with_errors() {
+    use crate::cli::{flowc, stderr};
+    let dir = crate::serve_process::TempDir::new("export");
+    let out = dir.0.join("export.json");
+    let o = flowc(&["export", "rapidpro", "examples/sms_signup.flow", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wrote") && stderr(&o).contains("the trigger's channel `sms` is left out"),
+        "{}",
+        stderr(&o)
+    );
+    let export: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(export["version"], "13");
+    assert!(export["triggers"].as_array().unwrap().iter().any(|t| t["trigger_type"] == "K"), "{export}");
+    // The same UUIDs every time, and on standard output.
+    let again = flowc(&["export", "rapidpro", "examples/sms_signup.flow"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again, export);
+    // A connector's secret is never written, even one written literally.
+    let secret = dir.0.join("secret.flow");
+    std::fs::write(
+        &secret,
+        "connector api bearer \"s3cr3t-t0ken-value\"\nflow f {\n  webhook w GET \"https://api.example.com/x\" { auth api }\n}\n",
+    )
+    .unwrap();
+    let o = flowc(&["export", "rapidpro", secret.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("s3cr3t"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(!stderr(&o).contains("s3cr3t"));
+    assert!(stderr(&o).contains("is not exported; its Authorization header holds a placeholder"), "{}", stderr(&o));
+    // A flow with errors is refused with its diagnostics; a missing path in one line.
+    let bad = dir.0.join("bad.flow");
+    std::fs::write(&bad, "flow f {\n  send \"@flow.nope\"\n}\n").unwrap();
+    let o = flowc(&["export", "rapidpro", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unknown_variable") && stderr(&o).contains("fix the errors"), "{}", stderr(&o));
+    let o = flowc(&["export", "rapidpro", "no/such.flow"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
