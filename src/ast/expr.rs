@@ -59,7 +59,7 @@ pub const CONTACT_FIELDS: &[&str] = &["name", "phone", "email", "language", "tim
 /// What `@trigger.` holds: the request that started the run.
 pub const TRIGGER_PARTS: &[&str] = &["method", "headers", "query", "body"];
 /// Metadata of a webhook call.
-pub const WEBHOOK_META: &[&str] = &["status", "attempts", "elapsed_ms", "error"];
+pub const WEBHOOK_META: &[&str] = &["status", "attempts", "elapsed_ms", "error", "method", "url"];
 
 impl Root {
     /// What the root holds, as an editor's hover says it.

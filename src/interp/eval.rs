@@ -130,6 +130,8 @@ impl Machine<'_> {
                     Some("attempts") => Value::from(meta.attempts),
                     Some("elapsed_ms") => Value::from(meta.elapsed_ms),
                     Some("error") => meta.error.clone().map_or(Value::Null, Value::String),
+                    Some("method") => Value::String(meta.method.clone()),
+                    Some("url") => Value::String(meta.url.clone()),
                     _ => return None,
                 };
                 Some(Cow::Owned(v))

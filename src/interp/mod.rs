@@ -188,6 +188,12 @@ pub struct CallMeta {
     pub elapsed_ms: u64,
     /// Why the call failed.
     pub error: Option<String>,
+    /// The method (absent in runs saved before it was kept).
+    #[serde(default)]
+    pub method: String,
+    /// The URL as sent, secret query values shown as `***`.
+    #[serde(default)]
+    pub url: String,
 }
 
 /// Where a waiting run stands.

@@ -665,6 +665,8 @@ impl Machine<'_> {
             attempts: outcome.attempts.len() as u32,
             elapsed_ms: outcome.elapsed_ms,
             error: error.clone(),
+            method: call.method.as_str().to_string(),
+            url: url.clone(),
         });
         self.events.push(Event::WebhookCalled {
             name: call.name.clone(),

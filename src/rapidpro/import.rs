@@ -196,7 +196,7 @@ impl<'j> Flow<'j> {
             let _ = writeln!(self.out, "{line}");
         }
         let text = match crate::fmt::format(&self.out) {
-            Ok(text) => text,
+            Ok(text) => empty_when_missing(text),
             Err(e) => {
                 // The importer's own mistake: said, never written silently.
                 self.unsupported.push(Unsupported {
@@ -456,6 +456,41 @@ impl<'j> Flow<'j> {
             let _ = writeln!(self.out, "{goto}");
         }
     }
+}
+
+/// RapidPro reads a result or `@webhook` answer that no path has set yet as empty text; flowc's checker
+/// refuses such a read. Each read the checker names (`undefined_variable`, `extra_before_webhook`) is
+/// written as RapidPro reads it: `default(REF, "")`.
+fn empty_when_missing(mut text: String) -> String {
+    use crate::diagnostic::Code;
+    for _ in 0..4 {
+        let (file, diags) = crate::check_source(&text);
+        let mut spans: Vec<crate::span::Span> = diags
+            .iter()
+            .filter(|d| matches!(d.code, Code::UndefinedVariable | Code::ExtraBeforeWebhook))
+            .map(|d| d.span())
+            .filter(|s| {
+                text.get(s.start..s.end).is_some_and(|r| r.starts_with('@') && !r.contains(char::is_whitespace))
+            })
+            .collect();
+        spans.sort_by_key(|s| std::cmp::Reverse(s.start));
+        spans.dedup();
+        if spans.is_empty() {
+            break;
+        }
+        for span in spans {
+            let reference = text[span.start..span.end].to_string();
+            let in_text = file.strings.iter().any(|s| s.start < span.start && span.end < s.end);
+            let wrapped =
+                if in_text { format!("@(default({reference}, \"\"))") } else { format!("default({reference}, \"\")") };
+            text.replace_range(span.start..span.end, &wrapped);
+        }
+        match crate::fmt::format(&text) {
+            Ok(t) => text = t,
+            Err(_) => break,
+        }
+    }
+    text
 }
 
 /// `text` on one comment line: what would end the line (or the comment) becomes a space.

@@ -256,6 +256,8 @@ pub(super) fn reference(path: &str, last_webhook: Option<&str>) -> Option<String
         ["legacy_extra", k] | ["webhook", "json", k] => Some(format!("@extra.{}", key(k))),
         ["webhook", k] if *k != "status" => Some(format!("@extra.{}", key(k))),
         ["webhook", "status"] => last_webhook.map(|w| format!("@webhook.{w}.status")),
+        // The call itself, as goflow writes it: its method and URL.
+        ["webhook"] => last_webhook.map(|w| format!("@webhook.{w}.method @webhook.{w}.url")),
         ["urns", "tel"] => Some("@contact.phone".into()),
         ["urns", "mailto"] => Some("@contact.email".into()),
         _ => None,

@@ -232,7 +232,7 @@ impl<'a> FlowChecker<'a> {
                 rest = tail;
                 match meta.node.as_str() {
                     "status" | "attempts" | "elapsed_ms" => Ty::Number,
-                    "error" => Ty::Text,
+                    "error" | "method" | "url" => Ty::Text,
                     other => {
                         let close = did_you_mean(other, WEBHOOK_META.iter().copied());
                         let help = match close {
