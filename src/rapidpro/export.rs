@@ -68,6 +68,9 @@ pub fn export(files: &[(&str, &SourceFile)]) -> Exported {
         }
     }
     let fields: Vec<Value> = fields.into_iter().map(|k| json!({ "key": k, "name": k, "type": "text" })).collect();
+    // Each thing said once, in the order first met.
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
     Exported {
         json: json!({
             "version": "13",
