@@ -65,6 +65,10 @@ pub(super) fn path(r: &Reference) -> String {
         (Root::Webhook, [_name, "status"]) => "webhook.status".into(),
         // A call's attempts, time and error: RapidPro keeps none of them; empty text.
         (Root::Webhook, _) => "(\"\")".into(),
+        // A request's JSON body is what RapidPro's API starts a flow with: its params.
+        (Root::Trigger, ["body", rest @ ..]) => {
+            ["trigger", "params"].iter().chain(rest).copied().collect::<Vec<_>>().join(".")
+        }
         (Root::Trigger, rest) => ["trigger", "params"].iter().chain(rest).copied().collect::<Vec<_>>().join("."),
         (root, rest) => [root.as_str()].iter().chain(rest).copied().collect::<Vec<_>>().join("."),
     }

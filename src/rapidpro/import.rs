@@ -195,6 +195,15 @@ impl<'j> Flow<'j> {
         for line in std::mem::take(&mut self.trigger_lines) {
             let _ = writeln!(self.out, "{line}");
         }
+        if self.out.contains("@trigger.body") {
+            let _ = writeln!(
+                self.out,
+                "// RapidPro starts this flow with params (`@trigger.params`): here, a POST of them as JSON.\n\
+                 trigger webhook \"/{}\" methods POST {{ start {} }}",
+                self.name.replace('_', "-"),
+                self.name
+            );
+        }
         let text = match crate::fmt::format(&self.out) {
             Ok(text) => empty_when_missing(text),
             Err(e) => {

@@ -258,6 +258,8 @@ pub(super) fn reference(path: &str, last_webhook: Option<&str>) -> Option<String
         ["webhook", "status"] => last_webhook.map(|w| format!("@webhook.{w}.status")),
         // The call itself, as goflow writes it: its method and URL.
         ["webhook"] => last_webhook.map(|w| format!("@webhook.{w}.method @webhook.{w}.url")),
+        // A flow started with params (RapidPro's API): in flowc, a webhook trigger's JSON body.
+        ["trigger", "params", rest @ ..] if !rest.is_empty() => Some(format!("@trigger.body.{}", rest.join("."))),
         ["urns", "tel"] => Some("@contact.phone".into()),
         ["urns", "mailto"] => Some("@contact.email".into()),
         _ => None,
