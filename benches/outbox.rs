@@ -105,6 +105,7 @@ fn fill(store: &dyn Store, n: usize) {
             channel: "sms".into(),
             direction: Direction::Out,
             text: format!("Message {i}"),
+            quick_replies: Vec::new(),
             run_id: Some(format!("run-{round}-{i}")),
             flow: Some("idle".into()),
             status: MessageStatus::Pending,

@@ -410,9 +410,10 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
         match &stmt.kind {
             // Files with syntax errors are never compiled (`compile_source` stops at errors).
             StmtKind::Numbers { .. } | StmtKind::Dates { .. } | StmtKind::Error { .. } => {}
-            StmtKind::Send { text } => {
+            StmtKind::Send { text, replies } => {
                 let text = self.tpl(text);
-                self.emit(Instr::Send { text });
+                let replies = replies.iter().map(|r| self.tpl(r)).collect();
+                self.emit(Instr::Send { text, replies });
             }
             StmtKind::Wait { name, timeout, .. } => {
                 let slot = self.slot(&name.node);

@@ -323,7 +323,7 @@ impl Chart {
 /// The one-line text of a plain statement, shortened; `None` for statements that route.
 fn plain_line(stmt: &Stmt) -> Option<String> {
     Some(match &stmt.kind {
-        StmtKind::Send { text } => format!("send {}", short(&template_text(text))),
+        StmtKind::Send { text, .. } => format!("send {}", short(&template_text(text))),
         StmtKind::Set { name, .. } => format!("set {}", name.node),
         StmtKind::SetContact { target, .. } => format!("set {}", target.node.reference()),
         StmtKind::Email { to, .. } => format!("email {}", short(&template_text(to))),

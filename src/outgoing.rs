@@ -15,6 +15,8 @@ pub struct Outgoing<'a> {
     pub urn: &'a str,
     /// The text.
     pub text: &'a str,
+    /// Quick replies offered with it.
+    pub quick_replies: &'a [String],
     /// The run that sent it.
     pub run_id: Option<&'a str>,
     /// The flow that sent it.
@@ -75,9 +77,12 @@ pub fn delivery_request(
             }
             request.headers.push(("Content-Type".into(), "application/json".into()));
             request.headers.push(("Idempotency-Key".into(), message.id.to_string()));
-            let body = json!({
+            let mut body = json!({
                 "id": message.id, "to": address, "urn": message.urn, "text": message.text, "run_id": message.run_id,
             });
+            if !message.quick_replies.is_empty() {
+                body["quick_replies"] = json!(message.quick_replies);
+            }
             request.body = Some(body.to_string());
         }
         ChannelKindDef::Telegram { token, .. } => {
@@ -87,7 +92,13 @@ pub fn delivery_request(
             request.secrets = vec![token];
             request.headers.push(("Content-Type".into(), "application/json".into()));
             let chat: Value = address.parse::<i64>().map_or_else(|_| json!(address), |id| json!(id));
-            request.body = Some(json!({ "chat_id": chat, "text": message.text }).to_string());
+            let mut body = json!({ "chat_id": chat, "text": message.text });
+            if !message.quick_replies.is_empty() {
+                // A keyboard of one button per row, gone once the contact taps one.
+                let rows: Vec<Value> = message.quick_replies.iter().map(|r| json!([{ "text": r }])).collect();
+                body["reply_markup"] = json!({ "keyboard": rows, "one_time_keyboard": true, "resize_keyboard": true });
+            }
+            request.body = Some(body.to_string());
         }
         ChannelKindDef::Twilio { account, token, from } => {
             let (sid, token) = (read(&Secret::Env(account.clone())), read(&Secret::Env(token.clone())));

@@ -312,6 +312,9 @@ pub enum Instr {
     Send {
         /// The message.
         text: Tpl,
+        /// Its quick replies.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        replies: Vec<Tpl>,
     },
     /// Pause for a reply; the reply goes to `slot` and the run resumes at the next instruction. On
     /// timeout the run jumps to `on_timeout`, or ends as expired when there is none.

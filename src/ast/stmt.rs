@@ -26,10 +26,12 @@ pub enum StmtKind {
         /// The order as written.
         order: Spanned<String>,
     },
-    /// `send TEMPLATE`
+    /// `send TEMPLATE [replies TEMPLATE, ...]`
     Send {
         /// The message.
         text: Template,
+        /// Quick replies offered with it.
+        replies: Vec<Template>,
     },
     /// `wait NAME [timeout DURATION] [{ on timeout { ... } }]`
     Wait {

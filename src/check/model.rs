@@ -214,7 +214,10 @@ impl Resolver {
 
     fn stmt_uses(&mut self, stmt: &Stmt) {
         match &stmt.kind {
-            StmtKind::Send { text } => self.template(text),
+            StmtKind::Send { text, replies } => {
+                self.template(text);
+                replies.iter().for_each(|r| self.template(r));
+            }
             StmtKind::Wait { on_timeout, .. } => on_timeout.iter().for_each(|b| self.block_uses(b)),
             StmtKind::Webhook(w) => {
                 self.template(&w.url);

@@ -131,10 +131,16 @@ struct ChannelPreview<'p> {
 
 impl ChannelPreview<'_> {
     /// The delivery of `text`: method, URL (secrets hidden), body.
-    fn delivery(&self, text: &str, n: usize) -> (String, String, String) {
+    fn delivery(&self, text: &str, quick_replies: &[String], n: usize) -> (String, String, String) {
         let id = format!("msg-preview-{n}");
-        let message =
-            crate::outgoing::Outgoing { id: &id, urn: &self.urn, text, run_id: Some(&self.run_id), flow: None };
+        let message = crate::outgoing::Outgoing {
+            id: &id,
+            urn: &self.urn,
+            text,
+            quick_replies,
+            run_id: Some(&self.run_id),
+            flow: None,
+        };
         // A secret that is not set shows as its name, so the preview works without credentials.
         let env = |name: &str| Some(std::env::var(name).unwrap_or_else(|_| format!("<{name}>")));
         let (request, _) = crate::outgoing::delivery_request(self.program, self.channel, &message, &env);
@@ -151,8 +157,8 @@ impl EventPrinter<'_> {
         }
         if self.json {
             let _ = super::out::emit(&format!("{}\n", serde_json::to_string(e).unwrap_or_default()));
-            if let (Some(c), Event::MessageSent { text }) = (&self.channel, e) {
-                let (method, url, body) = c.delivery(text, sent.get());
+            if let (Some(c), Event::MessageSent { text, quick_replies }) = (&self.channel, e) {
+                let (method, url, body) = c.delivery(text, quick_replies, sent.get());
                 let line = serde_json::json!({"type": "channel_delivery", "channel": c.channel.name, "method": method, "url": url, "body": body});
                 let _ = super::out::emit(&format!("{line}\n"));
             }
@@ -163,8 +169,8 @@ impl EventPrinter<'_> {
         }
         let line = interp::event_line(e, interp::Shown::Live);
         let _ = super::out::emit(&format!("{line}\n"));
-        if let (Some(c), Event::MessageSent { text }) = (&self.channel, e) {
-            let (method, url, body) = c.delivery(text, sent.get());
+        if let (Some(c), Event::MessageSent { text, quick_replies }) = (&self.channel, e) {
+            let (method, url, body) = c.delivery(text, quick_replies, sent.get());
             let _ = super::out::emit(&format!("  ⇢ {}: {method} {url} {body}\n", c.channel.name));
         }
     }

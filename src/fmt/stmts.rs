@@ -63,7 +63,11 @@ impl<'a> Printer<'a> {
         Some(match &stmt.kind {
             StmtKind::Numbers { decimal } => format!("numbers decimal {}", self.text(decimal.span)),
             StmtKind::Dates { order } => format!("dates {}", order.node),
-            StmtKind::Send { text } => format!("send {}", self.text(text.span)),
+            StmtKind::Send { text, replies } if replies.is_empty() => format!("send {}", self.text(text.span)),
+            StmtKind::Send { text, replies } => {
+                let replies: Vec<&str> = replies.iter().map(|r| self.text(r.span)).collect();
+                format!("send {} replies {}", self.text(text.span), replies.join(", "))
+            }
             StmtKind::Wait { name, timeout, on_timeout } if on_timeout.is_empty() => match timeout {
                 Some(t) => format!("wait {} timeout {}", name.node, self.text(t.span)),
                 None => format!("wait {}", name.node),

@@ -18,7 +18,10 @@ impl Event {
         }
         match self {
             Event::RunStarted { .. } | Event::Waiting { .. } | Event::TimedOut { .. } => {}
-            Event::MessageSent { text } => f(text),
+            Event::MessageSent { text, quick_replies } => {
+                f(text);
+                quick_replies.iter_mut().for_each(&mut *f);
+            }
             Event::ContactUpdated { value, .. } => json(value, f),
             Event::EmailSent { to, subject, body } => {
                 f(to);
@@ -55,6 +58,9 @@ pub enum Event {
     MessageSent {
         /// The message.
         text: String,
+        /// The quick replies offered with it.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        quick_replies: Vec<String>,
     },
     /// `set @contact....`: the contact's name, language or a field changed (a field set to null is
     /// removed).
@@ -154,7 +160,13 @@ pub fn event_line(e: &Event, shown: Shown) -> String {
         Event::RunStarted { flow, run_id } if live => format!("▶ {flow} ({run_id})"),
         Event::RunStarted { flow, .. } => format!("▶ {flow}"),
         // A message's lines are indented, so that no line of it can pass for a golden file's `===`.
-        Event::MessageSent { text } => format!("bot: {}", text.replace('\n', "\n     ")),
+        Event::MessageSent { text, quick_replies } if quick_replies.is_empty() => {
+            format!("bot: {}", text.replace('\n', "\n     "))
+        }
+        Event::MessageSent { text, quick_replies } => {
+            let replies: Vec<String> = quick_replies.iter().map(|r| t(r)).collect();
+            format!("bot: {}\n     [{}]", text.replace('\n', "\n     "), replies.join(" | "))
+        }
         Event::EmailSent { to, subject, .. } => format!("✉ e-mail to {}: {}", t(to), t(subject)),
         Event::ContactUpdated { field, value } => t(&format!("✎ @contact.{field} = {value}")),
         Event::WebhookCalled { name, method, url, status, attempts, elapsed_ms, error, mocked } => {

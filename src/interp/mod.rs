@@ -523,9 +523,12 @@ impl Machine<'_> {
                 return;
             };
             match instr {
-                Instr::Send { text } => {
+                Instr::Send { text, replies } => {
                     let text = self.render(text);
-                    self.events.push(Event::MessageSent { text });
+                    // A reply that renders empty is not offered.
+                    let quick_replies =
+                        replies.iter().map(|r| self.render(r)).filter(|r| !r.trim().is_empty()).collect();
+                    self.events.push(Event::MessageSent { text, quick_replies });
                     self.state.pc += 1;
                 }
                 Instr::Email { to, subject, body } => {

@@ -341,8 +341,9 @@ impl<'a> FlowExport<'a> {
     fn action(&mut self, stmt: &Stmt, key: &str) -> Option<Value> {
         let uuid = self.uuid(key);
         Some(match &stmt.kind {
-            StmtKind::Send { text } => {
-                json!({ "uuid": uuid, "type": "send_msg", "text": template(text), "attachments": [], "quick_replies": [] })
+            StmtKind::Send { text, replies } => {
+                let replies: Vec<String> = replies.iter().map(template).collect();
+                json!({ "uuid": uuid, "type": "send_msg", "text": template(text), "attachments": [], "quick_replies": replies })
             }
             StmtKind::Set { name, value, category } => json!({
                 "uuid": uuid, "type": "set_run_result", "name": name.node, "value": excellent::value(value),

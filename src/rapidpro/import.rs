@@ -258,12 +258,22 @@ impl<'j> Flow<'j> {
         match kind {
             "send_msg" => {
                 let text = self.string(node, action["text"].as_str().unwrap_or_default());
-                let _ = writeln!(self.out, "send {text}");
+                // Quick replies are text, or (spec 14.4) objects with their text.
+                let replies: Vec<String> = action["quick_replies"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str().or_else(|| r["text"].as_str()))
+                    .map(str::to_string)
+                    .collect();
+                let replies: Vec<String> = replies.iter().map(|r| self.string(node, r)).collect();
+                if replies.is_empty() {
+                    let _ = writeln!(self.out, "send {text}");
+                } else {
+                    let _ = writeln!(self.out, "send {text} replies {}", replies.join(", "));
+                }
                 if action["attachments"].as_array().is_some_and(|a| !a.is_empty()) {
                     self.unsupported(node, "send_msg attachments");
-                }
-                if action["quick_replies"].as_array().is_some_and(|a| !a.is_empty()) {
-                    self.unsupported(node, "send_msg quick replies");
                 }
             }
             "set_run_result" => {

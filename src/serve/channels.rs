@@ -283,6 +283,7 @@ impl App {
             channel: message.channel.clone().unwrap_or_default(),
             direction: Direction::In,
             text: message.text.clone(),
+            quick_replies: Vec::new(),
             run_id: None,
             flow: None,
             status: MessageStatus::Handled,

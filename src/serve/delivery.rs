@@ -27,12 +27,13 @@ impl App {
         events
             .iter()
             .filter_map(|e| match e {
-                Event::MessageSent { text } => Some(MessageRow {
+                Event::MessageSent { text, quick_replies } => Some(MessageRow {
                     id: crate::time::unique_id("msg"),
                     urn: contact.urn.clone(),
                     channel: contact.channel.clone(),
                     direction: Direction::Out,
                     text: text.clone(),
+                    quick_replies: quick_replies.clone(),
                     run_id: Some(run.run_id.clone()),
                     flow: Some(run.flow.clone()),
                     status: MessageStatus::Pending,
@@ -141,6 +142,7 @@ impl OutMessage {
             id: &self.id,
             urn: &self.urn,
             text: &self.text,
+            quick_replies: &self.quick_replies,
             run_id: self.run_id.as_deref(),
             flow: self.flow.as_deref(),
         }

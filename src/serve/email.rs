@@ -205,6 +205,7 @@ pub(super) fn rows(run: &RunState, events: &[Event]) -> Vec<MessageRow> {
                 channel: CHANNEL.into(),
                 direction: Direction::Out,
                 text: json!({ "subject": subject, "body": body }).to_string(),
+                quick_replies: Vec::new(),
                 run_id: Some(run.run_id.clone()),
                 flow: Some(run.flow.clone()),
                 status: MessageStatus::Pending,

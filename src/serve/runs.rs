@@ -17,7 +17,7 @@ pub(super) fn step_json(state: &RunState, events: &[Event]) -> Value {
     let messages: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
-            Event::MessageSent { text } => Some(text.as_str()),
+            Event::MessageSent { text, .. } => Some(text.as_str()),
             _ => None,
         })
         .collect();

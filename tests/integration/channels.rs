@@ -27,7 +27,7 @@ flow signup {
   }
   set @contact.name = @flow.name
   set @contact.fields.joined = "yes"
-  send "Thanks @contact.name"
+  send "Thanks @contact.name" replies "Menu", "Stop"
 }
 flow fallback {
   send "Send JOIN to sign up (joined: @contact.fields.joined)"
@@ -108,7 +108,10 @@ fn a_keyword_starts_a_flow_whose_messages_reach_the_gateway_and_the_reply_resume
     assert_eq!(requests[0].url, "/send");
 
     assert_eq!(sms(&s.base, "+250788000001", "Ann").status, 200);
-    assert_eq!(texts(&delivered(&gw, &ok, 3))[2], "Thanks Ann");
+    let third = &delivered(&gw, &ok, 3)[2];
+    assert_eq!(third["text"], "Thanks Ann");
+    assert_eq!(third["quick_replies"], json!(["Menu", "Stop"]), "quick replies go to the gateway with the message");
+    assert!(first[0].get("quick_replies").is_none(), "a message without them has no key");
 
     // The contact keeps what the flow set, and its messages in and out. A delivery is recorded once
     // the gateway has answered it: the outcome of the third may still be on its way.
@@ -327,7 +330,7 @@ const TELEGRAM: &str = r#"
 channel tg telegram token env "TELEGRAM_TOKEN" secret env "TELEGRAM_SECRET"
 trigger keyword "hi" channel tg { start hello }
 flow hello {
-  send "Hello @contact.name! What is your favourite colour?"
+  send "Hello @contact.name! What is your favourite colour?" replies "Red", "Blue"
   wait colour
   set @contact.fields.colour = @flow.colour
   send "@flow.colour it is."
@@ -358,7 +361,12 @@ fn telegram_updates_start_and_resume_runs_and_replies_go_to_send_message() {
     let got = post_json(&url, &secret, &update(4242, "Hi there"));
     assert_eq!(got.status, 200, "{}", got.body);
     let first = delivered(&api, &ok, 1);
-    assert_eq!(first[0], json!({"chat_id": 4242, "text": "Hello Ann Lee! What is your favourite colour?"}));
+    assert_eq!(
+        first[0],
+        json!({"chat_id": 4242, "text": "Hello Ann Lee! What is your favourite colour?", "reply_markup": {
+            "keyboard": [[{"text": "Red"}], [{"text": "Blue"}]], "one_time_keyboard": true, "resize_keyboard": true
+        }})
+    );
     assert_eq!(api.requests()[0].url, "/bot123456:telegram-token/sendMessage");
     let blue = update(4242, "Blue");
     assert_eq!(post_json(&url, &secret, &blue).status, 200);

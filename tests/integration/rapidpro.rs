@@ -448,7 +448,7 @@ fn exported_flows_import_back_as_the_same_flows() {
                 out.events
                     .iter()
                     .filter_map(|e| match e {
-                        Event::MessageSent { text } => Some(text.clone()),
+                        Event::MessageSent { text, quick_replies } => Some(format!("{text} {quick_replies:?}")),
                         Event::Waiting { name, .. } => Some(format!("(waits for {name})")),
                         Event::RunEnded { status, .. } => Some(format!("(ends {})", status.as_str())),
                         _ => None,

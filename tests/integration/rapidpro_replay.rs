@@ -70,7 +70,17 @@ fn goflow_sprint(output: &Value, only_goflow: &mut BTreeMap<String, usize>) -> S
     let mut sprint = Sprint::default();
     for e in output["events"].as_array().into_iter().flatten() {
         let line = match e["type"].as_str().unwrap_or_default() {
-            "msg_created" => format!("send {}", e["msg"]["text"].as_str().unwrap_or_default()),
+            "msg_created" => {
+                let replies: Vec<String> = e["msg"]["quick_replies"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        r.as_str().map_or_else(|| r["text"].as_str().unwrap_or_default().to_string(), str::to_string)
+                    })
+                    .collect();
+                format!("send {} {replies:?}", e["msg"]["text"].as_str().unwrap_or_default())
+            }
             "contact_field_changed" => {
                 let value = e["value"]["text"].as_str().unwrap_or_default();
                 format!("contact fields.{} = {value}", e["field"]["key"].as_str().unwrap_or_default())
@@ -123,7 +133,7 @@ fn flowc_sprint(
     let mut sprint = Sprint::default();
     for e in &outcome.events {
         let line = match e {
-            interp::Event::MessageSent { text } => format!("send {text}"),
+            interp::Event::MessageSent { text, quick_replies } => format!("send {text} {quick_replies:?}"),
             interp::Event::ContactUpdated { field, value } => {
                 format!("contact {field} = {}", if value.is_null() { String::new() } else { interp::value_text(value) })
             }

@@ -16,7 +16,7 @@ fn messages(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::MessageSent { text } => Some(text.clone()),
+            Event::MessageSent { text, .. } => Some(text.clone()),
             _ => None,
         })
         .collect()
@@ -115,7 +115,11 @@ fn a_message_that_starts_a_flow_answers_its_first_wait() {
     let out = interp::start_with_input(&p, None, "r", serde_json::json!({}), None, Some("PING".into()), &options(&env))
         .unwrap();
     assert_eq!(out.state.status, RunStatus::Completed);
-    assert!(out.events.contains(&Event::MessageSent { text: "You said PING".into() }), "{:?}", out.events);
+    assert!(
+        out.events.contains(&Event::MessageSent { text: "You said PING".into(), quick_replies: vec![] }),
+        "{:?}",
+        out.events
+    );
     // Started otherwise, or with a statement before the wait, the run waits.
     let out = interp::start(&p, None, "r", serde_json::json!({}), None, &options(&env)).unwrap();
     assert_eq!(out.state.status, RunStatus::Waiting);
@@ -476,7 +480,7 @@ fn a_set_with_a_category_saves_a_result_that_has_one() {
     let started = interp::start(&p, None, "r", serde_json::json!({}), None, &options(&env)).unwrap();
     let out = interp::resume(&p, started.state, Resume::Timeout, &options(&env)).unwrap();
     assert!(
-        out.events.contains(&Event::MessageSent { text: "We missed you (No Response).".into() }),
+        out.events.contains(&Event::MessageSent { text: "We missed you (No Response).".into(), quick_replies: vec![] }),
         "{:?}",
         out.events
     );

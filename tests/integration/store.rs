@@ -38,6 +38,8 @@ fn out(id: &str, urn: &str, text: &str) -> MessageRow {
         channel: "sms".into(),
         direction: Direction::Out,
         text: text.into(),
+        // A question offers its answers.
+        quick_replies: if text.ends_with('?') { vec!["Yes".into(), "No".into()] } else { vec![] },
         run_id: Some("r".into()),
         flow: Some("f".into()),
         status: MessageStatus::Pending,
@@ -116,7 +118,7 @@ fn suite(store: &dyn Store) {
         fields: json!({"age": 34}).to_string(),
     });
     with_contact.messages =
-        vec![out("m1", "tel:+1", "first"), out("m2", "tel:+1", "second"), out("m3", "tel:+2", "other")];
+        vec![out("m1", "tel:+1", "first?"), out("m2", "tel:+1", "second"), out("m3", "tel:+2", "other")];
     store.save_batch(&[with_contact], &[]).unwrap();
     let contact = store.contact("tel:+1").unwrap().unwrap();
     assert_eq!((contact.name.as_str(), contact.to_json()["fields"]["age"].as_i64()), ("Ann", Some(34)));
@@ -128,6 +130,9 @@ fn suite(store: &dyn Store) {
     let outcome = |id: &str, attempts: u32, delivery: Delivery| Attempted { id: id.into(), attempts, delivery };
     let lease = later + 60_000;
     assert_eq!(ids(store.due_messages(later, 10).unwrap()), ["m1", "m3"], "each contact's oldest pending message only");
+    let due = store.due_messages(later, 10).unwrap();
+    assert_eq!(due[0].quick_replies, ["Yes", "No"], "quick replies are kept with the message");
+    assert!(due[1].quick_replies.is_empty());
     // A claim takes the oldest first and holds its contact's later messages back until it ends.
     assert_eq!(ids(store.claim_messages(Channels::Only("sms"), later, 1, lease).unwrap()), ["m1"]);
     assert_eq!(ids(store.due_messages(later, 10).unwrap()), ["m3"], "m1 is claimed, m2 waits behind it");
@@ -280,6 +285,7 @@ fn postgres_migrates_a_schema_1_database() {
         .batch_execute(
             "ALTER TABLE contacts DROP COLUMN timezone; ALTER TABLE messages DROP COLUMN lease_ms;
              ALTER TABLE messages DROP COLUMN lease_pid; ALTER TABLE messages DROP COLUMN flow; DROP INDEX messages_due;
+             ALTER TABLE messages DROP COLUMN quick_replies;
              UPDATE flowc_schema SET version = 1;
              INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES ('tel:+1', '', 'Ann', '', '{}', 0)",
         )

@@ -23,7 +23,7 @@ impl Done {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::MessageSent { text } => Some(text.clone()),
+                Event::MessageSent { text, .. } => Some(text.clone()),
                 _ => None,
             })
             .collect()
@@ -365,7 +365,7 @@ fn values_cannot_change_the_host_and_redirects_cannot_leave_for_plain_http() {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::MessageSent { text } => Some(text.clone()),
+            Event::MessageSent { text, .. } => Some(text.clone()),
             _ => None,
         })
         .collect();

@@ -17,7 +17,10 @@ impl<'a> FlowChecker<'a> {
             }
             StmtKind::Stop => {}
             StmtKind::Error { reads, .. } => self.reads.extend(reads.iter().map(|r| r.node.as_str())),
-            StmtKind::Send { text } => self.template(text, node),
+            StmtKind::Send { text, replies } => {
+                self.template(text, node);
+                replies.iter().for_each(|r| self.template(r, node));
+            }
             StmtKind::Wait { timeout, on_timeout, name } => {
                 if let Some(t) = timeout {
                     self.duration(t, 1000, MAX_WAIT_MS, "a wait timeout");

@@ -273,6 +273,8 @@ pub struct MessageRow {
     pub direction: Direction,
     /// The text.
     pub text: String,
+    /// Quick replies offered with it (outgoing messages).
+    pub quick_replies: Vec<String>,
     /// The run that sent it, or that it started or resumed.
     pub run_id: Option<String>,
     /// The flow that sent it (outgoing messages).
@@ -320,6 +322,8 @@ pub struct OutMessage {
     pub channel: String,
     /// The text.
     pub text: String,
+    /// Quick replies offered with it.
+    pub quick_replies: Vec<String>,
     /// The run that sent it.
     pub run_id: Option<String>,
     /// The flow that sent it.

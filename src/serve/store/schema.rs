@@ -93,6 +93,10 @@ ALTER TABLE messages ADD COLUMN lease_pid INTEGER;
 ALTER TABLE messages ADD COLUMN flow TEXT;
 CREATE INDEX messages_due ON messages (channel, seq) WHERE status = 'pending';
 ",
+    // 4: quick replies offered with a message (a JSON list).
+    "
+ALTER TABLE messages ADD COLUMN quick_replies TEXT;
+",
 ];
 
 /// The schema version this build of flowc writes.

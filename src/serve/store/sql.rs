@@ -304,9 +304,11 @@ pub(super) fn save_message(db: &mut dyn Db, m: &MessageRow, now: i64) -> Result<
         Direction::Out => "out",
     };
     let pending = m.status == super::MessageStatus::Pending;
+    let replies = (!m.quick_replies.is_empty()).then(|| serde_json::to_string(&m.quick_replies).unwrap_or_default());
     db.execute(
-        "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms, flow)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+        "INSERT INTO messages (id, urn, channel, direction, text, run_id, status, next_ms, created_ms, updated_ms, flow,
+           quick_replies)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
         &[
             Param::Text(&m.id),
             Param::Text(&m.urn),
@@ -318,6 +320,7 @@ pub(super) fn save_message(db: &mut dyn Db, m: &MessageRow, now: i64) -> Result<
             Param::OptInt(pending.then_some(now)),
             Param::Int(now),
             Param::OptText(m.flow.as_deref()),
+            Param::OptText(replies.as_deref()),
         ],
     )?;
     Ok(())
@@ -379,7 +382,7 @@ pub(super) fn contact_messages(db: &mut dyn Db, urn: &str, limit: usize) -> Resu
 // ------------------------------------------------------------------------------------------ the outbox
 
 /// The columns of an outgoing message, as [`out_message`] reads them (after the `seq` a claim returns).
-const OUT_COLUMNS: &str = "m.seq, m.id, m.urn, m.channel, m.text, m.run_id, m.attempts, m.flow";
+const OUT_COLUMNS: &str = "m.seq, m.id, m.urn, m.channel, m.text, m.run_id, m.attempts, m.flow, m.quick_replies";
 
 fn out_message(r: &dyn Row) -> Result<(i64, OutMessage), StoreError> {
     Ok((
@@ -392,6 +395,7 @@ fn out_message(r: &dyn Row) -> Result<(i64, OutMessage), StoreError> {
             run_id: r.opt_text(5)?,
             attempts: r.int(6)? as u32,
             flow: r.opt_text(7)?,
+            quick_replies: r.opt_text(8)?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default(),
         },
     ))
 }

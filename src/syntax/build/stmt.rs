@@ -19,7 +19,12 @@ impl Builder {
                 let word = it.next().expect("grammar");
                 StmtKind::Dates { order: Spanned::new(word.as_str().to_string(), self.span(&word)) }
             }
-            Rule::send_stmt => StmtKind::Send { text: self.template(it.next().expect("grammar")) },
+            Rule::send_stmt => {
+                let text = self.template(it.next().expect("grammar"));
+                let replies =
+                    it.next().map(|r| inner(r).skip(1).map(|s| self.template(s)).collect()).unwrap_or_default();
+                StmtKind::Send { text, replies }
+            }
             Rule::wait_stmt => {
                 let name = self.name(it.next().expect("grammar"));
                 let mut timeout = None;
