@@ -55,7 +55,7 @@ fn templates(c: &mut Criterion) {
     let options = RunOptions { client: &Offline, env: &env, max_steps: 100, log: None, zone: None, now_ms: None };
     let contact = json!({"name": "Ben Haggerty", "phone": "+250788123123", "email": "ben@example.com", "fields": {"city": "Kigali"}});
     let mut state = interp::start(&p, None, "r", contact, None, &options).unwrap().state;
-    let Some(Instr::Send { text }) = p.flows[0].code.iter().find(|i| matches!(i, Instr::Send { .. })) else {
+    let Some(Instr::Send { text, .. }) = p.flows[0].code.iter().find(|i| matches!(i, Instr::Send { .. })) else {
         unreachable!("the flow sends")
     };
     assert_eq!(text.0.iter().filter(|p| matches!(p, TplPart::Value(_))).count(), 5);
