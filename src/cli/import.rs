@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::{DIAGNOSTICS, OK, USAGE, out, plural};
 
 /// Imports `file`; each flow to `dir/NAME.flow`, or all of them to standard output.
-pub(super) fn run(file: &Path, dir: Option<&PathBuf>) -> u8 {
+pub(super) fn run(file: &Path, dir: Option<&PathBuf>, dates: Option<&str>) -> u8 {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
@@ -13,7 +13,7 @@ pub(super) fn run(file: &Path, dir: Option<&PathBuf>) -> u8 {
             return USAGE;
         }
     };
-    let flows = match crate::rapidpro::import(&text) {
+    let flows = match crate::rapidpro::import_with(&text, dates) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("flowc: {}: {e}", file.display());

@@ -128,6 +128,9 @@ enum Command {
         /// Write a .flow file per flow into this folder (default: every flow to standard output).
         #[arg(short = 'o', long = "out", value_name = "DIR")]
         out: Option<PathBuf>,
+        /// The workspace's date order (RapidPro keeps it outside the export): written into each flow.
+        #[arg(long, value_name = "ORDER", value_parser = ["day_first", "month_first", "year_first"])]
+        dates: Option<String>,
     },
     /// Write flows as an export another tool imports, e.g. `flowc export rapidpro flows/ -o export.json`.
     Export {
@@ -250,7 +253,9 @@ fn run(cli: Cli) -> u8 {
             }
         },
         Command::Explain { code } => explain::run(code.as_deref()),
-        Command::Import { from: ImportFormat::Rapidpro, file, out } => import::run(&file, out.as_ref()),
+        Command::Import { from: ImportFormat::Rapidpro, file, out, dates } => {
+            import::run(&file, out.as_ref(), dates.as_deref())
+        }
         Command::Export { to: ImportFormat::Rapidpro, path, out } => export::run(&path, out.as_ref()),
         Command::Run(args) => run::run(*args).unwrap_or_else(|run::RunFailure(message, code)| {
             eprintln!("flowc: {message}");

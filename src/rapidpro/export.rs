@@ -34,16 +34,23 @@ pub fn export(files: &[(&str, &SourceFile)]) -> Exported {
     let mut warnings = Vec::new();
     let mut triggers = Vec::new();
     let mut fields = std::collections::BTreeSet::new();
+    let mut uuids = HashMap::new();
     for (src, file) in files {
         for flow in &file.flows {
             let mut f = FlowExport::new(flow, src);
-            flows.push(f.export());
+            let exported = f.export();
+            uuids.insert(flow.name.node.clone(), (exported["uuid"].clone(), exported["name"].clone()));
+            flows.push(exported);
             warnings.append(&mut f.warnings);
             fields.append(&mut f.fields);
         }
+    }
+    for (_, file) in files {
         for t in &file.message_triggers {
             let Some(start) = t.starts.first() else { continue };
-            let flow = json!({ "uuid": flow_uuid(&start.node), "name": start.node });
+            let (uuid, name) =
+                uuids.get(&start.node).cloned().unwrap_or((json!(flow_uuid(&start.node)), json!(start.node)));
+            let flow = json!({ "uuid": uuid, "name": name });
             let channel = t.channel.as_ref().map(|c| {
                 warnings.push(format!("the trigger's channel `{}` is left out: choose it in RapidPro", c.node));
             });
@@ -168,17 +175,36 @@ impl<'a> FlowExport<'a> {
             ui.insert(node.uuid.clone(), json!({ "position": { "left": left, "top": top }, "type": node.ui }));
         }
         let name = self.flow.name.node.clone();
+        let (uuid, title, language) = match self.imported() {
+            Some((uuid, title, language)) => (uuid, title, language),
+            None => (flow_uuid(&name), name, "und".to_string()),
+        };
         json!({
-            "uuid": flow_uuid(&name),
-            "name": name,
+            "uuid": uuid,
+            "name": title,
             "spec_version": "13.2.0",
-            "language": "und",
+            "language": language,
             "type": "messaging",
             "revision": 1,
             "expire_after_minutes": 10080,
             "localization": {},
             "nodes": out,
             "_ui": { "nodes": ui, "stickies": {} },
+        })
+    }
+
+    /// A flow imported from RapidPro keeps its UUID, name and language in the comment above it:
+    /// `// Imported from RapidPro: "Title" (flow UUID, language eng).`
+    fn imported(&self) -> Option<(String, String, String)> {
+        let before = &self.src[..self.flow.span.start.min(self.src.len())];
+        let line = before.trim_end().lines().last()?.trim();
+        let rest = line.strip_prefix("// Imported from RapidPro: \"")?;
+        let (title, rest) = rest.split_once("\" (flow ")?;
+        let (uuid, rest) = rest.split_once(", language ")?;
+        let language = rest.strip_suffix(").")?;
+        let valid = uuid.len() == 36 && uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+        valid.then(|| {
+            (uuid.to_string(), title.to_string(), if language.is_empty() { "und".into() } else { language.to_string() })
         })
     }
 

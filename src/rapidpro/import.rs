@@ -32,10 +32,20 @@ pub struct Imported {
 
 /// The flows of an export (or of one flow definition); an error, on one line, when `json` is neither.
 pub fn import(json: &str) -> Result<Vec<Imported>, String> {
-    import_all(json).map_err(|e| comment(&e))
+    import_with(json, None)
 }
 
-fn import_all(json: &str) -> Result<Vec<Imported>, String> {
+/// [`import`], with the order in which the workspace reads dates (`day_first`, `month_first`,
+/// `year_first`): RapidPro keeps it for the whole workspace, not in the export, so it is given here and
+/// written into each flow as its `dates` setting.
+pub fn import_with(json: &str, dates: Option<&str>) -> Result<Vec<Imported>, String> {
+    if let Some(d) = dates.filter(|d| crate::dates::DateOrder::parse(d).is_none()) {
+        return Err(format!("unknown date order `{d}` (day_first, month_first or year_first)"));
+    }
+    import_all(json, dates).map_err(|e| comment(&e))
+}
+
+fn import_all(json: &str, dates: Option<&str>) -> Result<Vec<Imported>, String> {
     let root: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
     let flows: Vec<&Value> = match (&root["flows"], &root["nodes"]) {
         (Value::Array(flows), _) => flows.iter().collect(),
@@ -61,6 +71,7 @@ fn import_all(json: &str) -> Result<Vec<Imported>, String> {
             name.push_str("_2");
         }
         let mut imported = Flow::new(flow, name)?;
+        imported.dates = dates.map(str::to_string);
         imported.triggers(&root["triggers"], flow["uuid"].as_str().unwrap_or_default());
         out.push(imported.import());
     }
@@ -96,6 +107,11 @@ struct Flow<'j> {
     out: String,
     /// The webhook written last: what `@webhook` means after it.
     last_webhook: Option<String>,
+    /// The workspace's date order, when given.
+    dates: Option<String>,
+    /// The flow's UUID and language, kept in its first comment for the way back.
+    uuid: String,
+    language: String,
 }
 
 impl<'j> Flow<'j> {
@@ -123,6 +139,9 @@ impl<'j> Flow<'j> {
             trigger_lines: Vec::new(),
             out: String::new(),
             last_webhook: None,
+            dates: None,
+            uuid: flow["uuid"].as_str().unwrap_or_default().to_string(),
+            language: flow["language"].as_str().unwrap_or_default().to_string(),
         })
     }
 
@@ -181,8 +200,13 @@ impl<'j> Flow<'j> {
     }
 
     fn import(mut self) -> Imported {
-        let _ = writeln!(self.out, "// Imported from RapidPro: \"{}\".", comment(&self.title.replace('"', "'")));
+        let title = comment(&self.title.replace('"', "'"));
+        let (uuid, language) = (comment(&self.uuid), comment(&self.language));
+        let _ = writeln!(self.out, "// Imported from RapidPro: \"{title}\" (flow {uuid}, language {language}).");
         let _ = writeln!(self.out, "flow {} {{", self.name);
+        if let Some(d) = &self.dates {
+            let _ = writeln!(self.out, "dates {d}");
+        }
         let nodes = self.nodes.clone();
         for (i, node) in nodes.iter().enumerate() {
             let next = nodes.get(i + 1).and_then(|n| n["uuid"].as_str());

@@ -14,5 +14,5 @@ mod template;
 mod validate;
 
 pub use export::{Exported, export};
-pub use import::{Imported, Unsupported, import};
+pub use import::{Imported, Unsupported, import, import_with};
 pub use legacy::migrate as migrate_legacy;

@@ -216,11 +216,17 @@ fn flowc_import_rapidpro_writes_the_flows_and_names_what_it_kept_as_comments() {
     assert!(stderr(&o).contains("node aaaa0003-0000-4000-8000-000000000000: the action enter_flow is not imported"));
     let checked = flowc(&["check", out.join("age_survey.flow").to_str().unwrap()]);
     assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
-    // To standard output, in a pipe.
-    let o = flowc(&["import", "rapidpro", export.to_str().unwrap()]);
+    // To standard output, in a pipe; the workspace's date order written into each flow.
+    let o = flowc(&["import", "rapidpro", export.to_str().unwrap(), "--dates", "month_first"]);
     assert!(
-        String::from_utf8_lossy(&o.stdout).starts_with("// Imported from RapidPro: \"Age Survey\".\nflow age_survey {")
+        String::from_utf8_lossy(&o.stdout).starts_with(
+            "// Imported from RapidPro: \"Age Survey\" (flow 0b3f1c2e-0000-4000-8000-000000000001, language eng).\nflow age_survey {\n  dates month_first\n"
+        ),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
     );
+    let o = flowc(&["import", "rapidpro", export.to_str().unwrap(), "--dates", "sideways"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     // Not an export; not a file.
     std::fs::write(&export, "{\"hello\": 1}").unwrap();
     let o = flowc(&["import", "rapidpro", export.to_str().unwrap()]);
@@ -526,6 +532,12 @@ fn real_exports_export_back_with_their_node_graph() {
         let asts: Vec<_> = sources.iter().map(|s| flowc::check_source(s).0).collect();
         let pairs: Vec<(&str, &flowc::ast::SourceFile)> = sources.iter().map(String::as_str).zip(&asts).collect();
         let exported = flowc::rapidpro::export(&pairs).json;
+        // Each flow keeps its UUID, name and language.
+        for (flow, back) in flows.iter().zip(exported["flows"].as_array().unwrap()) {
+            for key in ["uuid", "name", "language"] {
+                assert_eq!(flow[key], back[key], "{}: {key}", file.display());
+            }
+        }
         let back: Vec<&Value> =
             exported["flows"].as_array().unwrap().iter().flat_map(|f| f["nodes"].as_array().unwrap()).collect();
         for node in flows.iter().flat_map(|f| f["nodes"].as_array().unwrap()) {

@@ -182,7 +182,9 @@ fn contact(c: &Value) -> Value {
 
 /// Replays one test; `Err` says why it does not replay.
 fn replay(test: &Value, assets: &str) -> Result<BTreeMap<String, usize>, String> {
-    let imported = flowc::rapidpro::import(assets).map_err(|e| format!("not imported: {e}"))?;
+    // goflow's runner environment reads dates year first (its default), as `--dates year_first` says.
+    let imported =
+        flowc::rapidpro::import_with(assets, Some("year_first")).map_err(|e| format!("not imported: {e}"))?;
     let mut blockers: Vec<String> = Vec::new();
     for flow in &imported {
         for u in &flow.unsupported {
