@@ -22,6 +22,20 @@
 //! ```
 #![warn(missing_docs, unreachable_pub)]
 
+/// `eprintln!` that never panics: with standard error closed (`flowc ... 2>&1 | head -1`) the line is
+/// lost and the command goes on, as it does when standard output is closed. Defined before the
+/// modules, so that it is the `eprintln!` they all use.
+macro_rules! eprintln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod ast;
 pub mod check;
 pub mod cli;

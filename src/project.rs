@@ -103,7 +103,14 @@ pub fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         std::io::ErrorKind::InvalidData => "not UTF-8 text".into(),
-        _ => e.to_string(),
+        std::io::ErrorKind::IsADirectory => "a directory, not a file".into(),
+        std::io::ErrorKind::NotADirectory => "a path through a file, not a directory".into(),
+        std::io::ErrorKind::AlreadyExists => "a file is already there".into(),
+        // The OS's words, without its error number.
+        _ => {
+            let text = e.to_string();
+            text.split(" (os error").next().unwrap_or(&text).to_lowercase()
+        }
     }
 }
 

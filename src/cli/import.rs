@@ -22,17 +22,22 @@ pub(super) fn run(file: &Path, dir: Option<&PathBuf>, dates: Option<&str>) -> u8
     };
     match dir {
         Some(dir) => {
+            if dir.exists() && !dir.is_dir() {
+                eprintln!("flowc: cannot write into {}: it is a file, not a directory", dir.display());
+                return USAGE;
+            }
             if let Err(e) = std::fs::create_dir_all(dir) {
                 eprintln!("flowc: cannot create {}: {}", dir.display(), crate::project::io_reason(&e));
                 return USAGE;
             }
             for flow in &flows {
                 let path = dir.join(format!("{}.flow", flow.name));
+                let replaced = if path.exists() { " (replacing the file that was there)" } else { "" };
                 if let Err(e) = std::fs::write(&path, &flow.text) {
                     eprintln!("flowc: cannot write {}: {}", path.display(), crate::project::io_reason(&e));
                     return USAGE;
                 }
-                eprintln!("flowc: wrote {}", path.display());
+                eprintln!("flowc: wrote {}{replaced}", path.display());
             }
         }
         None => {
@@ -40,6 +45,17 @@ pub(super) fn run(file: &Path, dir: Option<&PathBuf>, dates: Option<&str>) -> u8
             if let Err(status) = out::emit(&all.join("\n")) {
                 return status;
             }
+        }
+    }
+    // What `flowc check` will say of the text: its first error, so that nobody is surprised.
+    let mut unchecked = false;
+    for flow in &flows {
+        let (_, diags) = crate::check_source(&flow.text);
+        let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+        if let Some(first) = errors.first() {
+            let more = if errors.len() > 1 { format!(" (and {} more)", errors.len() - 1) } else { String::new() };
+            eprintln!("flowc: {}: the imported flow does not check yet: {}{more}", flow.name, first.message);
+            unchecked = true;
         }
     }
     let missing: Vec<&crate::rapidpro::Unsupported> = flows.iter().flat_map(|f| &f.unsupported).collect();
@@ -52,8 +68,10 @@ pub(super) fn run(file: &Path, dir: Option<&PathBuf>, dates: Option<&str>) -> u8
         let kept = if u.node.is_empty() { "" } else { " (kept as a comment)" };
         eprintln!("flowc: {place}: {} is not imported{kept}", u.construct);
     }
-    if missing.is_empty() {
+    if missing.is_empty() && !unchecked {
         OK
+    } else if missing.is_empty() {
+        DIAGNOSTICS
     } else {
         eprintln!(
             "flowc: imported {} with {} kept as comments",

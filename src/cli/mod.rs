@@ -123,7 +123,7 @@ enum Command {
         /// Where the flows come from.
         #[arg(value_enum)]
         from: ImportFormat,
-        /// The export (RapidPro/TextIt: spec 13.x or 14.x).
+        /// The export (RapidPro/TextIt: spec 13.x or 14.x, or a legacy flow of format 7 to 11.x).
         file: PathBuf,
         /// Write a .flow file per flow into this folder (default: every flow to standard output).
         #[arg(short = 'o', long = "out", value_name = "DIR")]

@@ -37,7 +37,7 @@ pub fn export(files: &[(&str, &SourceFile)]) -> Exported {
     let mut uuids = HashMap::new();
     for (src, file) in files {
         for flow in &file.flows {
-            let mut f = FlowExport::new(flow, src);
+            let mut f = FlowExport::new(flow, src, &file.connectors);
             let exported = f.export();
             uuids.insert(flow.name.node.clone(), (exported["uuid"].clone(), exported["name"].clone()));
             flows.push(exported);
@@ -52,7 +52,11 @@ pub fn export(files: &[(&str, &SourceFile)]) -> Exported {
                 uuids.get(&start.node).cloned().unwrap_or((json!(flow_uuid(&start.node)), json!(start.node)));
             let flow = json!({ "uuid": uuid, "name": name });
             let channel = t.channel.as_ref().map(|c| {
-                warnings.push(format!("the trigger's channel `{}` is left out: choose it in RapidPro", c.node));
+                let what = if t.catchall { "catch-all".to_string() } else { format!("keyword {:?}", t.words.first().map_or("", |w| w.node.as_str())) };
+                warnings.push(format!(
+                    "the {what} trigger of flow `{}`: its channel `{}` is left out (RapidPro's trigger names its own channel): choose it in RapidPro",
+                    start.node, c.node
+                ));
             });
             let _ = channel;
             if t.catchall {
@@ -118,6 +122,7 @@ struct Node {
 struct FlowExport<'a> {
     flow: &'a Flow,
     src: &'a str,
+    connectors: &'a [crate::ast::Connector],
     nodes: Vec<Node>,
     steps: HashMap<String, Dest>,
     warnings: Vec<String>,
@@ -125,10 +130,11 @@ struct FlowExport<'a> {
 }
 
 impl<'a> FlowExport<'a> {
-    fn new(flow: &'a Flow, src: &'a str) -> Self {
+    fn new(flow: &'a Flow, src: &'a str, connectors: &'a [crate::ast::Connector]) -> Self {
         FlowExport {
             flow,
             src,
+            connectors,
             nodes: Vec::new(),
             steps: HashMap::new(),
             warnings: Vec::new(),
@@ -175,10 +181,9 @@ impl<'a> FlowExport<'a> {
             ui.insert(node.uuid.clone(), json!({ "position": { "left": left, "top": top }, "type": node.ui }));
         }
         let name = self.flow.name.node.clone();
-        let (uuid, title, language) = match self.imported() {
-            Some((uuid, title, language)) => (uuid, title, language),
-            None => (flow_uuid(&name), name, "und".to_string()),
-        };
+        // RapidPro shows a flow's label as its name.
+        let title = self.flow.label.as_ref().map_or_else(|| name.clone(), |l| l.node.clone());
+        let (uuid, language) = self.imported().unwrap_or_else(|| (flow_uuid(&name), "und".to_string()));
         json!({
             "uuid": uuid,
             "name": title,
@@ -193,19 +198,16 @@ impl<'a> FlowExport<'a> {
         })
     }
 
-    /// A flow imported from RapidPro keeps its UUID, name and language in the comment above it:
-    /// `// Imported from RapidPro: "Title" (flow UUID, language eng).`
-    fn imported(&self) -> Option<(String, String, String)> {
+    /// A flow imported from RapidPro keeps its UUID and language in the comment above it:
+    /// `// Imported from RapidPro (flow UUID, language eng).`
+    fn imported(&self) -> Option<(String, String)> {
         let before = &self.src[..self.flow.span.start.min(self.src.len())];
         let line = before.trim_end().lines().last()?.trim();
-        let rest = line.strip_prefix("// Imported from RapidPro: \"")?;
-        let (title, rest) = rest.split_once("\" (flow ")?;
+        let rest = line.strip_prefix("// Imported from RapidPro (flow ")?;
         let (uuid, rest) = rest.split_once(", language ")?;
         let language = rest.strip_suffix(").")?;
         let valid = uuid.len() == 36 && uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-        valid.then(|| {
-            (uuid.to_string(), title.to_string(), if language.is_empty() { "und".into() } else { language.to_string() })
-        })
+        valid.then(|| (uuid.to_string(), if language.is_empty() { "und".into() } else { language.to_string() }))
     }
 
     /// A step's first node, following steps that are empty.
@@ -528,12 +530,31 @@ impl<'a> FlowExport<'a> {
             headers.insert(k.node.clone(), json!(excellent::value(v)));
         }
         if let Some(connector) = &w.auth {
-            headers.insert(
-                "Authorization".into(),
-                json!(format!("SECRET of connector {} (set it in RapidPro)", connector.node)),
-            );
+            // Where the connector puts its secret, a placeholder for it: the secret itself never leaves.
+            use crate::ast::{ConnectorAuth, KeyPlace};
+            let placeholder = format!("REPLACE-WITH-SECRET-OF-{}", connector.node.to_uppercase());
+            let kind = self.connectors.iter().find(|c| c.name.node == connector.node).map(|c| &c.auth);
+            let place = match kind {
+                Some(ConnectorAuth::Basic { .. }) => {
+                    headers.insert("Authorization".into(), json!(format!("Basic {placeholder}")));
+                    "its Authorization header".to_string()
+                }
+                Some(ConnectorAuth::ApiKey { place: KeyPlace::Header, name, .. }) => {
+                    headers.insert(name.node.clone(), json!(placeholder));
+                    format!("its {} header", name.node)
+                }
+                Some(ConnectorAuth::ApiKey { place: KeyPlace::Query, name, .. }) => {
+                    url.push(if url.contains('?') { '&' } else { '?' });
+                    url.push_str(&format!("{}={placeholder}", name.node));
+                    format!("its `{}` query parameter", name.node)
+                }
+                _ => {
+                    headers.insert("Authorization".into(), json!(format!("Bearer {placeholder}")));
+                    "its Authorization header".to_string()
+                }
+            };
             self.warn(format!(
-                "webhook `{}`: the secret of connector `{}` is not exported; its Authorization header holds a placeholder",
+                "webhook `{}`: the secret of connector `{}` is not exported; {place} holds a placeholder to replace in RapidPro",
                 w.name.node, connector.node
             ));
         }

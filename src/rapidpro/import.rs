@@ -46,14 +46,21 @@ pub fn import_with(json: &str, dates: Option<&str>) -> Result<Vec<Imported>, Str
 }
 
 fn import_all(json: &str, dates: Option<&str>) -> Result<Vec<Imported>, String> {
+    // A byte-order mark, as some editors save JSON, is not part of it.
+    let json = json.strip_prefix('\u{feff}').unwrap_or(json);
     let root: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
     let flows: Vec<&Value> = match (&root["flows"], &root["nodes"]) {
+        (Value::Array(flows), _) if flows.is_empty() => return Err("the export has no flows".into()),
         (Value::Array(flows), _) => flows.iter().collect(),
-        (_, Value::Array(_)) => vec![&root],
-        _ if super::legacy::is_legacy(&root) => vec![&root],
-        _ => return Err("not a RapidPro export: it has no `flows` (nor a flow's `nodes`)".into()),
+        (Value::Null, Value::Array(_)) => vec![&root],
+        (Value::Null, _) if super::legacy::is_legacy(&root) => vec![&root],
+        (Value::Null, _) => return Err("not a RapidPro export: it has no `flows` (nor a flow's `nodes`)".into()),
+        (_, _) => return Err("not a RapidPro export: its `flows` is not a list".into()),
     };
     let mut names = HashSet::new();
+    // Keywords (and the catch-all) the triggers written so far take: without their channels, a second
+    // one would never fire.
+    let mut taken = HashSet::new();
     let mut out = Vec::new();
     let mut migrated = Vec::new();
     for flow in &flows {
@@ -71,19 +78,28 @@ fn import_all(json: &str, dates: Option<&str>) -> Result<Vec<Imported>, String> 
             name.push_str("_2");
         }
         let mut imported = Flow::new(flow, name)?;
+        let languages: Vec<&str> =
+            flow["localization"].as_object().map(|l| l.keys().map(String::as_str).collect()).unwrap_or_default();
+        if !languages.is_empty() {
+            imported.unsupported.push(Unsupported {
+                flow: imported.title.clone(),
+                node: String::new(),
+                construct: format!("its translations into {} (flowc sends the base language)", languages.join(", ")),
+            });
+        }
         imported.dates = dates.map(str::to_string);
-        imported.triggers(&root["triggers"], flow["uuid"].as_str().unwrap_or_default());
+        imported.triggers(&root["triggers"], flow["uuid"].as_str().unwrap_or_default(), &mut taken);
         out.push(imported.import());
     }
     // What the export holds beyond its flows and their triggers.
     if let Some(first) = out.first_mut() {
-        for (section, what) in [("groups", "contact groups"), ("campaigns", "campaigns")] {
+        for (section, what) in [("groups", "contact group"), ("campaigns", "campaign")] {
             let n = root[section].as_array().map_or(0, Vec::len);
             if n > 0 {
                 first.unsupported.push(Unsupported {
                     flow: String::new(),
                     node: String::new(),
-                    construct: format!("the export's {n} {what}"),
+                    construct: format!("the export's {n} {what}{}", if n == 1 { "" } else { "s" }),
                 });
             }
         }
@@ -124,10 +140,18 @@ impl<'j> Flow<'j> {
         let mut steps = HashMap::new();
         for node in &nodes {
             let Some(uuid) = node["uuid"].as_str() else { return Err(format!("flow `{title}`: a node has no uuid")) };
-            let short: String = uuid.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
-            if steps.insert(uuid, format!("n_{short}")).is_some() {
+            if steps.contains_key(uuid) {
                 return Err(format!("flow `{title}`: the node {uuid} appears twice"));
             }
+            // Eight characters of the UUID, more when another node's begin the same way.
+            let chars: Vec<char> = uuid.chars().filter(char::is_ascii_alphanumeric).collect();
+            let mut len = 8.min(chars.len());
+            let mut name = format!("n_{}", chars[..len].iter().collect::<String>());
+            while steps.values().any(|s: &String| *s == name) && len < chars.len() {
+                len += 1;
+                name = format!("n_{}", chars[..len].iter().collect::<String>());
+            }
+            steps.insert(uuid, name);
         }
         Ok(Flow {
             name,
@@ -147,7 +171,7 @@ impl<'j> Flow<'j> {
 
     /// The export's keyword (`K`) and catch-all (`C`) triggers of the flow `uuid`; the other kinds are
     /// named as not imported.
-    fn triggers(&mut self, triggers: &Value, uuid: &str) {
+    fn triggers(&mut self, triggers: &Value, uuid: &str, taken: &mut HashSet<String>) {
         for trigger in triggers.as_array().map(Vec::as_slice).unwrap_or_default() {
             if trigger["flow"]["uuid"].as_str() != Some(uuid) {
                 continue;
@@ -168,6 +192,14 @@ impl<'j> Flow<'j> {
                 let construct = "a trigger's channel (flowc's trigger starts the flow on every channel)".to_string();
                 self.unsupported.push(Unsupported { flow: self.title.clone(), node: String::new(), construct });
             }
+            let word =
+                trigger["keyword"].as_str().map_or_else(|| "the catch-all".to_string(), |w| w.trim().to_lowercase());
+            if !taken.insert(if kind == "C" { "the catch-all".to_string() } else { word.clone() }) {
+                let construct =
+                    format!("a second trigger for {word:?} (another flow's trigger takes it on every channel)");
+                self.unsupported.push(Unsupported { flow: self.title.clone(), node: String::new(), construct });
+                continue;
+            }
             self.trigger_lines.push(line);
         }
     }
@@ -175,6 +207,10 @@ impl<'j> Flow<'j> {
     fn unsupported(&mut self, node: &Value, construct: impl Into<String>) {
         let construct = construct.into();
         let node = node["uuid"].as_str().unwrap_or_default().to_string();
+        // Said once per node.
+        if self.unsupported.iter().any(|u| u.node == node && u.construct == construct) {
+            return;
+        }
         let _ = writeln!(self.out, "// flowc import: not imported: {}", comment(&construct));
         self.unsupported.push(Unsupported { flow: self.title.clone(), node, construct });
     }
@@ -200,10 +236,10 @@ impl<'j> Flow<'j> {
     }
 
     fn import(mut self) -> Imported {
-        let title = comment(&self.title.replace('"', "'"));
         let (uuid, language) = (comment(&self.uuid), comment(&self.language));
-        let _ = writeln!(self.out, "// Imported from RapidPro: \"{title}\" (flow {uuid}, language {language}).");
-        let _ = writeln!(self.out, "flow {} {{", self.name);
+        let _ = writeln!(self.out, "// Imported from RapidPro (flow {uuid}, language {language}).");
+        // The flow's name as RapidPro shows it is the flow's label.
+        let _ = writeln!(self.out, "flow {} \"{}\" {{", self.name, escape(&self.title).replace('@', "@@"));
         if let Some(d) = &self.dates {
             let _ = writeln!(self.out, "dates {d}");
         }
@@ -342,9 +378,9 @@ impl<'j> Flow<'j> {
 
     /// A `webhook` statement; with `on_failure`, the block its failure runs.
     fn webhook(&mut self, node: &Value, action: &Value, on_failure: Option<String>) {
-        let uuid: String =
-            node["uuid"].as_str().unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).take(8).collect();
-        let name = action["result_name"].as_str().map_or_else(|| format!("webhook_{uuid}"), key);
+        let step = self.steps.get(node["uuid"].as_str().unwrap_or_default()).cloned().unwrap_or_default();
+        let name =
+            action["result_name"].as_str().map_or_else(|| format!("webhook_{}", step.trim_start_matches("n_")), key);
         let mut method = action["method"].as_str().unwrap_or("GET").to_ascii_uppercase();
         if method == "HEAD" {
             self.unsupported(node, "the method HEAD (written as GET)");

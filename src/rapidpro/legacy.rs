@@ -89,7 +89,13 @@ pub(super) fn derived(seed: &str, what: &str) -> String {
         }
         h
     };
-    let (a, b) = (hash(0xcbf2_9ce4_8422_2325), hash(0x6c62_272e_07bb_0142));
+    // FNV spreads a one-letter change over few bits: a final mix spreads it over all of them.
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (a, b) = (mix(hash(0xcbf2_9ce4_8422_2325)), mix(hash(0x6c62_272e_07bb_0142)));
     let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
     let a = (a & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
     format!(

@@ -12,15 +12,18 @@ pub(super) struct Converted {
 /// The contact fields a flow can read by name (the rest are custom fields).
 const CONTACT: &[&str] = &["name", "language", "urn", "channel", "timezone", "phone", "email"];
 
+/// A character of a name in an Excellent reference: letters of any script, digits, `_`.
 fn ident_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_'
+    c.is_alphanumeric() || c == '_'
 }
 
 /// A result or field key as flowc writes a name: lower case, `_` for anything else, and a `_` after a
 /// word flowc keeps for itself (`flow_`).
 pub(super) fn key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
     let mut out = String::new();
-    for c in name.trim().chars() {
+    // Accents come off (`Âge` → `age`, `Inscrição` → `inscricao`); other scripts' letters are left out.
+    for c in name.trim().nfd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
         if c.is_ascii_alphanumeric() {
             out.push(c.to_ascii_lowercase());
         } else if !out.ends_with('_') {
@@ -68,15 +71,16 @@ pub(super) fn convert_after(template: &str, last_webhook: Option<&str>) -> Conve
     while let Some(at) = rest.find('@') {
         text.push_str(&escape(&rest[..at]));
         let after = &rest[at + 1..];
+        // `@@` is an `@`, wherever it stands.
+        if let Some(tail) = after.strip_prefix('@') {
+            text.push_str("@@");
+            rest = tail;
+            continue;
+        }
         // `ops@example.com`: an `@` right after a letter or digit is text, in RapidPro as in flowc.
         if rest[..at].ends_with(|c: char| c.is_alphanumeric()) {
             text.push('@');
             rest = after;
-            continue;
-        }
-        if let Some(tail) = after.strip_prefix('@') {
-            text.push_str("@@");
-            rest = tail;
             continue;
         }
         if after.starts_with('(') {
@@ -293,6 +297,10 @@ mod tests {
             "@(upper(@contact.name) & \"!\") @(url_encode(@flow.city)) @(@flow.age == 3) @@(x <> \\\"a@b\\\")"
         );
         assert_eq!(key("Favorite Color!"), "favorite_color");
+        assert_eq!(key("Âge de l'élève"), "age_de_l_eleve");
+        assert_eq!(key("Inscrição 日本"), "inscricao");
+        assert_eq!(convert("mail test@@example.com or @@home").text, "mail test@@example.com or @@home");
+        assert_eq!(convert("@results.âge").text, "@flow.age");
         assert_eq!(key("1st"), "r_1st");
     }
 }

@@ -23,9 +23,15 @@ fn count(v: &Value) -> usize {
 
 /// The first problem goflow would refuse the flow for, said in one line.
 pub(super) fn check(flow: &Value) -> Result<(), String> {
-    let title = flow["name"].as_str().unwrap_or("?");
+    let name = flow["name"].as_str().unwrap_or("?");
+    // A name too long to be valid is named by its beginning.
+    let title: String = if name.chars().count() > MAX_NAME {
+        name.chars().take(MAX_NAME).chain("…".chars()).collect()
+    } else {
+        name.to_string()
+    };
     let fail = |what: String| Err(format!("flow `{title}`: {what}"));
-    if title.chars().count() > MAX_NAME {
+    if name.chars().count() > MAX_NAME {
         return fail(format!("the name is longer than {MAX_NAME} characters"));
     }
     let kind = flow["type"].as_str().unwrap_or("messaging");

@@ -192,6 +192,28 @@ fn a_closed_stdout_ends_quietly() {
     std::fs::remove_file(&log).unwrap();
 }
 
+/// `flowc ... 2>&1 | head -1`: standard error closed too. What would have gone there is lost; the
+/// command ends as it would have (never with a panic's 101).
+#[test]
+fn a_closed_stderr_ends_quietly() {
+    for (args, expected) in [
+        (vec!["check", "tests/fixtures/check/unknown_step.flow"], 1),
+        (vec!["export", "rapidpro", "examples/"], 0),
+        (vec!["import", "rapidpro", "no/such/export.json"], 2),
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::null())
+            .stderr(writer)
+            .output()
+            .expect("flowc runs");
+        assert_eq!(o.status.code(), Some(expected), "{args:?}");
+    }
+}
+
 #[test]
 fn a_file_that_is_not_utf8_is_a_diagnostic_at_the_bad_byte() {
     let dir = std::env::temp_dir().join(format!("flowc-latin1-{}", std::process::id()));

@@ -121,12 +121,29 @@ fn an_export_becomes_a_flow_that_checks_with_what_flowc_lacks_named() {
         [
             ("", "a trigger of type S"),
             ("aaaa0003-0000-4000-8000-000000000000", "the action enter_flow"),
-            ("", "the export's 1 contact groups")
+            ("", "the export's 1 contact group")
         ]
     );
     let (_, diags) = flowc::check_source(&flow.text);
     assert!(!diags.iter().any(flowc::diagnostic::Diagnostic::is_error), "{diags:#?}");
     assert_eq!(flowc::fmt::format(&flow.text).unwrap(), flow.text, "fmt leaves it unchanged");
+}
+
+#[test]
+fn nodes_whose_uuids_begin_alike_get_steps_of_their_own() {
+    let export = json!({"flows": [{
+        "uuid": "f1", "name": "Twins", "spec_version": "13.0.0", "language": "eng", "type": "messaging",
+        "nodes": [
+            {"uuid": "12345678-aaaa-4000-8000-000000000000", "actions": [{"uuid": "a1", "type": "send_msg", "text": "one"}],
+             "exits": [{"uuid": "e1", "destination_uuid": "12345678-bbbb-4000-8000-000000000000"}]},
+            {"uuid": "12345678-bbbb-4000-8000-000000000000", "actions": [{"uuid": "a2", "type": "send_msg", "text": "two"}],
+             "exits": [{"uuid": "e2", "destination_uuid": "12345678-aaaa-4000-8000-000000000000"}]}
+        ]
+    }]});
+    let flow = &flowc::rapidpro::import(&export.to_string()).unwrap()[0];
+    assert!(flow.text.contains("step n_12345678 {") && flow.text.contains("step n_12345678b {"), "{}", flow.text);
+    let (_, diags) = flowc::check_source(&flow.text);
+    assert!(!diags.iter().any(flowc::diagnostic::Diagnostic::is_error), "{diags:#?}");
 }
 
 #[test]
@@ -136,6 +153,8 @@ fn what_is_not_an_export_gets_one_line() {
         ("{\"flows\": 3}", "not a RapidPro export"),
         ("{\"definition\": {}, \"name\": \"Old\", \"flow_type\": \"F\"}", "before version 7"),
         ("not json", "not JSON"),
+        ("{\"version\": \"13\", \"flows\": []}", "has no flows"),
+        ("{\"flows\": \"x\"}", "is not a list"),
         ("{\"flows\": [{\"name\": \"x\"}]}", "has no `nodes`"),
     ] {
         let err = flowc::rapidpro::import(text).err().unwrap_or_else(|| panic!("{text} imported"));
@@ -220,7 +239,7 @@ fn flowc_import_rapidpro_writes_the_flows_and_names_what_it_kept_as_comments() {
     let o = flowc(&["import", "rapidpro", export.to_str().unwrap(), "--dates", "month_first"]);
     assert!(
         String::from_utf8_lossy(&o.stdout).starts_with(
-            "// Imported from RapidPro: \"Age Survey\" (flow 0b3f1c2e-0000-4000-8000-000000000001, language eng).\nflow age_survey {\n  dates month_first\n"
+            "// Imported from RapidPro (flow 0b3f1c2e-0000-4000-8000-000000000001, language eng).\nflow age_survey \"Age Survey\" {\n  dates month_first\n"
         ),
         "{}",
         String::from_utf8_lossy(&o.stdout)
@@ -434,7 +453,8 @@ fn exported_flows_import_back_as_the_same_flows() {
             let twin = again
                 .flows
                 .iter()
-                .find(|f| f.name == flow.name)
+                // A labelled flow goes out under its label and comes back named after it.
+                .find(|f| f.name == flow.name || flow.label.is_some() && f.label == flow.label)
                 .unwrap_or_else(|| panic!("{}: {}", path.display(), flow.name));
             let sorted = |v: &[String]| {
                 let mut v = v.to_vec();
@@ -443,11 +463,11 @@ fn exported_flows_import_back_as_the_same_flows() {
             };
             assert_eq!(sorted(&flow.slots), sorted(&twin.slots), "{}: {} variables", path.display(), flow.name);
             assert_eq!(sorted(&flow.webhooks), sorted(&twin.webhooks), "{}: {} webhooks", path.display(), flow.name);
-            let said = |program: &flowc::program::Program| -> Vec<String> {
+            let said = |program: &flowc::program::Program, name: &str| -> Vec<String> {
                 let env = |_: &str| None;
                 let options = RunOptions { env: &env, ..RunOptions::default() };
                 let contact = serde_json::json!({"name": "Ann", "fields": {}});
-                let out = interp::start(program, Some(&flow.name), "rt", contact, None, &options).unwrap();
+                let out = interp::start(program, Some(name), "rt", contact, None, &options).unwrap();
                 out.events
                     .iter()
                     .filter_map(|e| match e {
@@ -458,7 +478,7 @@ fn exported_flows_import_back_as_the_same_flows() {
                     })
                     .collect()
             };
-            let (a, b) = (said(&original), said(&again));
+            let (a, b) = (said(&original, &flow.name), said(&again, &twin.name));
             // flowc's `stop` ends a run as stopped; RapidPro has no stop, so the flow comes back completed.
             let b: Vec<String> = b.into_iter().map(|s| s.replace("(ends completed)", "(ends stopped)")).collect();
             let a: Vec<String> = a.into_iter().map(|s| s.replace("(ends completed)", "(ends stopped)")).collect();
@@ -564,11 +584,7 @@ fn flowc_export_rapidpro_writes_an_export_and_refuses_flows_with_errors() {
     let out = dir.0.join("export.json");
     let o = flowc(&["export", "rapidpro", "examples/sms_signup.flow", "-o", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("wrote") && stderr(&o).contains("the trigger's channel `sms` is left out"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("wrote") && stderr(&o).contains("its channel `sms` is left out"), "{}", stderr(&o));
     let export: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(export["version"], "13");
     assert!(export["triggers"].as_array().unwrap().iter().any(|t| t["trigger_type"] == "K"), "{export}");
@@ -588,6 +604,17 @@ fn flowc_export_rapidpro_writes_an_export_and_refuses_flows_with_errors() {
     assert!(!String::from_utf8_lossy(&o.stdout).contains("s3cr3t"), "{}", String::from_utf8_lossy(&o.stdout));
     assert!(!stderr(&o).contains("s3cr3t"));
     assert!(stderr(&o).contains("is not exported; its Authorization header holds a placeholder"), "{}", stderr(&o));
+    // A key that travels in the query has its placeholder there.
+    std::fs::write(
+        &secret,
+        "connector api api_key query \"key\" \"s3cr3t-t0ken-value\"\nflow f {\n  webhook w GET \"https://api.example.com/x\" { auth api }\n}\n",
+    )
+    .unwrap();
+    let o = flowc(&["export", "rapidpro", secret.to_str().unwrap()]);
+    let export: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let call = &export["flows"][0]["nodes"][0]["actions"][0];
+    assert_eq!(call["url"], "https://api.example.com/x?key=REPLACE-WITH-SECRET-OF-API", "{call}");
+    assert!(stderr(&o).contains("its `key` query parameter holds a placeholder"), "{}", stderr(&o));
     // A flow with errors is refused with its diagnostics; a missing path in one line.
     let bad = dir.0.join("bad.flow");
     std::fs::write(&bad, "flow f {\n  send \"@flow.nope\"\n}\n").unwrap();
