@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::template::{self, convert_after, escape, key};
+use super::names::key;
+use super::template::{self, convert_after, escape};
 use crate::split_test::{ArgKind, SplitTest};
 
 /// A construct that was not imported.
@@ -224,6 +225,29 @@ impl<'j> Flow<'j> {
         format!("\"{}\"", converted.text)
     }
 
+    /// A value to save: a template that is one reference or one expression and nothing else is that
+    /// expression (a missing value stays missing, a number a number); any other is text.
+    fn value(&mut self, node: &Value, template: &str) -> String {
+        let text = self.string(node, template);
+        let inner = &text[1..text.len() - 1];
+        let single_reference = inner.starts_with('@')
+            && !inner.starts_with("@@")
+            && !inner.starts_with("@(")
+            && inner[1..].chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        let single_expression = inner.starts_with("@(")
+            && inner.ends_with(')')
+            && !inner.contains('"')
+            && inner.matches('(').count() == inner.matches(')').count()
+            && inner[2..inner.len() - 1].find(")").is_none_or(|_| balanced_once(&inner[1..]));
+        if single_reference {
+            inner.to_string()
+        } else if single_expression {
+            inner[1..].to_string()
+        } else {
+            text
+        }
+    }
+
     /// Where an exit goes: its node's step, or the flow's end.
     fn goto(&mut self, destination: Option<&str>) -> String {
         match destination.and_then(|d| self.steps.get(d)) {
@@ -338,7 +362,7 @@ impl<'j> Flow<'j> {
             }
             "set_run_result" => {
                 let name = key(action["name"].as_str().unwrap_or("result"));
-                let value = self.string(node, action["value"].as_str().unwrap_or_default());
+                let value = self.value(node, action["value"].as_str().unwrap_or_default());
                 match action["category"].as_str().filter(|c| !c.is_empty()) {
                     Some(c) => {
                         let _ = writeln!(self.out, "set {name} = {value} as \"{}\"", escape(c));
@@ -350,7 +374,7 @@ impl<'j> Flow<'j> {
             }
             "set_contact_field" => {
                 let field = key(action["field"]["key"].as_str().unwrap_or("field"));
-                let value = self.string(node, action["value"].as_str().unwrap_or_default());
+                let value = self.value(node, action["value"].as_str().unwrap_or_default());
                 let _ = writeln!(self.out, "set @contact.fields.{field} = {value}");
             }
             "set_contact_name" => {
@@ -464,7 +488,7 @@ impl<'j> Flow<'j> {
         }
         let operand = match operand {
             Some(o) => o,
-            None => match template::reference(given.trim_start_matches('@'), self.last_webhook.as_deref()) {
+            None => match super::names::reference(given.trim_start_matches('@'), self.last_webhook.as_deref()) {
                 Some(r) if given.starts_with('@') && !given.contains(' ') => r,
                 _ => self.string(node, &given),
             },
@@ -570,6 +594,24 @@ fn empty_when_missing(mut text: String) -> String {
         }
     }
     text
+}
+
+/// Whether `s` (starting with `(`) is one parenthesised group: its first `(` closes at its end.
+fn balanced_once(s: &str) -> bool {
+    let mut depth = 0i32;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i == s.len() - 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// `text` on one comment line: what would end the line (or the comment) becomes a space.

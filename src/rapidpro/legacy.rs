@@ -233,7 +233,7 @@ impl Migration<'_> {
                 call["uuid"] = json!(derived(uuid, "webhook"));
                 call["result_name"] = json!(label);
                 actions.push(call);
-                operand = format!("@results.{}.category", super::template::key(label));
+                operand = format!("@results.{}.category", super::names::key(label));
             }
             "subflow" => {
                 let flow = config["flow"].clone();

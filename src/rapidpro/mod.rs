@@ -8,8 +8,10 @@
 
 mod excellent;
 mod export;
+mod expression;
 mod import;
 mod legacy;
+mod names;
 mod template;
 mod validate;
 

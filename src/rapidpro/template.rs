@@ -3,41 +3,12 @@
 //! `@legacy_extra.k` and `@webhook.json.k` → `@extra.k`); anything else (`@(...)` expressions, roots
 //! flowc does not have) is kept as literal text and named, so that the caller reports it.
 
+use super::names::{ident_char, reference};
+
 /// A template converted: its flowc text (inside a string literal, escaped) and what was left as text.
 pub(super) struct Converted {
     pub(super) text: String,
     pub(super) kept: Vec<String>,
-}
-
-/// The contact fields a flow can read by name (the rest are custom fields).
-const CONTACT: &[&str] = &["name", "language", "urn", "channel", "timezone", "phone", "email"];
-
-/// A character of a name in an Excellent reference: letters of any script, digits, `_`.
-fn ident_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// A result or field key as flowc writes a name: lower case, `_` for anything else, and a `_` after a
-/// word flowc keeps for itself (`flow_`).
-pub(super) fn key(name: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let mut out = String::new();
-    // Accents come off (`Âge` → `age`, `Inscrição` → `inscricao`); other scripts' letters are left out.
-    for c in name.trim().nfd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    let out = out.trim_matches('_').to_string();
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("r_{out}")
-    } else if crate::syntax::keywords::is_reserved(&out) {
-        format!("{out}_")
-    } else {
-        out
-    }
 }
 
 /// `text` inside a flowc string literal.
@@ -101,7 +72,7 @@ pub(super) fn convert_after(template: &str, last_webhook: Option<&str>) -> Conve
                 }
             }
             let expr = &after[..end];
-            match excellent(&expr[1..expr.len().saturating_sub(1)], last_webhook) {
+            match super::expression::convert(&expr[1..expr.len().saturating_sub(1)], last_webhook) {
                 Some(flowc) => {
                     text.push_str("@(");
                     text.push_str(&flowc);
@@ -143,7 +114,7 @@ pub(super) fn convert_after(template: &str, last_webhook: Option<&str>) -> Conve
 pub(super) fn date_argument(arg: &str, last_webhook: Option<&str>) -> Option<String> {
     let arg = arg.trim();
     if let Some(inner) = arg.strip_prefix("@(").and_then(|a| a.strip_suffix(')')) {
-        return excellent(inner, last_webhook);
+        return super::expression::convert(inner, last_webhook);
     }
     if let Some(path) = arg.strip_prefix('@') {
         return reference(path, last_webhook);
@@ -151,128 +122,10 @@ pub(super) fn date_argument(arg: &str, last_webhook: Option<&str>) -> Option<Str
     Some(format!("\"{}\"", escape(arg)))
 }
 
-/// An Excellent expression (the inside of `@(...)`) as a flowc expression, when every part of it has
-/// a flowc counterpart: references flowc has, the functions of flowc's library (Excellent's names are
-/// case-insensitive), text and numbers, `&`, arithmetic, and comparisons (`=` is `==`, `<>` is `!=`).
-fn excellent(expr: &str, last_webhook: Option<&str>) -> Option<String> {
-    let mut out = String::new();
-    let mut chars = expr.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            ' ' | '\t' => out.push(' '),
-            '"' => {
-                // Excellent text: `\"` and `""` are a quote.
-                out.push('"');
-                let mut closed = false;
-                while let Some((_, c)) = chars.next() {
-                    match c {
-                        '\\' => {
-                            let (_, next) = chars.next()?;
-                            out.push('\\');
-                            out.push(next);
-                        }
-                        '"' if chars.peek().is_some_and(|&(_, n)| n == '"') => {
-                            chars.next();
-                            out.push_str("\\\"");
-                        }
-                        '"' => {
-                            closed = true;
-                            break;
-                        }
-                        '@' => out.push_str("@@"),
-                        '\n' => out.push_str("\\n"),
-                        c => out.push(c),
-                    }
-                }
-                if !closed {
-                    return None;
-                }
-                out.push('"');
-            }
-            '(' | ')' | ',' | '+' | '-' | '*' | '/' | '&' | '[' | ']' => out.push(c),
-            // `.key` after `]` or `)`: a field of what comes before.
-            '.' => {
-                out.push('.');
-                let start = i + 1;
-                let mut end = start;
-                while let Some(&(j, n)) = chars.peek().filter(|&&(_, n)| ident_char(n)) {
-                    end = j + n.len_utf8();
-                    chars.next();
-                }
-                if end == start {
-                    return None;
-                }
-                out.push_str(&expr[start..end]);
-            }
-            '=' => out.push_str("=="),
-            '<' if chars.peek().is_some_and(|&(_, n)| n == '>') => {
-                chars.next();
-                out.push_str("!=");
-            }
-            '<' | '>' | '!' => out.push(c),
-            c if c.is_ascii_digit() => {
-                out.push(c);
-                while let Some(&(_, n)) = chars.peek().filter(|&&(_, n)| n.is_ascii_digit() || n == '.') {
-                    out.push(n);
-                    chars.next();
-                }
-            }
-            c if c.is_ascii_alphabetic() || c == '_' => {
-                let mut end = i + c.len_utf8();
-                while let Some(&(j, n)) = chars.peek() {
-                    if !(ident_char(n) || n == '.') {
-                        break;
-                    }
-                    end = j + n.len_utf8();
-                    chars.next();
-                }
-                let word = &expr[i..end];
-                let call = chars.peek().is_some_and(|&(_, n)| n == '(');
-                match word.to_ascii_lowercase().as_str() {
-                    w if call => out.push_str(crate::function::Function::parse(w)?.name()),
-                    "true" | "false" | "null" => out.push_str(&word.to_ascii_lowercase()),
-                    _ => out.push_str(&reference(word, last_webhook)?),
-                }
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
-/// A reference flowc has, as flowc writes it.
-pub(super) fn reference(path: &str, last_webhook: Option<&str>) -> Option<String> {
-    let parts: Vec<&str> = path.split('.').collect();
-    match parts.as_slice() {
-        ["input"] | ["input", "text"] => Some("@input".into()),
-        // `@flow.x` is the legacy (before spec 11) spelling of `@results.x`.
-        ["results", name] | ["results", name, "value"] | ["flow", name] | ["flow", name, "value"] => {
-            Some(format!("@flow.{}", key(name)))
-        }
-        ["results", name, "category"] => Some(format!("@flow.{}.category", key(name))),
-        ["results", name, "extra", rest @ ..] if !rest.is_empty() => {
-            Some(format!("@flow.{}.extra.{}", key(name), rest.join(".")))
-        }
-        ["fields", k] | ["contact", "fields", k] => Some(format!("@contact.fields.{}", key(k))),
-        ["contact", f] if CONTACT.contains(f) => Some(format!("@contact.{f}")),
-        ["contact"] => Some("@contact.name".into()),
-        // The last webhook's JSON answer: `@extra` in flowc (`@webhook.KEY` before spec 11).
-        ["legacy_extra", k] | ["webhook", "json", k] => Some(format!("@extra.{}", key(k))),
-        ["webhook", k] if *k != "status" => Some(format!("@extra.{}", key(k))),
-        ["webhook", "status"] => last_webhook.map(|w| format!("@webhook.{w}.status")),
-        // The call itself, as goflow writes it: its method and URL.
-        ["webhook"] => last_webhook.map(|w| format!("@webhook.{w}.method @webhook.{w}.url")),
-        // A flow started with params (RapidPro's API): in flowc, a webhook trigger's JSON body.
-        ["trigger", "params", rest @ ..] if !rest.is_empty() => Some(format!("@trigger.body.{}", rest.join("."))),
-        ["urns", "tel"] => Some("@contact.phone".into()),
-        ["urns", "mailto"] => Some("@contact.email".into()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rapidpro::names::key;
 
     #[test]
     fn references_flowc_has_are_renamed_and_the_rest_kept_as_text() {

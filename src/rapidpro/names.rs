@@ -1,0 +1,63 @@
+//! RapidPro's names in flowc: result and field keys as flowc writes names, and the references of
+//! Excellent that flowc has, as flowc writes them.
+
+/// The contact fields a flow can read by name (the rest are custom fields).
+const CONTACT: &[&str] = &["name", "language", "urn", "channel", "timezone", "phone", "email"];
+
+/// A character of a name in an Excellent reference: letters of any script, digits, `_`.
+pub(super) fn ident_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// A result or field key as flowc writes a name: lower case, `_` for anything else, and a `_` after a
+/// word flowc keeps for itself (`flow_`).
+pub(super) fn key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::new();
+    // Accents come off (`Âge` → `age`, `Inscrição` → `inscricao`); other scripts' letters are left out.
+    for c in name.trim().nfd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out = out.trim_matches('_').to_string();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("r_{out}")
+    } else if crate::syntax::keywords::is_reserved(&out) {
+        format!("{out}_")
+    } else {
+        out
+    }
+}
+
+/// A reference flowc has, as flowc writes it.
+pub(super) fn reference(path: &str, last_webhook: Option<&str>) -> Option<String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    match parts.as_slice() {
+        ["input"] | ["input", "text"] => Some("@input".into()),
+        // `@flow.x` is the legacy (before spec 11) spelling of `@results.x`.
+        ["results", name] | ["results", name, "value"] | ["flow", name] | ["flow", name, "value"] => {
+            Some(format!("@flow.{}", key(name)))
+        }
+        ["results", name, "category"] => Some(format!("@flow.{}.category", key(name))),
+        ["results", name, "extra", rest @ ..] if !rest.is_empty() => {
+            Some(format!("@flow.{}.extra.{}", key(name), rest.join(".")))
+        }
+        ["fields", k] | ["contact", "fields", k] => Some(format!("@contact.fields.{}", key(k))),
+        ["contact", f] if CONTACT.contains(f) => Some(format!("@contact.{f}")),
+        ["contact"] => Some("@contact.name".into()),
+        // The last webhook's JSON answer: `@extra` in flowc (`@webhook.KEY` before spec 11).
+        ["legacy_extra", k] | ["webhook", "json", k] => Some(format!("@extra.{}", key(k))),
+        ["webhook", k] if *k != "status" => Some(format!("@extra.{}", key(k))),
+        ["webhook", "status"] => last_webhook.map(|w| format!("@webhook.{w}.status")),
+        // The call itself, as goflow writes it: its method and URL.
+        ["webhook"] => last_webhook.map(|w| format!("@webhook.{w}.method @webhook.{w}.url")),
+        // A flow started with params (RapidPro's API): in flowc, a webhook trigger's JSON body.
+        ["trigger", "params", rest @ ..] if !rest.is_empty() => Some(format!("@trigger.body.{}", rest.join("."))),
+        ["urns", "tel"] => Some("@contact.phone".into()),
+        ["urns", "mailto"] => Some("@contact.email".into()),
+        _ => None,
+    }
+}
