@@ -13,6 +13,16 @@ pub(super) fn run(code: Option<&str>) -> u8 {
         }
         return out::emit(&text).map_or_else(|status| status, |()| OK);
     };
+    if code == "functions" {
+        let mut text = String::from("Functions (docs/language.md §11):\n\n");
+        for f in crate::function::Function::ALL {
+            text += &format!("  {}\n", f.doc());
+        }
+        return out::emit(&text).map_or_else(|status| status, |()| OK);
+    }
+    if let Some(f) = crate::function::Function::parse(code) {
+        return out::emit(&format!("{}\n", f.doc())).map_or_else(|status| status, |()| OK);
+    }
     if code == "tests" {
         return out::emit(&tests_table()).map_or_else(|status| status, |()| OK);
     }

@@ -144,7 +144,8 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// Explain a diagnostic code, e.g. `flowc explain undefined_variable`; without a code, list them.
-    /// `flowc explain tests` lists the split tests, `flowc explain has_phone` shows one.
+    /// `flowc explain tests` lists the split tests, `flowc explain has_phone` shows one; `flowc explain
+    /// functions` lists the functions, `flowc explain word` shows one.
     Explain {
         /// The code, with or without its `flowc::check::` prefix; `tests`, or a split test's name.
         code: Option<String>,

@@ -227,6 +227,14 @@ impl Machine<'_> {
                 let args: Vec<Value> = first.into_iter().chain(rest.collect::<Vec<_>>()).collect();
                 self.call(Function::Default, args)
             }
+            Ex::Call(Function::IsError, args) => {
+                // Whether working the argument out made a function fail.
+                let before = self.failed_calls;
+                args.iter().for_each(|a| {
+                    self.eval(a);
+                });
+                Value::Bool(self.failed_calls > before)
+            }
             Ex::Call(f, args) => {
                 let args: Vec<Value> = args.iter().map(|a| self.eval(a)).collect();
                 self.call(*f, args)
@@ -293,9 +301,16 @@ impl Machine<'_> {
         let arg = |args: &[Value], i: usize| args.get(i).cloned().unwrap_or(Value::Null);
         let decimal = self.flow.decimal;
         match f {
-            Function::Upper => Value::String(text(&arg(&args, 0)).to_uppercase()),
-            Function::Lower => Value::String(text(&arg(&args, 0)).to_lowercase()),
-            Function::Trim => Value::String(text(&arg(&args, 0)).trim().to_string()),
+            // A letter whose other case is more than one letter (`ß`) stays as it is, as in goflow.
+            Function::Upper => Value::String(one_to_one(&text(&arg(&args, 0)), char::to_uppercase)),
+            Function::Lower => Value::String(one_to_one(&text(&arg(&args, 0)), char::to_lowercase)),
+            Function::Trim => {
+                let t = text(&arg(&args, 0));
+                match args.get(1).map(text) {
+                    Some(chars) => Value::String(t.trim_matches(|c| chars.contains(c)).to_string()),
+                    None => Value::String(t.trim().to_string()),
+                }
+            }
             Function::Length => Value::from(match arg(&args, 0) {
                 Value::Array(a) => a.len(),
                 Value::Object(o) => o.len(),
@@ -320,7 +335,8 @@ impl Machine<'_> {
                 let Some(n) = to_number(&arg(&args, 0), decimal) else {
                     return Value::Null;
                 };
-                let places = to_number(&arg(&args, 1), '.').unwrap_or(0.0).clamp(0.0, 10.0) as i32;
+                // Negative places round to tens, hundreds, ...
+                let places = to_number(&arg(&args, 1), '.').unwrap_or(0.0).clamp(-15.0, 10.0) as i32;
                 let factor = 10f64.powi(places);
                 super::value::number((n * factor).round() / factor)
             }
@@ -376,6 +392,15 @@ impl Machine<'_> {
             }
             Function::UrlEncode => Value::String(url_encode(&text(&arg(&args, 0)))),
             Function::Json => Value::String(arg(&args, 0).to_string()),
+            // RapidPro's library: a call that fails is a warning and an empty value.
+            f => match super::library::call(f, &args, decimal) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.failed_calls += 1;
+                    self.warn(format!("{}: {e}", f.name()));
+                    Value::Null
+                }
+            },
         }
     }
 
@@ -557,6 +582,19 @@ impl Machine<'_> {
         self.state.responded = true;
         self.events.push(Event::Responded { status, headers, body, content_type });
     }
+}
+
+/// `t` with `case` applied to each character that maps to exactly one character.
+fn one_to_one<I: Iterator<Item = char>>(t: &str, case: fn(char) -> I) -> String {
+    t.chars()
+        .map(|c| {
+            let mut mapped = case(c);
+            match (mapped.next(), mapped.next()) {
+                (Some(m), None) => m,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 fn format_number(n: f64, places: usize, decimal: char) -> String {

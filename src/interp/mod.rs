@@ -6,6 +6,7 @@
 
 pub mod driver;
 mod event;
+pub mod library;
 pub use event::{Event, Shown, event_line, one_line};
 pub(crate) mod eval;
 pub mod numbers;
@@ -342,8 +343,15 @@ pub fn start_with_input(
         state.pc = 1;
     }
     state.input = input;
-    let mut machine =
-        Machine { program, flow: f, state: &mut state, events: Vec::new(), options, expecting_missing: 0 };
+    let mut machine = Machine {
+        program,
+        flow: f,
+        state: &mut state,
+        events: Vec::new(),
+        options,
+        expecting_missing: 0,
+        failed_calls: 0,
+    };
     machine.events.push(Event::RunStarted { flow: f.name.clone(), run_id: run_id.to_string() });
     machine.run();
     let events = redacted(machine.events, program, options);
@@ -411,7 +419,8 @@ pub fn resume(
             }
         }
     }
-    let mut machine = Machine { program, flow: f, state: &mut state, events, options, expecting_missing: 0 };
+    let mut machine =
+        Machine { program, flow: f, state: &mut state, events, options, expecting_missing: 0, failed_calls: 0 };
     machine.run();
     let events = redacted(machine.events, program, options);
     Ok(Outcome { events, state })
@@ -435,7 +444,8 @@ pub fn render(
 /// `start ... for`.
 fn offline<T>(program: &Program, flow: &FlowProgram, state: &mut RunState, f: impl FnOnce(&mut Machine<'_>) -> T) -> T {
     let options = RunOptions { max_steps: 0, ..RunOptions::default() };
-    let mut machine = Machine { program, flow, state, events: Vec::new(), options: &options, expecting_missing: 0 };
+    let mut machine =
+        Machine { program, flow, state, events: Vec::new(), options: &options, expecting_missing: 0, failed_calls: 0 };
     f(&mut machine)
 }
 
@@ -485,6 +495,8 @@ struct Machine<'a> {
     /// Above zero while evaluating what a missing value is expected in (`default(x, ...)`'s `x`):
     /// a missing key there is not worth a warning.
     expecting_missing: u32,
+    /// Function calls that failed so far (`is_error` compares).
+    failed_calls: u32,
 }
 
 impl Machine<'_> {

@@ -301,7 +301,7 @@ mod tests {
         assert_eq!(c("(1 + 2) * (3 + 4)").as_deref(), Some("(1 + 2) * (3 + 4)"));
         assert_eq!(c("webhook.json.contacts[0].id").as_deref(), Some("@extra.contacts[0].id"));
         // What flowc lacks, or is not an expression.
-        assert_eq!(c("word(contact.name, 0)"), None);
+        assert_eq!(c("format_location(contact.name)"), None);
         assert_eq!(c("2 ^ 3"), None);
         assert_eq!(c("upper(contact.name"), None);
         assert_eq!(c(&"(".repeat(500)), None);

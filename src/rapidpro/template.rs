@@ -135,13 +135,14 @@ mod tests {
             "Hi @contact.name, you said @flow.favorite_color (@flow.favorite_color.category) \\\"ok\\\""
         );
         assert!(c.kept.is_empty());
-        let c =
-            convert("@input.text at @fields.age. Mail me@example.com @@home; @(word(contact.name, 0)) @contact.uuid");
+        let c = convert(
+            "@input.text at @fields.age. Mail me@example.com @@home; @(format_location(contact.name)) @contact.uuid",
+        );
         assert_eq!(
             c.text,
-            "@input at @contact.fields.age. Mail me@example.com @@home; @@(word(contact.name, 0)) @@contact.uuid"
+            "@input at @contact.fields.age. Mail me@example.com @@home; @@(format_location(contact.name)) @@contact.uuid"
         );
-        assert_eq!(c.kept, ["@(word(contact.name, 0))", "@contact.uuid"]);
+        assert_eq!(c.kept, ["@(format_location(contact.name))", "@contact.uuid"]);
         // Expressions whose every part flowc has are expressions in flowc too.
         let c =
             convert("@(UPPER(contact.name) & \"!\") @(url_encode(results.city)) @(results.age = 3) @(x <> \"a@b\")");

@@ -78,10 +78,7 @@ impl<'a> FlowChecker<'a> {
                     let close = did_you_mean(&name.node, Function::ALL.iter().map(|f| f.name()));
                     let help = match close {
                         Some(s) => format!("did you mean `{s}`?"),
-                        None => format!(
-                            "functions are {}",
-                            Function::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
-                        ),
+                        None => "`flowc explain functions` lists the functions".into(),
                     };
                     self.report(
                         Diagnostic::new(
