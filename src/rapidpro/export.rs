@@ -240,7 +240,12 @@ impl<'a> FlowExport<'a> {
             i -= 1;
             let stmt = &stmts[i];
             if is_action(stmt) {
-                pending.push((i, stmt));
+                // `set NAME = @flow.NAME as "Category"` after `wait NAME` is what the wait node saves.
+                let saved = i > 0
+                    && matches!(&stmts[i - 1].kind, StmtKind::Wait { name, .. } if saves_reply(stmt, &name.node).is_some());
+                if !saved {
+                    pending.push((i, stmt));
+                }
                 continue;
             }
             cont = self.flush(&mut pending, path, cont);
@@ -290,7 +295,8 @@ impl<'a> FlowExport<'a> {
                         }
                     });
                     let timeout = timeout.as_ref().map(|t| (t.node.millis / 1000, timeout_name));
-                    self.wait(stmt, &key, name, timeout, timeout_to, split, after)
+                    let all = stmts.get(i + 1).and_then(|s| saves_reply(s, &name.node));
+                    self.wait(stmt, &key, name, timeout, timeout_to, split, after, all)
                 }
                 StmtKind::Split(s) => {
                     // Already part of the wait before it.
@@ -409,6 +415,7 @@ impl<'a> FlowExport<'a> {
         timeout_to: Option<Dest>,
         split: Option<&Split>,
         cont: Dest,
+        all: Option<String>,
     ) -> Dest {
         let mut dest = match split {
             Some(s) => self.split(stmt, key, s, Some(name.node.as_str()), cont.clone()),
@@ -417,7 +424,7 @@ impl<'a> FlowExport<'a> {
                 let (category, exit) = (self.uuid(&format!("{key}/all")), self.uuid(&format!("{key}/all/exit")));
                 let router = json!({
                     "type": "switch", "operand": "@input.text", "result_name": name.node, "cases": [],
-                    "categories": [{ "uuid": category, "name": "All Responses", "exit_uuid": exit }],
+                    "categories": [{ "uuid": category, "name": all.unwrap_or_else(|| "All Responses".into()), "exit_uuid": exit }],
                     "default_category_uuid": category,
                 });
                 self.nodes.push(Node {
@@ -597,6 +604,19 @@ impl<'a> FlowExport<'a> {
             ui: "split_by_webhook",
         });
         Dest::Node(uuid)
+    }
+}
+
+/// The category of `set NAME = @flow.NAME as "Category"`, which saves the reply of `wait NAME`.
+fn saves_reply(stmt: &Stmt, wait: &str) -> Option<String> {
+    match &stmt.kind {
+        StmtKind::Set { name, value, category: Some(c) } if name.node == wait => match &value.kind {
+            ExprKind::Ref(r) if r.root == crate::ast::Root::Flow && r.path.len() == 1 && r.path[0].node == wait => {
+                Some(c.node.clone())
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 

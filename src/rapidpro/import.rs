@@ -497,7 +497,11 @@ impl<'j> Flow<'j> {
         let cases_empty = router["cases"].as_array().is_none_or(Vec::is_empty);
         if router["wait"]["type"].as_str() == Some("msg") && cases_empty && categories.len() <= 2 {
             let default = router["default_category_uuid"].as_str().and_then(|c| categories.get(c)).copied();
-            if let Some((_, destination)) = default {
+            if let Some((name, destination)) = default {
+                // The reply is saved with its category, as RapidPro saves it.
+                if let Some(r) = &result {
+                    let _ = writeln!(self.out, "set {r} = @flow.{r} as \"{}\"", escape(name));
+                }
                 let goto = self.goto(destination);
                 let _ = writeln!(self.out, "{goto}");
                 return;
