@@ -84,6 +84,12 @@ functions! {
     RegexMatch => "regex_match", 2..=3, "`regex_match(text, regex, [group])`: what the regex (or its group) matches";
     UrnParts => "urn_parts", 1..=1, "`urn_parts(urn)`: `{scheme, path, display}`";
     FormatUrn => "format_urn", 1..=1, "`format_urn(urn)`: the URN as people read it (a phone number in its national form)";
+    FormatDatetime => "format_datetime", 1..=3, "`format_datetime(moment, [format], [zone])`: a date and time formatted, by default in the flow's date order";
+    FormatTime => "format_time", 1..=2, "`format_time(time, [format])`: a time of day formatted, `tt:mm` by default";
+    DatetimeDiff => "datetime_diff", 3..=3, "`datetime_diff(from, to, unit)`: whole units from one to the other, unit one of `s m h D W M Y`";
+    Epoch => "epoch", 1..=1, "`epoch(moment)`: seconds since 1970-01-01 UTC";
+    DatetimeFromEpoch => "datetime_from_epoch", 1..=1, "`datetime_from_epoch(seconds)`: the moment, in the contact's time zone";
+    WeekNumber => "week_number", 1..=1, "`week_number(date)`: the week of the year, weeks starting on Sunday";
 }
 
 impl Function {
@@ -119,7 +125,10 @@ impl Function {
             | Function::Mean
             | Function::Mod
             | Function::RoundUp
-            | Function::RoundDown => Ty::Number,
+            | Function::RoundDown
+            | Function::DatetimeDiff
+            | Function::Epoch
+            | Function::WeekNumber => Ty::Number,
             Function::Or | Function::And | Function::IsError => Ty::Bool,
             Function::Split => Ty::List(Box::new(Ty::Text)),
             Function::ParseJson | Function::Extract | Function::UrnParts => Ty::Json,

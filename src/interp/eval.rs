@@ -393,7 +393,7 @@ impl Machine<'_> {
             Function::UrlEncode => Value::String(url_encode(&text(&arg(&args, 0)))),
             Function::Json => Value::String(arg(&args, 0).to_string()),
             // RapidPro's library: a call that fails is a warning and an empty value.
-            f => match super::library::call(f, &args, decimal) {
+            f => match super::library::call(f, &args, decimal, &self.calendar()) {
                 Ok(v) => v,
                 Err(e) => {
                     self.failed_calls += 1;

@@ -9,7 +9,7 @@ use super::value::{number, text, truthy};
 use crate::function::Function;
 
 /// Runs `f` on `args`; `decimal` is the flow's decimal separator for numbers written as text.
-pub fn call(f: Function, args: &[Value], decimal: char) -> Result<Value, String> {
+pub fn call(f: Function, args: &[Value], decimal: char, cal: &crate::dates::Calendar) -> Result<Value, String> {
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     let num = |i: usize| -> Result<f64, String> {
         let v = arg(i);
@@ -252,8 +252,84 @@ pub fn call(f: Function, args: &[Value], decimal: char) -> Result<Value, String>
                 path
             })
         }
+        Function::FormatDatetime => {
+            let when = read_date(&s(0), cal)?;
+            let default = match cal.order {
+                crate::dates::DateOrder::MonthFirst => "MM-DD-YYYY tt:mm",
+                crate::dates::DateOrder::YearFirst => "YYYY-MM-DD tt:mm",
+                crate::dates::DateOrder::DayFirst => "DD-MM-YYYY tt:mm",
+            };
+            let format = if args.len() > 1 && !arg(1).is_null() { s(1) } else { default.to_string() };
+            let zone = match args.get(2).map(text).filter(|z| !z.trim().is_empty()) {
+                Some(name) => crate::dates::zone(&name)?,
+                None => cal.zone.clone(),
+            };
+            Value::String(crate::dates::format(&when, &format, &cal.zone, &zone)?)
+        }
+        Function::FormatTime => {
+            let t = crate::dates::find_time(&s(0)).ok_or_else(|| format!("\"{}\" is not a time of day", s(0)))?;
+            let format = if args.len() > 1 { s(1) } else { "tt:mm".to_string() };
+            if format.contains(['Y', 'M', 'D', 'W']) {
+                return Err(format!("\"{format}\" is not a time format (a time of day has no date)"));
+            }
+            let moment = jiff::civil::DateTime::from_parts(jiff::civil::date(2000, 1, 1), t)
+                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .map_err(|e| e.to_string())?;
+            let when = crate::dates::When::Moment(moment);
+            Value::String(crate::dates::format(&when, &format, &jiff::tz::TimeZone::UTC, &jiff::tz::TimeZone::UTC)?)
+        }
+        Function::DatetimeDiff => {
+            let (from, to) = (read_date(&s(0), cal)?, read_date(&s(1), cal)?);
+            let elapsed = |w: &crate::dates::When| match w {
+                crate::dates::When::Date(d) => d.to_zoned_datetime(cal.zone.clone()).map(|z| z.timestamp().as_second()),
+                crate::dates::When::Moment(z) => Ok(z.timestamp().as_second()),
+            };
+            let seconds = || -> Result<i64, String> {
+                Ok(elapsed(&to).map_err(|e| e.to_string())? - elapsed(&from).map_err(|e| e.to_string())?)
+            };
+            let (a, b) = (from.date(), to.date());
+            // Calendar days between the two dates, whatever their times.
+            let days = || -> Result<i64, String> {
+                let span = a.until((jiff::Unit::Day, b)).map_err(|e| e.to_string())?;
+                Ok(i64::from(span.get_days()))
+            };
+            Value::from(match s(2).as_str() {
+                "s" => seconds()?,
+                "m" => seconds()? / 60,
+                "h" => seconds()? / 3600,
+                "D" => days()?,
+                "W" => days()? / 7,
+                "M" => i64::from(b.year() - a.year()) * 12 + i64::from(b.month() - a.month()),
+                "Y" => i64::from(b.year() - a.year()),
+                other => return Err(format!("\"{other}\" is not a unit (units are s, m, h, D, W, M, Y)")),
+            })
+        }
+        Function::Epoch => {
+            let when = read_date(&s(0), cal)?;
+            let z = match when {
+                crate::dates::When::Moment(z) => z,
+                crate::dates::When::Date(d) => d.to_zoned_datetime(cal.zone.clone()).map_err(|e| e.to_string())?,
+            };
+            number(z.timestamp().as_millisecond() as f64 / 1000.0)
+        }
+        Function::DatetimeFromEpoch => {
+            let n = num(0)?;
+            let ts = jiff::Timestamp::from_millisecond((n * 1000.0).round() as i64).map_err(|e| e.to_string())?;
+            Value::String(crate::dates::moment_iso(&ts.to_zoned_datetime(cal.zone.clone())))
+        }
+        Function::WeekNumber => {
+            let d = read_date(&s(0), cal)?.date();
+            let jan1 = d.first_of_year();
+            let offset = i64::from(jan1.weekday().to_sunday_zero_offset());
+            Value::from((i64::from(d.day_of_year()) - 1 + offset) / 7 + 1)
+        }
         other => return Err(format!("`{}` is not one of the library's", other.name())),
     })
+}
+
+/// A date or moment read from text (an ISO value, or a date in the flow's order).
+fn read_date(t: &str, cal: &crate::dates::Calendar) -> Result<crate::dates::When, String> {
+    crate::dates::read(t, cal).ok_or_else(|| format!("\"{t}\" is not a date"))
 }
 
 /// Each word's first letter in upper case, the rest in lower case.

@@ -136,8 +136,16 @@ fn goflow_function_vectors_pass() {
         }
     };
     let same = |a: &Value, b: &Value| -> bool {
+        let instant = |s: &str| s.parse::<jiff::Timestamp>().ok();
         match (a, b) {
             (Value::Number(x), Value::Number(y)) => (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-9,
+            // A moment is the same moment whatever zone writes it.
+            (Value::String(got), Value::Object(o)) if o.contains_key("datetime") => {
+                instant(got).is_some() && instant(got) == o["datetime"].as_str().and_then(instant)
+            }
+            (Value::String(got), Value::Object(o)) if o.contains_key("date") => {
+                Some(got.as_str()) == o["date"].as_str()
+            }
             _ => a == b,
         }
     };
@@ -157,7 +165,7 @@ fn goflow_function_vectors_pass() {
         };
         let expected = &v["expected"];
         let is_error = expected.get("error").is_some();
-        if !is_error && expected.is_object() && ["date", "datetime", "time"].iter().any(|k| expected.get(k).is_some()) {
+        if !is_error && expected.is_object() && expected.get("time").is_some() {
             entry.2 += 1;
             continue;
         }
@@ -196,14 +204,36 @@ fn goflow_function_vectors_pass() {
     let (pass, fail, na): (usize, usize, usize) =
         per_fn.values().fold((0, 0, 0), |(a, b, c), (x, y, z)| (a + x, b + y, c + z));
     println!("{pass} of goflow's function vectors pass, {fail} fail, {na} not applicable");
+    // The functions issue 23 lists, on their own.
+    let listed = "title word word_count word_slice remove_first_word replace text_slice text_length split join \
+        trim_left trim_right clean char code repeat percent abs max min mean mod round_up round_down parse_json json \
+        format_urn urn_parts format_datetime format_time datetime_diff parse_datetime epoch datetime_from_epoch \
+        week_number if or and is_error regex_match field extract";
+    let (lp, lf, ln) = listed
+        .split_whitespace()
+        .filter_map(|f| per_fn.get(f))
+        .fold((0, 0, 0), |(a, b, c), (x, y, z)| (a + x, b + y, c + z));
+    println!("of the listed functions: {lp} pass, {lf} fail, {ln} not applicable");
+    for f in listed.split_whitespace() {
+        if let Some((p, fl, n)) = per_fn.get(f) {
+            println!("  {f}: {p} pass, {fl} fail, {n} not applicable");
+        }
+    }
     for f in &failures {
         println!("  {f}");
     }
-    // flowc's own earlier functions keep two documented differences (docs/language-notes.md):
-    // `format_number` writes 2 places by default and takes no third argument, and `round`'s
-    // arguments are numbers for the checker (text is converted with `number(...)`).
-    let differs_by_design =
-        |line: &str| line.contains("\"fn\": \"format_number\"") || line.contains("\"fn\": \"round\"");
+    // Documented differences (docs/language-notes.md): `format_number` writes 2 places by default and
+    // takes no third argument; the number arguments of flowc's earlier functions (`round`,
+    // `datetime_add`) are numbers for the checker, which refuses text (`number(...)` converts it);
+    // goflow's month-first test workspace writes times as `h:mm am`, a workspace setting flowc has
+    // not (its default time is `tt:mm`).
+    let differs_by_design = |failure: &str| {
+        let has = |s: &str| failure.contains(s);
+        let refused = failure.ends_with("flowc: None");
+        has("\"fn\": \"format_number\"")
+            || (refused && (has("\"fn\": \"round\"") || has("\"fn\": \"datetime_add\"")))
+            || (has("\"env\": \"mdy\"") && (has("\"fn\": \"format_datetime\"") || has("\"fn\": \"format_time\"")))
+    };
     let unexpected: Vec<&String> = failures.iter().filter(|f| !differs_by_design(f)).collect();
     assert!(unexpected.is_empty(), "{unexpected:#?}");
 }
