@@ -416,6 +416,112 @@ pub fn format(when: &When, format: &str, home: &TimeZone, zone: &TimeZone) -> Re
     format_parts(format, moment.as_ref()).map_err(|e| e.message)
 }
 
+/// `parse_datetime`: `text` read with `format` (the tokens of [`format`]), in `zone` unless the text
+/// carries its offset (`Z`, `+02:00`). Seconds may carry a fraction the format does not show. What the
+/// format leaves out is its first value (the first month, day, midnight).
+pub fn parse(text: &str, format: &str, zone: &TimeZone) -> Result<ZonedDateTime, String> {
+    check_format(format).map_err(|e| e.message)?;
+    let f: Vec<char> = format.chars().collect();
+    let t: Vec<char> = text.trim().chars().collect();
+    let bad = || format!("\"{text}\" does not match the format \"{format}\"");
+    let (mut year, mut month, mut day, mut hour, mut minute, mut second, mut nanos) =
+        (1970i32, 1i8, 1i8, 0i8, 0i8, 0i8, 0i32);
+    let (mut pm, mut offset): (Option<bool>, Option<i32>) = (None, None);
+    let (mut i, mut at) = (0usize, 0usize);
+    // Up to `max` digits (exactly `max` when `exact`).
+    let digits = |at: &mut usize, max: usize, exact: bool| -> Result<i64, String> {
+        let start = *at;
+        while *at < t.len() && *at - start < max && t[*at].is_ascii_digit() {
+            *at += 1;
+        }
+        if *at == start || (exact && *at - start != max) {
+            return Err(bad());
+        }
+        t[start..*at].iter().collect::<String>().parse::<i64>().map_err(|_| bad())
+    };
+    while i < f.len() {
+        let c = f[i];
+        let run = f[i..].iter().take_while(|&&x| x == c).count();
+        match c {
+            'Y' if run == 4 => year = digits(&mut at, 4, true)? as i32,
+            'Y' => year = 2000 + digits(&mut at, 2, true)? as i32,
+            'M' => month = digits(&mut at, 2, run == 2)? as i8,
+            'D' => day = digits(&mut at, 2, run == 2)? as i8,
+            't' | 'h' => hour = digits(&mut at, 2, run == 2)? as i8,
+            'm' => minute = digits(&mut at, 2, run == 2)? as i8,
+            's' => {
+                second = digits(&mut at, 2, run == 2)? as i8;
+                // A fraction the format does not write is read all the same.
+                if f.get(i + run) != Some(&'.') && t.get(at) == Some(&'.') {
+                    at += 1;
+                    let start = at;
+                    let frac = digits(&mut at, 9, false)?;
+                    nanos = (frac * 10i64.pow(9 - (at - start) as u32)) as i32;
+                }
+            }
+            'f' => {
+                let start = at;
+                let frac = digits(&mut at, 9, false)?;
+                nanos = (frac * 10i64.pow(9 - (at - start) as u32)) as i32;
+            }
+            'a' | 'A' => {
+                let word: String = t.get(at..at + 2).map(|w| w.iter().collect::<String>()).unwrap_or_default();
+                pm = match word.to_ascii_lowercase().as_str() {
+                    "am" => Some(false),
+                    "pm" => Some(true),
+                    _ => return Err(bad()),
+                };
+                at += 2;
+            }
+            'Z' => {
+                if t.get(at) == Some(&'Z') {
+                    at += 1;
+                    offset = Some(0);
+                } else {
+                    let sign = match t.get(at) {
+                        Some('+') => 1,
+                        Some('-') => -1,
+                        _ => return Err(bad()),
+                    };
+                    at += 1;
+                    let h = digits(&mut at, 2, true)?;
+                    if t.get(at) == Some(&':') {
+                        at += 1;
+                    }
+                    let m = digits(&mut at, 2, true)?;
+                    offset = Some(sign * (h * 3600 + m * 60) as i32);
+                }
+            }
+            literal => {
+                for _ in 0..run {
+                    if t.get(at) != Some(&literal) {
+                        return Err(bad());
+                    }
+                    at += 1;
+                }
+            }
+        }
+        i += run;
+    }
+    if at != t.len() {
+        return Err(bad());
+    }
+    match pm {
+        Some(true) if hour < 12 => hour += 12,
+        Some(false) if hour == 12 => hour = 0,
+        _ => {}
+    }
+    let civil = DateTime::new(year as i16, month, day, hour, minute, second, nanos).map_err(|_| bad())?;
+    match offset {
+        Some(secs) => {
+            let off = jiff::tz::Offset::from_seconds(secs).map_err(|_| bad())?;
+            let ts = off.to_timestamp(civil).map_err(|_| bad())?;
+            Ok(ts.to_zoned_datetime(zone.clone()))
+        }
+        None => civil.to_zoned_datetime(zone.clone()).map_err(|_| bad()),
+    }
+}
+
 fn format_parts(format: &str, z: Option<&ZonedDateTime>) -> Result<String, FormatError> {
     let chars: Vec<char> = format.chars().collect();
     let mut out = String::new();

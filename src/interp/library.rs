@@ -317,6 +317,16 @@ pub fn call(f: Function, args: &[Value], decimal: char, cal: &crate::dates::Cale
             let ts = jiff::Timestamp::from_millisecond((n * 1000.0).round() as i64).map_err(|e| e.to_string())?;
             Value::String(crate::dates::moment_iso(&ts.to_zoned_datetime(cal.zone.clone())))
         }
+        Function::ParseDatetime => {
+            let zone = match args.get(2).map(text).filter(|z| !z.trim().is_empty()) {
+                Some(name) => crate::dates::zone(&name)?,
+                None => cal.zone.clone(),
+            };
+            let z = crate::dates::parse(&s(0), &s(1), &zone)?;
+            // Every digit of the fraction the text gave, not milliseconds only.
+            let iso = z.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string();
+            Value::String(iso.strip_suffix("+00:00").map_or(iso.clone(), |i| format!("{i}Z")))
+        }
         Function::WeekNumber => {
             let d = read_date(&s(0), cal)?.date();
             let jan1 = d.first_of_year();
