@@ -98,6 +98,35 @@ pub(crate) fn push_offset(out: &mut String, seconds: i32, z_for_zero: bool) {
     out.push_str(&format!("{sign}{:02}:{:02}", s / 3600, s % 3600 / 60));
 }
 
+/// A UUID made from `seed` and `what`: the same every time (FNV-1a, twice, shaped as a version 4 UUID).
+pub fn derived_uuid(seed: &str, what: &str) -> String {
+    let hash = |basis: u64| {
+        let mut h = basis;
+        for b in seed.bytes().chain([0]).chain(what.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    };
+    // FNV spreads a one-letter change over few bits: a final mix spreads it over all of them.
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (a, b) = (mix(hash(0xcbf2_9ce4_8422_2325)), mix(hash(0x6c62_272e_07bb_0142)));
+    let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+    let a = (a & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,6 +119,7 @@ impl Machine<'_> {
                         self.state.contact.fields.get(f).and_then(|v| get_path(v, rest)).map(Cow::Borrowed)
                     }
                 },
+                Some((k, _)) if k == "uuid" => Some(Cow::Owned(Value::String(self.state.contact.uuid()))),
                 Some((k, _)) => self.state.contact.text_field(k).map(|t| Cow::Owned(Value::String(t.to_string()))),
             },
             Root::Trigger => self.state.trigger.as_ref().and_then(|t| get_path(t, &r.path)).map(Cow::Borrowed),
@@ -157,7 +158,9 @@ impl Machine<'_> {
             match part {
                 TplPart::Text(t) => out.push_str(t),
                 // Contact text fields go straight into the output, without a JSON value in between.
-                TplPart::Value(Ex::Ref(r)) if !encode && r.root == Root::Contact && r.path.len() == 1 => {
+                TplPart::Value(Ex::Ref(r))
+                    if !encode && r.root == Root::Contact && r.path.len() == 1 && r.path[0] != "uuid" =>
+                {
                     if let Some(t) = self.state.contact.text_field(&r.path[0]) {
                         out.push_str(t);
                     }

@@ -166,6 +166,13 @@ impl Contact {
     }
 
     /// A text field by name.
+    /// The contact's UUID, as RapidPro gives every contact one: derived from its URN (else its phone,
+    /// e-mail or name), so the same contact has the same UUID in every run and on every server.
+    pub fn uuid(&self) -> String {
+        let id = [&self.urn, &self.phone, &self.email, &self.name].into_iter().find(|s| !s.is_empty());
+        crate::time::derived_uuid(id.map_or("", |s| s.as_str()), "contact")
+    }
+
     pub(crate) fn text_field(&self, key: &str) -> Option<&str> {
         Some(match key {
             "name" => &self.name,

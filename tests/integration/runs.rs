@@ -486,3 +486,17 @@ fn a_set_with_a_category_saves_a_result_that_has_one() {
     );
     assert_eq!(out.state.slots[0].as_ref().and_then(|s| s.category.as_deref()), Some("No Response"));
 }
+
+#[test]
+fn a_contacts_uuid_is_derived_from_its_urn() {
+    let p = program("flow f {\n  send \"@contact.uuid\"\n}\n");
+    let env = |_: &str| None;
+    let said = |urn: &str| -> String {
+        let out = interp::start(&p, None, "r", serde_json::json!({"urn": urn}), None, &options(&env)).unwrap();
+        messages(&out.events).join("")
+    };
+    let (a, again, b) = (said("tel:+250788000001"), said("tel:+250788000001"), said("tel:+250788000002"));
+    assert_eq!(a.len(), 36, "{a}");
+    assert_eq!(a, again, "the same contact, the same UUID");
+    assert_ne!(a, b);
+}
