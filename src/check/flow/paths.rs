@@ -10,10 +10,16 @@ impl<'a> FlowChecker<'a> {
     /// Warns once per run of statements that no path reaches.
     pub(super) fn reachability(&mut self, block: &'a Block, parent_reachable: bool) {
         let mut prev_reachable = parent_reachable;
+        let is_reachable =
+            |s: &Stmt| self.graph.node_of.get(&(s as *const Stmt)).is_some_and(|&n| self.graph.reachable(n));
+        let reachable_flags: Vec<bool> = block.stmts.iter().map(is_reachable).collect();
         for (i, stmt) in block.stmts.iter().enumerate() {
-            let reachable = self.graph.node_of.get(&(stmt as *const Stmt)).is_some_and(|&n| self.graph.reachable(n));
+            let reachable = reachable_flags[i];
             if !reachable && prev_reachable {
-                let last = block.stmts.last().map_or(stmt.span, |s| s.span);
+                // The run of statements no path reaches, up to the next one a path does (a step a
+                // `goto` reaches).
+                let end = (i..block.stmts.len()).take_while(|&j| !reachable_flags[j]).last().unwrap_or(i);
+                let last = block.stmts[end].span;
                 let why = if i == 0 {
                     "nothing leads into this block"
                 } else {
