@@ -89,6 +89,7 @@ functions! {
     DatetimeDiff => "datetime_diff", 3..=3, "`datetime_diff(from, to, unit)`: whole units from one to the other, unit one of `s m h D W M Y`";
     Epoch => "epoch", 1..=1, "`epoch(moment)`: seconds since 1970-01-01 UTC";
     DatetimeFromEpoch => "datetime_from_epoch", 1..=1, "`datetime_from_epoch(seconds)`: the moment, in the contact's time zone";
+    VisitCount => "visit_count", 0..=0, "`visit_count()`: how many times this run has entered the step it is in (RapidPro's `@node.visit_count`)";
     ParseDatetime => "parse_datetime", 2..=3, "`parse_datetime(text, format, [zone])`: the moment the text writes in that format";
     WeekNumber => "week_number", 1..=1, "`week_number(date)`: the week of the year, weeks starting on Sunday";
 }
@@ -127,6 +128,7 @@ impl Function {
             | Function::Mod
             | Function::RoundUp
             | Function::RoundDown
+            | Function::VisitCount
             | Function::DatetimeDiff
             | Function::Epoch
             | Function::WeekNumber => Ty::Number,

@@ -394,6 +394,16 @@ impl Machine<'_> {
                 }
             }
             Function::UrlEncode => Value::String(url_encode(&text(&arg(&args, 0)))),
+            Function::VisitCount => {
+                // The step this instruction is in: the last that starts at or before it.
+                let starts = &self.flow.step_starts;
+                let step = match starts.binary_search(&self.state.pc) {
+                    Ok(i) => Some(starts[i]),
+                    Err(0) => None,
+                    Err(i) => Some(starts[i - 1]),
+                };
+                Value::from(step.and_then(|s| self.state.visits.get(&s)).copied().unwrap_or(1))
+            }
             Function::Json => Value::String(arg(&args, 0).to_string()),
             // RapidPro's library: a call that fails is a warning and an empty value.
             f => match super::library::call(f, &args, decimal, &self.calendar()) {

@@ -251,6 +251,10 @@ pub struct RunState {
     /// states stored before it existed.
     #[serde(default)]
     pub calls: u32,
+    /// How many times the run has entered each step, by the step's first instruction
+    /// (`visit_count()`, RapidPro's `@node.visit_count`). Absent in states stored before it existed.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub visits: std::collections::BTreeMap<usize, u32>,
 }
 
 /// How a waiting run continues.
@@ -475,6 +479,7 @@ impl RunState {
             responded: false,
             waiting: None,
             calls: 0,
+            visits: Default::default(),
         }
     }
 }
@@ -519,6 +524,7 @@ impl Machine<'_> {
         let mut visits = 0u32;
         loop {
             if self.flow.step_starts.binary_search(&self.state.pc).is_ok() {
+                *self.state.visits.entry(self.state.pc).or_default() += 1;
                 visits += 1;
                 if visits > MAX_STEP_VISITS {
                     let reason = format!(

@@ -57,6 +57,7 @@ pub(super) fn reference(path: &str, last_webhook: Option<&str>) -> Option<String
         // A flow started with params (RapidPro's API): in flowc, a webhook trigger's JSON body.
         ["trigger", "params", rest @ ..] if !rest.is_empty() => Some(format!("@trigger.body.{}", rest.join("."))),
         ["urns", "tel"] => Some("@contact.phone".into()),
+        ["node", "visit_count"] => Some("@(visit_count())".into()),
         ["urns", "mailto"] => Some("@contact.email".into()),
         _ => None,
     }

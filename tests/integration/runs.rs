@@ -500,3 +500,18 @@ fn a_contacts_uuid_is_derived_from_its_urn() {
     assert_eq!(a, again, "the same contact, the same UUID");
     assert_ne!(a, b);
 }
+
+#[test]
+fn visit_count_counts_the_entries_of_the_step_across_replies() {
+    let p = program(
+        "flow quiz {\n  step ask {\n    send \"Try @(visit_count())\"\n    wait guess\n    split @flow.guess {\n      case == \"7\" { send \"Right\" }\n      other { goto ask }\n    }\n  }\n}\n",
+    );
+    let env = |_: &str| None;
+    let mut out = interp::start(&p, None, "r", serde_json::json!({}), None, &options(&env)).unwrap();
+    let mut said = messages(&out.events);
+    for guess in ["1", "2", "7"] {
+        out = interp::resume(&p, out.state, Resume::Reply(guess.into()), &options(&env)).unwrap();
+        said.extend(messages(&out.events));
+    }
+    assert_eq!(said, ["Try 1", "Try 2", "Try 3", "Right"]);
+}
