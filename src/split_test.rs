@@ -119,6 +119,8 @@ tests! {
         when "contains the date of the argument", value "the date";
     HasDateGt => "has_date_gt", [Date "today()"], 0, "has_date_gt today()",
         when "contains a date after the argument", value "the date";
+    HasGroup => "has_group", [Text "\"group\""], 0, "has_group \"Testers\"",
+        when "lists the group (`split @contact.groups`), its name compared without case", value "the group's name as listed";
     HasTime => "has_time", [], 0, "has_time",
         when "contains a time of day (`10:30`, `10pm`, `1030`)", value "the time, `14:00`";
 }

@@ -56,7 +56,7 @@ pub enum Root {
 
 /// Contact fields (docs/language.md §7).
 pub const CONTACT_FIELDS: &[&str] =
-    &["name", "phone", "email", "language", "timezone", "urn", "channel", "uuid", "fields"];
+    &["name", "phone", "email", "language", "timezone", "urn", "channel", "uuid", "groups", "fields"];
 /// What `@trigger.` holds: the request that started the run.
 pub const TRIGGER_PARTS: &[&str] = &["method", "headers", "query", "body"];
 /// Metadata of a webhook call.

@@ -112,6 +112,10 @@ pub enum ContactTarget {
     Timezone,
     /// `@contact.fields.KEY`
     Field(String),
+    /// `@contact.groups += NAME`
+    GroupAdd,
+    /// `@contact.groups -= NAME`
+    GroupRemove,
 }
 
 impl ContactTarget {
@@ -122,6 +126,16 @@ impl ContactTarget {
             ContactTarget::Language => "@contact.language".into(),
             ContactTarget::Timezone => "@contact.timezone".into(),
             ContactTarget::Field(k) => format!("@contact.fields.{k}"),
+            ContactTarget::GroupAdd | ContactTarget::GroupRemove => "@contact.groups".into(),
+        }
+    }
+
+    /// How it is set: `=`, or `+=` / `-=` for groups.
+    pub fn op(&self) -> &'static str {
+        match self {
+            ContactTarget::GroupAdd => "+=",
+            ContactTarget::GroupRemove => "-=",
+            _ => "=",
         }
     }
 }

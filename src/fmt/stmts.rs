@@ -76,7 +76,9 @@ impl<'a> Printer<'a> {
                 Some(c) => format!("set {} = {} as {}", name.node, self.expr(value), self.text(c.span)),
                 None => format!("set {} = {}", name.node, self.expr(value)),
             },
-            StmtKind::SetContact { target, value } => format!("set {} = {}", target.node.reference(), self.expr(value)),
+            StmtKind::SetContact { target, value } => {
+                format!("set {} {} {}", target.node.reference(), target.node.op(), self.expr(value))
+            }
             StmtKind::Goto { target } => format!("goto {}", target.node),
             StmtKind::Email { to, subject, body } => format!(
                 "email {} subject {} body {}",

@@ -120,6 +120,13 @@ impl Machine<'_> {
                     }
                 },
                 Some((k, _)) if k == "uuid" => Some(Cow::Owned(Value::String(self.state.contact.uuid()))),
+                Some((k, rest)) if k == "groups" => {
+                    let groups = Value::Array(self.state.contact.groups.iter().cloned().map(Value::String).collect());
+                    match rest {
+                        [] => Some(Cow::Owned(groups)),
+                        more => get_path(&groups, more).cloned().map(Cow::Owned),
+                    }
+                }
                 Some((k, _)) => self.state.contact.text_field(k).map(|t| Cow::Owned(Value::String(t.to_string()))),
             },
             Root::Trigger => self.state.trigger.as_ref().and_then(|t| get_path(t, &r.path)).map(Cow::Borrowed),
@@ -159,7 +166,10 @@ impl Machine<'_> {
                 TplPart::Text(t) => out.push_str(t),
                 // Contact text fields go straight into the output, without a JSON value in between.
                 TplPart::Value(Ex::Ref(r))
-                    if !encode && r.root == Root::Contact && r.path.len() == 1 && r.path[0] != "uuid" =>
+                    if !encode
+                        && r.root == Root::Contact
+                        && r.path.len() == 1
+                        && !["uuid", "groups"].contains(&r.path[0].as_str()) =>
                 {
                     if let Some(t) = self.state.contact.text_field(&r.path[0]) {
                         out.push_str(t);

@@ -107,6 +107,9 @@ pub struct Contact {
     pub timezone: String,
     /// Custom fields.
     pub fields: Map<String, Value>,
+    /// The groups it is in, by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// A contact as JSON gives it (`flowc run --contact`, a test, `POST /flows/NAME/runs`).
@@ -133,6 +136,10 @@ impl Contact {
             channel: text("channel"),
             timezone: text("timezone"),
             fields,
+            groups: match v.get("groups") {
+                Some(Value::Array(g)) => g.iter().map(value::text).filter(|g| !g.trim().is_empty()).collect(),
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -591,6 +598,24 @@ impl Machine<'_> {
                             let contact = &mut self.state.contact;
                             contact.timezone = name;
                             ("timezone".to_string(), Value::String(contact.timezone.clone()))
+                        }
+                        crate::ast::ContactTarget::GroupAdd | crate::ast::ContactTarget::GroupRemove => {
+                            // Group names are compared without case; a contact is in a group once.
+                            let name = value::text(&v).trim().to_string();
+                            let at = contact.groups.iter().position(|g| g.to_lowercase() == name.to_lowercase());
+                            match (target, at) {
+                                _ if name.is_empty() => {}
+                                (crate::ast::ContactTarget::GroupAdd, None) => contact.groups.push(name),
+                                (crate::ast::ContactTarget::GroupRemove, Some(i)) => {
+                                    contact.groups.remove(i);
+                                }
+                                _ => {
+                                    self.state.pc += 1;
+                                    continue;
+                                }
+                            }
+                            let groups = contact.groups.iter().cloned().map(Value::String).collect();
+                            ("groups".to_string(), Value::Array(groups))
                         }
                         crate::ast::ContactTarget::Field(key) => {
                             if v.is_null() {

@@ -58,6 +58,12 @@ pub fn run(test: SplitTest, text: &str, args: &[Arg<'_>], decimal: char, calenda
         SplitTest::HasOnlyPhrase => only_phrase(text, text_arg(0)),
         SplitTest::HasBeginning => beginning(text, text_arg(0)),
         SplitTest::HasOnlyText => (!text.is_empty() && text == text_arg(0)).then(|| Match::new(text)),
+        SplitTest::HasGroup => {
+            // A list of names (`@contact.groups`), or one name.
+            let names: Vec<String> = serde_json::from_str(text).unwrap_or_else(|_| vec![text.trim().to_string()]);
+            let wanted = text_arg(0).trim().to_lowercase();
+            names.into_iter().find(|n| !wanted.is_empty() && n.to_lowercase() == wanted).map(|n| Match::new(&n))
+        }
         SplitTest::HasPattern => match args.first() {
             Some(Arg::Regex(re)) => pattern(text, re),
             _ => None,

@@ -34,6 +34,7 @@ pub fn export(files: &[(&str, &SourceFile)]) -> Exported {
     let mut warnings = Vec::new();
     let mut triggers = Vec::new();
     let mut fields = std::collections::BTreeSet::new();
+    let mut groups = std::collections::BTreeSet::new();
     let mut uuids = HashMap::new();
     for (src, file) in files {
         for flow in &file.flows {
@@ -43,6 +44,7 @@ pub fn export(files: &[(&str, &SourceFile)]) -> Exported {
             flows.push(exported);
             warnings.append(&mut f.warnings);
             fields.append(&mut f.fields);
+            groups.append(&mut f.groups);
         }
     }
     for (_, file) in files {
@@ -79,6 +81,9 @@ pub fn export(files: &[(&str, &SourceFile)]) -> Exported {
         }
     }
     let fields: Vec<Value> = fields.into_iter().map(|k| json!({ "key": k, "name": k, "type": "text" })).collect();
+    // The groups the flows put contacts in, as RapidPro exports them (a static group has no query).
+    let groups: Vec<Value> =
+        groups.into_iter().map(|g| json!({ "uuid": derived("group", &g), "name": g, "query": null })).collect();
     // Each thing said once, in the order first met.
     let mut seen = std::collections::HashSet::new();
     warnings.retain(|w| seen.insert(w.clone()));
@@ -90,7 +95,7 @@ pub fn export(files: &[(&str, &SourceFile)]) -> Exported {
             "campaigns": [],
             "triggers": triggers,
             "fields": fields,
-            "groups": [],
+            "groups": groups,
         }),
         warnings,
     }
@@ -127,6 +132,7 @@ struct FlowExport<'a> {
     steps: HashMap<String, Dest>,
     warnings: Vec<String>,
     fields: std::collections::BTreeSet<String>,
+    groups: std::collections::BTreeSet<String>,
 }
 
 impl<'a> FlowExport<'a> {
@@ -139,6 +145,7 @@ impl<'a> FlowExport<'a> {
             steps: HashMap::new(),
             warnings: Vec::new(),
             fields: Default::default(),
+            groups: Default::default(),
         }
     }
 
@@ -393,6 +400,16 @@ impl<'a> FlowExport<'a> {
                 ContactTarget::Timezone => {
                     json!({ "uuid": uuid, "type": "set_contact_timezone", "timezone": excellent::value(value) })
                 }
+                ContactTarget::GroupAdd | ContactTarget::GroupRemove => {
+                    let kind = if target.node == ContactTarget::GroupAdd {
+                        "add_contact_groups"
+                    } else {
+                        "remove_contact_groups"
+                    };
+                    let name = excellent::value(value);
+                    self.groups.insert(name.clone());
+                    json!({ "uuid": uuid, "type": kind, "groups": [{ "uuid": derived("group", &name), "name": name }] })
+                }
                 ContactTarget::Field(key) => {
                     self.fields.insert(key.clone());
                     json!({ "uuid": uuid, "type": "set_contact_field", "field": { "key": key, "name": key }, "value": excellent::value(value) })
@@ -468,6 +485,12 @@ impl<'a> FlowExport<'a> {
         let mut exits = Vec::new();
         for (n, case) in s.cases.iter().enumerate() {
             let (kind, args) = match &case.test.kind {
+                TestKind::Named { name, args } if name.node == "has_group" => {
+                    // RapidPro names the group by its UUID and its name.
+                    let group = args.first().map(excellent::value).unwrap_or_default();
+                    self.groups.insert(group.clone());
+                    (name.node.clone(), vec![derived("group", &group), group])
+                }
                 TestKind::Named { name, args } => {
                     (name.node.clone(), args.iter().map(excellent::value).collect::<Vec<_>>())
                 }

@@ -89,20 +89,26 @@ fn import_all(json: &str, dates: Option<&str>) -> Result<Vec<Imported>, String> 
             });
         }
         imported.dates = dates.map(str::to_string);
+        // A group an action names by UUID has the name the export's `groups` give it.
+        imported.group_names = root["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| Some((g["uuid"].as_str()?.to_string(), g["name"].as_str()?.to_string())))
+            .collect();
         imported.triggers(&root["triggers"], flow["uuid"].as_str().unwrap_or_default(), &mut taken);
         out.push(imported.import());
     }
     // What the export holds beyond its flows and their triggers.
     if let Some(first) = out.first_mut() {
-        for (section, what) in [("groups", "contact group"), ("campaigns", "campaign")] {
-            let n = root[section].as_array().map_or(0, Vec::len);
-            if n > 0 {
-                first.unsupported.push(Unsupported {
-                    flow: String::new(),
-                    node: String::new(),
-                    construct: format!("the export's {n} {what}{}", if n == 1 { "" } else { "s" }),
-                });
-            }
+        // Groups need nothing: a flowc contact joins a group by its name. Campaigns are not in flowc.
+        let n = root["campaigns"].as_array().map_or(0, Vec::len);
+        if n > 0 {
+            first.unsupported.push(Unsupported {
+                flow: String::new(),
+                node: String::new(),
+                construct: format!("the export's {n} campaign{}", if n == 1 { "" } else { "s" }),
+            });
         }
     }
     Ok(out)
@@ -126,6 +132,8 @@ struct Flow<'j> {
     last_webhook: Option<String>,
     /// The workspace's date order, when given.
     dates: Option<String>,
+    /// The export's groups: names by UUID.
+    group_names: HashMap<String, String>,
     /// The flow's UUID and language, kept in its first comment for the way back.
     uuid: String,
     language: String,
@@ -165,6 +173,7 @@ impl<'j> Flow<'j> {
             out: String::new(),
             last_webhook: None,
             dates: None,
+            group_names: HashMap::new(),
             uuid: flow["uuid"].as_str().unwrap_or_default().to_string(),
             language: flow["language"].as_str().unwrap_or_default().to_string(),
         })
@@ -396,6 +405,25 @@ impl<'j> Flow<'j> {
                 let _ = writeln!(self.out, "email {to} subject {subject} body {body}");
             }
             "call_webhook" => self.webhook(node, action, None),
+            "add_contact_groups" | "remove_contact_groups" => {
+                let op = if kind == "add_contact_groups" { "+=" } else { "-=" };
+                if action["all_groups"].as_bool() == Some(true) {
+                    self.unsupported(node, "removing the contact from all its groups");
+                }
+                for group in action["groups"].as_array().cloned().unwrap_or_default() {
+                    // A group by name, or (`name_match`) a name worked out from a template.
+                    let by_uuid = group["uuid"].as_str().and_then(|u| self.group_names.get(u)).cloned();
+                    let name = by_uuid
+                        .or_else(|| group["name"].as_str().map(str::to_string))
+                        .or_else(|| group["name_match"].as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    if name.trim().is_empty() {
+                        continue;
+                    }
+                    let name = self.value(node, &name);
+                    let _ = writeln!(self.out, "set @contact.groups {op} {name}");
+                }
+            }
             other => self.unsupported(node, format!("the action {other}")),
         }
     }
@@ -518,10 +546,14 @@ impl<'j> Flow<'j> {
                 self.unsupported(node, format!("the test {kind}"));
                 continue;
             };
-            let args: Vec<String> = case["arguments"]
+            let mut args: Vec<String> = case["arguments"]
                 .as_array()
                 .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect())
                 .unwrap_or_default();
+            // RapidPro names a group by its UUID and its name: flowc by its name.
+            if test == SplitTest::HasGroup && args.len() == 2 {
+                args.remove(0);
+            }
             let mut written = Vec::new();
             for (arg, kind) in args.iter().zip(test.args()) {
                 match kind {

@@ -2,7 +2,7 @@
 //! Excellent that flowc has, as flowc writes them.
 
 /// The contact fields a flow can read by name (the rest are custom fields).
-const CONTACT: &[&str] = &["name", "language", "urn", "channel", "timezone", "phone", "email", "uuid"];
+const CONTACT: &[&str] = &["name", "language", "urn", "channel", "timezone", "phone", "email", "uuid", "groups"];
 
 /// A character of a name in an Excellent reference: letters of any script, digits, `_`.
 pub(super) fn ident_char(c: char) -> bool {

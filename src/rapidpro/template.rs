@@ -136,13 +136,13 @@ mod tests {
         );
         assert!(c.kept.is_empty());
         let c = convert(
-            "@input.text at @fields.age. Mail me@example.com @@home; @(format_location(contact.name)) @contact.groups",
+            "@input.text at @fields.age. Mail me@example.com @@home; @(format_location(contact.name)) @contact.tickets",
         );
         assert_eq!(
             c.text,
-            "@input at @contact.fields.age. Mail me@example.com @@home; @@(format_location(contact.name)) @@contact.groups"
+            "@input at @contact.fields.age. Mail me@example.com @@home; @@(format_location(contact.name)) @@contact.tickets"
         );
-        assert_eq!(c.kept, ["@(format_location(contact.name))", "@contact.groups"]);
+        assert_eq!(c.kept, ["@(format_location(contact.name))", "@contact.tickets"]);
         // Expressions whose every part flowc has are expressions in flowc too.
         let c =
             convert("@(UPPER(contact.name) & \"!\") @(url_encode(results.city)) @(results.age = 3) @(x <> \"a@b\")");

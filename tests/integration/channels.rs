@@ -27,6 +27,7 @@ flow signup {
   }
   set @contact.name = @flow.name
   set @contact.fields.joined = "yes"
+  set @contact.groups += "Members"
   send "Thanks @contact.name" replies "Menu", "Stop"
 }
 flow fallback {
@@ -126,6 +127,7 @@ fn a_keyword_starts_a_flow_whose_messages_reach_the_gateway_and_the_reply_resume
     };
     assert_eq!((contact["name"].as_str(), contact["channel"].as_str()), (Some("Ann"), Some("sms")), "{contact}");
     assert_eq!(contact["fields"]["joined"], "yes");
+    assert_eq!(contact["groups"], json!(["Members"]), "groups are kept with the contact: {contact}");
     assert_eq!(contact["waiting_run"], Value::Null);
     let messages = contact["messages"].as_array().unwrap();
     let sent: Vec<&str> =

@@ -65,8 +65,9 @@ struct Sprint {
     results: BTreeMap<String, (String, String)>,
 }
 
-/// goflow's sprint, and the event types flowc has no counterpart for.
-fn goflow_sprint(output: &Value, only_goflow: &mut BTreeMap<String, usize>) -> Sprint {
+/// goflow's sprint, and the event types flowc has no counterpart for. Changes of `smart` groups (a
+/// query decides who is in them, which flowc has not) are goflow's alone.
+fn goflow_sprint(output: &Value, only_goflow: &mut BTreeMap<String, usize>, smart: &[String]) -> Sprint {
     let mut sprint = Sprint::default();
     for e in output["events"].as_array().into_iter().flatten() {
         let line = match e["type"].as_str().unwrap_or_default() {
@@ -87,6 +88,24 @@ fn goflow_sprint(output: &Value, only_goflow: &mut BTreeMap<String, usize>) -> S
             }
             "contact_name_changed" => format!("contact name = {}", e["name"].as_str().unwrap_or_default()),
             "contact_language_changed" => format!("contact language = {}", e["language"].as_str().unwrap_or_default()),
+            "contact_groups_changed" => {
+                let names = |key: &str, sign: char| -> Vec<String> {
+                    e[key]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|g| g["name"].as_str())
+                        .filter(|n| !smart.iter().any(|s| s == n))
+                        .map(|n| format!("{sign}{n}"))
+                        .collect()
+                };
+                let changes = [names("groups_added", '+'), names("groups_removed", '-')].concat();
+                if changes.is_empty() {
+                    *only_goflow.entry("contact_groups_changed (smart groups)".into()).or_default() += 1;
+                    continue;
+                }
+                format!("contact groups {}", changes.join(" "))
+            }
             "webhook_called" => {
                 let method = e["request"].as_str().and_then(|r| r.split(' ').next()).unwrap_or("GET");
                 let status = e["status_code"].as_u64().map_or("no answer".to_string(), |s| s.to_string());
@@ -129,10 +148,20 @@ fn flowc_sprint(
     outcome: &interp::Outcome,
     keys: &BTreeMap<String, (String, String)>,
     program: &flowc::program::Program,
+    groups: &mut Vec<String>,
 ) -> Sprint {
     let mut sprint = Sprint::default();
     for e in &outcome.events {
         let line = match e {
+            // The groups joined and left, as goflow says them.
+            interp::Event::ContactUpdated { field, value } if field == "groups" => {
+                let now: Vec<String> = value.as_array().into_iter().flatten().map(interp::value_text).collect();
+                let added = now.iter().filter(|g| !groups.contains(g)).map(|g| format!("+{g}"));
+                let removed = groups.iter().filter(|g| !now.contains(g)).map(|g| format!("-{g}"));
+                let changes: Vec<String> = added.chain(removed).collect();
+                *groups = now;
+                format!("contact groups {}", changes.join(" "))
+            }
             interp::Event::MessageSent { text, quick_replies } => format!("send {text} {quick_replies:?}"),
             interp::Event::ContactUpdated { field, value } => {
                 format!("contact {field} = {}", if value.is_null() { String::new() } else { interp::value_text(value) })
@@ -226,13 +255,26 @@ fn replay(test: &Value, assets: &str) -> Result<BTreeMap<String, usize>, String>
         other => return Err(format!("a trigger of type {}", other.unwrap_or("?"))),
     };
     let mut only_goflow = BTreeMap::new();
+    let smart: Vec<String> = json["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|g| g["query"].as_str().is_some_and(|q| !q.is_empty()))
+        .filter_map(|g| g["name"].as_str().map(str::to_string))
+        .collect();
+    let mut groups: Vec<String> = test["contact"]["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g["name"].as_str().map(str::to_string))
+        .collect();
     let outputs = test["outputs"].as_array().ok_or("no outputs")?;
     let resumes = test["resumes"].as_array().cloned().unwrap_or_default();
     let mut outcome = interp::start_with_input(&program, Some(&title), "replay", contact, None, input, &options)
         .map_err(|e| e.to_string())?;
     for (i, output) in outputs.iter().enumerate() {
-        let expected = goflow_sprint(output, &mut only_goflow);
-        let actual = flowc_sprint(&outcome, &expected.results, &program);
+        let expected = goflow_sprint(output, &mut only_goflow, &smart);
+        let actual = flowc_sprint(&outcome, &expected.results, &program, &mut groups);
         if expected.events != actual.events {
             return Err(format!("sprint {}: goflow {:?}, flowc {:?}", i + 1, expected.events, actual.events));
         }

@@ -116,6 +116,7 @@ fn suite(store: &dyn Store) {
         language: "eng".into(),
         timezone: "Africa/Kigali".into(),
         fields: json!({"age": 34}).to_string(),
+        groups: json!(["Testers"]).to_string(),
     });
     with_contact.messages =
         vec![out("m1", "tel:+1", "first?"), out("m2", "tel:+1", "second"), out("m3", "tel:+2", "other")];
@@ -123,6 +124,7 @@ fn suite(store: &dyn Store) {
     let contact = store.contact("tel:+1").unwrap().unwrap();
     assert_eq!((contact.name.as_str(), contact.to_json()["fields"]["age"].as_i64()), ("Ann", Some(34)));
     assert_eq!(contact.to_json()["timezone"], "Africa/Kigali");
+    assert_eq!(contact.to_json()["groups"], json!(["Testers"]), "groups are kept with the contact");
     assert!(store.contact("tel:+9").unwrap().is_none());
     assert_eq!(store.outbox_count().unwrap(), 3);
     let later = flowc::time::now_millis() + 1;
@@ -285,7 +287,7 @@ fn postgres_migrates_a_schema_1_database() {
         .batch_execute(
             "ALTER TABLE contacts DROP COLUMN timezone; ALTER TABLE messages DROP COLUMN lease_ms;
              ALTER TABLE messages DROP COLUMN lease_pid; ALTER TABLE messages DROP COLUMN flow; DROP INDEX messages_due;
-             ALTER TABLE messages DROP COLUMN quick_replies;
+             ALTER TABLE messages DROP COLUMN quick_replies; ALTER TABLE contacts DROP COLUMN group_names;
              UPDATE flowc_schema SET version = 1;
              INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES ('tel:+1', '', 'Ann', '', '{}', 0)",
         )

@@ -141,6 +141,12 @@ impl<'a> FlowChecker<'a> {
                     );
                     return Ty::Json;
                 }
+                if field.node == "groups" {
+                    return match tail {
+                        [] => Ty::List(Box::new(Ty::Text)),
+                        [index, ..] => self.lookup(&Ty::List(Box::new(Ty::Text)), index, r.span),
+                    };
+                }
                 if field.node == "fields" {
                     return match tail {
                         [] => Ty::Json,

@@ -196,6 +196,8 @@ pub struct ContactRow {
     pub timezone: String,
     /// Fields as a JSON object.
     pub fields: String,
+    /// Group names as a JSON list.
+    pub groups: String,
 }
 
 impl ContactRow {
@@ -208,6 +210,7 @@ impl ContactRow {
             language: String::new(),
             timezone: String::new(),
             fields: "{}".into(),
+            groups: "[]".into(),
         }
     }
 
@@ -216,7 +219,7 @@ impl ContactRow {
         let c = self.to_contact();
         serde_json::json!({
             "urn": c.urn, "channel": c.channel, "name": c.name, "language": c.language,
-            "timezone": c.timezone, "phone": c.phone, "fields": c.fields,
+            "timezone": c.timezone, "phone": c.phone, "fields": c.fields, "groups": c.groups,
         })
     }
 
@@ -235,6 +238,7 @@ impl ContactRow {
                 Ok(Value::Object(fields)) => fields,
                 _ => Default::default(),
             },
+            groups: serde_json::from_str(&self.groups).unwrap_or_default(),
         }
     }
 
@@ -247,6 +251,7 @@ impl ContactRow {
             language: c.language.clone(),
             timezone: c.timezone.clone(),
             fields: Value::Object(c.fields.clone()).to_string(),
+            groups: serde_json::to_string(&c.groups).unwrap_or_else(|_| "[]".into()),
         }
     }
 }

@@ -97,6 +97,10 @@ CREATE INDEX messages_due ON messages (channel, seq) WHERE status = 'pending';
     "
 ALTER TABLE messages ADD COLUMN quick_replies TEXT;
 ",
+    // 5: the groups a contact is in (a JSON list of names).
+    "
+ALTER TABLE contacts ADD COLUMN group_names TEXT NOT NULL DEFAULT '[]';
+",
 ];
 
 /// The schema version this build of flowc writes.

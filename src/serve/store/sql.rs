@@ -281,10 +281,10 @@ pub(super) fn purge_versions(db: &mut dyn Db, keep: &[&str]) -> Result<usize, St
 
 pub(super) fn save_contact(db: &mut dyn Db, c: &ContactRow, now: i64) -> Result<(), StoreError> {
     db.execute(
-        "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms, timezone)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO contacts (urn, channel, name, language, fields, updated_ms, timezone, group_names)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (urn) DO UPDATE
-         SET channel = ?2, name = ?3, language = ?4, fields = ?5, updated_ms = ?6, timezone = ?7",
+         SET channel = ?2, name = ?3, language = ?4, fields = ?5, updated_ms = ?6, timezone = ?7, group_names = ?8",
         &[
             Param::Text(&c.urn),
             Param::Text(&c.channel),
@@ -293,6 +293,7 @@ pub(super) fn save_contact(db: &mut dyn Db, c: &ContactRow, now: i64) -> Result<
             Param::Text(&c.fields),
             Param::Int(now),
             Param::Text(&c.timezone),
+            Param::Text(&c.groups),
         ],
     )?;
     Ok(())
@@ -342,7 +343,7 @@ pub(super) fn save_contacts_and_messages(db: &mut dyn Db, steps: &[StepRecord], 
 pub(super) fn contact(db: &mut dyn Db, urn: &str) -> Result<Option<ContactRow>, StoreError> {
     first(
         db,
-        "SELECT urn, channel, name, language, fields, timezone FROM contacts WHERE urn = ?1",
+        "SELECT urn, channel, name, language, fields, timezone, group_names FROM contacts WHERE urn = ?1",
         &[Param::Text(urn)],
         |r| {
             Ok(ContactRow {
@@ -352,6 +353,7 @@ pub(super) fn contact(db: &mut dyn Db, urn: &str) -> Result<Option<ContactRow>, 
                 language: r.text(3)?,
                 fields: r.text(4)?,
                 timezone: r.text(5)?,
+                groups: r.text(6)?,
             })
         },
     )

@@ -357,7 +357,7 @@ mod tests {
         // A file at version 1 takes the later migrations, as a PostgreSQL database does.
         conn.execute_batch(
             "DROP INDEX messages_due; ALTER TABLE messages DROP COLUMN lease_ms; ALTER TABLE messages DROP COLUMN lease_pid;
-             ALTER TABLE messages DROP COLUMN flow; ALTER TABLE messages DROP COLUMN quick_replies;
+             ALTER TABLE messages DROP COLUMN flow; ALTER TABLE messages DROP COLUMN quick_replies; ALTER TABLE contacts DROP COLUMN group_names;
              ALTER TABLE contacts DROP COLUMN timezone; PRAGMA user_version = 1;",
         )
         .unwrap();

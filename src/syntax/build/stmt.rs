@@ -107,8 +107,42 @@ impl Builder {
             }
             Rule::set_stmt => {
                 let target = it.next().expect("grammar");
+                let op = it.next().expect("grammar");
+                let op_text = op.as_str().to_string();
                 let value = it.next().expect("grammar");
                 let category = it.next().and_then(|c| self.category(c));
+                let groups = target.as_str() == "@contact.groups";
+                if op_text != "=" && !groups {
+                    self.error(
+                        Code::SetTarget,
+                        self.span(&op),
+                        format!("`{op_text}` adds to or takes from `@contact.groups` only"),
+                        "not here",
+                        Some("set a value with `=`".into()),
+                    );
+                }
+                if groups {
+                    let value = self.expr(value);
+                    let tspan = self.span(&target);
+                    let kind = match op_text.as_str() {
+                        "+=" => ContactTarget::GroupAdd,
+                        "-=" => ContactTarget::GroupRemove,
+                        _ => {
+                            self.error(
+                                Code::SetTarget,
+                                self.span(&op),
+                                "a contact's groups change one at a time".to_string(),
+                                "not `=`",
+                                Some(
+                                    "`set @contact.groups += \"Name\"` adds the contact to a group, `-=` takes it out"
+                                        .into(),
+                                ),
+                            );
+                            ContactTarget::GroupAdd
+                        }
+                    };
+                    return Stmt { kind: StmtKind::SetContact { target: Spanned::new(kind, tspan), value }, span };
+                }
                 if target.as_rule() == Rule::reference {
                     let reads = flow_reads(value.as_str(), self.span(&value).start);
                     let value = self.expr(value);
