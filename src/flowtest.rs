@@ -168,7 +168,11 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
     };
     let mut zone = None;
     if let Some(c) = &s.contact {
-        keys_of("contact", c, &["name", "phone", "email", "language", "fields", "urn", "channel", "timezone"])?;
+        keys_of(
+            "contact",
+            c,
+            &["name", "phone", "email", "language", "fields", "urn", "channel", "timezone", "groups"],
+        )?;
         zone = interp::Contact::timezone_of(&to_json(c)).map_err(|e| format!("`contact`: {e}"))?;
     }
     if let Some(t) = &s.trigger {
