@@ -108,20 +108,12 @@ pub(super) fn expr(e: &Expr) -> String {
         ExprKind::Unary(UnaryOp::Not, inner) => format!("not({})", expr(inner)),
         ExprKind::Binary(op, a, b) => {
             let (a, b) = (expr(a), expr(b));
+            // Excellent spells `&&` and `||` as functions and `==` as `=`; the rest as flowc does.
             match op {
                 BinaryOp::And => format!("and({a}, {b})"),
                 BinaryOp::Or => format!("or({a}, {b})"),
                 BinaryOp::Eq => format!("{a} = {b}"),
-                BinaryOp::Ne => format!("{a} != {b}"),
-                BinaryOp::Lt => format!("{a} < {b}"),
-                BinaryOp::Le => format!("{a} <= {b}"),
-                BinaryOp::Gt => format!("{a} > {b}"),
-                BinaryOp::Ge => format!("{a} >= {b}"),
-                BinaryOp::Concat => format!("{a} & {b}"),
-                BinaryOp::Add => format!("{a} + {b}"),
-                BinaryOp::Sub => format!("{a} - {b}"),
-                BinaryOp::Mul => format!("{a} * {b}"),
-                BinaryOp::Div => format!("{a} / {b}"),
+                other => format!("{a} {} {b}", other.as_str()),
             }
         }
         ExprKind::Group(inner) => format!("({})", expr(inner)),

@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::excellent::{self, template};
-use super::legacy::derived;
 use crate::ast::{
     BinaryOp, Block, Body, ContactTarget, ExprKind, Flow, Json, SourceFile, Split, Stmt, StmtKind, TestKind,
 };
+use crate::time::derived_uuid as derived;
 
 /// An export and what did not go into it.
 pub struct Exported {
@@ -262,11 +262,12 @@ impl<'a> FlowExport<'a> {
                 StmtKind::Stop => Dest::End,
                 StmtKind::Step { name, body } => {
                     let entry = self.block(body, &format!("{path}/{}", name.node), cont);
-                    if let (Some(uuid), Dest::Node(first)) = (self.kept_uuid(stmt), &entry) {
-                        self.rename(first.clone(), uuid);
-                    }
+                    // A step imported from RapidPro gives its first node the node's own UUID.
                     let entry = match (self.kept_uuid(stmt), entry) {
-                        (Some(uuid), Dest::Node(_)) => Dest::Node(uuid),
+                        (Some(uuid), Dest::Node(first)) => {
+                            self.rename(first, uuid.clone());
+                            Dest::Node(uuid)
+                        }
                         (_, e) => e,
                     };
                     self.steps.insert(name.node.clone(), entry.clone());
@@ -501,7 +502,7 @@ impl<'a> FlowExport<'a> {
                     BinaryOp::Gt => ("has_number_gt".into(), vec![excellent::value(value)]),
                     BinaryOp::Ge => ("has_number_gte".into(), vec![excellent::value(value)]),
                     _ => {
-                        self.warn(format!("a case `{}` has no RapidPro test and is left out", op_text(*op)));
+                        self.warn(format!("a case `{}` has no RapidPro test and is left out", op.as_str()));
                         continue;
                     }
                 },
@@ -655,13 +656,6 @@ fn reads_reply(s: &Split, wait: &str) -> bool {
     let reads = matches!(&s.operand.kind, ExprKind::Ref(r)
         if r.root == crate::ast::Root::Flow && r.path.len() == 1 && r.path[0].node == wait);
     reads && s.result.as_ref().is_none_or(|r| r.node == wait)
-}
-
-fn op_text(op: BinaryOp) -> &'static str {
-    match op {
-        BinaryOp::Ne => "!=",
-        _ => "?",
-    }
 }
 
 /// A JSON body as text with `@(...)` where it has expressions.

@@ -23,7 +23,7 @@ pub(super) fn convert(expr: &str, last_webhook: Option<&str>) -> Option<String> 
 }
 
 /// Whether `s` is one bracketed group: the `(` it starts with closes at its end (outside quotes).
-fn one_group(s: &str) -> bool {
+pub(super) fn one_group(s: &str) -> bool {
     let (mut depth, mut quoted, mut escaped) = (0i32, false, false);
     for (i, c) in s.char_indices() {
         match c {
@@ -53,6 +53,15 @@ struct Parser<'a> {
 
 const MAX_DEPTH: usize = 64;
 
+/// Excellent's binary operators, lowest precedence first: as written, and as flowc writes them (a
+/// longer operator before its prefix: `<=` before `<`).
+const LEVELS: &[&[(&str, &str)]] = &[
+    &[("<=", "<="), (">=", ">="), ("<>", "!="), ("!=", "!="), ("=", "=="), ("<", "<"), (">", ">")],
+    &[("&", "&")],
+    &[("+", "+"), ("-", "-")],
+    &[("*", "*"), ("/", "/")],
+];
+
 impl Parser<'_> {
     fn space(&mut self) {
         while self.chars.get(self.at).is_some_and(|c| c.is_whitespace()) {
@@ -81,70 +90,24 @@ impl Parser<'_> {
         if self.depth > MAX_DEPTH {
             return None;
         }
-        let mut left = self.concat()?;
-        loop {
-            let op = if self.eat("<=") {
-                "<="
-            } else if self.eat(">=") {
-                ">="
-            } else if self.eat("<>") || self.eat("!=") {
-                "!="
-            } else if self.eat("=") {
-                "=="
-            } else if self.eat("<") {
-                "<"
-            } else if self.eat(">") {
-                ">"
-            } else {
-                break;
-            };
-            let right = self.concat()?;
-            left = format!("({left} {op} {right})");
-        }
+        let out = self.binary(0)?;
         self.depth -= 1;
-        Some(left)
+        Some(out)
     }
 
-    fn concat(&mut self) -> Option<String> {
-        let mut left = self.additive()?;
-        while self.eat("&") {
-            let right = self.additive()?;
-            left = format!("({left} & {right})");
-        }
-        Some(left)
-    }
-
-    fn additive(&mut self) -> Option<String> {
-        let mut left = self.multiplicative()?;
-        loop {
-            let op = if self.eat("+") {
-                "+"
-            } else if self.eat("-") {
-                "-"
-            } else {
-                break;
-            };
-            let right = self.multiplicative()?;
+    /// The operators of `LEVELS[level]` between operands of the levels above it, bracketed.
+    fn binary(&mut self, level: usize) -> Option<String> {
+        let Some(ops) = LEVELS.get(level) else {
+            return self.unary();
+        };
+        let mut left = self.binary(level + 1)?;
+        while let Some(op) = ops.iter().find(|(written, _)| self.eat(written)).map(|(_, flowc)| *flowc) {
+            let right = self.binary(level + 1)?;
             left = format!("({left} {op} {right})");
         }
-        Some(left)
-    }
-
-    fn multiplicative(&mut self) -> Option<String> {
-        let mut left = self.unary()?;
-        loop {
-            let op = if self.eat("*") {
-                "*"
-            } else if self.eat("/") {
-                "/"
-            } else if self.peek() == Some('^') {
-                // flowc has no power operator.
-                return None;
-            } else {
-                break;
-            };
-            let right = self.unary()?;
-            left = format!("({left} {op} {right})");
+        // flowc has no power operator.
+        if level + 1 == LEVELS.len() && self.peek() == Some('^') {
+            return None;
         }
         Some(left)
     }

@@ -243,11 +243,8 @@ impl<'j> Flow<'j> {
             && !inner.starts_with("@@")
             && !inner.starts_with("@(")
             && inner[1..].chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
-        let single_expression = inner.starts_with("@(")
-            && inner.ends_with(')')
-            && !inner.contains('"')
-            && inner.matches('(').count() == inner.matches(')').count()
-            && inner[2..inner.len() - 1].find(")").is_none_or(|_| balanced_once(&inner[1..]));
+        let single_expression =
+            inner.starts_with("@(") && !inner.contains('"') && super::expression::one_group(&inner[1..]);
         if single_reference {
             inner.to_string()
         } else if single_expression {
@@ -630,24 +627,6 @@ fn empty_when_missing(mut text: String) -> String {
         }
     }
     text
-}
-
-/// Whether `s` (starting with `(`) is one parenthesised group: its first `(` closes at its end.
-fn balanced_once(s: &str) -> bool {
-    let mut depth = 0i32;
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return i == s.len() - 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    false
 }
 
 /// `text` on one comment line: what would end the line (or the comment) becomes a space.

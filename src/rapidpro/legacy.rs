@@ -10,6 +10,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::time::derived_uuid as derived;
+
 /// The contact's own attributes in legacy expressions; any other `@contact.x` is a field.
 const CONTACT_ATTRIBUTES: &[&str] =
     &["name", "first_name", "language", "uuid", "groups", "tel", "tel_e164", "mailto", "telegram", "twitter"];
@@ -77,11 +79,6 @@ pub fn migrate(flow: &Value) -> Result<Value, String> {
 
 fn position(set: &Value, axis: &str) -> i64 {
     set[axis].as_f64().map_or(0, |v| v as i64)
-}
-
-/// A UUID made from `seed` and `what`, the same every time ([`crate::time::derived_uuid`]).
-pub(super) fn derived(seed: &str, what: &str) -> String {
-    crate::time::derived_uuid(seed, what)
 }
 
 struct Migration<'a> {

@@ -4,7 +4,7 @@
 //! modules, `use crate::{A, B}`, `super::SIBLING`), which is how a reader follows them too.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Layer of each top-level module, from ARCHITECTURE.md.
 fn layers() -> BTreeMap<String, u32> {
@@ -22,17 +22,6 @@ fn layers() -> BTreeMap<String, u32> {
     }
     assert!(out.len() > 20, "the layer table was not found: {out:?}");
     out
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// The code of a file without comment lines and without its test module.
@@ -104,7 +93,7 @@ fn imports_run_down_the_layers_and_round_no_circle() {
     let layers = layers();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    crate::files_with_extension(&src, "rs", &mut files);
     files.sort();
     let mut upward = Vec::new();
     let mut top: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

@@ -26,6 +26,18 @@ mod store;
 mod webhooks;
 mod work_limit;
 
+/// Every file below `dir` (folders included) whose extension is `ext`, into `out`.
+pub(crate) fn files_with_extension(dir: &std::path::Path, ext: &str, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_with_extension(&path, ext, out);
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+}
+
 /// Today's date in `zone` (an IANA name), as `today()` writes it.
 pub(crate) fn today_in(zone: &str) -> String {
     let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get(zone).unwrap());

@@ -175,17 +175,6 @@ pub(crate) fn rapidpro_data() -> Option<PathBuf> {
     found
 }
 
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            json_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
-        }
-    }
-}
-
 /// Every real export of spec 13.x and later imports into flows that check (warnings aside) and that
 /// `flowc fmt` leaves as they are; the older ones and the files that are not exports are refused in
 /// one line.
@@ -194,7 +183,7 @@ fn the_real_exports_import_into_flows_that_check() {
     let Some(data) = rapidpro_data() else { return };
     let real = data.join("real");
     let mut files = Vec::new();
-    json_files(&real, &mut files);
+    crate::files_with_extension(&real, "json", &mut files);
     files.sort();
     let mut imported = 0;
     for file in &files {
@@ -523,7 +512,7 @@ fn real_exports_export_back_with_their_node_graph() {
     use serde_json::Value;
     let Some(data) = rapidpro_data() else { return };
     let mut files = Vec::new();
-    json_files(&data.join("real"), &mut files);
+    crate::files_with_extension(&data.join("real"), "json", &mut files);
     files.sort();
     let shape = |n: &Value| {
         let r = &n["router"];
