@@ -51,9 +51,12 @@ fn sms(base: &str, from: &str, text: &str) -> crate::serve::Got {
 fn delivered(gateway: &TestServer, ok: &Mutex<Vec<usize>>, n: usize) -> Vec<Value> {
     let began = Instant::now();
     loop {
+        // The answers first: a request the gateway has answered is in its list of requests by then
+        // (read the other way round, an answer could name a request the list does not hold yet).
+        let answered: Vec<usize> = ok.lock().unwrap().clone();
         let got: Vec<Received> = gateway.requests();
         let body = |i: usize| serde_json::from_str(&got[i].body).unwrap_or_else(|_| Value::String(got[i].body.clone()));
-        let taken: Vec<Value> = ok.lock().unwrap().iter().map(|&i| body(i)).collect();
+        let taken: Vec<Value> = answered.iter().filter(|&&i| i < got.len()).map(|&i| body(i)).collect();
         if taken.len() >= n {
             return taken;
         }
