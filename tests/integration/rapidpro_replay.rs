@@ -196,6 +196,24 @@ fn flowc_sprint(
     sprint
 }
 
+/// Where two sprints' events part, said without the test's data (which stays in the shared folder).
+fn first_difference(goflow: &[String], flowc: &[String]) -> String {
+    let at = goflow.iter().zip(flowc).position(|(a, b)| a != b).unwrap_or(goflow.len().min(flowc.len()));
+    let what = |line: Option<&String>| match line.and_then(|l| l.split(' ').next()) {
+        Some("send") => "a message",
+        Some("contact") => "a contact change",
+        Some("webhook") => "a webhook call",
+        Some("email") => "an e-mail",
+        _ => "nothing",
+    };
+    let (a, b) = (what(goflow.get(at)), what(flowc.get(at)));
+    if a == b {
+        format!("event {} is {a} in both, with other content", at + 1)
+    } else {
+        format!("event {} is {a} in goflow, {b} in flowc", at + 1)
+    }
+}
+
 /// The contact as flowc reads it: its first URN, its fields' texts.
 fn contact(c: &Value) -> Value {
     let fields: serde_json::Map<String, Value> =
@@ -276,7 +294,7 @@ fn replay(test: &Value, assets: &str) -> Result<BTreeMap<String, usize>, String>
         let expected = goflow_sprint(output, &mut only_goflow, &smart);
         let actual = flowc_sprint(&outcome, &expected.results, &program, &mut groups);
         if expected.events != actual.events {
-            return Err(format!("sprint {}: goflow {:?}, flowc {:?}", i + 1, expected.events, actual.events));
+            return Err(format!("sprint {}: {}", i + 1, first_difference(&expected.events, &actual.events)));
         }
         if expected.status != actual.status {
             return Err(format!("sprint {}: goflow's run is {}, flowc's {}", i + 1, expected.status, actual.status));
@@ -284,7 +302,8 @@ fn replay(test: &Value, assets: &str) -> Result<BTreeMap<String, usize>, String>
         for (key, want) in &expected.results {
             let got = &actual.results[key];
             if want != got {
-                return Err(format!("sprint {}: result {key}: goflow {want:?}, flowc {got:?}", i + 1));
+                let part = if want.0 == got.0 { "category" } else { "value" };
+                return Err(format!("sprint {}: result {key}: the {part} differs", i + 1));
             }
         }
         let Some(resume) = resumes.get(i) else { break };
