@@ -80,6 +80,7 @@ fn jump_targets(i: &Instr) -> Vec<usize> {
         Instr::Jump { target } => vec![*target],
         Instr::Wait { on_timeout, .. } => on_timeout.iter().copied().collect(),
         Instr::Webhook(call) => call.on_failure.iter().copied().collect(),
+        Instr::Enter { on_expired, .. } => on_expired.iter().copied().collect(),
         Instr::Split(s) => s.cases.iter().map(|c| c.target).chain([s.other]).collect(),
         _ => Vec::new(),
     }
@@ -97,6 +98,7 @@ fn name_targets(op: &str, v: &mut serde_json::Value, name_of: &dyn Fn(usize) -> 
         "jump" => v.get_mut("target").map(&mut rename).unwrap_or_default(),
         "wait" => v.get_mut("on_timeout").map(&mut rename).unwrap_or_default(),
         "webhook" => v.get_mut("on_failure").map(&mut rename).unwrap_or_default(),
+        "enter" => v.get_mut("on_expired").map(&mut rename).unwrap_or_default(),
         "split" => {
             if let Some(cases) = v.get_mut("cases").and_then(Value::as_array_mut) {
                 for c in cases {
@@ -468,6 +470,11 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             StmtKind::Stop => {
                 self.emit(Instr::Stop);
             }
+            StmtKind::Enter { flow, terminal, .. } => {
+                let at =
+                    self.emit(Instr::Enter { flow: flow.node.clone(), terminal: terminal.is_some(), on_expired: None });
+                self.arms_after(stmt, at);
+            }
         }
     }
 
@@ -478,6 +485,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             let (name, what) = match arm {
                 crate::control::Arm::Timeout(n) => (n.node.as_str(), "timeout"),
                 crate::control::Arm::Failure(n) => (n.node.as_str(), "failure"),
+                crate::control::Arm::Expired(n) => (n.node.as_str(), "expired"),
                 _ => ("", "block"),
             };
             let skip = self.emit(Instr::Jump { target: 0 });
@@ -486,6 +494,7 @@ impl<'a, F: Fn(&str) -> Option<usize>> FlowCompiler<'a, F> {
             match &mut self.code[at] {
                 Instr::Wait { on_timeout, .. } => *on_timeout = Some(start),
                 Instr::Webhook(call) => call.on_failure = Some(start),
+                Instr::Enter { on_expired, .. } => *on_expired = Some(start),
                 _ => {}
             }
             self.block(block);

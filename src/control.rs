@@ -19,6 +19,8 @@ pub(crate) enum Arm<'a> {
     Other,
     /// `step NAME { ... }`: control enters the step's body.
     Body(&'a Name),
+    /// `enter FLOW { on expired { ... } }`: the entered flow expired (the first block).
+    Expired(&'a Name),
 }
 
 /// How control goes straight from a statement to the next one, without entering a nested block.
@@ -32,6 +34,8 @@ pub(crate) enum Next {
     Success,
     /// When no case of a split without `other` matches.
     NoMatch,
+    /// When the flow an `enter` runs completes.
+    Complete,
 }
 
 /// Where control can go from a statement. A nested block that falls off its end continues after the
@@ -86,6 +90,17 @@ pub(crate) fn exits(stmt: &Stmt) -> Exits<'_> {
             e.next = None;
             e.goto = Some(target);
         }
+        StmtKind::Enter { flow, terminal, on_expired } => {
+            // A terminal `enter` hands the contact over: nothing after it runs.
+            e.next = if terminal.is_some() { None } else { Some(Next::Complete) };
+            for (i, block) in on_expired.iter().enumerate() {
+                if i == 0 && terminal.is_none() {
+                    e.arms.push((Arm::Expired(flow), block));
+                } else {
+                    e.dead.push(block);
+                }
+            }
+        }
         StmtKind::Stop => e.next = None,
         StmtKind::Numbers { .. }
         | StmtKind::Dates { .. }
@@ -101,5 +116,8 @@ pub(crate) fn exits(stmt: &Stmt) -> Exits<'_> {
 
 /// Whether control can fall off the end of `block`: false when its last statement stops or jumps.
 pub(crate) fn falls_through(block: &Block) -> bool {
-    !matches!(block.stmts.last(), Some(Stmt { kind: StmtKind::Stop | StmtKind::Goto { .. }, .. }))
+    !matches!(
+        block.stmts.last(),
+        Some(Stmt { kind: StmtKind::Stop | StmtKind::Goto { .. } | StmtKind::Enter { terminal: Some(_), .. }, .. })
+    )
 }

@@ -223,6 +223,12 @@ impl Chart {
                 return Vec::new();
             }
             StmtKind::Stop => (format!("{scope}_stop"), "stop".into(), NodeShape::End),
+            StmtKind::Enter { flow, terminal: Some(_), .. } => {
+                (format!("enter_{}_terminal", flow.node), format!("enter {} (terminal)", flow.node), NodeShape::End)
+            }
+            StmtKind::Enter { flow, .. } => {
+                (format!("enter_{}", flow.node), format!("enter {}", flow.node), NodeShape::Decision)
+            }
             _ => (format!("{scope}_stmt"), "…".into(), NodeShape::Action),
         };
         let n = self.node(&id, label, shape);
@@ -236,12 +242,19 @@ impl Chart {
             let expired = self.node(&format!("{id}_expired"), "expired".into(), NodeShape::End);
             self.edges.push((n, expired, Some("timeout".into())));
         }
+        if let StmtKind::Enter { terminal: None, on_expired, .. } = &stmt.kind
+            && on_expired.is_empty()
+        {
+            let expired = self.node(&format!("{id}_expired"), "expired".into(), NodeShape::End);
+            self.edges.push((n, expired, Some("expired".into())));
+        }
         let exits = crate::control::exits(stmt);
         let mut out: Loose = match exits.next {
             Some(Next::Always) => vec![(n, None)],
             Some(Next::Reply) => vec![(n, Some("reply".into()))],
             Some(Next::Success) => vec![(n, Some("ok".into()))],
             Some(Next::NoMatch) => vec![(n, Some("no match".into()))],
+            Some(Next::Complete) => vec![(n, Some("completed".into()))],
             None => Vec::new(),
         };
         for (arm, block) in exits.arms {
@@ -252,6 +265,7 @@ impl Chart {
                 Arm::Case(_, case) => (Some(category(case)), format!("{id}_{}", category(case))),
                 Arm::Other => (Some("other".to_string()), format!("{id}_other")),
                 Arm::Body(name) => (None, name.node.clone()),
+                Arm::Expired(flow) => (Some("expired".to_string()), format!("{id}_{}_expired", flow.node)),
             };
             out.extend(self.block(block, vec![(n, label)], &inner_scope));
         }

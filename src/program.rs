@@ -367,6 +367,18 @@ pub enum Instr {
     Stop,
     /// End the run as completed.
     End,
+    /// Run another flow for the same contact: when it completes, continue at the next instruction
+    /// with its results as `@child`; when it expires, jump to `on_expired`, or end as expired when
+    /// there is none. A terminal `enter` ends this run and hands the contact over.
+    Enter {
+        /// The flow's name.
+        flow: String,
+        /// Whether the run ends here (`enter FLOW terminal`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        terminal: bool,
+        /// Where an expired child continues.
+        on_expired: Option<usize>,
+    },
 }
 
 /// A compiled `webhook` statement.

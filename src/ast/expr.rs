@@ -52,6 +52,10 @@ pub enum Root {
     Webhook,
     /// `@input`
     Input,
+    /// `@child.NAME`: a result of the flow `enter` ran last.
+    Child,
+    /// `@parent.NAME`: a result of the flow that entered this one.
+    Parent,
 }
 
 /// Contact fields (docs/language.md §7).
@@ -72,11 +76,14 @@ impl Root {
             Root::Trigger => "a part of the request that started the run, typed by the trigger's `expect` lines".into(),
             Root::Webhook => format!("a webhook call of the flow: {}", WEBHOOK_META.join(", ")),
             Root::Input => "the last reply of the contact".into(),
+            Root::Child => "a result of the flow entered last, defined on every path to its end: `enter FLOW` sets it when the flow completes".into(),
+            Root::Parent => "a result of the flow that entered this one, defined at every `enter` of it".into(),
         }
     }
 
     /// All roots, for did-you-mean.
-    pub const ALL: [Root; 6] = [Root::Flow, Root::Extra, Root::Contact, Root::Trigger, Root::Webhook, Root::Input];
+    pub const ALL: [Root; 8] =
+        [Root::Flow, Root::Extra, Root::Contact, Root::Trigger, Root::Webhook, Root::Input, Root::Child, Root::Parent];
 
     /// Parses a root name.
     pub fn parse(s: &str) -> Option<Root> {
@@ -92,6 +99,8 @@ impl Root {
             Root::Trigger => "trigger",
             Root::Webhook => "webhook",
             Root::Input => "input",
+            Root::Child => "child",
+            Root::Parent => "parent",
         }
     }
 }

@@ -87,6 +87,17 @@ pub enum StmtKind {
     Respond(Box<Respond>),
     /// `stop`
     Stop,
+    /// `enter FLOW [terminal] [{ on expired { ... } }]`: runs another flow for the same contact and goes
+    /// on when it completes (RapidPro's enter_flow).
+    Enter {
+        /// The flow entered.
+        flow: Name,
+        /// `terminal`: the contact is handed over and this run ends (it never comes back).
+        terminal: Option<Span>,
+        /// `on expired` blocks, run when the entered flow expires (one is valid; the checker reports
+        /// more).
+        on_expired: Vec<Block>,
+    },
     /// A statement that did not parse (its syntax error is reported). What can be read of it is kept so
     /// that the rest of the flow is checked as if it were there: `set total = @flow.` still defines
     /// `@flow.total`, and `step ask {` with an error inside is still a `goto` target.

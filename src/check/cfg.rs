@@ -28,6 +28,8 @@ pub(crate) enum Fact {
     WebhookSucceeded(usize),
     /// The run has answered its trigger.
     Responded,
+    /// `@child.NAME` holds a value: the flow last entered completed with it defined.
+    ChildVar(String),
 }
 
 /// The fact sets of every node, stored flat: `words` `u64`s per node, so that the analysis allocates
@@ -86,6 +88,10 @@ pub(crate) enum Choice<'a> {
     NoMatch,
     /// `goto NAME`.
     Goto(&'a str),
+    /// The flow `enter NAME` runs completes.
+    Completes(&'a str),
+    /// The flow `enter NAME` runs expires.
+    Expires(&'a str),
 }
 
 /// An edge: where it goes, what it defines, and the decision it stands for.
@@ -93,6 +99,9 @@ pub(crate) enum Choice<'a> {
 pub(crate) struct Edge<'a> {
     pub(crate) to: usize,
     pub(crate) defines: Vec<usize>,
+    /// Whether the edge forgets every `@child.NAME` before it defines its own (an `enter`: the flow
+    /// entered now is the child).
+    pub(crate) new_child: bool,
     pub(crate) label: Option<(Choice<'a>, Span)>,
 }
 
@@ -137,16 +146,21 @@ pub(crate) const EXIT: usize = 1;
 
 type OpenEdges<'a> = (usize, Vec<usize>, Option<(Choice<'a>, Span)>);
 
-struct Lower<'a> {
+/// The results a flow defines on every path to its end, by flow name: what `@child.NAME` holds after
+/// `enter FLOW` completes.
+pub(crate) type ChildResults<'a> = dyn Fn(&str) -> Vec<String> + 'a;
+
+struct Lower<'a, 'c> {
     nodes: Vec<Node<'a>>,
     facts: HashMap<Fact, usize>,
     node_of: HashMap<*const Stmt, usize>,
     steps: HashMap<&'a str, usize>,
     gotos: Vec<(usize, &'a str, Span)>,
     webhooks: Vec<&'a Stmt>,
+    children: &'c ChildResults<'c>,
 }
 
-impl<'a> Lower<'a> {
+impl<'a> Lower<'a, '_> {
     fn fact(&mut self, f: Fact) -> usize {
         let n = self.facts.len();
         *self.facts.entry(f).or_insert(n)
@@ -154,7 +168,8 @@ impl<'a> Lower<'a> {
 
     fn connect(&mut self, preds: Vec<OpenEdges<'a>>, to: usize) {
         for (from, defines, label) in preds {
-            self.nodes[from].edges.push(Edge { to, defines, label });
+            let new_child = matches!(label, Some((Choice::Completes(_) | Choice::Expires(_), _)));
+            self.nodes[from].edges.push(Edge { to, defines, new_child, label });
         }
     }
 
@@ -205,6 +220,12 @@ impl<'a> Lower<'a> {
                 }
             }
             Some(Next::NoMatch) => outs.push((n, split_result.clone(), Some((Choice::NoMatch, stmt.span)))),
+            Some(Next::Complete) => {
+                if let StmtKind::Enter { flow, .. } = &stmt.kind {
+                    let facts = (self.children)(&flow.node).into_iter().map(|r| self.fact(Fact::ChildVar(r))).collect();
+                    outs.push((n, facts, Some((Choice::Completes(&flow.node), stmt.span))));
+                }
+            }
             None => {}
         }
         for (arm, block) in exits.arms {
@@ -220,6 +241,7 @@ impl<'a> Lower<'a> {
                     self.steps.entry(name.node.as_str()).or_insert(n);
                     (Vec::new(), None)
                 }
+                Arm::Expired(flow) => (Vec::new(), Some((Choice::Expires(&flow.node), stmt.span))),
             };
             outs.extend(self.block(block, vec![(n, defines, label)]));
         }
@@ -258,8 +280,9 @@ impl<'a> Lower<'a> {
 }
 
 impl<'a> Graph<'a> {
-    /// Builds the graph of a flow body and runs both analyses.
-    pub(crate) fn build(body: &'a Block) -> Graph<'a> {
+    /// Builds the graph of a flow body and runs both analyses; `children` says what the flows it enters
+    /// define on every path to their end.
+    pub(crate) fn build(body: &'a Block, children: &ChildResults<'_>) -> Graph<'a> {
         let mut lower = Lower {
             nodes: vec![Node { kind: NodeKind::Entry, edges: vec![] }, Node { kind: NodeKind::Exit, edges: vec![] }],
             facts: HashMap::default(),
@@ -267,12 +290,18 @@ impl<'a> Graph<'a> {
             steps: HashMap::default(),
             gotos: Vec::new(),
             webhooks: Vec::new(),
+            children,
         };
         let outs = lower.block(body, vec![(ENTRY, vec![], None)]);
         lower.connect(outs, EXIT);
         for (from, target, span) in std::mem::take(&mut lower.gotos) {
             if let Some(&to) = lower.steps.get(target) {
-                lower.nodes[from].edges.push(Edge { to, defines: vec![], label: Some((Choice::Goto(target), span)) });
+                lower.nodes[from].edges.push(Edge {
+                    to,
+                    defines: vec![],
+                    new_child: false,
+                    label: Some((Choice::Goto(target), span)),
+                });
             }
         }
         let mut g = Graph {
@@ -298,6 +327,13 @@ impl<'a> Graph<'a> {
         self.reached[ENTRY] = true;
         let words = self.must.words;
         let (mut must_out, mut may_out) = (vec![0u64; words], vec![0u64; words]);
+        // The `@child.NAME` facts, which an `enter` forgets.
+        let mut children = vec![0u64; words];
+        for (fact, &i) in &self.facts {
+            if matches!(fact, Fact::ChildVar(_)) {
+                children[i / 64] |= 1 << (i % 64);
+            }
+        }
         let mut work = vec![ENTRY];
         let mut queued = vec![false; n];
         queued[ENTRY] = true;
@@ -306,6 +342,12 @@ impl<'a> Graph<'a> {
             for e in &self.nodes[node].edges {
                 must_out.copy_from_slice(self.must.row(node));
                 may_out.copy_from_slice(self.may.row(node));
+                if e.new_child {
+                    for ((m, y), c) in must_out.iter_mut().zip(may_out.iter_mut()).zip(&children) {
+                        *m &= !c;
+                        *y &= !c;
+                    }
+                }
                 for &f in &e.defines {
                     must_out[f / 64] |= 1 << (f % 64);
                     may_out[f / 64] |= 1 << (f % 64);
@@ -423,6 +465,8 @@ fn describe_choice(src: &str, lines: &LineIndex, choice: &Choice<'_>, span: Span
         Choice::Other => "the split goes to `other`".to_string(),
         Choice::NoMatch => "no case of the split matches".to_string(),
         Choice::Goto(target) => format!("`goto {target}`"),
+        Choice::Completes(flow) => format!("`enter {flow}` completes"),
+        Choice::Expires(flow) => format!("`enter {flow}` expires"),
     };
     format!("line {line}: {what}")
 }

@@ -4,6 +4,7 @@
 mod cfg;
 mod channel;
 pub(crate) mod defs;
+pub(crate) mod enter;
 pub(crate) mod flow;
 pub mod model;
 mod url;
@@ -59,6 +60,9 @@ fn run(src: &str, file: &SourceFile, want_model: bool) -> (Vec<Diagnostic>, mode
     channel::channels(src, file, &mut listening, &mut diags);
     channel::message_triggers(file, &mut diags);
     let lines = crate::span::LineIndex::new(src);
+    let (enters, enter_diags) = enter::Enters::of(src, &lines, file);
+    diags.extend(enter_diags);
+    let at = flow::InFile { src, lines: &lines, file, enters: &enters };
     // Flows are checked independently, on several threads for large files.
     let per_flow = crate::parallel::map_chunked(
         &file.flows,
@@ -70,7 +74,7 @@ fn run(src: &str, file: &SourceFile, want_model: bool) -> (Vec<Diagnostic>, mode
             for f in flows {
                 let triggers = starters.get(f.name.node.as_str()).cloned().unwrap_or_default();
                 let model = want_model.then_some((&mut types, &mut definite));
-                flow::FlowChecker::run(src, &lines, file, f, &triggers, &mut diags, model);
+                flow::FlowChecker::run(&at, f, &triggers, &mut diags, model);
             }
             (diags, types, definite)
         },

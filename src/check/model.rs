@@ -155,15 +155,26 @@ pub fn resolve(file: &SourceFile) -> Model {
     }
     r.flow = None;
     // Resolve: by name, within the flow for flow-local kinds.
-    let Resolver { definitions, mut uses, .. } = r;
+    let Resolver { definitions, mut uses, enters, across, .. } = r;
     let mut by_name: std::collections::HashMap<(DefKind, &str, Option<&str>), Vec<usize>> =
         std::collections::HashMap::with_capacity(definitions.len());
     for (i, d) in definitions.iter().enumerate() {
         by_name.entry((d.kind, d.name.as_str(), d.flow.as_deref())).or_default().push(i);
     }
-    for (flow, u) in &mut uses {
-        if let Some(targets) = by_name.get(&(u.kind, u.name.as_str(), flow.as_deref())) {
-            u.targets.clone_from(targets);
+    for (i, (flow, u)) in uses.iter_mut().enumerate() {
+        // `@child.NAME` and `@parent.NAME` resolve in the flows entered and entering.
+        let parent = across.iter().find(|(at, _)| *at == i).map(|(_, parent)| *parent);
+        let flows: Vec<Option<&str>> = match (parent, flow.as_deref()) {
+            (Some(false), Some(f)) => enters.iter().filter(|(p, _)| p == f).map(|(_, c)| Some(c.as_str())).collect(),
+            (Some(true), Some(f)) => enters.iter().filter(|(_, c)| c == f).map(|(p, _)| Some(p.as_str())).collect(),
+            _ => vec![flow.as_deref()],
+        };
+        for f in flows {
+            for &t in by_name.get(&(u.kind, u.name.as_str(), f)).into_iter().flatten() {
+                if !u.targets.contains(&t) {
+                    u.targets.push(t);
+                }
+            }
         }
     }
     Model { definitions, uses: uses.into_iter().map(|(_, u)| u).collect(), types: Vec::new(), definite: Vec::new() }
@@ -175,6 +186,10 @@ struct Resolver {
     /// Uses with the flow they are in (`None`: file level).
     uses: Vec<(Option<String>, Use)>,
     flow: Option<String>,
+    /// `enter`s: the flow each is in and the flow it names.
+    enters: Vec<(String, String)>,
+    /// Uses (by index) that are `@child.NAME` (`false`) or `@parent.NAME` (`true`).
+    across: Vec<(usize, bool)>,
 }
 
 impl Resolver {
@@ -219,6 +234,13 @@ impl Resolver {
                 replies.iter().for_each(|r| self.template(r));
             }
             StmtKind::Wait { on_timeout, .. } => on_timeout.iter().for_each(|b| self.block_uses(b)),
+            StmtKind::Enter { flow, on_expired, .. } => {
+                self.use_(DefKind::Flow, flow, flow.span, None);
+                if let Some(from) = &self.flow {
+                    self.enters.push((from.clone(), flow.node.clone()));
+                }
+                on_expired.iter().for_each(|b| self.block_uses(b));
+            }
             StmtKind::Webhook(w) => {
                 self.template(&w.url);
                 for (_, e) in w.headers.iter().chain(&w.query) {
@@ -310,6 +332,10 @@ impl Resolver {
         match (r.root, r.path.first()) {
             (Root::Flow, Some(name)) => self.use_(DefKind::Result, name, r.span, flow),
             (Root::Webhook, Some(name)) => self.use_(DefKind::Webhook, name, r.span, flow),
+            (Root::Child | Root::Parent, Some(name)) => {
+                self.across.push((self.uses.len(), r.root == Root::Parent));
+                self.use_(DefKind::Result, name, r.span, flow);
+            }
             _ => {}
         }
     }

@@ -89,6 +89,10 @@ impl<'a> Printer<'a> {
             StmtKind::Respond(r) if r.headers.is_empty() && r.body.is_none() => self.respond_head(r),
             StmtKind::Webhook(w) if self.webhook_opts(w).is_empty() => self.webhook_head(w),
             StmtKind::Stop => "stop".into(),
+            StmtKind::Enter { flow, terminal, on_expired } if on_expired.is_empty() => match terminal {
+                Some(_) => format!("enter {} terminal", flow.node),
+                None => format!("enter {}", flow.node),
+            },
             _ => return None,
         })
     }
@@ -113,6 +117,26 @@ impl<'a> Printer<'a> {
                 for (i, b) in on_timeout.iter().enumerate() {
                     self.gap(prev, b.span.start, i == 0);
                     self.clause_block("on timeout", b);
+                    prev = b.span.end;
+                }
+                self.gap_closing(prev, stmt.span.end.saturating_sub(1), false);
+                self.indent -= 1;
+                self.push_line("}");
+                self.trailing(stmt.span.end);
+            }
+            StmtKind::Enter { flow, terminal, on_expired } => {
+                let header = match terminal {
+                    Some(_) => format!("enter {} terminal", flow.node),
+                    None => format!("enter {}", flow.node),
+                };
+                self.push_line(&format!("{header} {{"));
+                let brace = self.brace_after(terminal.map_or(flow.span.end, |t| t.end), stmt.span.end);
+                self.trailing(brace + 1);
+                self.indent += 1;
+                let mut prev = brace + 1;
+                for (i, b) in on_expired.iter().enumerate() {
+                    self.gap(prev, b.span.start, i == 0);
+                    self.clause_block("on expired", b);
                     prev = b.span.end;
                 }
                 self.gap_closing(prev, stmt.span.end.saturating_sub(1), false);

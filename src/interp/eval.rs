@@ -84,7 +84,10 @@ impl Machine<'_> {
             self.warn("@input is empty: no message started this run and no reply has come yet".into());
             return;
         }
-        if self.expecting_missing == 0 && matches!(r.root, Root::Extra | Root::Trigger) && !r.path.is_empty() {
+        if self.expecting_missing == 0
+            && matches!(r.root, Root::Extra | Root::Trigger | Root::Child | Root::Parent)
+            && !r.path.is_empty()
+        {
             let name = format!("@{}.{}", r.root.as_str(), r.path.join("."));
             self.warn(format!("{name} is missing; it was rendered as empty text"));
         }
@@ -93,19 +96,16 @@ impl Machine<'_> {
     /// The value of a reference; `None` when it has none.
     fn find(&self, r: &Ref) -> Option<Cow<'_, Value>> {
         let found: Option<Cow<'_, Value>> = match r.root {
-            Root::Flow => {
-                let slot = self.state.slots.get(r.slot?)?.as_ref()?;
-                match r.path.split_first() {
-                    None => Some(Cow::Borrowed(&slot.value)),
-                    Some((k, rest)) if k == "category" && rest.is_empty() => {
-                        slot.category.as_ref().map(|c| Cow::Owned(Value::String(c.clone())))
-                    }
-                    Some((k, rest)) if k == "value" && rest.is_empty() => Some(Cow::Borrowed(&slot.value)),
-                    Some((k, rest)) if k == "extra" && slot.extra.is_some() => {
-                        slot.extra.as_ref().and_then(|e| get_path(e, rest)).map(Cow::Borrowed)
-                    }
-                    Some(_) => get_path(&slot.value, &r.path).map(Cow::Borrowed),
-                }
+            Root::Flow => slot_path(self.state.slots.get(r.slot?)?.as_ref()?, &r.path),
+            Root::Child => {
+                let (name, rest) = r.path.split_first()?;
+                slot_path(self.state.child.get(name)?, rest)
+            }
+            Root::Parent => {
+                let (name, rest) = r.path.split_first()?;
+                let frame = self.state.parents.last()?;
+                let at = frame.slot_names.iter().position(|n| n == name)?;
+                slot_path(frame.slots.get(at)?.as_ref()?, rest)
             }
             Root::Extra => match r.path.split_first() {
                 None => Some(Cow::Owned(Value::Object(self.state.extra.clone()))),
@@ -641,6 +641,21 @@ fn format_number(n: f64, places: usize, decimal: char) -> String {
         out.push_str(frac);
     }
     out
+}
+
+/// A path into a saved result: `category`, `value`, a split's `extra`, or keys of its value.
+fn slot_path<'s>(slot: &'s super::Slot, path: &[String]) -> Option<Cow<'s, Value>> {
+    match path.split_first() {
+        None => Some(Cow::Borrowed(&slot.value)),
+        Some((k, rest)) if k == "category" && rest.is_empty() => {
+            slot.category.as_ref().map(|c| Cow::Owned(Value::String(c.clone())))
+        }
+        Some((k, rest)) if k == "value" && rest.is_empty() => Some(Cow::Borrowed(&slot.value)),
+        Some((k, rest)) if k == "extra" && slot.extra.is_some() => {
+            slot.extra.as_ref().and_then(|e| get_path(e, rest)).map(Cow::Borrowed)
+        }
+        Some(_) => get_path(&slot.value, path).map(Cow::Borrowed),
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,11 @@ impl Event {
             }
         }
         match self {
-            Event::RunStarted { .. } | Event::Waiting { .. } | Event::TimedOut { .. } => {}
+            Event::RunStarted { .. }
+            | Event::Waiting { .. }
+            | Event::TimedOut { .. }
+            | Event::FlowEntered { .. }
+            | Event::FlowLeft { .. } => {}
             Event::MessageSent { text, quick_replies } => {
                 f(text);
                 quick_replies.iter_mut().for_each(&mut *f);
@@ -132,6 +136,19 @@ pub enum Event {
         /// What happened.
         message: String,
     },
+    /// `enter FLOW`: the run went into another flow.
+    FlowEntered {
+        /// The flow entered.
+        flow: String,
+    },
+    /// A flow that `enter` ran ended, and the run went back to the flow that entered it (or, for a
+    /// terminal `enter`, the flow that handed the contact over ended).
+    FlowLeft {
+        /// The flow that ended.
+        flow: String,
+        /// How it ended: `completed` or `expired`.
+        status: RunStatus,
+    },
     /// The run ended.
     RunEnded {
         /// How.
@@ -196,6 +213,8 @@ pub fn event_line(e: &Event, shown: Shown) -> String {
             format!("↩ respond {status}{}", body.as_deref().map(|b| format!(" {}", t(b))).unwrap_or_default())
         }
         Event::Warning { message } => format!("⚠ {}", t(message)),
+        Event::FlowEntered { flow } => format!("↳ enter {flow}"),
+        Event::FlowLeft { flow, status } => format!("↲ {flow} {}", status.as_str()),
         Event::RunEnded { status, reason: Some(r) } => format!("■ {} ({r})", status.as_str()),
         Event::RunEnded { status, .. } => format!("■ {}", status.as_str()),
     }

@@ -36,6 +36,9 @@ pub const DEFAULT_MAX_STEPS: u64 = 10_000;
 /// one): RapidPro's guard against loops without a wait, 100 nodes per sprint (docs/language.md §12.3).
 pub const MAX_STEP_VISITS: u32 = 100;
 
+/// How deep `enter` may nest: flows inside flows (RapidPro's limit on a session's runs is similar).
+pub const MAX_ENTER_DEPTH: usize = 32;
+
 /// How a run ended, or that it waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -222,6 +225,42 @@ pub struct Waiting {
     pub timeout_ms: Option<u64>,
 }
 
+/// A flow that entered another and waits for it to end (`enter FLOW`): its part of the run, kept
+/// while the entered flow runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    /// The flow's name.
+    pub flow: String,
+    /// Its `enter` instruction.
+    pub pc: usize,
+    /// Its variable names (a resumed run must find the same flow).
+    pub slot_names: Vec<String>,
+    /// Its `@flow.NAME` values.
+    pub slots: Vec<Option<Slot>>,
+    /// Its `@extra`.
+    pub extra: Map<String, Value>,
+    /// Its `@webhook.NAME`.
+    pub webhooks: Vec<Option<CallMeta>>,
+    /// Its step visits.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub visits: std::collections::BTreeMap<usize, u32>,
+    /// Its `@child`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub child: std::collections::BTreeMap<String, Slot>,
+}
+
+/// One flow's part of a run ([`RunState::root`]).
+pub struct FlowPart<'s> {
+    /// The flow's name.
+    pub flow: &'s str,
+    /// Its variable names.
+    pub slot_names: &'s [String],
+    /// Their values.
+    pub slots: &'s [Option<Slot>],
+    /// Its `@webhook.NAME`.
+    pub webhooks: &'s [Option<CallMeta>],
+}
+
 /// Everything a run needs to continue: serialize it while the run waits, give it back to [`resume`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
@@ -262,6 +301,12 @@ pub struct RunState {
     /// (`visit_count()`, RapidPro's `@node.visit_count`). Absent in states stored before it existed.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub visits: std::collections::BTreeMap<usize, u32>,
+    /// `@child`: the results of the flow `enter` ran last, once it ended.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub child: std::collections::BTreeMap<String, Slot>,
+    /// The flows that entered the one running (`flow`), outermost first; empty outside `enter`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<Frame>,
 }
 
 /// How a waiting run continues.
@@ -271,6 +316,9 @@ pub enum Resume {
     Reply(String),
     /// The wait's timeout passed.
     Timeout,
+    /// The run's time is up, whatever its wait says (RapidPro's expiration): the flow that waits
+    /// expires, and a flow that entered it goes on at its `on expired`.
+    Expire,
 }
 
 /// Receives each finished webhook call, for the webhook log.
@@ -407,6 +455,17 @@ pub fn resume(
     if state.slot_names != f.slots || state.webhooks.len() != f.webhooks.len() || state.pc >= f.code.len() {
         return Err(RunError::ProgramChanged(state.flow.clone()));
     }
+    // The flows that entered this one must still enter it where they did.
+    for frame in &state.parents {
+        let changed = || RunError::ProgramChanged(frame.flow.clone());
+        let (_, p) = find_flow(program, Some(&frame.flow)).map_err(|_| changed())?;
+        if frame.slot_names != p.slots || frame.webhooks.len() != p.webhooks.len() {
+            return Err(changed());
+        }
+        if !matches!(p.code.get(frame.pc), Some(Instr::Enter { terminal: false, .. })) {
+            return Err(changed());
+        }
+    }
     if state.status != RunStatus::Waiting {
         return Err(RunError::NotWaiting(state.run_id.clone(), state.status));
     }
@@ -415,6 +474,14 @@ pub fn resume(
     };
     let name = state.waiting.take().map(|w| w.name).unwrap_or_default();
     let mut events = Vec::new();
+    let mut expire = |events: Vec<Event>, reason: &str| {
+        let mut machine =
+            Machine { program, flow: f, state: &mut state, events, options, expecting_missing: 0, failed_calls: 0 };
+        if machine.end(RunStatus::Expired, Some(reason.into())) {
+            machine.run();
+        }
+        redacted(machine.events, program, options)
+    };
     match how {
         Resume::Reply(text) => {
             events.push(Event::Resumed { input: text.clone() });
@@ -427,14 +494,14 @@ pub fn resume(
             match on_timeout {
                 Some(target) => state.pc = target,
                 None => {
-                    state.status = RunStatus::Expired;
-                    events.push(Event::RunEnded {
-                        status: RunStatus::Expired,
-                        reason: Some("the wait timed out".into()),
-                    });
-                    return Ok(Outcome { events: redacted(events, program, options), state });
+                    let events = expire(events, "the wait timed out");
+                    return Ok(Outcome { events, state });
                 }
             }
+        }
+        Resume::Expire => {
+            let events = expire(events, "the run expired");
+            return Ok(Outcome { events, state });
         }
     }
     let mut machine =
@@ -487,6 +554,27 @@ impl RunState {
             waiting: None,
             calls: 0,
             visits: Default::default(),
+            child: Default::default(),
+            parents: Vec::new(),
+        }
+    }
+
+    /// The results of the flow running now, by name (what `@child` holds once it ends).
+    fn results(&self) -> std::collections::BTreeMap<String, Slot> {
+        self.slot_names.iter().zip(&self.slots).filter_map(|(n, s)| Some((n.clone(), s.clone()?))).collect()
+    }
+
+    /// The outermost flow's part of the run: the flow the run started with. The state's own while no
+    /// `enter` runs.
+    pub fn root(&self) -> FlowPart<'_> {
+        match self.parents.first() {
+            Some(f) => FlowPart { flow: &f.flow, slot_names: &f.slot_names, slots: &f.slots, webhooks: &f.webhooks },
+            None => FlowPart {
+                flow: &self.flow,
+                slot_names: &self.slot_names,
+                slots: &self.slots,
+                webhooks: &self.webhooks,
+            },
         }
     }
 }
@@ -518,11 +606,81 @@ struct Machine<'a> {
     failed_calls: u32,
 }
 
-impl Machine<'_> {
-    fn end(&mut self, status: RunStatus, reason: Option<String>) {
-        self.state.status = status;
+impl<'a> Machine<'a> {
+    /// The flow running now ends with `status`. Inside `enter`, a flow that completes or expires
+    /// returns to the flow that entered it, and the run goes on (`true`); anything else ends the run.
+    fn end(&mut self, status: RunStatus, reason: Option<String>) -> bool {
         self.state.waiting = None;
+        if matches!(status, RunStatus::Completed | RunStatus::Expired)
+            && let Some(frame) = self.state.parents.pop()
+        {
+            self.events.push(Event::FlowLeft { flow: self.state.flow.clone(), status });
+            let Ok((_, parent)) = find_flow(self.program, Some(&frame.flow)) else {
+                return self.end(RunStatus::Failed, Some(format!("the flow `{}` is gone", frame.flow)));
+            };
+            let child = self.state.results();
+            let state = &mut *self.state;
+            state.flow = frame.flow;
+            state.pc = frame.pc;
+            state.slot_names = frame.slot_names;
+            state.slots = frame.slots;
+            state.extra = frame.extra;
+            state.webhooks = frame.webhooks;
+            state.visits = frame.visits;
+            state.child = child;
+            self.flow = parent;
+            let on_expired = match self.flow.code.get(self.state.pc) {
+                Some(Instr::Enter { on_expired, .. }) => *on_expired,
+                _ => None,
+            };
+            return match status {
+                RunStatus::Completed => {
+                    self.state.pc += 1;
+                    true
+                }
+                _ => match on_expired {
+                    Some(target) => {
+                        self.state.pc = target;
+                        true
+                    }
+                    None => self.end(status, reason),
+                },
+            };
+        }
+        self.state.status = status;
+        self.state.parents.clear();
         self.events.push(Event::RunEnded { status, reason });
+        false
+    }
+
+    /// `enter FLOW`: the run goes into `flow`; unless `terminal`, the flow running now waits for it.
+    fn enter(&mut self, flow: &str, terminal: bool) -> bool {
+        let Ok((_, child)) = find_flow(self.program, Some(flow)) else {
+            return self.end(RunStatus::Failed, Some(format!("there is no flow `{flow}` to enter")));
+        };
+        if !terminal && self.state.parents.len() >= MAX_ENTER_DEPTH {
+            let reason = format!("flows entered more than {MAX_ENTER_DEPTH} deep (flows that enter each other?)");
+            return self.end(RunStatus::Failed, Some(reason));
+        }
+        let state = &mut *self.state;
+        let slots = std::mem::replace(&mut state.slots, vec![None; child.slots.len()]);
+        let slot_names = std::mem::replace(&mut state.slot_names, child.slots.clone());
+        let webhooks = std::mem::replace(&mut state.webhooks, vec![None; child.webhooks.len()]);
+        let extra = std::mem::take(&mut state.extra);
+        let visits = std::mem::take(&mut state.visits);
+        let own_child = std::mem::take(&mut state.child);
+        let name = std::mem::replace(&mut state.flow, child.name.clone());
+        if terminal {
+            self.events.push(Event::FlowLeft { flow: name, status: RunStatus::Completed });
+        } else {
+            let frame =
+                Frame { flow: name, pc: state.pc, slot_names, slots, extra, webhooks, visits, child: own_child };
+            state.parents.push(frame);
+        }
+        state.pc = 0;
+        self.flow = child;
+        self.events.push(Event::FlowEntered { flow: child.name.clone() });
+        true
     }
 
     /// Runs instructions until the run waits or ends.
@@ -551,7 +709,9 @@ impl Machine<'_> {
                 return;
             }
             let Some(instr) = self.flow.code.get(self.state.pc) else {
-                self.end(RunStatus::Completed, None);
+                if self.end(RunStatus::Completed, None) {
+                    continue;
+                }
                 return;
             };
             match instr {
@@ -666,8 +826,15 @@ impl Machine<'_> {
                     return;
                 }
                 Instr::End => {
-                    self.end(RunStatus::Completed, None);
+                    if self.end(RunStatus::Completed, None) {
+                        continue;
+                    }
                     return;
+                }
+                Instr::Enter { flow, terminal, .. } => {
+                    if !self.enter(flow, *terminal) {
+                        return;
+                    }
                 }
             }
         }

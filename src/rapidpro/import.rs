@@ -23,8 +23,11 @@ pub struct Unsupported {
 /// A flow brought in.
 #[derive(Clone, Debug)]
 pub struct Imported {
-    /// The flow's name in flowc (a `.flow` file is named after it).
+    /// The flow's name in flowc (a `.flow` file is named after it); with flows it enters, the first's.
     pub name: String,
+    /// The flows in the text, by name, with their RapidPro UUIDs: one, or flows that enter one another
+    /// (`enter` runs a flow of the same file).
+    pub flows: Vec<(String, String)>,
     /// Its text, formatted as `flowc fmt` writes it.
     pub text: String,
     /// What it holds only as comments.
@@ -71,14 +74,22 @@ fn import_all(json: &str, dates: Option<&str>) -> Result<Vec<Imported>, String> 
             migrated.push(None);
         }
     }
-    for (flow, migrated) in flows.into_iter().zip(&migrated) {
-        let flow = migrated.as_ref().unwrap_or(flow);
+    let flows: Vec<&Value> = flows.into_iter().zip(&migrated).map(|(f, m)| m.as_ref().unwrap_or(f)).collect();
+    // Every flow's name first: `enter` names the flow it runs.
+    let mut flow_names: HashMap<String, String> = HashMap::new();
+    let mut ordered = Vec::new();
+    for flow in &flows {
         super::validate::check(flow)?;
         let mut name = key(flow["name"].as_str().unwrap_or("flow"));
         while !names.insert(name.clone()) {
             name.push_str("_2");
         }
+        flow_names.insert(flow["uuid"].as_str().unwrap_or_default().to_string(), name.clone());
+        ordered.push(name);
+    }
+    for (flow, name) in flows.iter().copied().zip(ordered) {
         let mut imported = Flow::new(flow, name)?;
+        imported.flow_names = flow_names.clone();
         let languages: Vec<&str> =
             flow["localization"].as_object().map(|l| l.keys().map(String::as_str).collect()).unwrap_or_default();
         if !languages.is_empty() {
@@ -99,6 +110,7 @@ fn import_all(json: &str, dates: Option<&str>) -> Result<Vec<Imported>, String> 
         imported.triggers(&root["triggers"], flow["uuid"].as_str().unwrap_or_default(), &mut taken);
         out.push(imported.import());
     }
+    let mut out = together(out);
     // What the export holds beyond its flows and their triggers.
     if let Some(first) = out.first_mut() {
         // Groups need nothing: a flowc contact joins a group by its name. Campaigns are not in flowc.
@@ -112,6 +124,52 @@ fn import_all(json: &str, dates: Option<&str>) -> Result<Vec<Imported>, String> 
         }
     }
     Ok(out)
+}
+
+/// The flows that enter one another, each set as one text (named after its first flow), with reads
+/// RapidPro finds empty written as such; the others as they are.
+fn together(flows: Vec<Imported>) -> Vec<Imported> {
+    // Union-find over `enter`: a flow's set is the first flow of it.
+    let index: HashMap<String, usize> = flows.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect();
+    let mut set: Vec<usize> = (0..flows.len()).collect();
+    fn root(set: &mut [usize], mut i: usize) -> usize {
+        while set[i] != i {
+            set[i] = set[set[i]];
+            i = set[i];
+        }
+        i
+    }
+    for (i, f) in flows.iter().enumerate() {
+        for line in f.text.lines() {
+            let entered = line.trim().strip_prefix("enter ").and_then(|rest| rest.split_whitespace().next());
+            if let Some(&j) = entered.and_then(|name| index.get(name)) {
+                let (a, b) = (root(&mut set, i), root(&mut set, j));
+                set[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    let mut out: Vec<Imported> = Vec::new();
+    let mut at: HashMap<usize, usize> = HashMap::new();
+    for (i, f) in flows.into_iter().enumerate() {
+        let r = root(&mut set, i);
+        match at.get(&r) {
+            Some(&k) => {
+                let first = &mut out[k];
+                first.text.push('\n');
+                first.text.push_str(&f.text);
+                first.flows.extend(f.flows);
+                first.unsupported.extend(f.unsupported);
+            }
+            None => {
+                at.insert(r, out.len());
+                out.push(f);
+            }
+        }
+    }
+    for f in &mut out {
+        f.text = empty_when_missing(std::mem::take(&mut f.text));
+    }
+    out
 }
 
 /// One flow being imported.
@@ -134,6 +192,8 @@ struct Flow<'j> {
     dates: Option<String>,
     /// The export's groups: names by UUID.
     group_names: HashMap<String, String>,
+    /// The export's flows: names in flowc by UUID.
+    flow_names: HashMap<String, String>,
     /// The flow's UUID and language, kept in its first comment for the way back.
     uuid: String,
     language: String,
@@ -174,6 +234,7 @@ impl<'j> Flow<'j> {
             last_webhook: None,
             dates: None,
             group_names: HashMap::new(),
+            flow_names: HashMap::new(),
             uuid: flow["uuid"].as_str().unwrap_or_default().to_string(),
             language: flow["language"].as_str().unwrap_or_default().to_string(),
         })
@@ -295,7 +356,7 @@ impl<'j> Flow<'j> {
             );
         }
         let text = match crate::fmt::format(&self.out) {
-            Ok(text) => empty_when_missing(text),
+            Ok(text) => text,
             Err(e) => {
                 // The importer's own mistake: said, never written silently.
                 self.unsupported.push(Unsupported {
@@ -306,7 +367,12 @@ impl<'j> Flow<'j> {
                 self.out.clone()
             }
         };
-        Imported { name: self.name, text, unsupported: self.unsupported }
+        Imported {
+            flows: vec![(self.name.clone(), self.uuid.clone())],
+            name: self.name,
+            text,
+            unsupported: self.unsupported,
+        }
     }
 
     fn node(&mut self, node: &'j Value, next: Option<&str>) {
@@ -316,11 +382,17 @@ impl<'j> Flow<'j> {
         let actions = node["actions"].as_array().cloned().unwrap_or_default();
         let exits = node["exits"].as_array().cloned().unwrap_or_default();
         let webhook_split = webhook_split(node);
+        let enter_split = enter_split(node);
         for (i, action) in actions.iter().enumerate() {
-            if webhook_split.is_some() && i + 1 == actions.len() {
+            if (webhook_split.is_some() || enter_split.is_some()) && i + 1 == actions.len() {
                 break;
             }
             self.action(node, action);
+        }
+        if let Some((complete, expired)) = enter_split {
+            self.enter(node, actions.last().unwrap_or(&Value::Null), complete, expired);
+            self.out.push_str("}\n");
+            return;
         }
         match (&node["router"], webhook_split) {
             (_, Some((success, failure))) => {
@@ -423,6 +495,26 @@ impl<'j> Flow<'j> {
             }
             other => self.unsupported(node, format!("the action {other}")),
         }
+    }
+
+    /// `enter_flow`: an `enter` statement, with where the node goes when the flow completes and when it
+    /// expires.
+    fn enter(&mut self, node: &Value, action: &Value, complete: Option<String>, expired: Option<String>) {
+        let uuid = action["flow"]["uuid"].as_str().unwrap_or_default();
+        let Some(flow) = self.flow_names.get(uuid).cloned() else {
+            let name = action["flow"]["name"].as_str().unwrap_or("?");
+            self.unsupported(node, format!("the action enter_flow to {name:?} (a flow outside the export)"));
+            let goto = self.goto(complete.as_deref());
+            let _ = writeln!(self.out, "{goto}");
+            return;
+        };
+        if action["terminal"].as_bool() == Some(true) {
+            let _ = writeln!(self.out, "enter {flow} terminal");
+            return;
+        }
+        let expired = self.goto(expired.as_deref());
+        let complete = self.goto(complete.as_deref());
+        let _ = writeln!(self.out, "enter {flow} {{\non expired {{ {expired} }}\n}}\n{complete}");
     }
 
     /// A `webhook` statement; with `on_failure`, the block its failure runs.
@@ -596,29 +688,40 @@ impl<'j> Flow<'j> {
 
 /// RapidPro reads a result or `@webhook` answer that no path has set yet as empty text; flowc's checker
 /// refuses such a read. Each read the checker names (`undefined_variable`, `extra_before_webhook`) is
-/// written as RapidPro reads it: `default(REF, "")`.
+/// written as RapidPro reads it: `default(REF, "")`. A result that nothing in the flow saves
+/// (`unknown_variable`: RapidPro reads it as empty text, and reports an error) is written as empty text.
 fn empty_when_missing(mut text: String) -> String {
     use crate::diagnostic::Code;
     for _ in 0..4 {
         let (file, diags) = crate::check_source(&text);
-        let mut spans: Vec<crate::span::Span> = diags
+        let mut spans: Vec<(crate::span::Span, bool)> = diags
             .iter()
-            .filter(|d| matches!(d.code, Code::UndefinedVariable | Code::ExtraBeforeWebhook))
-            .map(|d| d.span())
-            .filter(|s| {
-                text.get(s.start..s.end).is_some_and(|r| r.starts_with('@') && !r.contains(char::is_whitespace))
+            .filter_map(|d| match d.code {
+                Code::UndefinedVariable | Code::ExtraBeforeWebhook => Some((d.span(), false)),
+                Code::UnknownVariable => Some((d.span(), true)),
+                _ => None,
+            })
+            .filter(|(s, never)| {
+                text.get(s.start..s.end).is_some_and(|r| {
+                    let prefix = if *never { "@flow." } else { "@" };
+                    r.starts_with(prefix) && !r.contains(char::is_whitespace)
+                })
             })
             .collect();
-        spans.sort_by_key(|s| std::cmp::Reverse(s.start));
+        spans.sort_by_key(|(s, _)| std::cmp::Reverse(s.start));
         spans.dedup();
         if spans.is_empty() {
             break;
         }
-        for span in spans {
+        for (span, never) in spans {
             let reference = text[span.start..span.end].to_string();
             let in_text = file.strings.iter().any(|s| s.start < span.start && span.end < s.end);
-            let wrapped =
-                if in_text { format!("@(default({reference}, \"\"))") } else { format!("default({reference}, \"\")") };
+            let wrapped = match (never, in_text) {
+                (true, true) => String::new(),
+                (true, false) => "\"\"".to_string(),
+                (false, true) => format!("@(default({reference}, \"\"))"),
+                (false, false) => format!("default({reference}, \"\")"),
+            };
             text.replace_range(span.start..span.end, &wrapped);
         }
         match crate::fmt::format(&text) {
@@ -632,6 +735,51 @@ fn empty_when_missing(mut text: String) -> String {
 /// `text` on one comment line: what would end the line (or the comment) becomes a space.
 fn comment(text: &str) -> String {
     text.chars().map(|c| if c.is_control() || c == '\u{2028}' || c == '\u{2029}' { ' ' } else { c }).collect()
+}
+
+/// An enter_flow node's destinations when the flow completes and when it expires: its last action
+/// enters a flow, and its router (if any) splits on `@child.status` (`@child.run.status` before 13.x).
+fn enter_split(node: &Value) -> Option<(Option<String>, Option<String>)> {
+    let last = node["actions"].as_array()?.last()?;
+    if last["type"].as_str() != Some("enter_flow") {
+        return None;
+    }
+    let exits: HashMap<&str, Option<&str>> = node["exits"]
+        .as_array()?
+        .iter()
+        .filter_map(|x| Some((x["uuid"].as_str()?, x["destination_uuid"].as_str())))
+        .collect();
+    let router = &node["router"];
+    if router.is_null() {
+        let only = node["exits"][0]["destination_uuid"].as_str().map(str::to_string);
+        return Some((only.clone(), only));
+    }
+    let operand = router["operand"].as_str().unwrap_or_default();
+    if !["@child.status", "@child.run.status"].contains(&operand) {
+        return None;
+    }
+    let categories = router["categories"].as_array()?;
+    let destination = |category: &str| {
+        categories
+            .iter()
+            .find(|c| c["uuid"].as_str() == Some(category))
+            .and_then(|c| c["exit_uuid"].as_str())
+            .and_then(|e| exits.get(e).copied().flatten())
+            .map(str::to_string)
+    };
+    let mut complete = None;
+    let mut expired = None;
+    for case in router["cases"].as_array().into_iter().flatten() {
+        let word = case["arguments"][0].as_str().unwrap_or_default().to_lowercase();
+        let category = case["category_uuid"].as_str().unwrap_or_default();
+        match word.as_str() {
+            "completed" => complete = Some(destination(category)),
+            "expired" => expired = Some(destination(category)),
+            _ => {}
+        }
+    }
+    let other = router["default_category_uuid"].as_str().and_then(destination);
+    Some((complete.unwrap_or_else(|| other.clone()), expired.unwrap_or(other)))
 }
 
 /// A webhook node's Success and Failure destinations: its last action calls a webhook and its router

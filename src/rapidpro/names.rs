@@ -41,9 +41,23 @@ pub(super) fn reference(path: &str, last_webhook: Option<&str>) -> Option<String
         ["results", name] | ["results", name, "value"] | ["flow", name] | ["flow", name, "value"] => {
             Some(format!("@flow.{}", key(name)))
         }
-        ["results", name, "category"] => Some(format!("@flow.{}.category", key(name))),
+        // flowc sends the base language, whose category names are the categories themselves.
+        ["results", name, "category" | "category_localized"] => Some(format!("@flow.{}.category", key(name))),
         ["results", name, "extra", rest @ ..] if !rest.is_empty() => {
             Some(format!("@flow.{}.extra.{}", key(name), rest.join(".")))
+        }
+        // The results of the flow entered last, and of the flow that entered this one (`@child.x` and
+        // `@parent.x` before spec 11).
+        ["child" | "parent", "results", name] | ["child" | "parent", "results", name, "value"] => {
+            Some(format!("@{}.{}", parts[0], key(name)))
+        }
+        ["child" | "parent", "results", name, "category" | "category_localized"] => {
+            Some(format!("@{}.{}.category", parts[0], key(name)))
+        }
+        ["child" | "parent", name]
+            if !["status", "run", "contact", "uuid", "flow", "fields", "urns"].contains(name) =>
+        {
+            Some(format!("@{}.{}", parts[0], key(name)))
         }
         ["fields", k] | ["contact", "fields", k] => Some(format!("@contact.fields.{}", key(k))),
         ["contact", f] if CONTACT.contains(f) => Some(format!("@contact.{f}")),

@@ -24,7 +24,7 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
     use Rule::*;
     Some(match rule {
         send_stmt | wait_stmt | webhook_stmt | split_stmt | set_stmt | step_stmt | goto_stmt | email_stmt
-        | respond_stmt | stop_stmt | numbers_stmt | dates_stmt => STATEMENT,
+        | respond_stmt | stop_stmt | enter_stmt | numbers_stmt | dates_stmt => STATEMENT,
         flow_def | connector_def | trigger_def | message_trigger_def | channel_def => ITEM,
         channel_receive | channel_send => CHANNEL_LINE,
         channel_external | channel_telegram | channel_twilio => "a channel kind: `external`, `telegram` or `twilio`",
@@ -49,6 +49,7 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
         test | compare_test | named_test => "a test such as `has_text` or `== \"yes\"`",
         category => "`as`",
         on_timeout => "`on timeout`",
+        on_expired => "`on expired`",
         expect_header | expect_query | expect_body | start_stmt => "`expect` or `start`",
         trigger_auth => "`auth`",
         auth_basic | auth_bearer | auth_api_key => "`basic`, `bearer` or `api_key`",
@@ -56,11 +57,12 @@ fn rule_phrase(rule: Rule) -> Option<&'static str> {
         respond_body => "`body`",
         body_json | body_xml | body_text | body_form => "a body format: `json`, `xml`, `text` or `form`",
         json_member | shape_field | form_field => "a key",
-        block | wait_block | webhook_block | split_block | trigger_block | respond_block => "`{`",
+        block | wait_block | enter_block | webhook_block | split_block | trigger_block | respond_block => "`{`",
         EOI => "the end of the file",
         kw_flow => "`flow`",
         kw_methods => "`methods`",
         kw_timeout => "`timeout`",
+        kw_expired => "`expired`",
         kw_failure => "`failure`",
         kw_decimal => "`decimal`",
         kw_subject => "`subject`",

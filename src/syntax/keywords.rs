@@ -6,8 +6,9 @@
 pub(crate) const ITEMS: &[&str] = &["flow", "connector", "trigger", "channel"];
 
 /// Words that begin a statement.
-pub(crate) const STATEMENTS: &[&str] =
-    &["send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop", "numbers", "dates"];
+pub(crate) const STATEMENTS: &[&str] = &[
+    "send", "wait", "webhook", "split", "set", "step", "goto", "email", "respond", "stop", "enter", "numbers", "dates",
+];
 
 /// Statements that define the name written right after them (`set NAME = ...`).
 pub(crate) const DEFINING: &[&str] = &["set", "wait", "webhook", "step", "split"];
@@ -18,7 +19,7 @@ pub(crate) const CLAUSES: &[&str] = &["case", "other", "on", "start", "expect"];
 /// The clauses of a `split`.
 pub(crate) const SPLIT_CLAUSES: &[&str] = &["case", "other"];
 
-/// The clause of a `wait` block (`on timeout`).
+/// The clause of a `wait` block (`on timeout`) and of an `enter` block (`on expired`).
 pub(crate) const WAIT_CLAUSES: &[&str] = &["on"];
 
 /// The lines of a trigger's block.

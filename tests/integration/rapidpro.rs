@@ -118,7 +118,13 @@ fn an_export_becomes_a_flow_that_checks_with_what_flowc_lacks_named() {
     let missing: Vec<(&str, &str)> = flow.unsupported.iter().map(|u| (u.node.as_str(), u.construct.as_str())).collect();
     assert_eq!(
         missing,
-        [("", "a trigger of type S"), ("aaaa0003-0000-4000-8000-000000000000", "the action enter_flow"),]
+        [
+            ("", "a trigger of type S"),
+            (
+                "aaaa0003-0000-4000-8000-000000000000",
+                "the action enter_flow to \"Parental Consent\" (a flow outside the export)"
+            ),
+        ]
     );
     let (_, diags) = flowc::check_source(&flow.text);
     assert!(!diags.iter().any(flowc::diagnostic::Diagnostic::is_error), "{diags:#?}");
@@ -217,7 +223,9 @@ fn flowc_import_rapidpro_writes_the_flows_and_names_what_it_kept_as_comments() {
     let out = dir.0.join("flows");
     let o = flowc(&["import", "rapidpro", export.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("node aaaa0003-0000-4000-8000-000000000000: the action enter_flow is not imported"));
+    assert!(stderr(&o).contains(
+        "node aaaa0003-0000-4000-8000-000000000000: the action enter_flow to \"Parental Consent\" (a flow outside the export) is not imported"
+    ));
     let checked = flowc(&["check", out.join("age_survey.flow").to_str().unwrap()]);
     assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
     // To standard output, in a pipe; the workspace's date order written into each flow.

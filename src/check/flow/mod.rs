@@ -4,6 +4,7 @@
 //! respond rules (`paths.rs`), and unused results (`results.rs`).
 
 mod date_literals;
+mod enters;
 mod names;
 mod paths;
 mod references;
@@ -72,23 +73,29 @@ pub(crate) struct FlowChecker<'a> {
     silent: bool,
     /// The reference checked next is `default`'s first argument: it may be undefined.
     may_be_missing: bool,
+    /// What the flows this one enters, and the flows that enter it, define (`@child`, `@parent`).
+    enters: &'a super::enter::Enters<'a>,
+}
+
+/// The file a flow is checked in: its text, lines, items and what its `enter`s connect.
+pub(crate) struct InFile<'a> {
+    pub(crate) src: &'a str,
+    pub(crate) lines: &'a crate::span::LineIndex,
+    pub(crate) file: &'a SourceFile,
+    pub(crate) enters: &'a super::enter::Enters<'a>,
 }
 
 impl<'a> FlowChecker<'a> {
-    pub(crate) fn run(
-        src: &'a str,
-        lines: &'a crate::span::LineIndex,
-        file: &'a SourceFile,
+    /// A checker of `flow` with its graph built and the names and types of its results known.
+    fn new(
+        at: &InFile<'a>,
         flow: &'a Flow,
         triggers: &'a [&'a Trigger],
         diags: &'a mut Vec<Diagnostic>,
-        model: Option<ModelOut<'a>>,
-    ) {
-        let (types, definite) = match model {
-            Some((t, d)) => (Some(t), Some(d)),
-            None => (None, None),
-        };
-        let graph = Graph::build(&flow.body);
+        types: Option<&'a mut Vec<(Span, Ty)>>,
+    ) -> FlowChecker<'a> {
+        let (src, lines, file, enters) = (at.src, at.lines, at.file, at.enters);
+        let graph = Graph::build(&flow.body, &|child| enters.child_results(child));
         let mut c = FlowChecker {
             src,
             lines,
@@ -108,11 +115,37 @@ impl<'a> FlowChecker<'a> {
             date_order: crate::dates::DateOrder::default(),
             silent: false,
             may_be_missing: false,
+            enters,
         };
         c.collect_names(&flow.body);
         c.silent = true;
         c.infer_set_types(&flow.body);
         c.silent = false;
+        c
+    }
+
+    /// What the other flows of the file need to know of `flow` (docs/language.md §6.9): the results it
+    /// defines on every path to its end, what is defined where it enters another flow, and where its
+    /// start leads before anything else.
+    pub(crate) fn summarize(at: &InFile<'a>, flow: &'a Flow) -> super::enter::Summary {
+        let mut diags = Vec::new();
+        let mut c = FlowChecker::new(at, flow, &[], &mut diags, None);
+        c.silent = true;
+        c.summary()
+    }
+
+    pub(crate) fn run(
+        at: &InFile<'a>,
+        flow: &'a Flow,
+        triggers: &'a [&'a Trigger],
+        diags: &'a mut Vec<Diagnostic>,
+        model: Option<ModelOut<'a>>,
+    ) {
+        let (types, definite) = match model {
+            Some((t, d)) => (Some(t), Some(d)),
+            None => (None, None),
+        };
+        let mut c = FlowChecker::new(at, flow, triggers, diags, types);
         c.settings(&flow.body);
         for stmt in &flow.body.stmts {
             if let StmtKind::Numbers { decimal } = &stmt.kind

@@ -76,6 +76,16 @@ impl<'a> FlowChecker<'a> {
                 self.require_unless(lenient, node, Fact::FlowVar(name.node.clone()), missing);
                 ty
             }
+            Root::Child | Root::Parent => {
+                let Some((name, tail)) = r.path.split_first() else {
+                    return Ty::Json;
+                };
+                rest = tail;
+                match r.root {
+                    Root::Child => self.child_result(r, name, node, lenient),
+                    _ => self.parent_result(r, name, lenient),
+                }
+            }
             Root::Input if self.input_at_start => {
                 self.input_read = true;
                 Ty::Text
@@ -265,6 +275,92 @@ impl<'a> FlowChecker<'a> {
             ty = self.lookup(&ty, seg, r.span);
         }
         ty
+    }
+
+    /// `@child.NAME`: defined where the flow entered last completed with it (docs/language.md §6.9).
+    fn child_result(&mut self, r: &Reference, name: &Spanned<String>, node: usize, lenient: bool) -> Ty {
+        let flow = self.flow.name.node.as_str();
+        let Some((ty, _)) = self.enters.child(flow, &name.node) else {
+            let names = self.enters.child_names(flow);
+            let close = did_you_mean(&name.node, names.iter().copied());
+            let (message, help) = if self.enters.children_of(flow).is_empty() {
+                (
+                    format!("`{flow}` enters no flow, so `@child.{}` is never set", name.node),
+                    "`@child.NAME` is a result of the flow `enter FLOW` ran, once it completes".to_string(),
+                )
+            } else {
+                let entered: Vec<String> =
+                    self.enters.children_of(flow).iter().map(|c| format!("`{c}`")).collect::<Vec<_>>();
+                (
+                    format!("no flow that `{flow}` enters defines `{}` on every path to its end", name.node),
+                    match &close {
+                        Some(s) => format!("did you mean `@child.{s}`?"),
+                        None => format!(
+                            "`@child.NAME` reads a result that {} defines on every path to its end",
+                            entered.join(" or ")
+                        ),
+                    },
+                )
+            };
+            if node != usize::MAX {
+                self.report(
+                    Diagnostic::new(Code::UnknownVariable, r.span, message, "unknown child result")
+                        .with_help(help)
+                        .with_fix(name.span, close),
+                );
+            }
+            return Ty::Json;
+        };
+        let missing = Missing {
+            code: Code::UndefinedVariable,
+            span: r.span,
+            message: format!("`@child.{}` may not be defined here", name.node),
+            advice: "`@child.NAME` is set when the flow entered last completes.".into(),
+            defined_at: None,
+        };
+        self.require_unless(lenient, node, Fact::ChildVar(name.node.clone()), missing);
+        ty
+    }
+
+    /// `@parent.NAME`: a result that every `enter` of this flow has defined.
+    fn parent_result(&mut self, r: &Reference, name: &Spanned<String>, lenient: bool) -> Ty {
+        let flow = self.flow.name.node.as_str();
+        let Some(defined) = self.enters.parent(flow) else {
+            self.report(
+                Diagnostic::new(
+                    Code::UnknownVariable,
+                    r.span,
+                    format!("no flow enters `{flow}`, so `@parent.{}` is never set", name.node),
+                    "no parent",
+                )
+                .with_help("`@parent.NAME` is a result of the flow that ran `enter` of this one"),
+            );
+            return Ty::Json;
+        };
+        if let Some((_, ty)) = defined.iter().find(|(n, _)| *n == name.node) {
+            return ty.clone();
+        }
+        if lenient {
+            return Ty::Json;
+        }
+        let close = did_you_mean(&name.node, defined.iter().map(|(n, _)| n.as_str()));
+        self.report(
+            Diagnostic::new(
+                Code::UndefinedVariable,
+                r.span,
+                format!("`@parent.{}` is not defined at every `enter {flow}`", name.node),
+                "not defined by every parent",
+            )
+            .with_help(match &close {
+                Some(s) => format!("did you mean `@parent.{s}`?"),
+                None => format!(
+                    "every flow that enters `{flow}` must have defined it on every path to its `enter`, or read `default(@parent.{}, \"\")`",
+                    name.node
+                ),
+            })
+            .with_fix(name.span, close),
+        );
+        Ty::Json
     }
 
     /// The type of `@extra` at `node`: the answers of every webhook that may have succeeded, merged.

@@ -7,7 +7,8 @@ use rustc_hash::FxHashSet as HashSet;
 
 impl<'a> FlowChecker<'a> {
     pub(super) fn unused_results(&mut self) {
-        if self.sends_all_results(&self.flow.body) {
+        // Another flow may read them, as `@child.NAME` or `@parent.NAME`.
+        if self.sends_all_results(&self.flow.body) || self.enters.shares_results(&self.flow.name.node) {
             return;
         }
         let mut defs: Vec<(&'a Name, &'static str)> = Vec::new();

@@ -16,6 +16,35 @@ impl<'a> FlowChecker<'a> {
                 self.date_order_word(order);
             }
             StmtKind::Stop => {}
+            StmtKind::Enter { flow, terminal, on_expired } => {
+                if let (Some(t), Some(block)) = (terminal, on_expired.first()) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::TimeoutBlock,
+                            block.span,
+                            "a terminal `enter` never comes back",
+                            "never runs",
+                        )
+                        .with_label(*t, "the contact is handed over here")
+                        .with_help(format!(
+                            "drop `terminal` to come back when `{}` completes or expires, or drop the block",
+                            flow.node
+                        )),
+                    );
+                }
+                for extra in on_expired.iter().skip(1) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::TimeoutBlock,
+                            extra.span,
+                            "an `enter` has at most one `on expired`",
+                            "second `on expired`",
+                        )
+                        .with_label(on_expired[0].span, "first one")
+                        .with_help("merge the blocks into one"),
+                    );
+                }
+            }
             StmtKind::Error { reads, .. } => self.reads.extend(reads.iter().map(|r| r.node.as_str())),
             StmtKind::Send { text, replies } => {
                 self.template(text, node);

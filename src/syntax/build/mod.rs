@@ -73,6 +73,8 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_decimal
             | kw_send
             | kw_wait
+            | kw_enter
+            | kw_expired
             | kw_timeout
             | kw_on
             | kw_failure

@@ -46,6 +46,27 @@ impl Builder {
                 }
                 StmtKind::Wait { name, timeout, on_timeout }
             }
+            Rule::enter_stmt => {
+                let flow = self.name(it.next().expect("grammar"));
+                let mut terminal = None;
+                let mut on_expired = Vec::new();
+                for p in it {
+                    match p.as_rule() {
+                        Rule::kw_terminal => terminal = Some(self.span(&p)),
+                        Rule::enter_block => {
+                            for on in self.items(p, Rule::expired_alone) {
+                                if on.as_rule() == Rule::bad {
+                                    self.bad(&on, Rule::expired_alone);
+                                } else if let Some(b) = inner(on).next() {
+                                    on_expired.push(self.block(b));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                StmtKind::Enter { flow, terminal, on_expired }
+            }
             Rule::webhook_stmt => StmtKind::Webhook(Box::new(self.webhook(it))),
             Rule::split_stmt => {
                 let mut result = None;

@@ -1,0 +1,223 @@
+//! `enter FLOW` across the flows of a file (docs/language.md §6.9): which flow each `enter` names, what
+//! a flow defines on every path to its end (`@child.NAME` after `enter` completes), what every `enter`
+//! of a flow has defined when it runs (`@parent.NAME` inside it), and flows that enter each other
+//! before anything else, which would never end.
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use super::flow::{FlowChecker, InFile};
+use crate::ast::*;
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::span::Span;
+use crate::types::Ty;
+
+/// What the rest of the file needs to know of one flow.
+pub(crate) struct Summary {
+    /// Results defined on every path to the flow's end, with their types and first definitions.
+    pub(crate) results: Vec<(String, Ty, Span)>,
+    /// Each `enter` (not terminal) that some path reaches: the flow it names and the results defined
+    /// on every path to it.
+    pub(crate) sites: Vec<(Name, Vec<(String, Ty)>)>,
+    /// Whether the flow can wait, stop or end before it enters another flow.
+    pub(crate) ends_alone: bool,
+    /// The `enter`s the flow can reach before it waits, stops or ends.
+    pub(crate) first_enters: Vec<Name>,
+}
+
+/// What `enter` connects in one file; empty when no flow enters another.
+#[derive(Default)]
+pub(crate) struct Enters<'a> {
+    /// For each flow that some `enter` names: its results defined on every path to its end.
+    results: HashMap<&'a str, Vec<(String, Ty, Span)>>,
+    /// For each flow that some `enter` (not terminal) names: the results defined at every one of them.
+    parents: HashMap<&'a str, Vec<(String, Ty)>>,
+    /// Flows that enter others (not terminally), by the flows they enter.
+    children: HashMap<&'a str, Vec<&'a str>>,
+}
+
+impl<'a> Enters<'a> {
+    /// Summarizes the flows of `file` that enter or are entered, and reports `enter`s of flows that do
+    /// not exist and cycles that cannot end.
+    pub(crate) fn of(
+        src: &'a str,
+        lines: &'a crate::span::LineIndex,
+        file: &'a SourceFile,
+    ) -> (Enters<'a>, Vec<Diagnostic>) {
+        let mut enters = Enters::default();
+        let mut diags = Vec::new();
+        let named: Vec<Vec<&'a Stmt>> = file.flows.iter().map(|f| enters_in(&f.body)).collect();
+        if named.iter().all(Vec::is_empty) {
+            return (enters, diags);
+        }
+        let flows: HashMap<&str, &Flow> = file.flows.iter().map(|f| (f.name.node.as_str(), f)).collect();
+        let mut targets: HashSet<&str> = HashSet::default();
+        for (f, stmts) in file.flows.iter().zip(&named) {
+            for stmt in stmts {
+                let StmtKind::Enter { flow: target, terminal, .. } = &stmt.kind else { continue };
+                if !flows.contains_key(target.node.as_str()) {
+                    let close = did_you_mean(&target.node, flows.keys().copied());
+                    diags.push(
+                        Diagnostic::new(
+                            Code::UnknownFlow,
+                            target.span,
+                            format!("there is no flow `{}` in this file", target.node),
+                            "unknown flow",
+                        )
+                        .with_help(match &close {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "`enter` runs a flow of the same file".into(),
+                        })
+                        .with_fix(target.span, close),
+                    );
+                    continue;
+                }
+                targets.insert(&target.node);
+                if terminal.is_none() {
+                    enters.children.entry(&f.name.node).or_default().push(&target.node);
+                }
+            }
+        }
+        let none = Enters::default();
+        let at = InFile { src, lines, file, enters: &none };
+        let mut summaries: HashMap<&'a str, Summary> = HashMap::default();
+        for (f, stmts) in file.flows.iter().zip(&named) {
+            if !stmts.is_empty() || targets.contains(f.name.node.as_str()) {
+                summaries.insert(&f.name.node, FlowChecker::summarize(&at, f));
+            }
+        }
+        for (name, s) in &summaries {
+            if targets.contains(name) {
+                enters.results.insert(name, s.results.clone());
+            }
+            for (target, defined) in &s.sites {
+                let Some((&key, _)) = flows.get_key_value(target.node.as_str()) else { continue };
+                match enters.parents.get_mut(key) {
+                    None => {
+                        enters.parents.insert(key, defined.clone());
+                    }
+                    Some(all) => all.retain(|(n, _)| defined.iter().any(|(d, _)| d == n)),
+                }
+            }
+        }
+        cycles(&summaries, &flows, &mut diags);
+        (enters, diags)
+    }
+
+    /// The results `flow` defines on every path to its end (what `@child` holds once it completes).
+    pub(crate) fn child_results(&self, flow: &str) -> Vec<String> {
+        self.results.get(flow).map(|r| r.iter().map(|(n, _, _)| n.clone()).collect()).unwrap_or_default()
+    }
+
+    /// The flows `flow` enters (not terminally).
+    pub(crate) fn children_of(&self, flow: &str) -> &[&'a str] {
+        self.children.get(flow).map_or(&[], Vec::as_slice)
+    }
+
+    /// `@child.NAME` in `flow`: its type (joined over the flows `flow` enters that define it at their
+    /// end) and where each of them defines it.
+    pub(crate) fn child(&self, flow: &str, name: &str) -> Option<(Ty, Vec<Span>)> {
+        let mut found: Option<(Ty, Vec<Span>)> = None;
+        for child in self.children_of(flow) {
+            if let Some((_, ty, at)) = self.results.get(child).into_iter().flatten().find(|(n, _, _)| n == name) {
+                found = Some(match found {
+                    None => (ty.clone(), vec![*at]),
+                    Some((t, mut spans)) => {
+                        spans.push(*at);
+                        (Ty::join(&t, ty), spans)
+                    }
+                });
+            }
+        }
+        found
+    }
+
+    /// The names `@child.` can take in `flow`.
+    pub(crate) fn child_names(&self, flow: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .children_of(flow)
+            .iter()
+            .flat_map(|c| self.results.get(c).into_iter().flatten().map(|(n, _, _)| n.as_str()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// What every `enter` of `flow` has defined: `None` when no `enter` names it.
+    pub(crate) fn parent(&self, flow: &str) -> Option<&[(String, Ty)]> {
+        self.parents.get(flow).map(Vec::as_slice)
+    }
+
+    /// Whether the results of `flow` can be read by other flows (it enters one, or is entered).
+    pub(crate) fn shares_results(&self, flow: &str) -> bool {
+        self.results.contains_key(flow) || self.children.contains_key(flow)
+    }
+}
+
+/// The `enter` statements of a block, nested ones included.
+fn enters_in(block: &Block) -> Vec<&Stmt> {
+    let mut out = Vec::new();
+    let mut stack = vec![block];
+    while let Some(b) = stack.pop() {
+        for stmt in &b.stmts {
+            if matches!(stmt.kind, StmtKind::Enter { .. }) {
+                out.push(stmt);
+            }
+            let exits = crate::control::exits(stmt);
+            stack.extend(exits.arms.iter().map(|(_, b)| *b));
+            stack.extend(exits.dead);
+        }
+    }
+    out
+}
+
+/// Reports flows that enter each other before they wait, stop or end: a run would enter them one in
+/// another without end (goflow fails such a run after 100 steps; flowc refuses the file).
+fn cycles(summaries: &HashMap<&str, Summary>, flows: &HashMap<&str, &Flow>, diags: &mut Vec<Diagnostic>) {
+    // A flow can end when it can on its own, or when a flow it may enter first can.
+    let mut can_end: HashSet<&str> = summaries.iter().filter(|(_, s)| s.ends_alone).map(|(n, _)| *n).collect();
+    loop {
+        let before = can_end.len();
+        for (name, s) in summaries {
+            if !can_end.contains(name)
+                && s.first_enters.iter().any(|e| {
+                    let n = e.node.as_str();
+                    !flows.contains_key(n) || can_end.contains(n) || !summaries.contains_key(n)
+                })
+            {
+                can_end.insert(name);
+            }
+        }
+        if can_end.len() == before {
+            break;
+        }
+    }
+    let mut stuck: Vec<(&str, &Summary)> = summaries
+        .iter()
+        .filter(|(n, s)| !can_end.contains(*n) && !s.first_enters.is_empty())
+        .map(|(n, s)| (*n, s))
+        .collect();
+    stuck.sort_by_key(|(_, s)| s.first_enters[0].span.start);
+    for (name, s) in stuck {
+        let first = &s.first_enters[0];
+        let mut others: Vec<String> = Vec::new();
+        for e in &s.first_enters {
+            let named = format!("`{}`", e.node);
+            if !others.contains(&named) {
+                others.push(named);
+            }
+        }
+        diags.push(
+            Diagnostic::new(
+                Code::EnterCycle,
+                first.span,
+                format!("`{name}` enters {} before anything else, and never comes back", others.join(" or ")),
+                "a cycle of `enter` that cannot end",
+            )
+            .with_help(
+                "each flow of the cycle enters the next before it waits, stops or ends, so a run would enter \
+                 them one in another without end: wait for a reply first, or enter only on some path",
+            ),
+        );
+    }
+}
