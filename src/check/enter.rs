@@ -1,4 +1,4 @@
-//! `enter FLOW` across the flows of a file (docs/language.md §6.9): which flow each `enter` names, what
+//! `enter FLOW` across the flows of a file (docs/language.md §4.11): which flow each `enter` names, what
 //! a flow defines on every path to its end (`@child.NAME` after `enter` completes), what every `enter`
 //! of a flow has defined when it runs (`@parent.NAME` inside it), and flows that enter each other
 //! before anything else, which would never end.
@@ -15,6 +15,8 @@ use crate::types::Ty;
 pub(crate) struct Summary {
     /// Results defined on every path to the flow's end, with their types and first definitions.
     pub(crate) results: Vec<(String, Ty, Span)>,
+    /// Every result the flow defines somewhere.
+    pub(crate) all: Vec<(String, Ty, Span)>,
     /// Each `enter` (not terminal) that some path reaches: the flow it names and the results defined
     /// on every path to it.
     pub(crate) sites: Vec<(Name, Vec<(String, Ty)>)>,
@@ -29,6 +31,8 @@ pub(crate) struct Summary {
 pub(crate) struct Enters<'a> {
     /// For each flow that some `enter` names: its results defined on every path to its end.
     results: HashMap<&'a str, Vec<(String, Ty, Span)>>,
+    /// For each flow that some `enter` names: every result it defines somewhere.
+    all: HashMap<&'a str, Vec<(String, Ty, Span)>>,
     /// For each flow that some `enter` (not terminal) names: the results defined at every one of them.
     parents: HashMap<&'a str, Vec<(String, Ty)>>,
     /// Flows that enter others (not terminally), by the flows they enter.
@@ -88,6 +92,7 @@ impl<'a> Enters<'a> {
         for (name, s) in &summaries {
             if targets.contains(name) {
                 enters.results.insert(name, s.results.clone());
+                enters.all.insert(name, s.all.clone());
             }
             for (target, defined) in &s.sites {
                 let Some((&key, _)) = flows.get_key_value(target.node.as_str()) else { continue };
@@ -124,6 +129,23 @@ impl<'a> Enters<'a> {
                     Some((t, mut spans)) => {
                         spans.push(*at);
                         (Ty::join(&t, ty), spans)
+                    }
+                });
+            }
+        }
+        found
+    }
+
+    /// The flows `flow` enters that define `name` somewhere, but not on every path to their end.
+    pub(crate) fn child_sometimes(&self, flow: &str, name: &str) -> Option<(Ty, Vec<&'a str>)> {
+        let mut found: Option<(Ty, Vec<&'a str>)> = None;
+        for &child in self.children_of(flow) {
+            if let Some((_, ty, _)) = self.all.get(child).into_iter().flatten().find(|(n, _, _)| n == name) {
+                found = Some(match found {
+                    None => (ty.clone(), vec![child]),
+                    Some((t, mut flows)) => {
+                        flows.push(child);
+                        (Ty::join(&t, ty), flows)
                     }
                 });
             }

@@ -80,6 +80,18 @@ fn run(src: &str, file: &SourceFile, want_model: bool) -> (Vec<Diagnostic>, mode
         },
     );
     let mut model = if want_model { model::resolve(file) } else { model::Model::default() };
+    if want_model {
+        for f in &file.flows {
+            let name = f.name.node.as_str();
+            let children = enters.child_names(name);
+            if !children.is_empty() {
+                model.children.push((name.to_string(), children.iter().map(|s| s.to_string()).collect()));
+            }
+            if let Some(parent) = enters.parent(name) {
+                model.parents.push((name.to_string(), parent.iter().map(|(n, _)| n.clone()).collect()));
+            }
+        }
+    }
     for (d, t, defined) in per_flow {
         diags.extend(d);
         model.types.extend(t);

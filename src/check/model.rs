@@ -74,6 +74,10 @@ pub struct Model {
     /// For each statement, the `@flow` results defined on every path into it (definite assignment):
     /// what completion offers there.
     pub definite: Vec<(Span, Vec<String>)>,
+    /// For each flow that enters others: the names `@child.` can take in it.
+    pub children: Vec<(String, Vec<String>)>,
+    /// For each flow that others enter: the names `@parent.` can take in it.
+    pub parents: Vec<(String, Vec<String>)>,
 }
 
 impl Model {
@@ -177,7 +181,14 @@ pub fn resolve(file: &SourceFile) -> Model {
             }
         }
     }
-    Model { definitions, uses: uses.into_iter().map(|(_, u)| u).collect(), types: Vec::new(), definite: Vec::new() }
+    Model {
+        definitions,
+        uses: uses.into_iter().map(|(_, u)| u).collect(),
+        types: Vec::new(),
+        definite: Vec::new(),
+        children: Vec::new(),
+        parents: Vec::new(),
+    }
 }
 
 #[derive(Default)]

@@ -1,6 +1,7 @@
 //! Completion: `@` references (the results defined on every path to the cursor, contact fields, the
 //! declared keys of `@extra` and `@trigger`, webhook metadata), split tests after `case`, steps after
-//! `goto`, connectors after `auth`, and statement keywords at the start of a line.
+//! `goto`, connectors after `auth`, flows after `start` and `enter`, and statement keywords at the start
+//! of a line.
 
 use lsp_types as lsp;
 
@@ -65,6 +66,17 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
                     crate::ast::CONTACT_FIELDS.iter().map(|k| item(k, lsp::CompletionItemKind::FIELD, None)).collect()
                 }
                 ["extra", rest @ ..] => shape_keys(doc, flow, rest, pos),
+                // The results of the flows this one enters, defined at their end; of the flows that
+                // enter this one, defined at every `enter`.
+                [root @ ("child" | "parent")] => {
+                    let list = if *root == "child" { &model.children } else { &model.parents };
+                    let detail = if *root == "child" { "from the flow entered" } else { "from the flow that entered" };
+                    list.iter()
+                        .filter(|(f, _)| Some(f.as_str()) == flow)
+                        .flat_map(|(_, names)| names)
+                        .map(|n| item(n, lsp::CompletionItemKind::VARIABLE, Some(detail.into())))
+                        .collect()
+                }
                 _ => Vec::new(),
             };
         }
@@ -91,7 +103,7 @@ pub(super) fn complete(doc: &Document, position: lsp::Position) -> Vec<lsp::Comp
         Some("case") => SplitTest::ALL.iter().map(|t| test_item(*t)).collect(),
         Some("goto") => names(model, DefKind::Step, flow),
         Some("auth") => names(model, DefKind::Connector, None),
-        Some("start") => names(model, DefKind::Flow, None),
+        Some("start" | "enter") => names(model, DefKind::Flow, None),
         // `via NAME`, and `channel NAME` in a trigger (elsewhere `channel` defines one).
         Some("via") => names(model, DefKind::Channel, None),
         Some("channel") if words.first() == Some(&"trigger") => names(model, DefKind::Channel, None),
@@ -229,7 +241,7 @@ fn context_at(file: &crate::ast::SourceFile, pos: usize) -> Context {
                 StmtKind::Split(_) => Context::SplitClauses,
                 StmtKind::Webhook(_) => Context::WebhookOptions,
                 StmtKind::Respond(_) => Context::RespondOptions,
-                StmtKind::Wait { .. } => Context::WaitBlock,
+                StmtKind::Wait { .. } | StmtKind::Enter { .. } => Context::WaitBlock,
                 _ => Context::Statements,
             };
         }

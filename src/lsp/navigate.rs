@@ -83,8 +83,16 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
             Target::Use(u) => (u.kind, u.name.as_str()),
             Target::Def(d) => (d.kind, d.name.as_str()),
         };
+        // `@child.NAME` and `@parent.NAME` are results of another flow.
+        let root = match &target {
+            Target::Use(u) if kind == DefKind::Result => {
+                let written = doc.text.get(u.whole.start..u.whole.end).unwrap_or_default();
+                ["@child.", "@parent."].into_iter().find(|r| written.starts_with(r)).unwrap_or("@flow.")
+            }
+            _ => "@flow.",
+        };
         let shown = match kind {
-            DefKind::Result => format!("@flow.{name}"),
+            DefKind::Result => format!("{root}{name}"),
             DefKind::Webhook => format!("@webhook.{name}"),
             _ => name.to_string(),
         };
@@ -94,6 +102,7 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
             text.push_str("\n\nnot defined in this file");
         } else if let Target::Use(u) = &target
             && u.kind == DefKind::Result
+            && root == "@flow."
             && model.definite_at(pos).is_some_and(|names| !names.iter().any(|n| n == name))
         {
             text.push_str("\n\n**may be missing here**: some path to this point does not define it");
@@ -101,7 +110,11 @@ pub(super) fn hover(doc: &Document, position: lsp::Position) -> Option<lsp::Hove
         for i in defs {
             let d = &model.definitions[i];
             let line = doc.position(d.site.start).line + 1;
-            text.push_str(&format!("\n\ndefined by `{}` on line {line}", d.by));
+            let in_flow = match (&d.flow, root) {
+                (Some(f), "@child." | "@parent.") => format!(" of flow `{f}`"),
+                _ => String::new(),
+            };
+            text.push_str(&format!("\n\ndefined by `{}` on line {line}{in_flow}", d.by));
         }
     }
     if text.is_empty()

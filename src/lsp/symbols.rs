@@ -144,6 +144,7 @@ fn block_symbols(doc: &Document, block: &Block, out: &mut Vec<lsp::DocumentSymbo
                 ));
                 on_timeout.iter().for_each(|b| block_symbols(doc, b, out));
             }
+            StmtKind::Enter { on_expired, .. } => on_expired.iter().for_each(|b| block_symbols(doc, b, out)),
             StmtKind::Split(s) => {
                 if let Some(r) = &s.result {
                     out.push(symbol(

@@ -56,6 +56,12 @@ pub(super) fn path(r: &Reference) -> String {
     let segments: Vec<&str> = r.path.iter().map(|s| s.node.as_str()).collect();
     match (r.root, segments.as_slice()) {
         (Root::Flow, [name, rest @ ..]) => ["results", name].iter().chain(rest).copied().collect::<Vec<_>>().join("."),
+        (Root::Child, [name, rest @ ..]) => {
+            ["child", "results", name].iter().chain(rest).copied().collect::<Vec<_>>().join(".")
+        }
+        (Root::Parent, [name, rest @ ..]) => {
+            ["parent", "results", name].iter().chain(rest).copied().collect::<Vec<_>>().join(".")
+        }
         (Root::Input, _) => "input.text".into(),
         (Root::Contact, ["fields", rest @ ..]) => ["fields"].iter().chain(rest).copied().collect::<Vec<_>>().join("."),
         (Root::Contact, ["phone"]) => "urns.tel".into(),

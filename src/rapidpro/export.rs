@@ -36,9 +36,19 @@ pub fn export(files: &[(&str, &SourceFile)]) -> Exported {
     let mut fields = std::collections::BTreeSet::new();
     let mut groups = std::collections::BTreeSet::new();
     let mut uuids = HashMap::new();
+    // Every flow's UUID and name first: `enter` names the flow it runs.
+    let mut identities: HashMap<String, (String, String)> = HashMap::new();
+    for (src, file) in files {
+        for flow in &file.flows {
+            let f = FlowExport::new(flow, src, &file.connectors);
+            let uuid = f.imported().map_or_else(|| flow_uuid(&flow.name.node), |(u, _)| u);
+            identities.insert(flow.name.node.clone(), (uuid, f.title()));
+        }
+    }
     for (src, file) in files {
         for flow in &file.flows {
             let mut f = FlowExport::new(flow, src, &file.connectors);
+            f.identities = identities.clone();
             let exported = f.export();
             uuids.insert(flow.name.node.clone(), (exported["uuid"].clone(), exported["name"].clone()));
             flows.push(exported);
@@ -133,6 +143,8 @@ struct FlowExport<'a> {
     warnings: Vec<String>,
     fields: std::collections::BTreeSet<String>,
     groups: std::collections::BTreeSet<String>,
+    /// Every flow's UUID and RapidPro name, by flowc name.
+    identities: HashMap<String, (String, String)>,
 }
 
 impl<'a> FlowExport<'a> {
@@ -146,7 +158,13 @@ impl<'a> FlowExport<'a> {
             warnings: Vec::new(),
             fields: Default::default(),
             groups: Default::default(),
+            identities: HashMap::new(),
         }
+    }
+
+    /// The flow's name in RapidPro: its label, else its name.
+    fn title(&self) -> String {
+        self.flow.label.as_ref().map_or_else(|| self.flow.name.node.clone(), |l| l.node.clone())
     }
 
     fn uuid(&self, key: &str) -> String {
@@ -189,7 +207,7 @@ impl<'a> FlowExport<'a> {
         }
         let name = self.flow.name.node.clone();
         // RapidPro shows a flow's label as its name.
-        let title = self.flow.label.as_ref().map_or_else(|| name.clone(), |l| l.node.clone());
+        let title = self.title();
         let (uuid, language) = self.imported().unwrap_or_else(|| (flow_uuid(&name), "und".to_string()));
         json!({
             "uuid": uuid,
@@ -326,6 +344,14 @@ impl<'a> FlowExport<'a> {
                 StmtKind::Respond(_) => {
                     self.warn("`respond` is left out: a RapidPro flow does not answer an HTTP request".into());
                     cont
+                }
+                StmtKind::Enter { flow, terminal, on_expired } => {
+                    let expired = match on_expired.first() {
+                        Some(b) if terminal.is_none() => self.block(b, &format!("{key}/expired"), cont.clone()),
+                        // A flow that expires inside `enter` without `on expired` expires this run too.
+                        _ => Dest::End,
+                    };
+                    self.enter(stmt, &key, &flow.node, terminal.is_some(), cont, expired)
                 }
                 _ => cont,
             };
@@ -545,6 +571,52 @@ impl<'a> FlowExport<'a> {
             router: Some(router),
             exits,
             ui: "split_by_expression",
+        });
+        Dest::Node(uuid)
+    }
+
+    /// `enter FLOW`: an enter_flow node whose router goes on when the flow completes and when it
+    /// expires (RapidPro's Complete and Expired categories).
+    fn enter(&mut self, stmt: &Stmt, key: &str, flow: &str, terminal: bool, complete: Dest, expired: Dest) -> Dest {
+        let uuid = self.uuid(key);
+        let (flow_uuid, name) = self.identities.get(flow).cloned().unwrap_or_else(|| (flow_uuid(flow), flow.into()));
+        let action = json!({
+            "uuid": self.uuid(&format!("{key}/enter")), "type": "enter_flow",
+            "flow": { "uuid": flow_uuid, "name": name }, "terminal": terminal,
+        });
+        if terminal {
+            let exit = self.uuid(&format!("{key}/exit"));
+            self.nodes.push(Node {
+                uuid: uuid.clone(),
+                at: stmt.span.start,
+                actions: vec![action],
+                router: None,
+                exits: vec![(exit, Dest::End)],
+                ui: "split_by_subflow",
+            });
+            return Dest::Node(uuid);
+        }
+        let (done, done_exit) = (self.uuid(&format!("{key}/complete")), self.uuid(&format!("{key}/complete/exit")));
+        let (late, late_exit) = (self.uuid(&format!("{key}/expired")), self.uuid(&format!("{key}/expired/exit")));
+        let router = json!({
+            "type": "switch", "operand": "@child.status",
+            "cases": [
+                { "uuid": self.uuid(&format!("{key}/case/complete")), "type": "has_only_text", "arguments": ["completed"], "category_uuid": done },
+                { "uuid": self.uuid(&format!("{key}/case/expired")), "type": "has_only_text", "arguments": ["expired"], "category_uuid": late },
+            ],
+            "categories": [
+                { "uuid": done, "name": "Complete", "exit_uuid": done_exit },
+                { "uuid": late, "name": "Expired", "exit_uuid": late_exit },
+            ],
+            "default_category_uuid": late,
+        });
+        self.nodes.push(Node {
+            uuid: uuid.clone(),
+            at: stmt.span.start,
+            actions: vec![action],
+            router: Some(router),
+            exits: vec![(done_exit, complete), (late_exit, expired)],
+            ui: "split_by_subflow",
         });
         Dest::Node(uuid)
     }

@@ -33,7 +33,7 @@ impl App {
     /// compiled from the store when that is not the current one and the store kept it, else the
     /// current program of its flow. A run stored before versions were kept takes the current version.
     pub(super) fn program_for(&self, run: &StoredRun) -> Option<(Arc<Program>, String)> {
-        let current = self.program_of(&run.state.flow);
+        let current = self.program_of(run.state.root().flow);
         let version = run.version.clone().or_else(|| current.map(|c| c.version.clone()))?;
         if let Some(c) = current.filter(|c| c.version == version) {
             return Some((c.program.clone(), version));
@@ -208,7 +208,7 @@ impl App {
                 StepRecord::new(&old, &ended)
                     .and_then(|r| self.writer.write(vec![r], Vec::new(), Commit::Wait))
                     .map_err(|e| Reply::error(500, e.to_string()))?;
-                metrics::run_ended(&old.state.flow, RunStatus::Stopped.as_str());
+                metrics::run_ended(old.state.root().flow, RunStatus::Stopped.as_str());
                 Ok(())
             }
             Ok(None) => Ok(()),
@@ -284,7 +284,7 @@ impl App {
         messages: Vec<store::MessageRow>,
     ) -> Reply {
         let Some((program, version)) = self.program_for(&run) else {
-            return Reply::error(409, format!("flow `{}` is no longer served", run.state.flow));
+            return Reply::error(409, format!("flow `{}` is no longer served", run.state.root().flow));
         };
         let contact = match contact {
             Some(c) => Some(c),
@@ -298,7 +298,8 @@ impl App {
             // Fields another run set since this one started are seen here.
             run.state.contact = c.to_contact();
         }
-        let (run_id, flow) = (run.state.run_id.clone(), run.state.flow.clone());
+        // Counted under the flow the run started with, whichever flow it entered since.
+        let (run_id, flow) = (run.state.run_id.clone(), run.state.root().flow.to_string());
         let outcome = self.step(&flow, false, |o| interp::resume(&program, run.state, how, o));
         let outcome = match outcome {
             Ok(o) => o,

@@ -679,3 +679,38 @@ fn without_a_root_the_project_is_found_from_the_file() {
         "a copy in a subfolder of an unmarked folder is not the same project"
     );
 }
+
+#[test]
+fn child_and_parent_results_are_completed_explained_and_lead_to_the_other_flow() {
+    let mut c = Client::start();
+    let text = "flow main {\n  set tier = \"gold\"\n  enter survey {\n    on expired { stop }\n  }\n  send \"@child.name @child.\"\n}\n\nflow survey {\n  send \"@parent.tier @parent.\"\n  wait name\n}\n";
+    let uri = "file:///nonexistent-flowc-enter/e.flow";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}}),
+    );
+    let diags = c.diagnostics();
+    assert!(diags.iter().all(|d| d["severity"] != 1), "{diags:?}");
+    let labels = |c: &mut Client, needle: &str, add: usize| -> Vec<String> {
+        let items = c.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri}, "position": at(text, needle, 0, add)}),
+        );
+        items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(labels(&mut c, "@child.\"", 7), ["name"], "the child's results at its end");
+    assert_eq!(labels(&mut c, "@parent.\"", 8), ["tier"], "the parent's results at its `enter`");
+    assert_eq!(labels(&mut c, "survey {", 0), ["main", "survey"], "`enter ` completes flow names");
+    // Definition of `@child.name`: the child's `wait name`.
+    let def = c.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": uri}, "position": at(text, "@child.name", 0, 8)}),
+    );
+    assert_eq!(def[0]["range"]["start"], json!({"line": 10, "character": 7}), "{def}");
+    let hover = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": at(text, "@parent.tier", 0, 9)}),
+    );
+    let hover_text = hover["contents"]["value"].as_str().unwrap();
+    assert!(hover_text.contains("`@parent.tier`") && hover_text.contains("of flow `main`"), "{hover}");
+}

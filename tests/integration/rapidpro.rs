@@ -491,7 +491,11 @@ fn exported_flows_import_back_as_the_same_flows() {
                 &[Some("no"), Some("2"), Some("24.12.2026"), Some("stop")],
                 &[None, Some("hello"), None, Some("3")],
             ];
-            for script in scripts {
+            // A flowc wait that times out without `on timeout` expires its flow; RapidPro's timeout
+            // category ends the flow as completed, so a flow that entered it goes on at Complete rather
+            // than at `on expired` (docs/rapidpro.md). Flows that enter others are compared on replies.
+            let enters = flow.code.iter().any(|i| matches!(i, flowc::program::Instr::Enter { .. }));
+            for script in scripts.into_iter().filter(|s| !enters || s.iter().all(Option::is_some)) {
                 let (a, b) = (said(&original, &flow.name, script), said(&again, &twin.name, script));
                 // RapidPro ends a run one way: flowc's `stop` (stopped) and a timeout with no `on timeout`
                 // (expired) come back as the end of the flow (completed). A failure stays a failure.

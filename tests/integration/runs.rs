@@ -515,3 +515,111 @@ fn visit_count_counts_the_entries_of_the_step_across_replies() {
     }
     assert_eq!(said, ["Try 1", "Try 2", "Try 3", "Right"]);
 }
+
+const SUBFLOWS: &str = r#"
+flow main {
+  set tier = "gold"
+  send "start"
+  enter ask {
+    on expired { send "expired: @(default(@child.answer, "none"))" }
+  }
+  send "back: @(default(@child.answer, "none")) @flow.tier"
+}
+
+flow ask {
+  send "asked by a @parent.tier member"
+  wait answer timeout 1h
+  enter inner
+}
+
+flow inner {
+  send "inner @parent.answer"
+}
+
+flow hand_over {
+  send "first"
+  enter ask terminal
+}
+"#;
+
+#[test]
+fn an_entered_flow_waits_resumes_from_saved_state_and_returns_its_results() {
+    let p = program(SUBFLOWS);
+    let env = |_: &str| None;
+    let opts = options(&env);
+    let started = interp::start(&p, Some("main"), "r1", serde_json::json!({}), None, &opts).unwrap();
+    assert_eq!(messages(&started.events), ["start", "asked by a gold member"]);
+    assert_eq!(started.state.status, RunStatus::Waiting);
+    assert_eq!(started.state.flow, "ask", "the run is in the flow it entered");
+    assert_eq!(started.state.parents.len(), 1);
+    assert_eq!(started.state.root().flow, "main");
+    // Saved as a server would, and resumed.
+    let saved = serde_json::to_string(&started.state).unwrap();
+    let restored: RunState = serde_json::from_str(&saved).unwrap();
+    let done = interp::resume(&p, restored, Resume::Reply("42".into()), &opts).unwrap();
+    assert_eq!(messages(&done.events), ["inner 42", "back: 42 gold"]);
+    assert_eq!(done.state.status, RunStatus::Completed);
+    assert_eq!(done.state.flow, "main");
+    assert!(done.state.parents.is_empty());
+    let kinds: Vec<String> = done
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::FlowEntered { flow } => Some(format!("enter {flow}")),
+            Event::FlowLeft { flow, status } => Some(format!("left {flow} {}", status.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["enter inner", "left inner completed", "left ask completed"]);
+}
+
+#[test]
+fn an_entered_flow_that_expires_goes_on_at_on_expired_and_a_terminal_enter_hands_over() {
+    let p = program(SUBFLOWS);
+    let env = |_: &str| None;
+    let opts = options(&env);
+    for how in [Resume::Timeout, Resume::Expire] {
+        let started = interp::start(&p, Some("main"), "r1", serde_json::json!({}), None, &opts).unwrap();
+        let out = interp::resume(&p, started.state, how, &opts).unwrap();
+        assert_eq!(messages(&out.events), ["expired: none", "back: none gold"]);
+        assert_eq!(out.state.status, RunStatus::Completed);
+    }
+    // Without `on expired`, the flow that entered expires too.
+    let p2 = program("flow a {\n  enter b\n  send \"never\"\n}\nflow b {\n  wait x timeout 1m\n}\n");
+    let started = interp::start(&p2, Some("a"), "r2", serde_json::json!({}), None, &opts).unwrap();
+    let out = interp::resume(&p2, started.state, Resume::Timeout, &opts).unwrap();
+    assert!(messages(&out.events).is_empty());
+    assert_eq!(out.state.status, RunStatus::Expired);
+    assert!(out.state.parents.is_empty());
+    // `terminal`: the first flow ends, the second runs in its place with no flow to return to.
+    let started = interp::start(&p, Some("hand_over"), "r3", serde_json::json!({}), None, &opts).unwrap();
+    assert_eq!(messages(&started.events), ["first", "asked by a  member"]);
+    assert!(started.state.parents.is_empty());
+    assert_eq!(started.state.flow, "ask");
+    let done = interp::resume(&p, started.state, Resume::Reply("7".into()), &opts).unwrap();
+    assert_eq!(messages(&done.events), ["inner 7"]);
+    assert_eq!(done.state.status, RunStatus::Completed);
+}
+
+#[test]
+fn a_run_inside_a_changed_parent_is_refused_and_nesting_is_bounded() {
+    let p = program(SUBFLOWS);
+    let env = |_: &str| None;
+    let opts = options(&env);
+    let started = interp::start(&p, Some("main"), "r1", serde_json::json!({}), None, &opts).unwrap();
+    // The flow that entered changed its variables while the run waited inside `ask`.
+    let changed = program(
+        &SUBFLOWS.replace("set tier = \"gold\"", "set tier = \"gold\"\n  set extra = 1\n  send \"@flow.extra\""),
+    );
+    let err = interp::resume(&changed, started.state, Resume::Reply("1".into()), &opts).unwrap_err();
+    assert_eq!(err, interp::RunError::ProgramChanged("main".into()));
+    // A flow that enters itself on some path: the checker lets it through, the run stops at the limit.
+    let deep = program("flow r {\n  split @contact.name {\n    case has_text { enter r }\n  }\n}\n");
+    let out = interp::start(&deep, None, "r4", serde_json::json!({"name": "Ann"}), None, &opts).unwrap();
+    assert_eq!(out.state.status, RunStatus::Failed);
+    let reason = out.events.iter().find_map(|e| match e {
+        Event::RunEnded { reason, .. } => reason.clone(),
+        _ => None,
+    });
+    assert_eq!(reason.as_deref(), Some("flows entered more than 32 deep (flows that enter each other?)"));
+}

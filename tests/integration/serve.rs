@@ -1203,3 +1203,38 @@ fn one_address_cannot_hold_every_connection_and_the_log_names_the_client() {
     assert!(err.contains(" 127.0.0.1 POST /contacts/tel:+*********456/messages 200 "), "{err}");
     assert!(!err.contains("250788123456"), "the number is not logged: {err}");
 }
+
+/// A flow that enters another: the second flow's wait is the run's, its timeout the scheduler's, and the
+/// run comes back to the first flow with the second's results.
+pub(crate) const SUBFLOW: &str = "flow signup {\n  send \"Hi\"\n  enter ask_age {\n    on expired { send \"Later, then.\" }\n  }\n  send \"Age @(default(@child.age, \"unknown\")).\"\n}\n\nflow ask_age {\n  send \"How old are you?\"\n  wait age timeout 1s\n}\n";
+
+#[test]
+fn a_conversation_goes_into_an_entered_flow_and_back() {
+    let s = serve(&[SUBFLOW], 1 << 20);
+    let start = |c: &str| post_json(&format!("{}/flows/signup/runs", s.base), &[], &json!({"contact": {"id": c}}));
+    let started = start("s1");
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert_eq!(started.json()["messages"], json!(["Hi", "How old are you?"]));
+    let run_id = started.json()["run_id"].as_str().unwrap().to_string();
+    let run = request("GET", &format!("{}/runs/{run_id}", s.base), &[], None).json();
+    // A run is listed under the flow it started with.
+    assert_eq!((run["status"].as_str(), run["flow"].as_str()), (Some("waiting"), Some("signup")), "{run}");
+    let reply = post_json(&format!("{}/contacts/s1/messages", s.base), &[], &json!({"text": "33"}));
+    assert_eq!(reply.json()["messages"], json!(["Age 33."]), "{}", reply.body);
+    assert_eq!(reply.json()["status"], "completed");
+    // The wait of the entered flow times out: the first flow goes on at `on expired`.
+    let run_id = start("s2").json()["run_id"].as_str().unwrap().to_string();
+    let mut run = Value::Null;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        run = request("GET", &format!("{}/runs/{run_id}", s.base), &[], None).json();
+        if run["status"] == "completed" {
+            break;
+        }
+    }
+    assert_eq!(run["status"], "completed", "{run}");
+    let types: Vec<&str> = run["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"flow_entered") && types.contains(&"flow_left"), "{types:?}");
+    let texts: Vec<&str> = run["events"].as_array().unwrap().iter().filter_map(|e| e["text"].as_str()).collect();
+    assert_eq!(texts, ["Hi", "How old are you?", "Later, then.", "Age unknown."]);
+}

@@ -348,6 +348,38 @@ fn flowc_serve_on_postgres_keeps_conversations_across_a_kill_and_delivers_throug
     assert_eq!(log.status.code(), Some(0), "{}", String::from_utf8_lossy(&log.stderr));
 }
 
+/// A run inside an entered flow is kept on PostgreSQL across a kill, and comes back to the flow that
+/// entered it with its results.
+#[test]
+fn postgres_keeps_a_run_inside_an_entered_flow_across_a_kill() {
+    use crate::serve::{SUBFLOW, post_json, request};
+    use crate::serve_process::spawn_serve;
+    use std::process::Stdio;
+    let Some(pg) = Postgres::start("subflow") else { return };
+    let url = pg.database("subflow");
+    let dir = TempDir::new("serve-pg-subflow");
+    let flow = dir.0.join("signup.flow");
+    std::fs::write(&flow, SUBFLOW.replace("timeout 1s", "timeout 1h")).unwrap();
+    let db = std::path::Path::new(&url);
+    let (mut first, base) = spawn_serve(&flow, db, &["--no-access-log"], Stdio::null());
+    let started = post_json(&format!("{base}/flows/signup/runs"), &[], &json!({"contact": {"id": "e1"}}));
+    assert_eq!(started.status, 201, "{}", started.body);
+    let run_id = started.json()["run_id"].as_str().unwrap().to_string();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut second, base) = spawn_serve(&flow, db, &["--no-access-log"], Stdio::null());
+    let run = request("GET", &format!("{base}/runs/{run_id}"), &[], None).json();
+    assert_eq!((run["flow"].as_str(), run["status"].as_str()), (Some("signup"), Some("waiting")), "{run}");
+    let reply = post_json(&format!("{base}/contacts/e1/messages"), &[], &json!({"text": "51"}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["messages"], json!(["Age 51."]));
+    assert_eq!(reply.json()["status"], "completed");
+    let run = request("GET", &format!("{base}/runs/{run_id}"), &[], None).json();
+    assert_eq!(run["flow"], "signup", "{run}");
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
 /// Two `flowc serve` processes on one PostgreSQL database, as behind a load balancer.
 #[test]
 fn two_servers_on_one_postgres_share_contacts_timeouts_and_the_outbox() {

@@ -21,6 +21,8 @@ impl FlowChecker<'_> {
 
     pub(super) fn summary(&self) -> Summary {
         let results = if self.graph.reachable(EXIT) { self.defined_at(EXIT) } else { Vec::new() };
+        let mut all: Vec<_> = self.vars.iter().map(|(n, (t, at))| (n.to_string(), t.clone(), *at)).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
         let mut sites = Vec::new();
         for (node, n) in self.graph.nodes.iter().enumerate() {
             if let NodeKind::Stmt(Stmt { kind: StmtKind::Enter { flow, terminal: None, .. }, .. }) = n.kind
@@ -60,6 +62,6 @@ impl FlowChecker<'_> {
             }
         }
         first_enters.sort_by_key(|n: &Name| n.span.start);
-        Summary { results, sites, ends_alone, first_enters }
+        Summary { results, all, sites, ends_alone, first_enters }
     }
 }

@@ -124,7 +124,7 @@ impl<'a> FlowChecker<'a> {
         c
     }
 
-    /// What the other flows of the file need to know of `flow` (docs/language.md §6.9): the results it
+    /// What the other flows of the file need to know of `flow` (docs/language.md §4.11): the results it
     /// defines on every path to its end, what is defined where it enters another flow, and where its
     /// start leads before anything else.
     pub(crate) fn summarize(at: &InFile<'a>, flow: &'a Flow) -> super::enter::Summary {

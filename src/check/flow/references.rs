@@ -277,9 +277,32 @@ impl<'a> FlowChecker<'a> {
         ty
     }
 
-    /// `@child.NAME`: defined where the flow entered last completed with it (docs/language.md §6.9).
+    /// `@child.NAME`: defined where the flow entered last completed with it (docs/language.md §4.11).
     fn child_result(&mut self, r: &Reference, name: &Spanned<String>, node: usize, lenient: bool) -> Ty {
         let flow = self.flow.name.node.as_str();
+        if self.enters.child(flow, &name.node).is_none()
+            && let Some((ty, flows)) = self.enters.child_sometimes(flow, &name.node)
+        {
+            // RapidPro reads it as empty text where the child did not set it.
+            if !lenient && node != usize::MAX {
+                let named: Vec<String> = flows.iter().map(|f| format!("`{f}`")).collect();
+                self.report(
+                    Diagnostic::new(
+                        Code::UndefinedVariable,
+                        r.span,
+                        format!("`@child.{}` may not be defined here", name.node),
+                        "not defined on every path to the entered flow's end",
+                    )
+                    .with_help(format!(
+                        "{} sets `{}` on some paths only. Define it on every path to its end, or use `default(@child.{}, \"\")`.",
+                        named.join(" or "),
+                        name.node,
+                        name.node
+                    )),
+                );
+            }
+            return ty;
+        }
         let Some((ty, _)) = self.enters.child(flow, &name.node) else {
             let names = self.enters.child_names(flow);
             let close = did_you_mean(&name.node, names.iter().copied());

@@ -410,7 +410,8 @@ impl StepRecord {
         Ok(StepRecord {
             run_id: state.run_id.clone(),
             contact_id: contact_id.to_string(),
-            flow: state.flow.clone(),
+            // The flow the run started with, whichever flow it has entered since.
+            flow: state.root().flow.to_string(),
             status: state.status,
             deadline_ms,
             state: if state.status == RunStatus::Waiting { Some(serde_json::to_string(state)?) } else { None },
