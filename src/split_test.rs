@@ -112,7 +112,7 @@ tests! {
     HasNumberEq => "has_number_eq", [Number "N"], 0, "has_number_eq 10",
         when "contains a number equal to N", value "the first number that is";
     HasDate => "has_date", [], 0, "has_date",
-        when "contains a date in the flow's `dates` order (§5.6)", value "the date, `2026-12-24`";
+        when "contains a date in the flow's `dates` order (§5.6)", value "the date, `2026-12-24`; with the time when the reply gives one (`2026-12-24T10:30:00.000+02:00`)";
     HasDateLt => "has_date_lt", [Date "today()"], 0, "has_date_lt today()",
         when "contains a date before the argument (an expression such as `today()`, or text)", value "the date";
     HasDateEq => "has_date_eq", [Date "today()"], 0, "has_date_eq today()",

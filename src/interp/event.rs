@@ -140,6 +140,10 @@ pub enum Event {
     FlowEntered {
         /// The flow entered.
         flow: String,
+        /// `enter FLOW terminal`: the flow that entered it ended (a `flow_left` just before), and this
+        /// one runs in its place.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        terminal: bool,
     },
     /// A flow that `enter` ran ended, and the run went back to the flow that entered it (or, for a
     /// terminal `enter`, the flow that handed the contact over ended).
@@ -213,7 +217,8 @@ pub fn event_line(e: &Event, shown: Shown) -> String {
             format!("↩ respond {status}{}", body.as_deref().map(|b| format!(" {}", t(b))).unwrap_or_default())
         }
         Event::Warning { message } => format!("⚠ {}", t(message)),
-        Event::FlowEntered { flow } => format!("↳ enter {flow}"),
+        Event::FlowEntered { flow, terminal: false } => format!("↳ enter {flow}"),
+        Event::FlowEntered { flow, terminal: true } => format!("↳ enter {flow} (terminal)"),
         Event::FlowLeft { flow, status } => format!("↲ {flow} {}", status.as_str()),
         Event::RunEnded { status, reason: Some(r) } => format!("■ {} ({r})", status.as_str()),
         Event::RunEnded { status, .. } => format!("■ {}", status.as_str()),

@@ -4,8 +4,10 @@
 //! Webhooks go through a [`WebhookClient`] (the network client in `crate::http`, file mocks for
 //! `flowc run --mock`, or a test double), so the interpreter itself does no I/O.
 
+mod contact;
 pub mod driver;
 mod event;
+mod frames;
 pub mod library;
 pub use event::{Event, Shown, event_line, one_line};
 pub(crate) mod eval;
@@ -607,82 +609,6 @@ struct Machine<'a> {
 }
 
 impl<'a> Machine<'a> {
-    /// The flow running now ends with `status`. Inside `enter`, a flow that completes or expires
-    /// returns to the flow that entered it, and the run goes on (`true`); anything else ends the run.
-    fn end(&mut self, status: RunStatus, reason: Option<String>) -> bool {
-        self.state.waiting = None;
-        if matches!(status, RunStatus::Completed | RunStatus::Expired)
-            && let Some(frame) = self.state.parents.pop()
-        {
-            self.events.push(Event::FlowLeft { flow: self.state.flow.clone(), status });
-            let Ok((_, parent)) = find_flow(self.program, Some(&frame.flow)) else {
-                return self.end(RunStatus::Failed, Some(format!("the flow `{}` is gone", frame.flow)));
-            };
-            let child = self.state.results();
-            let state = &mut *self.state;
-            state.flow = frame.flow;
-            state.pc = frame.pc;
-            state.slot_names = frame.slot_names;
-            state.slots = frame.slots;
-            state.extra = frame.extra;
-            state.webhooks = frame.webhooks;
-            state.visits = frame.visits;
-            state.child = child;
-            self.flow = parent;
-            let on_expired = match self.flow.code.get(self.state.pc) {
-                Some(Instr::Enter { on_expired, .. }) => *on_expired,
-                _ => None,
-            };
-            return match status {
-                RunStatus::Completed => {
-                    self.state.pc += 1;
-                    true
-                }
-                _ => match on_expired {
-                    Some(target) => {
-                        self.state.pc = target;
-                        true
-                    }
-                    None => self.end(status, reason),
-                },
-            };
-        }
-        self.state.status = status;
-        self.state.parents.clear();
-        self.events.push(Event::RunEnded { status, reason });
-        false
-    }
-
-    /// `enter FLOW`: the run goes into `flow`; unless `terminal`, the flow running now waits for it.
-    fn enter(&mut self, flow: &str, terminal: bool) -> bool {
-        let Ok((_, child)) = find_flow(self.program, Some(flow)) else {
-            return self.end(RunStatus::Failed, Some(format!("there is no flow `{flow}` to enter")));
-        };
-        if !terminal && self.state.parents.len() >= MAX_ENTER_DEPTH {
-            let reason = format!("flows entered more than {MAX_ENTER_DEPTH} deep (flows that enter each other?)");
-            return self.end(RunStatus::Failed, Some(reason));
-        }
-        let state = &mut *self.state;
-        let slots = std::mem::replace(&mut state.slots, vec![None; child.slots.len()]);
-        let slot_names = std::mem::replace(&mut state.slot_names, child.slots.clone());
-        let webhooks = std::mem::replace(&mut state.webhooks, vec![None; child.webhooks.len()]);
-        let extra = std::mem::take(&mut state.extra);
-        let visits = std::mem::take(&mut state.visits);
-        let own_child = std::mem::take(&mut state.child);
-        let name = std::mem::replace(&mut state.flow, child.name.clone());
-        if terminal {
-            self.events.push(Event::FlowLeft { flow: name, status: RunStatus::Completed });
-        } else {
-            let frame =
-                Frame { flow: name, pc: state.pc, slot_names, slots, extra, webhooks, visits, child: own_child };
-            state.parents.push(frame);
-        }
-        state.pc = 0;
-        self.flow = child;
-        self.events.push(Event::FlowEntered { flow: child.name.clone() });
-        true
-    }
-
     /// Runs instructions until the run waits or ends.
     fn run(&mut self) {
         let mut steps = 0u64;
@@ -735,58 +661,9 @@ impl<'a> Machine<'a> {
                 }
                 Instr::SetContact { target, value } => {
                     let v = self.eval(value);
-                    let contact = &mut self.state.contact;
-                    let (field, value) = match target {
-                        crate::ast::ContactTarget::Name => {
-                            contact.name = value::text(&v);
-                            ("name".to_string(), Value::String(contact.name.clone()))
-                        }
-                        crate::ast::ContactTarget::Language => {
-                            contact.language = value::text(&v);
-                            ("language".to_string(), Value::String(contact.language.clone()))
-                        }
-                        crate::ast::ContactTarget::Timezone => {
-                            let name = value::text(&v).trim().to_string();
-                            // An empty name goes back to the server's default zone.
-                            if !name.is_empty()
-                                && let Err(e) = crate::dates::zone(&name)
-                            {
-                                self.warn(format!("@contact.timezone is unchanged: {e}"));
-                                self.state.pc += 1;
-                                continue;
-                            }
-                            let contact = &mut self.state.contact;
-                            contact.timezone = name;
-                            ("timezone".to_string(), Value::String(contact.timezone.clone()))
-                        }
-                        crate::ast::ContactTarget::GroupAdd | crate::ast::ContactTarget::GroupRemove => {
-                            // Group names are compared without case; a contact is in a group once.
-                            let name = value::text(&v).trim().to_string();
-                            let at = contact.groups.iter().position(|g| g.to_lowercase() == name.to_lowercase());
-                            match (target, at) {
-                                _ if name.is_empty() => {}
-                                (crate::ast::ContactTarget::GroupAdd, None) => contact.groups.push(name),
-                                (crate::ast::ContactTarget::GroupRemove, Some(i)) => {
-                                    contact.groups.remove(i);
-                                }
-                                _ => {
-                                    self.state.pc += 1;
-                                    continue;
-                                }
-                            }
-                            let groups = contact.groups.iter().cloned().map(Value::String).collect();
-                            ("groups".to_string(), Value::Array(groups))
-                        }
-                        crate::ast::ContactTarget::Field(key) => {
-                            if v.is_null() {
-                                contact.fields.remove(key);
-                            } else {
-                                contact.fields.insert(key.clone(), v.clone());
-                            }
-                            (format!("fields.{key}"), v)
-                        }
-                    };
-                    self.events.push(Event::ContactUpdated { field, value });
+                    if let Some((field, value)) = self.set_contact(target, v) {
+                        self.events.push(Event::ContactUpdated { field, value });
+                    }
                     self.state.pc += 1;
                 }
                 Instr::Jump { target } => self.state.pc = *target,

@@ -77,7 +77,9 @@ pub fn run(test: SplitTest, text: &str, args: &[Arg<'_>], decimal: char, calenda
         SplitTest::HasNumberGt => first_number_where(text, decimal, |n| n > num_arg(0)),
         SplitTest::HasNumberGte => first_number_where(text, decimal, |n| n >= num_arg(0)),
         SplitTest::HasNumberEq => first_number_where(text, decimal, |n| n == num_arg(0)),
-        SplitTest::HasDate => date_where(text, calendar, |_| true),
+        // The moment when the reply gives a time (`1977-06-23T15:34:00.000-05:00`, in the contact's
+        // zone), as RapidPro keeps it; the comparisons match the date alone.
+        SplitTest::HasDate => crate::dates::read(text, calendar).map(|when| Match::new(when.iso())),
         SplitTest::HasDateLt => date_where(text, calendar, |d| date_arg(args).is_some_and(|a| d < a)),
         SplitTest::HasDateEq => date_where(text, calendar, |d| date_arg(args).is_some_and(|a| d == a)),
         SplitTest::HasDateGt => date_where(text, calendar, |d| date_arg(args).is_some_and(|a| d > a)),

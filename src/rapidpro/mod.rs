@@ -6,6 +6,7 @@
 //! results, contact fields, name and language, e-mail and webhooks with their Success/Failure split;
 //! every node becomes a `step` named after its UUID, and exits become `goto`s.
 
+mod assemble;
 mod excellent;
 mod export;
 mod expression;

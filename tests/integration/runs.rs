@@ -565,7 +565,7 @@ fn an_entered_flow_waits_resumes_from_saved_state_and_returns_its_results() {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::FlowEntered { flow } => Some(format!("enter {flow}")),
+            Event::FlowEntered { flow, .. } => Some(format!("enter {flow}")),
             Event::FlowLeft { flow, status } => Some(format!("left {flow} {}", status.as_str())),
             _ => None,
         })
