@@ -8,8 +8,8 @@
 //! bracketed wherever flowc's precedence could read it otherwise.
 
 /// The flowc expression, or `None`.
-pub(super) fn convert(expr: &str, last_webhook: Option<&str>) -> Option<String> {
-    let mut p = Parser { chars: expr.chars().collect(), at: 0, last_webhook, depth: 0 };
+pub(super) fn convert(expr: &str, calls: super::names::Calls<'_>) -> Option<String> {
+    let mut p = Parser { chars: expr.chars().collect(), at: 0, calls, depth: 0 };
     let out = p.comparison()?;
     p.space();
     if p.at != p.chars.len() {
@@ -46,7 +46,7 @@ pub(super) fn one_group(s: &str) -> bool {
 struct Parser<'a> {
     chars: Vec<char>,
     at: usize,
-    last_webhook: Option<&'a str>,
+    calls: super::names::Calls<'a>,
     /// Nesting, bounded: a hostile export cannot exhaust the stack.
     depth: usize,
 }
@@ -181,7 +181,8 @@ impl Parser<'_> {
                 }
                 match path.to_lowercase().as_str() {
                     "true" | "false" | "null" => Some(path.to_lowercase()),
-                    _ => super::names::reference(path.trim_end_matches('.'), self.last_webhook),
+                    _ => super::names::reference(path.trim_end_matches('.'), self.calls)
+                        .map(|r| if r.starts_with('@') && !r.contains(' ') { r } else { format!("({r})") }),
                 }
             }
             _ => None,
@@ -253,7 +254,7 @@ mod tests {
 
     #[test]
     fn excellent_reads_as_flowc() {
-        let c = |e: &str| convert(e, None);
+        let c = |e: &str| convert(e, crate::rapidpro::names::Calls::default());
         assert_eq!(c("UPPER(contact.name) & \"!\"").as_deref(), Some("upper(@contact.name) & \"!\""));
         assert_eq!(c("results.age = 3").as_deref(), Some("@flow.age == 3"));
         assert_eq!(

@@ -119,6 +119,8 @@ struct Flow<'j> {
     out: String,
     /// The webhook written last: what `@webhook` means after it.
     last_webhook: Option<String>,
+    /// The result names of the flow's webhook calls, as flowc names them.
+    call_results: Vec<String>,
     /// The workspace's date order, when given.
     dates: Option<String>,
     /// The export's groups: names by UUID.
@@ -153,6 +155,13 @@ impl<'j> Flow<'j> {
             }
             steps.insert(uuid, name);
         }
+        // A call with a result name saves its status there (RapidPro), its answer as `@flow.NAME`.
+        let call_results = nodes
+            .iter()
+            .flat_map(|n| n["actions"].as_array().into_iter().flatten())
+            .filter(|a| a["type"].as_str() == Some("call_webhook"))
+            .filter_map(|a| a["result_name"].as_str().map(key))
+            .collect();
         Ok(Flow {
             name,
             title,
@@ -163,6 +172,7 @@ impl<'j> Flow<'j> {
             trigger_lines: Vec::new(),
             out: String::new(),
             last_webhook: None,
+            call_results,
             dates: None,
             group_names: HashMap::new(),
             flow_names: HashMap::new(),
@@ -217,9 +227,14 @@ impl<'j> Flow<'j> {
         self.unsupported.push(Unsupported { flow: self.title.clone(), node, construct });
     }
 
+    /// The flow's calls, for what `@webhook` and a call's result mean here.
+    fn calls(&self) -> super::names::Calls<'_> {
+        super::names::Calls { last: self.last_webhook.as_deref(), results: &self.call_results }
+    }
+
     /// A template as a flowc string literal, reporting what it keeps as text.
     fn string(&mut self, node: &Value, template: &str) -> String {
-        let converted = convert_after(template, self.last_webhook.as_deref());
+        let converted = convert_after(template, self.calls());
         for kept in converted.kept {
             self.unsupported(node, format!("the expression {kept}"));
         }
@@ -536,7 +551,7 @@ impl<'j> Flow<'j> {
         }
         let operand = match operand {
             Some(o) => o,
-            None => match super::names::reference(given.trim_start_matches('@'), self.last_webhook.as_deref()) {
+            None => match super::names::reference(given.trim_start_matches('@'), self.calls()) {
                 Some(r) if given.starts_with('@') && !given.contains(' ') => r,
                 _ => self.string(node, &given),
             },
@@ -578,7 +593,7 @@ impl<'j> Flow<'j> {
             for (arg, kind) in args.iter().zip(test.args()) {
                 match kind {
                     ArgKind::Number if arg.trim().parse::<f64>().is_ok() => written.push(arg.trim().to_string()),
-                    ArgKind::Date => match template::date_argument(arg, self.last_webhook.as_deref()) {
+                    ArgKind::Date => match template::date_argument(arg, self.calls()) {
                         Some(a) => written.push(a),
                         None => {
                             self.unsupported(node, format!("the argument {arg:?} of {}", test.name()));

@@ -32,9 +32,37 @@ pub(super) fn key(name: &str) -> String {
     }
 }
 
-/// A reference flowc has, as flowc writes it.
-pub(super) fn reference(path: &str, last_webhook: Option<&str>) -> Option<String> {
+/// The webhook calls of the flow being imported, for what `@webhook` and `@results.CALL` mean.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Calls<'a> {
+    /// The call made last before the text: RapidPro's `@webhook` is the last call.
+    pub(super) last: Option<&'a str>,
+    /// The result names of the flow's calls, as flowc names them.
+    pub(super) results: &'a [String],
+}
+
+/// A reference flowc has, as flowc writes it: a reference, or an expression (which a template writes
+/// inside `@( )`).
+pub(super) fn reference(path: &str, calls: Calls<'_>) -> Option<String> {
+    let last_webhook = calls.last;
     let parts: Vec<&str> = path.split('.').collect();
+    // A call's result is its status, with Success or Failure as its category, the request as its input
+    // and the answer as its extra (`@flow.CALL` in flowc).
+    if let ["results" | "flow", name, rest @ ..] = parts.as_slice()
+        && let k = key(name)
+        && calls.results.contains(&k)
+    {
+        return match rest {
+            [] | ["value"] => Some(format!("@webhook.{k}.status")),
+            ["category" | "category_localized"] => {
+                Some(format!("if(@webhook.{k}.error == null, \"Success\", \"Failure\")"))
+            }
+            ["input" | "text"] => Some(format!("@webhook.{k}.method & \" \" & @webhook.{k}.url")),
+            ["extra"] => Some(format!("@flow.{k}")),
+            ["extra", more @ ..] => Some(format!("@flow.{k}.{}", more.join("."))),
+            _ => None,
+        };
+    }
     match parts.as_slice() {
         ["input"] | ["input", "text"] => Some("@input".into()),
         // `@flow.x` is the legacy (before spec 11) spelling of `@results.x`.
@@ -67,7 +95,7 @@ pub(super) fn reference(path: &str, last_webhook: Option<&str>) -> Option<String
         ["webhook", k] if *k != "status" => Some(format!("@extra.{}", key(k))),
         ["webhook", "status"] => last_webhook.map(|w| format!("@webhook.{w}.status")),
         // The call itself, as goflow writes it: its method and URL.
-        ["webhook"] => last_webhook.map(|w| format!("@webhook.{w}.method @webhook.{w}.url")),
+        ["webhook"] => last_webhook.map(|w| format!("@webhook.{w}.method & \" \" & @webhook.{w}.url")),
         // A flow started with params (RapidPro's API): in flowc, a webhook trigger's JSON body.
         ["trigger", "params", rest @ ..] if !rest.is_empty() => Some(format!("@trigger.body.{}", rest.join("."))),
         ["urns", "tel"] => Some("@contact.phone".into()),

@@ -30,12 +30,12 @@ pub(super) fn escape(text: &str) -> String {
 /// Converts an Excellent template.
 #[cfg(test)]
 fn convert(template: &str) -> Converted {
-    convert_after(template, None)
+    convert_after(template, super::names::Calls::default())
 }
 
 /// Converts an Excellent template; `@webhook.status` is the status of `last_webhook`, the call made
 /// last before it (RapidPro's `@webhook` is the last call).
-pub(super) fn convert_after(template: &str, last_webhook: Option<&str>) -> Converted {
+pub(super) fn convert_after(template: &str, calls: super::names::Calls<'_>) -> Converted {
     let mut text = String::new();
     let mut kept = Vec::new();
     let mut rest = template;
@@ -72,7 +72,7 @@ pub(super) fn convert_after(template: &str, last_webhook: Option<&str>) -> Conve
                 }
             }
             let expr = &after[..end];
-            match super::expression::convert(&expr[1..expr.len().saturating_sub(1)], last_webhook) {
+            match super::expression::convert(&expr[1..expr.len().saturating_sub(1)], calls) {
                 Some(flowc) => {
                     text.push_str("@(");
                     text.push_str(&flowc);
@@ -95,8 +95,14 @@ pub(super) fn convert_after(template: &str, last_webhook: Option<&str>) -> Conve
             rest = after;
             continue;
         }
-        match reference(path, last_webhook) {
-            Some(flowc) => text.push_str(&flowc),
+        match reference(path, calls) {
+            // A reference as it is; an expression inside `@( )`.
+            Some(flowc) if flowc.starts_with('@') && !flowc.contains(' ') => text.push_str(&flowc),
+            Some(flowc) => {
+                text.push_str("@(");
+                text.push_str(&flowc);
+                text.push(')');
+            }
             None => {
                 kept.push(format!("@{path}"));
                 text.push_str("@@");
@@ -111,13 +117,13 @@ pub(super) fn convert_after(template: &str, last_webhook: Option<&str>) -> Conve
 
 /// A test's date argument as flowc writes it: an expression (`@(today())` → `today()`), a reference, or
 /// text read in the flow's date order.
-pub(super) fn date_argument(arg: &str, last_webhook: Option<&str>) -> Option<String> {
+pub(super) fn date_argument(arg: &str, calls: super::names::Calls<'_>) -> Option<String> {
     let arg = arg.trim();
     if let Some(inner) = arg.strip_prefix("@(").and_then(|a| a.strip_suffix(')')) {
-        return super::expression::convert(inner, last_webhook);
+        return super::expression::convert(inner, calls);
     }
     if let Some(path) = arg.strip_prefix('@') {
-        return reference(path, last_webhook);
+        return reference(path, calls);
     }
     Some(format!("\"{}\"", escape(arg)))
 }
