@@ -198,6 +198,7 @@ pub fn compile(file: &SourceFile) -> Program {
         .iter()
         .filter_map(|c| {
             let receive = format!("/channels/{}", c.name.node);
+            let rate = channel_rate(c);
             match &c.kind {
                 ChannelKind::External { .. } => {}
                 ChannelKind::Telegram { token, secret } => {
@@ -205,7 +206,7 @@ pub fn compile(file: &SourceFile) -> Program {
                         token: token.node.clone(),
                         secret: secret.as_ref().map(|s| s.node.clone()),
                     };
-                    return Some(ChannelDef { name: c.name.node.clone(), receive, kind });
+                    return Some(ChannelDef { name: c.name.node.clone(), receive, kind, rate });
                 }
                 ChannelKind::Twilio { account, token, from } => {
                     let kind = ChannelKindDef::Twilio {
@@ -213,7 +214,7 @@ pub fn compile(file: &SourceFile) -> Program {
                         token: token.node.clone(),
                         from: from.node.clone(),
                     };
-                    return Some(ChannelDef { name: c.name.node.clone(), receive, kind });
+                    return Some(ChannelDef { name: c.name.node.clone(), receive, kind, rate });
                 }
             }
             let (suffix, auth) = c.kind.receives().next()?;
@@ -235,10 +236,27 @@ pub fn compile(file: &SourceFile) -> Program {
                 name: c.name.node.clone(),
                 receive: suffix.node.clone(),
                 kind: ChannelKindDef::External { auth, send },
+                rate,
             })
         })
         .collect();
     Program { connectors, triggers, message_triggers, channels, flows }
+}
+
+/// Messages a second a Telegram bot may send (Telegram's Bot API: about 30 a second overall).
+pub const TELEGRAM_RATE: f64 = 30.0;
+/// Messages a second a Twilio number may send (Twilio's default for a long code: one segment a second).
+pub const TWILIO_RATE: f64 = 1.0;
+
+/// How many messages a second leave through `c`: its `rate`, else its kind's documented limit; `None`
+/// (as fast as the gateway answers) for an external gateway without `rate`.
+fn channel_rate(c: &crate::ast::Channel) -> Option<f64> {
+    match (&c.rate, &c.kind) {
+        (Some(r), _) => Some(r.node.per_second()),
+        (None, ChannelKind::Telegram { .. }) => Some(TELEGRAM_RATE),
+        (None, ChannelKind::Twilio { .. }) => Some(TWILIO_RATE),
+        (None, ChannelKind::External { .. }) => None,
+    }
 }
 
 /// A channel's `retries` when it gives none: a message is tried 6 times, over about a minute.

@@ -115,6 +115,9 @@ pub struct ChannelDef {
     pub receive: String,
     /// What kind of channel, with its settings.
     pub kind: ChannelKindDef,
+    /// Messages a second it sends at most (`rate`, or its kind's default); `None`: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
 }
 
 /// The kinds of channel, compiled. Secrets are named by environment variable.

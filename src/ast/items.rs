@@ -109,8 +109,26 @@ pub struct Channel {
     pub name: Name,
     /// What kind of channel.
     pub kind: ChannelKind,
+    /// `rate N/s`: at most this many messages leave through it a second (`None`: as written, none).
+    pub rate: Option<Spanned<Rate>>,
     /// The whole item.
     pub span: Span,
+}
+
+/// `rate N/UNIT`: N messages per unit of time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// How many messages.
+    pub count: u64,
+    /// Per how many milliseconds (1,000, 60,000 or 3,600,000).
+    pub per_ms: u64,
+}
+
+impl Rate {
+    /// Messages a second.
+    pub fn per_second(self) -> f64 {
+        self.count as f64 * 1000.0 / self.per_ms as f64
+    }
 }
 
 /// The kinds of channel.

@@ -8,6 +8,9 @@ use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
 
 /// Checks every channel; `suffixes` holds the paths the triggers listen on, and gains the channels'.
+/// The highest `rate` a channel may have, in messages a second.
+const MAX_RATE: f64 = 10_000.0;
+
 pub(super) fn channels(
     src: &str,
     file: &SourceFile,
@@ -16,6 +19,19 @@ pub(super) fn channels(
 ) {
     super::duplicates(file.channels.iter().map(|c| &c.name), "channel", diags);
     for c in &file.channels {
+        if let Some(r) = &c.rate
+            && (r.node.count == 0 || r.node.per_second() > MAX_RATE)
+        {
+            diags.push(
+                Diagnostic::new(
+                    Code::DurationRange,
+                    r.span,
+                    format!("a channel's rate is 1 message an hour to {MAX_RATE} a second"),
+                    "out of range",
+                )
+                .with_help("write the gateway's limit, as `rate 30/s`; leave `rate` out for no limit"),
+            );
+        }
         match &c.kind {
             ChannelKind::External { .. } => {}
             ChannelKind::Telegram { token, secret } => {

@@ -107,25 +107,32 @@ impl<'a> Printer<'a> {
                 if let Some(s) = secret {
                     line.push_str(&format!(" secret env {}", self.text(s.span)));
                 }
+                if let Some(r) = &c.rate {
+                    line.push_str(&format!(" rate {}", self.text(r.span)));
+                }
                 self.push_line(&line);
                 self.trailing(c.span.end);
                 return c.span.end;
             }
             ChannelKind::Twilio { account, token, from } => {
-                let line = format!(
+                let mut line = format!(
                     "channel {} twilio account env {} token env {} from {}",
                     c.name.node,
                     self.text(account.span),
                     self.text(token.span),
                     self.text(from.span)
                 );
+                if let Some(r) = &c.rate {
+                    line.push_str(&format!(" rate {}", self.text(r.span)));
+                }
                 self.push_line(&line);
                 self.trailing(c.span.end);
                 return c.span.end;
             }
         };
         let brace = self.src[c.name.span.end..c.span.end].find('{').map_or(c.span.end, |i| c.name.span.end + i);
-        self.push_line(&format!("channel {} external {{", c.name.node));
+        let rate = c.rate.as_ref().map(|r| format!(" rate {}", self.text(r.span))).unwrap_or_default();
+        self.push_line(&format!("channel {} external{rate} {{", c.name.node));
         self.trailing(brace + 1);
         self.indent += 1;
         let mut prev = brace + 1;

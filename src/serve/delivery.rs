@@ -74,6 +74,11 @@ impl App {
         }
     }
 
+    /// How many messages a second `channel` sends at most (its `rate`, or its kind's); `None`: no limit.
+    pub(super) fn channel_rate(&self, channel: &str) -> Option<f64> {
+        self.channel(channel).and_then(|(_, c)| c.rate)
+    }
+
     /// Whether the server is stopping.
     pub(super) fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)

@@ -87,6 +87,8 @@ struct LaneState {
     idle: usize,
     /// Threads alive.
     threads: usize,
+    /// When the next delivery may start, for a channel with a `rate`.
+    next_slot: Option<Instant>,
 }
 
 impl Outbox {
@@ -179,7 +181,13 @@ fn record(app: &App) -> usize {
 /// Claims what `channel`'s lane has room for and hands it over; how many.
 fn claim(app: &Arc<App>, channel: &str) -> usize {
     let lane = app.outbox.lane(channel);
-    let room = app.outbox.concurrency.saturating_sub(lock(&lane.state).busy);
+    let busy = lock(&lane.state).busy;
+    let mut room = app.outbox.concurrency.saturating_sub(busy);
+    // A channel with a rate claims what it can send in two seconds: its claims never outlast their
+    // lease while they wait for their turn.
+    if let Some(rate) = app.channel_rate(channel) {
+        room = room.min(((rate * 2.0).ceil() as usize).max(1).saturating_sub(busy));
+    }
     if room == 0 {
         return 0;
     }
@@ -203,8 +211,11 @@ fn claim(app: &Arc<App>, channel: &str) -> usize {
         let wanted = state.queue.len().saturating_sub(state.idle);
         let startable = app.outbox.concurrency.saturating_sub(state.threads);
         for _ in 0..wanted.min(startable) {
-            let (app, lane2) = (app.clone(), lane.clone());
-            match std::thread::Builder::new().name(format!("flowc-send-{channel}")).spawn(move || work(&app, &lane2)) {
+            let (app, lane2, name) = (app.clone(), lane.clone(), channel.to_string());
+            match std::thread::Builder::new()
+                .name(format!("flowc-send-{channel}"))
+                .spawn(move || work(&app, &lane2, &name))
+            {
                 Ok(_) => state.threads += 1,
                 Err(e) => {
                     eprintln!("flowc: outbox: cannot start a delivery thread: {e}");
@@ -242,9 +253,29 @@ fn fail_unserved(app: &Arc<App>, served: &[String]) {
     }
 }
 
+/// Waits for the next turn of a channel with a rate: its deliveries start `1 / rate` seconds apart, on
+/// all its lane's threads together. False when the server stops meanwhile.
+fn pace(app: &App, lane: &Lane, rate: f64) -> bool {
+    let gap = Duration::from_secs_f64(1.0 / rate);
+    let slot = {
+        let mut state = lock(&lane.state);
+        let now = Instant::now();
+        let slot = state.next_slot.map_or(now, |n| n.max(now));
+        state.next_slot = Some(slot + gap);
+        slot
+    };
+    while Instant::now() < slot {
+        if app.stopping() {
+            return false;
+        }
+        std::thread::sleep(slot.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)));
+    }
+    true
+}
+
 /// A lane's thread: delivers what is queued, ends after [`IDLE`] without work or when the queue is
 /// closed by a stopping server.
-fn work(app: &Arc<App>, lane: &Lane) {
+fn work(app: &Arc<App>, lane: &Lane, channel: &str) {
     loop {
         let message = {
             let mut state = lock(&lane.state);
@@ -266,6 +297,14 @@ fn work(app: &Arc<App>, lane: &Lane) {
                 }
             }
         };
+        if let Some(rate) = app.channel_rate(channel)
+            && !pace(app, lane, rate)
+        {
+            // Stopping before its turn: given back, unsent.
+            app.outbox
+                .finish(lane, Attempted { id: message.id, attempts: message.attempts, delivery: Delivery::Unsent });
+            continue;
+        }
         let delivery = app.deliver(&message);
         let outcome = Attempted { id: message.id, attempts: message.attempts + 1, delivery };
         app.outbox.finish(lane, outcome);

@@ -639,3 +639,31 @@ fn a_channel_delivers_up_to_its_concurrency_at_once_and_each_contact_in_order() 
         assert!(pair[1].duration_since(pair[0]) >= Duration::from_millis(400), "one contact's messages overlapped");
     }
 }
+
+/// `rate 5/s`: ten messages to ten contacts leave at most five a second, however fast the gateway
+/// answers (the lower bound on their spread cannot fail on a slow machine).
+#[test]
+fn a_channel_with_a_rate_paces_its_deliveries() {
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let seen = times.clone();
+    let gw = TestServer::start(move |_, _| {
+        seen.lock().unwrap().push(Instant::now());
+        Reply::json(200, "{}")
+    });
+    let src = SMS.replace("channel sms external {", "channel sms external rate 5/s {");
+    let s = serve_with_gateway(&src, &gw);
+    for i in 0..10 {
+        assert_eq!(sms(&s.base, &format!("+25078800010{i}"), "hello").status, 200);
+    }
+    let began = Instant::now();
+    while times.lock().unwrap().len() < 10 {
+        assert!(began.elapsed() < Duration::from_secs(20), "only {} delivered", times.lock().unwrap().len());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let times = times.lock().unwrap().clone();
+    let spread = *times.last().unwrap() - times[0];
+    assert!(spread >= Duration::from_millis(1700), "10 messages at 5/s took {spread:?}");
+    for pair in times.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_millis(150), "{:?} apart", pair[1] - pair[0]);
+    }
+}

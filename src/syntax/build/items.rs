@@ -112,18 +112,22 @@ impl Builder {
             b.plain_string(s)
         };
         let kind = it.next();
+        let rate = kind
+            .as_ref()
+            .and_then(|k| inner(k.clone()).find(|p| p.as_rule() == Rule::channel_rate))
+            .and_then(|r| self.rate(r));
         if let Some(k) = kind.as_ref().filter(|k| k.as_rule() == Rule::channel_telegram) {
-            let mut parts = inner(k.clone());
+            let mut parts = inner(k.clone()).filter(|p| p.as_rule() != Rule::channel_rate);
             let token = env_name(self, parts.next().expect("grammar"));
             let secret = parts.next().map(|p| env_name(self, p));
-            return Channel { name, kind: ChannelKind::Telegram { token, secret }, span };
+            return Channel { name, kind: ChannelKind::Telegram { token, secret }, rate, span };
         }
         if let Some(k) = kind.as_ref().filter(|k| k.as_rule() == Rule::channel_twilio) {
-            let mut parts = inner(k.clone());
+            let mut parts = inner(k.clone()).filter(|p| p.as_rule() != Rule::channel_rate);
             let account = env_name(self, parts.next().expect("grammar"));
             let token = env_name(self, parts.next().expect("grammar"));
             let from = self.plain_string(parts.next().expect("grammar"));
-            return Channel { name, kind: ChannelKind::Twilio { account, token, from }, span };
+            return Channel { name, kind: ChannelKind::Twilio { account, token, from }, rate, span };
         }
         if let Some(external) = kind {
             for block in inner(external).filter(|p| p.as_rule() == Rule::channel_block) {
@@ -148,7 +152,31 @@ impl Builder {
                 }
             }
         }
-        Channel { name, kind: ChannelKind::External { lines }, span }
+        Channel { name, kind: ChannelKind::External { lines }, rate, span }
+    }
+
+    /// `rate N/s`, `N/m` or `N/h`; another unit is reported.
+    fn rate(&mut self, pair: Pair<'_, Rule>) -> Option<Spanned<Rate>> {
+        let value = inner(pair).next()?;
+        let span = self.span(&value);
+        let (count, unit) = value.as_str().split_once('/')?;
+        let per_ms = match unit {
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => {
+                self.error(
+                    Code::DurationUnit,
+                    span,
+                    format!("`{}` is not a rate", value.as_str()),
+                    "messages per `s`, `m` or `h`",
+                    Some(format!("write `rate {count}/s` (a second), `{count}/m` (a minute) or `{count}/h` (an hour)")),
+                );
+                return None;
+            }
+        };
+        let count = count.parse().unwrap_or(u64::MAX);
+        Some(Spanned::new(Rate { count, per_ms }, span))
     }
 
     pub(super) fn trigger(&mut self, pair: Pair<'_, Rule>) -> Trigger {

@@ -74,6 +74,7 @@ fn is_keyword(rule: Rule) -> bool {
             | kw_send
             | kw_wait
             | kw_enter
+            | kw_rate
             | kw_expired
             | kw_timeout
             | kw_on
