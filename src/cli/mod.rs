@@ -19,6 +19,7 @@ mod log;
 mod out;
 mod run;
 mod serve;
+mod start;
 mod test;
 
 /// Exit status for success.
@@ -101,6 +102,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Serve triggers (incoming webhooks) and conversations over HTTP, keeping runs in SQLite or PostgreSQL.
     Serve(Box<serve::ServeArgs>),
+    /// Start a flow for groups of contacts and lists of URNs on a running server, and follow it.
+    Start(Box<start::StartArgs>),
     /// Show the webhook log as a table.
     Log {
         /// The log file (default: ~/.local/state/flowc/webhooks.jsonl).
@@ -264,6 +267,7 @@ fn run(cli: Cli) -> u8 {
         }),
         Command::Log { file, db, failed, webhook, json } => log::run(file, db, failed, webhook.as_deref(), json),
         Command::Serve(args) => serve::run(*args),
+        Command::Start(args) => start::run(*args),
     }
 }
 

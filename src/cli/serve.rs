@@ -50,6 +50,11 @@ pub(super) struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_OUTBOX_CONCURRENCY as u32,
               value_parser = clap::value_parser!(u32).range(1..=1024))]
     outbox_concurrency: u32,
+    /// Runs a second a group start (`POST /starts`, `flowc start`) begins at most; a start may ask for
+    /// fewer.
+    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_START_RATE as u32,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    start_rate: u32,
     /// Deliver `email` statements through this SMTP relay: smtps://[USER@]HOST[:465] (TLS) or
     /// smtp://[USER@]HOST[:587] (STARTTLS; plain only to a loopback host). The password comes from
     /// FLOWC_SMTP_PASSWORD. Without it e-mails are recorded as events only.
@@ -93,6 +98,7 @@ pub(super) fn run(args: ServeArgs) -> u8 {
         max_connections,
         max_connections_per_address,
         outbox_concurrency,
+        start_rate,
         smtp,
         smtp_from,
         header_timeout,
@@ -133,6 +139,7 @@ pub(super) fn run(args: ServeArgs) -> u8 {
         private_metrics,
         max_connections_per_address: max_connections_per_address.map(|n| n as usize),
         outbox_concurrency: outbox_concurrency as usize,
+        start_rate: f64::from(start_rate),
         ..crate::serve::Config::default()
     };
     serve(&paths, &addr, &db, config)

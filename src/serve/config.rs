@@ -12,6 +12,8 @@ pub type SecretSource = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 /// Server settings.
 pub struct Config {
+    /// Runs a second a group start begins at most (`--start-rate`); a start may ask for fewer.
+    pub start_rate: f64,
     /// Worker threads handling requests.
     pub workers: usize,
     /// Largest request body accepted.
@@ -70,6 +72,9 @@ pub struct Config {
 /// messages a second through a gateway that answers in 100 ms.
 pub const DEFAULT_OUTBOX_CONCURRENCY: usize = 128;
 
+/// Runs a second a group start begins when neither the start nor `--start-rate` says.
+pub const DEFAULT_START_RATE: f64 = 500.0;
+
 /// The operator tokens in `FLOWC_API_TOKEN`'s value: comma-separated, blanks around them dropped.
 pub fn api_tokens(value: &str) -> Vec<String> {
     value.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect()
@@ -99,6 +104,7 @@ impl Default for Config {
             api_tokens: Vec::new(),
             private_metrics: false,
             max_connections_per_address: None,
+            start_rate: DEFAULT_START_RATE,
         }
     }
 }

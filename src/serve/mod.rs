@@ -24,11 +24,12 @@ mod request;
 mod routes;
 mod runs;
 mod server;
+mod starts;
 pub mod store;
 mod views;
 mod writer;
 
-pub use config::{Config, DEFAULT_OUTBOX_CONCURRENCY, SecretSource, api_tokens};
+pub use config::{Config, DEFAULT_OUTBOX_CONCURRENCY, DEFAULT_START_RATE, SecretSource, api_tokens};
 pub use server::Server;
 
 use std::collections::HashMap;

@@ -110,8 +110,8 @@ impl App {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         // What reads or changes contacts, runs, messages and the log is the operator's.
         let operator = match (method.as_str(), segments.as_slice()) {
-            ("GET", ["log"] | ["runs", _] | ["contacts", _]) => true,
-            ("POST", ["flows", _, "runs"] | ["contacts", _, "messages"]) => true,
+            ("GET", ["log"] | ["runs", _] | ["contacts", _] | ["starts"] | ["starts", _]) => true,
+            ("POST", ["flows", _, "runs"] | ["contacts", _, "messages"] | ["starts"] | ["starts", _, "cancel"]) => true,
             ("GET", ["metrics"]) => self.config.private_metrics,
             _ => false,
         };
@@ -132,6 +132,15 @@ impl App {
                     Err(a) => a,
                 };
             }
+            ("GET", ["starts"]) => return self.list_starts(),
+            ("GET", ["starts", id]) => return self.show_start(&percent_decode(id, false)),
+            ("POST", ["starts"]) => {
+                return match self.read_body(request) {
+                    Ok(body) => self.create_start(&body),
+                    Err(a) => a,
+                };
+            }
+            ("POST", ["starts", id, "cancel"]) => return self.cancel_start(&percent_decode(id, false)),
             ("POST", ["contacts", id, "messages"]) => {
                 // A path keeps `+` (phone numbers are the natural contact ids); only queries read it as a space.
                 let id = percent_decode(id, false);

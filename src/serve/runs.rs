@@ -124,8 +124,21 @@ impl App {
         outcome: &Outcome,
         version: &str,
         commit: Commit,
-        mut messages: Vec<store::MessageRow>,
+        messages: Vec<store::MessageRow>,
     ) -> Result<(), StoreError> {
+        let record = self.step_record(contact_id, outcome, version, messages)?;
+        let commit = if outcome.state.status == RunStatus::Waiting { Commit::Wait } else { commit };
+        self.writer.write(vec![record], Vec::new(), commit)
+    }
+
+    /// What [`App::save_with`] writes for a step: the run, its contact and the messages it sends.
+    pub(super) fn step_record(
+        &self,
+        contact_id: &str,
+        outcome: &Outcome,
+        version: &str,
+        mut messages: Vec<store::MessageRow>,
+    ) -> Result<StepRecord, StoreError> {
         let deadline_ms = match (&outcome.state.status, &outcome.state.waiting) {
             (RunStatus::Waiting, Some(w)) => w.timeout_ms.map(|t| crate::time::now_millis().saturating_add(t)),
             _ => None,
@@ -141,8 +154,7 @@ impl App {
             messages.extend(email::rows(&outcome.state, &outcome.events));
         }
         record.messages = messages;
-        let commit = if outcome.state.status == RunStatus::Waiting { Commit::Wait } else { commit };
-        self.writer.write(vec![record], Vec::new(), commit)
+        Ok(record)
     }
 
     pub(super) fn start_conversation(&self, flow: &str, body: &[u8]) -> Reply {

@@ -21,6 +21,7 @@ use crate::http::HttpClient;
 use super::access_log::AccessLog;
 use super::config::Config;
 use super::routes::quick_paths;
+use super::starts;
 use super::store::Store;
 use super::writer::{Commit, Writer};
 use super::{App, Served, front, metrics, outbox};
@@ -81,6 +82,11 @@ impl Server {
             spawn("flowc-log", (app.clone(), stop.clone()), |(app, stop)| flush_access_log(&app, &stop))?,
             spawn("flowc-sender", (app.clone(), stop.clone()), |(app, stop)| outbox::dispatch(&app, &stop))?,
             spawn("flowc-outbox-poll", (app.clone(), stop.clone()), |(app, stop)| poll_outbox(&app, &stop))?,
+            spawn("flowc-starter", (app.clone(), stop.clone()), |(app, stop)| {
+                // One server per SQLite file: a restarted server takes its starts back at once.
+                let owner = if app.store.shared() { crate::time::unique_id("server") } else { "this-server".into() };
+                starts::starter(&app, &stop, &owner)
+            })?,
         ];
         for i in 0..workers {
             let (queue, app) = (queue.clone(), app.clone());

@@ -68,7 +68,7 @@ fn delivered(gateway: &TestServer, ok: &Mutex<Vec<usize>>, n: usize) -> Vec<Valu
 /// Waits until the outbox has nothing left to deliver. A channel's steps are committed before their
 /// answer, so once a request is answered, what it sent is in the outbox: after this, the gateway has
 /// seen every message the requests so far sent, and "nothing was sent" can be asserted without a sleep.
-fn outbox_settled(base: &str) {
+pub(crate) fn outbox_settled(base: &str) {
     let began = Instant::now();
     loop {
         let metrics = request("GET", &format!("{base}/metrics"), &[], None).body;

@@ -22,6 +22,7 @@ mod serve;
 #[path = "../common/serve_process.rs"]
 mod serve_process;
 mod server;
+mod starts;
 mod store;
 mod webhooks;
 mod work_limit;

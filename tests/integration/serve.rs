@@ -862,6 +862,39 @@ impl flowc::serve::store::Store for FullDisk {
     ) -> Result<Vec<flowc::serve::store::OutMessage>, flowc::serve::store::StoreError> {
         self.0.due_messages(now, n)
     }
+    fn contacts_after(
+        &self,
+        after: &str,
+        n: usize,
+    ) -> Result<Vec<flowc::serve::store::ContactRow>, flowc::serve::store::StoreError> {
+        self.0.contacts_after(after, n)
+    }
+    fn create_start(&self, _: &flowc::serve::store::StartRow) -> Result<(), flowc::serve::store::StoreError> {
+        Err(flowc::serve::store::StoreError::new("database or disk is full"))
+    }
+    fn start(&self, id: &str) -> Result<Option<flowc::serve::store::StartRow>, flowc::serve::store::StoreError> {
+        self.0.start(id)
+    }
+    fn starts(&self, n: usize) -> Result<Vec<flowc::serve::store::StartRow>, flowc::serve::store::StoreError> {
+        self.0.starts(n)
+    }
+    fn claim_start(
+        &self,
+        _: &str,
+        _: u64,
+        _: u64,
+    ) -> Result<Option<flowc::serve::store::StartRow>, flowc::serve::store::StoreError> {
+        Err(flowc::serve::store::StoreError::new("database or disk is full"))
+    }
+    fn start_progress(
+        &self,
+        _: &flowc::serve::store::StartProgress<'_>,
+    ) -> Result<bool, flowc::serve::store::StoreError> {
+        Err(flowc::serve::store::StoreError::new("database or disk is full"))
+    }
+    fn cancel_start(&self, _: &str) -> Result<bool, flowc::serve::store::StoreError> {
+        Err(flowc::serve::store::StoreError::new("database or disk is full"))
+    }
     fn claim_messages(
         &self,
         which: flowc::serve::store::Channels<'_>,

@@ -288,7 +288,7 @@ fn postgres_migrates_a_schema_1_database() {
             "ALTER TABLE contacts DROP COLUMN timezone; ALTER TABLE messages DROP COLUMN lease_ms;
              ALTER TABLE messages DROP COLUMN lease_pid; ALTER TABLE messages DROP COLUMN flow; DROP INDEX messages_due;
              ALTER TABLE messages DROP COLUMN quick_replies; ALTER TABLE contacts DROP COLUMN group_names;
-             UPDATE flowc_schema SET version = 1;
+             DROP TABLE starts; UPDATE flowc_schema SET version = 1;
              INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES ('tel:+1', '', 'Ann', '', '{}', 0)",
         )
         .unwrap();

@@ -81,6 +81,34 @@ macro_rules! shared_queries {
         fn due_messages(&self, now_ms: u64, limit: usize) -> Result<Vec<OutMessage>, StoreError> {
             self.with(|db| sql::due_messages(db, now_ms, limit))
         }
+
+        fn contacts_after(&self, after: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError> {
+            self.with(|db| sql::contacts_after(db, after, limit))
+        }
+
+        fn create_start(&self, start: &StartRow) -> Result<(), StoreError> {
+            self.with(|db| sql::create_start(db, start))
+        }
+
+        fn start(&self, id: &str) -> Result<Option<StartRow>, StoreError> {
+            self.with(|db| sql::start(db, id))
+        }
+
+        fn starts(&self, limit: usize) -> Result<Vec<StartRow>, StoreError> {
+            self.with(|db| sql::starts(db, limit))
+        }
+
+        fn claim_start(&self, owner: &str, now_ms: u64, lease_until_ms: u64) -> Result<Option<StartRow>, StoreError> {
+            self.transaction(|db| sql::claim_start(db, owner, now_ms, lease_until_ms))
+        }
+
+        fn start_progress(&self, progress: &StartProgress<'_>) -> Result<bool, StoreError> {
+            self.with(|db| sql::start_progress(db, progress))
+        }
+
+        fn cancel_start(&self, id: &str) -> Result<bool, StoreError> {
+            self.with(|db| sql::cancel_start(db, id))
+        }
     };
 }
 
@@ -519,6 +547,11 @@ pub trait Store: Send + Sync {
     }
     /// Releases a lock taken with [`Store::lock`].
     fn unlock(&self, _key: &str) {}
+    /// Whether several servers may share the store (PostgreSQL): work a server holds (a group start)
+    /// passes to another only when its lease runs out; a store of one server hands it back at once.
+    fn shared(&self) -> bool {
+        false
+    }
     /// Waits until an outgoing message may be due: a store that several servers share is told when one
     /// of them commits a message (and is polled every `max` as the fallback, for retries that come due
     /// by time); one process's store is polled every 50 ms.
@@ -529,6 +562,72 @@ pub trait Store: Send + Sync {
     fn wake_outbox(&self) {}
     /// Records what became of claimed messages, in one transaction, and ends their claims.
     fn delivered(&self, outcomes: &[Attempted]) -> Result<(), StoreError>;
+    /// Contacts whose URN sorts after `after`, in URN order, at most `limit`.
+    fn contacts_after(&self, after: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError>;
+    /// Records a new group start.
+    fn create_start(&self, start: &StartRow) -> Result<(), StoreError>;
+    /// A group start by id.
+    fn start(&self, id: &str) -> Result<Option<StartRow>, StoreError>;
+    /// The latest group starts, newest first.
+    fn starts(&self, limit: usize) -> Result<Vec<StartRow>, StoreError>;
+    /// Takes the oldest running start that no server holds (or that `owner` holds) until
+    /// `lease_until_ms`.
+    fn claim_start(&self, owner: &str, now_ms: u64, lease_until_ms: u64) -> Result<Option<StartRow>, StoreError>;
+    /// Records a start's progress and renews its lease; false when `owner` no longer holds it.
+    fn start_progress(&self, progress: &StartProgress<'_>) -> Result<bool, StoreError>;
+    /// Cancels a running start; false when none of that id runs.
+    fn cancel_start(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// A group start as stored (docs/serve.md, "Group starts").
+#[derive(Clone, Debug, PartialEq)]
+pub struct StartRow {
+    /// `start-...`.
+    pub id: String,
+    /// The flow started.
+    pub flow: String,
+    /// The request: groups, URNs, what to do with contacts in a flow, the rate (JSON).
+    pub spec: String,
+    /// `running`, `completed`, `cancelled` or `failed`.
+    pub status: String,
+    /// The last URN handled ("" before the first).
+    pub cursor: String,
+    /// Runs started.
+    pub started: u64,
+    /// Contacts skipped (in a flow already, with `running: skip`).
+    pub skipped: u64,
+    /// Runs that could not be started or saved.
+    pub failed: u64,
+    /// Why a failed start stopped.
+    pub error: Option<String>,
+    /// When it was asked for.
+    pub created_ms: u64,
+    /// When it last moved.
+    pub updated_ms: u64,
+    /// The server working on it.
+    pub owner: Option<String>,
+}
+
+/// A start's progress, as its server records it after each batch.
+pub struct StartProgress<'a> {
+    /// The start.
+    pub id: &'a str,
+    /// The server that holds it.
+    pub owner: &'a str,
+    /// The last URN handled.
+    pub cursor: &'a str,
+    /// Counts so far.
+    pub started: u64,
+    /// Counts so far.
+    pub skipped: u64,
+    /// Counts so far.
+    pub failed: u64,
+    /// `running` while it goes on.
+    pub status: &'a str,
+    /// Why it failed.
+    pub error: Option<&'a str>,
+    /// Its lease, renewed.
+    pub lease_until_ms: u64,
 }
 
 /// The kind of a sighting id: what comes before its first `:`, with the `:` (all of it if none).

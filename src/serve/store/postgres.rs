@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::schema::{self, SCHEMA_VERSION};
 use super::sql::{self, Db, Dialect, Param, Row};
 use super::{
-    Attempted, Channels, ContactRow, LogLine, MessageRow, OutMessage, RunSummary, StepRecord, Store, StoreError,
-    StoredRun,
+    Attempted, Channels, ContactRow, LogLine, MessageRow, OutMessage, RunSummary, StartProgress, StartRow, StepRecord,
+    Store, StoreError, StoredRun,
 };
 
 /// A connection that LISTENs for committed outgoing messages.
@@ -420,6 +420,10 @@ impl Store for PostgresStore {
         if let Err(e) = self.client().batch_execute("NOTIFY flowc_outbox") {
             eprintln!("flowc: {}", StoreError::from(e));
         }
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     fn lock(&self, key: &str, wait: std::time::Duration) -> Result<(), StoreError> {

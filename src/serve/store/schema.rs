@@ -101,6 +101,26 @@ ALTER TABLE messages ADD COLUMN quick_replies TEXT;
     "
 ALTER TABLE contacts ADD COLUMN group_names TEXT NOT NULL DEFAULT '[]';
 ",
+    // 6: group starts: a flow started for groups and URNs as a job. `spec` is the request (JSON);
+    // `cursor` the last URN handled, in URN order; a server works on a job while it holds its lease.
+    "
+CREATE TABLE starts (
+    id TEXT PRIMARY KEY,
+    flow TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    cursor TEXT NOT NULL DEFAULT '',
+    started {bigint} NOT NULL DEFAULT 0,
+    skipped {bigint} NOT NULL DEFAULT 0,
+    failed {bigint} NOT NULL DEFAULT 0,
+    error TEXT,
+    owner TEXT,
+    lease_ms {bigint},
+    created_ms {bigint} NOT NULL,
+    updated_ms {bigint} NOT NULL
+);
+CREATE INDEX starts_running ON starts (created_ms) WHERE status = 'running';
+",
 ];
 
 /// The schema version this build of flowc writes.

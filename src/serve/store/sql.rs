@@ -10,8 +10,8 @@
 use serde_json::Value;
 
 use super::{
-    Attempted, Channels, ContactRow, Direction, LogLine, MessageRow, OutMessage, RunSummary, StepRecord, StoreError,
-    StoredRun,
+    Attempted, Channels, ContactRow, Direction, LogLine, MessageRow, OutMessage, RunSummary, StartProgress, StartRow,
+    StepRecord, StoreError, StoredRun,
 };
 
 /// The two databases.
@@ -357,6 +357,129 @@ pub(super) fn contact(db: &mut dyn Db, urn: &str) -> Result<Option<ContactRow>, 
             })
         },
     )
+}
+
+/// Contacts whose URN sorts after `after`, in URN order: a group start walks them page by page.
+pub(super) fn contacts_after(db: &mut dyn Db, after: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError> {
+    all(
+        db,
+        "SELECT urn, channel, name, language, fields, timezone, group_names FROM contacts WHERE urn > ?1
+         ORDER BY urn LIMIT ?2",
+        &[Param::Text(after), Param::Int(limit as i64)],
+        |r| {
+            Ok(ContactRow {
+                urn: r.text(0)?,
+                channel: r.text(1)?,
+                name: r.text(2)?,
+                language: r.text(3)?,
+                fields: r.text(4)?,
+                timezone: r.text(5)?,
+                groups: r.text(6)?,
+            })
+        },
+    )
+}
+
+// ------------------------------------------------------------------------------------------- starts
+
+const START_COLUMNS: &str =
+    "id, flow, spec, status, cursor, started, skipped, failed, error, created_ms, updated_ms, owner";
+
+fn start_row(r: &dyn Row) -> Result<StartRow, StoreError> {
+    Ok(StartRow {
+        id: r.text(0)?,
+        flow: r.text(1)?,
+        spec: r.text(2)?,
+        status: r.text(3)?,
+        cursor: r.text(4)?,
+        started: r.int(5)? as u64,
+        skipped: r.int(6)? as u64,
+        failed: r.int(7)? as u64,
+        error: r.opt_text(8)?,
+        created_ms: r.int(9)? as u64,
+        updated_ms: r.int(10)? as u64,
+        owner: r.opt_text(11)?,
+    })
+}
+
+pub(super) fn create_start(db: &mut dyn Db, s: &StartRow) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO starts (id, flow, spec, status, cursor, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, '', ?5, ?5)",
+        &[Param::Text(&s.id), Param::Text(&s.flow), Param::Text(&s.spec), Param::Text(&s.status), Param::Int(s.created_ms as i64)],
+    )?;
+    Ok(())
+}
+
+pub(super) fn start(db: &mut dyn Db, id: &str) -> Result<Option<StartRow>, StoreError> {
+    first(db, &format!("SELECT {START_COLUMNS} FROM starts WHERE id = ?1"), &[Param::Text(id)], start_row)
+}
+
+pub(super) fn starts(db: &mut dyn Db, limit: usize) -> Result<Vec<StartRow>, StoreError> {
+    all(
+        db,
+        &format!("SELECT {START_COLUMNS} FROM starts ORDER BY created_ms DESC, id DESC LIMIT ?1"),
+        &[Param::Int(limit as i64)],
+        start_row,
+    )
+}
+
+/// The oldest running start that nobody holds (its lease ran out), or that `owner` holds, taken for
+/// `owner` until `lease_until_ms`.
+pub(super) fn claim_start(
+    db: &mut dyn Db,
+    owner: &str,
+    now_ms: u64,
+    lease_until_ms: u64,
+) -> Result<Option<StartRow>, StoreError> {
+    let candidate = first(
+        db,
+        &format!(
+            "SELECT {START_COLUMNS} FROM starts WHERE status = 'running'
+             AND (lease_ms IS NULL OR lease_ms < ?1 OR owner = ?2) ORDER BY created_ms LIMIT 1"
+        ),
+        &[Param::Int(now_ms as i64), Param::Text(owner)],
+        start_row,
+    )?;
+    let Some(mut row) = candidate else { return Ok(None) };
+    // Taken only if still free: another server may have taken it between the two statements.
+    let taken = db.execute(
+        "UPDATE starts SET owner = ?2, lease_ms = ?3 WHERE id = ?1 AND status = 'running'
+         AND (lease_ms IS NULL OR lease_ms < ?4 OR owner = ?2)",
+        &[Param::Text(&row.id), Param::Text(owner), Param::Int(lease_until_ms as i64), Param::Int(now_ms as i64)],
+    )?;
+    row.owner = Some(owner.to_string());
+    Ok((taken == 1).then_some(row))
+}
+
+/// Records a start's progress while `owner` holds it; false when it no longer does (its lease was
+/// taken, or the start was cancelled).
+pub(super) fn start_progress(db: &mut dyn Db, p: &StartProgress<'_>) -> Result<bool, StoreError> {
+    let changed = db.execute(
+        "UPDATE starts SET cursor = ?3, started = ?4, skipped = ?5, failed = ?6, status = ?7, error = ?8,
+         lease_ms = ?9, updated_ms = ?10 WHERE id = ?1 AND owner = ?2 AND status = 'running'",
+        &[
+            Param::Text(p.id),
+            Param::Text(p.owner),
+            Param::Text(p.cursor),
+            Param::Int(p.started as i64),
+            Param::Int(p.skipped as i64),
+            Param::Int(p.failed as i64),
+            Param::Text(p.status),
+            Param::OptText(p.error),
+            Param::Int(p.lease_until_ms as i64),
+            Param::Int(crate::time::now_millis() as i64),
+        ],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Cancels a running start; false when there is none of that id running.
+pub(super) fn cancel_start(db: &mut dyn Db, id: &str) -> Result<bool, StoreError> {
+    let changed = db.execute(
+        "UPDATE starts SET status = 'cancelled', updated_ms = ?2 WHERE id = ?1 AND status = 'running'",
+        &[Param::Text(id), Param::Int(crate::time::now_millis() as i64)],
+    )?;
+    Ok(changed == 1)
 }
 
 pub(super) fn contact_messages(db: &mut dyn Db, urn: &str, limit: usize) -> Result<Vec<Value>, StoreError> {

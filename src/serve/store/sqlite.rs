@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::schema::{self, SCHEMA_VERSION};
 use super::sql::{self, Db, Dialect, Param, Row};
 use super::{
-    Attempted, Channels, ContactRow, LogLine, MessageRow, OutMessage, RunSummary, StepRecord, Store, StoreError,
-    StoredRun,
+    Attempted, Channels, ContactRow, LogLine, MessageRow, OutMessage, RunSummary, StartProgress, StartRow, StepRecord,
+    Store, StoreError, StoredRun,
 };
 
 /// The embedded store: one SQLite file in WAL mode.
@@ -358,7 +358,7 @@ mod tests {
         conn.execute_batch(
             "DROP INDEX messages_due; ALTER TABLE messages DROP COLUMN lease_ms; ALTER TABLE messages DROP COLUMN lease_pid;
              ALTER TABLE messages DROP COLUMN flow; ALTER TABLE messages DROP COLUMN quick_replies; ALTER TABLE contacts DROP COLUMN group_names;
-             ALTER TABLE contacts DROP COLUMN timezone; PRAGMA user_version = 1;",
+             ALTER TABLE contacts DROP COLUMN timezone; DROP TABLE starts; PRAGMA user_version = 1;",
         )
         .unwrap();
         drop(SqliteStore::open(&path).unwrap());
