@@ -323,34 +323,57 @@ fn work(app: &Arc<App>, stop: &AtomicBool, owner: &str, row: StartRow) {
             return;
         }
         let mut records: Vec<StepRecord> = Vec::with_capacity(batch.len());
+        let last = batch.last().map(|(urn, _)| urn.clone()).unwrap_or_default();
+        // A batch saved before a kill and not recorded: its runs exist; they are counted, not started
+        // again.
+        let batch: Vec<(String, Option<ContactRow>)> = if resumed {
+            batch
+                .into_iter()
+                .filter(|(urn, _)| {
+                    let run_id = format!("run-{}", crate::time::derived_uuid(urn, &job.row.id));
+                    let exists = matches!(app.store.summary(&run_id), Ok(Some(_)));
+                    job.row.started += u64::from(exists);
+                    !exists
+                })
+                .collect()
+        } else {
+            batch
+        };
         // The batch's contacts stay locked until its runs are committed: a message for one of them
-        // waits, then finds the run the start saved.
-        let locks: Vec<Arc<std::sync::Mutex<()>>> = batch.iter().map(|(urn, _)| app.lock(urn)).collect();
-        let mut guards = Vec::with_capacity(batch.len());
-        let mut store_locks = Vec::with_capacity(batch.len());
-        let mut last = String::new();
-        for ((urn, row), lock) in batch.into_iter().zip(&locks) {
+        // waits, then finds the run the start saved. In the store (several servers), the free ones are
+        // locked in one round trip and the others waited for one by one.
+        let urns: Vec<String> = batch.iter().map(|(urn, _)| urn.clone()).collect();
+        let locks: Vec<Arc<std::sync::Mutex<()>>> = urns.iter().map(|urn| app.lock(urn)).collect();
+        let guards: Vec<_> = locks.iter().map(|l| l.lock().unwrap_or_else(|p| p.into_inner())).collect();
+        let bulk = app.store.lock_free(&urns).unwrap_or_default();
+        let mut one_by_one = Vec::new();
+        let mut busy = std::collections::HashSet::new();
+        for urn in urns.iter().filter(|u| !bulk.contains(u)) {
+            match app.store_lock(urn) {
+                Ok(l) => one_by_one.push(l),
+                Err(_) => {
+                    busy.insert(urn.clone());
+                }
+            }
+        }
+        let waiting = app.store.waiting_contacts(&urns);
+        for (urn, row) in batch {
+            if busy.contains(&urn) {
+                job.row.failed += 1;
+                continue;
+            }
             // The start's rate: runs begin `1 / rate` apart.
             let now = Instant::now();
             if next > now {
                 std::thread::sleep(next - now);
             }
             next = next.max(now) + gap;
-            last.clone_from(&urn);
             let run_id = format!("run-{}", crate::time::derived_uuid(&urn, &job.row.id));
-            if resumed && matches!(app.store.summary(&run_id), Ok(Some(_))) {
-                job.row.started += 1;
-                continue;
-            }
-            guards.push(lock.lock().unwrap_or_else(|p| p.into_inner()));
-            match app.store_lock(&urn) {
-                Ok(l) => store_locks.push(l),
-                Err(_) => {
-                    job.row.failed += 1;
-                    continue;
-                }
-            }
-            match start_one(app, &job, served, &urn, row, &run_id) {
+            let in_a_flow = match &waiting {
+                Ok(w) => w.contains(&urn),
+                Err(_) => true,
+            };
+            match start_one(app, &job, served, &urn, row, &run_id, in_a_flow) {
                 Ok(Some(record)) => {
                     records.push(record);
                     job.row.started += 1;
@@ -363,7 +386,8 @@ fn work(app: &Arc<App>, stop: &AtomicBool, owner: &str, row: StartRow) {
             }
         }
         let committed = records.is_empty() || app.writer.write(records, Vec::new(), Commit::Wait).is_ok();
-        drop(store_locks);
+        app.store.unlock_all(&bulk);
+        drop(one_by_one);
         drop(guards);
         if !committed {
             // Nothing of the batch was committed: it is tried again, with the counts as recorded.
@@ -384,8 +408,8 @@ fn work(app: &Arc<App>, stop: &AtomicBool, owner: &str, row: StartRow) {
     }
 }
 
-/// Starts the run of one contact (whose locks the caller holds): the step to save, or `None` when the
-/// contact is in a flow and the start skips such contacts.
+/// Starts the run of one contact (whose locks the caller holds; `in_a_flow` when it may be waiting in a
+/// run): the step to save, or `None` when it is in a flow and the start skips such contacts.
 fn start_one(
     app: &App,
     job: &Job<'_>,
@@ -393,13 +417,16 @@ fn start_one(
     urn: &str,
     row: Option<ContactRow>,
     run_id: &str,
+    in_a_flow: bool,
 ) -> Result<Option<StepRecord>, String> {
-    match app.store.waiting_run(urn).map_err(|e| e.to_string())? {
-        Some(_) if job.spec.running == Running::Skip => return Ok(None),
-        Some(_) => {
-            app.interrupt_waiting(urn, &job.row.flow).map_err(|a| String::from_utf8_lossy(&a.body).to_string())?
+    if in_a_flow {
+        match app.store.waiting_run(urn).map_err(|e| e.to_string())? {
+            Some(_) if job.spec.running == Running::Skip => return Ok(None),
+            Some(_) => {
+                app.interrupt_waiting(urn, &job.row.flow).map_err(|a| String::from_utf8_lossy(&a.body).to_string())?
+            }
+            None => {}
         }
-        None => {}
     }
     let mut contact = row.unwrap_or_else(|| ContactRow::new(urn));
     if contact.channel.is_empty()

@@ -862,6 +862,12 @@ impl flowc::serve::store::Store for FullDisk {
     ) -> Result<Vec<flowc::serve::store::OutMessage>, flowc::serve::store::StoreError> {
         self.0.due_messages(now, n)
     }
+    fn waiting_contacts(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, flowc::serve::store::StoreError> {
+        self.0.waiting_contacts(ids)
+    }
     fn contacts_after(
         &self,
         after: &str,

@@ -380,6 +380,36 @@ fn postgres_keeps_a_run_inside_an_entered_flow_across_a_kill() {
     second.wait().unwrap();
 }
 
+/// A group start on PostgreSQL, shared by two servers: one of them works through it, each contact is
+/// started once, and the other server sees the progress.
+#[test]
+fn a_group_start_on_postgres_starts_each_contact_once() {
+    use crate::serve::{post_json, request};
+    use crate::serve_process::spawn_serve;
+    use std::process::Stdio;
+    let Some(pg) = Postgres::start("starts") else { return };
+    let url = pg.database("starts");
+    let dir = TempDir::new("serve-pg-starts");
+    let flow = dir.0.join("promo.flow");
+    std::fs::write(&flow, "flow promo {\n  send \"Hi\"\n  wait answer timeout 1h\n}\n").unwrap();
+    let db = std::path::Path::new(&url);
+    let (mut one, a) = spawn_serve(&flow, db, &["--no-access-log"], Stdio::null());
+    let (mut two, b) = spawn_serve(&flow, db, &["--no-access-log"], Stdio::null());
+    let urns: Vec<String> = (0..150).map(|i| format!("tel:+25078844{i:04}")).collect();
+    let got = post_json(&format!("{a}/starts"), &[], &json!({"flow": "promo", "urns": urns}));
+    assert_eq!(got.status, 202, "{}", got.body);
+    let start = crate::starts::finished(&b, got.json()["id"].as_str().unwrap());
+    assert_eq!((start["status"].as_str(), start["started"].as_u64()), (Some("completed"), Some(150)), "{start}");
+    for urn in urns.iter().step_by(10) {
+        let contact = request("GET", &format!("{b}/contacts/{urn}"), &[], None).json();
+        assert!(contact["waiting_run"].is_string(), "{contact}");
+    }
+    one.kill().unwrap();
+    one.wait().unwrap();
+    two.kill().unwrap();
+    two.wait().unwrap();
+}
+
 /// Two `flowc serve` processes on one PostgreSQL database, as behind a load balancer.
 #[test]
 fn two_servers_on_one_postgres_share_contacts_timeouts_and_the_outbox() {

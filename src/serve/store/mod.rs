@@ -82,6 +82,10 @@ macro_rules! shared_queries {
             self.with(|db| sql::due_messages(db, now_ms, limit))
         }
 
+        fn waiting_contacts(&self, contact_ids: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
+            self.with(|db| sql::waiting_contacts(db, contact_ids))
+        }
+
         fn contacts_after(&self, after: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError> {
             self.with(|db| sql::contacts_after(db, after, limit))
         }
@@ -547,6 +551,13 @@ pub trait Store: Send + Sync {
     }
     /// Releases a lock taken with [`Store::lock`].
     fn unlock(&self, _key: &str) {}
+    /// Takes the locks of `keys` that are free, in one round trip (a group start's batch); the keys
+    /// locked. The others are busy on another server.
+    fn lock_free(&self, keys: &[String]) -> Result<Vec<String>, StoreError> {
+        Ok(keys.to_vec())
+    }
+    /// Releases locks taken with [`Store::lock_free`].
+    fn unlock_all(&self, _keys: &[String]) {}
     /// Whether several servers may share the store (PostgreSQL): work a server holds (a group start)
     /// passes to another only when its lease runs out; a store of one server hands it back at once.
     fn shared(&self) -> bool {
@@ -562,6 +573,8 @@ pub trait Store: Send + Sync {
     fn wake_outbox(&self) {}
     /// Records what became of claimed messages, in one transaction, and ends their claims.
     fn delivered(&self, outcomes: &[Attempted]) -> Result<(), StoreError>;
+    /// Which of `contact_ids` have a waiting run (a group start asks for a batch at once).
+    fn waiting_contacts(&self, contact_ids: &[String]) -> Result<std::collections::HashSet<String>, StoreError>;
     /// Contacts whose URN sorts after `after`, in URN order, at most `limit`.
     fn contacts_after(&self, after: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError>;
     /// Records a new group start.

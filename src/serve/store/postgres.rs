@@ -443,6 +443,26 @@ impl Store for PostgresStore {
         }
     }
 
+    fn lock_free(&self, keys: &[String]) -> Result<Vec<String>, StoreError> {
+        let rows = self.client().query(
+            "SELECT k FROM unnest($1::text[]) AS k WHERE pg_try_advisory_lock(hashtextextended(k, 7))",
+            &[&keys],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn unlock_all(&self, keys: &[String]) {
+        if keys.is_empty() {
+            return;
+        }
+        let released = self
+            .client()
+            .query("SELECT pg_advisory_unlock(hashtextextended(k, 7)) FROM unnest($1::text[]) AS k", &[&keys]);
+        if let Err(e) = released {
+            eprintln!("flowc: cannot release the locks of {} contacts: {}", keys.len(), StoreError::from(e));
+        }
+    }
+
     fn unlock(&self, key: &str) {
         if let Err(e) = self.client().query_one("SELECT pg_advisory_unlock(hashtextextended($1, 7))", &[&key]) {
             eprintln!("flowc: cannot release the lock of {key}: {}", StoreError::from(e));

@@ -137,6 +137,23 @@ pub(super) fn waiting_run(db: &mut dyn Db, contact_id: &str) -> Result<Option<St
     )
 }
 
+/// Which of `contact_ids` have a waiting run.
+pub(super) fn waiting_contacts(
+    db: &mut dyn Db,
+    contact_ids: &[String],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    if contact_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let marks: Vec<String> = (1..=contact_ids.len()).map(|i| format!("?{i}")).collect();
+    let params: Vec<Param<'_>> = contact_ids.iter().map(|c| Param::Text(c)).collect();
+    let sql = format!(
+        "SELECT DISTINCT contact_id FROM runs WHERE status = 'waiting' AND contact_id IN ({})",
+        marks.join(", ")
+    );
+    Ok(all(db, &sql, &params, |r| r.text(0))?.into_iter().collect())
+}
+
 pub(super) fn due_runs(db: &mut dyn Db, now_ms: u64) -> Result<Vec<StoredRun>, StoreError> {
     all(
         db,
