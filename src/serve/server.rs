@@ -8,6 +8,7 @@
 //! | `flowc-log` | writes the access log every 100 ms | on the stop flag (then flushed once more) |
 //! | `flowc-sender` | the outbox's dispatcher ([`super::outbox`]) | on the stop flag: gives back what it has not started, waits up to 5 s for deliveries in flight |
 //! | `flowc-outbox-poll` | rings the sender for retries and other servers' messages | on the stop flag (its wait is cut short) |
+//! | `flowc-starter` | works through group starts ([`super::starts`]) | on the stop flag, after the batch it is on (committed, or left to the next start) |
 //! | `flowc-send-CHANNEL` | a channel's deliveries, started on demand | after a minute idle, or when the server stops |
 //! | `flowc-writer` | commits steps and log lines in groups ([`super::writer`]) | last, after its last job: everything queued is committed |
 

@@ -304,8 +304,9 @@ fn work(app: &Arc<App>, stop: &AtomicBool, owner: &str, row: StartRow) {
     };
     let gap = Duration::from_secs_f64(1.0 / job.spec.rate.max(0.001));
     let mut next = Instant::now();
-    // A batch saved before a kill and not recorded: its runs exist; they are found, not started again.
-    let mut resumed = !job.row.cursor.is_empty() || job.row.started > 0;
+    // The first batch after the start is taken (or taken up again): some of its runs may have been saved
+    // before a kill or a stop and not recorded; they are found by their ids, not started again.
+    let mut resumed = true;
     while !stop.load(Ordering::Relaxed) {
         let batch = match job.next_batch(app) {
             Ok(b) => b,
@@ -357,7 +358,14 @@ fn work(app: &Arc<App>, stop: &AtomicBool, owner: &str, row: StartRow) {
             }
         }
         let waiting = app.store.waiting_contacts(&urns);
+        let mut stopped = false;
         for (urn, row) in batch {
+            // A stopping server leaves the rest of the batch: what it saved is found again when the
+            // start is taken up (by the ids of its runs), and its place is not moved.
+            if stop.load(Ordering::Relaxed) {
+                stopped = true;
+                break;
+            }
             if busy.contains(&urn) {
                 job.row.failed += 1;
                 continue;
@@ -389,6 +397,9 @@ fn work(app: &Arc<App>, stop: &AtomicBool, owner: &str, row: StartRow) {
         app.store.unlock_all(&bulk);
         drop(one_by_one);
         drop(guards);
+        if stopped {
+            return;
+        }
         if !committed {
             // Nothing of the batch was committed: it is tried again, with the counts as recorded.
             std::thread::sleep(Duration::from_secs(1));
