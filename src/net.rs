@@ -93,6 +93,8 @@ pub const SERVER_PATHS: &[(&str, &str)] = &[
     ("contacts", "contact API (`POST /contacts/{id}/messages`)"),
     ("metrics", "metrics"),
     ("channels", "channel webhooks"),
+    ("starts", "group starts (`POST /starts`)"),
+    ("ui", "the console"),
 ];
 
 /// What the server itself answers at a trigger suffix such as `/runs/x`, if anything.

@@ -1,6 +1,6 @@
 //! What a run does, as events, and how `flowc run` and `flowc test` show them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::RunStatus;
@@ -47,8 +47,8 @@ impl Event {
     }
 }
 
-/// Something a run did, in order.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Something a run did, in order. Read back from a run's stored events by the console.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// The run started.
@@ -63,7 +63,7 @@ pub enum Event {
         /// The message.
         text: String,
         /// The quick replies offered with it.
-        #[serde(skip_serializing_if = "Vec::is_empty")]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         quick_replies: Vec<String>,
     },
     /// `set @contact....`: the contact's name, language or a field changed (a field set to null is
@@ -100,7 +100,7 @@ pub enum Event {
         /// Failure reason.
         error: Option<String>,
         /// Whether it was answered by a mock.
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         mocked: bool,
     },
     /// The run paused for a reply.
@@ -142,7 +142,7 @@ pub enum Event {
         flow: String,
         /// `enter FLOW terminal`: the flow that entered it ended (a `flow_left` just before), and this
         /// one runs in its place.
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         terminal: bool,
     },
     /// A flow that `enter` ran ended, and the run went back to the flow that entered it (or, for a
@@ -158,7 +158,7 @@ pub enum Event {
         /// How.
         status: RunStatus,
         /// Why, for failed and expired runs.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
 }

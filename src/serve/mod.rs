@@ -26,6 +26,7 @@ mod runs;
 mod server;
 mod starts;
 pub mod store;
+mod ui;
 mod views;
 mod writer;
 
@@ -114,6 +115,10 @@ struct App {
     outbox: Arc<outbox::Outbox>,
     /// Set when the server stops.
     stop: Arc<AtomicBool>,
+    /// The console's signed-in browsers.
+    sessions: ui::Sessions,
+    /// The console's flow pictures, by version and flow.
+    pictures: Mutex<HashMap<String, String>>,
 }
 
 impl App {

@@ -77,6 +77,8 @@ impl Server {
             outbox: outbox.clone(),
             config,
             stop: stop.clone(),
+            sessions: Default::default(),
+            pictures: Mutex::new(HashMap::new()),
         });
         let mut threads = vec![
             spawn("flowc-scheduler", (app.clone(), stop.clone()), move |(app, stop)| scheduler(&app, &stop, interval))?,

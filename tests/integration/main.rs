@@ -4,6 +4,7 @@ mod channels;
 mod cli;
 mod codes;
 mod conformance;
+mod console;
 mod docs;
 mod email;
 mod fixtures;

@@ -862,6 +862,13 @@ impl flowc::serve::store::Store for FullDisk {
     ) -> Result<Vec<flowc::serve::store::OutMessage>, flowc::serve::store::StoreError> {
         self.0.due_messages(now, n)
     }
+    fn find_contacts(
+        &self,
+        text: &str,
+        n: usize,
+    ) -> Result<Vec<flowc::serve::store::ContactRow>, flowc::serve::store::StoreError> {
+        self.0.find_contacts(text, n)
+    }
     fn waiting_contacts(
         &self,
         ids: &[String],

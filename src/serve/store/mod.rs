@@ -82,6 +82,10 @@ macro_rules! shared_queries {
             self.with(|db| sql::due_messages(db, now_ms, limit))
         }
 
+        fn find_contacts(&self, text: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError> {
+            self.with(|db| sql::find_contacts(db, text, limit))
+        }
+
         fn waiting_contacts(&self, contact_ids: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
             self.with(|db| sql::waiting_contacts(db, contact_ids))
         }
@@ -573,6 +577,8 @@ pub trait Store: Send + Sync {
     fn wake_outbox(&self) {}
     /// Records what became of claimed messages, in one transaction, and ends their claims.
     fn delivered(&self, outcomes: &[Attempted]) -> Result<(), StoreError>;
+    /// Contacts whose URN or name holds `text`, without case (the console's search).
+    fn find_contacts(&self, text: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError>;
     /// Which of `contact_ids` have a waiting run (a group start asks for a batch at once).
     fn waiting_contacts(&self, contact_ids: &[String]) -> Result<std::collections::HashSet<String>, StoreError>;
     /// Contacts whose URN sorts after `after`, in URN order, at most `limit`.

@@ -397,6 +397,29 @@ pub(super) fn contacts_after(db: &mut dyn Db, after: &str, limit: usize) -> Resu
     )
 }
 
+/// Contacts whose URN or name holds `text` (without case), in URN order, at most `limit`.
+pub(super) fn find_contacts(db: &mut dyn Db, text: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError> {
+    // `%` and `_` in what is searched for are themselves, not wildcards.
+    let pattern = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    all(
+        db,
+        "SELECT urn, channel, name, language, fields, timezone, group_names FROM contacts
+         WHERE lower(urn) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\' ORDER BY urn LIMIT ?2",
+        &[Param::Text(&pattern), Param::Int(limit as i64)],
+        |r| {
+            Ok(ContactRow {
+                urn: r.text(0)?,
+                channel: r.text(1)?,
+                name: r.text(2)?,
+                language: r.text(3)?,
+                fields: r.text(4)?,
+                timezone: r.text(5)?,
+                groups: r.text(6)?,
+            })
+        },
+    )
+}
+
 // ------------------------------------------------------------------------------------------- starts
 
 const START_COLUMNS: &str =

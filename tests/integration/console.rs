@@ -1,0 +1,134 @@
+//! The console under `/ui`: signing in with the operator token, every page behind the session, forms
+//! that need its CSRF token, and what the pages show (escaped).
+
+use serde_json::json;
+
+use crate::serve::{Got, post_json, serve_config};
+use crate::serve_process::OPERATOR_TOKEN;
+use flowc::serve::Config;
+
+const FLOWS: &str = r#"
+connector crm bearer env "ORDERS_TOKEN"
+flow order "Order status" {
+  send "Which order?"
+  wait id timeout 1h
+  webhook lookup GET "http://127.0.0.1:9/orders/@flow.id" {
+    auth crm
+    on failure { send "Sorry, try later." }
+  }
+}
+"#;
+
+/// A browser's request: no operator token, redirects not followed (the test reads them).
+fn browser(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Got {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let mut b = match method {
+        "GET" => agent.get(url).force_send_body(),
+        _ => agent.post(url),
+    };
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let mut r = match body {
+        Some(body) => b.header("Content-Type", "application/x-www-form-urlencoded").send(body.as_bytes()).unwrap(),
+        None => b.send_empty().unwrap(),
+    };
+    let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    Got { status: r.status().as_u16(), headers, body: r.body_mut().read_to_string().unwrap_or_default() }
+}
+
+fn header<'a>(got: &'a Got, name: &str) -> Option<&'a str> {
+    got.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// Signs in; the session cookie (`name=value`).
+fn sign_in(base: &str) -> String {
+    let form = format!("token={OPERATOR_TOKEN}");
+    let got = browser("POST", &format!("{base}/ui/login"), &[], Some(&form));
+    assert_eq!(got.status, 303, "{}", got.body);
+    let cookie = header(&got, "set-cookie").unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/ui"),
+        "{cookie}"
+    );
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+#[test]
+fn the_console_signs_in_with_the_token_and_keeps_everyone_else_out() {
+    let s = serve_config(&[FLOWS], Config::default());
+    let base = &s.base;
+    // Without a session every page sends the browser to sign in.
+    for page in ["/ui", "/ui/log", "/ui/contacts", "/ui/flows", "/ui/starts", "/ui/runs/x", "/ui/contacts/tel:+1"] {
+        let got = browser("GET", &format!("{base}{page}"), &[], None);
+        assert_eq!((got.status, header(&got, "location")), (303, Some("/ui/login")), "{page}");
+    }
+    let login = browser("GET", &format!("{base}/ui/login"), &[], None);
+    assert_eq!(login.status, 200);
+    assert!(login.body.contains("type=\"password\""));
+    assert!(header(&login, "content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    let wrong = browser("POST", &format!("{base}/ui/login"), &[], Some("token=nope"));
+    assert_eq!(wrong.status, 401);
+    assert!(header(&wrong, "set-cookie").is_none());
+    let forged = browser("GET", &format!("{base}/ui/log"), &[("Cookie", "flowc_session=forged")], None);
+    assert_eq!(forged.status, 303);
+    let cookie = sign_in(base);
+    let log = browser("GET", &format!("{base}/ui/log"), &[("Cookie", &cookie)], None);
+    assert_eq!(log.status, 200, "{}", log.body);
+    // A form without the session's CSRF token changes nothing.
+    let start = "flow=order&urns=tel%3A%2B250788000001";
+    let refused = browser("POST", &format!("{base}/ui/starts"), &[("Cookie", &cookie)], Some(start));
+    assert_eq!(refused.status, 403);
+    let token = csrf(&log.body);
+    let made =
+        browser("POST", &format!("{base}/ui/starts"), &[("Cookie", &cookie)], Some(&format!("{start}&csrf={token}")));
+    assert_eq!((made.status, header(&made, "location")), (303, Some("/ui/starts")));
+    let starts = browser("GET", &format!("{base}/ui/starts"), &[("Cookie", &cookie)], None);
+    assert!(starts.body.contains("<td>order</td>"), "{}", starts.body);
+    // Signing out ends the session.
+    let out = browser("POST", &format!("{base}/ui/logout"), &[("Cookie", &cookie)], Some(&format!("csrf={token}")));
+    assert_eq!(out.status, 303);
+    let after = browser("GET", &format!("{base}/ui/log"), &[("Cookie", &cookie)], None);
+    assert_eq!(after.status, 303);
+}
+
+#[test]
+fn the_pages_show_the_log_contacts_runs_and_flows_escaped() {
+    let s = serve_config(&[FLOWS], Config::default());
+    let base = &s.base;
+    // A contact whose name is markup, a conversation, and a webhook call that fails.
+    let started = post_json(
+        &format!("{base}/flows/order/runs"),
+        &[],
+        &json!({"contact": {"id": "tel:+250788000042", "name": "<script>alert(1)</script>"}}),
+    );
+    let run = started.json()["run_id"].as_str().unwrap().to_string();
+    post_json(&format!("{base}/contacts/tel:+250788000042/messages"), &[], &json!({"text": "A1"}));
+    let cookie = sign_in(base);
+    let get = |path: &str| browser("GET", &format!("{base}{path}"), &[("Cookie", &cookie)], None);
+    let log = get("/ui/log?failed=1");
+    assert!(log.body.contains("<b>lookup</b>") && log.body.contains("/orders/A1"), "{}", log.body);
+    assert!(!log.body.contains("orders-token-456"), "the secret stays out");
+    let found = get("/ui/contacts?q=script");
+    assert!(found.body.contains("tel:+250788000042") && found.body.contains("&lt;script&gt;"), "{}", found.body);
+    assert!(!found.body.contains("<script>"), "markup from data is escaped");
+    let contact = get("/ui/contacts/tel%3A%2B250788000042");
+    // A contact on no channel keeps what it sent; the flow's messages are in its run.
+    assert!(contact.body.contains("<div class=\"msg in\"><div>A1</div>"), "{}", contact.body);
+    let run_page = get(&format!("/ui/runs/{run}"));
+    assert!(
+        run_page.body.contains("webhook lookup") && run_page.body.contains("bot: Sorry, try later."),
+        "{}",
+        run_page.body
+    );
+    let flows = get("/ui/flows");
+    assert!(flows.body.contains("Order status"), "{}", flows.body);
+    assert!(flows.body.contains("<svg") || flows.body.contains("digraph"), "a picture or its source");
+    assert_eq!(get("/ui/nope").status, 404);
+}
