@@ -143,17 +143,34 @@ pub fn run_file(path: &Path) -> FileReport {
         return report;
     }
     for scenario in &file.test {
-        let transcript = run_scenario(&program, scenario);
+        let transcript = run_scenario(&program, scenario).map(|(t, _)| t);
         report.outcomes.push(TestResult { name: scenario.name.trim().to_string(), transcript });
     }
     report
+}
+
+/// Where a simulated conversation stands: what a test of it would show, and the run as it is now.
+pub struct Simulated {
+    /// The transcript, as the golden file holds it.
+    pub transcript: String,
+    /// The run after the last step.
+    pub state: interp::RunState,
+}
+
+/// Runs the one scenario of a `.flowtest` text against `program` (the console's simulator: what a
+/// browser tries is a flow test, run as `flowc test` runs it).
+pub fn simulate(program: &crate::program::Program, test_file: &str) -> Result<Simulated, String> {
+    let file: TestFile = toml::from_str(test_file).map_err(|e| format!("not a flow test: {e}"))?;
+    let [scenario] = file.test.as_slice() else { return Err("a simulation is one [[test]]".into()) };
+    let (transcript, state) = run_scenario(program, scenario)?;
+    Ok(Simulated { transcript, state })
 }
 
 fn to_json(v: &toml::Value) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<String, String> {
+fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<(String, interp::RunState), String> {
     if s.flow.is_none() && program.flows.len() > 1 {
         let names: Vec<&str> = program.flows.iter().map(|f| f.name.as_str()).collect();
         return Err(format!("the file has several flows ({}): name one with `flow = \"...\"`", names.join(", ")));
@@ -274,7 +291,7 @@ fn run_scenario(program: &crate::program::Program, s: &Scenario) -> Result<Strin
     if !results.is_empty() {
         transcript.push_str(&format!("results: {}\n", results.join("; ")));
     }
-    Ok(transcript)
+    Ok((transcript, out.state))
 }
 
 /// The transcript lines of events: what a reviewer reads, without ids or timings.

@@ -132,3 +132,75 @@ fn the_pages_show_the_log_contacts_runs_and_flows_escaped() {
     assert!(flows.body.contains("<svg") || flows.body.contains("digraph"), "a picture or its source");
     assert_eq!(get("/ui/nope").status, 404);
 }
+
+/// The simulator: a conversation with the order-status flow, its webhook answered by a mock typed on
+/// the page, a timeout fired by a button; the download is a flow test that `flowc test` passes.
+#[test]
+fn a_conversation_in_the_simulator_becomes_a_flow_test_that_passes() {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/order_status.flow")).unwrap();
+    let s = serve_config(&[&src], Config::default());
+    let base = &s.base;
+    let cookie = sign_in(base);
+    let get = |path: &str| browser("GET", &format!("{base}{path}"), &[("Cookie", &cookie)], None);
+    let form = get("/ui/simulate");
+    assert!(form.body.contains("<option>order_status</option>"), "{}", form.body);
+    let token = csrf(&form.body);
+    let post = |path: &str, fields: &[(&str, &str)]| {
+        let mut body = format!("csrf={token}");
+        for (k, v) in fields {
+            body.push_str(&format!("&{k}={}", percent(v)));
+        }
+        browser("POST", &format!("{base}{path}"), &[("Cookie", &cookie)], Some(&body))
+    };
+    // A mock for a webhook the flow does not have is said on the page.
+    let bad = post("/ui/simulate/start", &[("flow", "order_status"), ("webhooks", r#"{"nope": {"status": 200}}"#)]);
+    assert!(bad.body.contains("has no webhook `nope`"), "{}", bad.body);
+    let mock = r#"{"lookup_webhook": {"status": 200, "body": {"status": "Shipped", "number": "CU001", "ship_date": "October 9th", "delivery_date": "April 3rd"}}}"#;
+    let begun =
+        post("/ui/simulate/start", &[("flow", "order_status"), ("contact", r#"{"name": "Ben"}"#), ("webhooks", mock)]);
+    assert_eq!(begun.status, 303);
+    let page = get("/ui/simulate");
+    assert!(page.body.contains("Let the 10m wait time out"), "{}", page.body);
+    assert_eq!(post("/ui/simulate/reply", &[("text", "CU001")]).status, 303);
+    let page = get("/ui/simulate");
+    assert!(page.body.contains("Shipped") && page.body.contains("@flow.lookup_webhook"), "{}", page.body);
+    // The download, beside a copy of the flow, passes `flowc test`.
+    // (The test server serves the file as test0.flow: the download is named after it.)
+    let flowtest = get("/ui/simulate/flowtest");
+    assert_eq!(header(&flowtest, "content-disposition"), Some("attachment; filename=\"test0.flowtest\""));
+    assert!(flowtest.body.contains("file = \"test0.flow\""), "{}", flowtest.body);
+    let golden = get("/ui/simulate/golden");
+    let dir = crate::serve_process::TempDir::new("console-sim");
+    std::fs::write(dir.0.join("test0.flow"), &src).unwrap();
+    std::fs::write(dir.0.join("test0.flowtest"), &flowtest.body).unwrap();
+    std::fs::write(dir.0.join("test0.flowtest.golden"), &golden.body).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["test", dir.0.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}\n{}\n{}", String::from_utf8_lossy(&o.stdout), flowtest.body, golden.body);
+    // Beginning again forgets the conversation; a timeout fired by the button ends this one, and a
+    // reply after the end changes nothing.
+    assert_eq!(post("/ui/simulate/reset", &[]).status, 303);
+    assert!(get("/ui/simulate").body.contains("<option>order_status</option>"));
+    post("/ui/simulate/start", &[("flow", "order_status"), ("webhooks", mock)]);
+    assert_eq!(post("/ui/simulate/timeout", &[]).status, 303);
+    assert_eq!(post("/ui/simulate/reply", &[("text", "zz-after-the-end")]).status, 303);
+    let page = get("/ui/simulate");
+    assert!(
+        page.body.contains("lookup_response timed out") && !page.body.contains("zz-after-the-end"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Reply as the contact"), "an ended run takes no reply");
+}
+
+/// A form value, percent-encoded.
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -57,7 +57,7 @@ pub(super) fn page(title: &str, csrf: Option<&str>, body: &str) -> String {
     let nav = match csrf {
         Some(token) => format!(
             "<nav aria-label=\"Console\"><a href=\"/ui/log\">Log</a><a href=\"/ui/contacts\">Contacts</a>\
-             <a href=\"/ui/flows\">Flows</a><a href=\"/ui/starts\">Starts</a></nav>\
+             <a href=\"/ui/simulate\">Simulator</a><a href=\"/ui/flows\">Flows</a><a href=\"/ui/starts\">Starts</a></nav>\
              <form method=\"post\" action=\"/ui/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button>Sign out</button></form>",
             esc(token)

@@ -5,6 +5,7 @@
 
 mod html;
 mod pages;
+mod simulate;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,9 +29,12 @@ struct Session {
     expires_ms: u64,
 }
 
-/// The console's sessions, in memory: a restarted server asks to sign in again.
+/// The console's sessions and their simulations, in memory: a restarted server asks to sign in again.
 #[derive(Default)]
-pub(super) struct Sessions(Mutex<HashMap<String, Session>>);
+pub(super) struct Sessions {
+    live: Mutex<HashMap<String, Session>>,
+    sims: Mutex<HashMap<String, simulate::Sim>>,
+}
 
 /// 32 random bytes as hex, from the operating system.
 fn random_hex() -> Option<String> {
@@ -49,8 +53,8 @@ fn form(text: &str) -> HashMap<String, String> {
 }
 
 impl App {
-    /// The session of `request`'s cookie, if it is a live one: its CSRF token.
-    fn session(&self, request: &front::Incoming) -> Option<String> {
+    /// The session of `request`'s cookie, if it is a live one: its id and CSRF token.
+    fn session(&self, request: &front::Incoming) -> Option<(String, String)> {
         let cookies = request.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("cookie")).map(|(_, v)| v);
         let id = cookies
             .flat_map(|v| v.split(';'))
@@ -58,11 +62,12 @@ impl App {
             .find(|(k, _)| *k == COOKIE)
             .map(|(_, v)| v.to_string())?;
         let now = crate::time::now_millis();
-        let mut sessions = self.sessions.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sessions = self.sessions.live.lock().unwrap_or_else(|p| p.into_inner());
         match sessions.get(&id) {
-            Some(s) if s.expires_ms > now => Some(s.csrf.clone()),
+            Some(s) if s.expires_ms > now => Some((id, s.csrf.clone())),
             Some(_) => {
                 sessions.remove(&id);
+                self.sessions.sims.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
                 None
             }
             None => None,
@@ -77,7 +82,7 @@ impl App {
             ("POST", ["ui", "login"]) => return self.login(&form(&body())),
             _ => {}
         }
-        let Some(csrf) = self.session(request) else {
+        let Some((id, csrf)) = self.session(request) else {
             return redirect("/ui/login");
         };
         // A form that changes something must carry the session's token (SameSite keeps other sites'
@@ -94,6 +99,7 @@ impl App {
             return match segments {
                 ["ui", "logout"] => self.logout(request),
                 ["ui", "starts"] => self.ui_create_start(&fields, &csrf),
+                ["ui", "simulate", action] => self.ui_simulate_post(&id, &csrf, action, &fields),
                 _ => reply(404, page("Not found", Some(&csrf), "<p>There is no such page.</p>")),
             };
         }
@@ -106,6 +112,9 @@ impl App {
             ["ui", "runs", id] => self.ui_run(&super::request::percent_decode(id, false), &csrf),
             ["ui", "starts"] => self.ui_starts(&csrf),
             ["ui", "flows"] => self.ui_flows(&csrf),
+            ["ui", "simulate"] => self.ui_simulate(&id, &csrf, None),
+            ["ui", "simulate", "flowtest"] => self.ui_simulate_download(&id, false),
+            ["ui", "simulate", "golden"] => self.ui_simulate_download(&id, true),
             _ => reply(404, page("Not found", Some(&csrf), "<p>There is no such page.</p>")),
         }
     }
@@ -141,7 +150,7 @@ impl App {
         };
         let now = crate::time::now_millis();
         {
-            let mut sessions = self.sessions.0.lock().unwrap_or_else(|p| p.into_inner());
+            let mut sessions = self.sessions.live.lock().unwrap_or_else(|p| p.into_inner());
             sessions.retain(|_, s| s.expires_ms > now);
             if sessions.len() >= MAX_SESSIONS {
                 let oldest = sessions.iter().min_by_key(|(_, s)| s.expires_ms).map(|(k, _)| k.clone());
@@ -171,7 +180,8 @@ impl App {
             .find(|(k, _)| *k == COOKIE)
             .map(|(_, v)| v.to_string());
         if let Some(id) = id {
-            self.sessions.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            self.sessions.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            self.sessions.sims.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         }
         let mut answer = redirect("/ui/login");
         answer
