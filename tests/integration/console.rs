@@ -19,6 +19,48 @@ flow order "Order status" {
 }
 "#;
 
+/// The console on a server of its own (the binary, on SQLite or PostgreSQL): signing in, the pages, and
+/// a file's versions with what changed after the file is edited and the server restarted.
+pub(crate) fn console_on(db: &std::path::Path) {
+    use crate::serve_process::{TempDir, spawn_serve};
+    use std::process::Stdio;
+    let dir = TempDir::new("console-db");
+    let flow = dir.0.join("order.flow");
+    // Without the connector: the server's process has no ORDERS_TOKEN.
+    let src = FLOWS.replace("connector crm bearer env \"ORDERS_TOKEN\"\n", "").replace("    auth crm\n", "");
+    std::fs::write(&flow, &src).unwrap();
+    let args = ["--no-access-log"];
+    let (mut first, base) = spawn_serve(&flow, db, &args, Stdio::null());
+    post_json(
+        &format!("{base}/flows/order/runs"),
+        &[],
+        &json!({"contact": {"id": "tel:+250788000077", "name": "Ida"}}),
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    std::fs::write(&flow, src.replace("Which order?", "Which order number?")).unwrap();
+    let (mut second, base) = spawn_serve(&flow, db, &args, Stdio::null());
+    let cookie = sign_in(&base);
+    let get = |path: &str| browser("GET", &format!("{base}{path}"), &[("Cookie", &cookie)], None);
+    assert!(get("/ui/contacts?q=ida").body.contains("tel:+250788000077"));
+    let flows = get("/ui/flows");
+    assert!(flows.body.contains("Runs kept: 1 waiting"), "{}", flows.body);
+    assert!(
+        flows.body.contains("-  send &quot;Which order?&quot;")
+            && flows.body.contains("+  send &quot;Which order number?&quot;"),
+        "{}",
+        flows.body
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+#[test]
+fn the_console_on_sqlite_shows_versions_and_counts() {
+    let dir = crate::serve_process::TempDir::new("console-sqlite");
+    console_on(&dir.0.join("flowc.db"));
+}
+
 /// A browser's request: no operator token, redirects not followed (the test reads them).
 fn browser(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Got {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
@@ -129,6 +171,11 @@ fn the_pages_show_the_log_contacts_runs_and_flows_escaped() {
     );
     let flows = get("/ui/flows");
     assert!(flows.body.contains("Order status"), "{}", flows.body);
+    assert!(
+        flows.body.contains("Runs kept: 0 waiting, 0 completed, 1 stopped") || flows.body.contains("1 completed"),
+        "{}",
+        flows.body
+    );
     assert!(flows.body.contains("<svg") || flows.body.contains("digraph"), "a picture or its source");
     assert_eq!(get("/ui/nope").status, 404);
 }

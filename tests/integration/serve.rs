@@ -862,6 +862,12 @@ impl flowc::serve::store::Store for FullDisk {
     ) -> Result<Vec<flowc::serve::store::OutMessage>, flowc::serve::store::StoreError> {
         self.0.due_messages(now, n)
     }
+    fn versions_of(&self, name: &str, n: usize) -> Result<Vec<(String, u64, String)>, flowc::serve::store::StoreError> {
+        self.0.versions_of(name, n)
+    }
+    fn run_counts(&self) -> Result<Vec<(String, String, u64)>, flowc::serve::store::StoreError> {
+        self.0.run_counts()
+    }
     fn find_contacts(
         &self,
         text: &str,

@@ -410,6 +410,13 @@ fn a_group_start_on_postgres_starts_each_contact_once() {
     two.wait().unwrap();
 }
 
+#[test]
+fn the_console_on_postgres_shows_versions_and_counts() {
+    let Some(pg) = Postgres::start("console") else { return };
+    let url = pg.database("console");
+    crate::console::console_on(std::path::Path::new(&url));
+}
+
 /// Two `flowc serve` processes on one PostgreSQL database, as behind a load balancer.
 #[test]
 fn two_servers_on_one_postgres_share_contacts_timeouts_and_the_outbox() {

@@ -82,6 +82,14 @@ macro_rules! shared_queries {
             self.with(|db| sql::due_messages(db, now_ms, limit))
         }
 
+        fn versions_of(&self, name: &str, limit: usize) -> Result<Vec<(String, u64, String)>, StoreError> {
+            self.with(|db| sql::versions_of(db, name, limit))
+        }
+
+        fn run_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+            self.with(sql::run_counts)
+        }
+
         fn find_contacts(&self, text: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError> {
             self.with(|db| sql::find_contacts(db, text, limit))
         }
@@ -577,6 +585,10 @@ pub trait Store: Send + Sync {
     fn wake_outbox(&self) {}
     /// Records what became of claimed messages, in one transaction, and ends their claims.
     fn delivered(&self, outcomes: &[Attempted]) -> Result<(), StoreError>;
+    /// The versions kept of the file `name`, newest first: hash, when it was saved, source.
+    fn versions_of(&self, name: &str, limit: usize) -> Result<Vec<(String, u64, String)>, StoreError>;
+    /// Runs kept, counted by flow (the one they started with) and status.
+    fn run_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError>;
     /// Contacts whose URN or name holds `text`, without case (the console's search).
     fn find_contacts(&self, text: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError>;
     /// Which of `contact_ids` have a waiting run (a group start asks for a batch at once).

@@ -279,6 +279,23 @@ pub(super) fn version_source(db: &mut dyn Db, hash: &str) -> Result<Option<Strin
     first(db, "SELECT source FROM versions WHERE hash = ?1", &[Param::Text(hash)], |r| r.text(0))
 }
 
+/// The versions kept of the file `name`, newest first: hash, when, source.
+pub(super) fn versions_of(db: &mut dyn Db, name: &str, limit: usize) -> Result<Vec<(String, u64, String)>, StoreError> {
+    all(
+        db,
+        "SELECT hash, saved_ms, source FROM versions WHERE name = ?1 ORDER BY saved_ms DESC, hash LIMIT ?2",
+        &[Param::Text(name), Param::Int(limit as i64)],
+        |r| Ok((r.text(0)?, r.int(1)? as u64, r.text(2)?)),
+    )
+}
+
+/// Runs kept, counted by flow and status.
+pub(super) fn run_counts(db: &mut dyn Db) -> Result<Vec<(String, String, u64)>, StoreError> {
+    all(db, "SELECT flow, status, COUNT(*) FROM runs GROUP BY flow, status", &[], |r| {
+        Ok((r.text(0)?, r.text(1)?, r.int(2)? as u64))
+    })
+}
+
 /// Deletes the versions no run refers to, except `keep`; how many went.
 pub(super) fn purge_versions(db: &mut dyn Db, keep: &[&str]) -> Result<usize, StoreError> {
     let unused = all(

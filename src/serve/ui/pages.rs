@@ -316,8 +316,11 @@ impl App {
         )
     }
 
-    /// `/ui/flows`: every served flow with its picture, its triggers and channels.
+    /// `/ui/flows`: every served flow with its picture, its runs by status, its triggers and channels,
+    /// and each file's versions with what changed.
     pub(super) fn ui_flows(&self, csrf: &str) -> Reply {
+        let _ = self.writer.flush();
+        let counts = self.store.run_counts().unwrap_or_default();
         let mut body = String::new();
         for served in &self.programs {
             let file = served.source.as_ref().map(|(name, _)| name.as_str()).unwrap_or("");
@@ -340,8 +343,23 @@ impl App {
                 if !triggers.is_empty() {
                     body.push_str(&format!("<p>Triggers: {}</p>", triggers.join(", ")));
                 }
+                let of = |status: &str| {
+                    counts.iter().filter(|(fl, st, _)| *fl == f.name && st == status).map(|(_, _, n)| n).sum::<u64>()
+                };
+                let failures = self.webhook_failures(&f.name);
+                body.push_str(&format!(
+                    "<p>Runs kept: {} waiting, {} completed, {} stopped, {} expired, {} failed · webhook calls that failed (latest 1,000 log lines): {failures}</p>",
+                    of("waiting"),
+                    of("completed"),
+                    of("stopped"),
+                    of("expired"),
+                    of("failed")
+                ));
                 body.push_str(&self.picture(served, &f.name));
                 body.push_str("</section>");
+            }
+            if let Some((name, _)) = &served.source {
+                body.push_str(&self.history(name));
             }
         }
         let channels: Vec<String> = self
@@ -354,6 +372,34 @@ impl App {
             body.push_str(&format!("<h2>Channels</h2><ul>{}</ul>", channels.join("")));
         }
         reply(200, page("Flows", Some(csrf), &body))
+    }
+
+    /// Failed webhook calls of `flow` among the latest log lines.
+    fn webhook_failures(&self, flow: &str) -> usize {
+        let lines = self.store.read_log(None, true, 1000).unwrap_or_default();
+        lines.iter().filter(|l| l["flow"].as_str() == Some(flow)).count()
+    }
+
+    /// A file's versions, newest first, each with what changed from the one before.
+    fn history(&self, name: &str) -> String {
+        let versions = self.store.versions_of(name, 20).unwrap_or_default();
+        if versions.len() < 2 {
+            return String::new();
+        }
+        let mut out = format!("<details><summary>Versions of {} ({})</summary>", esc(name), versions.len());
+        for pair in versions.windows(2) {
+            let ((hash, at, new), (_, _, old)) = (&pair[0], &pair[1]);
+            let diff = similar::TextDiff::from_lines(old.as_str(), new.as_str());
+            let text = diff.unified_diff().context_radius(2).to_string();
+            out.push_str(&format!(
+                "<h3>{} · {}</h3><pre>{}</pre>",
+                esc(&hash.chars().take(12).collect::<String>()),
+                esc(&crate::time::iso(*at)),
+                esc(&text)
+            ));
+        }
+        out.push_str("</details>");
+        out
     }
 
     /// A flow's picture: SVG laid out by Graphviz when `dot` is installed, else the diagram's source.
