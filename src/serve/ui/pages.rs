@@ -82,11 +82,13 @@ impl App {
                 (Value::Number(n), e) => format!("{n} {}", cell(e)),
                 (_, e) => cell(e),
             };
+            // The summary is text only (a control inside a control is not one to reach); the run's
+            // link is below it.
             let run = l["run"]
                 .as_str()
-                .map_or(String::new(), |r| format!(" · run <a href=\"/ui/runs/{}\">{}</a>", url(r), esc(r)));
+                .map_or(String::new(), |r| format!("<p>Run <a href=\"/ui/runs/{}\">{}</a></p>", url(r), esc(r)));
             body.push_str(&format!(
-                "<details class=\"call\"><summary><span class=\"{}\">{}</span> {} <b>{}</b> {} <span class=\"muted\">{} · attempt {} · {} ms · flow {}{}</span></summary>\
+                "<details class=\"call\"><summary class=\"{}\">{} · {} {} {} · {} · attempt {} · {} ms · flow {}</summary>{}\
                  <h3>Request</h3><pre>{} {}\n{}\n\n{}</pre><h3>Answer</h3><pre>{}\n\n{}</pre></details>",
                 if ok { "ok" } else { "bad" },
                 esc(&status),
