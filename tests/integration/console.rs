@@ -177,6 +177,7 @@ fn the_pages_show_the_log_contacts_runs_and_flows_escaped() {
         flows.body
     );
     assert!(flows.body.contains("<svg") || flows.body.contains("digraph"), "a picture or its source");
+    assert!(flows.body.contains("test0.flow: no warnings.") || flows.body.contains("warning(s)"), "{}", flows.body);
     assert_eq!(get("/ui/nope").status, 404);
 }
 

@@ -245,6 +245,18 @@ impl App {
             body.push_str(&format!("<li><pre>{}</pre></li>", esc(&line)));
         }
         body.push_str("</ol>");
+        // A waiting run keeps its state: its results as they are now.
+        if let Ok(Some(run)) = self.store.run(id) {
+            body.push_str("<h2>Results now</h2><table><tbody>");
+            for (name, slot) in run.state.slot_names.iter().zip(&run.state.slots) {
+                let value = slot.as_ref().map_or("—".to_string(), |s| {
+                    let v = serde_json::to_string(&s.value).unwrap_or_default();
+                    s.category.as_ref().map_or(v.clone(), |c| format!("{v} ({c})"))
+                });
+                body.push_str(&format!("<tr><th scope=\"row\">@flow.{}</th><td>{}</td></tr>", esc(name), esc(&value)));
+            }
+            body.push_str("</tbody></table>");
+        }
         reply(200, page(&format!("Run {id}"), Some(csrf), &body))
     }
 
@@ -360,7 +372,8 @@ impl App {
                 body.push_str(&self.picture(served, &f.name));
                 body.push_str("</section>");
             }
-            if let Some((name, _)) = &served.source {
+            if let Some((name, source)) = &served.source {
+                body.push_str(&warnings(name, source));
                 body.push_str(&self.history(name));
             }
         }
@@ -422,6 +435,22 @@ impl App {
         self.pictures.lock().unwrap_or_else(|p| p.into_inner()).insert(key, html.clone());
         html
     }
+}
+
+/// What the checker says of a served file: warnings only (a file with errors is not served).
+fn warnings(name: &str, source: &str) -> String {
+    let (_, diags) = crate::check_source(source);
+    if diags.is_empty() {
+        return format!("<p class=\"ok\">{}: no warnings.</p>", esc(name));
+    }
+    let items: String = diags
+        .iter()
+        .map(|d| {
+            let (line, col) = crate::span::line_col(source, d.span().start);
+            format!("<li>line {line}:{col} <code>{}</code> {}</li>", esc(d.code.as_str()), esc(&d.message))
+        })
+        .collect();
+    format!("<details><summary>{}: {} warning(s)</summary><ul>{items}</ul></details>", esc(name), diags.len())
 }
 
 /// `dot -Tsvg` on `dot`, at most 5 s; `None` when Graphviz is not installed or fails. The SVG's own
