@@ -97,6 +97,7 @@ fn fill(store: &dyn Store, n: usize) {
         deadline_ms: None,
         state: None,
         events: None,
+        results: None,
         version: None,
         contact: None,
         messages: vec![MessageRow {

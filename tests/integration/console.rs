@@ -252,3 +252,52 @@ fn percent(text: &str) -> String {
         })
         .collect()
 }
+
+/// The simulator with webhooks answered for real: the order service (a server on 127.0.0.1 that the
+/// order host is routed to) answers; the call is in the log; its answer goes into the downloaded test,
+/// which passes offline.
+#[test]
+fn the_simulator_calls_webhooks_for_real_and_the_test_replays_their_answers() {
+    use crate::server::{Reply, TestServer};
+    let service = TestServer::start(|_, _| {
+        Reply::json(200, r#"{"status": "Pending", "number": "CU002", "ship_date": "soon", "delivery_date": "later"}"#)
+    });
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/order_status.flow")).unwrap();
+    let network = flowc::net::NetworkPolicy::allowing(vec!["127.0.0.1/32".parse().unwrap()]);
+    let routes = vec![("https://orders.example.com".to_string(), service.url(""))];
+    let s = serve_config(&[&src], Config { network, routes, ..Config::default() });
+    let base = &s.base;
+    let cookie = sign_in(base);
+    let get = |path: &str| browser("GET", &format!("{base}{path}"), &[("Cookie", &cookie)], None);
+    let token = csrf(&get("/ui/simulate").body);
+    let post = |path: &str, fields: &str| {
+        browser("POST", &format!("{base}{path}"), &[("Cookie", &cookie)], Some(&format!("csrf={token}&{fields}")))
+    };
+    assert_eq!(post("/ui/simulate/start", "flow=order_status&real=1").status, 303);
+    assert_eq!(post("/ui/simulate/reply", "text=CU002").status, 303);
+    let page = get("/ui/simulate");
+    assert!(page.body.contains("webhooks answered for real") && page.body.contains("still pending"), "{}", page.body);
+    assert_eq!(service.requests().len(), 1, "called once, for real");
+    assert!(
+        service.requests()[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == "Bearer orders-token-456")
+    );
+    // The call is in the log, as any run's.
+    assert!(get("/ui/log").body.contains("lookup_webhook"));
+    // The download replays the service's answer offline.
+    let flowtest = get("/ui/simulate/flowtest");
+    assert!(flowtest.body.contains("Pending"), "{}", flowtest.body);
+    let golden = get("/ui/simulate/golden");
+    assert!(golden.body.contains("still pending"), "{}", golden.body);
+    let dir = crate::serve_process::TempDir::new("console-real");
+    std::fs::write(dir.0.join("test0.flow"), &src).unwrap();
+    std::fs::write(dir.0.join("test0.flowtest"), &flowtest.body).unwrap();
+    std::fs::write(dir.0.join("test0.flowtest.golden"), &golden.body).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["test", dir.0.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&o.stdout), flowtest.body);
+}

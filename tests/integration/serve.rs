@@ -868,6 +868,9 @@ impl flowc::serve::store::Store for FullDisk {
     fn run_counts(&self) -> Result<Vec<(String, String, u64)>, flowc::serve::store::StoreError> {
         self.0.run_counts()
     }
+    fn steps(&self, id: &str) -> Result<Vec<flowc::serve::store::StepView>, flowc::serve::store::StoreError> {
+        self.0.steps(id)
+    }
     fn find_contacts(
         &self,
         text: &str,

@@ -25,6 +25,7 @@ fn step(run_id: &str, contact: &str, status: RunStatus, deadline_ms: Option<u64>
         deadline_ms,
         state: (status == RunStatus::Waiting).then(|| state.to_string()),
         events: Some(format!("[{{\"type\":\"step of {run_id}\"}}]")),
+        results: Some(format!("{{\"answer\": {{\"value\": \"{run_id}\"}}}}")),
         version: Some("v1".into()),
         contact: None,
         messages: Vec::new(),
@@ -61,6 +62,10 @@ fn suite(store: &dyn Store) {
     let summary = store.summary("r2").unwrap().unwrap();
     assert_eq!((summary.flow.as_str(), summary.status.as_str()), ("f", "completed"));
     assert_eq!(store.events("r1").unwrap(), vec![json!({"type": "step of r1"}), json!({"type": "step of r1"})]);
+    // Each step with the results it left.
+    let steps = store.steps("r1").unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[1], (vec![json!({"type": "step of r1"})], Some(json!({"answer": {"value": "r1"}}))));
     assert!(store.run("r2").unwrap().is_none(), "an ended run keeps no state");
     assert_eq!(store.waiting_count().unwrap(), 1);
     // Two steps of one run in one batch: applied in order.
@@ -288,7 +293,7 @@ fn postgres_migrates_a_schema_1_database() {
             "ALTER TABLE contacts DROP COLUMN timezone; ALTER TABLE messages DROP COLUMN lease_ms;
              ALTER TABLE messages DROP COLUMN lease_pid; ALTER TABLE messages DROP COLUMN flow; DROP INDEX messages_due;
              ALTER TABLE messages DROP COLUMN quick_replies; ALTER TABLE contacts DROP COLUMN group_names;
-             DROP TABLE starts; UPDATE flowc_schema SET version = 1;
+             DROP TABLE starts; ALTER TABLE steps DROP COLUMN results; UPDATE flowc_schema SET version = 1;
              INSERT INTO contacts (urn, channel, name, language, fields, updated_ms) VALUES ('tel:+1', '', 'Ann', '', '{}', 0)",
         )
         .unwrap();

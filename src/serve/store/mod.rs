@@ -90,6 +90,10 @@ macro_rules! shared_queries {
             self.with(sql::run_counts)
         }
 
+        fn steps(&self, run_id: &str) -> Result<Vec<StepView>, StoreError> {
+            self.with(|db| sql::steps(db, run_id))
+        }
+
         fn find_contacts(&self, text: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError> {
             self.with(|db| sql::find_contacts(db, text, limit))
         }
@@ -216,6 +220,9 @@ pub struct StepRecord {
     pub state: Option<String>,
     /// The step's events as a JSON array (`None`: no events).
     pub events: Option<String>,
+    /// The run's results as the step left them, a JSON object of `{value, category}` by name (`None`:
+    /// not kept).
+    pub results: Option<String>,
     /// The program version the run started on; kept from its first step.
     pub version: Option<String>,
     /// The contact as it is after the step, for runs that belong to one.
@@ -460,11 +467,31 @@ impl StepRecord {
             deadline_ms,
             state: if state.status == RunStatus::Waiting { Some(serde_json::to_string(state)?) } else { None },
             events: if events.is_empty() { None } else { Some(serde_json::to_string(events)?) },
+            results: Some(results_of(state).to_string()),
             version: version.map(str::to_string),
             contact: None,
             messages: Vec::new(),
         })
     }
+}
+
+/// A step as stored: its events, and the results it left (when kept).
+pub type StepView = (Vec<Value>, Option<Value>);
+
+/// The results of the flow the run is in, by name: `{"value": ..., "category": ...}`.
+fn results_of(state: &crate::interp::RunState) -> Value {
+    let mut out = serde_json::Map::new();
+    for (name, slot) in state.slot_names.iter().zip(&state.slots) {
+        if let Some(slot) = slot {
+            let mut r = serde_json::Map::new();
+            r.insert("value".into(), slot.value.clone());
+            if let Some(c) = &slot.category {
+                r.insert("category".into(), Value::String(c.clone()));
+            }
+            out.insert(name.clone(), Value::Object(r));
+        }
+    }
+    Value::Object(out)
 }
 
 /// A webhook log entry ready to store.
@@ -589,6 +616,8 @@ pub trait Store: Send + Sync {
     fn versions_of(&self, name: &str, limit: usize) -> Result<Vec<(String, u64, String)>, StoreError>;
     /// Runs kept, counted by flow (the one they started with) and status.
     fn run_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError>;
+    /// A run's steps in order: each one's events and the results it left (when kept).
+    fn steps(&self, run_id: &str) -> Result<Vec<StepView>, StoreError>;
     /// Contacts whose URN or name holds `text`, without case (the console's search).
     fn find_contacts(&self, text: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError>;
     /// Which of `contact_ids` have a waiting run (a group start asks for a batch at once).

@@ -15,7 +15,7 @@ use super::schema::{self, SCHEMA_VERSION};
 use super::sql::{self, Db, Dialect, Param, Row};
 use super::{
     Attempted, Channels, ContactRow, LogLine, MessageRow, OutMessage, RunSummary, StartProgress, StartRow, StepRecord,
-    Store, StoreError, StoredRun,
+    StepView, Store, StoreError, StoredRun,
 };
 
 /// A connection that LISTENs for committed outgoing messages.
@@ -308,11 +308,12 @@ fn save_runs_batched(tx: &mut postgres::Transaction<'_>, batched: &[&StepRecord]
     let with_events: Vec<&&StepRecord> = batched.iter().filter(|s| s.events.is_some()).collect();
     let step_ids: Vec<&str> = with_events.iter().map(|s| s.run_id.as_str()).collect();
     let events: Vec<&str> = with_events.iter().filter_map(|s| s.events.as_deref()).collect();
+    let results: Vec<Option<&str>> = with_events.iter().map(|s| s.results.as_deref()).collect();
     tx.execute(
-        "INSERT INTO steps (run_id, seq, events)
-         SELECT u.run_id, COALESCE((SELECT MAX(s.seq) FROM steps s WHERE s.run_id = u.run_id), -1) + 1, u.events
-         FROM UNNEST($1::TEXT[], $2::TEXT[]) AS u(run_id, events)",
-        &[&step_ids, &events],
+        "INSERT INTO steps (run_id, seq, events, results)
+         SELECT u.run_id, COALESCE((SELECT MAX(s.seq) FROM steps s WHERE s.run_id = u.run_id), -1) + 1, u.events, u.results
+         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS u(run_id, events, results)",
+        &[&step_ids, &events, &results],
     )?;
     Ok(())
 }

@@ -121,6 +121,10 @@ CREATE TABLE starts (
 );
 CREATE INDEX starts_running ON starts (created_ms) WHERE status = 'running';
 ",
+    // 7: each step's results as the step left them (a JSON object), for the console.
+    "
+ALTER TABLE steps ADD COLUMN results TEXT;
+",
 ];
 
 /// The schema version this build of flowc writes.

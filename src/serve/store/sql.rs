@@ -118,9 +118,9 @@ pub(super) fn save_run(db: &mut dyn Db, step: &StepRecord, now: i64) -> Result<(
     )?;
     if let Some(events) = &step.events {
         db.execute(
-            "INSERT INTO steps (run_id, seq, events)
-             VALUES (?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM steps WHERE run_id = ?1), ?2)",
-            &[Param::Text(&step.run_id), Param::Text(events)],
+            "INSERT INTO steps (run_id, seq, events, results)
+             VALUES (?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM steps WHERE run_id = ?1), ?2, ?3)",
+            &[Param::Text(&step.run_id), Param::Text(events), Param::OptText(step.results.as_deref())],
         )?;
     }
     Ok(())
@@ -180,6 +180,24 @@ pub(super) fn summary(db: &mut dyn Db, run_id: &str) -> Result<Option<RunSummary
         })?;
         Ok(RunSummary { flow: r.text(0)?, status, contact_id: r.text(2)? })
     })
+}
+
+/// A run's steps in order: each one's events and the results it left (when kept).
+pub(super) fn steps(db: &mut dyn Db, run_id: &str) -> Result<Vec<super::StepView>, StoreError> {
+    let rows =
+        all(db, "SELECT events, results FROM steps WHERE run_id = ?1 ORDER BY seq", &[Param::Text(run_id)], |r| {
+            Ok((r.text(0)?, r.opt_text(1)?))
+        })?;
+    let mut out = Vec::new();
+    for (events, results) in rows {
+        let events = match serde_json::from_str::<Value>(&events)? {
+            Value::Array(events) => events,
+            other => vec![other],
+        };
+        let results = results.map(|r| serde_json::from_str::<Value>(&r)).transpose()?;
+        out.push((events, results));
+    }
+    Ok(out)
 }
 
 pub(super) fn events(db: &mut dyn Db, run_id: &str) -> Result<Vec<Value>, StoreError> {

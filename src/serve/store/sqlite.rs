@@ -10,7 +10,7 @@ use super::schema::{self, SCHEMA_VERSION};
 use super::sql::{self, Db, Dialect, Param, Row};
 use super::{
     Attempted, Channels, ContactRow, LogLine, MessageRow, OutMessage, RunSummary, StartProgress, StartRow, StepRecord,
-    Store, StoreError, StoredRun,
+    StepView, Store, StoreError, StoredRun,
 };
 
 /// The embedded store: one SQLite file in WAL mode.
@@ -269,6 +269,7 @@ mod tests {
             status,
             deadline_ms: None,
             state: (status == RunStatus::Waiting).then(|| "{}".into()),
+            results: None,
             events: Some("[{\"type\":\"x\"}]".into()),
             version: None,
             contact: None,
@@ -358,7 +359,7 @@ mod tests {
         conn.execute_batch(
             "DROP INDEX messages_due; ALTER TABLE messages DROP COLUMN lease_ms; ALTER TABLE messages DROP COLUMN lease_pid;
              ALTER TABLE messages DROP COLUMN flow; ALTER TABLE messages DROP COLUMN quick_replies; ALTER TABLE contacts DROP COLUMN group_names;
-             ALTER TABLE contacts DROP COLUMN timezone; DROP TABLE starts; PRAGMA user_version = 1;",
+             ALTER TABLE contacts DROP COLUMN timezone; DROP TABLE starts; ALTER TABLE steps DROP COLUMN results; PRAGMA user_version = 1;",
         )
         .unwrap();
         drop(SqliteStore::open(&path).unwrap());

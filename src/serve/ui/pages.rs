@@ -233,29 +233,38 @@ impl App {
             format!("<a href=\"/ui/contacts/{}\">{}</a>", url(&summary.contact_id), esc(&summary.contact_id))
         };
         let mut body = format!(
-            "<p>Flow <b>{}</b> · contact {contact} · <b>{}</b></p><ol>",
+            "<p>Flow <b>{}</b> · contact {contact} · <b>{}</b></p>",
             esc(&summary.flow),
             esc(summary.status.as_str())
         );
-        for e in self.store.events(id).unwrap_or_default() {
-            let line = match serde_json::from_value::<crate::interp::Event>(e.clone()) {
-                Ok(event) => crate::interp::event_line(&event, crate::interp::Shown::Live),
-                Err(_) => e.to_string(),
-            };
-            body.push_str(&format!("<li><pre>{}</pre></li>", esc(&line)));
-        }
-        body.push_str("</ol>");
-        // A waiting run keeps its state: its results as they are now.
-        if let Ok(Some(run)) = self.store.run(id) {
-            body.push_str("<h2>Results now</h2><table><tbody>");
-            for (name, slot) in run.state.slot_names.iter().zip(&run.state.slots) {
-                let value = slot.as_ref().map_or("—".to_string(), |s| {
-                    let v = serde_json::to_string(&s.value).unwrap_or_default();
-                    s.category.as_ref().map_or(v.clone(), |c| format!("{v} ({c})"))
-                });
-                body.push_str(&format!("<tr><th scope=\"row\">@flow.{}</th><td>{}</td></tr>", esc(name), esc(&value)));
+        // Step by step: what each did, and the results it left.
+        for (n, (events, results)) in self.store.steps(id).unwrap_or_default().into_iter().enumerate() {
+            body.push_str(&format!("<h2>Step {}</h2><pre>", n + 1));
+            for e in events {
+                let line = match serde_json::from_value::<crate::interp::Event>(e.clone()) {
+                    Ok(event) => crate::interp::event_line(&event, crate::interp::Shown::Live),
+                    Err(_) => e.to_string(),
+                };
+                body.push_str(&esc(&line));
+                body.push('\n');
             }
-            body.push_str("</tbody></table>");
+            body.push_str("</pre>");
+            if let Some(Value::Object(results)) = results.filter(|r| r.as_object().is_some_and(|o| !o.is_empty())) {
+                body.push_str("<table><caption>Results after this step</caption><tbody>");
+                for (name, r) in results {
+                    let value = serde_json::to_string(&r["value"]).unwrap_or_default();
+                    let shown = match r["category"].as_str() {
+                        Some(c) => format!("{value} ({c})"),
+                        None => value,
+                    };
+                    body.push_str(&format!(
+                        "<tr><th scope=\"row\">@flow.{}</th><td>{}</td></tr>",
+                        esc(&name),
+                        esc(&shown)
+                    ));
+                }
+                body.push_str("</tbody></table>");
+            }
         }
         reply(200, page(&format!("Run {id}"), Some(csrf), &body))
     }

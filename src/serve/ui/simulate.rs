@@ -24,6 +24,61 @@ pub(super) struct Sim {
     webhooks: Value,
     /// Replies and waits, in order.
     steps: Vec<Value>,
+    /// With webhooks answered for real: the run as it goes (each action a step of it), and the
+    /// answers the services gave, attempt by attempt, which the downloaded test replays.
+    live: Option<Live>,
+}
+
+/// A simulation whose webhooks are answered for real.
+#[derive(Clone)]
+pub(super) struct Live {
+    state: crate::interp::RunState,
+    transcript: String,
+    answers: serde_json::Map<String, Value>,
+}
+
+/// The real client, keeping every answer as a mock answer for the flow test.
+struct Recording<'a> {
+    real: &'a dyn crate::interp::WebhookClient,
+    answers: std::sync::Mutex<Vec<(String, Value)>>,
+}
+
+impl crate::interp::WebhookClient for Recording<'_> {
+    fn call(&self, request: &crate::interp::Request) -> crate::interp::CallOutcome {
+        let outcome = self.real.call(request);
+        let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        for a in &outcome.attempts {
+            let answer = match (&a.error, a.status) {
+                (_, Some(status)) => {
+                    let text = a.response_body.clone().unwrap_or_default();
+                    let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+                    let headers: serde_json::Map<String, Value> = a
+                        .response_headers
+                        .iter()
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect();
+                    serde_json::json!({ "status": status, "headers": headers, "body": body })
+                }
+                (Some(e), None) => serde_json::json!({ "error": e }),
+                (None, None) => continue,
+            };
+            answers.push((request.name.clone(), answer));
+        }
+        outcome
+    }
+}
+
+/// Events as the transcript shows them.
+fn transcript_of(events: &[crate::interp::Event]) -> String {
+    let mut out = String::new();
+    for e in events {
+        for line in crate::interp::event_line(e, crate::interp::Shown::Transcript).lines() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// A JSON value as a TOML value (inline tables and arrays; `null` left out).
@@ -69,8 +124,13 @@ impl Sim {
         if let Some(t) = &self.trigger {
             out.push_str(&format!("trigger = {}\n", toml(t)));
         }
-        if self.webhooks.as_object().is_some_and(|w| !w.is_empty()) {
-            out.push_str(&format!("webhooks = {}\n", toml(&self.webhooks)));
+        let mut webhooks = self.webhooks.as_object().cloned().unwrap_or_default();
+        if let Some(live) = &self.live {
+            // The services' real answers, attempt by attempt, as the test's mocks.
+            webhooks.extend(live.answers.clone());
+        }
+        if !webhooks.is_empty() {
+            out.push_str(&format!("webhooks = {}\n", toml(&Value::Object(webhooks))));
         }
         out.push_str(&format!("steps = {}\n", toml(&Value::Array(self.steps.clone()))));
         out
@@ -95,6 +155,80 @@ fn object(f: &HashMap<String, String>, key: &str, what: &str) -> Result<Value, S
 }
 
 impl App {
+    /// One step of a live simulation: the start (`how` is `None`) or a reply or timeout, with the
+    /// server's own client (its network policy and routes; calls go to the webhook log).
+    fn live_step(&self, sim: &Sim, how: Option<crate::interp::Resume>) -> Result<Live, String> {
+        let (served, _) = self.sim_program(&sim.flow).ok_or("the flow is no longer served")?;
+        let program = &served.program;
+        self.with_options(|o| {
+            let recording = Recording { real: o.client, answers: Default::default() };
+            // The answers typed on the page come first; the other webhooks are called.
+            let mut typed = HashMap::new();
+            for (name, answers) in sim.webhooks.as_object().into_iter().flatten() {
+                let text = answers.to_string();
+                let parsed = crate::interp::driver::mock_answers(program, Some(&sim.flow), name, &text)
+                    .map_err(|_| format!("the answers of `{name}` cannot be read"))?;
+                typed.insert(name.clone(), parsed);
+            }
+            let client = crate::interp::Mocked::new(typed, &recording);
+            let options = crate::interp::RunOptions {
+                client: &client,
+                env: o.env,
+                max_steps: o.max_steps,
+                log: o.log,
+                zone: o.zone.clone(),
+                now_ms: None,
+            };
+            let (mut live, outcome) = match (how, &sim.live) {
+                (None, _) => {
+                    let contact = crate::interp::Contact::with_test_defaults(Some(sim.contact.clone()));
+                    let trigger = sim
+                        .trigger
+                        .clone()
+                        .map(|t| crate::interp::driver::trigger_request(program, Some(&sim.flow), t))
+                        .transpose()
+                        .map_err(|e| format!("the trigger request: {e}"))?;
+                    let run_id = crate::time::unique_id("sim");
+                    let outcome = crate::interp::start_with_input(
+                        program,
+                        Some(&sim.flow),
+                        &run_id,
+                        contact,
+                        trigger,
+                        sim.message.clone(),
+                        &options,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    let mut transcript = String::new();
+                    if let Some(m) = &sim.message {
+                        transcript.push_str(&format!("you: {}\n", crate::interp::one_line(m)));
+                    }
+                    let live = Live { state: outcome.state.clone(), transcript, answers: Default::default() };
+                    (live, outcome)
+                }
+                (Some(how), Some(live)) => {
+                    let mut live = live.clone();
+                    if let crate::interp::Resume::Timeout = how {
+                        live.transcript.push_str("… the wait's time passes\n");
+                    }
+                    let outcome =
+                        crate::interp::resume(program, live.state.clone(), how, &options).map_err(|e| e.to_string())?;
+                    (live, outcome)
+                }
+                (Some(_), None) => return Err("the simulation has not begun".into()),
+            };
+            live.transcript.push_str(&transcript_of(&outcome.events));
+            live.state = outcome.state;
+            for (name, answer) in recording.answers.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                match live.answers.entry(name).or_insert_with(|| Value::Array(Vec::new())) {
+                    Value::Array(list) => list.push(answer),
+                    other => *other = Value::Array(vec![answer]),
+                }
+            }
+            Ok(live)
+        })
+    }
+
     fn sim(&self, session: &str) -> Option<Sim> {
         self.sessions.sims.lock().unwrap_or_else(|p| p.into_inner()).get(session).cloned()
     }
@@ -125,6 +259,7 @@ impl App {
                  <p><label>Message that starts it (a keyword's flow) <input name=\"message\"></label></p>\
                  <p><label>Trigger request (JSON: headers, query, body), for a flow a trigger starts <textarea name=\"trigger\" rows=\"2\"></textarea></label></p>\
                  <p><label>Webhook answers (JSON: {{\"NAME\": {{\"status\": 200, \"body\": {{...}}}}}}; a webhook without one fails as offline) <textarea name=\"webhooks\" rows=\"3\"></textarea></label></p>\
+                 <p><label><span><input type=\"checkbox\" name=\"real\" value=\"1\"> Answer the other webhooks for real (within the server's network policy; their answers go into the downloaded test)</span></label></p>\
                  <p><button>Begin</button></p></form>",
                 esc(csrf)
             );
@@ -134,11 +269,19 @@ impl App {
             self.sessions.sims.lock().unwrap_or_else(|p| p.into_inner()).remove(session);
             return redirect("/ui/simulate");
         };
-        let (transcript, state) = match crate::flowtest::simulate(&served.program, &sim.flowtest()) {
-            Ok(s) => (s.transcript, Some(s.state)),
-            Err(e) => (format!("error: {e}\n"), None),
+        let (transcript, state) = match &sim.live {
+            Some(live) => (live.transcript.clone(), Some(live.state.clone())),
+            None => match crate::flowtest::simulate(&served.program, &sim.flowtest()) {
+                Ok(s) => (s.transcript, Some(s.state)),
+                Err(e) => (format!("error: {e}\n"), None),
+            },
         };
-        let mut body = format!("{error}<p>Flow <b>{}</b></p><div aria-live=\"polite\">", esc(&sim.flow));
+        let how = if sim.live.is_some() {
+            "webhooks answered for real"
+        } else {
+            "webhooks answered by the page's answers, offline"
+        };
+        let mut body = format!("{error}<p>Flow <b>{}</b> · {how}</p><div aria-live=\"polite\">", esc(&sim.flow));
         for line in transcript.lines() {
             let (class, text) = if let Some(t) = line.strip_prefix("bot: ") {
                 ("msg out", t)
@@ -214,7 +357,7 @@ impl App {
                     }
                 };
                 let message = Some(field(f, "message").to_string()).filter(|m| !m.is_empty());
-                let sim = Sim { file, flow, contact, message, trigger, webhooks, steps: Vec::new() };
+                let mut sim = Sim { file, flow, contact, message, trigger, webhooks, steps: Vec::new(), live: None };
                 // A scenario the test runner refuses (an unknown webhook, a bad contact) is said here.
                 if let Some((served, _)) = self.sim_program(&sim.flow)
                     && let Err(e) = crate::flowtest::simulate(&served.program, &sim.flowtest())
@@ -222,7 +365,51 @@ impl App {
                     drop(sims);
                     return self.ui_simulate(session, csrf, Some(&e));
                 }
+                if field(f, "real") == "1" {
+                    // The mocks typed on the page answer first; the other webhooks are called.
+                    drop(sims);
+                    let live = self.live_step(&sim, None);
+                    sims = self.sessions.sims.lock().unwrap_or_else(|p| p.into_inner());
+                    match live {
+                        Ok(live) => sim.live = Some(live),
+                        Err(e) => {
+                            drop(sims);
+                            return self.ui_simulate(session, csrf, Some(&e));
+                        }
+                    }
+                }
                 sims.insert(session.to_string(), sim);
+            }
+            "reply" | "timeout" if sims.get(session).is_some_and(|s| s.live.is_some()) => {
+                let Some(sim) = sims.get(session).cloned() else { return redirect("/ui/simulate") };
+                drop(sims);
+                let live = sim.live.as_ref().map(|l| &l.state);
+                let Some(state) = live.filter(|s| s.status == crate::interp::RunStatus::Waiting) else {
+                    return redirect("/ui/simulate");
+                };
+                let (how, step) = match action {
+                    "reply" => {
+                        let text = field(f, "text").to_string();
+                        (crate::interp::Resume::Reply(text.clone()), Value::String(text))
+                    }
+                    _ => match state.waiting.as_ref().and_then(|w| w.timeout_ms) {
+                        Some(ms) => (
+                            crate::interp::Resume::Timeout,
+                            serde_json::json!({ "wait": format!("{}s", ms.div_ceil(1000)) }),
+                        ),
+                        None => return redirect("/ui/simulate"),
+                    },
+                };
+                match self.live_step(&sim, Some(how)) {
+                    Ok(live) => {
+                        let mut sims = self.sessions.sims.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Some(s) = sims.get_mut(session) {
+                            s.steps.push(step);
+                            s.live = Some(live);
+                        }
+                    }
+                    Err(e) => return self.ui_simulate(session, csrf, Some(&e)),
+                }
             }
             "reply" | "timeout" => {
                 let Some(sim) = sims.get_mut(session) else { return redirect("/ui/simulate") };
