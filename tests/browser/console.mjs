@@ -91,6 +91,11 @@ try {
   if (!answer.includes('the orders database is down')) fail(`the failed call's answer is not shown: ${answer}`);
   if (answer.includes('k-123456')) fail('the API key is shown');
   await seen('log');
+  // The run of that call, step by step.
+  await page.locator('details.call').first().getByRole('link').click();
+  if (!(await page.locator('main').innerText()).includes('Step 2')) fail('the run\'s steps are not shown');
+  await seen('run');
+  await page.goBack();
 
   // The contact and its messages.
   await page.getByRole('link', { name: 'Contacts' }).click();
@@ -102,6 +107,7 @@ try {
 
   // The simulator, with the webhook mocked on the page.
   await page.getByRole('link', { name: 'Simulator' }).click();
+  await seen('simulator-form');
   await page.locator('select[name=flow]').selectOption('order_status');
   await page.getByLabel(/Webhook answers/).fill(JSON.stringify({ lookup_webhook: { status: 200, body: { status: 'Shipped', number: 'CU001', ship_date: 'October 9th', delivery_date: 'April 3rd' } } }));
   await page.getByRole('button', { name: 'Begin' }).click();

@@ -43,6 +43,8 @@ pub(crate) fn console_on(db: &std::path::Path) {
     let cookie = sign_in(&base);
     let get = |path: &str| browser("GET", &format!("{base}{path}"), &[("Cookie", &cookie)], None);
     assert!(get("/ui/contacts?q=ida").body.contains("tel:+250788000077"));
+    assert_eq!(get("/ui/log").status, 200);
+    assert_eq!(get("/ui/starts").status, 200);
     let flows = get("/ui/flows");
     assert!(flows.body.contains("Runs kept: 1 waiting"), "{}", flows.body);
     assert!(
