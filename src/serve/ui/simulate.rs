@@ -11,6 +11,9 @@ use super::super::App;
 use super::super::front::Reply;
 use super::html::{esc, headers, page, redirect, reply};
 
+/// Steps a simulation takes at most (each step runs the conversation again from its start).
+const MAX_STEPS: usize = 200;
+
 /// A simulation in progress.
 #[derive(Clone)]
 pub(super) struct Sim {
@@ -379,6 +382,11 @@ impl App {
                     }
                 }
                 sims.insert(session.to_string(), sim);
+            }
+            "reply" | "timeout" if sims.get(session).is_some_and(|s| s.steps.len() >= MAX_STEPS) => {
+                drop(sims);
+                let error = format!("a simulation takes at most {MAX_STEPS} steps: download it, or begin again");
+                return self.ui_simulate(session, csrf, Some(&error));
             }
             "reply" | "timeout" if sims.get(session).is_some_and(|s| s.live.is_some()) => {
                 let Some(sim) = sims.get(session).cloned() else { return redirect("/ui/simulate") };
