@@ -24,6 +24,10 @@ pub(crate) struct Summary {
     pub(crate) ends_alone: bool,
     /// The `enter`s the flow can reach before it waits, stops or ends.
     pub(crate) first_enters: Vec<Name>,
+    /// The flows it may hand over to (`enter FLOW terminal`).
+    pub(crate) hands_over: Vec<Name>,
+    /// Whether it may run off its own end.
+    pub(crate) ends_itself: bool,
 }
 
 /// What `enter` connects in one file; empty when no flow enters another.
@@ -91,8 +95,17 @@ impl<'a> Enters<'a> {
         }
         for (name, s) in &summaries {
             if targets.contains(name) {
-                enters.results.insert(name, s.results.clone());
-                enters.all.insert(name, s.all.clone());
+                // What a flow that entered it gets back: the results at its own end, and at the end of
+                // every flow it may hand over to.
+                let results = ended_with(name, &summaries, &mut Vec::new()).unwrap_or_default();
+                enters.results.insert(name, results);
+                let mut all = s.all.clone();
+                for b in &s.hands_over {
+                    if let Some(other) = summaries.get(b.node.as_str()) {
+                        all.extend(other.all.iter().filter(|(n, _, _)| !s.all.iter().any(|(m, _, _)| m == n)).cloned());
+                    }
+                }
+                enters.all.insert(name, all);
             }
             for (target, defined) in &s.sites {
                 let Some((&key, _)) = flows.get_key_value(target.node.as_str()) else { continue };
@@ -102,6 +115,31 @@ impl<'a> Enters<'a> {
                     }
                     Some(all) => all.retain(|(n, _)| defined.iter().any(|(d, _)| d == n)),
                 }
+            }
+        }
+        // A flow handed over to has the parent of the flow that handed over (what every such flow's
+        // parents define).
+        for _ in 0..summaries.len() {
+            let mut changed = false;
+            for (name, s) in &summaries {
+                let Some(inherited) = enters.parents.get(name).cloned() else { continue };
+                for b in &s.hands_over {
+                    let Some((&key, _)) = flows.get_key_value(b.node.as_str()) else { continue };
+                    match enters.parents.get_mut(key) {
+                        None => {
+                            enters.parents.insert(key, inherited.clone());
+                            changed = true;
+                        }
+                        Some(all) => {
+                            let before = all.len();
+                            all.retain(|(n, _)| inherited.iter().any(|(d, _)| d == n));
+                            changed |= all.len() != before;
+                        }
+                    }
+                }
+            }
+            if !changed {
+                break;
             }
         }
         cycles(&summaries, &flows, &mut diags);
@@ -174,6 +212,37 @@ impl<'a> Enters<'a> {
     pub(crate) fn shares_results(&self, flow: &str) -> bool {
         self.results.contains_key(flow) || self.children.contains_key(flow)
     }
+}
+
+/// The results `flow` ends with: at its own end, and at the end of every flow it may hand over to
+/// (those defined in all of them). `None` when it cannot end (or hands over round a cycle).
+fn ended_with<'s>(
+    flow: &'s str,
+    summaries: &'s HashMap<&str, Summary>,
+    visiting: &mut Vec<&'s str>,
+) -> Option<Vec<(String, Ty, Span)>> {
+    if visiting.contains(&flow) {
+        return None;
+    }
+    let s = summaries.get(flow)?;
+    visiting.push(flow);
+    let mut ends: Vec<Vec<(String, Ty, Span)>> = Vec::new();
+    if s.ends_itself {
+        ends.push(s.results.clone());
+    }
+    for b in &s.hands_over {
+        if let Some(r) = ended_with(b.node.as_str(), summaries, visiting) {
+            ends.push(r);
+        }
+    }
+    visiting.pop();
+    let mut ends = ends.into_iter();
+    let first = ends.next()?;
+    Some(ends.fold(first, |acc, other| {
+        acc.into_iter()
+            .filter_map(|(n, t, at)| other.iter().find(|(m, _, _)| *m == n).map(|(_, u, _)| (n, Ty::join(&t, u), at)))
+            .collect()
+    }))
 }
 
 /// The `enter` statements of a block, nested ones included.

@@ -21,7 +21,8 @@ use super::store::{ContactRow, StartProgress, StartRow, StepRecord};
 use super::writer::Commit;
 use crate::interp;
 
-/// Contacts a batch takes: their runs are saved in one commit.
+/// Contacts a batch takes at most: their runs are saved in one commit. A slow start takes about a
+/// second's worth, so that its counts move and a cancel takes effect within a second.
 const BATCH: usize = 100;
 /// Contacts read at a time while looking for the members of a start's groups.
 const PAGE: usize = 1000;
@@ -120,7 +121,25 @@ impl App {
         if urns.len() > MAX_URNS {
             return Reply::error(413, format!("a start lists at most {MAX_URNS} URNs; put the contacts in a group"));
         }
-        let mut urns: Vec<String> = urns.iter().map(|u| super::channels::urn_of(u)).collect();
+        // A URN as a contact is known by: its scheme in lower case (`TEL:+1` is `tel:+1`), or a phone
+        // number; text with spaces or control characters is not one.
+        let mut checked = Vec::with_capacity(urns.len());
+        for u in &urns {
+            if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Reply::error(
+                    400,
+                    format!("`urns`: {u:?} is not a URN (tel:+250788123456, telegram:ID, ext:ID, or a phone number)"),
+                );
+            }
+            let u = match u.split_once(':') {
+                Some((scheme, path)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphabetic()) => {
+                    format!("{}:{path}", scheme.to_ascii_lowercase())
+                }
+                _ => u.clone(),
+            };
+            checked.push(super::channels::urn_of(&u));
+        }
+        let mut urns = checked;
         urns.sort_unstable();
         urns.dedup();
         let running = match request.get("running").and_then(Value::as_str) {
@@ -221,7 +240,8 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Records the progress; false when the start is no longer this server's to work on.
+    /// Records the progress (also when the start was cancelled meanwhile: its counts stay true); false
+    /// when the start is no longer this server's to work on, or no longer running.
     fn record(&self, app: &App, status: &str, error: Option<&str>) -> bool {
         let progress = StartProgress {
             id: &self.row.id,
@@ -235,7 +255,7 @@ impl Job<'_> {
             lease_until_ms: crate::time::now_millis() + LEASE_MS,
         };
         match app.store.start_progress(&progress) {
-            Ok(held) => held,
+            Ok(now) => now.as_deref() == Some(status),
             Err(e) => {
                 app.quiet_when_away(|| eprintln!("flowc: start {}: {e}", self.row.id));
                 false
@@ -246,6 +266,7 @@ impl Job<'_> {
     /// The next contacts after the cursor, in URN order: members of the groups and listed URNs, at
     /// most [`BATCH`], each with its stored row if it has one.
     fn next_batch(&self, app: &App) -> Result<Vec<(String, Option<ContactRow>)>, String> {
+        let batch = (self.spec.rate.ceil() as usize).clamp(1, BATCH);
         let cursor = self.row.cursor.as_str();
         let mut found: BTreeMap<String, Option<ContactRow>> = BTreeMap::new();
         // Where the walk through the contacts stopped: listed URNs past it wait for the next batch.
@@ -266,14 +287,14 @@ impl Job<'_> {
                 if !full {
                     break;
                 }
-                if found.len() >= BATCH {
+                if found.len() >= batch {
                     bound = Some(after);
                     break;
                 }
             }
         }
         let from = self.spec.urns.partition_point(|u| u.as_str() <= cursor);
-        for urn in self.spec.urns[from..].iter().take(BATCH) {
+        for urn in self.spec.urns[from..].iter().take(batch) {
             if bound.as_ref().is_some_and(|b| urn > b) {
                 break;
             }
@@ -282,7 +303,7 @@ impl Job<'_> {
                 found.insert(urn.clone(), row);
             }
         }
-        Ok(found.into_iter().take(BATCH).collect())
+        Ok(found.into_iter().take(batch).collect())
     }
 }
 

@@ -134,7 +134,18 @@ fn the_console_signs_in_with_the_token_and_keeps_everyone_else_out() {
         browser("POST", &format!("{base}/ui/starts"), &[("Cookie", &cookie)], Some(&format!("{start}&csrf={token}")));
     assert_eq!((made.status, header(&made, "location")), (303, Some("/ui/starts")));
     let starts = browser("GET", &format!("{base}/ui/starts"), &[("Cookie", &cookie)], None);
-    assert!(starts.body.contains("<td>order</td>"), "{}", starts.body);
+    assert!(starts.body.contains("<td>order</td>") && starts.body.contains("1 URN"), "{}", starts.body);
+    // A rate that is not a number is said, not ignored; a time that is not one too.
+    let bad_rate = browser(
+        "POST",
+        &format!("{base}/ui/starts"),
+        &[("Cookie", &cookie)],
+        Some(&format!("{start}&rate=abc&csrf={token}")),
+    );
+    assert_eq!(bad_rate.status, 400);
+    assert!(bad_rate.body.contains("is not a number"), "{}", bad_rate.body);
+    let bad_time = browser("GET", &format!("{base}/ui/log?since=garbage"), &[("Cookie", &cookie)], None);
+    assert!(bad_time.body.contains("\"garbage\" is not a time"), "{}", bad_time.body);
     // Signing out ends the session.
     let out = browser("POST", &format!("{base}/ui/logout"), &[("Cookie", &cookie)], Some(&format!("csrf={token}")));
     assert_eq!(out.status, 303);

@@ -623,3 +623,39 @@ fn a_run_inside_a_changed_parent_is_refused_and_nesting_is_bounded() {
     });
     assert_eq!(reason.as_deref(), Some("flows entered more than 32 deep (flows that enter each other?)"));
 }
+
+#[test]
+fn a_flow_that_hands_over_gives_back_the_results_of_the_flow_it_handed_over_to() {
+    let src = r#"
+flow c {
+  enter a
+  send "color @child.color"
+}
+flow a {
+  wait name timeout 1h
+  enter b terminal
+}
+flow b {
+  send "and your color, @(default(@parent.tier, ""))?"
+  wait color timeout 1h
+}
+flow d {
+  set tier = "gold"
+  enter a
+  send "@(default(@child.color, "none"))"
+}
+"#;
+    let (p, diags) = flowc::compile_source(src).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:#?}");
+    let env = |_: &str| None;
+    let opts = options(&env);
+    let out = interp::start(&p, Some("c"), "r1", serde_json::json!({}), None, &opts).unwrap();
+    let out = interp::resume(&p, out.state, Resume::Reply("Ann".into()), &opts).unwrap();
+    let out = interp::resume(&p, out.state, Resume::Reply("blue".into()), &opts).unwrap();
+    assert_eq!(messages(&out.events), ["color blue"]);
+    // `@parent` in the flow handed over to is the flow that entered the one that handed over: `c` has
+    // no `tier`, so the checker refuses a plain read of it (only `d` defines it).
+    let strict = src.replace("@(default(@parent.tier, \"\"))", "@parent.tier");
+    let checked = flowc::check_source(&strict).1;
+    assert!(checked.iter().any(|d| d.is_error() && d.message.contains("`@parent.tier`")), "{checked:#?}");
+}

@@ -911,7 +911,7 @@ impl flowc::serve::store::Store for FullDisk {
     fn start_progress(
         &self,
         _: &flowc::serve::store::StartProgress<'_>,
-    ) -> Result<bool, flowc::serve::store::StoreError> {
+    ) -> Result<Option<String>, flowc::serve::store::StoreError> {
         Err(flowc::serve::store::StoreError::new("database or disk is full"))
     }
     fn cancel_start(&self, _: &str) -> Result<bool, flowc::serve::store::StoreError> {

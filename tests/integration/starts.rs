@@ -228,3 +228,41 @@ fn flowc_start_starts_and_follows_a_start_and_says_what_went_wrong_in_one_line()
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn a_slow_start_moves_its_counts_and_a_cancel_stops_it_with_true_counts() {
+    let s = serve_config(&[PROMO], Config::default());
+    let base = &s.base;
+    let urns: Vec<String> = (0..20).map(|i| format!("TEL:+25078855{i:04}")).collect();
+    let got = post_json(&format!("{base}/starts"), &[], &json!({"flow": "promo", "urns": urns, "rate": 4}));
+    assert_eq!(got.status, 202, "{}", got.body);
+    let id = got.json()["id"].as_str().unwrap().to_string();
+    // At 4 a second the counts move within a second or two.
+    let began = Instant::now();
+    loop {
+        let start = request("GET", &format!("{base}/starts/{id}"), &[], None).json();
+        if start["started"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(began.elapsed() < Duration::from_secs(5), "no progress: {start}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cancelled = request("POST", &format!("{base}/starts/{id}/cancel"), &[], None);
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    std::thread::sleep(Duration::from_secs(2));
+    let start = request("GET", &format!("{base}/starts/{id}"), &[], None).json();
+    assert_eq!(start["status"], "cancelled");
+    // The counts say what happened: every contact counted has a run, no other has one.
+    let started = urns
+        .iter()
+        .filter(|u| {
+            let urn = u.replace("TEL:", "tel:");
+            request("GET", &format!("{base}/contacts/{urn}"), &[], None).json()["waiting_run"].is_string()
+        })
+        .count();
+    assert_eq!(start["started"].as_u64(), Some(started as u64), "{start}");
+    assert!(started < 20, "the cancel stopped it ({started} started)");
+    // URNs are URNs: a scheme in capitals is a scheme; text with spaces is refused.
+    let bad = post_json(&format!("{base}/starts"), &[], &json!({"flow": "promo", "urns": ["not a urn"]}));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+}

@@ -24,14 +24,24 @@ impl FlowChecker<'_> {
         let mut all: Vec<_> = self.vars.iter().map(|(n, (t, at))| (n.to_string(), t.clone(), *at)).collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         let mut sites = Vec::new();
+        let mut hands_over = Vec::new();
         for (node, n) in self.graph.nodes.iter().enumerate() {
-            if let NodeKind::Stmt(Stmt { kind: StmtKind::Enter { flow, terminal: None, .. }, .. }) = n.kind
-                && self.graph.reachable(node)
-            {
-                let defined = self.defined_at(node).into_iter().map(|(n, t, _)| (n, t)).collect();
-                sites.push((flow.clone(), defined));
+            match n.kind {
+                NodeKind::Stmt(Stmt { kind: StmtKind::Enter { flow, terminal: None, .. }, .. })
+                    if self.graph.reachable(node) =>
+                {
+                    let defined = self.defined_at(node).into_iter().map(|(n, t, _)| (n, t)).collect();
+                    sites.push((flow.clone(), defined));
+                }
+                NodeKind::Stmt(Stmt { kind: StmtKind::Enter { flow, terminal: Some(_), .. }, .. })
+                    if self.graph.reachable(node) =>
+                {
+                    hands_over.push(flow.clone());
+                }
+                _ => {}
             }
         }
+        let ends_itself = self.graph.reachable(EXIT);
         // Where the start leads before a wait, a stop, the end or an `enter`.
         let mut ends_alone = false;
         let mut first_enters = Vec::new();
@@ -62,6 +72,6 @@ impl FlowChecker<'_> {
             }
         }
         first_enters.sort_by_key(|n: &Name| n.span.start);
-        Summary { results, all, sites, ends_alone, first_enters }
+        Summary { results, all, sites, ends_alone, first_enters, hands_over, ends_itself }
     }
 }

@@ -371,7 +371,10 @@ impl<'a> FlowChecker<'a> {
             Diagnostic::new(
                 Code::UndefinedVariable,
                 r.span,
-                format!("`@parent.{}` is not defined at every `enter {flow}`", name.node),
+                format!(
+                    "`@parent.{}` is not defined at every `enter {flow}` (or `enter` of a flow that hands over to it)",
+                    name.node
+                ),
                 "not defined by every parent",
             )
             .with_help(match &close {

@@ -122,7 +122,7 @@ macro_rules! shared_queries {
             self.transaction(|db| sql::claim_start(db, owner, now_ms, lease_until_ms))
         }
 
-        fn start_progress(&self, progress: &StartProgress<'_>) -> Result<bool, StoreError> {
+        fn start_progress(&self, progress: &StartProgress<'_>) -> Result<Option<String>, StoreError> {
             self.with(|db| sql::start_progress(db, progress))
         }
 
@@ -633,8 +633,9 @@ pub trait Store: Send + Sync {
     /// Takes the oldest running start that no server holds (or that `owner` holds) until
     /// `lease_until_ms`.
     fn claim_start(&self, owner: &str, now_ms: u64, lease_until_ms: u64) -> Result<Option<StartRow>, StoreError>;
-    /// Records a start's progress and renews its lease; false when `owner` no longer holds it.
-    fn start_progress(&self, progress: &StartProgress<'_>) -> Result<bool, StoreError>;
+    /// Records a start's progress and renews its lease (its status too, unless it was cancelled); the
+    /// start's status afterwards, `None` when `owner` no longer holds it.
+    fn start_progress(&self, progress: &StartProgress<'_>) -> Result<Option<String>, StoreError>;
     /// Cancels a running start; false when none of that id runs.
     fn cancel_start(&self, id: &str) -> Result<bool, StoreError>;
 }

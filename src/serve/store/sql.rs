@@ -526,12 +526,15 @@ pub(super) fn claim_start(
     Ok((taken == 1).then_some(row))
 }
 
-/// Records a start's progress while `owner` holds it; false when it no longer does (its lease was
-/// taken, or the start was cancelled).
-pub(super) fn start_progress(db: &mut dyn Db, p: &StartProgress<'_>) -> Result<bool, StoreError> {
-    let changed = db.execute(
-        "UPDATE starts SET cursor = ?3, started = ?4, skipped = ?5, failed = ?6, status = ?7, error = ?8,
-         lease_ms = ?9, updated_ms = ?10 WHERE id = ?1 AND owner = ?2 AND status = 'running'",
+/// Records a start's progress while `owner` holds it: its place and counts, and its status unless it
+/// was cancelled meanwhile. The start's status afterwards; `None` when `owner` no longer holds it.
+pub(super) fn start_progress(db: &mut dyn Db, p: &StartProgress<'_>) -> Result<Option<String>, StoreError> {
+    first(
+        db,
+        "UPDATE starts SET cursor = ?3, started = ?4, skipped = ?5, failed = ?6,
+         status = CASE WHEN status = 'running' THEN ?7 ELSE status END, error = COALESCE(?8, error),
+         lease_ms = ?9, updated_ms = ?10 WHERE id = ?1 AND owner = ?2 AND status IN ('running', 'cancelled')
+         RETURNING status",
         &[
             Param::Text(p.id),
             Param::Text(p.owner),
@@ -544,8 +547,8 @@ pub(super) fn start_progress(db: &mut dyn Db, p: &StartProgress<'_>) -> Result<b
             Param::Int(p.lease_until_ms as i64),
             Param::Int(crate::time::now_millis() as i64),
         ],
-    )?;
-    Ok(changed == 1)
+        |r| r.text(0),
+    )
 }
 
 /// Cancels a running start; false when there is none of that id running.

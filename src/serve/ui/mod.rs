@@ -99,6 +99,9 @@ impl App {
             return match segments {
                 ["ui", "logout"] => self.logout(request),
                 ["ui", "starts"] => self.ui_create_start(&fields, &csrf),
+                ["ui", "starts", start, "cancel"] => {
+                    self.ui_cancel_start(&super::request::percent_decode(start, false))
+                }
                 ["ui", "simulate", action] => self.ui_simulate_post(&id, &csrf, action, &fields),
                 _ => reply(404, page("Not found", Some(&csrf), "<p>There is no such page.</p>")),
             };

@@ -43,6 +43,14 @@ impl App {
         let (flow, webhook, failed) = (field(q, "flow"), field(q, "webhook"), field(q, "failed") == "1");
         let (since, until) = (field(q, "since"), field(q, "until"));
         let live = field(q, "live") == "1";
+        // A time is ISO 8601 from the year on, as far as it goes: `2026-12-01`, `2026-12-01T09:30`.
+        let iso = |t: &str| {
+            let shape = "0000-00-00T00:00:00";
+            t.is_empty()
+                || (t.len() >= 4
+                    && t.chars().zip(shape.chars()).all(|(c, s)| if s == '0' { c.is_ascii_digit() } else { c == s }))
+        };
+        let bad_time = [since, until].into_iter().find(|t| !iso(t));
         let lines = match self.store.read_log((!webhook.is_empty()).then_some(webhook), failed, LOG_LINES * 5) {
             Ok(l) => l,
             Err(e) => {
@@ -72,7 +80,12 @@ impl App {
             if failed { " checked" } else { "" },
             if live { " checked" } else { "" },
         );
-        if shown.is_empty() {
+        if let Some(t) = bad_time {
+            body.push_str(&format!(
+                "<p class=\"bad\" role=\"alert\">\"{}\" is not a time: write it as 2026-12-01 or 2026-12-01T09:30 (UTC).</p>",
+                esc(t)
+            ));
+        } else if shown.is_empty() {
             body.push_str("<p class=\"muted\">No calls match.</p>");
         }
         for l in shown {
@@ -288,12 +301,32 @@ impl App {
         match self.store.starts(100) {
             Ok(rows) if rows.is_empty() => body.push_str("<p class=\"muted\">No starts yet.</p>"),
             Ok(rows) => {
-                body.push_str("<div class=\"wrap\"><table><thead><tr><th>Start</th><th>Flow</th><th>Status</th><th>Started</th><th>Skipped</th><th>Failed</th><th>Asked</th></tr></thead><tbody>");
+                body.push_str("<div class=\"wrap\"><table><thead><tr><th>Start</th><th>Flow</th><th>For</th><th>Status</th><th>Started</th><th>Skipped</th><th>Failed</th><th>Asked</th><th></th></tr></thead><tbody>");
                 for r in rows {
+                    let spec: Value = serde_json::from_str(&r.spec).unwrap_or(Value::Null);
+                    let groups: Vec<String> = spec["groups"].as_array().into_iter().flatten().map(cell).collect();
+                    let urns = spec["urns"].as_array().map_or(0, Vec::len);
+                    let mut whom = Vec::new();
+                    if !groups.is_empty() {
+                        whom.push(format!("groups {}", groups.join(", ")));
+                    }
+                    if urns > 0 {
+                        whom.push(format!("{urns} URN{}", if urns == 1 { "" } else { "s" }));
+                    }
+                    let cancel = if r.status == "running" {
+                        format!(
+                            "<form method=\"post\" action=\"/ui/starts/{}/cancel\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button>Cancel</button></form>",
+                            url(&r.id),
+                            esc(csrf)
+                        )
+                    } else {
+                        String::new()
+                    };
                     body.push_str(&format!(
-                        "<tr><td>{}</td><td>{}</td><td>{}{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{cancel}</td></tr>",
                         esc(&r.id),
                         esc(&r.flow),
+                        esc(&whom.join("; ")),
                         esc(&r.status),
                         r.error.as_deref().map(|e| format!(" <span class=\"bad\">{}</span>", esc(e))).unwrap_or_default(),
                         r.started,
@@ -309,6 +342,12 @@ impl App {
         reply(200, page("Starts", Some(csrf), &body))
     }
 
+    /// The cancel button of a running start.
+    pub(super) fn ui_cancel_start(&self, id: &str) -> Reply {
+        let _ = self.cancel_start(id);
+        redirect("/ui/starts")
+    }
+
     /// The start form: the same start `POST /starts` makes.
     pub(super) fn ui_create_start(&self, fields: &HashMap<String, String>, csrf: &str) -> Reply {
         let list = |key: &str, sep: char| -> Vec<String> {
@@ -320,8 +359,25 @@ impl App {
             "urns": list("urns", '\n'),
             "running": if field(fields, "running") == "interrupt" { "interrupt" } else { "skip" },
         });
-        if let Ok(rate) = field(fields, "rate").parse::<f64>() {
-            request["rate"] = json!(rate);
+        match field(fields, "rate") {
+            "" => {}
+            text => match text.parse::<f64>() {
+                Ok(rate) => request["rate"] = json!(rate),
+                Err(_) => {
+                    let message = format!("\"{text}\" is not a number of runs a second");
+                    return reply(
+                        400,
+                        page(
+                            "Starts",
+                            Some(csrf),
+                            &format!(
+                                "<p class=\"bad\" role=\"alert\">{}</p><p><a href=\"/ui/starts\">Back</a></p>",
+                                esc(&message)
+                            ),
+                        ),
+                    );
+                }
+            },
         }
         let answer = self.create_start(request.to_string().as_bytes());
         if answer.status == 202 {

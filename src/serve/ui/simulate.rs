@@ -151,8 +151,8 @@ fn object(f: &HashMap<String, String>, key: &str, what: &str) -> Result<Value, S
         "" => Ok(Value::Object(Default::default())),
         text => match serde_json::from_str::<Value>(text) {
             Ok(v @ Value::Object(_)) => Ok(v),
-            Ok(_) => Err(format!("{what} is a JSON object: {{\"key\": ...}}")),
-            Err(e) => Err(format!("{what} is not JSON: {e}")),
+            Ok(_) => Err(format!("{what}: write a JSON object, {{\"key\": ...}}")),
+            Err(e) => Err(format!("{what}: not JSON ({e})")),
         },
     }
 }
