@@ -145,6 +145,9 @@ pub(super) fn run(args: ServeArgs) -> u8 {
     serve(&paths, &addr, &db, config)
 }
 
+/// Operator tokens shorter than this are warned about at start-up.
+const MIN_TOKEN_CHARS: usize = 16;
+
 /// `--retain`: how long ended runs are kept.
 
 #[derive(Clone, Copy, Debug)]
@@ -293,6 +296,13 @@ fn serve(paths: &[PathBuf], addr: &str, db: &Path, config: crate::serve::Config)
         Some(m) => format!("  e-mail: {m}\n"),
         None => String::new(),
     };
+    // A short token can be guessed: nothing slows down wrong ones (docs/serve.md).
+    if let Some(short) = config.api_tokens.iter().map(|t| t.chars().count()).filter(|&n| n < MIN_TOKEN_CHARS).min() {
+        eprintln!(
+            "flowc: warning: FLOWC_API_TOKEN holds a token of {short} characters, which can be guessed; \
+             use {MIN_TOKEN_CHARS} or more random ones (openssl rand -hex 32)"
+        );
+    }
     let operator = match config.api_tokens.len() {
         0 => "  operator API (contacts, runs, messages, log): closed; set FLOWC_API_TOKEN to open it\n".to_string(),
         n => {

@@ -266,3 +266,20 @@ fn a_slow_start_moves_its_counts_and_a_cancel_stops_it_with_true_counts() {
     let bad = post_json(&format!("{base}/starts"), &[], &json!({"flow": "promo", "urns": ["not a urn"]}));
     assert_eq!(bad.status, 400, "{}", bad.body);
 }
+
+/// A short operator token is warned about at start-up (wrong tokens are not slowed down).
+#[test]
+fn a_short_operator_token_is_warned_about() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = crate::serve_process::TempDir::new("short-token");
+    let flow = dir.0.join("promo.flow");
+    std::fs::write(&flow, "flow promo {\n  send \"hi\"\n}\n").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["serve", flow.to_str().unwrap(), "--addr", &addr, "--db", dir.0.join("f.db").to_str().unwrap()])
+        .env("FLOWC_API_TOKEN", "secret123")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("holds a token of 9 characters, which can be guessed"), "{err}");
+}
