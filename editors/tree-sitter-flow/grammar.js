@@ -39,14 +39,14 @@ module.exports = grammar({
 
     keyword: _ => choice(
       'flow', 'connector', 'trigger', 'send', 'wait', 'webhook', 'split', 'set', 'step', 'goto',
-      'email', 'respond', 'stop', 'case', 'other', 'on', 'start', 'expect', 'numbers', 'dates', 'channel',
+      'email', 'respond', 'stop', 'enter', 'case', 'other', 'on', 'start', 'expect', 'numbers', 'dates', 'channel',
       'keyword', 'catchall', 'receive', 'for', 'via',
     ),
     option: _ => choice(
       'methods', 'auth', 'signature', 'header', 'query', 'body', 'timeout', 'failure', 'retries',
       'backoff', 'as', 'subject', 'status', 'basic', 'bearer', 'api_key', 'decimal', 'json', 'xml',
       'text', 'form', 'env', 'external', 'telegram', 'twilio', 'token', 'secret', 'account', 'from',
-      'day_first', 'month_first', 'year_first',
+      'day_first', 'month_first', 'year_first', 'expired', 'terminal', 'rate',
     ),
     method: _ => choice('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),
     constant: _ => choice('true', 'false', 'null'),
@@ -55,7 +55,7 @@ module.exports = grammar({
     call: $ => seq(field('name', $.identifier), $.arguments),
     arguments: $ => seq(token.immediate('('), repeat($._node), ')'),
 
-    reference: _ => token(seq('@', choice('flow', 'extra', 'contact', 'trigger', 'webhook', 'input'), repeat(seq('.', /[A-Za-z0-9_]+/)))),
+    reference: _ => token(seq('@', choice('flow', 'extra', 'contact', 'trigger', 'webhook', 'input', 'child', 'parent'), repeat(seq('.', /[A-Za-z0-9_]+/)))),
 
     string: $ => seq(
       '"',
@@ -72,7 +72,7 @@ module.exports = grammar({
     escape_sequence: _ => token.immediate(/\\(["\\nt]|u\{[0-9A-Fa-f]{1,6}\})/),
     at_sign: _ => token.immediate(choice('@@', '@')),
     interpolation: $ => seq(token.immediate('@('), repeat($._node), ')'),
-    _template_reference: _ => token.immediate(prec(2, seq('@', choice('flow', 'extra', 'contact', 'trigger', 'webhook', 'input'), repeat(seq('.', /[A-Za-z0-9_]+/))))),
+    _template_reference: _ => token.immediate(prec(2, seq('@', choice('flow', 'extra', 'contact', 'trigger', 'webhook', 'input', 'child', 'parent'), repeat(seq('.', /[A-Za-z0-9_]+/))))),
 
     duration: _ => token(prec(2, /[0-9]+(ms|s|m|h|d)/)),
     number: _ => /[0-9]+(\.[0-9]+)?|\.[0-9]+/,

@@ -9,9 +9,9 @@
 #define LANGUAGE_VERSION 15
 #define STATE_COUNT 38
 #define LARGE_STATE_COUNT 32
-#define SYMBOL_COUNT 124
+#define SYMBOL_COUNT 128
 #define ALIAS_COUNT 0
-#define TOKEN_COUNT 107
+#define TOKEN_COUNT 111
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 1
 #define MAX_ALIAS_SEQUENCE_LENGTH 3
@@ -41,108 +41,112 @@ enum ts_symbol_identifiers {
   anon_sym_email = 19,
   anon_sym_respond = 20,
   anon_sym_stop = 21,
-  anon_sym_case = 22,
-  anon_sym_other = 23,
-  anon_sym_on = 24,
-  anon_sym_start = 25,
-  anon_sym_expect = 26,
-  anon_sym_numbers = 27,
-  anon_sym_dates = 28,
-  anon_sym_channel = 29,
-  anon_sym_keyword = 30,
-  anon_sym_catchall = 31,
-  anon_sym_receive = 32,
-  anon_sym_for = 33,
-  anon_sym_via = 34,
-  anon_sym_methods = 35,
-  anon_sym_auth = 36,
-  anon_sym_signature = 37,
-  anon_sym_header = 38,
-  anon_sym_query = 39,
-  anon_sym_body = 40,
-  anon_sym_timeout = 41,
-  anon_sym_failure = 42,
-  anon_sym_retries = 43,
-  anon_sym_backoff = 44,
-  anon_sym_as = 45,
-  anon_sym_subject = 46,
-  anon_sym_status = 47,
-  anon_sym_basic = 48,
-  anon_sym_bearer = 49,
-  anon_sym_api_key = 50,
-  anon_sym_decimal = 51,
-  anon_sym_json = 52,
-  anon_sym_xml = 53,
-  anon_sym_text = 54,
-  anon_sym_form = 55,
-  anon_sym_env = 56,
-  anon_sym_external = 57,
-  anon_sym_telegram = 58,
-  anon_sym_twilio = 59,
-  anon_sym_token = 60,
-  anon_sym_secret = 61,
-  anon_sym_account = 62,
-  anon_sym_from = 63,
-  anon_sym_day_first = 64,
-  anon_sym_month_first = 65,
-  anon_sym_year_first = 66,
-  anon_sym_GET = 67,
-  anon_sym_POST = 68,
-  anon_sym_PUT = 69,
-  anon_sym_PATCH = 70,
-  anon_sym_DELETE = 71,
-  anon_sym_true = 72,
-  anon_sym_false = 73,
-  anon_sym_null = 74,
-  sym_test = 75,
-  anon_sym_LPAREN2 = 76,
-  sym_reference = 77,
-  anon_sym_DQUOTE = 78,
-  sym_string_content = 79,
-  sym_escape_sequence = 80,
-  sym_at_sign = 81,
-  anon_sym_AT_LPAREN2 = 82,
-  sym__template_reference = 83,
-  sym_duration = 84,
-  sym_number = 85,
-  anon_sym_PIPE_PIPE = 86,
-  anon_sym_AMP_AMP = 87,
-  anon_sym_EQ_EQ = 88,
-  anon_sym_BANG_EQ = 89,
-  anon_sym_LT_EQ = 90,
-  anon_sym_GT_EQ = 91,
-  anon_sym_LT = 92,
-  anon_sym_GT = 93,
-  anon_sym_AMP = 94,
-  anon_sym_PLUS = 95,
-  anon_sym_DASH = 96,
-  anon_sym_STAR = 97,
-  anon_sym_SLASH = 98,
-  anon_sym_BANG = 99,
-  anon_sym_EQ = 100,
-  anon_sym_QMARK = 101,
-  anon_sym_COMMA = 102,
-  anon_sym_SEMI = 103,
-  anon_sym_COLON = 104,
-  anon_sym_DOT = 105,
-  sym_comment = 106,
-  sym_source_file = 107,
-  sym__node = 108,
-  sym_block = 109,
-  sym_group = 110,
-  sym_list = 111,
-  sym_keyword = 112,
-  sym_option = 113,
-  sym_method = 114,
-  sym_constant = 115,
-  sym_call = 116,
-  sym_arguments = 117,
-  sym_string = 118,
-  sym_interpolation = 119,
-  sym_operator = 120,
-  sym_punctuation = 121,
-  aux_sym_source_file_repeat1 = 122,
-  aux_sym_string_repeat1 = 123,
+  anon_sym_enter = 22,
+  anon_sym_case = 23,
+  anon_sym_other = 24,
+  anon_sym_on = 25,
+  anon_sym_start = 26,
+  anon_sym_expect = 27,
+  anon_sym_numbers = 28,
+  anon_sym_dates = 29,
+  anon_sym_channel = 30,
+  anon_sym_keyword = 31,
+  anon_sym_catchall = 32,
+  anon_sym_receive = 33,
+  anon_sym_for = 34,
+  anon_sym_via = 35,
+  anon_sym_methods = 36,
+  anon_sym_auth = 37,
+  anon_sym_signature = 38,
+  anon_sym_header = 39,
+  anon_sym_query = 40,
+  anon_sym_body = 41,
+  anon_sym_timeout = 42,
+  anon_sym_failure = 43,
+  anon_sym_retries = 44,
+  anon_sym_backoff = 45,
+  anon_sym_as = 46,
+  anon_sym_subject = 47,
+  anon_sym_status = 48,
+  anon_sym_basic = 49,
+  anon_sym_bearer = 50,
+  anon_sym_api_key = 51,
+  anon_sym_decimal = 52,
+  anon_sym_json = 53,
+  anon_sym_xml = 54,
+  anon_sym_text = 55,
+  anon_sym_form = 56,
+  anon_sym_env = 57,
+  anon_sym_external = 58,
+  anon_sym_telegram = 59,
+  anon_sym_twilio = 60,
+  anon_sym_token = 61,
+  anon_sym_secret = 62,
+  anon_sym_account = 63,
+  anon_sym_from = 64,
+  anon_sym_day_first = 65,
+  anon_sym_month_first = 66,
+  anon_sym_year_first = 67,
+  anon_sym_expired = 68,
+  anon_sym_terminal = 69,
+  anon_sym_rate = 70,
+  anon_sym_GET = 71,
+  anon_sym_POST = 72,
+  anon_sym_PUT = 73,
+  anon_sym_PATCH = 74,
+  anon_sym_DELETE = 75,
+  anon_sym_true = 76,
+  anon_sym_false = 77,
+  anon_sym_null = 78,
+  sym_test = 79,
+  anon_sym_LPAREN2 = 80,
+  sym_reference = 81,
+  anon_sym_DQUOTE = 82,
+  sym_string_content = 83,
+  sym_escape_sequence = 84,
+  sym_at_sign = 85,
+  anon_sym_AT_LPAREN2 = 86,
+  sym__template_reference = 87,
+  sym_duration = 88,
+  sym_number = 89,
+  anon_sym_PIPE_PIPE = 90,
+  anon_sym_AMP_AMP = 91,
+  anon_sym_EQ_EQ = 92,
+  anon_sym_BANG_EQ = 93,
+  anon_sym_LT_EQ = 94,
+  anon_sym_GT_EQ = 95,
+  anon_sym_LT = 96,
+  anon_sym_GT = 97,
+  anon_sym_AMP = 98,
+  anon_sym_PLUS = 99,
+  anon_sym_DASH = 100,
+  anon_sym_STAR = 101,
+  anon_sym_SLASH = 102,
+  anon_sym_BANG = 103,
+  anon_sym_EQ = 104,
+  anon_sym_QMARK = 105,
+  anon_sym_COMMA = 106,
+  anon_sym_SEMI = 107,
+  anon_sym_COLON = 108,
+  anon_sym_DOT = 109,
+  sym_comment = 110,
+  sym_source_file = 111,
+  sym__node = 112,
+  sym_block = 113,
+  sym_group = 114,
+  sym_list = 115,
+  sym_keyword = 116,
+  sym_option = 117,
+  sym_method = 118,
+  sym_constant = 119,
+  sym_call = 120,
+  sym_arguments = 121,
+  sym_string = 122,
+  sym_interpolation = 123,
+  sym_operator = 124,
+  sym_punctuation = 125,
+  aux_sym_source_file_repeat1 = 126,
+  aux_sym_string_repeat1 = 127,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -168,6 +172,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_email] = "email",
   [anon_sym_respond] = "respond",
   [anon_sym_stop] = "stop",
+  [anon_sym_enter] = "enter",
   [anon_sym_case] = "case",
   [anon_sym_other] = "other",
   [anon_sym_on] = "on",
@@ -213,6 +218,9 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_day_first] = "day_first",
   [anon_sym_month_first] = "month_first",
   [anon_sym_year_first] = "year_first",
+  [anon_sym_expired] = "expired",
+  [anon_sym_terminal] = "terminal",
+  [anon_sym_rate] = "rate",
   [anon_sym_GET] = "GET",
   [anon_sym_POST] = "POST",
   [anon_sym_PUT] = "PUT",
@@ -295,6 +303,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_email] = anon_sym_email,
   [anon_sym_respond] = anon_sym_respond,
   [anon_sym_stop] = anon_sym_stop,
+  [anon_sym_enter] = anon_sym_enter,
   [anon_sym_case] = anon_sym_case,
   [anon_sym_other] = anon_sym_other,
   [anon_sym_on] = anon_sym_on,
@@ -340,6 +349,9 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_day_first] = anon_sym_day_first,
   [anon_sym_month_first] = anon_sym_month_first,
   [anon_sym_year_first] = anon_sym_year_first,
+  [anon_sym_expired] = anon_sym_expired,
+  [anon_sym_terminal] = anon_sym_terminal,
+  [anon_sym_rate] = anon_sym_rate,
   [anon_sym_GET] = anon_sym_GET,
   [anon_sym_POST] = anon_sym_POST,
   [anon_sym_PUT] = anon_sym_PUT,
@@ -485,6 +497,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_stop] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_enter] = {
     .visible = true,
     .named = false,
   },
@@ -665,6 +681,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_year_first] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_expired] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_terminal] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_rate] = {
     .visible = true,
     .named = false,
   },
@@ -970,55 +998,55 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(77);
+      if (eof) ADVANCE(91);
       ADVANCE_MAP(
-        '!', 116,
-        '"', 88,
-        '&', 111,
-        '(', 85,
-        ')', 82,
-        '*', 114,
-        '+', 112,
-        ',', 119,
-        '-', 113,
-        '.', 122,
-        '/', 115,
-        ':', 121,
-        ';', 120,
-        '<', 109,
-        '=', 117,
-        '>', 110,
-        '?', 118,
-        '@', 94,
-        '[', 83,
-        '\\', 55,
-        ']', 84,
-        '{', 78,
-        '|', 63,
-        '}', 79,
+        '!', 130,
+        '"', 102,
+        '&', 125,
+        '(', 99,
+        ')', 96,
+        '*', 128,
+        '+', 126,
+        ',', 133,
+        '-', 127,
+        '.', 136,
+        '/', 129,
+        ':', 135,
+        ';', 134,
+        '<', 123,
+        '=', 131,
+        '>', 124,
+        '?', 132,
+        '@', 108,
+        '[', 97,
+        '\\', 69,
+        ']', 98,
+        '{', 92,
+        '|', 77,
+        '}', 93,
       );
       if (lookahead == '\t' ||
           lookahead == '\n' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(76);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(100);
+          lookahead == ' ') SKIP(90);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(114);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(102);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(116);
       END_STATE();
     case 1:
       if (lookahead == '\n') SKIP(2);
-      if (lookahead == '"') ADVANCE(88);
-      if (lookahead == '/') ADVANCE(90);
-      if (lookahead == '@') ADVANCE(94);
-      if (lookahead == '\\') ADVANCE(55);
+      if (lookahead == '"') ADVANCE(102);
+      if (lookahead == '/') ADVANCE(104);
+      if (lookahead == '@') ADVANCE(108);
+      if (lookahead == '\\') ADVANCE(69);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(89);
-      if (lookahead != 0) ADVANCE(91);
+          lookahead == ' ') ADVANCE(103);
+      if (lookahead != 0) ADVANCE(105);
       END_STATE();
     case 2:
-      if (lookahead == '"') ADVANCE(88);
+      if (lookahead == '"') ADVANCE(102);
       if (lookahead == '/') ADVANCE(4);
       if (lookahead == '\t' ||
           lookahead == '\n' ||
@@ -1026,562 +1054,610 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '(') ADVANCE(81);
-      if (lookahead == 'c') ADVANCE(40);
-      if (lookahead == 'e') ADVANCE(61);
-      if (lookahead == 'f') ADVANCE(28);
-      if (lookahead == 'i') ADVANCE(31);
-      if (lookahead == 't') ADVANCE(48);
-      if (lookahead == 'w') ADVANCE(16);
+      ADVANCE_MAP(
+        '(', 95,
+        'c', 29,
+        'e', 75,
+        'f', 40,
+        'i', 46,
+        'p', 10,
+        't', 62,
+        'w', 22,
+      );
       END_STATE();
     case 4:
-      if (lookahead == '/') ADVANCE(123);
+      if (lookahead == '/') ADVANCE(137);
       END_STATE();
     case 5:
-      if (lookahead == 'a') ADVANCE(96);
+      if (lookahead == 'a') ADVANCE(110);
       END_STATE();
     case 6:
-      if (lookahead == 'a') ADVANCE(11);
+      if (lookahead == 'a') ADVANCE(13);
       END_STATE();
     case 7:
-      if (lookahead == 'a') ADVANCE(86);
+      if (lookahead == 'a') ADVANCE(100);
       END_STATE();
     case 8:
-      if (lookahead == 'a') ADVANCE(12);
+      if (lookahead == 'a') ADVANCE(57);
       END_STATE();
     case 9:
-      if (lookahead == 'b') ADVANCE(21);
+      if (lookahead == 'a') ADVANCE(14);
       END_STATE();
     case 10:
-      if (lookahead == 'b') ADVANCE(22);
+      if (lookahead == 'a') ADVANCE(61);
       END_STATE();
     case 11:
-      if (lookahead == 'c') ADVANCE(50);
+      if (lookahead == 'b') ADVANCE(28);
       END_STATE();
     case 12:
-      if (lookahead == 'c') ADVANCE(51);
+      if (lookahead == 'b') ADVANCE(30);
       END_STATE();
     case 13:
-      if (lookahead == 'e') ADVANCE(9);
+      if (lookahead == 'c') ADVANCE(63);
       END_STATE();
     case 14:
-      if (lookahead == 'e') ADVANCE(44);
+      if (lookahead == 'c') ADVANCE(64);
       END_STATE();
     case 15:
-      if (lookahead == 'e') ADVANCE(45);
+      if (lookahead == 'd') ADVANCE(110);
       END_STATE();
     case 16:
-      if (lookahead == 'e') ADVANCE(10);
+      if (lookahead == 'd') ADVANCE(100);
       END_STATE();
     case 17:
-      if (lookahead == 'g') ADVANCE(14);
+      if (lookahead == 'e') ADVANCE(11);
       END_STATE();
     case 18:
-      if (lookahead == 'g') ADVANCE(17);
+      if (lookahead == 'e') ADVANCE(55);
       END_STATE();
     case 19:
-      if (lookahead == 'g') ADVANCE(15);
+      if (lookahead == 'e') ADVANCE(56);
       END_STATE();
     case 20:
-      if (lookahead == 'g') ADVANCE(19);
+      if (lookahead == 'e') ADVANCE(43);
       END_STATE();
     case 21:
-      if (lookahead == 'h') ADVANCE(38);
+      if (lookahead == 'e') ADVANCE(44);
       END_STATE();
     case 22:
-      if (lookahead == 'h') ADVANCE(39);
+      if (lookahead == 'e') ADVANCE(12);
       END_STATE();
     case 23:
-      if (lookahead == 'i') ADVANCE(18);
+      if (lookahead == 'g') ADVANCE(24);
       END_STATE();
     case 24:
-      if (lookahead == 'i') ADVANCE(20);
+      if (lookahead == 'g') ADVANCE(18);
       END_STATE();
     case 25:
-      if (lookahead == 'k') ADVANCE(96);
+      if (lookahead == 'g') ADVANCE(19);
       END_STATE();
     case 26:
-      if (lookahead == 'k') ADVANCE(86);
+      if (lookahead == 'g') ADVANCE(25);
       END_STATE();
     case 27:
-      if (lookahead == 'l') ADVANCE(33);
+      if (lookahead == 'h') ADVANCE(32);
+      if (lookahead == 'o') ADVANCE(42);
       END_STATE();
     case 28:
-      if (lookahead == 'l') ADVANCE(36);
+      if (lookahead == 'h') ADVANCE(51);
       END_STATE();
     case 29:
-      if (lookahead == 'n') ADVANCE(41);
+      if (lookahead == 'h') ADVANCE(33);
+      if (lookahead == 'o') ADVANCE(45);
       END_STATE();
     case 30:
-      if (lookahead == 'n') ADVANCE(49);
+      if (lookahead == 'h') ADVANCE(52);
       END_STATE();
     case 31:
-      if (lookahead == 'n') ADVANCE(42);
+      if (lookahead == 'i') ADVANCE(23);
       END_STATE();
     case 32:
-      if (lookahead == 'n') ADVANCE(54);
+      if (lookahead == 'i') ADVANCE(38);
       END_STATE();
     case 33:
-      if (lookahead == 'o') ADVANCE(58);
+      if (lookahead == 'i') ADVANCE(39);
       END_STATE();
     case 34:
-      if (lookahead == 'o') ADVANCE(25);
+      if (lookahead == 'i') ADVANCE(26);
       END_STATE();
     case 35:
-      if (lookahead == 'o') ADVANCE(30);
+      if (lookahead == 'k') ADVANCE(110);
       END_STATE();
     case 36:
-      if (lookahead == 'o') ADVANCE(59);
+      if (lookahead == 'k') ADVANCE(100);
       END_STATE();
     case 37:
-      if (lookahead == 'o') ADVANCE(26);
+      if (lookahead == 'l') ADVANCE(47);
       END_STATE();
     case 38:
-      if (lookahead == 'o') ADVANCE(34);
+      if (lookahead == 'l') ADVANCE(15);
       END_STATE();
     case 39:
-      if (lookahead == 'o') ADVANCE(37);
+      if (lookahead == 'l') ADVANCE(16);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(32);
+      if (lookahead == 'l') ADVANCE(49);
       END_STATE();
     case 41:
-      if (lookahead == 'p') ADVANCE(56);
+      if (lookahead == 'n') ADVANCE(53);
       END_STATE();
     case 42:
-      if (lookahead == 'p') ADVANCE(57);
+      if (lookahead == 'n') ADVANCE(65);
       END_STATE();
     case 43:
-      if (lookahead == 'r') ADVANCE(23);
+      if (lookahead == 'n') ADVANCE(63);
       END_STATE();
     case 44:
-      if (lookahead == 'r') ADVANCE(96);
+      if (lookahead == 'n') ADVANCE(64);
       END_STATE();
     case 45:
-      if (lookahead == 'r') ADVANCE(86);
+      if (lookahead == 'n') ADVANCE(68);
       END_STATE();
     case 46:
-      if (lookahead == 'r') ADVANCE(5);
+      if (lookahead == 'n') ADVANCE(54);
       END_STATE();
     case 47:
-      if (lookahead == 'r') ADVANCE(7);
+      if (lookahead == 'o') ADVANCE(72);
       END_STATE();
     case 48:
-      if (lookahead == 'r') ADVANCE(24);
+      if (lookahead == 'o') ADVANCE(35);
       END_STATE();
     case 49:
-      if (lookahead == 't') ADVANCE(6);
+      if (lookahead == 'o') ADVANCE(73);
       END_STATE();
     case 50:
-      if (lookahead == 't') ADVANCE(96);
+      if (lookahead == 'o') ADVANCE(36);
       END_STATE();
     case 51:
-      if (lookahead == 't') ADVANCE(86);
+      if (lookahead == 'o') ADVANCE(48);
       END_STATE();
     case 52:
-      if (lookahead == 't') ADVANCE(46);
+      if (lookahead == 'o') ADVANCE(50);
       END_STATE();
     case 53:
-      if (lookahead == 't') ADVANCE(47);
+      if (lookahead == 'p') ADVANCE(70);
       END_STATE();
     case 54:
-      if (lookahead == 't') ADVANCE(8);
+      if (lookahead == 'p') ADVANCE(71);
       END_STATE();
     case 55:
-      if (lookahead == 'u') ADVANCE(62);
+      if (lookahead == 'r') ADVANCE(110);
+      END_STATE();
+    case 56:
+      if (lookahead == 'r') ADVANCE(100);
+      END_STATE();
+    case 57:
+      if (lookahead == 'r') ADVANCE(20);
+      END_STATE();
+    case 58:
+      if (lookahead == 'r') ADVANCE(31);
+      END_STATE();
+    case 59:
+      if (lookahead == 'r') ADVANCE(5);
+      END_STATE();
+    case 60:
+      if (lookahead == 'r') ADVANCE(7);
+      END_STATE();
+    case 61:
+      if (lookahead == 'r') ADVANCE(21);
+      END_STATE();
+    case 62:
+      if (lookahead == 'r') ADVANCE(34);
+      END_STATE();
+    case 63:
+      if (lookahead == 't') ADVANCE(110);
+      END_STATE();
+    case 64:
+      if (lookahead == 't') ADVANCE(100);
+      END_STATE();
+    case 65:
+      if (lookahead == 't') ADVANCE(6);
+      END_STATE();
+    case 66:
+      if (lookahead == 't') ADVANCE(59);
+      END_STATE();
+    case 67:
+      if (lookahead == 't') ADVANCE(60);
+      END_STATE();
+    case 68:
+      if (lookahead == 't') ADVANCE(9);
+      END_STATE();
+    case 69:
+      if (lookahead == 'u') ADVANCE(76);
       if (lookahead == '"' ||
           lookahead == '\\' ||
           lookahead == 'n' ||
-          lookahead == 't') ADVANCE(92);
-      END_STATE();
-    case 56:
-      if (lookahead == 'u') ADVANCE(50);
-      END_STATE();
-    case 57:
-      if (lookahead == 'u') ADVANCE(51);
-      END_STATE();
-    case 58:
-      if (lookahead == 'w') ADVANCE(96);
-      END_STATE();
-    case 59:
-      if (lookahead == 'w') ADVANCE(86);
-      END_STATE();
-    case 60:
-      if (lookahead == 'x') ADVANCE(52);
-      END_STATE();
-    case 61:
-      if (lookahead == 'x') ADVANCE(53);
-      END_STATE();
-    case 62:
-      if (lookahead == '{') ADVANCE(71);
-      END_STATE();
-    case 63:
-      if (lookahead == '|') ADVANCE(103);
-      END_STATE();
-    case 64:
-      if (lookahead == '}') ADVANCE(92);
-      END_STATE();
-    case 65:
-      if (lookahead == '}') ADVANCE(92);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(64);
-      END_STATE();
-    case 66:
-      if (lookahead == '}') ADVANCE(92);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(65);
-      END_STATE();
-    case 67:
-      if (lookahead == '}') ADVANCE(92);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(66);
-      END_STATE();
-    case 68:
-      if (lookahead == '}') ADVANCE(92);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(67);
-      END_STATE();
-    case 69:
-      if (lookahead == '}') ADVANCE(92);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(68);
+          lookahead == 't') ADVANCE(106);
       END_STATE();
     case 70:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(101);
+      if (lookahead == 'u') ADVANCE(63);
       END_STATE();
     case 71:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(69);
+      if (lookahead == 'u') ADVANCE(64);
       END_STATE();
     case 72:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(97);
+      if (lookahead == 'w') ADVANCE(110);
       END_STATE();
     case 73:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(87);
+      if (lookahead == 'w') ADVANCE(100);
       END_STATE();
     case 74:
-      if (eof) ADVANCE(77);
-      ADVANCE_MAP(
-        '!', 116,
-        '"', 88,
-        '&', 111,
-        '(', 85,
-        ')', 82,
-        '*', 114,
-        '+', 112,
-        ',', 119,
-        '-', 113,
-        '.', 122,
-        '/', 115,
-        ':', 121,
-        ';', 120,
-        '<', 109,
-        '=', 117,
-        '>', 110,
-        '?', 118,
-        '@', 3,
-        '[', 83,
-        ']', 84,
-        '{', 78,
-        '|', 63,
-        '}', 79,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\n' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(75);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(100);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(102);
+      if (lookahead == 'x') ADVANCE(66);
       END_STATE();
     case 75:
-      if (eof) ADVANCE(77);
-      ADVANCE_MAP(
-        '!', 116,
-        '"', 88,
-        '&', 111,
-        '(', 80,
-        ')', 82,
-        '*', 114,
-        '+', 112,
-        ',', 119,
-        '-', 113,
-        '.', 122,
-        '/', 115,
-        ':', 121,
-        ';', 120,
-        '<', 109,
-        '=', 117,
-        '>', 110,
-        '?', 118,
-        '@', 3,
-        '[', 83,
-        ']', 84,
-        '{', 78,
-        '|', 63,
-        '}', 79,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\n' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(75);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(100);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(102);
+      if (lookahead == 'x') ADVANCE(67);
       END_STATE();
     case 76:
-      if (eof) ADVANCE(77);
-      ADVANCE_MAP(
-        '!', 116,
-        '"', 88,
-        '&', 111,
-        '(', 80,
-        ')', 82,
-        '*', 114,
-        '+', 112,
-        ',', 119,
-        '-', 113,
-        '.', 122,
-        '/', 115,
-        ':', 121,
-        ';', 120,
-        '<', 109,
-        '=', 117,
-        '>', 110,
-        '?', 118,
-        '[', 83,
-        ']', 84,
-        '{', 78,
-        '|', 63,
-        '}', 79,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\n' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(76);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(100);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(102);
+      if (lookahead == '{') ADVANCE(85);
       END_STATE();
     case 77:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (lookahead == '|') ADVANCE(117);
       END_STATE();
     case 78:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
+      if (lookahead == '}') ADVANCE(106);
       END_STATE();
     case 79:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
+      if (lookahead == '}') ADVANCE(106);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(78);
       END_STATE();
     case 80:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
+      if (lookahead == '}') ADVANCE(106);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(79);
       END_STATE();
     case 81:
-      ACCEPT_TOKEN(anon_sym_AT_LPAREN);
+      if (lookahead == '}') ADVANCE(106);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(80);
       END_STATE();
     case 82:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
+      if (lookahead == '}') ADVANCE(106);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(81);
       END_STATE();
     case 83:
-      ACCEPT_TOKEN(anon_sym_LBRACK);
+      if (lookahead == '}') ADVANCE(106);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(82);
       END_STATE();
     case 84:
-      ACCEPT_TOKEN(anon_sym_RBRACK);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(115);
       END_STATE();
     case 85:
-      ACCEPT_TOKEN(anon_sym_LPAREN2);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(83);
       END_STATE();
     case 86:
-      ACCEPT_TOKEN(sym_reference);
-      if (lookahead == '.') ADVANCE(73);
-      END_STATE();
-    case 87:
-      ACCEPT_TOKEN(sym_reference);
-      if (lookahead == '.') ADVANCE(73);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(87);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(111);
+      END_STATE();
+    case 87:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(101);
       END_STATE();
     case 88:
-      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      if (eof) ADVANCE(91);
+      ADVANCE_MAP(
+        '!', 130,
+        '"', 102,
+        '&', 125,
+        '(', 99,
+        ')', 96,
+        '*', 128,
+        '+', 126,
+        ',', 133,
+        '-', 127,
+        '.', 136,
+        '/', 129,
+        ':', 135,
+        ';', 134,
+        '<', 123,
+        '=', 131,
+        '>', 124,
+        '?', 132,
+        '@', 3,
+        '[', 97,
+        ']', 98,
+        '{', 92,
+        '|', 77,
+        '}', 93,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\n' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(89);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(114);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(116);
       END_STATE();
     case 89:
+      if (eof) ADVANCE(91);
+      ADVANCE_MAP(
+        '!', 130,
+        '"', 102,
+        '&', 125,
+        '(', 94,
+        ')', 96,
+        '*', 128,
+        '+', 126,
+        ',', 133,
+        '-', 127,
+        '.', 136,
+        '/', 129,
+        ':', 135,
+        ';', 134,
+        '<', 123,
+        '=', 131,
+        '>', 124,
+        '?', 132,
+        '@', 3,
+        '[', 97,
+        ']', 98,
+        '{', 92,
+        '|', 77,
+        '}', 93,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\n' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(89);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(114);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(116);
+      END_STATE();
+    case 90:
+      if (eof) ADVANCE(91);
+      ADVANCE_MAP(
+        '!', 130,
+        '"', 102,
+        '&', 125,
+        '(', 94,
+        ')', 96,
+        '*', 128,
+        '+', 126,
+        ',', 133,
+        '-', 127,
+        '.', 136,
+        '/', 129,
+        ':', 135,
+        ';', 134,
+        '<', 123,
+        '=', 131,
+        '>', 124,
+        '?', 132,
+        '[', 97,
+        ']', 98,
+        '{', 92,
+        '|', 77,
+        '}', 93,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\n' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(90);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(114);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(116);
+      END_STATE();
+    case 91:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 92:
+      ACCEPT_TOKEN(anon_sym_LBRACE);
+      END_STATE();
+    case 93:
+      ACCEPT_TOKEN(anon_sym_RBRACE);
+      END_STATE();
+    case 94:
+      ACCEPT_TOKEN(anon_sym_LPAREN);
+      END_STATE();
+    case 95:
+      ACCEPT_TOKEN(anon_sym_AT_LPAREN);
+      END_STATE();
+    case 96:
+      ACCEPT_TOKEN(anon_sym_RPAREN);
+      END_STATE();
+    case 97:
+      ACCEPT_TOKEN(anon_sym_LBRACK);
+      END_STATE();
+    case 98:
+      ACCEPT_TOKEN(anon_sym_RBRACK);
+      END_STATE();
+    case 99:
+      ACCEPT_TOKEN(anon_sym_LPAREN2);
+      END_STATE();
+    case 100:
+      ACCEPT_TOKEN(sym_reference);
+      if (lookahead == '.') ADVANCE(87);
+      END_STATE();
+    case 101:
+      ACCEPT_TOKEN(sym_reference);
+      if (lookahead == '.') ADVANCE(87);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(101);
+      END_STATE();
+    case 102:
+      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      END_STATE();
+    case 103:
       ACCEPT_TOKEN(sym_string_content);
-      if (lookahead == '/') ADVANCE(90);
+      if (lookahead == '/') ADVANCE(104);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(89);
+          lookahead == ' ') ADVANCE(103);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
           lookahead != '@' &&
-          lookahead != '\\') ADVANCE(91);
+          lookahead != '\\') ADVANCE(105);
       END_STATE();
-    case 90:
+    case 104:
       ACCEPT_TOKEN(sym_string_content);
-      if (lookahead == '/') ADVANCE(91);
+      if (lookahead == '/') ADVANCE(105);
       if (lookahead != 0 &&
           lookahead != '\n' &&
           lookahead != '"' &&
           lookahead != '@' &&
-          lookahead != '\\') ADVANCE(91);
+          lookahead != '\\') ADVANCE(105);
       END_STATE();
-    case 91:
+    case 105:
       ACCEPT_TOKEN(sym_string_content);
       if (lookahead != 0 &&
           lookahead != '\n' &&
           lookahead != '"' &&
           lookahead != '@' &&
-          lookahead != '\\') ADVANCE(91);
+          lookahead != '\\') ADVANCE(105);
       END_STATE();
-    case 92:
+    case 106:
       ACCEPT_TOKEN(sym_escape_sequence);
       END_STATE();
-    case 93:
+    case 107:
       ACCEPT_TOKEN(sym_at_sign);
       END_STATE();
-    case 94:
+    case 108:
       ACCEPT_TOKEN(sym_at_sign);
       ADVANCE_MAP(
-        '(', 95,
-        '@', 93,
-        'c', 35,
-        'e', 60,
-        'f', 27,
-        'i', 29,
-        't', 43,
-        'w', 13,
+        '(', 109,
+        '@', 107,
+        'c', 27,
+        'e', 74,
+        'f', 37,
+        'i', 41,
+        'p', 8,
+        't', 58,
+        'w', 17,
       );
       END_STATE();
-    case 95:
+    case 109:
       ACCEPT_TOKEN(anon_sym_AT_LPAREN2);
       END_STATE();
-    case 96:
+    case 110:
       ACCEPT_TOKEN(sym__template_reference);
-      if (lookahead == '.') ADVANCE(72);
+      if (lookahead == '.') ADVANCE(86);
       END_STATE();
-    case 97:
+    case 111:
       ACCEPT_TOKEN(sym__template_reference);
-      if (lookahead == '.') ADVANCE(72);
+      if (lookahead == '.') ADVANCE(86);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(97);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(111);
       END_STATE();
-    case 98:
+    case 112:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 99:
+    case 113:
       ACCEPT_TOKEN(sym_duration);
-      if (lookahead == 's') ADVANCE(98);
+      if (lookahead == 's') ADVANCE(112);
       END_STATE();
-    case 100:
+    case 114:
       ACCEPT_TOKEN(sym_number);
-      if (lookahead == '.') ADVANCE(70);
-      if (lookahead == 'm') ADVANCE(99);
+      if (lookahead == '.') ADVANCE(84);
+      if (lookahead == 'm') ADVANCE(113);
       if (lookahead == 'd' ||
           lookahead == 'h' ||
-          lookahead == 's') ADVANCE(98);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(100);
+          lookahead == 's') ADVANCE(112);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(114);
       END_STATE();
-    case 101:
+    case 115:
       ACCEPT_TOKEN(sym_number);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(101);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(115);
       END_STATE();
-    case 102:
+    case 116:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(102);
-      END_STATE();
-    case 103:
-      ACCEPT_TOKEN(anon_sym_PIPE_PIPE);
-      END_STATE();
-    case 104:
-      ACCEPT_TOKEN(anon_sym_AMP_AMP);
-      END_STATE();
-    case 105:
-      ACCEPT_TOKEN(anon_sym_EQ_EQ);
-      END_STATE();
-    case 106:
-      ACCEPT_TOKEN(anon_sym_BANG_EQ);
-      END_STATE();
-    case 107:
-      ACCEPT_TOKEN(anon_sym_LT_EQ);
-      END_STATE();
-    case 108:
-      ACCEPT_TOKEN(anon_sym_GT_EQ);
-      END_STATE();
-    case 109:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '=') ADVANCE(107);
-      END_STATE();
-    case 110:
-      ACCEPT_TOKEN(anon_sym_GT);
-      if (lookahead == '=') ADVANCE(108);
-      END_STATE();
-    case 111:
-      ACCEPT_TOKEN(anon_sym_AMP);
-      if (lookahead == '&') ADVANCE(104);
-      END_STATE();
-    case 112:
-      ACCEPT_TOKEN(anon_sym_PLUS);
-      END_STATE();
-    case 113:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 114:
-      ACCEPT_TOKEN(anon_sym_STAR);
-      END_STATE();
-    case 115:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      if (lookahead == '/') ADVANCE(123);
-      END_STATE();
-    case 116:
-      ACCEPT_TOKEN(anon_sym_BANG);
-      if (lookahead == '=') ADVANCE(106);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(116);
       END_STATE();
     case 117:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      if (lookahead == '=') ADVANCE(105);
+      ACCEPT_TOKEN(anon_sym_PIPE_PIPE);
       END_STATE();
     case 118:
-      ACCEPT_TOKEN(anon_sym_QMARK);
+      ACCEPT_TOKEN(anon_sym_AMP_AMP);
       END_STATE();
     case 119:
-      ACCEPT_TOKEN(anon_sym_COMMA);
+      ACCEPT_TOKEN(anon_sym_EQ_EQ);
       END_STATE();
     case 120:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      ACCEPT_TOKEN(anon_sym_BANG_EQ);
       END_STATE();
     case 121:
-      ACCEPT_TOKEN(anon_sym_COLON);
+      ACCEPT_TOKEN(anon_sym_LT_EQ);
       END_STATE();
     case 122:
-      ACCEPT_TOKEN(anon_sym_DOT);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(101);
+      ACCEPT_TOKEN(anon_sym_GT_EQ);
       END_STATE();
     case 123:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '=') ADVANCE(121);
+      END_STATE();
+    case 124:
+      ACCEPT_TOKEN(anon_sym_GT);
+      if (lookahead == '=') ADVANCE(122);
+      END_STATE();
+    case 125:
+      ACCEPT_TOKEN(anon_sym_AMP);
+      if (lookahead == '&') ADVANCE(118);
+      END_STATE();
+    case 126:
+      ACCEPT_TOKEN(anon_sym_PLUS);
+      END_STATE();
+    case 127:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 128:
+      ACCEPT_TOKEN(anon_sym_STAR);
+      END_STATE();
+    case 129:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      if (lookahead == '/') ADVANCE(137);
+      END_STATE();
+    case 130:
+      ACCEPT_TOKEN(anon_sym_BANG);
+      if (lookahead == '=') ADVANCE(120);
+      END_STATE();
+    case 131:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      if (lookahead == '=') ADVANCE(119);
+      END_STATE();
+    case 132:
+      ACCEPT_TOKEN(anon_sym_QMARK);
+      END_STATE();
+    case 133:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 134:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 135:
+      ACCEPT_TOKEN(anon_sym_COLON);
+      END_STATE();
+    case 136:
+      ACCEPT_TOKEN(anon_sym_DOT);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(115);
+      END_STATE();
+    case 137:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(123);
+          lookahead != '\n') ADVANCE(137);
       END_STATE();
     default:
       return false;
@@ -1694,907 +1770,959 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'u') ADVANCE(59);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(60);
+      if (lookahead == 'a') ADVANCE(60);
+      if (lookahead == 'e') ADVANCE(61);
       END_STATE();
     case 19:
-      if (lookahead == 'e') ADVANCE(61);
-      if (lookahead == 'i') ADVANCE(62);
-      if (lookahead == 'p') ADVANCE(63);
-      if (lookahead == 't') ADVANCE(64);
-      if (lookahead == 'u') ADVANCE(65);
+      if (lookahead == 'e') ADVANCE(62);
+      if (lookahead == 'i') ADVANCE(63);
+      if (lookahead == 'p') ADVANCE(64);
+      if (lookahead == 't') ADVANCE(65);
+      if (lookahead == 'u') ADVANCE(66);
       END_STATE();
     case 20:
-      if (lookahead == 'e') ADVANCE(66);
-      if (lookahead == 'i') ADVANCE(67);
-      if (lookahead == 'o') ADVANCE(68);
-      if (lookahead == 'r') ADVANCE(69);
-      if (lookahead == 'w') ADVANCE(70);
+      if (lookahead == 'e') ADVANCE(67);
+      if (lookahead == 'i') ADVANCE(68);
+      if (lookahead == 'o') ADVANCE(69);
+      if (lookahead == 'r') ADVANCE(70);
+      if (lookahead == 'w') ADVANCE(71);
       END_STATE();
     case 21:
-      if (lookahead == 'i') ADVANCE(71);
+      if (lookahead == 'i') ADVANCE(72);
       END_STATE();
     case 22:
-      if (lookahead == 'a') ADVANCE(72);
-      if (lookahead == 'e') ADVANCE(73);
+      if (lookahead == 'a') ADVANCE(73);
+      if (lookahead == 'e') ADVANCE(74);
       END_STATE();
     case 23:
-      if (lookahead == 'm') ADVANCE(74);
+      if (lookahead == 'm') ADVANCE(75);
       END_STATE();
     case 24:
-      if (lookahead == 'e') ADVANCE(75);
+      if (lookahead == 'e') ADVANCE(76);
       END_STATE();
     case 25:
-      if (lookahead == 'L') ADVANCE(76);
+      if (lookahead == 'L') ADVANCE(77);
       END_STATE();
     case 26:
-      if (lookahead == 'T') ADVANCE(77);
-      END_STATE();
-    case 27:
       if (lookahead == 'T') ADVANCE(78);
       END_STATE();
+    case 27:
+      if (lookahead == 'T') ADVANCE(79);
+      END_STATE();
     case 28:
-      if (lookahead == 'S') ADVANCE(79);
+      if (lookahead == 'S') ADVANCE(80);
       END_STATE();
     case 29:
-      if (lookahead == 'T') ADVANCE(80);
+      if (lookahead == 'T') ADVANCE(81);
       END_STATE();
     case 30:
-      if (lookahead == 'c') ADVANCE(81);
+      if (lookahead == 'c') ADVANCE(82);
       END_STATE();
     case 31:
-      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'i') ADVANCE(83);
       END_STATE();
     case 32:
       ACCEPT_TOKEN(anon_sym_as);
       END_STATE();
     case 33:
-      if (lookahead == 't') ADVANCE(83);
+      if (lookahead == 't') ADVANCE(84);
       END_STATE();
     case 34:
-      if (lookahead == 'c') ADVANCE(84);
-      if (lookahead == 's') ADVANCE(85);
+      if (lookahead == 'c') ADVANCE(85);
+      if (lookahead == 's') ADVANCE(86);
       END_STATE();
     case 35:
-      if (lookahead == 'a') ADVANCE(86);
+      if (lookahead == 'a') ADVANCE(87);
       END_STATE();
     case 36:
-      if (lookahead == 'd') ADVANCE(87);
+      if (lookahead == 'd') ADVANCE(88);
       END_STATE();
     case 37:
-      if (lookahead == 's') ADVANCE(88);
-      if (lookahead == 't') ADVANCE(89);
+      if (lookahead == 's') ADVANCE(89);
+      if (lookahead == 't') ADVANCE(90);
       END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(90);
+      if (lookahead == 'a') ADVANCE(91);
       END_STATE();
     case 39:
-      if (lookahead == 'n') ADVANCE(91);
+      if (lookahead == 'n') ADVANCE(92);
       END_STATE();
     case 40:
-      if (lookahead == 't') ADVANCE(92);
-      if (lookahead == 'y') ADVANCE(93);
+      if (lookahead == 't') ADVANCE(93);
+      if (lookahead == 'y') ADVANCE(94);
       END_STATE();
     case 41:
-      if (lookahead == 'c') ADVANCE(94);
+      if (lookahead == 'c') ADVANCE(95);
       END_STATE();
     case 42:
-      if (lookahead == 'a') ADVANCE(95);
+      if (lookahead == 'a') ADVANCE(96);
       END_STATE();
     case 43:
-      if (lookahead == 'v') ADVANCE(96);
+      if (lookahead == 't') ADVANCE(97);
+      if (lookahead == 'v') ADVANCE(98);
       END_STATE();
     case 44:
-      if (lookahead == 'p') ADVANCE(97);
-      if (lookahead == 't') ADVANCE(98);
+      if (lookahead == 'p') ADVANCE(99);
+      if (lookahead == 't') ADVANCE(100);
       END_STATE();
     case 45:
-      if (lookahead == 'i') ADVANCE(99);
-      if (lookahead == 'l') ADVANCE(100);
+      if (lookahead == 'i') ADVANCE(101);
+      if (lookahead == 'l') ADVANCE(102);
       END_STATE();
     case 46:
-      if (lookahead == 'o') ADVANCE(101);
-      END_STATE();
-    case 47:
-      if (lookahead == 'r') ADVANCE(102);
-      END_STATE();
-    case 48:
       if (lookahead == 'o') ADVANCE(103);
       END_STATE();
+    case 47:
+      if (lookahead == 'r') ADVANCE(104);
+      END_STATE();
+    case 48:
+      if (lookahead == 'o') ADVANCE(105);
+      END_STATE();
     case 49:
-      if (lookahead == 't') ADVANCE(104);
+      if (lookahead == 't') ADVANCE(106);
       END_STATE();
     case 50:
-      if (lookahead == 's') ADVANCE(105);
+      if (lookahead == 's') ADVANCE(107);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(106);
+      if (lookahead == 'a') ADVANCE(108);
       END_STATE();
     case 52:
-      if (lookahead == 'o') ADVANCE(107);
+      if (lookahead == 'o') ADVANCE(109);
       END_STATE();
     case 53:
-      if (lookahead == 'y') ADVANCE(108);
+      if (lookahead == 'y') ADVANCE(110);
       END_STATE();
     case 54:
-      if (lookahead == 't') ADVANCE(109);
+      if (lookahead == 't') ADVANCE(111);
       END_STATE();
     case 55:
-      if (lookahead == 'n') ADVANCE(110);
+      if (lookahead == 'n') ADVANCE(112);
       END_STATE();
     case 56:
-      if (lookahead == 'l') ADVANCE(111);
-      if (lookahead == 'm') ADVANCE(112);
+      if (lookahead == 'l') ADVANCE(113);
+      if (lookahead == 'm') ADVANCE(114);
       END_STATE();
     case 57:
       ACCEPT_TOKEN(anon_sym_on);
       END_STATE();
     case 58:
-      if (lookahead == 'h') ADVANCE(113);
+      if (lookahead == 'h') ADVANCE(115);
       END_STATE();
     case 59:
-      if (lookahead == 'e') ADVANCE(114);
+      if (lookahead == 'e') ADVANCE(116);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(115);
-      if (lookahead == 's') ADVANCE(116);
       if (lookahead == 't') ADVANCE(117);
       END_STATE();
     case 61:
       if (lookahead == 'c') ADVANCE(118);
-      if (lookahead == 'n') ADVANCE(119);
+      if (lookahead == 's') ADVANCE(119);
       if (lookahead == 't') ADVANCE(120);
       END_STATE();
     case 62:
-      if (lookahead == 'g') ADVANCE(121);
+      if (lookahead == 'c') ADVANCE(121);
+      if (lookahead == 'n') ADVANCE(122);
+      if (lookahead == 't') ADVANCE(123);
       END_STATE();
     case 63:
-      if (lookahead == 'l') ADVANCE(122);
+      if (lookahead == 'g') ADVANCE(124);
       END_STATE();
     case 64:
-      if (lookahead == 'a') ADVANCE(123);
-      if (lookahead == 'e') ADVANCE(124);
-      if (lookahead == 'o') ADVANCE(125);
+      if (lookahead == 'l') ADVANCE(125);
       END_STATE();
     case 65:
-      if (lookahead == 'b') ADVANCE(126);
+      if (lookahead == 'a') ADVANCE(126);
+      if (lookahead == 'e') ADVANCE(127);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 66:
-      if (lookahead == 'l') ADVANCE(127);
-      if (lookahead == 'x') ADVANCE(128);
+      if (lookahead == 'b') ADVANCE(129);
       END_STATE();
     case 67:
-      if (lookahead == 'm') ADVANCE(129);
+      if (lookahead == 'l') ADVANCE(130);
+      if (lookahead == 'r') ADVANCE(131);
+      if (lookahead == 'x') ADVANCE(132);
       END_STATE();
     case 68:
-      if (lookahead == 'k') ADVANCE(130);
+      if (lookahead == 'm') ADVANCE(133);
       END_STATE();
     case 69:
-      if (lookahead == 'i') ADVANCE(131);
-      if (lookahead == 'u') ADVANCE(132);
+      if (lookahead == 'k') ADVANCE(134);
       END_STATE();
     case 70:
-      if (lookahead == 'i') ADVANCE(133);
+      if (lookahead == 'i') ADVANCE(135);
+      if (lookahead == 'u') ADVANCE(136);
       END_STATE();
     case 71:
-      if (lookahead == 'a') ADVANCE(134);
+      if (lookahead == 'i') ADVANCE(137);
       END_STATE();
     case 72:
-      if (lookahead == 'i') ADVANCE(135);
-      END_STATE();
-    case 73:
-      if (lookahead == 'b') ADVANCE(136);
-      END_STATE();
-    case 74:
-      if (lookahead == 'l') ADVANCE(137);
-      END_STATE();
-    case 75:
       if (lookahead == 'a') ADVANCE(138);
       END_STATE();
+    case 73:
+      if (lookahead == 'i') ADVANCE(139);
+      END_STATE();
+    case 74:
+      if (lookahead == 'b') ADVANCE(140);
+      END_STATE();
+    case 75:
+      if (lookahead == 'l') ADVANCE(141);
+      END_STATE();
     case 76:
-      if (lookahead == 'E') ADVANCE(139);
+      if (lookahead == 'a') ADVANCE(142);
       END_STATE();
     case 77:
-      ACCEPT_TOKEN(anon_sym_GET);
+      if (lookahead == 'E') ADVANCE(143);
       END_STATE();
     case 78:
-      if (lookahead == 'C') ADVANCE(140);
+      ACCEPT_TOKEN(anon_sym_GET);
       END_STATE();
     case 79:
-      if (lookahead == 'T') ADVANCE(141);
+      if (lookahead == 'C') ADVANCE(144);
       END_STATE();
     case 80:
-      ACCEPT_TOKEN(anon_sym_PUT);
+      if (lookahead == 'T') ADVANCE(145);
       END_STATE();
     case 81:
-      if (lookahead == 'o') ADVANCE(142);
+      ACCEPT_TOKEN(anon_sym_PUT);
       END_STATE();
     case 82:
-      if (lookahead == '_') ADVANCE(143);
+      if (lookahead == 'o') ADVANCE(146);
       END_STATE();
     case 83:
-      if (lookahead == 'h') ADVANCE(144);
+      if (lookahead == '_') ADVANCE(147);
       END_STATE();
     case 84:
-      if (lookahead == 'k') ADVANCE(145);
+      if (lookahead == 'h') ADVANCE(148);
       END_STATE();
     case 85:
-      if (lookahead == 'i') ADVANCE(146);
+      if (lookahead == 'k') ADVANCE(149);
       END_STATE();
     case 86:
-      if (lookahead == 'r') ADVANCE(147);
+      if (lookahead == 'i') ADVANCE(150);
       END_STATE();
     case 87:
-      if (lookahead == 'y') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(151);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(149);
+      if (lookahead == 'y') ADVANCE(152);
       END_STATE();
     case 89:
-      if (lookahead == 'c') ADVANCE(150);
-      END_STATE();
-    case 90:
-      if (lookahead == 'n') ADVANCE(151);
-      END_STATE();
-    case 91:
-      if (lookahead == 'n') ADVANCE(152);
-      END_STATE();
-    case 92:
       if (lookahead == 'e') ADVANCE(153);
       END_STATE();
+    case 90:
+      if (lookahead == 'c') ADVANCE(154);
+      END_STATE();
+    case 91:
+      if (lookahead == 'n') ADVANCE(155);
+      END_STATE();
+    case 92:
+      if (lookahead == 'n') ADVANCE(156);
+      END_STATE();
     case 93:
-      if (lookahead == '_') ADVANCE(154);
-      END_STATE();
-    case 94:
-      if (lookahead == 'i') ADVANCE(155);
-      END_STATE();
-    case 95:
-      if (lookahead == 'i') ADVANCE(156);
-      END_STATE();
-    case 96:
-      ACCEPT_TOKEN(anon_sym_env);
-      END_STATE();
-    case 97:
       if (lookahead == 'e') ADVANCE(157);
       END_STATE();
+    case 94:
+      if (lookahead == '_') ADVANCE(158);
+      END_STATE();
+    case 95:
+      if (lookahead == 'i') ADVANCE(159);
+      END_STATE();
+    case 96:
+      if (lookahead == 'i') ADVANCE(160);
+      END_STATE();
+    case 97:
+      if (lookahead == 'e') ADVANCE(161);
+      END_STATE();
     case 98:
-      if (lookahead == 'e') ADVANCE(158);
+      ACCEPT_TOKEN(anon_sym_env);
       END_STATE();
     case 99:
-      if (lookahead == 'l') ADVANCE(159);
+      if (lookahead == 'e') ADVANCE(162);
+      if (lookahead == 'i') ADVANCE(163);
       END_STATE();
     case 100:
-      if (lookahead == 's') ADVANCE(160);
+      if (lookahead == 'e') ADVANCE(164);
       END_STATE();
     case 101:
-      if (lookahead == 'w') ADVANCE(161);
+      if (lookahead == 'l') ADVANCE(165);
       END_STATE();
     case 102:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'm') ADVANCE(162);
+      if (lookahead == 's') ADVANCE(166);
       END_STATE();
     case 103:
-      if (lookahead == 'm') ADVANCE(163);
+      if (lookahead == 'w') ADVANCE(167);
       END_STATE();
     case 104:
-      if (lookahead == 'o') ADVANCE(164);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'm') ADVANCE(168);
       END_STATE();
     case 105:
-      if (lookahead == '_') ADVANCE(165);
+      if (lookahead == 'm') ADVANCE(169);
       END_STATE();
     case 106:
-      if (lookahead == 'd') ADVANCE(166);
+      if (lookahead == 'o') ADVANCE(170);
       END_STATE();
     case 107:
-      if (lookahead == 'n') ADVANCE(167);
+      if (lookahead == '_') ADVANCE(171);
       END_STATE();
     case 108:
-      if (lookahead == 'w') ADVANCE(168);
+      if (lookahead == 'd') ADVANCE(172);
       END_STATE();
     case 109:
-      if (lookahead == 'h') ADVANCE(169);
+      if (lookahead == 'n') ADVANCE(173);
       END_STATE();
     case 110:
-      if (lookahead == 't') ADVANCE(170);
+      if (lookahead == 'w') ADVANCE(174);
       END_STATE();
     case 111:
-      if (lookahead == 'l') ADVANCE(171);
+      if (lookahead == 'h') ADVANCE(175);
       END_STATE();
     case 112:
-      if (lookahead == 'b') ADVANCE(172);
+      if (lookahead == 't') ADVANCE(176);
       END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(173);
+      if (lookahead == 'l') ADVANCE(177);
       END_STATE();
     case 114:
-      if (lookahead == 'r') ADVANCE(174);
+      if (lookahead == 'b') ADVANCE(178);
       END_STATE();
     case 115:
-      if (lookahead == 'e') ADVANCE(175);
+      if (lookahead == 'e') ADVANCE(179);
       END_STATE();
     case 116:
-      if (lookahead == 'p') ADVANCE(176);
+      if (lookahead == 'r') ADVANCE(180);
       END_STATE();
     case 117:
-      if (lookahead == 'r') ADVANCE(177);
+      if (lookahead == 'e') ADVANCE(181);
       END_STATE();
     case 118:
-      if (lookahead == 'r') ADVANCE(178);
+      if (lookahead == 'e') ADVANCE(182);
       END_STATE();
     case 119:
-      if (lookahead == 'd') ADVANCE(179);
+      if (lookahead == 'p') ADVANCE(183);
       END_STATE();
     case 120:
-      ACCEPT_TOKEN(anon_sym_set);
+      if (lookahead == 'r') ADVANCE(184);
       END_STATE();
     case 121:
-      if (lookahead == 'n') ADVANCE(180);
+      if (lookahead == 'r') ADVANCE(185);
       END_STATE();
     case 122:
-      if (lookahead == 'i') ADVANCE(181);
+      if (lookahead == 'd') ADVANCE(186);
       END_STATE();
     case 123:
-      if (lookahead == 'r') ADVANCE(182);
-      if (lookahead == 't') ADVANCE(183);
+      ACCEPT_TOKEN(anon_sym_set);
       END_STATE();
     case 124:
-      if (lookahead == 'p') ADVANCE(184);
+      if (lookahead == 'n') ADVANCE(187);
       END_STATE();
     case 125:
-      if (lookahead == 'p') ADVANCE(185);
+      if (lookahead == 'i') ADVANCE(188);
       END_STATE();
     case 126:
-      if (lookahead == 'j') ADVANCE(186);
+      if (lookahead == 'r') ADVANCE(189);
+      if (lookahead == 't') ADVANCE(190);
       END_STATE();
     case 127:
-      if (lookahead == 'e') ADVANCE(187);
+      if (lookahead == 'p') ADVANCE(191);
       END_STATE();
     case 128:
-      if (lookahead == 't') ADVANCE(188);
+      if (lookahead == 'p') ADVANCE(192);
       END_STATE();
     case 129:
-      if (lookahead == 'e') ADVANCE(189);
+      if (lookahead == 'j') ADVANCE(193);
       END_STATE();
     case 130:
-      if (lookahead == 'e') ADVANCE(190);
+      if (lookahead == 'e') ADVANCE(194);
       END_STATE();
     case 131:
-      if (lookahead == 'g') ADVANCE(191);
+      if (lookahead == 'm') ADVANCE(195);
       END_STATE();
     case 132:
-      if (lookahead == 'e') ADVANCE(192);
+      if (lookahead == 't') ADVANCE(196);
       END_STATE();
     case 133:
-      if (lookahead == 'l') ADVANCE(193);
+      if (lookahead == 'e') ADVANCE(197);
       END_STATE();
     case 134:
-      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == 'e') ADVANCE(198);
       END_STATE();
     case 135:
-      if (lookahead == 't') ADVANCE(194);
+      if (lookahead == 'g') ADVANCE(199);
       END_STATE();
     case 136:
-      if (lookahead == 'h') ADVANCE(195);
+      if (lookahead == 'e') ADVANCE(200);
       END_STATE();
     case 137:
-      ACCEPT_TOKEN(anon_sym_xml);
+      if (lookahead == 'l') ADVANCE(201);
       END_STATE();
     case 138:
-      if (lookahead == 'r') ADVANCE(196);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 139:
-      if (lookahead == 'T') ADVANCE(197);
+      if (lookahead == 't') ADVANCE(202);
       END_STATE();
     case 140:
-      if (lookahead == 'H') ADVANCE(198);
+      if (lookahead == 'h') ADVANCE(203);
       END_STATE();
     case 141:
-      ACCEPT_TOKEN(anon_sym_POST);
+      ACCEPT_TOKEN(anon_sym_xml);
       END_STATE();
     case 142:
-      if (lookahead == 'u') ADVANCE(199);
+      if (lookahead == 'r') ADVANCE(204);
       END_STATE();
     case 143:
-      if (lookahead == 'k') ADVANCE(200);
+      if (lookahead == 'T') ADVANCE(205);
       END_STATE();
     case 144:
-      ACCEPT_TOKEN(anon_sym_auth);
+      if (lookahead == 'H') ADVANCE(206);
       END_STATE();
     case 145:
-      if (lookahead == 'o') ADVANCE(201);
+      ACCEPT_TOKEN(anon_sym_POST);
       END_STATE();
     case 146:
-      if (lookahead == 'c') ADVANCE(202);
+      if (lookahead == 'u') ADVANCE(207);
       END_STATE();
     case 147:
-      if (lookahead == 'e') ADVANCE(203);
+      if (lookahead == 'k') ADVANCE(208);
       END_STATE();
     case 148:
-      ACCEPT_TOKEN(anon_sym_body);
+      ACCEPT_TOKEN(anon_sym_auth);
       END_STATE();
     case 149:
-      ACCEPT_TOKEN(anon_sym_case);
+      if (lookahead == 'o') ADVANCE(209);
       END_STATE();
     case 150:
-      if (lookahead == 'h') ADVANCE(204);
+      if (lookahead == 'c') ADVANCE(210);
       END_STATE();
     case 151:
-      if (lookahead == 'n') ADVANCE(205);
+      if (lookahead == 'e') ADVANCE(211);
       END_STATE();
     case 152:
-      if (lookahead == 'e') ADVANCE(206);
+      ACCEPT_TOKEN(anon_sym_body);
       END_STATE();
     case 153:
-      if (lookahead == 's') ADVANCE(207);
+      ACCEPT_TOKEN(anon_sym_case);
       END_STATE();
     case 154:
-      if (lookahead == 'f') ADVANCE(208);
+      if (lookahead == 'h') ADVANCE(212);
       END_STATE();
     case 155:
-      if (lookahead == 'm') ADVANCE(209);
+      if (lookahead == 'n') ADVANCE(213);
       END_STATE();
     case 156:
-      if (lookahead == 'l') ADVANCE(210);
-      END_STATE();
-    case 157:
-      if (lookahead == 'c') ADVANCE(211);
-      END_STATE();
-    case 158:
-      if (lookahead == 'r') ADVANCE(212);
-      END_STATE();
-    case 159:
-      if (lookahead == 'u') ADVANCE(213);
-      END_STATE();
-    case 160:
       if (lookahead == 'e') ADVANCE(214);
       END_STATE();
+    case 157:
+      if (lookahead == 's') ADVANCE(215);
+      END_STATE();
+    case 158:
+      if (lookahead == 'f') ADVANCE(216);
+      END_STATE();
+    case 159:
+      if (lookahead == 'm') ADVANCE(217);
+      END_STATE();
+    case 160:
+      if (lookahead == 'l') ADVANCE(218);
+      END_STATE();
     case 161:
-      ACCEPT_TOKEN(anon_sym_flow);
+      if (lookahead == 'r') ADVANCE(219);
       END_STATE();
     case 162:
-      ACCEPT_TOKEN(anon_sym_form);
+      if (lookahead == 'c') ADVANCE(220);
       END_STATE();
     case 163:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 164:
-      ACCEPT_TOKEN(anon_sym_goto);
-      END_STATE();
-    case 165:
-      if (lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(215);
-      END_STATE();
-    case 166:
-      if (lookahead == 'e') ADVANCE(216);
-      END_STATE();
-    case 167:
-      ACCEPT_TOKEN(anon_sym_json);
-      END_STATE();
-    case 168:
-      if (lookahead == 'o') ADVANCE(217);
-      END_STATE();
-    case 169:
-      if (lookahead == 'o') ADVANCE(218);
-      END_STATE();
-    case 170:
-      if (lookahead == 'h') ADVANCE(219);
-      END_STATE();
-    case 171:
-      ACCEPT_TOKEN(anon_sym_null);
-      END_STATE();
-    case 172:
-      if (lookahead == 'e') ADVANCE(220);
-      END_STATE();
-    case 173:
       if (lookahead == 'r') ADVANCE(221);
       END_STATE();
-    case 174:
-      if (lookahead == 'y') ADVANCE(222);
+    case 164:
+      if (lookahead == 'r') ADVANCE(222);
       END_STATE();
-    case 175:
-      if (lookahead == 'i') ADVANCE(223);
+    case 165:
+      if (lookahead == 'u') ADVANCE(223);
       END_STATE();
-    case 176:
-      if (lookahead == 'o') ADVANCE(224);
+    case 166:
+      if (lookahead == 'e') ADVANCE(224);
       END_STATE();
-    case 177:
-      if (lookahead == 'i') ADVANCE(225);
+    case 167:
+      ACCEPT_TOKEN(anon_sym_flow);
       END_STATE();
-    case 178:
+    case 168:
+      ACCEPT_TOKEN(anon_sym_form);
+      END_STATE();
+    case 169:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 170:
+      ACCEPT_TOKEN(anon_sym_goto);
+      END_STATE();
+    case 171:
+      if (lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(225);
+      END_STATE();
+    case 172:
       if (lookahead == 'e') ADVANCE(226);
       END_STATE();
+    case 173:
+      ACCEPT_TOKEN(anon_sym_json);
+      END_STATE();
+    case 174:
+      if (lookahead == 'o') ADVANCE(227);
+      END_STATE();
+    case 175:
+      if (lookahead == 'o') ADVANCE(228);
+      END_STATE();
+    case 176:
+      if (lookahead == 'h') ADVANCE(229);
+      END_STATE();
+    case 177:
+      ACCEPT_TOKEN(anon_sym_null);
+      END_STATE();
+    case 178:
+      if (lookahead == 'e') ADVANCE(230);
+      END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_send);
+      if (lookahead == 'r') ADVANCE(231);
       END_STATE();
     case 180:
-      if (lookahead == 'a') ADVANCE(227);
+      if (lookahead == 'y') ADVANCE(232);
       END_STATE();
     case 181:
-      if (lookahead == 't') ADVANCE(228);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 182:
-      if (lookahead == 't') ADVANCE(229);
+      if (lookahead == 'i') ADVANCE(233);
       END_STATE();
     case 183:
-      if (lookahead == 'u') ADVANCE(230);
+      if (lookahead == 'o') ADVANCE(234);
       END_STATE();
     case 184:
-      ACCEPT_TOKEN(anon_sym_step);
+      if (lookahead == 'i') ADVANCE(235);
       END_STATE();
     case 185:
-      ACCEPT_TOKEN(anon_sym_stop);
+      if (lookahead == 'e') ADVANCE(236);
       END_STATE();
     case 186:
-      if (lookahead == 'e') ADVANCE(231);
+      ACCEPT_TOKEN(anon_sym_send);
       END_STATE();
     case 187:
-      if (lookahead == 'g') ADVANCE(232);
+      if (lookahead == 'a') ADVANCE(237);
       END_STATE();
     case 188:
-      ACCEPT_TOKEN(anon_sym_text);
+      if (lookahead == 't') ADVANCE(238);
       END_STATE();
     case 189:
-      if (lookahead == 'o') ADVANCE(233);
+      if (lookahead == 't') ADVANCE(239);
       END_STATE();
     case 190:
-      if (lookahead == 'n') ADVANCE(234);
+      if (lookahead == 'u') ADVANCE(240);
       END_STATE();
     case 191:
-      if (lookahead == 'g') ADVANCE(235);
+      ACCEPT_TOKEN(anon_sym_step);
       END_STATE();
     case 192:
-      ACCEPT_TOKEN(anon_sym_true);
+      ACCEPT_TOKEN(anon_sym_stop);
       END_STATE();
     case 193:
-      if (lookahead == 'i') ADVANCE(236);
-      END_STATE();
-    case 194:
-      ACCEPT_TOKEN(anon_sym_wait);
-      END_STATE();
-    case 195:
-      if (lookahead == 'o') ADVANCE(237);
-      END_STATE();
-    case 196:
-      if (lookahead == '_') ADVANCE(238);
-      END_STATE();
-    case 197:
-      if (lookahead == 'E') ADVANCE(239);
-      END_STATE();
-    case 198:
-      ACCEPT_TOKEN(anon_sym_PATCH);
-      END_STATE();
-    case 199:
-      if (lookahead == 'n') ADVANCE(240);
-      END_STATE();
-    case 200:
       if (lookahead == 'e') ADVANCE(241);
       END_STATE();
+    case 194:
+      if (lookahead == 'g') ADVANCE(242);
+      END_STATE();
+    case 195:
+      if (lookahead == 'i') ADVANCE(243);
+      END_STATE();
+    case 196:
+      ACCEPT_TOKEN(anon_sym_text);
+      END_STATE();
+    case 197:
+      if (lookahead == 'o') ADVANCE(244);
+      END_STATE();
+    case 198:
+      if (lookahead == 'n') ADVANCE(245);
+      END_STATE();
+    case 199:
+      if (lookahead == 'g') ADVANCE(246);
+      END_STATE();
+    case 200:
+      ACCEPT_TOKEN(anon_sym_true);
+      END_STATE();
     case 201:
-      if (lookahead == 'f') ADVANCE(242);
-      END_STATE();
-    case 202:
-      ACCEPT_TOKEN(anon_sym_basic);
-      END_STATE();
-    case 203:
-      if (lookahead == 'r') ADVANCE(243);
-      END_STATE();
-    case 204:
-      if (lookahead == 'a') ADVANCE(244);
-      END_STATE();
-    case 205:
-      if (lookahead == 'e') ADVANCE(245);
-      END_STATE();
-    case 206:
-      if (lookahead == 'c') ADVANCE(246);
-      END_STATE();
-    case 207:
-      ACCEPT_TOKEN(anon_sym_dates);
-      END_STATE();
-    case 208:
       if (lookahead == 'i') ADVANCE(247);
       END_STATE();
+    case 202:
+      ACCEPT_TOKEN(anon_sym_wait);
+      END_STATE();
+    case 203:
+      if (lookahead == 'o') ADVANCE(248);
+      END_STATE();
+    case 204:
+      if (lookahead == '_') ADVANCE(249);
+      END_STATE();
+    case 205:
+      if (lookahead == 'E') ADVANCE(250);
+      END_STATE();
+    case 206:
+      ACCEPT_TOKEN(anon_sym_PATCH);
+      END_STATE();
+    case 207:
+      if (lookahead == 'n') ADVANCE(251);
+      END_STATE();
+    case 208:
+      if (lookahead == 'e') ADVANCE(252);
+      END_STATE();
     case 209:
-      if (lookahead == 'a') ADVANCE(248);
+      if (lookahead == 'f') ADVANCE(253);
       END_STATE();
     case 210:
-      ACCEPT_TOKEN(anon_sym_email);
+      ACCEPT_TOKEN(anon_sym_basic);
       END_STATE();
     case 211:
-      if (lookahead == 't') ADVANCE(249);
+      if (lookahead == 'r') ADVANCE(254);
       END_STATE();
     case 212:
-      if (lookahead == 'n') ADVANCE(250);
+      if (lookahead == 'a') ADVANCE(255);
       END_STATE();
     case 213:
-      if (lookahead == 'r') ADVANCE(251);
+      if (lookahead == 'e') ADVANCE(256);
       END_STATE();
     case 214:
-      ACCEPT_TOKEN(anon_sym_false);
+      if (lookahead == 'c') ADVANCE(257);
       END_STATE();
     case 215:
-      ACCEPT_TOKEN(sym_test);
-      if (lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(215);
+      ACCEPT_TOKEN(anon_sym_dates);
       END_STATE();
     case 216:
-      if (lookahead == 'r') ADVANCE(252);
+      if (lookahead == 'i') ADVANCE(258);
       END_STATE();
     case 217:
-      if (lookahead == 'r') ADVANCE(253);
+      if (lookahead == 'a') ADVANCE(259);
       END_STATE();
     case 218:
-      if (lookahead == 'd') ADVANCE(254);
+      ACCEPT_TOKEN(anon_sym_email);
       END_STATE();
     case 219:
-      if (lookahead == '_') ADVANCE(255);
+      ACCEPT_TOKEN(anon_sym_enter);
       END_STATE();
     case 220:
-      if (lookahead == 'r') ADVANCE(256);
-      END_STATE();
-    case 221:
-      ACCEPT_TOKEN(anon_sym_other);
-      END_STATE();
-    case 222:
-      ACCEPT_TOKEN(anon_sym_query);
-      END_STATE();
-    case 223:
-      if (lookahead == 'v') ADVANCE(257);
-      END_STATE();
-    case 224:
-      if (lookahead == 'n') ADVANCE(258);
-      END_STATE();
-    case 225:
-      if (lookahead == 'e') ADVANCE(259);
-      END_STATE();
-    case 226:
       if (lookahead == 't') ADVANCE(260);
       END_STATE();
-    case 227:
-      if (lookahead == 't') ADVANCE(261);
+    case 221:
+      if (lookahead == 'e') ADVANCE(261);
       END_STATE();
-    case 228:
-      ACCEPT_TOKEN(anon_sym_split);
+    case 222:
+      if (lookahead == 'n') ADVANCE(262);
       END_STATE();
-    case 229:
-      ACCEPT_TOKEN(anon_sym_start);
+    case 223:
+      if (lookahead == 'r') ADVANCE(263);
       END_STATE();
-    case 230:
-      if (lookahead == 's') ADVANCE(262);
+    case 224:
+      ACCEPT_TOKEN(anon_sym_false);
       END_STATE();
-    case 231:
-      if (lookahead == 'c') ADVANCE(263);
+    case 225:
+      ACCEPT_TOKEN(sym_test);
+      if (lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(225);
       END_STATE();
-    case 232:
+    case 226:
       if (lookahead == 'r') ADVANCE(264);
       END_STATE();
+    case 227:
+      if (lookahead == 'r') ADVANCE(265);
+      END_STATE();
+    case 228:
+      if (lookahead == 'd') ADVANCE(266);
+      END_STATE();
+    case 229:
+      if (lookahead == '_') ADVANCE(267);
+      END_STATE();
+    case 230:
+      if (lookahead == 'r') ADVANCE(268);
+      END_STATE();
+    case 231:
+      ACCEPT_TOKEN(anon_sym_other);
+      END_STATE();
+    case 232:
+      ACCEPT_TOKEN(anon_sym_query);
+      END_STATE();
     case 233:
-      if (lookahead == 'u') ADVANCE(265);
+      if (lookahead == 'v') ADVANCE(269);
       END_STATE();
     case 234:
-      ACCEPT_TOKEN(anon_sym_token);
+      if (lookahead == 'n') ADVANCE(270);
       END_STATE();
     case 235:
-      if (lookahead == 'e') ADVANCE(266);
+      if (lookahead == 'e') ADVANCE(271);
       END_STATE();
     case 236:
-      if (lookahead == 'o') ADVANCE(267);
+      if (lookahead == 't') ADVANCE(272);
       END_STATE();
     case 237:
-      if (lookahead == 'o') ADVANCE(268);
+      if (lookahead == 't') ADVANCE(273);
       END_STATE();
     case 238:
-      if (lookahead == 'f') ADVANCE(269);
+      ACCEPT_TOKEN(anon_sym_split);
       END_STATE();
     case 239:
-      ACCEPT_TOKEN(anon_sym_DELETE);
+      ACCEPT_TOKEN(anon_sym_start);
       END_STATE();
     case 240:
-      if (lookahead == 't') ADVANCE(270);
+      if (lookahead == 's') ADVANCE(274);
       END_STATE();
     case 241:
-      if (lookahead == 'y') ADVANCE(271);
+      if (lookahead == 'c') ADVANCE(275);
       END_STATE();
     case 242:
-      if (lookahead == 'f') ADVANCE(272);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_bearer);
-      END_STATE();
-    case 244:
-      if (lookahead == 'l') ADVANCE(273);
-      END_STATE();
-    case 245:
-      if (lookahead == 'l') ADVANCE(274);
-      END_STATE();
-    case 246:
-      if (lookahead == 't') ADVANCE(275);
-      END_STATE();
-    case 247:
       if (lookahead == 'r') ADVANCE(276);
       END_STATE();
-    case 248:
-      if (lookahead == 'l') ADVANCE(277);
+    case 243:
+      if (lookahead == 'n') ADVANCE(277);
       END_STATE();
-    case 249:
-      ACCEPT_TOKEN(anon_sym_expect);
+    case 244:
+      if (lookahead == 'u') ADVANCE(278);
       END_STATE();
-    case 250:
-      if (lookahead == 'a') ADVANCE(278);
+    case 245:
+      ACCEPT_TOKEN(anon_sym_token);
       END_STATE();
-    case 251:
+    case 246:
       if (lookahead == 'e') ADVANCE(279);
       END_STATE();
-    case 252:
-      ACCEPT_TOKEN(anon_sym_header);
+    case 247:
+      if (lookahead == 'o') ADVANCE(280);
       END_STATE();
-    case 253:
-      if (lookahead == 'd') ADVANCE(280);
+    case 248:
+      if (lookahead == 'o') ADVANCE(281);
       END_STATE();
-    case 254:
-      if (lookahead == 's') ADVANCE(281);
-      END_STATE();
-    case 255:
+    case 249:
       if (lookahead == 'f') ADVANCE(282);
       END_STATE();
+    case 250:
+      ACCEPT_TOKEN(anon_sym_DELETE);
+      END_STATE();
+    case 251:
+      if (lookahead == 't') ADVANCE(283);
+      END_STATE();
+    case 252:
+      if (lookahead == 'y') ADVANCE(284);
+      END_STATE();
+    case 253:
+      if (lookahead == 'f') ADVANCE(285);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_bearer);
+      END_STATE();
+    case 255:
+      if (lookahead == 'l') ADVANCE(286);
+      END_STATE();
     case 256:
-      if (lookahead == 's') ADVANCE(283);
+      if (lookahead == 'l') ADVANCE(287);
       END_STATE();
     case 257:
-      if (lookahead == 'e') ADVANCE(284);
-      END_STATE();
-    case 258:
-      if (lookahead == 'd') ADVANCE(285);
-      END_STATE();
-    case 259:
-      if (lookahead == 's') ADVANCE(286);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_secret);
-      END_STATE();
-    case 261:
-      if (lookahead == 'u') ADVANCE(287);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_status);
-      END_STATE();
-    case 263:
       if (lookahead == 't') ADVANCE(288);
       END_STATE();
+    case 258:
+      if (lookahead == 'r') ADVANCE(289);
+      END_STATE();
+    case 259:
+      if (lookahead == 'l') ADVANCE(290);
+      END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_expect);
+      END_STATE();
+    case 261:
+      if (lookahead == 'd') ADVANCE(291);
+      END_STATE();
+    case 262:
+      if (lookahead == 'a') ADVANCE(292);
+      END_STATE();
+    case 263:
+      if (lookahead == 'e') ADVANCE(293);
+      END_STATE();
     case 264:
-      if (lookahead == 'a') ADVANCE(289);
+      ACCEPT_TOKEN(anon_sym_header);
       END_STATE();
     case 265:
-      if (lookahead == 't') ADVANCE(290);
+      if (lookahead == 'd') ADVANCE(294);
       END_STATE();
     case 266:
-      if (lookahead == 'r') ADVANCE(291);
+      if (lookahead == 's') ADVANCE(295);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_twilio);
+      if (lookahead == 'f') ADVANCE(296);
       END_STATE();
     case 268:
-      if (lookahead == 'k') ADVANCE(292);
+      if (lookahead == 's') ADVANCE(297);
       END_STATE();
     case 269:
-      if (lookahead == 'i') ADVANCE(293);
+      if (lookahead == 'e') ADVANCE(298);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_account);
+      if (lookahead == 'd') ADVANCE(299);
       END_STATE();
     case 271:
-      ACCEPT_TOKEN(anon_sym_api_key);
+      if (lookahead == 's') ADVANCE(300);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_backoff);
+      ACCEPT_TOKEN(anon_sym_secret);
       END_STATE();
     case 273:
-      if (lookahead == 'l') ADVANCE(294);
+      if (lookahead == 'u') ADVANCE(301);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(anon_sym_channel);
+      ACCEPT_TOKEN(anon_sym_status);
       END_STATE();
     case 275:
-      if (lookahead == 'o') ADVANCE(295);
+      if (lookahead == 't') ADVANCE(302);
       END_STATE();
     case 276:
-      if (lookahead == 's') ADVANCE(296);
+      if (lookahead == 'a') ADVANCE(303);
       END_STATE();
     case 277:
-      ACCEPT_TOKEN(anon_sym_decimal);
+      if (lookahead == 'a') ADVANCE(304);
       END_STATE();
     case 278:
-      if (lookahead == 'l') ADVANCE(297);
+      if (lookahead == 't') ADVANCE(305);
       END_STATE();
     case 279:
-      ACCEPT_TOKEN(anon_sym_failure);
+      if (lookahead == 'r') ADVANCE(306);
       END_STATE();
     case 280:
-      ACCEPT_TOKEN(anon_sym_keyword);
+      ACCEPT_TOKEN(anon_sym_twilio);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_methods);
+      if (lookahead == 'k') ADVANCE(307);
       END_STATE();
     case 282:
-      if (lookahead == 'i') ADVANCE(298);
+      if (lookahead == 'i') ADVANCE(308);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_numbers);
+      ACCEPT_TOKEN(anon_sym_account);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_receive);
+      ACCEPT_TOKEN(anon_sym_api_key);
       END_STATE();
     case 285:
-      ACCEPT_TOKEN(anon_sym_respond);
+      ACCEPT_TOKEN(anon_sym_backoff);
       END_STATE();
     case 286:
-      ACCEPT_TOKEN(anon_sym_retries);
+      if (lookahead == 'l') ADVANCE(309);
       END_STATE();
     case 287:
-      if (lookahead == 'r') ADVANCE(299);
+      ACCEPT_TOKEN(anon_sym_channel);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_subject);
+      if (lookahead == 'o') ADVANCE(310);
       END_STATE();
     case 289:
-      if (lookahead == 'm') ADVANCE(300);
+      if (lookahead == 's') ADVANCE(311);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_timeout);
+      ACCEPT_TOKEN(anon_sym_decimal);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_trigger);
+      ACCEPT_TOKEN(anon_sym_expired);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_webhook);
+      if (lookahead == 'l') ADVANCE(312);
       END_STATE();
     case 293:
-      if (lookahead == 'r') ADVANCE(301);
+      ACCEPT_TOKEN(anon_sym_failure);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_catchall);
+      ACCEPT_TOKEN(anon_sym_keyword);
       END_STATE();
     case 295:
-      if (lookahead == 'r') ADVANCE(302);
+      ACCEPT_TOKEN(anon_sym_methods);
       END_STATE();
     case 296:
-      if (lookahead == 't') ADVANCE(303);
+      if (lookahead == 'i') ADVANCE(313);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_external);
+      ACCEPT_TOKEN(anon_sym_numbers);
       END_STATE();
     case 298:
-      if (lookahead == 'r') ADVANCE(304);
+      ACCEPT_TOKEN(anon_sym_receive);
       END_STATE();
     case 299:
-      if (lookahead == 'e') ADVANCE(305);
+      ACCEPT_TOKEN(anon_sym_respond);
       END_STATE();
     case 300:
-      ACCEPT_TOKEN(anon_sym_telegram);
+      ACCEPT_TOKEN(anon_sym_retries);
       END_STATE();
     case 301:
-      if (lookahead == 's') ADVANCE(306);
+      if (lookahead == 'r') ADVANCE(314);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_connector);
+      ACCEPT_TOKEN(anon_sym_subject);
       END_STATE();
     case 303:
-      ACCEPT_TOKEN(anon_sym_day_first);
+      if (lookahead == 'm') ADVANCE(315);
       END_STATE();
     case 304:
-      if (lookahead == 's') ADVANCE(307);
+      if (lookahead == 'l') ADVANCE(316);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_signature);
+      ACCEPT_TOKEN(anon_sym_timeout);
       END_STATE();
     case 306:
-      if (lookahead == 't') ADVANCE(308);
+      ACCEPT_TOKEN(anon_sym_trigger);
       END_STATE();
     case 307:
-      if (lookahead == 't') ADVANCE(309);
+      ACCEPT_TOKEN(anon_sym_webhook);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_year_first);
+      if (lookahead == 'r') ADVANCE(317);
       END_STATE();
     case 309:
+      ACCEPT_TOKEN(anon_sym_catchall);
+      END_STATE();
+    case 310:
+      if (lookahead == 'r') ADVANCE(318);
+      END_STATE();
+    case 311:
+      if (lookahead == 't') ADVANCE(319);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_external);
+      END_STATE();
+    case 313:
+      if (lookahead == 'r') ADVANCE(320);
+      END_STATE();
+    case 314:
+      if (lookahead == 'e') ADVANCE(321);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_telegram);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_terminal);
+      END_STATE();
+    case 317:
+      if (lookahead == 's') ADVANCE(322);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_connector);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_day_first);
+      END_STATE();
+    case 320:
+      if (lookahead == 's') ADVANCE(323);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_signature);
+      END_STATE();
+    case 322:
+      if (lookahead == 't') ADVANCE(324);
+      END_STATE();
+    case 323:
+      if (lookahead == 't') ADVANCE(325);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_year_first);
+      END_STATE();
+    case 325:
       ACCEPT_TOKEN(anon_sym_month_first);
       END_STATE();
     default:
@@ -2604,37 +2732,37 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 75},
-  [2] = {.lex_state = 75},
-  [3] = {.lex_state = 75},
-  [4] = {.lex_state = 75},
-  [5] = {.lex_state = 75},
-  [6] = {.lex_state = 75},
-  [7] = {.lex_state = 75},
-  [8] = {.lex_state = 75},
-  [9] = {.lex_state = 75},
-  [10] = {.lex_state = 75},
-  [11] = {.lex_state = 75},
-  [12] = {.lex_state = 75},
-  [13] = {.lex_state = 75},
-  [14] = {.lex_state = 74},
-  [15] = {.lex_state = 75},
-  [16] = {.lex_state = 75},
-  [17] = {.lex_state = 75},
-  [18] = {.lex_state = 75},
-  [19] = {.lex_state = 75},
-  [20] = {.lex_state = 75},
-  [21] = {.lex_state = 75},
-  [22] = {.lex_state = 75},
-  [23] = {.lex_state = 75},
-  [24] = {.lex_state = 75},
-  [25] = {.lex_state = 75},
-  [26] = {.lex_state = 75},
-  [27] = {.lex_state = 75},
-  [28] = {.lex_state = 75},
-  [29] = {.lex_state = 75},
-  [30] = {.lex_state = 75},
-  [31] = {.lex_state = 75},
+  [1] = {.lex_state = 89},
+  [2] = {.lex_state = 89},
+  [3] = {.lex_state = 89},
+  [4] = {.lex_state = 89},
+  [5] = {.lex_state = 89},
+  [6] = {.lex_state = 89},
+  [7] = {.lex_state = 89},
+  [8] = {.lex_state = 89},
+  [9] = {.lex_state = 89},
+  [10] = {.lex_state = 89},
+  [11] = {.lex_state = 89},
+  [12] = {.lex_state = 89},
+  [13] = {.lex_state = 89},
+  [14] = {.lex_state = 88},
+  [15] = {.lex_state = 89},
+  [16] = {.lex_state = 89},
+  [17] = {.lex_state = 89},
+  [18] = {.lex_state = 89},
+  [19] = {.lex_state = 89},
+  [20] = {.lex_state = 89},
+  [21] = {.lex_state = 89},
+  [22] = {.lex_state = 89},
+  [23] = {.lex_state = 89},
+  [24] = {.lex_state = 89},
+  [25] = {.lex_state = 89},
+  [26] = {.lex_state = 89},
+  [27] = {.lex_state = 89},
+  [28] = {.lex_state = 89},
+  [29] = {.lex_state = 89},
+  [30] = {.lex_state = 89},
+  [31] = {.lex_state = 89},
   [32] = {.lex_state = 1},
   [33] = {.lex_state = 1},
   [34] = {.lex_state = 1},
@@ -2666,6 +2794,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(1),
     [anon_sym_respond] = ACTIONS(1),
     [anon_sym_stop] = ACTIONS(1),
+    [anon_sym_enter] = ACTIONS(1),
     [anon_sym_case] = ACTIONS(1),
     [anon_sym_other] = ACTIONS(1),
     [anon_sym_on] = ACTIONS(1),
@@ -2711,6 +2840,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(1),
     [anon_sym_month_first] = ACTIONS(1),
     [anon_sym_year_first] = ACTIONS(1),
+    [anon_sym_expired] = ACTIONS(1),
+    [anon_sym_terminal] = ACTIONS(1),
+    [anon_sym_rate] = ACTIONS(1),
     [anon_sym_GET] = ACTIONS(1),
     [anon_sym_POST] = ACTIONS(1),
     [anon_sym_PUT] = ACTIONS(1),
@@ -2784,6 +2916,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -2829,6 +2962,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -2900,6 +3036,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(51),
     [anon_sym_respond] = ACTIONS(51),
     [anon_sym_stop] = ACTIONS(51),
+    [anon_sym_enter] = ACTIONS(51),
     [anon_sym_case] = ACTIONS(51),
     [anon_sym_other] = ACTIONS(51),
     [anon_sym_on] = ACTIONS(51),
@@ -2945,6 +3082,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(54),
     [anon_sym_month_first] = ACTIONS(54),
     [anon_sym_year_first] = ACTIONS(54),
+    [anon_sym_expired] = ACTIONS(54),
+    [anon_sym_terminal] = ACTIONS(54),
+    [anon_sym_rate] = ACTIONS(54),
     [anon_sym_GET] = ACTIONS(57),
     [anon_sym_POST] = ACTIONS(57),
     [anon_sym_PUT] = ACTIONS(57),
@@ -3013,6 +3153,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -3058,6 +3199,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3126,6 +3270,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -3171,6 +3316,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3239,6 +3387,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -3284,6 +3433,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3352,6 +3504,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -3397,6 +3550,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3465,6 +3621,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -3510,6 +3667,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3578,6 +3738,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -3623,6 +3784,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3691,6 +3855,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -3736,6 +3901,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3804,6 +3972,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -3849,6 +4018,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -3917,6 +4089,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -3962,6 +4135,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -4030,6 +4206,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -4075,6 +4252,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -4143,6 +4323,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(15),
     [anon_sym_respond] = ACTIONS(15),
     [anon_sym_stop] = ACTIONS(15),
+    [anon_sym_enter] = ACTIONS(15),
     [anon_sym_case] = ACTIONS(15),
     [anon_sym_other] = ACTIONS(15),
     [anon_sym_on] = ACTIONS(15),
@@ -4188,6 +4369,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(17),
     [anon_sym_month_first] = ACTIONS(17),
     [anon_sym_year_first] = ACTIONS(17),
+    [anon_sym_expired] = ACTIONS(17),
+    [anon_sym_terminal] = ACTIONS(17),
+    [anon_sym_rate] = ACTIONS(17),
     [anon_sym_GET] = ACTIONS(19),
     [anon_sym_POST] = ACTIONS(19),
     [anon_sym_PUT] = ACTIONS(19),
@@ -4247,6 +4431,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(132),
     [anon_sym_respond] = ACTIONS(132),
     [anon_sym_stop] = ACTIONS(132),
+    [anon_sym_enter] = ACTIONS(132),
     [anon_sym_case] = ACTIONS(132),
     [anon_sym_other] = ACTIONS(132),
     [anon_sym_on] = ACTIONS(132),
@@ -4292,6 +4477,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(132),
     [anon_sym_month_first] = ACTIONS(132),
     [anon_sym_year_first] = ACTIONS(132),
+    [anon_sym_expired] = ACTIONS(132),
+    [anon_sym_terminal] = ACTIONS(132),
+    [anon_sym_rate] = ACTIONS(132),
     [anon_sym_GET] = ACTIONS(132),
     [anon_sym_POST] = ACTIONS(132),
     [anon_sym_PUT] = ACTIONS(132),
@@ -4351,6 +4539,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(138),
     [anon_sym_respond] = ACTIONS(138),
     [anon_sym_stop] = ACTIONS(138),
+    [anon_sym_enter] = ACTIONS(138),
     [anon_sym_case] = ACTIONS(138),
     [anon_sym_other] = ACTIONS(138),
     [anon_sym_on] = ACTIONS(138),
@@ -4396,6 +4585,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(138),
     [anon_sym_month_first] = ACTIONS(138),
     [anon_sym_year_first] = ACTIONS(138),
+    [anon_sym_expired] = ACTIONS(138),
+    [anon_sym_terminal] = ACTIONS(138),
+    [anon_sym_rate] = ACTIONS(138),
     [anon_sym_GET] = ACTIONS(138),
     [anon_sym_POST] = ACTIONS(138),
     [anon_sym_PUT] = ACTIONS(138),
@@ -4454,6 +4646,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(142),
     [anon_sym_respond] = ACTIONS(142),
     [anon_sym_stop] = ACTIONS(142),
+    [anon_sym_enter] = ACTIONS(142),
     [anon_sym_case] = ACTIONS(142),
     [anon_sym_other] = ACTIONS(142),
     [anon_sym_on] = ACTIONS(142),
@@ -4499,6 +4692,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(142),
     [anon_sym_month_first] = ACTIONS(142),
     [anon_sym_year_first] = ACTIONS(142),
+    [anon_sym_expired] = ACTIONS(142),
+    [anon_sym_terminal] = ACTIONS(142),
+    [anon_sym_rate] = ACTIONS(142),
     [anon_sym_GET] = ACTIONS(142),
     [anon_sym_POST] = ACTIONS(142),
     [anon_sym_PUT] = ACTIONS(142),
@@ -4557,6 +4753,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(146),
     [anon_sym_respond] = ACTIONS(146),
     [anon_sym_stop] = ACTIONS(146),
+    [anon_sym_enter] = ACTIONS(146),
     [anon_sym_case] = ACTIONS(146),
     [anon_sym_other] = ACTIONS(146),
     [anon_sym_on] = ACTIONS(146),
@@ -4602,6 +4799,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(146),
     [anon_sym_month_first] = ACTIONS(146),
     [anon_sym_year_first] = ACTIONS(146),
+    [anon_sym_expired] = ACTIONS(146),
+    [anon_sym_terminal] = ACTIONS(146),
+    [anon_sym_rate] = ACTIONS(146),
     [anon_sym_GET] = ACTIONS(146),
     [anon_sym_POST] = ACTIONS(146),
     [anon_sym_PUT] = ACTIONS(146),
@@ -4660,6 +4860,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(150),
     [anon_sym_respond] = ACTIONS(150),
     [anon_sym_stop] = ACTIONS(150),
+    [anon_sym_enter] = ACTIONS(150),
     [anon_sym_case] = ACTIONS(150),
     [anon_sym_other] = ACTIONS(150),
     [anon_sym_on] = ACTIONS(150),
@@ -4705,6 +4906,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(150),
     [anon_sym_month_first] = ACTIONS(150),
     [anon_sym_year_first] = ACTIONS(150),
+    [anon_sym_expired] = ACTIONS(150),
+    [anon_sym_terminal] = ACTIONS(150),
+    [anon_sym_rate] = ACTIONS(150),
     [anon_sym_GET] = ACTIONS(150),
     [anon_sym_POST] = ACTIONS(150),
     [anon_sym_PUT] = ACTIONS(150),
@@ -4763,6 +4967,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(154),
     [anon_sym_respond] = ACTIONS(154),
     [anon_sym_stop] = ACTIONS(154),
+    [anon_sym_enter] = ACTIONS(154),
     [anon_sym_case] = ACTIONS(154),
     [anon_sym_other] = ACTIONS(154),
     [anon_sym_on] = ACTIONS(154),
@@ -4808,6 +5013,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(154),
     [anon_sym_month_first] = ACTIONS(154),
     [anon_sym_year_first] = ACTIONS(154),
+    [anon_sym_expired] = ACTIONS(154),
+    [anon_sym_terminal] = ACTIONS(154),
+    [anon_sym_rate] = ACTIONS(154),
     [anon_sym_GET] = ACTIONS(154),
     [anon_sym_POST] = ACTIONS(154),
     [anon_sym_PUT] = ACTIONS(154),
@@ -4866,6 +5074,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(158),
     [anon_sym_respond] = ACTIONS(158),
     [anon_sym_stop] = ACTIONS(158),
+    [anon_sym_enter] = ACTIONS(158),
     [anon_sym_case] = ACTIONS(158),
     [anon_sym_other] = ACTIONS(158),
     [anon_sym_on] = ACTIONS(158),
@@ -4911,6 +5120,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(158),
     [anon_sym_month_first] = ACTIONS(158),
     [anon_sym_year_first] = ACTIONS(158),
+    [anon_sym_expired] = ACTIONS(158),
+    [anon_sym_terminal] = ACTIONS(158),
+    [anon_sym_rate] = ACTIONS(158),
     [anon_sym_GET] = ACTIONS(158),
     [anon_sym_POST] = ACTIONS(158),
     [anon_sym_PUT] = ACTIONS(158),
@@ -4969,6 +5181,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(162),
     [anon_sym_respond] = ACTIONS(162),
     [anon_sym_stop] = ACTIONS(162),
+    [anon_sym_enter] = ACTIONS(162),
     [anon_sym_case] = ACTIONS(162),
     [anon_sym_other] = ACTIONS(162),
     [anon_sym_on] = ACTIONS(162),
@@ -5014,6 +5227,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(162),
     [anon_sym_month_first] = ACTIONS(162),
     [anon_sym_year_first] = ACTIONS(162),
+    [anon_sym_expired] = ACTIONS(162),
+    [anon_sym_terminal] = ACTIONS(162),
+    [anon_sym_rate] = ACTIONS(162),
     [anon_sym_GET] = ACTIONS(162),
     [anon_sym_POST] = ACTIONS(162),
     [anon_sym_PUT] = ACTIONS(162),
@@ -5072,6 +5288,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(166),
     [anon_sym_respond] = ACTIONS(166),
     [anon_sym_stop] = ACTIONS(166),
+    [anon_sym_enter] = ACTIONS(166),
     [anon_sym_case] = ACTIONS(166),
     [anon_sym_other] = ACTIONS(166),
     [anon_sym_on] = ACTIONS(166),
@@ -5117,6 +5334,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(166),
     [anon_sym_month_first] = ACTIONS(166),
     [anon_sym_year_first] = ACTIONS(166),
+    [anon_sym_expired] = ACTIONS(166),
+    [anon_sym_terminal] = ACTIONS(166),
+    [anon_sym_rate] = ACTIONS(166),
     [anon_sym_GET] = ACTIONS(166),
     [anon_sym_POST] = ACTIONS(166),
     [anon_sym_PUT] = ACTIONS(166),
@@ -5175,6 +5395,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(170),
     [anon_sym_respond] = ACTIONS(170),
     [anon_sym_stop] = ACTIONS(170),
+    [anon_sym_enter] = ACTIONS(170),
     [anon_sym_case] = ACTIONS(170),
     [anon_sym_other] = ACTIONS(170),
     [anon_sym_on] = ACTIONS(170),
@@ -5220,6 +5441,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(170),
     [anon_sym_month_first] = ACTIONS(170),
     [anon_sym_year_first] = ACTIONS(170),
+    [anon_sym_expired] = ACTIONS(170),
+    [anon_sym_terminal] = ACTIONS(170),
+    [anon_sym_rate] = ACTIONS(170),
     [anon_sym_GET] = ACTIONS(170),
     [anon_sym_POST] = ACTIONS(170),
     [anon_sym_PUT] = ACTIONS(170),
@@ -5278,6 +5502,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(174),
     [anon_sym_respond] = ACTIONS(174),
     [anon_sym_stop] = ACTIONS(174),
+    [anon_sym_enter] = ACTIONS(174),
     [anon_sym_case] = ACTIONS(174),
     [anon_sym_other] = ACTIONS(174),
     [anon_sym_on] = ACTIONS(174),
@@ -5323,6 +5548,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(174),
     [anon_sym_month_first] = ACTIONS(174),
     [anon_sym_year_first] = ACTIONS(174),
+    [anon_sym_expired] = ACTIONS(174),
+    [anon_sym_terminal] = ACTIONS(174),
+    [anon_sym_rate] = ACTIONS(174),
     [anon_sym_GET] = ACTIONS(174),
     [anon_sym_POST] = ACTIONS(174),
     [anon_sym_PUT] = ACTIONS(174),
@@ -5381,6 +5609,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(178),
     [anon_sym_respond] = ACTIONS(178),
     [anon_sym_stop] = ACTIONS(178),
+    [anon_sym_enter] = ACTIONS(178),
     [anon_sym_case] = ACTIONS(178),
     [anon_sym_other] = ACTIONS(178),
     [anon_sym_on] = ACTIONS(178),
@@ -5426,6 +5655,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(178),
     [anon_sym_month_first] = ACTIONS(178),
     [anon_sym_year_first] = ACTIONS(178),
+    [anon_sym_expired] = ACTIONS(178),
+    [anon_sym_terminal] = ACTIONS(178),
+    [anon_sym_rate] = ACTIONS(178),
     [anon_sym_GET] = ACTIONS(178),
     [anon_sym_POST] = ACTIONS(178),
     [anon_sym_PUT] = ACTIONS(178),
@@ -5484,6 +5716,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(182),
     [anon_sym_respond] = ACTIONS(182),
     [anon_sym_stop] = ACTIONS(182),
+    [anon_sym_enter] = ACTIONS(182),
     [anon_sym_case] = ACTIONS(182),
     [anon_sym_other] = ACTIONS(182),
     [anon_sym_on] = ACTIONS(182),
@@ -5529,6 +5762,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(182),
     [anon_sym_month_first] = ACTIONS(182),
     [anon_sym_year_first] = ACTIONS(182),
+    [anon_sym_expired] = ACTIONS(182),
+    [anon_sym_terminal] = ACTIONS(182),
+    [anon_sym_rate] = ACTIONS(182),
     [anon_sym_GET] = ACTIONS(182),
     [anon_sym_POST] = ACTIONS(182),
     [anon_sym_PUT] = ACTIONS(182),
@@ -5587,6 +5823,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(186),
     [anon_sym_respond] = ACTIONS(186),
     [anon_sym_stop] = ACTIONS(186),
+    [anon_sym_enter] = ACTIONS(186),
     [anon_sym_case] = ACTIONS(186),
     [anon_sym_other] = ACTIONS(186),
     [anon_sym_on] = ACTIONS(186),
@@ -5632,6 +5869,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(186),
     [anon_sym_month_first] = ACTIONS(186),
     [anon_sym_year_first] = ACTIONS(186),
+    [anon_sym_expired] = ACTIONS(186),
+    [anon_sym_terminal] = ACTIONS(186),
+    [anon_sym_rate] = ACTIONS(186),
     [anon_sym_GET] = ACTIONS(186),
     [anon_sym_POST] = ACTIONS(186),
     [anon_sym_PUT] = ACTIONS(186),
@@ -5690,6 +5930,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(190),
     [anon_sym_respond] = ACTIONS(190),
     [anon_sym_stop] = ACTIONS(190),
+    [anon_sym_enter] = ACTIONS(190),
     [anon_sym_case] = ACTIONS(190),
     [anon_sym_other] = ACTIONS(190),
     [anon_sym_on] = ACTIONS(190),
@@ -5735,6 +5976,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(190),
     [anon_sym_month_first] = ACTIONS(190),
     [anon_sym_year_first] = ACTIONS(190),
+    [anon_sym_expired] = ACTIONS(190),
+    [anon_sym_terminal] = ACTIONS(190),
+    [anon_sym_rate] = ACTIONS(190),
     [anon_sym_GET] = ACTIONS(190),
     [anon_sym_POST] = ACTIONS(190),
     [anon_sym_PUT] = ACTIONS(190),
@@ -5793,6 +6037,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(194),
     [anon_sym_respond] = ACTIONS(194),
     [anon_sym_stop] = ACTIONS(194),
+    [anon_sym_enter] = ACTIONS(194),
     [anon_sym_case] = ACTIONS(194),
     [anon_sym_other] = ACTIONS(194),
     [anon_sym_on] = ACTIONS(194),
@@ -5838,6 +6083,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(194),
     [anon_sym_month_first] = ACTIONS(194),
     [anon_sym_year_first] = ACTIONS(194),
+    [anon_sym_expired] = ACTIONS(194),
+    [anon_sym_terminal] = ACTIONS(194),
+    [anon_sym_rate] = ACTIONS(194),
     [anon_sym_GET] = ACTIONS(194),
     [anon_sym_POST] = ACTIONS(194),
     [anon_sym_PUT] = ACTIONS(194),
@@ -5896,6 +6144,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(198),
     [anon_sym_respond] = ACTIONS(198),
     [anon_sym_stop] = ACTIONS(198),
+    [anon_sym_enter] = ACTIONS(198),
     [anon_sym_case] = ACTIONS(198),
     [anon_sym_other] = ACTIONS(198),
     [anon_sym_on] = ACTIONS(198),
@@ -5941,6 +6190,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(198),
     [anon_sym_month_first] = ACTIONS(198),
     [anon_sym_year_first] = ACTIONS(198),
+    [anon_sym_expired] = ACTIONS(198),
+    [anon_sym_terminal] = ACTIONS(198),
+    [anon_sym_rate] = ACTIONS(198),
     [anon_sym_GET] = ACTIONS(198),
     [anon_sym_POST] = ACTIONS(198),
     [anon_sym_PUT] = ACTIONS(198),
@@ -5999,6 +6251,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_email] = ACTIONS(202),
     [anon_sym_respond] = ACTIONS(202),
     [anon_sym_stop] = ACTIONS(202),
+    [anon_sym_enter] = ACTIONS(202),
     [anon_sym_case] = ACTIONS(202),
     [anon_sym_other] = ACTIONS(202),
     [anon_sym_on] = ACTIONS(202),
@@ -6044,6 +6297,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_day_first] = ACTIONS(202),
     [anon_sym_month_first] = ACTIONS(202),
     [anon_sym_year_first] = ACTIONS(202),
+    [anon_sym_expired] = ACTIONS(202),
+    [anon_sym_terminal] = ACTIONS(202),
+    [anon_sym_rate] = ACTIONS(202),
     [anon_sym_GET] = ACTIONS(202),
     [anon_sym_POST] = ACTIONS(202),
     [anon_sym_PUT] = ACTIONS(202),
