@@ -51,6 +51,9 @@ pub fn render_all(flows: &[&Flow], format: Format) -> String {
             for g in &parts {
                 out.push_str(&g.mermaid_edges());
             }
+            for (from, to) in entered(flows, &parts) {
+                let _ = writeln!(out, "  {from} -.->|enter| {to}");
+            }
             out
         }
         Format::Dot => {
@@ -67,10 +70,28 @@ pub fn render_all(flows: &[&Flow], format: Format) -> String {
                 out.push_str(&g.dot_body("    "));
                 out.push_str("  }\n");
             }
+            for (from, to) in entered(flows, &parts) {
+                let _ = writeln!(out, "  {from} -> {to} [style=dashed, label=\"enter\"];");
+            }
             out.push_str("}\n");
             out
         }
     }
+}
+
+/// The `enter` edges between the flows of one picture: from each `enter` node to the start of the
+/// flow it enters (node ids).
+fn entered(flows: &[&Flow], parts: &[Chart]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for g in parts {
+        for (n, target) in &g.enters {
+            let start = flows.iter().position(|f| f.name.node == *target).and_then(|i| parts[i].nodes.first());
+            if let Some(start) = start {
+                out.push((g.nodes[*n].id.clone(), start.id.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// The diagram of `flow` in `format`.
@@ -88,6 +109,7 @@ fn build(flow: &Flow, prefix: &str) -> Chart {
         edges: Vec::new(),
         steps: Vec::new(),
         gotos: Vec::new(),
+        enters: Vec::new(),
         used: Default::default(),
         prefix: prefix.to_string(),
     };
@@ -124,6 +146,9 @@ struct Chart {
     edges: Vec<(usize, usize, Option<String>)>,
     steps: Vec<(String, usize)>,
     gotos: Vec<(usize, String, Option<String>)>,
+    /// `enter FLOW` nodes and the flow each enters: drawn to that flow's start when it is in the
+    /// same picture.
+    enters: Vec<(usize, String)>,
     used: std::collections::HashMap<String, usize>,
     /// Prefix of every id (the flow's name when several flows share one picture).
     prefix: String,
@@ -235,6 +260,9 @@ impl Chart {
         self.connect(preds, n);
         if let StmtKind::Step { name, .. } = &stmt.kind {
             self.steps.push((name.node.clone(), n));
+        }
+        if let StmtKind::Enter { flow, .. } = &stmt.kind {
+            self.enters.push((n, flow.node.clone()));
         }
         if let StmtKind::Wait { timeout: Some(_), on_timeout, .. } = &stmt.kind
             && on_timeout.is_empty()
