@@ -156,22 +156,13 @@ impl<'a> Enters<'a> {
         self.children.get(flow).map_or(&[], Vec::as_slice)
     }
 
-    /// `@child.NAME` in `flow`: its type (joined over the flows `flow` enters that define it at their
-    /// end) and where each of them defines it.
-    pub(crate) fn child(&self, flow: &str, name: &str) -> Option<(Ty, Vec<Span>)> {
-        let mut found: Option<(Ty, Vec<Span>)> = None;
-        for child in self.children_of(flow) {
-            if let Some((_, ty, at)) = self.results.get(child).into_iter().flatten().find(|(n, _, _)| n == name) {
-                found = Some(match found {
-                    None => (ty.clone(), vec![*at]),
-                    Some((t, mut spans)) => {
-                        spans.push(*at);
-                        (Ty::join(&t, ty), spans)
-                    }
-                });
-            }
-        }
-        found
+    /// `@child.NAME` in `flow`: its type, joined over the flows `flow` enters that define it on every
+    /// path to their end.
+    pub(crate) fn child(&self, flow: &str, name: &str) -> Option<Ty> {
+        self.children_of(flow)
+            .iter()
+            .filter_map(|child| self.results.get(child)?.iter().find(|(n, _, _)| n == name).map(|(_, ty, _)| ty))
+            .fold(None, |acc: Option<Ty>, ty| Some(acc.map_or_else(|| ty.clone(), |t| Ty::join(&t, ty))))
     }
 
     /// The flows `flow` enters that define `name` somewhere, but not on every path to their end.

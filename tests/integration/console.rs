@@ -231,15 +231,7 @@ fn a_conversation_in_the_simulator_becomes_a_flow_test_that_passes() {
     assert_eq!(header(&flowtest, "content-disposition"), Some("attachment; filename=\"test0.flowtest\""));
     assert!(flowtest.body.contains("file = \"test0.flow\""), "{}", flowtest.body);
     let golden = get("/ui/simulate/golden");
-    let dir = crate::serve_process::TempDir::new("console-sim");
-    std::fs::write(dir.0.join("test0.flow"), &src).unwrap();
-    std::fs::write(dir.0.join("test0.flowtest"), &flowtest.body).unwrap();
-    std::fs::write(dir.0.join("test0.flowtest.golden"), &golden.body).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .args(["test", dir.0.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}\n{}\n{}", String::from_utf8_lossy(&o.stdout), flowtest.body, golden.body);
+    passes_flowc_test("console-sim", &src, &flowtest.body, &golden.body);
     // Beginning again forgets the conversation; a timeout fired by the button ends this one, and a
     // reply after the end changes nothing.
     assert_eq!(post("/ui/simulate/reset", &[]).status, 303);
@@ -254,6 +246,20 @@ fn a_conversation_in_the_simulator_becomes_a_flow_test_that_passes() {
         page.body
     );
     assert!(!page.body.contains("Reply as the contact"), "an ended run takes no reply");
+}
+
+/// `flowc test` passes the simulator's download, written beside a copy of the flow as the served file
+/// (`test0.flow`, as the test server names it).
+fn passes_flowc_test(dir: &str, src: &str, flowtest: &str, golden: &str) {
+    let dir = crate::serve_process::TempDir::new(dir);
+    std::fs::write(dir.0.join("test0.flow"), src).unwrap();
+    std::fs::write(dir.0.join("test0.flowtest"), flowtest).unwrap();
+    std::fs::write(dir.0.join("test0.flowtest.golden"), golden).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["test", dir.0.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}\n{flowtest}\n{golden}", String::from_utf8_lossy(&o.stdout));
 }
 
 /// A form value, percent-encoded.
@@ -304,13 +310,5 @@ fn the_simulator_calls_webhooks_for_real_and_the_test_replays_their_answers() {
     assert!(flowtest.body.contains("Pending"), "{}", flowtest.body);
     let golden = get("/ui/simulate/golden");
     assert!(golden.body.contains("still pending"), "{}", golden.body);
-    let dir = crate::serve_process::TempDir::new("console-real");
-    std::fs::write(dir.0.join("test0.flow"), &src).unwrap();
-    std::fs::write(dir.0.join("test0.flowtest"), &flowtest.body).unwrap();
-    std::fs::write(dir.0.join("test0.flowtest.golden"), &golden.body).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .args(["test", dir.0.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&o.stdout), flowtest.body);
+    passes_flowc_test("console-real", &src, &flowtest.body, &golden.body);
 }

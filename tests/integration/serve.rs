@@ -329,21 +329,27 @@ fn concurrent_messages_for_one_contact_are_applied_one_after_the_other() {
     assert_eq!(inputs, expected);
 }
 
+/// The run `run_id`, once the scheduler has completed it (within 5 s).
+fn completed_run(base: &str, run_id: &str) -> Value {
+    let mut run = Value::Null;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        run = request("GET", &format!("{base}/runs/{run_id}"), &[], None).json();
+        if run["status"] == "completed" {
+            break;
+        }
+    }
+    assert_eq!(run["status"], "completed", "{run}");
+    run
+}
+
 #[test]
 fn expired_waits_are_resumed_by_the_scheduler() {
     let src = "flow reminder {\n  send \"Reply within a second\"\n  wait answer timeout 1s {\n    on timeout { send \"Too late\" }\n  }\n}\n";
     let s = serve(&[src], 1 << 20);
     let started = post_json(&format!("{}/flows/reminder/runs", s.base), &[], &json!({"contact": {"id": "c3"}}));
     let run_id = started.json()["run_id"].as_str().unwrap().to_string();
-    let mut run = Value::Null;
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(100));
-        run = request("GET", &format!("{}/runs/{run_id}", s.base), &[], None).json();
-        if run["status"] == "completed" {
-            break;
-        }
-    }
-    assert_eq!(run["status"], "completed", "{run}");
+    let run = completed_run(&s.base, &run_id);
     let types: Vec<&str> = run["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert!(types.contains(&"timed_out"), "{types:?}");
     assert!(run["events"].as_array().unwrap().iter().any(|e| e["text"] == "Too late"));
@@ -1279,15 +1285,7 @@ fn a_conversation_goes_into_an_entered_flow_and_back() {
     assert_eq!(reply.json()["status"], "completed");
     // The wait of the entered flow times out: the first flow goes on at `on expired`.
     let run_id = start("s2").json()["run_id"].as_str().unwrap().to_string();
-    let mut run = Value::Null;
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(100));
-        run = request("GET", &format!("{}/runs/{run_id}", s.base), &[], None).json();
-        if run["status"] == "completed" {
-            break;
-        }
-    }
-    assert_eq!(run["status"], "completed", "{run}");
+    let run = completed_run(&s.base, &run_id);
     let types: Vec<&str> = run["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert!(types.contains(&"flow_entered") && types.contains(&"flow_left"), "{types:?}");
     let texts: Vec<&str> = run["events"].as_array().unwrap().iter().filter_map(|e| e["text"].as_str()).collect();

@@ -280,7 +280,8 @@ impl<'a> FlowChecker<'a> {
     /// `@child.NAME`: defined where the flow entered last completed with it (docs/language.md §4.11).
     fn child_result(&mut self, r: &Reference, name: &Spanned<String>, node: usize, lenient: bool) -> Ty {
         let flow = self.flow.name.node.as_str();
-        if self.enters.child(flow, &name.node).is_none()
+        let at_every_end = self.enters.child(flow, &name.node);
+        if at_every_end.is_none()
             && let Some((ty, flows)) = self.enters.child_sometimes(flow, &name.node)
         {
             // RapidPro reads it as empty text where the child did not set it.
@@ -303,7 +304,7 @@ impl<'a> FlowChecker<'a> {
             }
             return ty;
         }
-        let Some((ty, _)) = self.enters.child(flow, &name.node) else {
+        let Some(ty) = at_every_end else {
             let names = self.enters.child_names(flow);
             let close = did_you_mean(&name.node, names.iter().copied());
             let (message, help) = if self.enters.children_of(flow).is_empty() {

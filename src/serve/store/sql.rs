@@ -392,43 +392,31 @@ pub(super) fn save_contacts_and_messages(db: &mut dyn Db, steps: &[StepRecord], 
     Ok(())
 }
 
+const CONTACT_COLUMNS: &str = "urn, channel, name, language, fields, timezone, group_names";
+
+fn contact_row(r: &dyn Row) -> Result<ContactRow, StoreError> {
+    Ok(ContactRow {
+        urn: r.text(0)?,
+        channel: r.text(1)?,
+        name: r.text(2)?,
+        language: r.text(3)?,
+        fields: r.text(4)?,
+        timezone: r.text(5)?,
+        groups: r.text(6)?,
+    })
+}
+
 pub(super) fn contact(db: &mut dyn Db, urn: &str) -> Result<Option<ContactRow>, StoreError> {
-    first(
-        db,
-        "SELECT urn, channel, name, language, fields, timezone, group_names FROM contacts WHERE urn = ?1",
-        &[Param::Text(urn)],
-        |r| {
-            Ok(ContactRow {
-                urn: r.text(0)?,
-                channel: r.text(1)?,
-                name: r.text(2)?,
-                language: r.text(3)?,
-                fields: r.text(4)?,
-                timezone: r.text(5)?,
-                groups: r.text(6)?,
-            })
-        },
-    )
+    first(db, &format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE urn = ?1"), &[Param::Text(urn)], contact_row)
 }
 
 /// Contacts whose URN sorts after `after`, in URN order: a group start walks them page by page.
 pub(super) fn contacts_after(db: &mut dyn Db, after: &str, limit: usize) -> Result<Vec<ContactRow>, StoreError> {
     all(
         db,
-        "SELECT urn, channel, name, language, fields, timezone, group_names FROM contacts WHERE urn > ?1
-         ORDER BY urn LIMIT ?2",
+        &format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE urn > ?1 ORDER BY urn LIMIT ?2"),
         &[Param::Text(after), Param::Int(limit as i64)],
-        |r| {
-            Ok(ContactRow {
-                urn: r.text(0)?,
-                channel: r.text(1)?,
-                name: r.text(2)?,
-                language: r.text(3)?,
-                fields: r.text(4)?,
-                timezone: r.text(5)?,
-                groups: r.text(6)?,
-            })
-        },
+        contact_row,
     )
 }
 
@@ -438,20 +426,12 @@ pub(super) fn find_contacts(db: &mut dyn Db, text: &str, limit: usize) -> Result
     let pattern = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
     all(
         db,
-        "SELECT urn, channel, name, language, fields, timezone, group_names FROM contacts
-         WHERE lower(urn) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\' ORDER BY urn LIMIT ?2",
+        &format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts
+             WHERE lower(urn) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\' ORDER BY urn LIMIT ?2"
+        ),
         &[Param::Text(&pattern), Param::Int(limit as i64)],
-        |r| {
-            Ok(ContactRow {
-                urn: r.text(0)?,
-                channel: r.text(1)?,
-                name: r.text(2)?,
-                language: r.text(3)?,
-                fields: r.text(4)?,
-                timezone: r.text(5)?,
-                groups: r.text(6)?,
-            })
-        },
+        contact_row,
     )
 }
 

@@ -400,6 +400,8 @@ impl App {
     pub(super) fn ui_flows(&self, csrf: &str) -> Reply {
         let _ = self.writer.flush();
         let counts = self.store.run_counts().unwrap_or_default();
+        // The latest failed calls, read once for every flow's count.
+        let failed_calls = self.store.read_log(None, true, 1000).unwrap_or_default();
         let mut body = String::new();
         for served in &self.programs {
             let file = served.source.as_ref().map(|(name, _)| name.as_str()).unwrap_or("");
@@ -425,7 +427,7 @@ impl App {
                 let of = |status: &str| {
                     counts.iter().filter(|(fl, st, _)| *fl == f.name && st == status).map(|(_, _, n)| n).sum::<u64>()
                 };
-                let failures = self.webhook_failures(&f.name);
+                let failures = failed_calls.iter().filter(|l| l["flow"].as_str() == Some(f.name.as_str())).count();
                 body.push_str(&format!(
                     "<p>Runs kept: {} waiting, {} completed, {} stopped, {} expired, {} failed · webhook calls that failed (latest 1,000 log lines): {failures}</p>",
                     of("waiting"),
@@ -452,12 +454,6 @@ impl App {
             body.push_str(&format!("<h2>Channels</h2><ul>{}</ul>", channels.join("")));
         }
         reply(200, page("Flows", Some(csrf), &body))
-    }
-
-    /// Failed webhook calls of `flow` among the latest log lines.
-    fn webhook_failures(&self, flow: &str) -> usize {
-        let lines = self.store.read_log(None, true, 1000).unwrap_or_default();
-        lines.iter().filter(|l| l["flow"].as_str() == Some(flow)).count()
     }
 
     /// A file's versions, newest first, each with what changed from the one before.
