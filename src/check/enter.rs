@@ -11,12 +11,15 @@ use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
 use crate::types::Ty;
 
+/// Results by name, with their types and where each is first defined.
+pub(crate) type Results = Vec<(String, Ty, Span)>;
+
 /// What the rest of the file needs to know of one flow.
 pub(crate) struct Summary {
     /// Results defined on every path to the flow's end, with their types and first definitions.
-    pub(crate) results: Vec<(String, Ty, Span)>,
+    pub(crate) results: Results,
     /// Every result the flow defines somewhere.
-    pub(crate) all: Vec<(String, Ty, Span)>,
+    pub(crate) all: Results,
     /// Each `enter` (not terminal) that some path reaches: the flow it names and the results defined
     /// on every path to it.
     pub(crate) sites: Vec<(Name, Vec<(String, Ty)>)>,
@@ -34,9 +37,9 @@ pub(crate) struct Summary {
 #[derive(Default)]
 pub(crate) struct Enters<'a> {
     /// For each flow that some `enter` names: its results defined on every path to its end.
-    results: HashMap<&'a str, Vec<(String, Ty, Span)>>,
+    results: HashMap<&'a str, Results>,
     /// For each flow that some `enter` names: every result it defines somewhere.
-    all: HashMap<&'a str, Vec<(String, Ty, Span)>>,
+    all: HashMap<&'a str, Results>,
     /// For each flow that some `enter` (not terminal) names: the results defined at every one of them.
     parents: HashMap<&'a str, Vec<(String, Ty)>>,
     /// Flows that enter others (not terminally), by the flows they enter.
@@ -93,11 +96,12 @@ impl<'a> Enters<'a> {
                 summaries.insert(&f.name.node, FlowChecker::summarize(&at, f));
             }
         }
+        let ended = ended_with(&summaries);
         for (name, s) in &summaries {
             if targets.contains(name) {
                 // What a flow that entered it gets back: the results at its own end, and at the end of
                 // every flow it may hand over to.
-                let results = ended_with(name, &summaries, &mut Vec::new()).unwrap_or_default();
+                let results = ended.get(name).cloned().flatten().unwrap_or_default();
                 enters.results.insert(name, results);
                 let mut all = s.all.clone();
                 for b in &s.hands_over {
@@ -118,28 +122,27 @@ impl<'a> Enters<'a> {
             }
         }
         // A flow handed over to has the parent of the flow that handed over (what every such flow's
-        // parents define).
-        for _ in 0..summaries.len() {
-            let mut changed = false;
-            for (name, s) in &summaries {
-                let Some(inherited) = enters.parents.get(name).cloned() else { continue };
-                for b in &s.hands_over {
-                    let Some((&key, _)) = flows.get_key_value(b.node.as_str()) else { continue };
-                    match enters.parents.get_mut(key) {
-                        None => {
-                            enters.parents.insert(key, inherited.clone());
-                            changed = true;
-                        }
-                        Some(all) => {
-                            let before = all.len();
-                            all.retain(|(n, _)| inherited.iter().any(|(d, _)| d == n));
-                            changed |= all.len() != before;
-                        }
+        // parents define). A worklist: a flow is looked at again only when its parents changed, and a
+        // set only shrinks, so this is linear in the hand-overs and the names.
+        let mut work: Vec<&str> = summaries.keys().copied().filter(|n| enters.parents.contains_key(n)).collect();
+        while let Some(name) = work.pop() {
+            let (Some(s), Some(inherited)) = (summaries.get(name), enters.parents.get(name).cloned()) else { continue };
+            for b in &s.hands_over {
+                let Some((&key, _)) = flows.get_key_value(b.node.as_str()) else { continue };
+                let changed = match enters.parents.get_mut(key) {
+                    None => {
+                        enters.parents.insert(key, inherited.clone());
+                        true
                     }
+                    Some(all) => {
+                        let before = all.len();
+                        all.retain(|(n, _)| inherited.iter().any(|(d, _)| d == n));
+                        all.len() != before
+                    }
+                };
+                if changed {
+                    work.push(key);
                 }
-            }
-            if !changed {
-                break;
             }
         }
         cycles(&summaries, &flows, &mut diags);
@@ -205,35 +208,51 @@ impl<'a> Enters<'a> {
     }
 }
 
-/// The results `flow` ends with: at its own end, and at the end of every flow it may hand over to
-/// (those defined in all of them). `None` when it cannot end (or hands over round a cycle).
-fn ended_with<'s>(
-    flow: &'s str,
-    summaries: &'s HashMap<&str, Summary>,
-    visiting: &mut Vec<&'s str>,
-) -> Option<Vec<(String, Ty, Span)>> {
-    if visiting.contains(&flow) {
-        return None;
-    }
-    let s = summaries.get(flow)?;
-    visiting.push(flow);
-    let mut ends: Vec<Vec<(String, Ty, Span)>> = Vec::new();
-    if s.ends_itself {
-        ends.push(s.results.clone());
-    }
-    for b in &s.hands_over {
-        if let Some(r) = ended_with(b.node.as_str(), summaries, visiting) {
-            ends.push(r);
+/// What each summarized flow ends with: the results at its own end and at the end of every flow it may
+/// hand over to (those defined in all of them); `None` when it cannot end (or hands over round a
+/// cycle). Each flow is worked out once, after the flows it hands over to (an explicit stack: a chain
+/// of hand-overs as long as the file is neither deep recursion nor quadratic).
+fn ended_with<'a>(summaries: &HashMap<&'a str, Summary>) -> HashMap<&'a str, Option<Results>> {
+    let mut done: HashMap<&'a str, Option<Results>> = HashMap::default();
+    let mut open: HashSet<&'a str> = HashSet::default();
+    for &root in summaries.keys() {
+        let mut stack = vec![(root, false)];
+        while let Some((flow, expanded)) = stack.pop() {
+            if done.contains_key(flow) {
+                continue;
+            }
+            let Some(s) = summaries.get(flow) else { continue };
+            let targets =
+                || s.hands_over.iter().filter_map(|b| summaries.get_key_value(b.node.as_str()).map(|(k, _)| *k));
+            if !expanded {
+                open.insert(flow);
+                stack.push((flow, true));
+                // A flow still open is on the way here: a cycle, which ends nothing.
+                stack.extend(targets().filter(|t| !done.contains_key(t) && !open.contains(t)).map(|t| (t, false)));
+                continue;
+            }
+            let mut ends: Vec<&Results> = Vec::new();
+            if s.ends_itself {
+                ends.push(&s.results);
+            }
+            ends.extend(targets().filter_map(|t| done.get(t).and_then(Option::as_ref)));
+            let result = ends.split_first().map(|(first, rest)| {
+                first
+                    .iter()
+                    .filter_map(|(n, t, at)| {
+                        rest.iter()
+                            .try_fold(t.clone(), |ty, other| {
+                                other.iter().find(|(m, _, _)| m == n).map(|(_, u, _)| Ty::join(&ty, u))
+                            })
+                            .map(|ty| (n.clone(), ty, *at))
+                    })
+                    .collect()
+            });
+            open.remove(flow);
+            done.insert(flow, result);
         }
     }
-    visiting.pop();
-    let mut ends = ends.into_iter();
-    let first = ends.next()?;
-    Some(ends.fold(first, |acc, other| {
-        acc.into_iter()
-            .filter_map(|(n, t, at)| other.iter().find(|(m, _, _)| *m == n).map(|(_, u, _)| (n, Ty::join(&t, u), at)))
-            .collect()
-    }))
+    done
 }
 
 /// The `enter` statements of a block, nested ones included.
@@ -256,22 +275,29 @@ fn enters_in(block: &Block) -> Vec<&Stmt> {
 /// Reports flows that enter each other before they wait, stop or end: a run would enter them one in
 /// another without end (goflow fails such a run after 100 steps; flowc refuses the file).
 fn cycles(summaries: &HashMap<&str, Summary>, flows: &HashMap<&str, &Flow>, diags: &mut Vec<Diagnostic>) {
-    // A flow can end when it can on its own, or when a flow it may enter first can.
-    let mut can_end: HashSet<&str> = summaries.iter().filter(|(_, s)| s.ends_alone).map(|(n, _)| *n).collect();
-    loop {
-        let before = can_end.len();
-        for (name, s) in summaries {
-            if !can_end.contains(name)
-                && s.first_enters.iter().any(|e| {
-                    let n = e.node.as_str();
-                    !flows.contains_key(n) || can_end.contains(n) || !summaries.contains_key(n)
-                })
-            {
-                can_end.insert(name);
+    // A flow can end when it can on its own, or when a flow it may enter first can (or is not known
+    // here). Worked backwards from the flows that can, each `enter` followed once.
+    let mut entered_by: HashMap<&str, Vec<&str>> = HashMap::default();
+    let mut can_end: HashSet<&str> = HashSet::default();
+    for (&name, s) in summaries {
+        let mut alone = s.ends_alone;
+        for e in &s.first_enters {
+            let n = e.node.as_str();
+            match summaries.get_key_value(n) {
+                Some((&known, _)) if flows.contains_key(n) => entered_by.entry(known).or_default().push(name),
+                _ => alone = true,
             }
         }
-        if can_end.len() == before {
-            break;
+        if alone {
+            can_end.insert(name);
+        }
+    }
+    let mut work: Vec<&str> = can_end.iter().copied().collect();
+    while let Some(flow) = work.pop() {
+        for &by in entered_by.get(flow).into_iter().flatten() {
+            if can_end.insert(by) {
+                work.push(by);
+            }
         }
     }
     let mut stuck: Vec<(&str, &Summary)> = summaries

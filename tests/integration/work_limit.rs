@@ -137,3 +137,26 @@ fn fifteen_hundred_mutated_files_stay_within_a_linear_budget() {
     assert_eq!(out_of_budget(&diags), Vec::<&String>::new());
     assert!(diags.len() > 1000, "mutations are found: {}", diags.len());
 }
+
+/// `enter` across thousands of flows: a chain of terminal hand-overs passes the last flow's results
+/// back to the flow that entered the first, and a ring of flows that enter each other is reported once
+/// per flow. (The analysis works each flow and each `enter` once; it was quadratic in the chain before,
+/// over a minute for 3,000 flows.)
+#[test]
+fn long_chains_and_rings_of_enter_are_checked_flow_by_flow() {
+    let n = 3000;
+    let mut src = String::from("flow top {\n  enter g0\n  send \"@child.x\"\n}\n");
+    for i in 0..n {
+        src.push_str(&format!("flow g{i} {{\n  wait w{i} timeout 1h\n  enter g{} terminal\n}}\n", i + 1));
+    }
+    src.push_str(&format!("flow g{n} {{\n  wait x\n}}\n"));
+    let (_, diags) = flowc::check_source(&src);
+    assert!(diags.iter().all(|d| !d.is_error()), "{:?}", diags.iter().find(|d| d.is_error()));
+    let mut ring = String::new();
+    for i in 0..n {
+        ring.push_str(&format!("flow r{i} {{\n  enter r{}\n}}\n", (i + 1) % n));
+    }
+    let (_, diags) = flowc::check_source(&ring);
+    let cycles = diags.iter().filter(|d| d.code == flowc::diagnostic::Code::EnterCycle).count();
+    assert_eq!(cycles, n);
+}
