@@ -165,20 +165,31 @@ pub fn resolve(file: &SourceFile) -> Model {
     for (i, d) in definitions.iter().enumerate() {
         by_name.entry((d.kind, d.name.as_str(), d.flow.as_deref())).or_default().push(i);
     }
+    // `@child.NAME` and `@parent.NAME` resolve in the flows entered and entering, each looked up once.
+    let across: std::collections::HashMap<usize, bool> = across.into_iter().collect();
+    let mut entered: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    let mut entering: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    for (from, to) in &enters {
+        entered.entry(from.as_str()).or_default().push(to.as_str());
+        entering.entry(to.as_str()).or_default().push(from.as_str());
+    }
+    for list in entered.values_mut().chain(entering.values_mut()) {
+        list.sort_unstable();
+        list.dedup();
+    }
     for (i, (flow, u)) in uses.iter_mut().enumerate() {
-        // `@child.NAME` and `@parent.NAME` resolve in the flows entered and entering.
-        let parent = across.iter().find(|(at, _)| *at == i).map(|(_, parent)| *parent);
-        let flows: Vec<Option<&str>> = match (parent, flow.as_deref()) {
-            (Some(false), Some(f)) => enters.iter().filter(|(p, _)| p == f).map(|(_, c)| Some(c.as_str())).collect(),
-            (Some(true), Some(f)) => enters.iter().filter(|(_, c)| c == f).map(|(p, _)| Some(p.as_str())).collect(),
+        let flows: Vec<Option<&str>> = match (across.get(&i), flow.as_deref()) {
+            (Some(false), Some(f)) => entered.get(f).into_iter().flatten().map(|c| Some(*c)).collect(),
+            (Some(true), Some(f)) => entering.get(f).into_iter().flatten().map(|p| Some(*p)).collect(),
             _ => vec![flow.as_deref()],
         };
-        for f in flows {
-            for &t in by_name.get(&(u.kind, u.name.as_str(), f)).into_iter().flatten() {
-                if !u.targets.contains(&t) {
-                    u.targets.push(t);
-                }
-            }
+        for f in &flows {
+            u.targets.extend(by_name.get(&(u.kind, u.name.as_str(), *f)).into_iter().flatten());
+        }
+        // Definitions in several flows, in the order they are written (each list is in order).
+        if flows.len() > 1 {
+            u.targets.sort_unstable();
+            u.targets.dedup();
         }
     }
     Model {
